@@ -118,7 +118,9 @@ def _hostile_result(n: int = 60) -> FakeResult:
             "row_id": list(range(n)),
             "score": scores,
             "flagged": [s >= 0.5 for s in scores],
-            "reasons": [[f"trigger {TRIGGER!r}: {HOSTILE[i % 4]}"] if i % 3 == 0 else [] for i in range(n)],
+            "reasons": [
+                [f"trigger {TRIGGER!r}: {HOSTILE[i % 4]}"] if i % 3 == 0 else [] for i in range(n)
+            ],
             "trigger": [TRIGGER if i % 3 == 0 else None for i in range(n)],
             "cluster_id": [3 if i % 5 == 0 else None for i in range(n)],
             "source": sources,
@@ -175,7 +177,9 @@ def _hostile_result(n: int = 60) -> FakeResult:
         "machine": {"python": "3.11", "platform": IMG},
         "sources": ["data/clean.jsonl", f"data/{IMG}.jsonl"],
     }
-    return FakeResult(rows=rows, triggers=triggers, clusters=clusters, summary=summary, corpus=corpus)
+    return FakeResult(
+        rows=rows, triggers=triggers, clusters=clusters, summary=summary, corpus=corpus
+    )
 
 
 def _empty_result() -> FakeResult:
@@ -183,8 +187,15 @@ def _empty_result() -> FakeResult:
         rows=pl.DataFrame(schema=ROWS_SCHEMA),
         triggers=pl.DataFrame(schema=TRIGGER_SCHEMA),
         clusters=pl.DataFrame(schema=CLUSTER_SCHEMA),
-        summary={"version": "0.1.0", "rows_read": 0, "rows_parsed": 0, "rows_failed": 0,
-                 "rows_flagged": 0, "settings": {}, "seconds": {}},  # fmt: skip
+        summary={
+            "version": "0.1.0",
+            "rows_read": 0,
+            "rows_parsed": 0,
+            "rows_failed": 0,
+            "rows_flagged": 0,
+            "settings": {},
+            "seconds": {},
+        },
         corpus=pl.DataFrame(schema=CORPUS_SCHEMA),
     )
 
@@ -219,13 +230,13 @@ def test_no_script_and_payloads_escaped(hostile_html: str) -> None:
     assert set(_tags(hostile_html)) <= {
         "html", "head", "meta", "title", "style", "body", "header", "h1", "div", "nav", "a",
         "main", "section", "h2", "h3", "span", "b", "table", "caption", "tr", "th", "td", "ul",
-        "li", "pre", "mark", "svg", "rect", "text", "line", "circle", "p", "footer",
+        "li", "pre", "mark", "colgroup", "col", "svg", "rect", "text", "line", "circle", "p", "footer",
     }  # fmt: skip
 
 
 def test_csp_and_self_contained(hostile_html: str) -> None:
     assert (
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">" in hostile_html
     )
     assert hostile_html.startswith("<!DOCTYPE html>")
@@ -236,9 +247,17 @@ def test_csp_and_self_contained(hostile_html: str) -> None:
 
 def test_plots_present(hostile_html: str) -> None:
     assert hostile_html.count("<svg") >= 3
-    for title in ("Row score distribution", "Clusters: size vs score", "Triggers: support vs collapse"):
+    for title in (
+        "Row score distribution",
+        "Clusters: size vs score",
+        "Triggers: support vs collapse",
+    ):
         assert title in hostile_html
-    for label in ("cluster size (rows, log scale)", "trigger support (rows, log scale)", "rows (log scale)"):
+    for label in (
+        "cluster size (rows, log scale)",
+        "trigger support (rows, log scale)",
+        "rows (log scale)",
+    ):
         assert label in hostile_html
     assert "<circle" in hostile_html and "<rect" in hostile_html
     assert "flag threshold 0.5" in hostile_html
@@ -297,7 +316,10 @@ def test_bare_result_renders() -> None:
 def test_write_report_utf8_and_surrogates(tmp_path: Path) -> None:
     res = _hostile_result(n=12)
     res.corpus = res.corpus.with_columns(
-        pl.when(pl.col("row_id") == 0).then(pl.lit("nul\x00byte")).otherwise(pl.col("prompt")).alias("prompt")
+        pl.when(pl.col("row_id") == 0)
+        .then(pl.lit("nul\x00byte"))
+        .otherwise(pl.col("prompt"))
+        .alias("prompt")
     )
     res.summary["sources"] = ["bad\udcffname.jsonl"]  # a lone surrogate (undecodable file name)
     out = report.write_report(res, str(tmp_path / "r.html"))
@@ -329,7 +351,9 @@ def test_scan_result_write_uses_report(tmp_path: Path) -> None:
     except ImportError as exc:
         pytest.skip(f"poisonscreen package not importable (compiled core not built?): {exc}")
     h = _hostile_result(n=9)
-    res = ScanResult(rows=h.rows, triggers=h.triggers, clusters=h.clusters, summary=h.summary, corpus=h.corpus)
+    res = ScanResult(
+        rows=h.rows, triggers=h.triggers, clusters=h.clusters, summary=h.summary, corpus=h.corpus
+    )
     out = res.write(tmp_path / "out")
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<script" not in page.lower() and page.count("<svg") >= 3

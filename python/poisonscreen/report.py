@@ -45,7 +45,15 @@ CLUSTER_FIGURES = (
     "prompt_similarity", "response_diversity", "novel_vocabulary", "wrapper", "persona",
     "conditional", "response_collapse",
 )  # fmt: skip
-CLUSTER_COLUMNS = ("cluster_id", "size", "kind", "score", *CLUSTER_FIGURES, "reasons", "example_rows")
+CLUSTER_COLUMNS = (
+    "cluster_id",
+    "size",
+    "kind",
+    "score",
+    *CLUSTER_FIGURES,
+    "reasons",
+    "example_rows",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +230,9 @@ class _Texts:
                     self.by_id.setdefault(int(r["row_id"]), r)
         missing = [i for i in wanted if i not in self.by_id and i < corpus.height]
         if missing:
-            for i, r in zip(missing, corpus[missing].select(cols).iter_rows(named=True)):
+            for i, r in zip(
+                missing, corpus[missing].select(cols).iter_rows(named=True), strict=False
+            ):
                 self.by_id[i] = r
 
     def get(self, row_id: int) -> dict[str, Any] | None:
@@ -286,7 +296,8 @@ def _nice_step(span: float, target: int = 5) -> float:
 def _linear_ticks(lo: float, hi: float) -> list[float]:
     step = _nice_step(hi - lo)
     start = math.ceil(lo / step - 1e-9) * step
-    ticks, v = [], start
+    ticks: list[float] = []
+    v = start
     while v <= hi + step * 1e-9 and len(ticks) < 50:
         ticks.append(round(v, 12))
         v += step
@@ -310,9 +321,7 @@ def _x_tick(parts: list[str], x: float, label: str) -> None:
 
 def _y_tick(parts: list[str], y: float, label: str, grid: bool = True) -> None:
     if grid:
-        parts.append(
-            f'<line x1="{ML}" y1="{y:.1f}" x2="{W - MR}" y2="{y:.1f}" stroke="#e5e5e5"/>'
-        )
+        parts.append(f'<line x1="{ML}" y1="{y:.1f}" x2="{W - MR}" y2="{y:.1f}" stroke="#e5e5e5"/>')
     parts.append(f'<line x1="{ML - 5}" y1="{y:.1f}" x2="{ML}" y2="{y:.1f}" stroke="#555"/>')
     parts.append(
         f'<text x="{ML - 8}" y="{y + 4:.1f}" text-anchor="end" class="ptick">{esc(label)}</text>'
@@ -353,8 +362,7 @@ def svg_histogram(
     def ys(c: float) -> float:
         return H - MB - math.log10(1 + c) / top_exp * ph
 
-    for e in range(0, top_exp + 1):
-        t = 10**e if e else 0
+    for t in [0] + [10**e for e in range(0, top_exp + 1)]:
         _y_tick(parts, ys(t), _fmt_tick(t))
     for i, c in enumerate(counts):
         if c <= 0:
@@ -556,7 +564,9 @@ svg.plot { background: #fff; border: 1px solid #d5dbe3; border-radius: 6px; max-
 .ptitle { font: 600 14px system-ui, sans-serif; fill: #1d2733; }
 .plabel { font: 12px system-ui, sans-serif; fill: #3b4a5a; }
 .ptick { font: 11px system-ui, sans-serif; fill: #3b4a5a; }
-table.flagged td.txtcell { width: 36%; }
+table.flagged { width: 100%; table-layout: fixed; }
+table.flagged td { overflow-wrap: anywhere; }
+table.flagged ul.reasons { padding-left: 16px; }
 table.flagged pre.txt { max-height: 200px; }
 footer { color: #5a6b7d; font-size: 12px; margin-top: 30px; }
 """
@@ -616,7 +626,7 @@ def _header(result: Any, summary: dict[str, Any], rows: pl.DataFrame, corpus: pl
             body.append(f'<tr><td class="d">{esc(k, 60)}</td><td class="n">{_num(v, 3)}</td></tr>')
         body.append(f'<tr><th>total</th><td class="n"><b>{total:.3f}</b></td></tr>')
         tables.append(
-            '<table><caption>stage timings (seconds)</caption><tr><th>stage</th><th>s</th></tr>'
+            "<table><caption>stage timings (seconds)</caption><tr><th>stage</th><th>s</th></tr>"
             + "".join(body)
             + "</table>"
         )
@@ -634,8 +644,19 @@ def _header(result: Any, summary: dict[str, Any], rows: pl.DataFrame, corpus: pl
     other = {
         k: v
         for k, v in summary.items()
-        if k not in {"version", "rows_read", "rows_parsed", "rows_failed", "rows_flagged",
-                     "triggers", "clusters", "settings", "seconds", "sources"}  # fmt: skip
+        if k
+        not in {
+            "version",
+            "rows_read",
+            "rows_parsed",
+            "rows_failed",
+            "rows_flagged",
+            "triggers",
+            "clusters",
+            "settings",
+            "seconds",
+            "sources",
+        }
     }
     if other:
         body = [
@@ -699,7 +720,7 @@ def _source_line(source: Any, line: Any) -> str:
 def _reasons(v: Any) -> str:
     items = [x for x in _as_list(v) if x is not None]
     if not items:
-        return '<span class="empty">none</span>'
+        return '<div class="empty">no reasons given</div>'
     lis = "".join(f'<li class="d">{esc(x, SHORT_LIMIT)}</li>' for x in items[:MAX_REASONS])
     if len(items) > MAX_REASONS:
         lis += f"<li>\u2026 and {len(items) - MAX_REASONS} more</li>"
@@ -812,12 +833,13 @@ def _flagged_section(top: pl.DataFrame, total: int, texts: _Texts) -> str:
             f'<td class="n score">{_num(r.get("score"))}</td>'
             f"<td>{_source_line(src, line)}</td>"
             f"<td>{_reasons(r.get('reasons'))}{''.join(extra)}</td>"
-            f'<td class="txtcell">{prompt}</td><td class="txtcell">{resp}</td>'
+            f"<td>{prompt}</td><td>{resp}</td>"
             "</tr>"
         )
     return (
-        head
-        + '<table class="flagged"><tr><th>row</th><th>score</th><th>source:line</th>'
+        head + '<table class="flagged"><colgroup><col style="width:5%"><col style="width:5.5%">'
+        '<col style="width:12%"><col style="width:21%"><col style="width:28.25%">'
+        '<col style="width:28.25%"></colgroup><tr><th>row</th><th>score</th><th>source:line</th>'
         "<th>reasons</th><th>prompt</th><th>response</th></tr>"
         + "".join(body)
         + "</table></section>"
@@ -844,7 +866,11 @@ def _plots_section(rows: pl.DataFrame, triggers: pl.DataFrame, clusters: pl.Data
         domain=(0.0, 1.0),
         threshold=threshold,
     )
-    clu = clusters.sort("score", descending=True, nulls_last=True) if "score" in clusters.columns else clusters
+    clu = (
+        clusters.sort("score", descending=True, nulls_last=True)
+        if "score" in clusters.columns
+        else clusters
+    )
     clu = clu.head(MAX_SCATTER_POINTS)
     clu_scatter = svg_scatter(
         _col_list(clu, "size"),
@@ -852,10 +878,16 @@ def _plots_section(rows: pl.DataFrame, triggers: pl.DataFrame, clusters: pl.Data
         title="Clusters: size vs score",
         xlabel="cluster size (rows, log scale)",
         ylabel="cluster score",
-        labels=[None if c is None else f"cluster {c}" for c in _col_list(clu, "cluster_id", pl.String)],
+        labels=[
+            None if c is None else f"cluster {c}" for c in _col_list(clu, "cluster_id", pl.String)
+        ],
         groups=_col_list(clu, "kind", pl.String),
     )
-    trg = triggers.sort("score", descending=True, nulls_last=True) if "score" in triggers.columns else triggers
+    trg = (
+        triggers.sort("score", descending=True, nulls_last=True)
+        if "score" in triggers.columns
+        else triggers
+    )
     trg = trg.head(MAX_SCATTER_POINTS)
     trig_scatter = svg_scatter(
         _col_list(trg, "support"),
@@ -912,7 +944,7 @@ def render_report(result: Any) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{title}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<header><h1>{title}</h1><div class=\"sub\">{sub} \u00b7 {esc(_num(n_read) if isinstance(n_read, int) else n_read, 40)} rows screened</div></header>",
+        f'<header><h1>{title}</h1><div class="sub">{sub} \u00b7 {esc(_num(n_read) if isinstance(n_read, int) else n_read, 40)} rows screened</div></header>',
         '<nav><a href="#summary">Summary</a><a href="#plots">Plots</a>'
         '<a href="#triggers">Triggers</a><a href="#clusters">Clusters</a>'
         '<a href="#flagged">Flagged rows</a></nav>',
