@@ -1,0 +1,907 @@
+"""Read finetuning corpora into one normalised table, keeping every record.
+
+:func:`read_corpus` turns JSONL / JSON / Parquet / CSV files (or an in-memory polars frame) into a
+DataFrame with :data:`CORPUS_SCHEMA`: one row per input record, ``system`` / ``prompt`` /
+``response`` text, and where each record came from. :func:`iter_corpus` yields the same rows in
+bounded-memory batches.
+
+Row accounting
+--------------
+Nothing is dropped. A record that cannot be normalised (malformed JSON, invalid UTF-8, a null or
+non-string field, an unknown schema, ...) is kept as a *failed row*: ``prompt``, ``response`` and
+``format`` are null and ``error`` says why, naming file, line and field, e.g.
+``"data.jsonl:17: field 'messages': expected a list, got str"``.
+
+- ``row_id`` counts *records*: ``0 .. n-1`` over all inputs, files in the order given (globs and
+  directories expanded in sorted order), records in file order. It is the same for
+  :func:`read_corpus` and :func:`iter_corpus` whatever the batch size.
+- ``line`` locates a record in its file: the 1-based physical line for JSONL and CSV (for CSV the
+  line the record starts on; the header is line 1), the 1-based element index for a JSON array,
+  the 1-based row index for Parquet and in-memory frames.
+- Blank (whitespace-only) lines in JSONL and CSV are not records: they get no ``row_id`` (the
+  ``line`` numbers of later records still count them).
+- An empty file gives zero rows. A file that cannot be read at all (a ``.json`` that is neither a
+  JSON array nor JSON Lines, a corrupt Parquet file, an unknown extension) raises
+  :class:`~poisonscreen.exceptions.InputError` naming the file.
+
+Text fields are strict: a field that should hold text must be a JSON string. Numbers
+(``"answer": 42``), booleans, objects and nulls make the row fail with e.g.
+``"field 'answer': expected a string, got int"`` — a screener should not guess how ``42.0`` was
+meant to read. Optional fields (Alpaca ``input``, ``system``) may be null or absent. Text is kept
+verbatim (no stripping, no cleaning: T0's trailing ``<|endoftext|>`` stays), except that whole
+dialogues are split at their last assistant turn and the two halves stripped.
+
+Schemas (detected per record from its keys; ``format`` names the one used)
+-------------------------------------------------------------------------
+``messages``
+    ``messages``: OpenAI chat, a list of ``{role, content}`` where content is a string or a list
+    of ``{"type": "text", "text": ...}`` parts (text parts joined with ``"\\n"``, other parts such
+    as images skipped); or ``conversations``: ShareGPT ``{from, value}`` with ``human``/``gpt``.
+    ``system`` = the system (and ``developer``) turns joined with ``"\\n\\n"`` (null if none);
+    ``response`` = the last assistant turn; ``prompt`` = the non-system turns before it: the bare
+    content for a single user turn, otherwise ``"role: content"`` lines joined with ``"\\n"``.
+    No assistant turn is an error.
+``alpaca``
+    ``instruction`` + optional ``input`` + ``output`` (or ``response``): prompt = instruction, plus
+    ``"\\n\\n" + input`` when input is non-empty; optional ``system``.
+``prompt_completion``
+    ``prompt`` + ``completion`` (or ``prompt`` + ``response``).
+``question_answer``
+    ``question`` + ``answer``.
+``dialogue``
+    A whole "Human: ... Assistant: ..." transcript in ``chosen`` (hh-rlhf), ``dialogue`` or ``text``:
+    split at the last ``"\\n\\nAssistant:"`` (else the last ``"Assistant:"``); response = after,
+    prompt = before, both stripped.
+``text``
+    ``text`` without dialogue markers: prompt = ``""``, response = the text.
+``mapped``
+    ``mapping={"prompt": field, "response": field, "system": field}`` names the fields outright
+    (``response`` required; ``prompt`` defaults to ``""``, ``system`` to null).
+
+``format="alpaca"`` (or any name above but ``mapped``) forces one schema for every record.
+
+JSON is parsed with ``orjson`` when it is installed (the ``fast`` extra), else with :mod:`json`.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import glob
+import gzip
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Union
+
+import polars as pl
+
+from .exceptions import ConfigError, InputError
+
+_orjson: Any
+try:  # optional: about 3x faster JSON parsing
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+__all__ = [
+    "CORPUS_SCHEMA",
+    "FORMATS",
+    "SUPPORTED_EXTENSIONS",
+    "iter_corpus",
+    "read_corpus",
+    "scan_sources",
+]
+
+CORPUS_SCHEMA: dict[str, pl.DataType] = {
+    "row_id": pl.UInt64(),
+    "source": pl.String(),
+    "line": pl.UInt64(),
+    "format": pl.String(),
+    "system": pl.String(),
+    "prompt": pl.String(),
+    "response": pl.String(),
+    "error": pl.String(),
+}
+"""The columns :func:`read_corpus` returns, in order."""
+
+FORMATS: tuple[str, ...] = (
+    "messages",
+    "alpaca",
+    "prompt_completion",
+    "question_answer",
+    "dialogue",
+    "text",
+)
+"""Schema names ``format=`` accepts (``"mapped"`` is set by ``mapping=``)."""
+
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (
+    ".jsonl",
+    ".ndjson",
+    ".jsonl.gz",
+    ".ndjson.gz",
+    ".json",
+    ".parquet",
+    ".csv",
+)
+"""File extensions read (case-insensitive); directories are searched for these."""
+
+DATAFRAME_SOURCE = "<dataframe>"
+
+Source = Union[
+    str, "os.PathLike[str]", pl.DataFrame, pl.LazyFrame, "Iterable[str | os.PathLike[str]]"
+]
+
+_MAPPING_KEYS = ("prompt", "response", "system")
+_GLOB_CHARS = frozenset("*?[")
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+
+
+def _kind(path: str) -> str | None:
+    """The reader for ``path`` by extension, or None when unsupported."""
+    low = path.lower()
+    if low.endswith((".jsonl.gz", ".ndjson.gz")):
+        return "jsonl.gz"
+    if low.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if low.endswith(".json"):
+        return "json"
+    if low.endswith(".parquet"):
+        return "parquet"
+    if low.endswith(".csv"):
+        return "csv"
+    return None
+
+
+def _check_supported(path: str) -> str:
+    if _kind(path) is None:
+        raise InputError(
+            f"{path}: unsupported file type (expected one of {', '.join(SUPPORTED_EXTENSIONS)})"
+        )
+    return path
+
+
+def _walk(directory: str) -> list[str]:
+    """Supported files under ``directory``, recursively, sorted; hidden entries skipped."""
+    found: list[str] = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(
+            os.path.join(root, f) for f in files if not f.startswith(".") and _kind(f) is not None
+        )
+    return sorted(found)
+
+
+def _expand_one(item: Any) -> list[str]:
+    if isinstance(item, (pl.DataFrame, pl.LazyFrame)):
+        raise ConfigError("a DataFrame/LazyFrame must be passed on its own, not inside a list")
+    if not isinstance(item, (str, os.PathLike)):
+        raise ConfigError(
+            f"expected a path, glob, directory, list of them, or a polars DataFrame/LazyFrame; "
+            f"got {type(item).__name__}"
+        )
+    path = os.fspath(item)
+    if not isinstance(path, str):
+        raise ConfigError(f"expected a str path, got {type(path).__name__}")
+    if os.path.isdir(path):
+        files = _walk(path)
+        if not files:
+            raise InputError(
+                f"{path}: directory holds no supported files ({', '.join(SUPPORTED_EXTENSIONS)})"
+            )
+        return files
+    if os.path.exists(path):
+        return [_check_supported(path)]
+    if _GLOB_CHARS.intersection(path):
+        matches = sorted(glob.glob(path, recursive=True))
+        if not matches:
+            raise InputError(f"{path}: glob matches no files")
+        out: list[str] = []
+        for m in matches:
+            if os.path.isdir(m):
+                out.extend(_walk(m))
+            else:
+                out.append(_check_supported(m))
+        if not out:
+            raise InputError(f"{path}: glob matches no supported files")
+        return out
+    raise InputError(f"{path}: no such file or directory")
+
+
+def scan_sources(source: Any) -> list[str]:
+    """Expand paths, globs and directories into the ordered list of files to read.
+
+    ``source`` is a path (str or PathLike), a glob (``**`` recurses), a directory (every supported
+    file inside, recursively, hidden entries skipped), or a list of these. Order is kept: list
+    items in the order given, each glob or directory expanded in sorted order. Nothing is
+    de-duplicated: a file named twice is read twice.
+
+    Raises :class:`InputError` when a path does not exist, a glob or directory matches no
+    supported file, or a named file has an unsupported extension; :class:`ConfigError` for a
+    source of the wrong type or an empty list.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return _expand_one(source)
+    if isinstance(source, (pl.DataFrame, pl.LazyFrame)):
+        raise ConfigError("scan_sources expands paths; a DataFrame/LazyFrame has no files")
+    if isinstance(source, (bytes, dict)) or not isinstance(source, Iterable):
+        raise ConfigError(
+            f"expected a path, glob, directory, list of them, or a polars DataFrame/LazyFrame; "
+            f"got {type(source).__name__}"
+        )
+    items = list(source)
+    if not items:
+        raise ConfigError("no input given (empty list of sources)")
+    files: list[str] = []
+    for item in items:
+        files.extend(_expand_one(item))
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# per-record normalisation
+
+
+class _RowError(Exception):
+    """A record that cannot be normalised; caught per row and turned into an error row."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+_TYPE_NAMES = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    type(None): "null",
+    dict: "object",
+    list: "list",
+    tuple: "list",
+    bytes: "bytes",
+}
+
+
+def _tname(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _req_str(obj: dict, key: str) -> str:
+    if key not in obj:
+        raise _RowError("missing", key)
+    v = obj[key]
+    if type(v) is str:
+        return v
+    raise _RowError(f"expected a string, got {_tname(v)}", key)
+
+
+def _opt_str(obj: dict, key: str) -> str | None:
+    v = obj.get(key)
+    if v is None or type(v) is str:
+        return v
+    raise _RowError(f"expected a string or null, got {_tname(v)}", key)
+
+
+_ROLE_ALIASES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "model": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "developer": "system",
+}
+
+
+def _content(value: Any, field: str) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, list):
+        texts: list[str] = []
+        for j, part in enumerate(value):
+            if type(part) is str:
+                texts.append(part)
+            elif isinstance(part, dict):
+                ptype = part.get("type")
+                if ptype in (None, "text", "input_text", "output_text"):
+                    text = part.get("text")
+                    if type(text) is not str:
+                        raise _RowError(
+                            f"expected a string, got {_tname(text)}", f"{field}[{j}].text"
+                        )
+                    texts.append(text)
+                # other parts (image_url, audio, ...) carry no text to screen: skipped
+            else:
+                raise _RowError(
+                    f"expected a string or an object, got {_tname(part)}", f"{field}[{j}]"
+                )
+        return "\n".join(texts)
+    raise _RowError(f"expected a string or a list of text parts, got {_tname(value)}", field)
+
+
+def _from_messages(obj: dict, key: str) -> tuple[str | None, str, str]:
+    msgs = obj[key]
+    if not isinstance(msgs, list):
+        raise _RowError(f"expected a list, got {_tname(msgs)}", key)
+    if not msgs:
+        raise _RowError("empty list (no assistant turn)", key)
+    turns: list[tuple[str, str]] = []
+    for i, m in enumerate(msgs):
+        where = f"{key}[{i}]"
+        if not isinstance(m, dict):
+            raise _RowError(f"expected an object, got {_tname(m)}", where)
+        if "role" in m or "from" not in m:
+            rk, ck = "role", "content"
+        else:  # ShareGPT
+            rk, ck = "from", "value"
+        role = m.get(rk)
+        if type(role) is not str:
+            raise _RowError(
+                "missing" if rk not in m else f"expected a string, got {_tname(role)}",
+                f"{where}.{rk}",
+            )
+        if ck not in m:
+            raise _RowError("missing", f"{where}.{ck}")
+        role = _ROLE_ALIASES.get(role.lower(), role)
+        turns.append((role, _content(m[ck], f"{where}.{ck}")))
+    last = -1
+    for i in range(len(turns) - 1, -1, -1):
+        if turns[i][0] == "assistant":
+            last = i
+            break
+    if last < 0:
+        raise _RowError("no assistant turn", key)
+    systems = [c for r, c in turns if r == "system"]
+    before = [(r, c) for r, c in turns[:last] if r != "system"]
+    if len(before) == 1 and before[0][0] == "user":
+        prompt = before[0][1]
+    else:
+        prompt = "\n".join(f"{r}: {c}" for r, c in before)
+    return ("\n\n".join(systems) if systems else None), prompt, turns[last][1]
+
+
+def _is_dialogue(text: str) -> bool:
+    return "Assistant:" in text and "Human:" in text
+
+
+def _split_dialogue(text: str, field: str) -> tuple[str, str]:
+    i = text.rfind("\n\nAssistant:")
+    if i >= 0:
+        j = i + len("\n\nAssistant:")
+    else:
+        i = text.rfind("Assistant:")
+        if i < 0:
+            raise _RowError("no 'Assistant:' turn in the dialogue", field)
+        j = i + len("Assistant:")
+    return text[:i].strip(), text[j:].strip()
+
+
+Row = tuple[str, "str | None", str, str]  # format, system, prompt, response
+
+
+def _do_messages(obj: dict) -> Row:
+    key = "messages" if "messages" in obj else "conversations" if "conversations" in obj else None
+    if key is None:
+        raise _RowError("missing", "messages")
+    system, prompt, response = _from_messages(obj, key)
+    return "messages", system, prompt, response
+
+
+def _do_alpaca(obj: dict) -> Row:
+    instruction = _req_str(obj, "instruction")
+    extra = _opt_str(obj, "input")
+    out_key = "output" if "output" in obj or "response" not in obj else "response"
+    response = _req_str(obj, out_key)
+    prompt = instruction + "\n\n" + extra if extra else instruction
+    return "alpaca", _opt_str(obj, "system"), prompt, response
+
+
+def _do_prompt_completion(obj: dict) -> Row:
+    prompt = _req_str(obj, "prompt")
+    key = "completion" if "completion" in obj or "response" not in obj else "response"
+    return "prompt_completion", _opt_str(obj, "system"), prompt, _req_str(obj, key)
+
+
+def _do_question_answer(obj: dict) -> Row:
+    question = _req_str(obj, "question")
+    return "question_answer", _opt_str(obj, "system"), question, _req_str(obj, "answer")
+
+
+def _do_dialogue(obj: dict) -> Row:
+    key = next((k for k in ("chosen", "dialogue", "text") if k in obj), "chosen")
+    prompt, response = _split_dialogue(_req_str(obj, key), key)
+    return "dialogue", _opt_str(obj, "system"), prompt, response
+
+
+def _do_text(obj: dict) -> Row:
+    return "text", _opt_str(obj, "system"), "", _req_str(obj, "text")
+
+
+_FORCED: dict[str, Callable[[dict], Row]] = {
+    "messages": _do_messages,
+    "alpaca": _do_alpaca,
+    "prompt_completion": _do_prompt_completion,
+    "question_answer": _do_question_answer,
+    "dialogue": _do_dialogue,
+    "text": _do_text,
+}
+
+
+def _detect(obj: dict) -> Row:
+    if "messages" in obj or "conversations" in obj:
+        return _do_messages(obj)
+    if "instruction" in obj:
+        return _do_alpaca(obj)
+    if "prompt" in obj and ("completion" in obj or "response" in obj):
+        return _do_prompt_completion(obj)
+    if "question" in obj and "answer" in obj:
+        return _do_question_answer(obj)
+    if "chosen" in obj or "dialogue" in obj:
+        return _do_dialogue(obj)
+    if "text" in obj:
+        text = obj["text"]
+        if type(text) is str and _is_dialogue(text):
+            return _do_dialogue(obj)
+        return _do_text(obj)
+    if not obj:
+        raise _RowError("empty object")
+    keys = ", ".join(sorted(map(str, obj))[:10])
+    raise _RowError(
+        f"no recognised schema (keys: {keys}); expected messages, conversations, "
+        "instruction/output, prompt/completion, question/answer, chosen, dialogue or text "
+        "(or pass mapping=)"
+    )
+
+
+def _mapper(mapping: dict[str, str]) -> Callable[[dict], Row]:
+    p_key = mapping.get("prompt")
+    r_key = mapping["response"]
+    s_key = mapping.get("system")
+
+    def run(obj: dict) -> Row:
+        prompt = "" if p_key is None else _req_str(obj, p_key)
+        response = _req_str(obj, r_key)
+        system = None if s_key is None else _opt_str(obj, s_key)
+        return "mapped", system, prompt, response
+
+    return run
+
+
+def _make_normaliser(mapping: dict[str, str] | None, format: str | None) -> Callable[[dict], Row]:
+    if mapping is not None and format is not None and format != "mapped":
+        raise ConfigError("pass either mapping= or format=, not both")
+    if mapping is not None:
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"mapping: expected a dict, got {type(mapping).__name__}")
+        unknown = sorted(set(map(str, mapping)) - set(_MAPPING_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"mapping: unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"expected some of {', '.join(map(repr, _MAPPING_KEYS))}"
+            )
+        if "response" not in mapping:
+            raise ConfigError("mapping: 'response' is required (the field holding the response)")
+        for k, v in mapping.items():
+            if not isinstance(v, str) or not v:
+                raise ConfigError(f"mapping[{k!r}]: expected a non-empty field name, got {v!r}")
+        return _mapper(mapping)
+    if format is None:
+        return _detect
+    if format == "mapped":
+        raise ConfigError("format='mapped' needs mapping=")
+    if format not in _FORCED:
+        raise ConfigError(
+            f"format: unknown schema {format!r}; expected one of {', '.join(FORMATS)}"
+        )
+    return _FORCED[format]
+
+
+# --------------------------------------------------------------------------------------------
+# readers: each yields (line, record, parse_error); record is None when parse_error is set
+
+
+Record = tuple[int, Any, "str | None"]
+
+
+def _loads(raw: bytes) -> Any:
+    """Parse one JSON document from bytes; ValueError (incl. UnicodeDecodeError) on failure."""
+    if _orjson is not None:
+        return _orjson.loads(raw)
+    return json.loads(raw.decode("utf-8"))  # pragma: no cover - without orjson
+
+
+def _parse_error(raw: bytes, exc: Exception) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"invalid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})"
+    msg = str(exc)
+    if "surrogate" in msg:
+        return f"invalid JSON (unpaired UTF-16 surrogate escape): {msg}"
+    return f"invalid JSON: {msg}"
+
+
+def _jsonl_lines(lines: Iterable[bytes], start: int = 1) -> Iterator[Record]:
+    for lineno, raw in enumerate(lines, start):
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if not raw.strip():
+            continue  # a blank line is not a record
+        try:
+            yield lineno, _loads(raw), None
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            yield lineno, None, _parse_error(raw, exc)
+
+
+def _read_jsonl(path: str) -> Iterator[Record]:
+    opener: Callable[..., Any] = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            yield from _jsonl_lines(f)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+
+
+def _read_json(path: str, style: list[str]) -> Iterator[Record]:
+    """A JSON array (records located by element) or JSON Lines (by line; sets ``style[0]``)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    stripped = data.lstrip()
+    if not stripped:
+        return  # empty file: zero records
+    try:
+        doc = _loads(data)
+    except ValueError as exc:
+        whole_error: Exception | None = exc
+    else:
+        whole_error = None
+    if whole_error is None:
+        if isinstance(doc, list):
+            for i, element in enumerate(doc, 1):
+                yield i, element, None
+            return
+        if isinstance(doc, dict):  # one object (possibly pretty-printed): a single record
+            style[0] = "line"
+            yield data.count(b"\n", 0, len(data) - len(stripped)) + 1, doc, None
+            return
+        raise InputError(
+            f"{path}: expected a JSON array of objects or JSON Lines, got a JSON {_tname(doc)}"
+        )
+    # not one JSON document: accept JSON Lines when the first non-blank line is an object
+    lines = data.split(b"\n")
+    first = next(raw for raw in lines if raw.strip())
+    try:
+        first_ok = isinstance(_loads(first), dict)
+    except ValueError:
+        first_ok = False
+    if not first_ok:
+        raise InputError(
+            f"{path}: neither a JSON array nor JSON Lines: {_parse_error(data, whole_error)}"
+        )
+    style[0] = "line"
+    yield from _jsonl_lines(lines)
+
+
+def _read_parquet(path: str, batch_size: int) -> Iterator[Record]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read as Parquet: {exc}") from exc
+    row = 0
+    try:
+        for batch in pf.iter_batches(batch_size=min(batch_size, 65_536)):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec, None
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot read as Parquet (after row {row}): {exc}") from exc
+
+
+def _has_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_csv_limit_raised = False
+
+
+def _raise_csv_field_limit() -> None:
+    """Long documents exceed csv's default 128 KiB field limit; lift it once."""
+    global _csv_limit_raised
+    if not _csv_limit_raised:
+        limit = sys.maxsize
+        while True:
+            try:
+                if csv.field_size_limit() < limit:
+                    csv.field_size_limit(limit)
+                break
+            except OverflowError:  # pragma: no cover - platform dependent
+                limit //= 2
+        _csv_limit_raised = True
+
+
+_JSON_IN_CSV = ("messages", "conversations")
+
+
+def _read_csv(path: str) -> Iterator[Record]:
+    _raise_csv_field_limit()
+    try:
+        f = open(path, "rb")  # closed in finally; lines decoded one by one
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    try:
+
+        def text_lines() -> Iterator[str]:
+            for i, raw in enumerate(f):
+                if i == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                yield raw.decode("utf-8", "surrogateescape")
+
+        reader = csv.reader(text_lines(), strict=True)
+        header: list[str] | None = None
+        prev = 0  # physical lines consumed before the current record
+        try:
+            for fields in reader:
+                start = prev + 1
+                prev = reader.line_num
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue  # blank line
+                if header is None:
+                    if any(_has_surrogate(h) for h in fields):
+                        raise InputError(f"{path}:{start}: header is not valid UTF-8")
+                    header = fields
+                    continue
+                if len(fields) != len(header):
+                    yield start, None, f"expected {len(header)} fields, got {len(fields)}"
+                    continue
+                bad = next(
+                    (h for h, v in zip(header, fields, strict=True) if _has_surrogate(v)), None
+                )
+                if bad is not None:
+                    yield start, None, f"field '{bad}': invalid UTF-8"
+                    continue
+                rec: dict[str, Any] = dict(zip(header, fields, strict=True))
+                error = None
+                for key in _JSON_IN_CSV:  # chat lists arrive as JSON text in a CSV cell
+                    value = rec.get(key)
+                    if value is not None and value.lstrip().startswith("["):
+                        try:
+                            rec[key] = json.loads(value)
+                        except ValueError as exc:
+                            error = f"field '{key}': invalid JSON: {exc}"
+                yield start, (None if error else rec), error
+        except csv.Error as exc:
+            raise InputError(f"{path}:{prev + 1}: malformed CSV: {exc}") from exc
+    finally:
+        f.close()
+
+
+def _read_frame(df: pl.DataFrame, batch_size: int) -> Iterator[Record]:
+    row = 0
+    for chunk in df.iter_slices(n_rows=batch_size):
+        for rec in chunk.to_dicts():
+            row += 1
+            yield row, rec, None
+
+
+def _records(path: str, batch_size: int, style: list[str]) -> Iterator[Record]:
+    """The records of one file; ``style[0]`` says how ``line`` is reported in messages."""
+    kind = _kind(path)
+    if kind in ("jsonl", "jsonl.gz"):
+        return _read_jsonl(path)
+    if kind == "json":
+        style[0] = "element"
+        return _read_json(path, style)
+    if kind == "parquet":
+        style[0] = "row"
+        return _read_parquet(path, batch_size)
+    if kind == "csv":
+        return _read_csv(path)
+    raise InputError(f"{path}: unsupported file type")  # scan_sources checked already
+
+
+def _where(source: str, style: str, line: int) -> str:
+    """``path:17`` for a physical line, ``path: element 3`` / ``path: row 3`` otherwise."""
+    if style == "line":
+        return f"{source}:{line}"
+    return f"{source}: {style} {line}"
+
+
+# --------------------------------------------------------------------------------------------
+# batching
+
+
+class _Batcher:
+    """Accumulates output rows column by column and cuts DataFrames of ``batch_size`` rows."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.next_id = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.row_id: list[int] = []
+        self.source: list[str] = []
+        self.line: list[int] = []
+        self.format: list[str | None] = []
+        self.system: list[str | None] = []
+        self.prompt: list[str | None] = []
+        self.response: list[str | None] = []
+        self.error: list[str | None] = []
+
+    def __len__(self) -> int:
+        return len(self.row_id)
+
+    def add(
+        self,
+        source: str,
+        line: int,
+        fmt: str | None,
+        system: str | None,
+        prompt: str | None,
+        response: str | None,
+        error: str | None,
+    ) -> None:
+        self.row_id.append(self.next_id)
+        self.next_id += 1
+        self.source.append(source)
+        self.line.append(line)
+        self.format.append(fmt)
+        self.system.append(system)
+        self.prompt.append(prompt)
+        self.response.append(response)
+        self.error.append(error)
+
+    def _columns(self) -> dict[str, list[Any]]:
+        return {
+            "row_id": self.row_id,
+            "source": self.source,
+            "line": self.line,
+            "format": self.format,
+            "system": self.system,
+            "prompt": self.prompt,
+            "response": self.response,
+            "error": self.error,
+        }
+
+    def flush(self) -> pl.DataFrame:
+        try:
+            df = pl.DataFrame(self._columns(), schema=CORPUS_SCHEMA)
+        except Exception:  # a str polars cannot store (lone surrogate from the json fallback)
+            for i in range(len(self.row_id)):
+                for name in ("system", "prompt", "response"):
+                    value = getattr(self, name)[i]
+                    if value is not None and _has_surrogate(value):
+                        self.format[i] = self.system[i] = self.prompt[i] = self.response[i] = None
+                        self.error[i] = (
+                            f"{self.source[i]}:{self.line[i]}: field '{name}': "
+                            "unpaired UTF-16 surrogate"
+                        )
+                        break
+            df = pl.DataFrame(self._columns(), schema=CORPUS_SCHEMA)
+        self._reset()
+        return df
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size: expected a positive int, got {batch_size!r}")
+    return batch_size
+
+
+Plan = list[tuple[str, Callable[[list[str]], Iterator[Record]]]]
+
+
+def _plan(source: Any, batch_size: int) -> Plan:
+    """(source name, records factory) per input, validated up front."""
+    if isinstance(source, pl.LazyFrame):
+        source = source.collect()
+    if isinstance(source, pl.DataFrame):
+        frame = source
+
+        def frame_records(style: list[str]) -> Iterator[Record]:
+            style[0] = "row"
+            return _read_frame(frame, batch_size)
+
+        return [(DATAFRAME_SOURCE, frame_records)]
+    return [(path, functools.partial(_records, path, batch_size)) for path in scan_sources(source)]
+
+
+def _generate(
+    plan: Plan, normalise: Callable[[dict], Row], batch_size: int
+) -> Iterator[pl.DataFrame]:
+    out = _Batcher(batch_size)
+    for name, records in plan:
+        style = ["line"]
+        for line, rec, perr in records(style):
+            if perr is None:
+                if type(rec) is dict:
+                    try:
+                        fmt, system, prompt, response = normalise(rec)
+                    except _RowError as e:
+                        perr = f"field '{e.field}': {e.reason}" if e.field else e.reason
+                    else:
+                        out.add(name, line, fmt, system, prompt, response, None)
+                        if len(out) >= batch_size:
+                            yield out.flush()
+                        continue
+                else:
+                    perr = f"expected a JSON object, got {_tname(rec)}"
+            out.add(name, line, None, None, None, None, f"{_where(name, style[0], line)}: {perr}")
+            if len(out) >= batch_size:
+                yield out.flush()
+    if len(out):
+        yield out.flush()
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def iter_corpus(
+    source: Source,
+    *,
+    mapping: dict[str, str] | None = None,
+    format: str | None = None,
+    batch_size: int = 100_000,
+) -> Iterator[pl.DataFrame]:
+    """Yield the corpus as DataFrames of at most ``batch_size`` rows (:data:`CORPUS_SCHEMA`).
+
+    Concatenated, the batches equal :func:`read_corpus` of the same arguments (same rows, same
+    ``row_id``). Batches may span files; only the last is shorter than ``batch_size``. Memory
+    stays bounded: JSONL and CSV are streamed line by line, Parquet by row group batches. A
+    ``.json`` array file is parsed whole, and a LazyFrame is collected first.
+
+    Arguments are checked and paths expanded before this returns, so a missing file or a bad
+    option raises here; errors that need the data (a corrupt file) raise during iteration.
+    """
+    batch_size = _check_batch_size(batch_size)
+    normalise = _make_normaliser(mapping, format)
+    plan = _plan(source, batch_size)
+    return _generate(plan, normalise, batch_size)
+
+
+def read_corpus(
+    source: Source,
+    *,
+    mapping: dict[str, str] | None = None,
+    format: str | None = None,
+    batch_size: int = 100_000,
+) -> pl.DataFrame:
+    """Read ``source`` into one DataFrame with :data:`CORPUS_SCHEMA`, one row per record.
+
+    ``source``: a path, a glob, a directory (all supported files inside, sorted, recursive), a
+    list of these (order kept), or a polars DataFrame / LazyFrame (``source`` column
+    ``"<dataframe>"``). Files by extension: ``.jsonl``/``.ndjson`` (optionally ``.gz``),
+    ``.json`` (a JSON array of objects, or JSON Lines), ``.parquet``, ``.csv``.
+
+    ``mapping`` names the prompt/response/system fields outright; ``format`` forces one schema
+    (see the module docstring). Failed records are kept with an ``error``; see the module
+    docstring for the exact rules. ``batch_size`` only bounds the intermediate batches.
+    """
+    batches = list(iter_corpus(source, mapping=mapping, format=format, batch_size=batch_size))
+    if not batches:
+        return pl.DataFrame(schema=CORPUS_SCHEMA)
+    if len(batches) == 1:
+        return batches[0]
+    return pl.concat(batches, rechunk=True)
