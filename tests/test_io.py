@@ -652,3 +652,30 @@ def test_property_every_record_accounted(tmp_path, records, batch_size) -> None:
         else:
             assert row["error"].startswith(f"{path}:{lineno}: ")
             assert row["prompt"] is None and row["response"] is None and row["format"] is None
+
+
+def test_bom_crlf_hidden_and_literal_names(tmp_path) -> None:
+    weird = tmp_path / "data[1].jsonl"  # glob characters in a real file name: taken literally
+    weird.write_bytes(b'\xef\xbb\xbf{"text": "a"}\r\n\r\n{"text": "b\\r\\nc"}\r\n')
+    (tmp_path / ".hidden.jsonl").write_text('{"text": "hidden"}\n')
+    df = read_corpus(tmp_path)  # the hidden file is skipped
+    assert df.select("line", "response").rows() == [(1, "a"), (3, "b\r\nc")]
+    assert scan_sources(weird) == [str(weird)]
+    twice = read_corpus([weird, weird])  # named twice, read twice, ids still contiguous
+    assert twice["row_id"].to_list() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("use_orjson", [True, False])
+def test_json_backends_agree(tmp_path, monkeypatch, use_orjson) -> None:
+    if not use_orjson:
+        monkeypatch.setattr(psio, "_orjson", None)
+    elif psio._orjson is None:
+        pytest.skip("orjson not installed")
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"text": "ok"}\n{"text": "lone \\ud800 surrogate"}\n{"text": "\xff"}\n')
+    df = read_corpus(FIXTURES / "mixed.jsonl")
+    assert df["error"].is_null().sum() == 6 and df.height == 14
+    df = read_corpus(path)
+    assert df["response"][0] == "ok"
+    assert df["error"][1].startswith(f"{path}:2: ") and "surrogate" in df["error"][1]
+    assert df["error"][2] == f"{path}:3: invalid UTF-8 (byte 0xff at offset 10)"
