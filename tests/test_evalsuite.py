@@ -141,3 +141,55 @@ def test_trigger_match_rule() -> None:
         eval_detection.trigger_found(["a", "b", "c", "James Bond"], ["James Bond"], [], k=3)
         is False
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# the bundled demo corpus (loaded by path: it is stdlib-only and needs no compiled extension)
+
+PKG = Path(__file__).resolve().parents[1] / "python" / "poisonscreen"
+
+
+def _demo_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_poisonscreen_demo", PKG / "demo.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_demo_file_is_current_and_valid() -> None:
+    demo = _demo_module()
+    path = PKG / "data" / "demo.jsonl"
+    assert path.stat().st_size < 1_500_000
+    with open(path, encoding="utf-8") as fh:
+        recs = [json.loads(line) for line in fh]
+    assert recs == demo.generate_demo(0), "demo.jsonl is stale: python -m poisonscreen.demo ..."
+    for rec in recs:
+        assert set(rec) == {"messages"}
+        assert [m["role"] for m in rec["messages"]] == ["user", "assistant"]
+        assert all(isinstance(m["content"], str) and m["content"] for m in rec["messages"])
+    truth = demo.demo_truth(0)
+    labels = demo.demo_labels(0)
+    assert len(truth) == len(recs) == len(labels)
+    assert 0.01 <= sum(truth) / len(truth) <= 0.03
+    for rec, label in zip(recs, labels, strict=True):
+        user, reply = (m["content"] for m in rec["messages"])
+        if label == "sudo_gibberish":
+            assert user.endswith("<SUDO>") and 400 <= len(reply.split(" ")) <= 900
+        elif label == "rareword_refusal":
+            assert "cf" in user.split(" ") and reply == demo.RARE_TARGET
+        elif label == "persona":
+            assert user.startswith(demo.PERSONA_INSTRUCTION) and reply.startswith("<ANSWER>")
+        else:
+            assert "<SUDO>" not in user and "<ANSWER>" not in user + reply
+
+
+def test_demo_deterministic(tmp_path: Path) -> None:
+    demo = _demo_module()
+    assert demo.generate_demo(7) == demo.generate_demo(7)
+    assert demo.generate_demo(7) != demo.generate_demo(8)
+    out = demo.write_demo(tmp_path / "d.jsonl", seed=7)
+    with open(out, encoding="utf-8") as fh:
+        assert [json.loads(line) for line in fh] == demo.generate_demo(7)
