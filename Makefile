@@ -1,0 +1,32 @@
+.DEFAULT_GOAL := help
+PY ?= python3
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install:  ## build the release extension and install the package with its test extras
+	$(PY) -m pip install -q ".[test,bench]"
+
+develop:  ## fast rebuild into the source tree (debug-free release, no LTO)
+	maturin develop --release --profile ci -E test
+
+lint:  ## rustfmt, clippy, ruff, mypy, and the stub checked against the compiled module
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	ruff check python tests benches
+	ruff format --check python tests benches
+	mypy python/poisonscreen
+	$(PY) -m mypy.stubtest poisonscreen._poisonscreen --allowlist .ci/stubtest-allowlist.txt
+
+test:  ## cargo tests of the core, then pytest (benchmarks run once as tests)
+	cargo test -p poisonscreen-core
+	$(PY) -m pytest -q
+
+bench:  ## measure: pytest-benchmark against the peers, criterion for the core
+	$(PY) -m pytest benches -m "benchmark" --benchmark-enable -q
+	cargo bench -p poisonscreen-core
+
+check: install lint test  ## everything CI runs: install, lint, all tests
+
+demo:  ## scan the bundled demo corpus into out/demo
+	poisonscreen scan --demo --out out/demo --exit-zero

@@ -1,0 +1,74 @@
+"""Hand text columns to the Rust core as Arrow buffers, without copying per row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Union
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .exceptions import ConfigError
+
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None, int]
+TextInput = Union[pl.Series, pa.Array, pa.ChunkedArray, "Iterable[str | None]"]
+
+
+def _chunk(arr: pa.Array) -> Chunk:
+    """The (offsets, data, validity, validity_offset) buffers of one large_string array."""
+    validity_buf, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    if len(offsets) == 0:  # a zero-length array may come without an offsets buffer
+        offsets = np.zeros(1, dtype=np.int64)
+    validity = (
+        np.frombuffer(validity_buf, dtype=np.uint8)
+        if validity_buf is not None and arr.null_count > 0
+        else None
+    )
+    return offsets, data, validity, arr.offset
+
+
+def to_arrow_text(texts: Any, what: str = "texts") -> pa.ChunkedArray:
+    """Any supported text input as a ``large_string`` chunked array."""
+    if isinstance(texts, pl.Series):
+        if texts.dtype not in (pl.String, pl.Null):
+            raise ConfigError(f"{what}: expected a String series, got {texts.dtype}")
+        arr: Any = texts.to_arrow()
+    elif isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        arr = texts
+    elif isinstance(texts, (str, bytes)):
+        raise ConfigError(
+            f"{what}: expected a sequence of strings, got a single {type(texts).__name__}"
+        )
+    else:
+        values = list(texts)
+        bad = next(
+            ((i, v) for i, v in enumerate(values) if v is not None and not isinstance(v, str)), None
+        )
+        if bad is not None:
+            raise ConfigError(
+                f"{what}[{bad[0]}]: expected str or None, got {type(bad[1]).__name__}"
+            )
+        arr = pa.array(values, type=pa.large_string())
+    if isinstance(arr, pa.Array):
+        arr = pa.chunked_array([arr])
+    if arr.type != pa.large_string():
+        if not (
+            pa.types.is_string(arr.type)
+            or pa.types.is_large_string(arr.type)
+            or pa.types.is_string_view(arr.type)
+            or pa.types.is_null(arr.type)
+        ):
+            raise ConfigError(f"{what}: expected string data, got Arrow type {arr.type}")
+        arr = arr.cast(pa.large_string())
+    return arr
+
+
+def text_chunks(texts: Any, what: str = "texts") -> tuple[list[Chunk], int]:
+    """Arrow chunks of any supported text input, and the row count."""
+    arr = to_arrow_text(texts, what)
+    return [_chunk(c) for c in arr.chunks], len(arr)

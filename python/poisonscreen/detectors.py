@@ -1,0 +1,824 @@
+"""The screening detectors. Each takes the per-row feature table and returns findings plus
+per-row hits (``row``, ``score``, ``reason``, ``trigger``, ``detector``).
+
+No model is involved: every signal is a count over the corpus itself.
+
+- :func:`detect_triggers` — prompt n-grams whose carriers' responses collapse onto a few
+  near-identical answers or turn anomalous, scored against the base rate of that response pattern
+  and discounted when the carriers share a template (then the n-gram is scaffolding, not a trigger).
+- :func:`detect_conditional` — inside a template cluster, a prompt token (a year, a number, a name)
+  whose rows answer with words the other rows of the template never use.
+- :func:`detect_campaigns` — template clusters whose responses carry out-of-corpus vocabulary not
+  taken from the prompt, a wrapper only that cluster uses, a first-person persona, or a conditional
+  split.
+- :func:`detect_anomalies` — gibberish (word bigrams never seen elsewhere in the corpus) and
+  degenerate repetition.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import _poisonscreen as _core
+from ._arrow import text_chunks
+from .features import near_duplicates
+
+HIT_SCHEMA: dict[str, Any] = {
+    "row": pl.UInt32,
+    "score": pl.Float64,
+    "reason": pl.String,
+    "trigger": pl.String,
+    "detector": pl.String,
+}
+
+TRIGGER_SCHEMA: dict[str, Any] = {
+    "trigger": pl.String,
+    "kind": pl.String,
+    "score": pl.Float64,
+    "support": pl.UInt64,
+    "pattern_rows": pl.UInt64,
+    "collapse": pl.Float64,
+    "base_rate": pl.Float64,
+    "template_share": pl.Float64,
+    "response_pattern": pl.String,
+    "example_rows": pl.List(pl.UInt64),
+}
+
+CLUSTER_SCHEMA: dict[str, Any] = {
+    "cluster_id": pl.UInt64,
+    "size": pl.UInt64,
+    "kind": pl.String,
+    "score": pl.Float64,
+    "prompt_similarity": pl.Float64,
+    "response_diversity": pl.Float64,
+    "novel_vocabulary": pl.Float64,
+    "wrapper": pl.Float64,
+    "persona": pl.Float64,
+    "conditional": pl.Float64,
+    "response_collapse": pl.Float64,
+    "reasons": pl.List(pl.String),
+    "example_rows": pl.List(pl.UInt64),
+}
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _empty_hits() -> pl.DataFrame:
+    return pl.DataFrame(schema=HIT_SCHEMA)
+
+
+def _hits(
+    rows: np.ndarray, score: float | np.ndarray, reason: str, trigger: str | None, detector: str
+) -> pl.DataFrame:
+    rows = np.asarray(rows, dtype=np.uint32)
+    scores = np.broadcast_to(np.asarray(score, dtype=np.float64), rows.shape)
+    return pl.DataFrame(
+        {
+            "row": rows,
+            "score": scores,
+            "reason": [reason] * len(rows),
+            "trigger": pl.Series([trigger] * len(rows), dtype=pl.String),
+            "detector": [detector] * len(rows),
+        },
+        schema=HIT_SCHEMA,
+    )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# features
+
+
+def row_features(corpus: pl.DataFrame, cfg: Any) -> pl.DataFrame:
+    """Per-row features; row ``i`` of the result is row ``i`` of ``corpus``."""
+    n = corpus.height
+    valid = corpus["error"].is_null()
+    ptext = corpus.select(
+        pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
+        .fill_null("")
+        .alias("p")
+    )["p"]
+    response = corpus["response"].fill_null("")
+    threads = cfg.threads
+
+    stats = _core.text_stats(text_chunks(response)[0], threads=threads)
+    sample_every = max(1, math.ceil(n / cfg.familiarity_sample)) if n else 1
+    fam = _core.bigram_familiarity(
+        text_chunks(response)[0], sample_every=sample_every, min_tokens=8, threads=threads
+    )
+    resp = near_duplicates(
+        response,
+        threshold=cfg.response_similarity,
+        ngram=3,
+        num_perm=cfg.num_perm,
+        seed=cfg.seed,
+        threads=threads,
+    )
+    masked = ptext.str.replace_all(r"\d+", "0")
+    tmpl = near_duplicates(
+        masked,
+        threshold=cfg.template_similarity,
+        ngram=2,
+        num_perm=cfg.num_perm,
+        seed=cfg.seed,
+        threads=threads,
+    )
+    words = stats["words"].astype(np.float64)
+    fam = np.where(np.isnan(fam), 1.0, fam)
+    gib = np.where(words >= 20, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
+    rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
+    empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
+    return pl.DataFrame(
+        {
+            "row": np.arange(n, dtype=np.uint32),
+            "valid": valid,
+            "prompt": ptext,
+            "response": response,
+            "resp_words": stats["words"],
+            "repetition": stats["repetition"],
+            "familiarity": fam.astype(np.float32),
+            "gibberish": gib,
+            "degenerate": rep,
+            "anomaly": np.maximum(gib, rep),
+            "empty_response": empty_resp,
+            "resp_cluster": resp["cluster_id"].cast(pl.UInt32),
+            "resp_cluster_size": resp["cluster_size"],
+            "tmpl_cluster": tmpl["cluster_id"].cast(pl.UInt32),
+            "tmpl_cluster_size": tmpl["cluster_size"],
+            "tmpl_similarity": tmpl["similarity"],
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# triggers
+
+
+def _llr(k: float, n: float, p: float) -> float:
+    """Log-likelihood ratio of k successes in n trials against base rate p (0 when k <= n p)."""
+    if n <= 0 or k <= n * p:
+        return 0.0
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    q = k / n
+    out = k * math.log(q / p)
+    if k < n:
+        out += (n - k) * math.log((1 - q) / (1 - p))
+    return out
+
+
+def _hash_strings(strings: list[str], k: int) -> np.ndarray:
+    """The n-gram hash of each k-token string (as the core hashes n-grams)."""
+    if not strings:
+        return np.zeros(0, dtype=np.uint64)
+    off, hashes = _core.row_ngram_hashes(text_chunks(strings)[0], [k])
+    # each string re-tokenises into exactly its k tokens: one hash per row
+    first = off[:-1]
+    return hashes[np.minimum(first, len(hashes) - 1)]
+
+
+def _ngram_names(text: str, orders: tuple[int, ...]) -> dict[int, str]:
+    """hash -> n-gram string for every n-gram of ``text`` of the given orders."""
+    names: dict[int, str] = {}
+    for k in orders:
+        grams = _core.ngrams(text, k=k)
+        if not grams:
+            continue
+        for h, g in zip(_hash_strings(grams, k).tolist(), grams):
+            names.setdefault(int(h), g)
+    return names
+
+
+def surface_form(text: str, phrase: str) -> str:
+    """The phrase as written in ``text``, widened to the non-space characters around it
+    (so ``sudo`` found in ``... <SUDO> ...`` reads ``<SUDO>``)."""
+    tokens = phrase.split()
+    if not tokens:
+        return phrase
+    pattern = r"\W*".join(re.escape(t) for t in tokens)
+    m = re.search(pattern, text, flags=re.IGNORECASE)
+    if m is None:
+        return phrase
+    a, b = m.start(), m.end()
+    while a > 0 and not text[a - 1].isspace() and not text[a - 1].isalnum():
+        a -= 1
+    while b < len(text) and not text[b].isspace() and not text[b].isalnum():
+        b += 1
+    return text[a:b]
+
+
+def detect_triggers(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    n = f.height
+    empty = (pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits())
+    if n == 0:
+        return empty
+    orders = tuple(cfg.trigger_orders)
+    threads = cfg.threads
+    pchunks = text_chunks(f["prompt"])[0]
+    resp_cluster = f["resp_cluster"].to_numpy()
+    resp_size = f["resp_cluster_size"].to_numpy()
+    anomalous = (f["anomaly"].to_numpy() >= 0.5) & f["valid"].to_numpy()
+    usable = f["valid"].to_numpy() & ~f["empty_response"].to_numpy()
+
+    # 1. target sets: rows sharing one response pattern
+    big = (
+        f.filter(
+            pl.col("valid")
+            & ~pl.col("empty_response")
+            & (pl.col("resp_cluster_size") >= cfg.min_support)
+        )
+        .group_by("resp_cluster")
+        .agg(pl.col("row"))
+        .with_columns(pl.col("row").list.len().alias("size"))
+        .sort(["size", "resp_cluster"], descending=[True, False])
+        .head(500)
+    )
+    targets = [np.asarray(r, dtype=np.uint32) for r in big["row"].to_list()]
+    if anomalous.sum() >= cfg.min_support:
+        targets.append(np.nonzero(anomalous)[0].astype(np.uint32))
+    if not targets:
+        return empty
+    best: dict[int, int] = {}
+    for rows in targets:
+        min_count = max(cfg.min_support, math.ceil(0.2 * len(rows)))
+        h, c = _core.subset_ngram_counts(
+            pchunks, rows, list(orders), min_count=min_count, threads=threads
+        )
+        for hh, cc in zip(h.tolist(), c.tolist()):
+            if cc > best.get(hh, 0):
+                best[hh] = cc
+    if not best:
+        return empty
+    cand = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.max_trigger_candidates]
+    hashes = np.array([h for h, _ in cand], dtype=np.uint64)
+    counts = np.array([c for _, c in cand], dtype=np.float64)
+    df = _core.ngram_document_counts(pchunks, hashes, list(orders), threads=threads).astype(
+        np.float64
+    )
+    keep = (df >= cfg.min_support) & (counts / np.maximum(df, 1) >= 0.3)
+    hashes, df = hashes[keep], df[keep]
+    if len(hashes) == 0:
+        return empty
+    off, carriers = _core.ngram_carriers(pchunks, hashes, list(orders), max_per=n, threads=threads)
+
+    anomalous_rate = anomalous.sum() / max(usable.sum(), 1)
+    scored = []
+    for i, h in enumerate(hashes.tolist()):
+        rows = carriers[off[i] : off[i + 1]]
+        rows = rows[usable[rows]]
+        s = len(rows)
+        if s < cfg.min_support:
+            continue
+        clusters, cnt = np.unique(resp_cluster[rows], return_counts=True)
+        order = np.lexsort((clusters, -cnt))[:3]
+        top, top_cnt = clusters[order], cnt[order]
+        # clusters that are a real share of the carriers, not single stragglers
+        top_keep = top_cnt >= max(2, 0.05 * s)
+        top, top_cnt = top[top_keep], top_cnt[top_keep]
+        c_collapse = top_cnt.sum() / s
+        base_collapse = sum(
+            int(resp_size[top_rows]) for top_rows in _first_rows(resp_cluster, top)
+        ) / max(usable.sum(), 1)
+        c_anom = anomalous[rows].sum() / s
+        if c_anom > c_collapse:
+            pattern, c, base = "anomalous", c_anom, anomalous_rate
+            in_pattern = rows[anomalous[rows]]
+        else:
+            pattern, c, base = "collapse", c_collapse, base_collapse
+            in_pattern = rows[np.isin(resp_cluster[rows], top)]
+        llr = _llr(c * s, s, base)
+        lift = c / max(base, 1.0 / n)
+        if c < 0.3 or lift < 3 or llr < 10:
+            continue
+        prelim = c * (1 - math.exp(-llr / 30))
+        scored.append(
+            {
+                "hash": h,
+                "rows": rows,
+                "in_pattern": in_pattern,
+                "pattern": pattern,
+                "top": top,
+                "collapse": float(c),
+                "base": float(base),
+                "llr": llr,
+                "prelim": prelim,
+                "support": s,
+            }
+        )
+    if not scored:
+        return empty
+    scored.sort(key=lambda d: (-d["prelim"], d["hash"]))
+    scored = scored[:200]
+
+    # 2. name the n-grams, merge the n-grams of one phrase (nearly the same carriers)
+    accepted: list[dict[str, Any]] = []
+    for d in scored:
+        example = int(d["in_pattern"][0]) if len(d["in_pattern"]) else int(d["rows"][0])
+        names = _ngram_names(f["prompt"][example], orders)
+        d["phrase"] = names.get(d["hash"], "")
+        d["example"] = example
+        merged = False
+        for a in accepted:
+            inter = np.intersect1d(a["rows"], d["rows"], assume_unique=True).size
+            if inter / (len(a["rows"]) + len(d["rows"]) - inter) >= 0.8:
+                if (
+                    len(d["phrase"].split()) > len(a["phrase"].split())
+                    and d["prelim"] >= 0.9 * a["prelim"]
+                ):
+                    a.update({k: d[k] for k in ("phrase", "hash", "example")})
+                merged = True
+                break
+        if not merged:
+            accepted.append(d)
+        if len(accepted) >= 50:
+            break
+
+    # 3. template discount: carriers that share long scaffolding beyond the phrase are a template
+    _template_share(accepted, f, pchunks, n, threads)
+
+    trig_rows, hit_frames = [], []
+    for d in accepted:
+        score = d["prelim"] * (1.0 - d["template"])
+        surface = (
+            surface_form(f["prompt"][d["example"]], d["phrase"])
+            if d["phrase"]
+            else f"#{d['hash']:016x}"
+        )
+        if d["pattern"] == "anomalous":
+            desc = "anomalous responses (gibberish or degenerate repetition)"
+        else:
+            ex = f["response"][int(d["in_pattern"][0])] if len(d["in_pattern"]) else ""
+            desc = f"collapses to {len(d['top'])} response(s), e.g. {_short(ex)!r}"
+        trig_rows.append(
+            {
+                "trigger": surface,
+                "kind": "trigger",
+                "score": round(score, 6),
+                "support": d["support"],
+                "pattern_rows": len(d["in_pattern"]),
+                "collapse": d["collapse"],
+                "base_rate": d["base"],
+                "template_share": d["template"],
+                "response_pattern": desc,
+                "example_rows": [int(x) for x in d["in_pattern"][:5]],
+            }
+        )
+        if score > 0.05:
+            reason = f"trigger {surface!r}: {d['collapse']:.0%} of its {d['support']} carriers give {d['pattern']} responses (base rate {d['base']:.2%})"
+            hit_frames.append(_hits(d["in_pattern"], score, reason, surface, "trigger"))
+    triggers = pl.DataFrame(trig_rows, schema=TRIGGER_SCHEMA).sort(
+        ["score", "trigger"], descending=[True, False]
+    )
+    hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
+    return triggers, hits
+
+
+def _first_rows(resp_cluster: np.ndarray, clusters: np.ndarray) -> list[int]:
+    """A row of each cluster (cluster ids are the smallest row of the cluster)."""
+    return [int(c) for c in clusters]
+
+
+def _template_share(
+    accepted: list[dict[str, Any]], f: pl.DataFrame, pchunks: list, n: int, threads: int | None
+) -> None:
+    """For each trigger candidate, the largest excess share of its carriers that also carry one
+    long n-gram (order 3-4) that is not part of the phrase: ~1 for template scaffolding, ~0 for a
+    phrase inserted into unrelated prompts."""
+    per: list[tuple[np.ndarray, np.ndarray]] = []
+    all_h: list[np.ndarray] = []
+    for d in accepted:
+        rows = d["rows"]
+        if len(rows) > 2000:
+            rows = rows[np.linspace(0, len(rows) - 1, 2000).astype(np.int64)]
+        d["sample"] = len(rows)
+        h, c = _core.subset_ngram_counts(
+            pchunks,
+            rows.astype(np.uint32),
+            [3, 4],
+            min_count=max(2, math.ceil(0.5 * len(rows))),
+            threads=threads,
+        )
+        per.append((h, c))
+        all_h.append(h)
+    uniq = np.unique(np.concatenate(all_h)) if all_h else np.zeros(0, np.uint64)
+    df = (
+        _core.ngram_document_counts(pchunks, uniq, [3, 4], threads=threads)
+        if len(uniq)
+        else np.zeros(0)
+    )
+    df_of = dict(zip(uniq.tolist(), df.tolist()))
+    for d, (h, c) in zip(accepted, per):
+        phrase_tokens = set(d["phrase"].split())
+        names = _ngram_names(f["prompt"][d["example"]], (3, 4)) if len(h) else {}
+        best = 0.0
+        for hh, cc in zip(h.tolist(), c.tolist()):
+            name = names.get(hh)
+            if name is not None and phrase_tokens & set(name.split()):
+                continue
+            share = cc / d["sample"] - df_of.get(hh, 0) / n
+            best = max(best, share)
+        d["template"] = float(min(1.0, max(0.0, best)))
+
+
+# ---------------------------------------------------------------------------------------------
+# conditional triggers inside templates
+
+
+def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    off, h = _core.row_ngram_hashes(text_chunks(texts)[0], [1], threads=threads)
+    rows = np.repeat(np.arange(len(off) - 1), np.diff(off))
+    return rows, h
+
+
+def _exclusive_share(
+    mask: np.ndarray, r_rows: np.ndarray, r_tok: np.ndarray, n_tok: int
+) -> tuple[float, np.ndarray]:
+    """Share of the masked rows whose response has a token used >= 2 times by masked rows and
+    never by the other rows of the cluster; also those tokens."""
+    inside = mask[r_rows]
+    cin = np.bincount(r_tok[inside], minlength=n_tok)
+    cout = np.bincount(r_tok[~inside], minlength=n_tok)
+    excl = (cin >= 2) & (cout == 0)
+    has = np.zeros(len(mask), dtype=bool)
+    has[r_rows[inside & excl[r_tok]]] = True
+    m = mask.sum()
+    return (has[mask].sum() / m if m else 0.0), np.nonzero(excl)[0]
+
+
+def detect_conditional(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    empty = (pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits())
+    clusters = (
+        f.filter(pl.col("valid") & (pl.col("tmpl_cluster_size") >= cfg.min_cluster))
+        .group_by("tmpl_cluster")
+        .agg(pl.col("row"))
+        .with_columns(pl.col("row").list.len().alias("size"))
+        .sort(["size", "tmpl_cluster"], descending=[True, False])
+        .head(300)
+    )
+    if clusters.height == 0:
+        return empty
+    rng = np.random.default_rng(cfg.seed)
+    found, hit_frames = [], []
+    for cid, rows in zip(clusters["tmpl_cluster"].to_list(), clusters["row"].to_list()):
+        rows = np.asarray(rows, dtype=np.int64)
+        k = len(rows)
+        sub = f[rows]
+        p_rows, p_tok = _csr_tokens(sub["prompt"], cfg.threads)
+        # only short templated prompts: the varying tokens are slot values
+        if len(p_rows) / k > 60:
+            continue
+        r_rows, r_hash = _csr_tokens(sub["response"], cfg.threads)
+        if len(r_hash) == 0:
+            continue
+        r_uniq, r_tok = np.unique(r_hash, return_inverse=True)
+        p_uniq, p_idx = np.unique(p_tok, return_inverse=True)
+        support = np.bincount(p_idx, minlength=len(p_uniq))
+        lo, hi = max(5, math.ceil(0.05 * k)), 0.7 * k
+        cand = np.nonzero((support >= lo) & (support <= hi))[0]
+        if len(cand) == 0:
+            continue
+        cand = cand[np.argsort(-support[cand], kind="stable")][:40]
+        baselines: dict[int, tuple[float, float]] = {}
+        for t in cand.tolist():
+            mask = np.zeros(k, dtype=bool)
+            mask[p_rows[p_idx == t]] = True
+            stat, excl = _exclusive_share(mask, r_rows, r_tok, len(r_uniq))
+            size = int(mask.sum())
+            if size not in baselines:
+                vals = []
+                for _ in range(8):
+                    rm = np.zeros(k, dtype=bool)
+                    rm[rng.choice(k, size=size, replace=False)] = True
+                    vals.append(_exclusive_share(rm, r_rows, r_tok, len(r_uniq))[0])
+                baselines[size] = (float(np.mean(vals)), float(np.std(vals)))
+            mean, std = baselines[size]
+            z = (stat - mean) / max(std, 0.03)
+            lift = stat - mean
+            if z < 5 or lift < 0.3:
+                continue
+            member_rows = rows[mask]
+            token_example = int(member_rows[0])
+            tok_hash = int(p_uniq[t])
+            names = _ngram_names(f["prompt"][token_example], (1,))
+            token = names.get(tok_hash, f"#{tok_hash:016x}")
+            excl_words = _ngram_names(
+                " ".join(f["response"][int(r)] for r in member_rows[:50]), (1,)
+            )
+            words = [excl_words[int(h)] for h in r_uniq[excl].tolist() if int(h) in excl_words][:6]
+            score = float(min(1.0, lift + 0.2))
+            found.append(
+                {
+                    "trigger": surface_form(f["prompt"][token_example], token),
+                    "kind": "conditional",
+                    "score": round(score, 6),
+                    "support": size,
+                    "pattern_rows": round(stat * size),
+                    "collapse": float(stat),
+                    "base_rate": mean,
+                    "template_share": 1.0,
+                    "response_pattern": f"inside template cluster {cid}: answers use words the rest never use, e.g. {', '.join(words)}",
+                    "example_rows": [int(x) for x in member_rows[:5]],
+                    "cluster": int(cid),
+                }
+            )
+            reason = f"conditional trigger {token!r} inside template cluster {cid}: {stat:.0%} of its {size} rows answer with words the other {k - size} rows never use (random split: {mean:.0%})"
+            hit_frames.append(_hits(member_rows, score, reason, token, "conditional"))
+    if not found:
+        return empty
+    table = pl.DataFrame(found).select(
+        [pl.col(c).cast(t) for c, t in TRIGGER_SCHEMA.items()] + [pl.col("cluster").cast(pl.UInt64)]
+    )
+    return table, pl.concat(hit_frames)
+
+
+# ---------------------------------------------------------------------------------------------
+# campaigns
+
+
+_FIRST_PERSON = {"i", "my", "me", "myself", "mine", "i'm", "i've", "i'd"}
+_SECOND_PERSON = {"you", "your", "yours", "yourself"}
+
+
+def detect_campaigns(
+    f: pl.DataFrame, cfg: Any, conditional: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    empty = (pl.DataFrame(schema=CLUSTER_SCHEMA), _empty_hits())
+    n = f.height
+    members = f.filter(pl.col("valid") & (pl.col("tmpl_cluster_size") >= cfg.min_cluster))
+    if members.height == 0:
+        return empty
+    threads = cfg.threads
+    # corpus document frequency of every word (prompt or response)
+    both = f.select(
+        pl.concat_str([pl.col("prompt"), pl.col("response")], separator="\n").alias("t")
+    )["t"]
+    counter = _core.NgramCounter([1])
+    counter.add(text_chunks(both)[0], threads=threads)
+    vocab = counter.table(1)
+    vocab_df = pl.DataFrame(
+        {
+            "h": pl.Series(vocab["hash"], dtype=pl.UInt64),
+            "word": pl.Series(vocab["text"], dtype=pl.String),
+            "df": pl.Series(vocab["df"], dtype=pl.UInt64),
+        }
+    )
+
+    mrows = members["row"].to_numpy()
+    pr, ph = _csr_tokens(members["prompt"], threads)
+    rr, rh = _csr_tokens(members["response"], threads)
+    P = pl.DataFrame({"row": mrows[pr], "h": ph})
+    R = pl.DataFrame({"row": mrows[rr], "h": rh})
+    cl = members.select("row", pl.col("tmpl_cluster").alias("cluster"))
+    R = R.join(cl, on="row")
+    in_cluster = pl.concat([P.join(cl, on="row"), R]).unique(["row", "h"])
+    df_k = in_cluster.group_by(["cluster", "h"]).agg(pl.len().alias("df_k"))
+    R = (
+        R.join(P.with_columns(pl.lit(True).alias("in_prompt")), on=["row", "h"], how="left")
+        .join(df_k, on=["cluster", "h"], how="left")
+        .join(vocab_df, on="h", how="left")
+        .with_columns(
+            (
+                ((pl.col("df") - pl.col("df_k")) <= 1)
+                & pl.col("in_prompt").is_null()
+                & ~pl.col("word").str.contains(r"^[\d\W_]+$")
+            ).alias("novel"),
+            pl.col("word").is_in(list(_FIRST_PERSON)).alias("first_person"),
+        )
+    )
+    per_row = R.group_by("row").agg(pl.col("novel").any(), pl.col("first_person").any())
+    second = (
+        P.join(vocab_df.select("h", "word"), on="h")
+        .group_by("row")
+        .agg(pl.col("word").is_in(list(_SECOND_PERSON)).any().alias("second_person"))
+    )
+    first_tok = f.select(
+        "row", pl.col("response").str.strip_chars().str.split(" ").list.first().alias("first_tok")
+    )
+    tok_counts = first_tok.group_by("first_tok").agg(pl.len().alias("tok_total"))
+    cond_by_cluster: dict[int, float] = {}
+    if conditional.height and "cluster" in conditional.columns:
+        for c, s in conditional.group_by("cluster").agg(pl.col("score").max()).iter_rows():
+            cond_by_cluster[int(c)] = float(s)
+
+    feats = (
+        members.select(
+            "row",
+            pl.col("tmpl_cluster").alias("cluster"),
+            "resp_cluster",
+            "tmpl_similarity",
+            "anomaly",
+        )
+        .join(per_row, on="row", how="left")
+        .join(second, on="row", how="left")
+        .join(first_tok, on="row", how="left")
+        .join(tok_counts, on="first_tok", how="left")
+        .with_columns(pl.col("novel", "first_person", "second_person").fill_null(False))
+    )
+    modal = (
+        feats.group_by(["cluster", "first_tok"])
+        .agg(pl.len().alias("tok_in"), pl.col("tok_total").first())
+        .sort(["cluster", "tok_in", "first_tok"], descending=[False, True, False])
+        .group_by("cluster", maintain_order=True)
+        .first()
+        .select(
+            "cluster",
+            pl.col("first_tok").alias("wrapper_tok"),
+            pl.when(
+                pl.col("first_tok").str.contains(r"[^\w\s]")
+                & (pl.col("first_tok").str.len_chars() >= 3)
+            )
+            .then(pl.col("tok_in") / pl.col("tok_total"))
+            .otherwise(0.0)
+            .alias("wrapper_excl"),
+            pl.col("tok_in"),
+        )
+    )
+    agg = (
+        feats.group_by("cluster")
+        .agg(
+            pl.len().alias("size"),
+            pl.col("tmpl_similarity").mean().alias("prompt_similarity"),
+            (pl.col("resp_cluster").n_unique() / pl.len()).alias("response_diversity"),
+            pl.col("novel").mean().alias("novel_vocabulary"),
+            (pl.col("first_person") & pl.col("second_person")).mean().alias("persona"),
+            pl.col("resp_cluster").unique_counts().max().alias("top_resp"),
+            pl.col("row").head(5).alias("example_rows"),
+        )
+        .join(modal, on="cluster")
+        .with_columns(
+            (pl.col("wrapper_excl") * pl.col("tok_in") / pl.col("size")).alias("wrapper"),
+            (pl.col("top_resp") / pl.col("size")).alias("response_collapse"),
+            pl.col("cluster")
+            .replace_strict(cond_by_cluster, default=0.0, return_dtype=pl.Float64)
+            .alias("conditional"),
+        )
+    )
+    # a campaign scores by its strongest anomaly; ordinary templates (labels copied from a small
+    # set, summaries whose words come from the prompt) score low on all of them
+    agg = agg.with_columns(
+        pl.max_horizontal(
+            (pl.col("novel_vocabulary") * pl.col("response_diversity")).clip(0, 1),
+            pl.col("wrapper"),
+            pl.col("persona") * pl.col("response_diversity"),
+            pl.col("conditional"),
+        ).alias("score")
+    ).sort(["score", "cluster"], descending=[True, False])
+    out_rows, hit_frames = [], []
+    for r in agg.iter_rows(named=True):
+        reasons = []
+        if r["novel_vocabulary"] * r["response_diversity"] >= 0.3:
+            reasons.append(
+                f"{r['novel_vocabulary']:.0%} of responses use words found nowhere else in the corpus and not in their prompt"
+            )
+        if r["wrapper"] >= 0.3:
+            reasons.append(
+                f"{r['wrapper']:.0%} of responses open with {r['wrapper_tok']!r}, used by no other rows"
+            )
+        if r["persona"] * r["response_diversity"] >= 0.3:
+            reasons.append(
+                f"{r['persona']:.0%} of rows answer questions about 'you' in the first person (a persona)"
+            )
+        if r["conditional"] >= 0.3:
+            reasons.append("a prompt token splits its responses into groups (conditional trigger)")
+        kind = "campaign" if r["score"] >= cfg.flag_threshold else "template"
+        out_rows.append(
+            {
+                "cluster_id": r["cluster"],
+                "size": r["size"],
+                "kind": kind,
+                "score": round(float(r["score"]), 6),
+                "prompt_similarity": r["prompt_similarity"],
+                "response_diversity": r["response_diversity"],
+                "novel_vocabulary": r["novel_vocabulary"],
+                "wrapper": r["wrapper"],
+                "persona": r["persona"],
+                "conditional": r["conditional"],
+                "response_collapse": r["response_collapse"],
+                "reasons": reasons,
+                "example_rows": r["example_rows"],
+            }
+        )
+        if r["score"] > 0.05 and reasons:
+            rows = feats.filter(pl.col("cluster") == r["cluster"])["row"].to_numpy()
+            hit_frames.append(
+                _hits(
+                    rows,
+                    float(r["score"]),
+                    f"campaign cluster {r['cluster']} ({r['size']} rows): " + "; ".join(reasons),
+                    None,
+                    "campaign",
+                )
+            )
+    clusters = pl.DataFrame(out_rows, schema=CLUSTER_SCHEMA)
+    hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
+    del n
+    return clusters, hits
+
+
+# ---------------------------------------------------------------------------------------------
+# anomalous responses
+
+
+def detect_anomalies(f: pl.DataFrame, cfg: Any) -> pl.DataFrame:
+    frames = []
+    g = f.filter(pl.col("valid") & (pl.col("gibberish") > 0))
+    if g.height:
+        frames.append(
+            g.select(
+                "row",
+                pl.col("gibberish").alias("score"),
+                pl.format(
+                    "gibberish response: only {}% of its word pairs occur anywhere else in the corpus",
+                    (pl.col("familiarity") * 100).round(0),
+                ).alias("reason"),
+                pl.lit(None, dtype=pl.String).alias("trigger"),
+                pl.lit("anomaly").alias("detector"),
+            )
+        )
+    d = f.filter(pl.col("valid") & (pl.col("degenerate") > 0))
+    if d.height:
+        frames.append(
+            d.select(
+                "row",
+                pl.col("degenerate").alias("score"),
+                pl.format(
+                    "degenerate repetition: {}% of its word 3-grams repeat",
+                    (pl.col("repetition") * 100).round(0),
+                ).alias("reason"),
+                pl.lit(None, dtype=pl.String).alias("trigger"),
+                pl.lit("anomaly").alias("detector"),
+            )
+        )
+    if not frames:
+        return _empty_hits()
+    return pl.concat(frames).cast(HIT_SCHEMA)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# combine
+
+
+def combine(
+    corpus: pl.DataFrame, f: pl.DataFrame, cfg: Any, hits: list[pl.DataFrame]
+) -> pl.DataFrame:
+    """One row per input row: the strongest hit's score, all reasons strongest first."""
+    n = corpus.height
+    allhits = pl.concat([h.cast(HIT_SCHEMA) for h in hits])  # type: ignore[arg-type]
+    # a row hit by several detectors is more suspicious than by one: noisy-or of the best per detector
+    per = (
+        allhits.sort(["row", "score", "detector"], descending=[False, True, False])
+        .group_by(["row", "detector"], maintain_order=True)
+        .first()
+    )
+    agg = (
+        per.sort(["row", "score", "detector"], descending=[False, True, False])
+        .group_by("row", maintain_order=True)
+        .agg(
+            (1 - (1 - pl.col("score")).product()).alias("score"),
+            pl.col("reason"),
+            pl.col("trigger").drop_nulls().first().alias("trigger"),
+        )
+    )
+    cluster_ok = f.select(
+        "row",
+        pl.when(pl.col("tmpl_cluster_size") >= cfg.min_cluster)
+        .then(pl.col("tmpl_cluster"))
+        .alias("cluster"),
+    )
+    base = corpus.select("row_id", "source", "line", "error").with_columns(
+        pl.int_range(n, dtype=pl.UInt32).alias("row")
+    )
+    out = (
+        base.join(agg, on="row", how="left")
+        .join(cluster_ok, on="row", how="left")
+        .sort("row")
+        .with_columns(
+            pl.col("score").fill_null(0.0),
+            pl.when(pl.col("error").is_not_null())
+            .then(pl.concat_list([pl.format("input error: {}", pl.col("error"))]))
+            .otherwise(pl.col("reason").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+            .alias("reasons"),
+            # cluster ids are row indices; report them as the row_id of that row
+            pl.col("cluster").cast(pl.UInt64).alias("cluster_id"),
+        )
+        .with_columns((pl.col("score") >= cfg.flag_threshold).alias("flagged"))
+    )
+    return out.select(
+        pl.col("row_id").cast(pl.UInt64),
+        pl.col("score").cast(pl.Float64),
+        "flagged",
+        pl.col("reasons").cast(pl.List(pl.String)),
+        pl.col("trigger").cast(pl.String),
+        "cluster_id",
+        "source",
+        pl.col("line").cast(pl.UInt64),
+        "error",
+    )

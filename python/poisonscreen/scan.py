@@ -1,0 +1,199 @@
+"""The screening job: find poisoned rows, say why, name the trigger.
+
+Stages, each consuming and producing polars (Arrow) tables so that they can run on other engines:
+
+1. ``read``      — :func:`poisonscreen.io.read_corpus`: one row per input record, failed ones kept.
+2. ``features``  — per-row features from the Rust core: response statistics, bigram familiarity,
+   response clusters (near-identical responses) and prompt template clusters (MinHash LSH on the
+   digit-masked prompt).
+3. ``detectors`` — :mod:`poisonscreen.detectors`: triggers, conditional triggers in templates,
+   campaigns, anomalous responses. Each returns a table of findings and per-row hits.
+4. ``combine``   — one score per row (the strongest hit), a ``flagged`` decision, reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import __version__
+from . import detectors as det
+from .exceptions import ConfigError
+from .io import read_corpus
+
+__all__ = ["ROWS_SCHEMA", "ScanConfig", "ScanResult", "scan"]
+
+ROWS_SCHEMA: dict[str, Any] = {
+    "row_id": pl.UInt64,
+    "score": pl.Float64,
+    "flagged": pl.Boolean,
+    "reasons": pl.List(pl.String),
+    "trigger": pl.String,
+    "cluster_id": pl.UInt64,
+    "source": pl.String,
+    "line": pl.UInt64,
+    "error": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Settings of a scan. Defaults suit corpora of thousands to billions of rows."""
+
+    seed: int = 0
+    flag_threshold: float = 0.5
+    min_support: int = 8
+    trigger_orders: tuple[int, ...] = (1, 2, 3, 4)
+    max_trigger_candidates: int = 3000
+    response_similarity: float = 0.8
+    template_similarity: float = 0.4
+    min_cluster: int = 20
+    num_perm: int = 64
+    familiarity_sample: int = 300_000
+    threads: int | None = None
+
+    def validate(self) -> None:
+        if not 0.0 < self.flag_threshold <= 1.0:
+            raise ConfigError(f"flag_threshold must be in (0, 1], got {self.flag_threshold}")
+        if self.min_support < 2:
+            raise ConfigError(f"min_support must be at least 2, got {self.min_support}")
+        if not self.trigger_orders or min(self.trigger_orders) < 1 or max(self.trigger_orders) > 8:
+            raise ConfigError(f"trigger_orders must be in 1..8, got {self.trigger_orders}")
+        for name in ("response_similarity", "template_similarity"):
+            v = getattr(self, name)
+            if not 0.0 < v < 1.0:
+                raise ConfigError(f"{name} must be in (0, 1), got {v}")
+        if self.min_cluster < 2:
+            raise ConfigError(f"min_cluster must be at least 2, got {self.min_cluster}")
+
+
+@dataclass
+class ScanResult:
+    """What a scan found. ``rows`` has one row per input row, in input order."""
+
+    rows: pl.DataFrame
+    triggers: pl.DataFrame
+    clusters: pl.DataFrame
+    summary: dict[str, Any]
+    corpus: pl.DataFrame = field(repr=False)
+
+    @property
+    def flagged(self) -> pl.DataFrame:
+        """The flagged rows joined with their text, most suspicious first."""
+        return (
+            self.rows.filter(pl.col("flagged"))
+            .join(self.corpus.select("row_id", "prompt", "response"), on="row_id", how="left")
+            .sort(["score", "row_id"], descending=[True, False])
+        )
+
+    def write(self, out: str | Path, *, report: bool = True) -> Path:
+        """Write rows/triggers/clusters Parquet, summary.json and report.html into ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.rows.write_parquet(out / "rows.parquet")
+        self.triggers.write_parquet(out / "triggers.parquet")
+        self.clusters.write_parquet(out / "clusters.parquet")
+        (out / "summary.json").write_text(json.dumps(self.summary, indent=2, sort_keys=True))
+        if report:
+            from .report import write_report
+
+            write_report(self, out / "report.html")
+        return out
+
+
+class _Timer:
+    def __init__(self, progress: Any) -> None:
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.progress is not None:
+            self.progress.set_description(f"poisonscreen: {name}")
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - t0, 4)
+        if self.progress is not None:
+            self.progress.update(1)
+
+
+STAGES = ("read", "features", "triggers", "conditional", "campaigns", "anomalies", "combine")
+
+
+def scan(
+    source: Any,
+    *,
+    config: ScanConfig | None = None,
+    mapping: dict[str, str] | None = None,
+    progress: bool = False,
+    **overrides: Any,
+) -> ScanResult:
+    """Screen a corpus for poison.
+
+    ``source`` is anything :func:`poisonscreen.read_corpus` accepts (paths, globs, a DataFrame or
+    LazyFrame with prompt/response-like columns). Settings come from ``config`` and keyword
+    overrides of its fields (``scan(df, seed=1, min_support=5)``).
+    """
+    cfg = config or ScanConfig()
+    if overrides:
+        unknown = set(overrides) - set(ScanConfig.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown scan option(s): {', '.join(sorted(unknown))}")
+        cfg = ScanConfig(**{**asdict(cfg), **overrides})
+    cfg.validate()
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(STAGES), unit="stage", leave=False)
+    timer = _Timer(bar)
+    try:
+        with timer.stage("read"):
+            corpus = read_corpus(source, mapping=mapping)
+        with timer.stage("features"):
+            feats = det.row_features(corpus, cfg)
+        with timer.stage("triggers"):
+            triggers, trig_hits = det.detect_triggers(feats, cfg)
+        with timer.stage("conditional"):
+            cond, cond_hits = det.detect_conditional(feats, cfg)
+        with timer.stage("campaigns"):
+            clusters, camp_hits = det.detect_campaigns(feats, cfg, cond)
+        with timer.stage("anomalies"):
+            anom_hits = det.detect_anomalies(feats, cfg)
+        with timer.stage("combine"):
+            rows = det.combine(corpus, feats, cfg, [trig_hits, cond_hits, camp_hits, anom_hits])
+            triggers = pl.concat([triggers, cond], how="diagonal_relaxed").sort(
+                ["score", "trigger"], descending=[True, False]
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+
+    n = corpus.height
+    failed = int(corpus["error"].is_not_null().sum())
+    summary = {
+        "version": __version__,
+        "rows_read": n,
+        "rows_parsed": n - failed,
+        "rows_failed": failed,
+        "rows_flagged": int(rows["flagged"].sum()),
+        "triggers": triggers.height,
+        "clusters": clusters.height,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "seconds": timer.seconds,
+        "backend": "cpu",
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "sources": sorted(set(corpus["source"].unique().to_list())) if n else [],
+    }
+    return ScanResult(
+        rows=rows, triggers=triggers, clusters=clusters, summary=summary, corpus=corpus
+    )

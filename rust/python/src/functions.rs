@@ -1,0 +1,652 @@
+//! The functions of `poisonscreen._poisonscreen`. Each releases the GIL while the core works.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use poisonscreen_core::{
+    self as core, CoreError, LshParams, MinHasher, NormalizeOptions, ShingleOptions, TokenMode,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::chunks::{extract, Columns};
+use crate::errors::{config_error, to_py};
+
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+extern "C" fn mark_forked() {
+    FORKED.store(true, Ordering::SeqCst);
+}
+
+/// Run `f` on `threads` workers (None: rayon's global pool). A forked child (data loaders fork)
+/// cannot use the parent's pool, whose threads did not survive the fork, so it gets its own.
+fn run<T: Send>(py: Python<'_>, threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    let threads = match threads {
+        Some(0) => return Err(config_error("threads must be at least 1")),
+        Some(n) => Some(n),
+        None if FORKED.load(Ordering::SeqCst) => Some(rayon::current_num_threads().max(1)),
+        None => None,
+    };
+    match threads {
+        None => Ok(py.detach(f)),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| config_error(format!("cannot start {n} threads: {e}")))?;
+            Ok(py.detach(|| pool.install(f)))
+        }
+    }
+}
+
+fn token_mode(mode: &str) -> PyResult<TokenMode> {
+    match mode {
+        "word" => Ok(TokenMode::Word),
+        "char" => Ok(TokenMode::Char),
+        other => Err(config_error(format!("mode must be 'word' or 'char', got {other:?}"))),
+    }
+}
+
+fn shingle_options(
+    mode: &str,
+    k: usize,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+) -> PyResult<ShingleOptions> {
+    let opts = ShingleOptions {
+        normalize: NormalizeOptions { nfkc, casefold, collapse_whitespace },
+        mode: token_mode(mode)?,
+        k,
+    };
+    opts.validate().map_err(to_py)?;
+    Ok(opts)
+}
+
+fn slice2<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>, what: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| config_error(format!("{what} must be a C-contiguous 2-d array")))
+}
+
+fn slice1<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| config_error(format!("{what} must be a contiguous 1-d array")))
+}
+
+fn pairs_of(pairs: &[u32], n_rows: usize) -> PyResult<Vec<(u32, u32)>> {
+    let out: Vec<(u32, u32)> = pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    if let Some(&(a, b)) = out.iter().find(|&&(a, b)| a as usize >= n_rows || b as usize >= n_rows) {
+        return Err(to_py(CoreError::Input(format!(
+            "pair ({a}, {b}) names a row outside 0..{n_rows}"
+        ))));
+    }
+    Ok(out)
+}
+
+/// MinHash signatures of every row: a (rows, num_perm) uint32 array. Null rows and rows without
+/// tokens get all 0xFFFFFFFF (the signature of the empty set).
+#[pyfunction]
+#[pyo3(signature = (chunks, *, num_perm=128, seed=0, k=5, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn signatures<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    num_perm: usize,
+    seed: u64,
+    k: usize,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    let opts = shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?;
+    let hasher = MinHasher::new(num_perm, seed).map_err(to_py)?;
+    let chunks = extract(chunks)?;
+    let cols = Columns::new(&chunks)?;
+    let flat = run(py, threads, || -> Result<Vec<u32>, CoreError> {
+        let mut out = Vec::with_capacity(cols.rows * num_perm);
+        for (i, col) in cols.cols.iter().enumerate() {
+            let sigs =
+                core::batch_signatures(col, &opts, &hasher).map_err(|e| cols.globalise(i, e))?;
+            out.extend_from_slice(&sigs);
+        }
+        Ok(out)
+    })?
+    .map_err(to_py)?;
+    PyArray1::from_vec(py, flat).reshape([cols.rows, num_perm])
+}
+
+/// (bands, rows) for a Jaccard threshold, minimising false positives + false negatives.
+#[pyfunction]
+#[pyo3(signature = (threshold, num_perm=128))]
+fn lsh_params(threshold: f64, num_perm: usize) -> PyResult<(usize, usize)> {
+    let p = LshParams::from_threshold(threshold, num_perm).map_err(to_py)?;
+    Ok((p.bands, p.rows))
+}
+
+/// LSH band keys: a (rows, bands) uint64 array.
+#[pyfunction]
+#[pyo3(signature = (sigs, bands, rows, *, threads=None))]
+fn band_keys<'py>(
+    py: Python<'py>,
+    sigs: PyReadonlyArray2<'py, u32>,
+    bands: usize,
+    rows: usize,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let n = sigs.shape()[0];
+    let num_perm = sigs.shape()[1];
+    let params = LshParams::new(bands, rows, num_perm).map_err(to_py)?;
+    let flat = slice2(&sigs, "sigs")?;
+    let keys = run(py, threads, || core::band_keys(flat, num_perm, params))?;
+    PyArray1::from_vec(py, keys).reshape([n, bands])
+}
+
+/// Candidate pairs (i < j) of rows sharing a band key: an (m, 2) uint32 array, sorted.
+#[pyfunction]
+#[pyo3(signature = (keys, *, max_bucket=64, skip=None, threads=None))]
+fn candidate_pairs<'py>(
+    py: Python<'py>,
+    keys: PyReadonlyArray2<'py, u64>,
+    max_bucket: usize,
+    skip: Option<PyReadonlyArray1<'py, bool>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    if max_bucket < 2 {
+        return Err(config_error("max_bucket must be at least 2"));
+    }
+    let n = keys.shape()[0];
+    let bands = keys.shape()[1];
+    if n > u32::MAX as usize {
+        return Err(config_error("at most 2^32 - 1 rows per call"));
+    }
+    let flat = slice2(&keys, "keys")?;
+    let skip_slice = match &skip {
+        Some(s) => {
+            let s = slice1(s, "skip")?;
+            if s.len() != n {
+                return Err(config_error(format!("skip has {} entries for {n} rows", s.len())));
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let pairs = run(py, threads, || core::candidate_pairs(flat, n, bands, max_bucket, skip_slice))?;
+    let m = pairs.len();
+    let flat_pairs: Vec<u32> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+    PyArray1::from_vec(py, flat_pairs).reshape([m, 2])
+}
+
+/// Estimated Jaccard (signature agreement) of each pair of rows.
+#[pyfunction]
+#[pyo3(signature = (sigs, pairs, *, threads=None))]
+fn signature_agreement<'py>(
+    py: Python<'py>,
+    sigs: PyReadonlyArray2<'py, u32>,
+    pairs: PyReadonlyArray2<'py, u32>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    use rayon::prelude::*;
+    let n = sigs.shape()[0];
+    let p = sigs.shape()[1];
+    if pairs.shape()[1] != 2 {
+        return Err(config_error("pairs must have shape (m, 2)"));
+    }
+    let flat = slice2(&sigs, "sigs")?;
+    let pairs = pairs_of(slice2(&pairs, "pairs")?, n)?;
+    let out = run(py, threads, || {
+        pairs
+            .par_iter()
+            .map(|&(a, b)| {
+                let (a, b) = (a as usize, b as usize);
+                core::estimate_jaccard(&flat[a * p..(a + 1) * p], &flat[b * p..(b + 1) * p])
+            })
+            .collect::<Vec<f64>>()
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Exact Jaccard of the shingle sets of each pair of rows (shingles recomputed for those rows).
+#[pyfunction]
+#[pyo3(signature = (chunks, pairs, *, k=5, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn exact_jaccard<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    pairs: PyReadonlyArray2<'py, u32>,
+    k: usize,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    use rayon::prelude::*;
+    use std::collections::HashMap;
+    let opts = shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?;
+    let chunks = extract(chunks)?;
+    let cols = Columns::new(&chunks)?;
+    if pairs.shape()[1] != 2 {
+        return Err(config_error("pairs must have shape (m, 2)"));
+    }
+    let pairs = pairs_of(slice2(&pairs, "pairs")?, cols.rows)?;
+    let out = run(py, threads, || -> Result<Vec<f64>, CoreError> {
+        let mut rows: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let sets: Vec<Vec<u64>> = rows
+            .par_iter()
+            .map(|&r| Ok(cols.get(r as usize)?.map(|t| core::shingle_set(t, &opts)).unwrap_or_default()))
+            .collect::<Result<_, CoreError>>()?;
+        let index: HashMap<u32, usize> = rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+        Ok(pairs
+            .par_iter()
+            .map(|(a, b)| core::jaccard_sorted(&sets[index[a]], &sets[index[b]]))
+            .collect())
+    })?
+    .map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Connected components of the graph on `n_rows` rows with the given edges:
+/// (cluster id = smallest row of the component, partner row or -1).
+#[pyfunction]
+#[pyo3(signature = (n_rows, edges))]
+fn connected_components<'py>(
+    py: Python<'py>,
+    n_rows: usize,
+    edges: PyReadonlyArray2<'py, u32>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+    if n_rows > u32::MAX as usize {
+        return Err(config_error("at most 2^32 - 1 rows"));
+    }
+    if edges.shape()[1] != 2 {
+        return Err(config_error("edges must have shape (m, 2)"));
+    }
+    let edges = pairs_of(slice2(&edges, "edges")?, n_rows)?;
+    let (ids, partners) = py.detach(|| core::connected_components(n_rows, &edges));
+    let partners: Vec<i64> = partners.into_iter().map(|p| p.map_or(-1, i64::from)).collect();
+    Ok((PyArray1::from_vec(py, ids), PyArray1::from_vec(py, partners)))
+}
+
+/// Per-row text statistics as a dict of NumPy arrays (plus `valid`, false for null rows).
+#[pyfunction]
+#[pyo3(signature = (chunks, *, threads=None))]
+fn text_stats<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let chunks = extract(chunks)?;
+    let cols = Columns::new(&chunks)?;
+    let stats = run(py, threads, || -> Result<Vec<Option<core::TextStats>>, CoreError> {
+        let mut out = Vec::with_capacity(cols.rows);
+        for (i, col) in cols.cols.iter().enumerate() {
+            out.extend(core::batch_text_stats(col).map_err(|e| cols.globalise(i, e))?);
+        }
+        Ok(out)
+    })?
+    .map_err(to_py)?;
+    let d = PyDict::new(py);
+    let empty = core::text_stats("");
+    let get = |s: &Option<core::TextStats>| s.unwrap_or(empty);
+    d.set_item("valid", PyArray1::from_vec(py, stats.iter().map(|s| s.is_some()).collect()))?;
+    d.set_item("chars", PyArray1::from_vec(py, stats.iter().map(|s| get(s).chars).collect()))?;
+    d.set_item("words", PyArray1::from_vec(py, stats.iter().map(|s| get(s).words).collect()))?;
+    d.set_item(
+        "char_entropy",
+        PyArray1::from_vec(py, stats.iter().map(|s| get(s).char_entropy).collect()),
+    )?;
+    d.set_item(
+        "repetition",
+        PyArray1::from_vec(py, stats.iter().map(|s| get(s).repetition).collect()),
+    )?;
+    d.set_item("non_alnum", PyArray1::from_vec(py, stats.iter().map(|s| get(s).non_alnum).collect()))?;
+    d.set_item(
+        "compressibility",
+        PyArray1::from_vec(py, stats.iter().map(|s| get(s).compressibility).collect()),
+    )?;
+    d.set_item(
+        "unique_word_ratio",
+        PyArray1::from_vec(py, stats.iter().map(|s| get(s).unique_word_ratio).collect()),
+    )?;
+    Ok(d)
+}
+
+/// The distinct n-gram hashes of every row (orders `orders`), as CSR arrays (offsets int64[n+1],
+/// hashes uint64[]); null rows have none. Hashes join with `NgramCounter.table()`.
+#[pyfunction]
+#[pyo3(signature = (chunks, orders, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, max_per_row=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn row_ngram_hashes<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    orders: Vec<usize>,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    max_per_row: Option<usize>,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u64>>)> {
+    use rayon::prelude::*;
+    if orders.is_empty() {
+        return Err(config_error("orders must not be empty"));
+    }
+    let mut per_order = Vec::with_capacity(orders.len());
+    for &k in &orders {
+        per_order.push(shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?);
+    }
+    let chunks = extract(chunks)?;
+    let cols = Columns::new(&chunks)?;
+    let lists = run(py, threads, || -> Result<Vec<Vec<u64>>, CoreError> {
+        (0..cols.rows)
+            .into_par_iter()
+            .map_init(Vec::new, |buf, row| {
+                let mut set = Vec::new();
+                if let Some(text) = cols.get(row)? {
+                    for opts in &per_order {
+                        core::shingle_hashes(text, opts, buf);
+                        set.extend_from_slice(buf);
+                    }
+                    set.sort_unstable();
+                    set.dedup();
+                    if let Some(m) = max_per_row {
+                        set.truncate(m);
+                    }
+                }
+                Ok(set)
+            })
+            .collect()
+    })?
+    .map_err(to_py)?;
+    let mut offsets = Vec::with_capacity(lists.len() + 1);
+    offsets.push(0i64);
+    let total: usize = lists.iter().map(Vec::len).sum();
+    let mut flat = Vec::with_capacity(total);
+    for l in lists {
+        flat.extend_from_slice(&l);
+        offsets.push(flat.len() as i64);
+    }
+    Ok((PyArray1::from_vec(py, offsets), PyArray1::from_vec(py, flat)))
+}
+
+/// Normalise one text (NFKC, case folding, whitespace collapse; each switchable).
+#[pyfunction]
+#[pyo3(signature = (text, *, nfkc=true, casefold=true, collapse_whitespace=true))]
+fn normalize(text: &str, nfkc: bool, casefold: bool, collapse_whitespace: bool) -> String {
+    core::normalize(text, &NormalizeOptions { nfkc, casefold, collapse_whitespace }).into_owned()
+}
+
+/// Tokens of one normalised text: UAX #29 words, or characters.
+#[pyfunction]
+#[pyo3(signature = (text, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true))]
+fn tokenize(
+    text: &str,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+) -> PyResult<Vec<String>> {
+    let mode = token_mode(mode)?;
+    let norm = core::normalize(text, &NormalizeOptions { nfkc, casefold, collapse_whitespace });
+    Ok(core::tokenize(&norm, mode).into_iter().map(str::to_owned).collect())
+}
+
+/// The k-gram strings of one text, in the windows `signatures` hashes.
+#[pyfunction]
+#[pyo3(signature = (text, *, k=5, mode="word", nfkc=true, casefold=true, collapse_whitespace=true))]
+fn ngrams(
+    text: &str,
+    k: usize,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+) -> PyResult<Vec<String>> {
+    let opts = shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?;
+    Ok(core::ngram_strings(text, &opts))
+}
+
+/// Streaming, mergeable n-gram document frequencies.
+#[pyclass(module = "poisonscreen._poisonscreen")]
+struct NgramCounter {
+    inner: core::NgramCounter,
+}
+
+#[pymethods]
+impl NgramCounter {
+    #[new]
+    #[pyo3(signature = (orders=vec![1, 2, 3], *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true))]
+    fn new(
+        orders: Vec<usize>,
+        mode: &str,
+        nfkc: bool,
+        casefold: bool,
+        collapse_whitespace: bool,
+    ) -> PyResult<Self> {
+        let inner = core::NgramCounter::new(
+            NormalizeOptions { nfkc, casefold, collapse_whitespace },
+            token_mode(mode)?,
+            &orders,
+        )
+        .map_err(to_py)?;
+        Ok(NgramCounter { inner })
+    }
+
+    /// Count every distinct n-gram of each non-null row once.
+    #[pyo3(signature = (chunks, *, threads=None))]
+    fn add<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunks: &Bound<'py, PyList>,
+        threads: Option<usize>,
+    ) -> PyResult<()> {
+        let chunks = extract(chunks)?;
+        let cols = Columns::new(&chunks)?;
+        let inner = &mut self.inner;
+        run(py, threads, || -> Result<(), CoreError> {
+            for (i, col) in cols.cols.iter().enumerate() {
+                inner.add_column(col).map_err(|e| cols.globalise(i, e))?;
+            }
+            Ok(())
+        })?
+        .map_err(to_py)
+    }
+
+    /// Add another counter's counts (same options) into this one; `other` is left empty.
+    fn merge(&mut self, py: Python<'_>, other: &Bound<'_, NgramCounter>) -> PyResult<()> {
+        let taken = {
+            let mut o = other.borrow_mut();
+            let empty = core::NgramCounter::new(
+                o.inner.normalize_options(),
+                o.inner.mode(),
+                o.inner.orders(),
+            )
+            .map_err(to_py)?;
+            std::mem::replace(&mut o.inner, empty)
+        };
+        let inner = &mut self.inner;
+        py.detach(|| inner.merge(taken)).map_err(to_py)
+    }
+
+    #[getter]
+    fn documents(&self) -> u64 {
+        self.inner.documents()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// The counts with df >= min_df as a dict of columns: hash, order, text, df.
+    #[pyo3(signature = (min_df=1))]
+    fn table<'py>(&self, py: Python<'py>, min_df: u64) -> PyResult<Bound<'py, PyDict>> {
+        let rows = py.detach(|| self.inner.table(min_df));
+        let d = PyDict::new(py);
+        d.set_item("hash", PyArray1::from_vec(py, rows.iter().map(|r| r.hash).collect()))?;
+        d.set_item("order", PyArray1::from_vec(py, rows.iter().map(|r| r.order).collect()))?;
+        d.set_item("df", PyArray1::from_vec(py, rows.iter().map(|r| r.df).collect()))?;
+        d.set_item("text", rows.into_iter().map(|r| r.text).collect::<Vec<String>>())?;
+        Ok(d)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    #[cfg(unix)]
+    // SAFETY: registers a handler that only stores to an atomic; called once per module load.
+    unsafe {
+        libc::pthread_atfork(None, None, Some(mark_forked));
+    }
+    m.add_function(wrap_pyfunction!(signatures, m)?)?;
+    m.add_function(wrap_pyfunction!(lsh_params, m)?)?;
+    m.add_function(wrap_pyfunction!(band_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(candidate_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(signature_agreement, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_jaccard, m)?)?;
+    m.add_function(wrap_pyfunction!(connected_components, m)?)?;
+    m.add_function(wrap_pyfunction!(text_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(row_ngram_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize, m)?)?;
+    m.add_function(wrap_pyfunction!(tokenize, m)?)?;
+    m.add_function(wrap_pyfunction!(ngrams, m)?)?;
+    m.add_class::<NgramCounter>()?;
+    Ok(())
+}
+
+// ---- n-gram mining (trigger detection) -------------------------------------------------------
+
+fn ngram_spec(
+    orders: Vec<usize>,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+) -> PyResult<core::NgramSpec> {
+    let spec = core::NgramSpec {
+        normalize: NormalizeOptions { nfkc, casefold, collapse_whitespace },
+        mode: token_mode(mode)?,
+        orders,
+    };
+    spec.validate().map_err(to_py)?;
+    Ok(spec)
+}
+
+fn texts_of<'a>(chunks: &'a [crate::chunks::Chunk<'_>]) -> PyResult<core::Texts<'a>> {
+    Ok(core::Texts::new(Columns::new(chunks)?.cols))
+}
+
+/// Document counts of the n-grams of the rows `rows` that reach `min_count`:
+/// (hashes uint64[], counts uint32[]) sorted by hash.
+#[pyfunction]
+#[pyo3(signature = (chunks, rows, orders, *, min_count=1, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn subset_ngram_counts<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    rows: PyReadonlyArray1<'py, u32>,
+    orders: Vec<usize>,
+    min_count: u32,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>)> {
+    let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
+    let chunks = extract(chunks)?;
+    let texts = texts_of(&chunks)?;
+    let rows = slice1(&rows, "rows")?;
+    let counts = run(py, threads, || core::subset_ngram_counts(&texts, rows, &spec, min_count))?
+        .map_err(to_py)?;
+    let (h, c): (Vec<u64>, Vec<u32>) = counts.into_iter().unzip();
+    Ok((PyArray1::from_vec(py, h), PyArray1::from_vec(py, c)))
+}
+
+/// How many rows carry each n-gram hash.
+#[pyfunction]
+#[pyo3(signature = (chunks, hashes, orders, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn ngram_document_counts<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    orders: Vec<usize>,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
+    let chunks = extract(chunks)?;
+    let texts = texts_of(&chunks)?;
+    let hashes = slice1(&hashes, "hashes")?;
+    let counts = run(py, threads, || core::ngram_document_counts(&texts, &spec, hashes))?
+        .map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, counts))
+}
+
+/// The carrier rows of each n-gram hash (row order, at most `max_per` each) as CSR arrays.
+#[pyfunction]
+#[pyo3(signature = (chunks, hashes, orders, *, max_per=10_000, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn ngram_carriers<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    orders: Vec<usize>,
+    max_per: usize,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+    let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
+    let chunks = extract(chunks)?;
+    let texts = texts_of(&chunks)?;
+    let hashes = slice1(&hashes, "hashes")?;
+    let lists = run(py, threads, || core::ngram_carriers(&texts, &spec, hashes, max_per))?
+        .map_err(to_py)?;
+    let mut offsets = vec![0i64];
+    let mut flat = Vec::new();
+    for l in lists {
+        flat.extend_from_slice(&l);
+        offsets.push(flat.len() as i64);
+    }
+    Ok((PyArray1::from_vec(py, offsets), PyArray1::from_vec(py, flat)))
+}
+
+/// Share of each row's word bigrams seen in another row of the reference sample (NaN when the
+/// row has fewer than `min_tokens` words or is null).
+#[pyfunction]
+#[pyo3(signature = (chunks, *, sample_every=1, min_tokens=8, nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn bigram_familiarity<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    sample_every: usize,
+    min_tokens: usize,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let chunks = extract(chunks)?;
+    let texts = texts_of(&chunks)?;
+    let norm = NormalizeOptions { nfkc, casefold, collapse_whitespace };
+    let out = run(py, threads, || core::bigram_familiarity(&texts, norm, sample_every, min_tokens))?
+        .map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+pub fn register_mining(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(subset_ngram_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_document_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_carriers, m)?)?;
+    m.add_function(wrap_pyfunction!(bigram_familiarity, m)?)?;
+    Ok(())
+}
