@@ -1,0 +1,66 @@
+//! Union-find and connected components.
+
+/// Disjoint sets over `0..n` with path halving and union by size.
+#[derive(Clone, Debug)]
+pub struct UnionFind {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl UnionFind {
+    pub fn new(n: usize) -> Self {
+        UnionFind { parent: (0..n as u32).collect(), size: vec![1; n] }
+    }
+
+    pub fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize];
+            x = p;
+        }
+        x
+    }
+
+    /// Join the sets of `a` and `b`; true when they were apart.
+    pub fn union(&mut self, a: u32, b: u32) -> bool {
+        let (mut ra, mut rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return false;
+        }
+        if self.size[ra as usize] < self.size[rb as usize] {
+            std::mem::swap(&mut ra, &mut rb);
+        }
+        self.parent[rb as usize] = ra;
+        self.size[ra as usize] += self.size[rb as usize];
+        true
+    }
+}
+
+/// Connected components of the graph on rows `0..n_rows`. Returns, per row, the component id —
+/// the smallest row of the component, so ids do not depend on edge order — and the row's
+/// `partner`: the smallest row it shares an edge with (`None` without edges). Edges naming rows
+/// outside `0..n_rows` are ignored.
+pub fn connected_components(n_rows: usize, edges: &[(u32, u32)]) -> (Vec<u32>, Vec<Option<u32>>) {
+    let mut uf = UnionFind::new(n_rows);
+    let mut partner: Vec<Option<u32>> = vec![None; n_rows];
+    for &(a, b) in edges {
+        if a as usize >= n_rows || b as usize >= n_rows || a == b {
+            continue;
+        }
+        uf.union(a, b);
+        for (x, y) in [(a, b), (b, a)] {
+            let p = &mut partner[x as usize];
+            if p.is_none_or(|cur| y < cur) {
+                *p = Some(y);
+            }
+        }
+    }
+    let mut min_of_root = vec![u32::MAX; n_rows];
+    let roots: Vec<u32> = (0..n_rows as u32).map(|r| uf.find(r)).collect();
+    for (r, &root) in roots.iter().enumerate() {
+        let m = &mut min_of_root[root as usize];
+        *m = (*m).min(r as u32);
+    }
+    let ids = roots.iter().map(|&root| min_of_root[root as usize]).collect();
+    (ids, partner)
+}

@@ -1,0 +1,120 @@
+//! Locality-sensitive hashing of MinHash signatures into bands, and candidate pairs.
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::error::{CoreError, Result};
+
+/// `bands` bands of `rows` signature positions each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LshParams {
+    pub bands: usize,
+    pub rows: usize,
+}
+
+fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    const STEPS: usize = 200;
+    let h = (b - a) / STEPS as f64;
+    (0..STEPS).map(|i| f(a + (i as f64 + 0.5) * h)).sum::<f64>() * h
+}
+
+impl LshParams {
+    pub fn new(bands: usize, rows: usize, num_perm: usize) -> Result<Self> {
+        if bands == 0 || rows == 0 || bands * rows > num_perm {
+            return Err(CoreError::Config(format!(
+                "bands ({bands}) × rows ({rows}) must be at least 1 and at most num_perm ({num_perm})"
+            )));
+        }
+        Ok(LshParams { bands, rows })
+    }
+
+    /// The (bands, rows) minimising the false-positive area below `threshold` plus the
+    /// false-negative area above it of the S-curve `1 - (1 - s^r)^b` (equal weights), as
+    /// datasketch does.
+    pub fn from_threshold(threshold: f64, num_perm: usize) -> Result<Self> {
+        if !(threshold > 0.0 && threshold < 1.0) {
+            return Err(CoreError::Config(format!("threshold must be in (0, 1), got {threshold}")));
+        }
+        if num_perm == 0 {
+            return Err(CoreError::Config("num_perm must be at least 1".into()));
+        }
+        let mut best = (f64::INFINITY, LshParams { bands: 1, rows: 1 });
+        for b in 1..=num_perm {
+            for r in 1..=num_perm / b {
+                let p = |s: f64| 1.0 - (1.0 - s.powi(r as i32)).powi(b as i32);
+                let fp = integrate(p, 0.0, threshold);
+                let fneg = integrate(|s| 1.0 - p(s), threshold, 1.0);
+                let err = 0.5 * fp + 0.5 * fneg;
+                if err < best.0 - 1e-12 {
+                    best = (err, LshParams { bands: b, rows: r });
+                }
+            }
+        }
+        Ok(best.1)
+    }
+}
+
+/// Band keys, row-major `rows × bands`: xxh3-64 of the band's values (little-endian) seeded by the
+/// band index.
+pub fn band_keys(sigs: &[u32], num_perm: usize, params: LshParams) -> Vec<u64> {
+    if num_perm == 0 {
+        return Vec::new();
+    }
+    let n = sigs.len() / num_perm;
+    let mut out = vec![0u64; n * params.bands];
+    out.par_chunks_mut(params.bands.max(1)).zip(sigs.par_chunks(num_perm)).for_each(|(keys, sig)| {
+        let mut buf = Vec::with_capacity(params.rows * 4);
+        for (band, key) in keys.iter_mut().enumerate() {
+            buf.clear();
+            for v in &sig[band * params.rows..(band + 1) * params.rows] {
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            *key = xxh3_64_with_seed(&buf, band as u64);
+        }
+    });
+    out
+}
+
+/// Pairs `(i, j)`, `i < j`, of rows sharing a key in some band; sorted and deduplicated.
+///
+/// A bucket of up to `max_bucket` rows gives all its pairs. A larger bucket (a big template or
+/// duplicate group) links each member only to the next `max_bucket - 1` members in row order:
+/// work stays linear and connectivity is kept, since consecutive members are linked. Rows with
+/// `skip[i]` (null or empty text) are left out.
+pub fn candidate_pairs(keys: &[u64], n_rows: usize, bands: usize, max_bucket: usize, skip: Option<&[bool]>) -> Vec<(u32, u32)> {
+    if bands == 0 || n_rows == 0 || keys.len() < n_rows * bands {
+        return Vec::new();
+    }
+    let max_bucket = max_bucket.max(2);
+    let per_band: Vec<Vec<(u32, u32)>> = (0..bands)
+        .into_par_iter()
+        .map(|band| {
+            let mut kv: Vec<(u64, u32)> = (0..n_rows)
+                .filter(|&r| !skip.is_some_and(|s| s.get(r).copied().unwrap_or(false)))
+                .map(|r| (keys[r * bands + band], r as u32))
+                .collect();
+            kv.sort_unstable();
+            let mut pairs = Vec::new();
+            let mut start = 0;
+            while start < kv.len() {
+                let mut end = start + 1;
+                while end < kv.len() && kv[end].0 == kv[start].0 {
+                    end += 1;
+                }
+                let run = &kv[start..end];
+                for (x, &(_, i)) in run.iter().enumerate() {
+                    let stop = if run.len() <= max_bucket { run.len() } else { (x + max_bucket).min(run.len()) };
+                    for &(_, j) in &run[x + 1..stop] {
+                        pairs.push((i, j));
+                    }
+                }
+                start = end;
+            }
+            pairs
+        })
+        .collect();
+    let mut all: Vec<(u32, u32)> = per_band.concat();
+    all.par_sort_unstable();
+    all.dedup();
+    all
+}

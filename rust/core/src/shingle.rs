@@ -1,0 +1,140 @@
+//! n-gram shingles hashed to 64 bits.
+//!
+//! Each token is hashed once with xxh3-64 (seed 0) of its UTF-8 bytes; a k-gram's hash is xxh3-64
+//! of the little-endian bytes of its k token hashes. Both are stable across versions, platforms
+//! and thread counts: a change to either is a breaking change caught by a pinned-value test.
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::error::{CoreError, Result};
+use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
+
+/// How text becomes shingles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ShingleOptions {
+    pub normalize: NormalizeOptions,
+    pub mode: TokenMode,
+    pub k: usize,
+}
+
+impl Default for ShingleOptions {
+    fn default() -> Self {
+        ShingleOptions { normalize: NormalizeOptions::default(), mode: TokenMode::Word, k: 5 }
+    }
+}
+
+pub const MAX_K: usize = 64;
+
+impl ShingleOptions {
+    pub fn validate(&self) -> Result<()> {
+        if self.k == 0 || self.k > MAX_K {
+            return Err(CoreError::Config(format!("n-gram size must be in 1..={MAX_K}, got {}", self.k)));
+        }
+        Ok(())
+    }
+}
+
+/// The hash of one token.
+#[inline]
+pub fn hash_token(token: &str) -> u64 {
+    xxh3_64(token.as_bytes())
+}
+
+/// The hash of a window of token hashes.
+#[inline]
+pub fn hash_window(hashes: &[u64]) -> u64 {
+    let mut buf = [0u8; 8 * MAX_K];
+    let n = hashes.len().min(MAX_K);
+    for (i, h) in hashes[..n].iter().enumerate() {
+        buf[i * 8..i * 8 + 8].copy_from_slice(&h.to_le_bytes());
+    }
+    xxh3_64(&buf[..n * 8])
+}
+
+fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
+    out.clear();
+    let norm = normalize(text, &opts.normalize);
+    for_each_token(&norm, opts.mode, |t| out.push(hash_token(t)));
+}
+
+/// Hashes of every window of `opts.k` consecutive tokens of the normalised `text`, into `out`
+/// (cleared first, not deduplicated). A text with 1..k-1 tokens gives one shingle of all its
+/// tokens, so short texts still get a signature; a text without tokens gives none.
+pub fn shingle_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
+    let mut toks = Vec::new();
+    shingle_hashes_with(text, opts, &mut toks, out);
+}
+
+/// [`shingle_hashes`] with caller-provided scratch space for the token hashes.
+pub fn shingle_hashes_with(text: &str, opts: &ShingleOptions, toks: &mut Vec<u64>, out: &mut Vec<u64>) {
+    token_hashes(text, opts, toks);
+    windows_into(toks, opts.k, true, out);
+}
+
+/// Exact k-grams only: a text with fewer than k tokens has none (for counting n-grams by order).
+pub fn exact_ngram_hashes(text: &str, opts: &ShingleOptions, toks: &mut Vec<u64>, out: &mut Vec<u64>) {
+    token_hashes(text, opts, toks);
+    windows_into(toks, opts.k, false, out);
+}
+
+fn windows_into(toks: &[u64], k: usize, short_fallback: bool, out: &mut Vec<u64>) {
+    out.clear();
+    if toks.is_empty() {
+        return;
+    }
+    if k == 1 {
+        // a 1-gram's hash is the hash of its one-token window, as for any k
+        out.extend(toks.iter().map(|h| hash_window(std::slice::from_ref(h))));
+    } else if toks.len() < k {
+        if short_fallback {
+            out.push(hash_window(toks));
+        }
+    } else {
+        out.extend(toks.windows(k).map(hash_window));
+    }
+}
+
+/// The distinct shingle hashes of `text`, sorted (for exact Jaccard).
+pub fn shingle_set(text: &str, opts: &ShingleOptions) -> Vec<u64> {
+    let mut out = Vec::new();
+    shingle_hashes(text, opts, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The k-gram strings of `text` in the windows [`shingle_hashes`] hashes: tokens of the normalised
+/// text joined by ' ' (words) or concatenated (chars).
+pub fn ngram_strings(text: &str, opts: &ShingleOptions) -> Vec<String> {
+    let norm = normalize(text, &opts.normalize);
+    let mut toks = Vec::new();
+    for_each_token(&norm, opts.mode, |t| toks.push(t));
+    let sep = if opts.mode == TokenMode::Word { " " } else { "" };
+    if toks.is_empty() {
+        return Vec::new();
+    }
+    if toks.len() < opts.k {
+        return vec![toks.join(sep)];
+    }
+    toks.windows(opts.k).map(|w| w.join(sep)).collect()
+}
+
+/// Exact Jaccard similarity of two sorted, deduplicated sets. Two empty sets give 0.
+pub fn jaccard_sorted(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    inter as f64 / (a.len() + b.len() - inter) as f64
+}

@@ -1,0 +1,143 @@
+//! Text normalisation (NFKC, full case folding, whitespace collapse) and tokenisation into
+//! Unicode words (UAX #29) or characters.
+
+use std::borrow::Cow;
+
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Which normalisation steps run, in this order: NFKC, case folding, whitespace collapse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NormalizeOptions {
+    pub nfkc: bool,
+    pub casefold: bool,
+    pub collapse_whitespace: bool,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        NormalizeOptions { nfkc: true, casefold: true, collapse_whitespace: true }
+    }
+}
+
+/// Normalise `text`. Borrowed when nothing changes (common for ASCII lowercase text).
+///
+/// - NFKC: compatibility composition ('ﬁ' → "fi", full-width digits → ASCII); identity on ASCII.
+/// - case folding: full Unicode default case folding ('Straße' → "strasse"); ASCII fast path.
+/// - whitespace: every run of Unicode whitespace becomes one ' ', ends trimmed.
+pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
+    let mut s: Cow<'t, str> = Cow::Borrowed(text);
+    if opts.nfkc && !s.is_ascii() && is_nfkc_quick(s.chars()) != IsNormalized::Yes {
+        s = Cow::Owned(s.nfkc().collect());
+    }
+    if opts.casefold {
+        if s.is_ascii() {
+            if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                s = Cow::Owned(s.to_ascii_lowercase());
+            }
+        } else {
+            s = Cow::Owned(caseless::default_case_fold_str(&s));
+        }
+    }
+    if opts.collapse_whitespace && needs_collapse(&s) {
+        let mut out = String::with_capacity(s.len());
+        for word in s.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        s = Cow::Owned(out);
+    }
+    s
+}
+
+fn needs_collapse(s: &str) -> bool {
+    let mut prev_space = true; // leading whitespace needs trimming
+    for c in s.chars() {
+        if c.is_whitespace() {
+            if prev_space || c != ' ' {
+                return true;
+            }
+            prev_space = true;
+        } else {
+            prev_space = false;
+        }
+    }
+    prev_space && !s.is_empty()
+}
+
+/// Word tokens (UAX #29 words: punctuation and spaces dropped) or every character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenMode {
+    Word,
+    Char,
+}
+
+/// Call `f` on each token of `text` (already normalised) without allocating.
+pub fn for_each_token<'t>(text: &'t str, mode: TokenMode, mut f: impl FnMut(&'t str)) {
+    match mode {
+        TokenMode::Word => {
+            if text.is_ascii() {
+                ascii_words(text, f)
+            } else {
+                text.unicode_words().for_each(f)
+            }
+        }
+        TokenMode::Char => {
+            for (i, c) in text.char_indices() {
+                f(&text[i..i + c.len_utf8()]);
+            }
+        }
+    }
+}
+
+/// The tokens of `text` (already normalised).
+pub fn tokenize(text: &str, mode: TokenMode) -> Vec<&str> {
+    let mut out = Vec::new();
+    for_each_token(text, mode, |t| out.push(t));
+    out
+}
+
+/// UAX #29 words for ASCII text, without the general segmenter: letters/digits/underscore runs,
+/// joined across `'` between letters and `.`/`,`/`'`/`;` between digits (MidLetter, MidNum),
+/// `.` between letters (MidNumLet) — the cases that occur in ASCII. Equal to `unicode_words`
+/// on ASCII input (checked by a property test).
+fn ascii_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+    let b = text.as_bytes();
+    let n = b.len();
+    let is_w = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    while i < n {
+        if !is_w(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        loop {
+            while i < n && is_w(b[i]) {
+                i += 1;
+            }
+            if i + 1 < n && is_w(b[i + 1]) {
+                let (prev, mid, next) = (b[i - 1], b[i], b[i + 1]);
+                let letters = prev.is_ascii_alphabetic() && next.is_ascii_alphabetic();
+                let digits = prev.is_ascii_digit() && next.is_ascii_digit();
+                let joins = match mid {
+                    b'\'' | b'.' | b':' => letters || (digits && mid != b':'),
+                    b',' | b';' => digits,
+                    _ => false,
+                };
+                if joins {
+                    i += 1;
+                    continue;
+                }
+            }
+            break;
+        }
+        // unicode_words keeps only segments with an alphanumeric character ("__" is not a word)
+        if b[start..i].iter().any(u8::is_ascii_alphanumeric) {
+            f(&text[start..i]);
+        }
+    }
+}
