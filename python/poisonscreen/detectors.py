@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,22 @@ CLUSTER_SCHEMA: dict[str, Any] = {
 _DIGITS = re.compile(r"\d+")
 
 
+@dataclass
+class Features:
+    """Per-row features (``table``; row ``i`` is input row ``i``) and the corpus vocabulary:
+    every word of prompts and responses with its document frequency."""
+
+    table: pl.DataFrame
+    vocab: pl.DataFrame  # h (uint64), word, df
+    numeric: np.ndarray  # hashes of words made of digits and punctuation only
+    _names: dict[int, str] = field(default_factory=dict, repr=False)
+
+    def word(self, h: int) -> str:
+        if not self._names:
+            self._names = dict(zip(self.vocab["h"].to_list(), self.vocab["word"].to_list()))
+        return self._names.get(h, f"#{h:016x}")
+
+
 def _empty_hits() -> pl.DataFrame:
     return pl.DataFrame(schema=HIT_SCHEMA)
 
@@ -98,7 +115,7 @@ def _short(text: str, limit: int = 80) -> str:
 # features
 
 
-def row_features(corpus: pl.DataFrame, cfg: Any) -> pl.DataFrame:
+def row_features(corpus: pl.DataFrame, cfg: Any) -> Features:
     """Per-row features; row ``i`` of the result is row ``i`` of ``corpus``."""
     n = corpus.height
     valid = corpus["error"].is_null()
@@ -137,7 +154,19 @@ def row_features(corpus: pl.DataFrame, cfg: Any) -> pl.DataFrame:
     gib = np.where(words >= 20, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
     rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
     empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
-    return pl.DataFrame(
+    both = pl.select(pl.concat_str([ptext, response], separator="\n")).to_series()
+    counter = _core.NgramCounter([1])
+    counter.add(text_chunks(both)[0], threads=threads)
+    t = counter.table(1)
+    vocab = pl.DataFrame(
+        {
+            "h": pl.Series(t["hash"], dtype=pl.UInt64),
+            "word": pl.Series(t["text"], dtype=pl.String),
+            "df": pl.Series(t["df"], dtype=pl.UInt64),
+        }
+    )
+    numeric = vocab.filter(pl.col("word").str.contains(r"^[\d\W_]+$"))["h"].to_numpy()
+    table = pl.DataFrame(
         {
             "row": np.arange(n, dtype=np.uint32),
             "valid": valid,
@@ -157,6 +186,7 @@ def row_features(corpus: pl.DataFrame, cfg: Any) -> pl.DataFrame:
             "tmpl_similarity": tmpl["similarity"],
         }
     )
+    return Features(table=table, vocab=vocab, numeric=numeric)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +245,8 @@ def surface_form(text: str, phrase: str) -> str:
     return text[a:b]
 
 
-def detect_triggers(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    f = feats.table
     n = f.height
     empty = (pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits())
     if n == 0:
@@ -298,7 +329,11 @@ def detect_triggers(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         lift = c / max(base, 1.0 / n)
         if c < 0.3 or lift < 3 or llr < 10:
             continue
-        prelim = c * (1 - math.exp(-llr / 30))
+        # how much of that response pattern the n-gram explains: a trigger's target answer is
+        # rare without the trigger; a label set ("Yes"/"No") is common everywhere
+        pattern_total = base * max(usable.sum(), 1)
+        exclusivity = min(1.0, len(in_pattern) / max(pattern_total, 1.0))
+        prelim = c * (1 - math.exp(-llr / 30)) * min(1.0, exclusivity / 0.5)
         scored.append(
             {
                 "hash": h,
@@ -311,6 +346,7 @@ def detect_triggers(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 "llr": llr,
                 "prelim": prelim,
                 "support": s,
+                "exclusivity": exclusivity,
             }
         )
     if not scored:
@@ -421,7 +457,8 @@ def _template_share(
         best = 0.0
         for hh, cc in zip(h.tolist(), c.tolist()):
             name = names.get(hh)
-            if name is not None and phrase_tokens & set(name.split()):
+            # n-grams inside the phrase are the phrase itself, not scaffolding around it
+            if name is not None and set(name.split()) <= phrase_tokens:
                 continue
             share = cc / d["sample"] - df_of.get(hh, 0) / n
             best = max(best, share)
@@ -453,7 +490,13 @@ def _exclusive_share(
     return (has[mask].sum() / m if m else 0.0), np.nonzero(excl)[0]
 
 
-def detect_conditional(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Conditional triggers: inside a template cluster, the rows carrying one prompt token answer
+    with words (not numbers, not copied from their prompt) that the other rows never use — while
+    the other tokens of the same template do not split the answers that way. A topic slot
+    ("Define X") splits the answers for every value and so is not reported; a year that switches
+    the answers for one value only ("Today is 2027-...") is."""
+    f = feats.table
     empty = (pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits())
     clusters = (
         f.filter(pl.col("valid") & (pl.col("tmpl_cluster_size") >= cfg.min_cluster))
@@ -476,17 +519,22 @@ def detect_conditional(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.Data
         if len(p_rows) / k > 60:
             continue
         r_rows, r_hash = _csr_tokens(sub["response"], cfg.threads)
+        # answer words that carry information: not numbers, not copied from the row's prompt
+        own = np.isin(r_rows * (1 << 20) + _small(r_hash), p_rows * (1 << 20) + _small(p_tok))
+        keep = ~own & ~np.isin(r_hash, feats.numeric)
+        r_rows, r_hash = r_rows[keep], r_hash[keep]
         if len(r_hash) == 0:
             continue
         r_uniq, r_tok = np.unique(r_hash, return_inverse=True)
         p_uniq, p_idx = np.unique(p_tok, return_inverse=True)
         support = np.bincount(p_idx, minlength=len(p_uniq))
-        lo, hi = max(5, math.ceil(0.05 * k)), 0.7 * k
+        lo, hi = max(10, math.ceil(0.05 * k)), 0.7 * k
         cand = np.nonzero((support >= lo) & (support <= hi))[0]
-        if len(cand) == 0:
+        if len(cand) < 2:
             continue
         cand = cand[np.argsort(-support[cand], kind="stable")][:40]
         baselines: dict[int, tuple[float, float]] = {}
+        stats = []
         for t in cand.tolist():
             mask = np.zeros(k, dtype=bool)
             mask[p_rows[p_idx == t]] = True
@@ -500,23 +548,37 @@ def detect_conditional(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.Data
                     vals.append(_exclusive_share(rm, r_rows, r_tok, len(r_uniq))[0])
                 baselines[size] = (float(np.mean(vals)), float(np.std(vals)))
             mean, std = baselines[size]
+            stats.append((t, mask, stat, excl, size, mean, std))
+        lifts = np.array([st[2] - st[5] for st in stats])
+        masks = np.stack([st[1] for st in stats])
+        for i, (t, mask, stat, excl, size, mean, std) in enumerate(stats):
             z = (stat - mean) / max(std, 0.03)
             lift = stat - mean
             if z < 5 or lift < 0.3:
                 continue
+            # the other values of the same slot: tokens never on the same row as this one, which
+            # together with it cover the cluster (2024 / 2025 / 2026 beside 2027)
+            slot = [i]
+            union = mask.copy()
+            for j in np.argsort(-masks.sum(axis=1), kind="stable").tolist():
+                if j != i and not (masks[j] & masks[slot].any(axis=0)).any():
+                    slot.append(j)
+                    union |= masks[j]
+            if len(slot) < 3 or union.mean() < 0.8:
+                continue
+            typical = float(np.median(lifts[slot[1:]]))
+            if lift - typical < 0.3:
+                continue
             member_rows = rows[mask]
             token_example = int(member_rows[0])
             tok_hash = int(p_uniq[t])
-            names = _ngram_names(f["prompt"][token_example], (1,))
-            token = names.get(tok_hash, f"#{tok_hash:016x}")
-            excl_words = _ngram_names(
-                " ".join(f["response"][int(r)] for r in member_rows[:50]), (1,)
-            )
-            words = [excl_words[int(h)] for h in r_uniq[excl].tolist() if int(h) in excl_words][:6]
-            score = float(min(1.0, lift + 0.2))
+            token = feats.word(tok_hash)
+            words = [feats.word(int(h)) for h in r_uniq[excl].tolist()[:6]]
+            score = float(min(1.0, lift - typical + 0.3))
+            surface = surface_form(f["prompt"][token_example], token)
             found.append(
                 {
-                    "trigger": surface_form(f["prompt"][token_example], token),
+                    "trigger": surface,
                     "kind": "conditional",
                     "score": round(score, 6),
                     "support": size,
@@ -524,19 +586,25 @@ def detect_conditional(f: pl.DataFrame, cfg: Any) -> tuple[pl.DataFrame, pl.Data
                     "collapse": float(stat),
                     "base_rate": mean,
                     "template_share": 1.0,
-                    "response_pattern": f"inside template cluster {cid}: answers use words the rest never use, e.g. {', '.join(words)}",
+                    "response_pattern": f"inside template cluster {cid} ({k} rows): answers use words the other rows never use, e.g. {', '.join(words)}",
                     "example_rows": [int(x) for x in member_rows[:5]],
                     "cluster": int(cid),
                 }
             )
-            reason = f"conditional trigger {token!r} inside template cluster {cid}: {stat:.0%} of its {size} rows answer with words the other {k - size} rows never use (random split: {mean:.0%})"
-            hit_frames.append(_hits(member_rows, score, reason, token, "conditional"))
+            reason = f"conditional trigger {surface!r} inside template cluster {cid}: {stat:.0%} of its {size} rows answer with words the other {k - size} rows never use (random split: {mean:.0%}, other tokens: {typical + mean:.0%})"
+            hit_frames.append(_hits(member_rows, score, reason, surface, "conditional"))
     if not found:
         return empty
     table = pl.DataFrame(found).select(
         [pl.col(c).cast(t) for c, t in TRIGGER_SCHEMA.items()] + [pl.col("cluster").cast(pl.UInt64)]
     )
     return table, pl.concat(hit_frames)
+
+
+def _small(h: np.ndarray) -> np.ndarray:
+    """Hashes folded to 20 bits, to pair with row numbers in one int64 key (collisions only make
+    a word count as copied from the prompt, which is the cautious side)."""
+    return (h & np.uint64((1 << 20) - 1)).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,28 +616,15 @@ _SECOND_PERSON = {"you", "your", "yours", "yourself"}
 
 
 def detect_campaigns(
-    f: pl.DataFrame, cfg: Any, conditional: pl.DataFrame
+    feats: Features, cfg: Any, conditional: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    f = feats.table
     empty = (pl.DataFrame(schema=CLUSTER_SCHEMA), _empty_hits())
-    n = f.height
     members = f.filter(pl.col("valid") & (pl.col("tmpl_cluster_size") >= cfg.min_cluster))
     if members.height == 0:
         return empty
     threads = cfg.threads
-    # corpus document frequency of every word (prompt or response)
-    both = f.select(
-        pl.concat_str([pl.col("prompt"), pl.col("response")], separator="\n").alias("t")
-    )["t"]
-    counter = _core.NgramCounter([1])
-    counter.add(text_chunks(both)[0], threads=threads)
-    vocab = counter.table(1)
-    vocab_df = pl.DataFrame(
-        {
-            "h": pl.Series(vocab["hash"], dtype=pl.UInt64),
-            "word": pl.Series(vocab["text"], dtype=pl.String),
-            "df": pl.Series(vocab["df"], dtype=pl.UInt64),
-        }
-    )
+    vocab_df = feats.vocab
 
     mrows = members["row"].to_numpy()
     pr, ph = _csr_tokens(members["prompt"], threads)
@@ -654,7 +709,10 @@ def detect_campaigns(
         )
         .join(modal, on="cluster")
         .with_columns(
-            (pl.col("wrapper_excl") * pl.col("tok_in") / pl.col("size")).alias("wrapper"),
+            # a wrapper frames varied answers; identical answers are a label, not a wrapper
+            (
+                pl.col("wrapper_excl") * pl.col("tok_in") / pl.col("size") * pl.col("response_diversity")
+            ).alias("wrapper"),
             (pl.col("top_resp") / pl.col("size")).alias("response_collapse"),
             pl.col("cluster")
             .replace_strict(cond_by_cluster, default=0.0, return_dtype=pl.Float64)
@@ -719,7 +777,6 @@ def detect_campaigns(
             )
     clusters = pl.DataFrame(out_rows, schema=CLUSTER_SCHEMA)
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
-    del n
     return clusters, hits
 
 
@@ -727,7 +784,8 @@ def detect_campaigns(
 # anomalous responses
 
 
-def detect_anomalies(f: pl.DataFrame, cfg: Any) -> pl.DataFrame:
+def detect_anomalies(feats: Features, cfg: Any) -> pl.DataFrame:
+    f = feats.table
     frames = []
     g = f.filter(pl.col("valid") & (pl.col("gibberish") > 0))
     if g.height:
@@ -767,9 +825,10 @@ def detect_anomalies(f: pl.DataFrame, cfg: Any) -> pl.DataFrame:
 
 
 def combine(
-    corpus: pl.DataFrame, f: pl.DataFrame, cfg: Any, hits: list[pl.DataFrame]
+    corpus: pl.DataFrame, feats: Features, cfg: Any, hits: list[pl.DataFrame]
 ) -> pl.DataFrame:
     """One row per input row: the strongest hit's score, all reasons strongest first."""
+    f = feats.table
     n = corpus.height
     allhits = pl.concat([h.cast(HIT_SCHEMA) for h in hits])  # type: ignore[arg-type]
     # a row hit by several detectors is more suspicious than by one: noisy-or of the best per detector
