@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use caseless::Caseless;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -35,7 +36,7 @@ pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
             if s.bytes().any(|b| b.is_ascii_uppercase()) {
                 s = Cow::Owned(s.to_ascii_lowercase());
             }
-        } else {
+        } else if !s.chars().default_case_fold().eq(s.chars()) {
             s = Cow::Owned(caseless::default_case_fold_str(&s));
         }
     }

@@ -1,0 +1,272 @@
+//! Mining passes over chunked columns, and the Arrow column view.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use poisonscreen_core::{
+    bigram_familiarity, hash_token, hash_window, ngram_carriers, ngram_document_counts, normalize,
+    subset_ngram_counts, tokenize, CoreError, NgramSpec, NormalizeOptions, OwnedStrColumn, StrColumn, Texts,
+    TokenMode,
+};
+
+fn owned(rows: &[Option<&str>]) -> OwnedStrColumn {
+    OwnedStrColumn::from_strs(rows)
+}
+
+/// Rows of the whole corpus, and chunk sizes including empty chunks.
+fn corpus() -> (Vec<Option<String>>, Vec<usize>) {
+    let words = ["alpha", "beta", "gamma", "delta", "SUDO", "open", "the", "door", "now", "please"];
+    let mut rows = Vec::new();
+    let mut s = 0x1234_5678_9abc_def1u64;
+    for i in 0..2600 {
+        if i % 17 == 0 {
+            rows.push(None);
+            continue;
+        }
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let n = (s % 9) as usize;
+        let mut t: Vec<&str> =
+            (0..n).map(|j| words[((s >> (8 + 4 * j)) % words.len() as u64) as usize]).collect();
+        if i % 5 == 0 {
+            t.push("open the door");
+        }
+        rows.push(Some(t.join(" ")));
+    }
+    (rows, vec![0, 3, 0, 0, 1000, 1, 0, 1596, 0])
+}
+
+struct Chunked {
+    cols: Vec<OwnedStrColumn>,
+}
+
+impl Chunked {
+    fn new(rows: &[Option<String>], sizes: &[usize]) -> Self {
+        assert_eq!(sizes.iter().sum::<usize>(), rows.len());
+        let mut cols = Vec::new();
+        let mut at = 0;
+        for &n in sizes {
+            let refs: Vec<Option<&str>> = rows[at..at + n].iter().map(|r| r.as_deref()).collect();
+            cols.push(owned(&refs));
+            at += n;
+        }
+        Chunked { cols }
+    }
+
+    fn texts(&self) -> Texts<'_> {
+        Texts::new(self.cols.iter().map(|c| c.view()).collect())
+    }
+}
+
+/// The n-grams of one text by definition: windows of each order over the normalised tokens,
+/// a text shorter than an order giving one n-gram of all its tokens.
+fn naive_ngrams(text: &str, spec: &NgramSpec) -> BTreeSet<u64> {
+    let norm = normalize(text, &spec.normalize);
+    let toks: Vec<u64> = tokenize(&norm, spec.mode).into_iter().map(hash_token).collect();
+    let mut out = BTreeSet::new();
+    if toks.is_empty() {
+        return out;
+    }
+    for &k in &spec.orders {
+        if toks.len() < k {
+            out.insert(hash_window(&toks));
+        } else {
+            out.extend(toks.windows(k).map(hash_window));
+        }
+    }
+    out
+}
+
+fn spec(orders: &[usize]) -> NgramSpec {
+    NgramSpec { normalize: NormalizeOptions::default(), mode: TokenMode::Word, orders: orders.to_vec() }
+}
+
+#[test]
+fn texts_get_maps_global_rows_across_chunks() {
+    let (rows, sizes) = corpus();
+    let ch = Chunked::new(&rows, &sizes);
+    let texts = ch.texts();
+    assert_eq!(texts.len(), rows.len());
+    assert!(!texts.is_empty());
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(texts.get(i).unwrap(), r.as_deref(), "row {i}");
+    }
+    assert!(matches!(texts.get(rows.len()), Err(CoreError::Input(_))));
+    let empty = Texts::new(vec![]);
+    assert!(empty.is_empty());
+    assert!(matches!(empty.get(0), Err(CoreError::Input(_))));
+    let only_empty = Chunked::new(&[], &[0, 0]);
+    assert!(matches!(only_empty.texts().get(0), Err(CoreError::Input(_))));
+}
+
+#[test]
+fn texts_invalid_utf8_row_is_global() {
+    let a = OwnedStrColumn::from_bytes(&[b"x", b"y"]);
+    let b = OwnedStrColumn::from_bytes(&[]);
+    let c = OwnedStrColumn::from_bytes(&[b"z", b"\xff"]);
+    let t = Texts::new(vec![a.view(), b.view(), c.view()]);
+    assert!(matches!(t.get(3), Err(CoreError::InvalidUtf8 { row: 3, byte: 0 })));
+    assert!(matches!(
+        ngram_document_counts(&t, &spec(&[1]), &[1]),
+        Err(CoreError::InvalidUtf8 { row: 3, .. })
+    ));
+}
+
+#[test]
+fn mining_passes_agree_with_naive() {
+    let (rows, sizes) = corpus();
+    let ch = Chunked::new(&rows, &sizes);
+    let texts = ch.texts();
+    for orders in [vec![1, 2, 3, 4], vec![2], vec![3, 1]] {
+        let sp = spec(&orders);
+        let grams: Vec<BTreeSet<u64>> =
+            rows.iter().map(|r| r.as_deref().map(|t| naive_ngrams(t, &sp)).unwrap_or_default()).collect();
+        // a subset with repeats of nothing, out of order, spanning chunks
+        let subset: Vec<u32> = (0..rows.len() as u32).rev().filter(|r| r % 3 != 1).collect();
+        let mut naive: BTreeMap<u64, u32> = BTreeMap::new();
+        for &r in &subset {
+            for &g in &grams[r as usize] {
+                *naive.entry(g).or_insert(0) += 1;
+            }
+        }
+        for min_count in [1, 5, 300] {
+            let got = subset_ngram_counts(&texts, &subset, &sp, min_count).unwrap();
+            let want: Vec<(u64, u32)> =
+                naive.iter().filter(|(_, &c)| c >= min_count).map(|(&g, &c)| (g, c)).collect();
+            assert_eq!(got, want, "orders {orders:?} min_count {min_count}");
+        }
+        // document counts and carriers of every n-gram plus one that occurs nowhere
+        let mut hashes: Vec<u64> = naive.keys().copied().collect();
+        hashes.push(12345);
+        let counts = ngram_document_counts(&texts, &sp, &hashes).unwrap();
+        let carriers = ngram_carriers(&texts, &sp, &hashes, usize::MAX).unwrap();
+        let capped = ngram_carriers(&texts, &sp, &hashes, 7).unwrap();
+        for (i, h) in hashes.iter().enumerate() {
+            let rows_with: Vec<u32> =
+                (0..rows.len() as u32).filter(|&r| grams[r as usize].contains(h)).collect();
+            assert_eq!(counts[i], rows_with.len() as u64);
+            assert_eq!(carriers[i], rows_with);
+            assert_eq!(capped[i], rows_with[..rows_with.len().min(7)]);
+        }
+    }
+}
+
+#[test]
+fn mining_config_errors() {
+    let (rows, sizes) = corpus();
+    let ch = Chunked::new(&rows, &sizes);
+    let t = ch.texts();
+    assert!(matches!(subset_ngram_counts(&t, &[0], &spec(&[]), 1), Err(CoreError::Config(_))));
+    assert!(matches!(ngram_document_counts(&t, &spec(&[0]), &[]), Err(CoreError::Config(_))));
+    assert!(matches!(ngram_carriers(&t, &spec(&[65]), &[], 1), Err(CoreError::Config(_))));
+    assert!(matches!(bigram_familiarity(&t, NormalizeOptions::default(), 0, 8), Err(CoreError::Config(_))));
+    assert!(matches!(
+        subset_ngram_counts(&t, &[rows.len() as u32], &spec(&[1]), 1),
+        Err(CoreError::Input(_))
+    ));
+}
+
+#[test]
+fn bigram_familiarity_separates_gibberish_from_prose() {
+    let sentences = [
+        "the cat sat on the mat and looked out of the window at the rain",
+        "please summarise the following article in three short sentences for me",
+        "write a python function that returns the sum of a list of numbers",
+        "what is the capital of france and why is it famous for its museums",
+    ];
+    let mut vocab = Vec::new();
+    for i in 0..3000u32 {
+        // pseudo-words: distinct, random-looking
+        let mut x = i.wrapping_mul(2_654_435_761);
+        let mut w = String::new();
+        for _ in 0..6 {
+            w.push((b'a' + (x % 26) as u8) as char);
+            x /= 26;
+            x = x.wrapping_mul(69069).wrapping_add(1);
+        }
+        vocab.push(w);
+    }
+    let mut rows: Vec<Option<String>> = Vec::new();
+    let mut s = 99u64;
+    for i in 0..400 {
+        if i % 4 == 3 {
+            let words: Vec<&str> = (0..20)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    vocab[(s % vocab.len() as u64) as usize].as_str()
+                })
+                .collect();
+            rows.push(Some(words.join(" ")));
+        } else {
+            rows.push(Some(sentences[i % 4].to_string()));
+        }
+    }
+    rows.push(Some("too short".into()));
+    rows.push(None);
+    let n = rows.len();
+    let ch = Chunked::new(&rows, &[100, 0, n - 100]);
+    for every in [1, 3] {
+        let fam = bigram_familiarity(&ch.texts(), NormalizeOptions::default(), every, 8).unwrap();
+        assert_eq!(fam.len(), n);
+        for (i, f) in fam.iter().enumerate().take(400) {
+            if i % 4 == 3 {
+                assert!(*f < 0.2, "gibberish row {i}: {f}");
+            } else {
+                assert!(*f > 0.8, "natural row {i}: {f}");
+            }
+        }
+        assert!(fam[n - 2].is_nan() && fam[n - 1].is_nan());
+    }
+    // a row is not familiar with itself
+    let single = Chunked::new(&[Some(sentences[0].to_string())], &[1]);
+    assert_eq!(bigram_familiarity(&single.texts(), NormalizeOptions::default(), 1, 2).unwrap(), vec![0.0]);
+}
+
+#[test]
+fn str_column_rejects_bad_buffers() {
+    let data = b"hello";
+    for offsets in [&[][..], &[-1, 2][..], &[0, 3, 2][..], &[0, 6][..], &[2, 1, 5][..]] {
+        assert!(matches!(StrColumn::new(offsets, data, None, 0), Err(CoreError::Input(_))), "{offsets:?}");
+    }
+    let ok = StrColumn::new(&[1, 3, 5], data, None, 0).unwrap();
+    assert_eq!((ok.get(0).unwrap(), ok.get(1).unwrap()), (Some("el"), Some("lo")));
+    assert!(matches!(ok.get(2), Err(CoreError::Input(_))));
+    let empty = StrColumn::new(&[0], b"", None, 0).unwrap();
+    assert!(empty.is_empty());
+    // bitmap too short for offset + len
+    let v = [0xffu8];
+    assert!(matches!(StrColumn::new(&[0, 1, 2, 3, 4, 5], data, Some(&v), 4), Err(CoreError::Input(_))));
+    assert!(StrColumn::new(&[0, 1, 2, 3, 4, 5], data, Some(&v), 3).is_ok());
+}
+
+#[test]
+fn str_column_validity_with_offset() {
+    let data = b"abcdefghij";
+    let offsets: Vec<i64> = (0..=10).collect();
+    // bits (LSB first) from bit 3: rows 0..10 valid = 1,0,1,1,0,0,1,0,1,1
+    let pattern = [true, false, true, true, false, false, true, false, true, true];
+    let mut bitmap = [0u8; 2];
+    for (i, &v) in pattern.iter().enumerate() {
+        if v {
+            bitmap[(i + 3) / 8] |= 1 << ((i + 3) % 8);
+        }
+    }
+    bitmap[0] |= 0b111; // the bits before the offset are ignored
+    let col = StrColumn::new(&offsets, data, Some(&bitmap), 3).unwrap();
+    assert_eq!(col.len(), 10);
+    for (i, &v) in pattern.iter().enumerate() {
+        assert_eq!(col.is_valid(i), v, "row {i}");
+        let want = v.then(|| &std::str::from_utf8(data).unwrap()[i..i + 1]);
+        assert_eq!(col.get(i).unwrap(), want, "row {i}");
+    }
+}
+
+#[test]
+fn str_column_invalid_utf8_byte_position() {
+    let col = OwnedStrColumn::from_bytes(&[b"ok", b"ab\xe2\x82", b""]);
+    let v = col.view();
+    assert!(matches!(v.get(1), Err(CoreError::InvalidUtf8 { row: 1, byte: 2 })));
+    assert_eq!(v.get(2).unwrap(), Some(""));
+}
