@@ -227,10 +227,13 @@ def near_duplicates(
     cluster, partner = _core.connected_components(n, edges)
     partner_sim = _partner_similarity(n, edges, edge_sim, partner)
     rid = row_id.to_numpy().astype(np.uint64)
+    # the core's ids are the smallest *position* of each cluster; row_id need not be sorted
+    smallest = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(smallest, cluster, rid)
     out = pl.DataFrame(
         {
             "row_id": rid,
-            "cluster_id": rid[cluster],
+            "cluster_id": smallest[cluster],
             "partner": pl.Series(np.where(partner >= 0, rid[np.maximum(partner, 0)], 0)),
             "similarity": partner_sim,
         }
