@@ -304,3 +304,15 @@ def test_fork_after_thread_pool_use():
             p.join()
     assert result == ((600, 32), int(parent[0, 0]), 9000), result
     assert p.exitcode == 0
+
+
+def test_exact_jaccard_across_empty_chunks():
+    values = ["a b c d e f", "x", "a b c d e f g", None, "", "a b c d e f"]
+    pairs = np.array([[0, 2], [0, 5], [2, 5], [1, 3], [3, 4], [0, 4]], np.uint32)
+    want = core.exact_jaccard(chunks_of(values), pairs, k=5)
+    assert want.tolist() == [pytest.approx(2 / 3), 1.0, pytest.approx(2 / 3), 0.0, 0.0, 0.0]
+    for sizes in ([0, 0, 1, 0, 1, 0, 4, 0], [2, 0, 0, 2, 2], [6, 0]):
+        got = core.exact_jaccard(chunks_of(values, sizes), pairs, k=5)
+        assert np.array_equal(got, want), sizes
+    with pytest.raises(InputError):
+        core.exact_jaccard(chunks_of(values, [3, 0, 3]), np.array([[0, 6]], np.uint32))
