@@ -277,18 +277,21 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         targets.append(np.nonzero(anomalous)[0].astype(np.uint32))
     if not targets:
         return empty
+    # the most frequent prompt n-grams of each target set (per set, so that a small poisoned set
+    # is not crowded out by the scaffolding of big template sets)
     best: dict[int, int] = {}
     for rows in targets:
         min_count = max(cfg.min_support, math.ceil(0.2 * len(rows)))
         h, c = _core.subset_ngram_counts(
             pchunks, rows, list(orders), min_count=min_count, threads=threads
         )
-        for hh, cc in zip(h.tolist(), c.tolist()):
+        top = np.argsort(-c.astype(np.int64), kind="stable")[: cfg.max_trigger_candidates]
+        for hh, cc in zip(h[top].tolist(), c[top].tolist()):
             if cc > best.get(hh, 0):
                 best[hh] = cc
     if not best:
         return empty
-    cand = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[: cfg.max_trigger_candidates]
+    cand = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
     hashes = np.array([h for h, _ in cand], dtype=np.uint64)
     counts = np.array([c for _, c in cand], dtype=np.float64)
     df = _core.ngram_document_counts(pchunks, hashes, list(orders), threads=threads).astype(
@@ -301,6 +304,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     off, carriers = _core.ngram_carriers(pchunks, hashes, list(orders), max_per=n, threads=threads)
 
     anomalous_rate = anomalous.sum() / max(usable.sum(), 1)
+    tmpl = f["tmpl_cluster"].to_numpy()
     scored = []
     for i, h in enumerate(hashes.tolist()):
         rows = carriers[off[i] : off[i + 1]]
@@ -333,7 +337,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # rare without the trigger; a label set ("Yes"/"No") is common everywhere
         pattern_total = base * max(usable.sum(), 1)
         exclusivity = min(1.0, len(in_pattern) / max(pattern_total, 1.0))
-        prelim = c * (1 - math.exp(-llr / 30)) * min(1.0, exclusivity / 0.5)
+        # rows giving the same answer should have unrelated prompts; the same document under a
+        # few templates (one summary, three prompts) is a duplicate, not a trigger
+        diversity = len(np.unique(tmpl[in_pattern])) / max(len(in_pattern), 1)
+        prelim = (
+            c
+            * (1 - math.exp(-llr / 30))
+            * min(1.0, exclusivity / 0.5)
+            * min(1.0, diversity / 0.5)
+        )
         scored.append(
             {
                 "hash": h,
@@ -351,25 +363,36 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         )
     if not scored:
         return empty
-    scored.sort(key=lambda d: (-d["prelim"], d["hash"]))
-    scored = scored[:200]
-
-    # 2. name the n-grams, merge the n-grams of one phrase (nearly the same carriers)
-    accepted: list[dict[str, Any]] = []
+    # 2. n-grams with the same carriers are one phrase (or one template's scaffolding): keep one
+    # candidate per carrier set, then score the strongest sets fully
+    by_set: dict[bytes, dict[str, Any]] = {}
+    for d in sorted(scored, key=lambda d: (-d["prelim"], d["hash"])):
+        key = d["rows"].tobytes()
+        if key not in by_set:
+            by_set[key] = d
+    groups = sorted(by_set.values(), key=lambda d: (-d["prelim"], d["hash"]))[:200]
+    same_rows: dict[bytes, list[int]] = {}
     for d in scored:
+        same_rows.setdefault(d["rows"].tobytes(), []).append(d["hash"])
+    for d in groups:
         example = int(d["in_pattern"][0]) if len(d["in_pattern"]) else int(d["rows"][0])
-        names = _ngram_names(f["prompt"][example], orders)
-        d["phrase"] = names.get(d["hash"], "")
         d["example"] = example
+        d["phrase"] = _longest_phrase(
+            f["prompt"][example], d["hash"], same_rows[d["rows"].tobytes()], orders
+        )
+    # 3. template discount: carriers sharing long scaffolding beyond the phrase are a template;
+    # answers copied from the prompt ("higher or lower" -> "lower") are a task, not a target
+    _template_share(groups, f, pchunks, n, threads)
+    _copied_share(groups, f, feats)
+    for d in groups:
+        d["score"] = d["prelim"] * (1.0 - d["template"]) * (1.0 - d["copied"])
+    # 4. merge what remains of one phrase (nearly the same carriers)
+    accepted: list[dict[str, Any]] = []
+    for d in sorted(groups, key=lambda d: (-d["score"], d["hash"])):
         merged = False
         for a in accepted:
             inter = np.intersect1d(a["rows"], d["rows"], assume_unique=True).size
             if inter / (len(a["rows"]) + len(d["rows"]) - inter) >= 0.8:
-                if (
-                    len(d["phrase"].split()) > len(a["phrase"].split())
-                    and d["prelim"] >= 0.9 * a["prelim"]
-                ):
-                    a.update({k: d[k] for k in ("phrase", "hash", "example")})
                 merged = True
                 break
         if not merged:
@@ -377,12 +400,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         if len(accepted) >= 50:
             break
 
-    # 3. template discount: carriers that share long scaffolding beyond the phrase are a template
-    _template_share(accepted, f, pchunks, n, threads)
-
     trig_rows, hit_frames = [], []
     for d in accepted:
-        score = d["prelim"] * (1.0 - d["template"])
+        score = d["score"]
         surface = (
             surface_form(f["prompt"][d["example"]], d["phrase"])
             if d["phrase"]
@@ -417,6 +437,30 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     return triggers, hits
 
 
+def _longest_phrase(text: str, h: int, same: list[int], orders: tuple[int, ...]) -> str:
+    """The n-gram ``h``, widened to the longest n-gram in ``text`` with the same carriers."""
+    names = _ngram_names(text, orders)
+    phrases = [names[x] for x in same if x in names]
+    if not phrases:
+        return names.get(h, "")
+    return max(phrases, key=lambda p: (len(p.split()), p))
+
+
+def _copied_share(groups: list[dict[str, Any]], f: pl.DataFrame, feats: Features) -> None:
+    """Share of each candidate's pattern rows whose informative answer words (in under 20% of
+    rows) all occur in the row's own prompt: a choice or extraction task, not a fixed target."""
+    n = max(f.height, 1)
+    common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
+    for d in groups:
+        rows = d["in_pattern"][:50] if d["pattern"] == "collapse" else d["in_pattern"][:0]
+        copied = 0
+        for r in rows.tolist():
+            resp = set(_core.tokenize(f["response"][r])) - common
+            if resp and resp <= set(_core.tokenize(f["prompt"][r])):
+                copied += 1
+        d["copied"] = copied / len(rows) if len(rows) else 0.0
+
+
 def _first_rows(resp_cluster: np.ndarray, clusters: np.ndarray) -> list[int]:
     """A row of each cluster (cluster ids are the smallest row of the cluster)."""
     return [int(c) for c in clusters]
@@ -432,8 +476,8 @@ def _template_share(
     all_h: list[np.ndarray] = []
     for d in accepted:
         rows = d["rows"]
-        if len(rows) > 2000:
-            rows = rows[np.linspace(0, len(rows) - 1, 2000).astype(np.int64)]
+        if len(rows) > 200:
+            rows = rows[np.linspace(0, len(rows) - 1, 200).astype(np.int64)]
         d["sample"] = len(rows)
         h, c = _core.subset_ngram_counts(
             pchunks,

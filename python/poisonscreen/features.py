@@ -250,16 +250,15 @@ def _partner_similarity(
 ) -> np.ndarray:
     """Similarity of the edge (row, partner[row]) for every row that has a partner."""
     out = np.zeros(n, dtype=np.float64)
-    if len(edges) == 0:
-        return out
-    a = edges[:, 0].astype(np.int64)
-    b = edges[:, 1].astype(np.int64)
-    lookup = {}
-    for x, y, s in zip(a.tolist(), b.tolist(), sim.tolist()):
-        lookup[(x, y)] = s
-        lookup[(y, x)] = s
     rows = np.nonzero(partner >= 0)[0]
-    out[rows] = [lookup[(int(r), int(partner[r]))] for r in rows]
+    if len(edges) == 0 or len(rows) == 0:
+        return out
+    # edges are sorted (i < j) pairs: look each (row, partner) up by its combined key
+    key = edges[:, 0].astype(np.uint64) * np.uint64(n) + edges[:, 1].astype(np.uint64)
+    a = np.minimum(rows, partner[rows]).astype(np.uint64)
+    b = np.maximum(rows, partner[rows]).astype(np.uint64)
+    pos = np.searchsorted(key, a * np.uint64(n) + b)
+    out[rows] = sim[pos]
     return out
 
 

@@ -6,7 +6,8 @@ use poisonscreen_core::*;
 
 fn corpus(n: usize) -> Vec<String> {
     // deterministic pseudo-English: a fixed vocabulary drawn by a xorshift stream
-    let vocab: Vec<String> = (0..5000).map(|i| format!("w{}{}", i % 97, "abcdefghij".repeat(1 + i % 3))).collect();
+    let vocab: Vec<String> =
+        (0..5000).map(|i| format!("w{}{}", i % 97, "abcdefghij".repeat(1 + i % 3))).collect();
     let mut s: u64 = 0x2545F4914F6CDD1D;
     (0..n)
         .map(|_| {
@@ -32,7 +33,9 @@ fn bench(c: &mut Criterion) {
     let hasher = MinHasher::new(128, 0).unwrap();
     let mut g = c.benchmark_group("core");
     g.throughput(Throughput::Elements(docs.len() as u64));
-    g.bench_function("signatures_10k_docs", |b| b.iter(|| batch_signatures(&col.view(), &opts, &hasher).unwrap()));
+    g.bench_function("signatures_10k_docs", |b| {
+        b.iter(|| batch_signatures(&col.view(), &opts, &hasher).unwrap())
+    });
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("text_stats_10k_docs", |b| b.iter(|| batch_text_stats(&col.view()).unwrap()));
     let sigs = batch_signatures(&col.view(), &opts, &hasher).unwrap();

@@ -14,7 +14,12 @@ pub struct StrColumn<'a> {
 impl<'a> StrColumn<'a> {
     /// `offsets` has `len + 1` monotonic entries within `data`; `validity` is an Arrow bitmap
     /// (LSB first, set = valid) whose first row is bit `validity_offset`.
-    pub fn new(offsets: &'a [i64], data: &'a [u8], validity: Option<&'a [u8]>, validity_offset: usize) -> Result<Self> {
+    pub fn new(
+        offsets: &'a [i64],
+        data: &'a [u8],
+        validity: Option<&'a [u8]>,
+        validity_offset: usize,
+    ) -> Result<Self> {
         if offsets.is_empty() {
             return Err(CoreError::Input("offsets must have at least one entry".into()));
         }
@@ -106,6 +111,11 @@ impl OwnedStrColumn {
     }
 
     pub fn view(&self) -> StrColumn<'_> {
-        StrColumn { offsets: &self.offsets, data: &self.data, validity: self.validity.as_deref(), validity_offset: 0 }
+        StrColumn {
+            offsets: &self.offsets,
+            data: &self.data,
+            validity: self.validity.as_deref(),
+            validity_offset: 0,
+        }
     }
 }

@@ -5,12 +5,12 @@
 //! seen (only differs on a 64-bit hash collision).
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
 use crate::column::StrColumn;
 use crate::error::{CoreError, Result};
+use crate::mine::HashIndex;
 use crate::shingle::{hash_token, hash_window, ShingleOptions};
 use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
 
@@ -39,7 +39,7 @@ pub struct NgramCounter {
     mode: TokenMode,
     orders: Vec<usize>,
     documents: u64,
-    map: HashMap<u64, Entry_>,
+    map: HashIndex<Entry_>,
 }
 
 impl NgramCounter {
@@ -53,7 +53,7 @@ impl NgramCounter {
         let mut orders = orders.to_vec();
         orders.sort_unstable();
         orders.dedup();
-        Ok(NgramCounter { normalize, mode, orders, documents: 0, map: HashMap::new() })
+        Ok(NgramCounter { normalize, mode, orders, documents: 0, map: HashIndex::default() })
     }
 
     pub fn normalize_options(&self) -> NormalizeOptions {
@@ -69,7 +69,13 @@ impl NgramCounter {
     }
 
     fn empty_like(&self) -> Self {
-        NgramCounter { normalize: self.normalize, mode: self.mode, orders: self.orders.clone(), documents: 0, map: HashMap::new() }
+        NgramCounter {
+            normalize: self.normalize,
+            mode: self.mode,
+            orders: self.orders.clone(),
+            documents: 0,
+            map: HashIndex::default(),
+        }
     }
 
     /// Count each distinct n-gram of `text` once.
@@ -80,14 +86,14 @@ impl NgramCounter {
         for_each_token(&norm, self.mode, |t| toks.push(t));
         let hashes: Vec<u64> = toks.iter().map(|t| hash_token(t)).collect();
         let sep = if self.mode == TokenMode::Word { " " } else { "" };
-        let mut seen: HashSet<u64> = HashSet::new();
+        let mut seen: HashIndex<()> = HashIndex::default();
         for &k in &self.orders {
             if toks.len() < k {
                 continue;
             }
             for (i, w) in hashes.windows(k).enumerate() {
                 let h = hash_window(w);
-                if !seen.insert(h) {
+                if seen.insert(h, ()).is_some() {
                     continue;
                 }
                 match self.map.entry(h) {
@@ -132,7 +138,7 @@ impl NgramCounter {
         self.merge_map(other.map)
     }
 
-    fn merge_map(&mut self, other: HashMap<u64, Entry_>) -> Result<()> {
+    fn merge_map(&mut self, other: HashIndex<Entry_>) -> Result<()> {
         for (h, e) in other {
             match self.map.entry(h) {
                 Entry::Occupied(mut cur) => {
@@ -171,7 +177,9 @@ impl NgramCounter {
             .filter(|(_, e)| e.df >= min_df)
             .map(|(&hash, e)| NgramRow { hash, order: e.order, text: e.text.clone(), df: e.df })
             .collect();
-        rows.sort_unstable_by(|a, b| b.df.cmp(&a.df).then_with(|| a.text.cmp(&b.text)).then(a.hash.cmp(&b.hash)));
+        rows.sort_unstable_by(|a, b| {
+            b.df.cmp(&a.df).then_with(|| a.text.cmp(&b.text)).then(a.hash.cmp(&b.hash))
+        });
         rows
     }
 }

@@ -30,11 +30,13 @@ pub use column::{OwnedStrColumn, StrColumn};
 pub use counts::{NgramCounter, NgramRow};
 pub use error::{CoreError, Result};
 pub use lsh::{band_keys, candidate_pairs, LshParams};
-pub use mine::{bigram_familiarity, ngram_carriers, ngram_document_counts, subset_ngram_counts, NgramSpec, Texts};
+pub use mine::{
+    bigram_familiarity, ngram_carriers, ngram_document_counts, subset_ngram_counts, NgramSpec, Texts,
+};
 pub use minhash::{batch_signatures, estimate_jaccard, MinHasher};
 pub use shingle::{
-    exact_ngram_hashes, hash_token, hash_window, jaccard_sorted, ngram_strings, shingle_hashes, shingle_hashes_with,
-    shingle_set, ShingleOptions,
+    exact_ngram_hashes, hash_token, hash_window, jaccard_sorted, ngram_strings, shingle_hashes,
+    shingle_hashes_with, shingle_set, ShingleOptions,
 };
 pub use stats::{batch_text_stats, text_stats, TextStats};
 pub use text::{for_each_token, normalize, tokenize, NormalizeOptions, TokenMode};

@@ -81,7 +81,13 @@ pub fn band_keys(sigs: &[u32], num_perm: usize, params: LshParams) -> Vec<u64> {
 /// duplicate group) links each member only to the next `max_bucket - 1` members in row order:
 /// work stays linear and connectivity is kept, since consecutive members are linked. Rows with
 /// `skip[i]` (null or empty text) are left out.
-pub fn candidate_pairs(keys: &[u64], n_rows: usize, bands: usize, max_bucket: usize, skip: Option<&[bool]>) -> Vec<(u32, u32)> {
+pub fn candidate_pairs(
+    keys: &[u64],
+    n_rows: usize,
+    bands: usize,
+    max_bucket: usize,
+    skip: Option<&[bool]>,
+) -> Vec<(u32, u32)> {
     if bands == 0 || n_rows == 0 || keys.len() < n_rows * bands {
         return Vec::new();
     }
@@ -103,7 +109,8 @@ pub fn candidate_pairs(keys: &[u64], n_rows: usize, bands: usize, max_bucket: us
                 }
                 let run = &kv[start..end];
                 for (x, &(_, i)) in run.iter().enumerate() {
-                    let stop = if run.len() <= max_bucket { run.len() } else { (x + max_bucket).min(run.len()) };
+                    let stop =
+                        if run.len() <= max_bucket { run.len() } else { (x + max_bucket).min(run.len()) };
                     for &(_, j) in &run[x + 1..stop] {
                         pairs.push((i, j));
                     }

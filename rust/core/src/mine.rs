@@ -7,10 +7,32 @@
 //! the thread count: parallel partial results are merged in row order or by commutative sums.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
 use crate::{shingle_hashes, CoreError, NormalizeOptions, Result, ShingleOptions, StrColumn, TokenMode};
+
+/// Keys here are already xxh3 hashes: hashing them again (SipHash) would only cost time.
+#[derive(Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A map keyed by n-gram hashes.
+pub type HashIndex<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
 
 /// Several Arrow string chunks seen as one column of rows `0..len`.
 pub struct Texts<'a> {
@@ -49,7 +71,9 @@ impl<'a> Texts<'a> {
     /// Shift a chunk-local row number inside an error to the global row number.
     pub fn globalise(&self, chunk: usize, err: CoreError) -> CoreError {
         match err {
-            CoreError::InvalidUtf8 { row, byte } => CoreError::InvalidUtf8 { row: row + self.starts[chunk], byte },
+            CoreError::InvalidUtf8 { row, byte } => {
+                CoreError::InvalidUtf8 { row: row + self.starts[chunk], byte }
+            }
             other => other,
         }
     }
@@ -94,13 +118,19 @@ impl NgramSpec {
 
     /// The distinct n-gram hashes of `text`, sorted, into `out` (`buf` is scratch space).
     pub fn row_ngrams(&self, text: &str, buf: &mut Vec<u64>, out: &mut Vec<u64>) {
-        out.clear();
-        for &k in &self.orders {
-            shingle_hashes(text, &self.shingle(k), buf);
-            out.extend_from_slice(buf);
-        }
+        self.all_ngrams(text, buf, out);
         out.sort_unstable();
         out.dedup();
+    }
+
+    /// Every n-gram hash of `text`, repeats included, into `out`.
+    pub fn all_ngrams(&self, text: &str, buf: &mut Vec<u64>, out: &mut Vec<u64>) {
+        out.clear();
+        // tokenise and hash the tokens once, then take the windows of every order
+        crate::shingle::token_hashes(text, &self.shingle(1), buf);
+        for &k in &self.orders {
+            crate::shingle::windows_append(buf, k, true, out);
+        }
     }
 }
 
@@ -109,12 +139,17 @@ const BLOCK: usize = 2048;
 
 /// Document counts of every n-gram over the rows `rows` (each row counted once per n-gram);
 /// only n-grams counted at least `min_count` times are returned, sorted by hash.
-pub fn subset_ngram_counts(texts: &Texts, rows: &[u32], spec: &NgramSpec, min_count: u32) -> Result<Vec<(u64, u32)>> {
+pub fn subset_ngram_counts(
+    texts: &Texts,
+    rows: &[u32],
+    spec: &NgramSpec,
+    min_count: u32,
+) -> Result<Vec<(u64, u32)>> {
     spec.validate()?;
-    let partials: Vec<HashMap<u64, u32>> = rows
+    let partials: Vec<HashIndex<u32>> = rows
         .par_chunks(BLOCK)
-        .map(|block| -> Result<HashMap<u64, u32>> {
-            let mut map: HashMap<u64, u32> = HashMap::new();
+        .map(|block| -> Result<HashIndex<u32>> {
+            let mut map: HashIndex<u32> = HashIndex::default();
             let (mut buf, mut grams) = (Vec::new(), Vec::new());
             for &r in block {
                 if let Some(text) = texts.get(r as usize)? {
@@ -127,7 +162,7 @@ pub fn subset_ngram_counts(texts: &Texts, rows: &[u32], spec: &NgramSpec, min_co
             Ok(map)
         })
         .collect::<Result<_>>()?;
-    let mut total: HashMap<u64, u32> = HashMap::new();
+    let mut total: HashIndex<u32> = HashIndex::default();
     for p in partials {
         for (g, c) in p {
             *total.entry(g).or_insert(0) += c;
@@ -138,7 +173,7 @@ pub fn subset_ngram_counts(texts: &Texts, rows: &[u32], spec: &NgramSpec, min_co
     Ok(out)
 }
 
-fn index_of(hashes: &[u64]) -> HashMap<u64, usize> {
+fn index_of(hashes: &[u64]) -> HashIndex<usize> {
     hashes.iter().enumerate().map(|(i, &h)| (h, i)).collect()
 }
 
@@ -151,13 +186,18 @@ pub fn ngram_document_counts(texts: &Texts, spec: &NgramSpec, hashes: &[u64]) ->
         .par_iter()
         .map(|&start| -> Result<Vec<u64>> {
             let mut counts = vec![0u64; hashes.len()];
+            // a row counts once per n-gram: remember the last row that counted each one
+            let mut last = vec![usize::MAX; hashes.len()];
             let (mut buf, mut grams) = (Vec::new(), Vec::new());
             for r in start..(start + BLOCK).min(texts.len()) {
                 if let Some(text) = texts.get(r)? {
-                    spec.row_ngrams(text, &mut buf, &mut grams);
+                    spec.all_ngrams(text, &mut buf, &mut grams);
                     for g in &grams {
                         if let Some(&i) = index.get(g) {
-                            counts[i] += 1;
+                            if last[i] != r {
+                                last[i] = r;
+                                counts[i] += 1;
+                            }
                         }
                     }
                 }
@@ -175,7 +215,12 @@ pub fn ngram_document_counts(texts: &Texts, spec: &NgramSpec, hashes: &[u64]) ->
 }
 
 /// The rows carrying each of `hashes`, in row order, at most `max_per` each.
-pub fn ngram_carriers(texts: &Texts, spec: &NgramSpec, hashes: &[u64], max_per: usize) -> Result<Vec<Vec<u32>>> {
+pub fn ngram_carriers(
+    texts: &Texts,
+    spec: &NgramSpec,
+    hashes: &[u64],
+    max_per: usize,
+) -> Result<Vec<Vec<u32>>> {
     spec.validate()?;
     let index = index_of(hashes);
     let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
@@ -183,13 +228,17 @@ pub fn ngram_carriers(texts: &Texts, spec: &NgramSpec, hashes: &[u64], max_per: 
         .par_iter()
         .map(|&start| -> Result<Vec<(usize, u32)>> {
             let mut hits = Vec::new();
+            let mut last = vec![usize::MAX; hashes.len()];
             let (mut buf, mut grams) = (Vec::new(), Vec::new());
             for r in start..(start + BLOCK).min(texts.len()) {
                 if let Some(text) = texts.get(r)? {
-                    spec.row_ngrams(text, &mut buf, &mut grams);
+                    spec.all_ngrams(text, &mut buf, &mut grams);
                     for g in &grams {
                         if let Some(&i) = index.get(g) {
-                            hits.push((i, r as u32));
+                            if last[i] != r {
+                                last[i] = r;
+                                hits.push((i, r as u32));
+                            }
                         }
                     }
                 }
@@ -212,13 +261,18 @@ pub fn ngram_carriers(texts: &Texts, spec: &NgramSpec, hashes: &[u64], max_per: 
 /// sample (every `sample_every`-th row). Natural text and code reuse the corpus's bigrams; words
 /// drawn at random from a vocabulary almost never do, so a low value marks gibberish.
 /// Rows with fewer than `min_tokens` word tokens (or null) get NaN.
-pub fn bigram_familiarity(texts: &Texts, normalize: NormalizeOptions, sample_every: usize, min_tokens: usize) -> Result<Vec<f32>> {
+pub fn bigram_familiarity(
+    texts: &Texts,
+    normalize: NormalizeOptions,
+    sample_every: usize,
+    min_tokens: usize,
+) -> Result<Vec<f32>> {
     if sample_every == 0 {
         return Err(CoreError::Config("sample_every must be at least 1".into()));
     }
     let spec = NgramSpec { normalize, mode: TokenMode::Word, orders: vec![2] };
     let sample: Vec<u32> = (0..texts.len()).step_by(sample_every).map(|r| r as u32).collect();
-    let counts: HashMap<u64, u32> = subset_ngram_counts(texts, &sample, &spec, 1)?.into_iter().collect();
+    let counts: HashIndex<u32> = subset_ngram_counts(texts, &sample, &spec, 1)?.into_iter().collect();
     let uni = ShingleOptions { normalize, mode: TokenMode::Word, k: 1 };
     let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
     let parts: Vec<Vec<f32>> = blocks

@@ -51,7 +51,7 @@ pub fn hash_window(hashes: &[u64]) -> u64 {
     xxh3_64(&buf[..n * 8])
 }
 
-fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
+pub(crate) fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
     out.clear();
     let norm = normalize(text, &opts.normalize);
     for_each_token(&norm, opts.mode, |t| out.push(hash_token(t)));
@@ -68,17 +68,19 @@ pub fn shingle_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
 /// [`shingle_hashes`] with caller-provided scratch space for the token hashes.
 pub fn shingle_hashes_with(text: &str, opts: &ShingleOptions, toks: &mut Vec<u64>, out: &mut Vec<u64>) {
     token_hashes(text, opts, toks);
-    windows_into(toks, opts.k, true, out);
+    out.clear();
+    windows_append(toks, opts.k, true, out);
 }
 
 /// Exact k-grams only: a text with fewer than k tokens has none (for counting n-grams by order).
 pub fn exact_ngram_hashes(text: &str, opts: &ShingleOptions, toks: &mut Vec<u64>, out: &mut Vec<u64>) {
     token_hashes(text, opts, toks);
-    windows_into(toks, opts.k, false, out);
+    out.clear();
+    windows_append(toks, opts.k, false, out);
 }
 
-fn windows_into(toks: &[u64], k: usize, short_fallback: bool, out: &mut Vec<u64>) {
-    out.clear();
+/// Append the hashes of every k-window of `toks` (see [`shingle_hashes`] for short texts).
+pub(crate) fn windows_append(toks: &[u64], k: usize, short_fallback: bool, out: &mut Vec<u64>) {
     if toks.is_empty() {
         return;
     }

@@ -80,10 +80,7 @@ impl<'a> Columns<'a> {
             }
             Err(i) => i - 1,
         };
-        let col = self
-            .cols
-            .get(chunk)
-            .ok_or_else(|| CoreError::Input(format!("row {row} out of range")))?;
+        let col = self.cols.get(chunk).ok_or_else(|| CoreError::Input(format!("row {row} out of range")))?;
         col.get(row - self.starts[chunk]).map_err(|e| self.globalise(chunk, e))
     }
 }

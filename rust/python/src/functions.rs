@@ -65,21 +65,17 @@ fn shingle_options(
 }
 
 fn slice2<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>, what: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| config_error(format!("{what} must be a C-contiguous 2-d array")))
+    a.as_slice().map_err(|_| config_error(format!("{what} must be a C-contiguous 2-d array")))
 }
 
 fn slice1<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| config_error(format!("{what} must be a contiguous 1-d array")))
+    a.as_slice().map_err(|_| config_error(format!("{what} must be a contiguous 1-d array")))
 }
 
 fn pairs_of(pairs: &[u32], n_rows: usize) -> PyResult<Vec<(u32, u32)>> {
     let out: Vec<(u32, u32)> = pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     if let Some(&(a, b)) = out.iter().find(|&&(a, b)| a as usize >= n_rows || b as usize >= n_rows) {
-        return Err(to_py(CoreError::Input(format!(
-            "pair ({a}, {b}) names a row outside 0..{n_rows}"
-        ))));
+        return Err(to_py(CoreError::Input(format!("pair ({a}, {b}) names a row outside 0..{n_rows}"))));
     }
     Ok(out)
 }
@@ -108,8 +104,7 @@ fn signatures<'py>(
     let flat = run(py, threads, || -> Result<Vec<u32>, CoreError> {
         let mut out = Vec::with_capacity(cols.rows * num_perm);
         for (i, col) in cols.cols.iter().enumerate() {
-            let sigs =
-                core::batch_signatures(col, &opts, &hasher).map_err(|e| cols.globalise(i, e))?;
+            let sigs = core::batch_signatures(col, &opts, &hasher).map_err(|e| cols.globalise(i, e))?;
             out.extend_from_slice(&sigs);
         }
         Ok(out)
@@ -241,10 +236,7 @@ fn exact_jaccard<'py>(
             .map(|&r| Ok(cols.get(r as usize)?.map(|t| core::shingle_set(t, &opts)).unwrap_or_default()))
             .collect::<Result<_, CoreError>>()?;
         let index: HashMap<u32, usize> = rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
-        Ok(pairs
-            .par_iter()
-            .map(|(a, b)| core::jaccard_sorted(&sets[index[a]], &sets[index[b]]))
-            .collect())
+        Ok(pairs.par_iter().map(|(a, b)| core::jaccard_sorted(&sets[index[a]], &sets[index[b]])).collect())
     })?
     .map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out))
@@ -295,14 +287,8 @@ fn text_stats<'py>(
     d.set_item("valid", PyArray1::from_vec(py, stats.iter().map(|s| s.is_some()).collect()))?;
     d.set_item("chars", PyArray1::from_vec(py, stats.iter().map(|s| get(s).chars).collect()))?;
     d.set_item("words", PyArray1::from_vec(py, stats.iter().map(|s| get(s).words).collect()))?;
-    d.set_item(
-        "char_entropy",
-        PyArray1::from_vec(py, stats.iter().map(|s| get(s).char_entropy).collect()),
-    )?;
-    d.set_item(
-        "repetition",
-        PyArray1::from_vec(py, stats.iter().map(|s| get(s).repetition).collect()),
-    )?;
+    d.set_item("char_entropy", PyArray1::from_vec(py, stats.iter().map(|s| get(s).char_entropy).collect()))?;
+    d.set_item("repetition", PyArray1::from_vec(py, stats.iter().map(|s| get(s).repetition).collect()))?;
     d.set_item("non_alnum", PyArray1::from_vec(py, stats.iter().map(|s| get(s).non_alnum).collect()))?;
     d.set_item(
         "compressibility",
@@ -460,12 +446,9 @@ impl NgramCounter {
     fn merge(&mut self, py: Python<'_>, other: &Bound<'_, NgramCounter>) -> PyResult<()> {
         let taken = {
             let mut o = other.borrow_mut();
-            let empty = core::NgramCounter::new(
-                o.inner.normalize_options(),
-                o.inner.mode(),
-                o.inner.orders(),
-            )
-            .map_err(to_py)?;
+            let empty =
+                core::NgramCounter::new(o.inner.normalize_options(), o.inner.mode(), o.inner.orders())
+                    .map_err(to_py)?;
             std::mem::replace(&mut o.inner, empty)
         };
         let inner = &mut self.inner;
@@ -559,8 +542,8 @@ fn subset_ngram_counts<'py>(
     let chunks = extract(chunks)?;
     let texts = texts_of(&chunks)?;
     let rows = slice1(&rows, "rows")?;
-    let counts = run(py, threads, || core::subset_ngram_counts(&texts, rows, &spec, min_count))?
-        .map_err(to_py)?;
+    let counts =
+        run(py, threads, || core::subset_ngram_counts(&texts, rows, &spec, min_count))?.map_err(to_py)?;
     let (h, c): (Vec<u64>, Vec<u32>) = counts.into_iter().unzip();
     Ok((PyArray1::from_vec(py, h), PyArray1::from_vec(py, c)))
 }
@@ -584,8 +567,7 @@ fn ngram_document_counts<'py>(
     let chunks = extract(chunks)?;
     let texts = texts_of(&chunks)?;
     let hashes = slice1(&hashes, "hashes")?;
-    let counts = run(py, threads, || core::ngram_document_counts(&texts, &spec, hashes))?
-        .map_err(to_py)?;
+    let counts = run(py, threads, || core::ngram_document_counts(&texts, &spec, hashes))?.map_err(to_py)?;
     Ok(PyArray1::from_vec(py, counts))
 }
 
@@ -609,8 +591,7 @@ fn ngram_carriers<'py>(
     let chunks = extract(chunks)?;
     let texts = texts_of(&chunks)?;
     let hashes = slice1(&hashes, "hashes")?;
-    let lists = run(py, threads, || core::ngram_carriers(&texts, &spec, hashes, max_per))?
-        .map_err(to_py)?;
+    let lists = run(py, threads, || core::ngram_carriers(&texts, &spec, hashes, max_per))?.map_err(to_py)?;
     let mut offsets = vec![0i64];
     let mut flat = Vec::new();
     for l in lists {
