@@ -1,5 +1,5 @@
 # Type stub of the compiled module (rust/python). Checked against it by `make stubtest`.
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -126,6 +126,7 @@ def bigram_familiarity(
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
 
+@final
 class NgramCounter:
     def __new__(
         cls,

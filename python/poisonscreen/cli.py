@@ -58,7 +58,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     if args.engine == "ray":
         try:
-            from .ray import scan as ray_scan  # type: ignore[attr-defined]
+            from .ray import scan as ray_scan
         except ImportError as e:
             raise ConfigError(f"--engine ray is not available: {e}") from e
         result = ray_scan(inputs, address=args.ray_address, mapping=_mapping(args.map), **overrides)

@@ -341,10 +341,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # few templates (one summary, three prompts) is a duplicate, not a trigger
         diversity = len(np.unique(tmpl[in_pattern])) / max(len(in_pattern), 1)
         prelim = (
-            c
-            * (1 - math.exp(-llr / 30))
-            * min(1.0, exclusivity / 0.5)
-            * min(1.0, diversity / 0.5)
+            c * (1 - math.exp(-llr / 30)) * min(1.0, exclusivity / 0.5) * min(1.0, diversity / 0.5)
         )
         scored.append(
             {
@@ -707,7 +704,7 @@ def detect_campaigns(
         for c, s in conditional.group_by("cluster").agg(pl.col("score").max()).iter_rows():
             cond_by_cluster[int(c)] = float(s)
 
-    feats = (
+    per_member = (
         members.select(
             "row",
             pl.col("tmpl_cluster").alias("cluster"),
@@ -722,7 +719,7 @@ def detect_campaigns(
         .with_columns(pl.col("novel", "first_person", "second_person").fill_null(False))
     )
     modal = (
-        feats.group_by(["cluster", "first_tok"])
+        per_member.group_by(["cluster", "first_tok"])
         .agg(pl.len().alias("tok_in"), pl.col("tok_total").first())
         .sort(["cluster", "tok_in", "first_tok"], descending=[False, True, False])
         .group_by("cluster", maintain_order=True)
@@ -741,7 +738,7 @@ def detect_campaigns(
         )
     )
     agg = (
-        feats.group_by("cluster")
+        per_member.group_by("cluster")
         .agg(
             pl.len().alias("size"),
             pl.col("tmpl_similarity").mean().alias("prompt_similarity"),
@@ -755,7 +752,10 @@ def detect_campaigns(
         .with_columns(
             # a wrapper frames varied answers; identical answers are a label, not a wrapper
             (
-                pl.col("wrapper_excl") * pl.col("tok_in") / pl.col("size") * pl.col("response_diversity")
+                pl.col("wrapper_excl")
+                * pl.col("tok_in")
+                / pl.col("size")
+                * pl.col("response_diversity")
             ).alias("wrapper"),
             (pl.col("top_resp") / pl.col("size")).alias("response_collapse"),
             pl.col("cluster")
@@ -809,7 +809,7 @@ def detect_campaigns(
             }
         )
         if r["score"] > 0.05 and reasons:
-            rows = feats.filter(pl.col("cluster") == r["cluster"])["row"].to_numpy()
+            rows = per_member.filter(pl.col("cluster") == r["cluster"])["row"].to_numpy()
             hit_frames.append(
                 _hits(
                     rows,

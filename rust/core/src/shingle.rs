@@ -40,18 +40,43 @@ pub fn hash_token(token: &str) -> u64 {
     xxh3_64(token.as_bytes())
 }
 
-/// The hash of a window of token hashes.
+/// The hash of a window of token hashes: xxh3-64 (seed 0) of their little-endian bytes. At most
+/// [`MAX_K`] hashes are used.
 #[inline]
 pub fn hash_window(hashes: &[u64]) -> u64 {
     let mut buf = [0u8; 8 * MAX_K];
     let n = hashes.len().min(MAX_K);
-    for (i, h) in hashes[..n].iter().enumerate() {
-        buf[i * 8..i * 8 + 8].copy_from_slice(&h.to_le_bytes());
+    for (dst, h) in buf.chunks_exact_mut(8).zip(&hashes[..n]) {
+        dst.copy_from_slice(&h.to_le_bytes());
     }
     xxh3_64(&buf[..n * 8])
 }
 
-pub(crate) fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
+/// Hashes of the windows of `k` consecutive hashes of `toks` (`k <= MAX_K`), appended to `out`;
+/// each equals [`hash_window`] of the window. The token hashes are laid out as bytes once, so a
+/// window is hashed in place.
+fn hash_windows(toks: &[u64], k: usize, out: &mut Vec<u64>) {
+    let k = k.min(MAX_K);
+    if k == 0 || toks.len() < k {
+        return;
+    }
+    BYTES.with(|cell| {
+        let mut bytes = cell.take();
+        bytes.clear();
+        bytes.reserve(toks.len() * 8);
+        for h in toks {
+            bytes.extend_from_slice(&h.to_le_bytes());
+        }
+        out.extend((0..=toks.len() - k).map(|i| xxh3_64(&bytes[i * 8..(i + k) * 8])));
+        cell.set(bytes);
+    });
+}
+
+thread_local! {
+    static BYTES: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
     out.clear();
     let norm = normalize(text, &opts.normalize);
     for_each_token(&norm, opts.mode, |t| out.push(hash_token(t)));
@@ -84,15 +109,13 @@ pub(crate) fn windows_append(toks: &[u64], k: usize, short_fallback: bool, out: 
     if toks.is_empty() {
         return;
     }
-    if k == 1 {
-        // a 1-gram's hash is the hash of its one-token window, as for any k
-        out.extend(toks.iter().map(|h| hash_window(std::slice::from_ref(h))));
-    } else if toks.len() < k {
+    if toks.len() < k {
         if short_fallback {
             out.push(hash_window(toks));
         }
     } else {
-        out.extend(toks.windows(k).map(hash_window));
+        // a 1-gram's hash is the hash of its one-token window, as for any k
+        hash_windows(toks, k, out);
     }
 }
 

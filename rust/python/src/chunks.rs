@@ -1,7 +1,7 @@
 //! Arrow string chunks handed over from Python as NumPy views of their buffers.
 
 use numpy::PyReadonlyArray1;
-use poisonscreen_core::{CoreError, StrColumn};
+use poisonscreen_core::{CoreError, StrColumn, Texts};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -30,57 +30,18 @@ pub fn extract<'py>(chunks: &Bound<'py, PyList>) -> PyResult<Vec<Chunk<'py>>> {
         .collect()
 }
 
-/// A column view of every chunk, with the global row index each chunk starts at.
-pub struct Columns<'a> {
-    pub cols: Vec<StrColumn<'a>>,
-    pub starts: Vec<usize>,
-    pub rows: usize,
-}
-
-impl<'a> Columns<'a> {
-    pub fn new(chunks: &'a [Chunk<'_>]) -> PyResult<Self> {
-        let mut cols = Vec::with_capacity(chunks.len());
-        let mut starts = Vec::with_capacity(chunks.len());
-        let mut rows = 0usize;
-        for c in chunks {
-            let offsets = c.offsets.as_slice().map_err(|e| to_py(CoreError::Input(e.to_string())))?;
-            let data = c.data.as_slice().map_err(|e| to_py(CoreError::Input(e.to_string())))?;
-            let validity = match &c.validity {
-                Some(v) => Some(v.as_slice().map_err(|e| to_py(CoreError::Input(e.to_string())))?),
-                None => None,
-            };
-            let col = StrColumn::new(offsets, data, validity, c.validity_offset).map_err(to_py)?;
-            starts.push(rows);
-            rows += col.len();
-            cols.push(col);
-        }
-        Ok(Columns { cols, starts, rows })
-    }
-
-    /// Shift a chunk-local row number in an error to the global row number.
-    pub fn globalise(&self, chunk: usize, err: CoreError) -> CoreError {
-        match err {
-            CoreError::InvalidUtf8 { row, byte } => {
-                CoreError::InvalidUtf8 { row: row + self.starts[chunk], byte }
-            }
-            other => other,
-        }
-    }
-
-    /// The text of a global row (None for null).
-    pub fn get(&self, row: usize) -> Result<Option<&'a str>, CoreError> {
-        let chunk = match self.starts.binary_search(&row) {
-            Ok(i) => {
-                // Several empty chunks may start at the same row: take the last with that start.
-                let mut i = i;
-                while i + 1 < self.starts.len() && self.starts[i + 1] == row {
-                    i += 1;
-                }
-                i
-            }
-            Err(i) => i - 1,
+/// The chunks as one column of rows (`poisonscreen_core::Texts`), borrowed.
+pub fn texts<'a>(chunks: &'a [Chunk<'_>]) -> PyResult<Texts<'a>> {
+    let input = |e: numpy::AsSliceError| to_py(CoreError::Input(e.to_string()));
+    let mut cols = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        let offsets = c.offsets.as_slice().map_err(input)?;
+        let data = c.data.as_slice().map_err(input)?;
+        let validity = match &c.validity {
+            Some(v) => Some(v.as_slice().map_err(input)?),
+            None => None,
         };
-        let col = self.cols.get(chunk).ok_or_else(|| CoreError::Input(format!("row {row} out of range")))?;
-        col.get(row - self.starts[chunk]).map_err(|e| self.globalise(chunk, e))
+        cols.push(StrColumn::new(offsets, data, validity, c.validity_offset).map_err(to_py)?);
     }
+    Ok(Texts::new(cols))
 }

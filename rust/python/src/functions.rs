@@ -9,8 +9,11 @@ use poisonscreen_core::{
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::chunks::{extract, Columns};
+use crate::chunks::{extract, texts};
 use crate::errors::{config_error, to_py};
+
+/// Two NumPy arrays returned together.
+type Arrays2<'py, A, B> = PyResult<(Bound<'py, PyArray1<A>>, Bound<'py, PyArray1<B>>)>;
 
 static FORKED: AtomicBool = AtomicBool::new(false);
 
@@ -100,17 +103,17 @@ fn signatures<'py>(
     let opts = shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?;
     let hasher = MinHasher::new(num_perm, seed).map_err(to_py)?;
     let chunks = extract(chunks)?;
-    let cols = Columns::new(&chunks)?;
+    let cols = texts(&chunks)?;
     let flat = run(py, threads, || -> Result<Vec<u32>, CoreError> {
-        let mut out = Vec::with_capacity(cols.rows * num_perm);
-        for (i, col) in cols.cols.iter().enumerate() {
+        let mut out = Vec::with_capacity(cols.len() * num_perm);
+        for (i, col) in cols.columns().iter().enumerate() {
             let sigs = core::batch_signatures(col, &opts, &hasher).map_err(|e| cols.globalise(i, e))?;
             out.extend_from_slice(&sigs);
         }
         Ok(out)
     })?
     .map_err(to_py)?;
-    PyArray1::from_vec(py, flat).reshape([cols.rows, num_perm])
+    PyArray1::from_vec(py, flat).reshape([cols.len(), num_perm])
 }
 
 /// (bands, rows) for a Jaccard threshold, minimising false positives + false negatives.
@@ -222,11 +225,11 @@ fn exact_jaccard<'py>(
     use std::collections::HashMap;
     let opts = shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?;
     let chunks = extract(chunks)?;
-    let cols = Columns::new(&chunks)?;
+    let cols = texts(&chunks)?;
     if pairs.shape()[1] != 2 {
         return Err(config_error("pairs must have shape (m, 2)"));
     }
-    let pairs = pairs_of(slice2(&pairs, "pairs")?, cols.rows)?;
+    let pairs = pairs_of(slice2(&pairs, "pairs")?, cols.len())?;
     let out = run(py, threads, || -> Result<Vec<f64>, CoreError> {
         let mut rows: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
         rows.sort_unstable();
@@ -250,7 +253,7 @@ fn connected_components<'py>(
     py: Python<'py>,
     n_rows: usize,
     edges: PyReadonlyArray2<'py, u32>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+) -> Arrays2<'py, u32, i64> {
     if n_rows > u32::MAX as usize {
         return Err(config_error("at most 2^32 - 1 rows"));
     }
@@ -272,10 +275,10 @@ fn text_stats<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let chunks = extract(chunks)?;
-    let cols = Columns::new(&chunks)?;
+    let cols = texts(&chunks)?;
     let stats = run(py, threads, || -> Result<Vec<Option<core::TextStats>>, CoreError> {
-        let mut out = Vec::with_capacity(cols.rows);
-        for (i, col) in cols.cols.iter().enumerate() {
+        let mut out = Vec::with_capacity(cols.len());
+        for (i, col) in cols.columns().iter().enumerate() {
             out.extend(core::batch_text_stats(col).map_err(|e| cols.globalise(i, e))?);
         }
         Ok(out)
@@ -316,7 +319,7 @@ fn row_ngram_hashes<'py>(
     collapse_whitespace: bool,
     max_per_row: Option<usize>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u64>>)> {
+) -> Arrays2<'py, i64, u64> {
     use rayon::prelude::*;
     if orders.is_empty() {
         return Err(config_error("orders must not be empty"));
@@ -326,9 +329,9 @@ fn row_ngram_hashes<'py>(
         per_order.push(shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?);
     }
     let chunks = extract(chunks)?;
-    let cols = Columns::new(&chunks)?;
+    let cols = texts(&chunks)?;
     let lists = run(py, threads, || -> Result<Vec<Vec<u64>>, CoreError> {
-        (0..cols.rows)
+        (0..cols.len())
             .into_par_iter()
             .map_init(Vec::new, |buf, row| {
                 let mut set = Vec::new();
@@ -431,10 +434,10 @@ impl NgramCounter {
         threads: Option<usize>,
     ) -> PyResult<()> {
         let chunks = extract(chunks)?;
-        let cols = Columns::new(&chunks)?;
+        let cols = texts(&chunks)?;
         let inner = &mut self.inner;
         run(py, threads, || -> Result<(), CoreError> {
-            for (i, col) in cols.cols.iter().enumerate() {
+            for (i, col) in cols.columns().iter().enumerate() {
                 inner.add_column(col).map_err(|e| cols.globalise(i, e))?;
             }
             Ok(())
@@ -517,10 +520,6 @@ fn ngram_spec(
     Ok(spec)
 }
 
-fn texts_of<'a>(chunks: &'a [crate::chunks::Chunk<'_>]) -> PyResult<core::Texts<'a>> {
-    Ok(core::Texts::new(Columns::new(chunks)?.cols))
-}
-
 /// Document counts of the n-grams of the rows `rows` that reach `min_count`:
 /// (hashes uint64[], counts uint32[]) sorted by hash.
 #[pyfunction]
@@ -537,10 +536,10 @@ fn subset_ngram_counts<'py>(
     casefold: bool,
     collapse_whitespace: bool,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>)> {
+) -> Arrays2<'py, u64, u32> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
     let chunks = extract(chunks)?;
-    let texts = texts_of(&chunks)?;
+    let texts = texts(&chunks)?;
     let rows = slice1(&rows, "rows")?;
     let counts =
         run(py, threads, || core::subset_ngram_counts(&texts, rows, &spec, min_count))?.map_err(to_py)?;
@@ -565,7 +564,7 @@ fn ngram_document_counts<'py>(
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
     let chunks = extract(chunks)?;
-    let texts = texts_of(&chunks)?;
+    let texts = texts(&chunks)?;
     let hashes = slice1(&hashes, "hashes")?;
     let counts = run(py, threads, || core::ngram_document_counts(&texts, &spec, hashes))?.map_err(to_py)?;
     Ok(PyArray1::from_vec(py, counts))
@@ -586,10 +585,10 @@ fn ngram_carriers<'py>(
     casefold: bool,
     collapse_whitespace: bool,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+) -> Arrays2<'py, i64, u32> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
     let chunks = extract(chunks)?;
-    let texts = texts_of(&chunks)?;
+    let texts = texts(&chunks)?;
     let hashes = slice1(&hashes, "hashes")?;
     let lists = run(py, threads, || core::ngram_carriers(&texts, &spec, hashes, max_per))?.map_err(to_py)?;
     let mut offsets = vec![0i64];
@@ -617,7 +616,7 @@ fn bigram_familiarity<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let chunks = extract(chunks)?;
-    let texts = texts_of(&chunks)?;
+    let texts = texts(&chunks)?;
     let norm = NormalizeOptions { nfkc, casefold, collapse_whitespace };
     let out = run(py, threads, || core::bigram_familiarity(&texts, norm, sample_every, min_tokens))?
         .map_err(to_py)?;
