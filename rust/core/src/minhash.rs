@@ -125,7 +125,9 @@ fn kernel(a: &[u64], b: &[u64], shingles: &[u64], out: &mut [u32]) {
     const L: usize = 32;
     let n = out.len().min(a.len()).min(b.len());
     let full = n / L * L;
-    for ((ac, bc), oc) in a[..full].chunks_exact(L).zip(b[..full].chunks_exact(L)).zip(out[..full].chunks_exact_mut(L)) {
+    for ((ac, bc), oc) in
+        a[..full].chunks_exact(L).zip(b[..full].chunks_exact(L)).zip(out[..full].chunks_exact_mut(L))
+    {
         let mut aa = [0u64; L];
         let mut bb = [0u64; L];
         aa.copy_from_slice(ac);

@@ -76,7 +76,7 @@ thread_local! {
     static BYTES: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
+pub(crate) fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
     out.clear();
     let norm = normalize(text, &opts.normalize);
     for_each_token(&norm, opts.mode, |t| out.push(hash_token(t)));
