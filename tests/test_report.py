@@ -350,7 +350,7 @@ def test_scan_result_write_uses_report(tmp_path: Path) -> None:
         from poisonscreen.scan import ScanResult
     except ImportError as exc:
         pytest.skip(f"poisonscreen package not importable (compiled core not built?): {exc}")
-    h = _hostile_result(n=9)
+    h = _hostile_result(n=12)
     res = ScanResult(
         rows=h.rows, triggers=h.triggers, clusters=h.clusters, summary=h.summary, corpus=h.corpus
     )
