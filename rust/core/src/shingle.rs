@@ -7,7 +7,7 @@
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{CoreError, Result};
-use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
+use crate::text::{ascii_words, for_each_token, normalize, NormalizeOptions, TokenMode};
 
 /// How text becomes shingles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,8 +76,35 @@ thread_local! {
     static BYTES: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
+/// The hash of every token of the normalised `text`, into `out` (cleared first).
 pub(crate) fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
     out.clear();
+    if opts.mode == TokenMode::Word && text.is_ascii() {
+        // Fast path, same result: on ASCII, NFKC is the identity, whitespace never joins or
+        // splits UAX #29 words and lowercasing moves no boundary, so the words of the
+        // normalised text are the (lowercased) words of the raw text. No normalised copy.
+        let fold = opts.normalize.casefold;
+        let mut small = [0u8; 32];
+        let mut long = Vec::new();
+        ascii_words(text, |t| {
+            let tb = t.as_bytes();
+            if fold && tb.iter().any(u8::is_ascii_uppercase) {
+                let buf = if tb.len() <= small.len() {
+                    &mut small[..tb.len()]
+                } else {
+                    long.clear();
+                    long.extend_from_slice(tb);
+                    &mut long[..]
+                };
+                buf.copy_from_slice(tb);
+                buf.make_ascii_lowercase();
+                out.push(xxh3_64(buf));
+            } else {
+                out.push(xxh3_64(tb));
+            }
+        });
+        return;
+    }
     let norm = normalize(text, &opts.normalize);
     for_each_token(&norm, opts.mode, |t| out.push(hash_token(t)));
 }

@@ -27,6 +27,9 @@ impl Default for NormalizeOptions {
 /// - case folding: full Unicode default case folding ('Straße' → "strasse"); ASCII fast path.
 /// - whitespace: every run of Unicode whitespace becomes one ' ', ends trimmed.
 pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
+    if text.is_ascii() {
+        return normalize_ascii(text, opts);
+    }
     let mut s: Cow<'t, str> = Cow::Borrowed(text);
     if opts.nfkc && !s.is_ascii() && is_nfkc_quick(s.chars()) != IsNormalized::Yes {
         s = Cow::Owned(s.nfkc().collect());
@@ -51,6 +54,55 @@ pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
         s = Cow::Owned(out);
     }
     s
+}
+
+/// `char::is_whitespace` on an ASCII byte (includes U+000B, unlike `u8::is_ascii_whitespace`).
+#[inline]
+fn is_ascii_ws(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// [`normalize`] of ASCII text in one pass: NFKC is the identity, folding is lowercasing.
+fn normalize_ascii<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
+    let b = text.as_bytes();
+    let fold = opts.casefold && b.iter().any(u8::is_ascii_uppercase);
+    let collapse = opts.collapse_whitespace && needs_collapse_ascii(b);
+    if !fold && !collapse {
+        return Cow::Borrowed(text);
+    }
+    if !collapse {
+        return Cow::Owned(text.to_ascii_lowercase());
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut pending_space = false;
+    for &c in b {
+        if is_ascii_ws(c) {
+            pending_space = !out.is_empty();
+        } else {
+            if pending_space {
+                out.push(b' ');
+                pending_space = false;
+            }
+            out.push(if fold { c.to_ascii_lowercase() } else { c });
+        }
+    }
+    // only ASCII bytes were pushed
+    Cow::Owned(String::from_utf8(out).unwrap_or_default())
+}
+
+fn needs_collapse_ascii(b: &[u8]) -> bool {
+    let mut prev_space = true; // leading whitespace needs trimming
+    for &c in b {
+        if is_ascii_ws(c) {
+            if prev_space || c != b' ' {
+                return true;
+            }
+            prev_space = true;
+        } else {
+            prev_space = false;
+        }
+    }
+    prev_space && !b.is_empty()
 }
 
 fn needs_collapse(s: &str) -> bool {
@@ -104,7 +156,7 @@ pub fn tokenize(text: &str, mode: TokenMode) -> Vec<&str> {
 /// joined across `'` between letters and `.`/`,`/`'`/`;` between digits (MidLetter, MidNum),
 /// `.` between letters (MidNumLet) — the cases that occur in ASCII. Equal to `unicode_words`
 /// on ASCII input (checked by a property test).
-fn ascii_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+pub(crate) fn ascii_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
     let b = text.as_bytes();
     let n = b.len();
     let is_w = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
