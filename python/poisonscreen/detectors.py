@@ -132,10 +132,13 @@ def row_features(corpus: pl.DataFrame, cfg: Any) -> Features:
     fam = _core.bigram_familiarity(
         text_chunks(response)[0], sample_every=sample_every, min_tokens=8, threads=threads
     )
+    # responses group by near-identity of their word bigrams: one target answer with small
+    # variations (variable names, paraphrased refusals) stays one group; numbers are kept, so
+    # "4 stars" and "5 stars" stay two labels
     resp = near_duplicates(
         response,
         threshold=cfg.response_similarity,
-        ngram=3,
+        ngram=2,
         num_perm=cfg.num_perm,
         seed=cfg.seed,
         threads=threads,
@@ -287,8 +290,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         )
         top = np.argsort(-c.astype(np.int64), kind="stable")[: cfg.max_trigger_candidates]
         for hh, cc in zip(h[top].tolist(), c[top].tolist()):
-            if cc > best.get(hh, 0):
-                best[hh] = cc
+            # summed over the sets: a trigger with paraphrased targets hits several sets
+            best[hh] = best.get(hh, 0) + cc
     if not best:
         return empty
     cand = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -53,7 +53,7 @@ class ScanConfig:
     min_support: int = 8
     trigger_orders: tuple[int, ...] = (1, 2, 3, 4)
     max_trigger_candidates: int = 300
-    response_similarity: float = 0.8
+    response_similarity: float = 0.5
     template_similarity: float = 0.4
     min_cluster: int = 20
     num_perm: int = 64

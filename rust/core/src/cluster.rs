@@ -12,7 +12,19 @@ impl UnionFind {
         UnionFind { parent: (0..n as u32).collect(), size: vec![1; n] }
     }
 
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parent.is_empty()
+    }
+
+    /// The representative of `x`'s set; `x` itself when `x` is out of range.
     pub fn find(&mut self, mut x: u32) -> u32 {
+        if x as usize >= self.parent.len() {
+            return x;
+        }
         while self.parent[x as usize] != x {
             let p = self.parent[x as usize];
             self.parent[x as usize] = self.parent[p as usize];
@@ -21,8 +33,13 @@ impl UnionFind {
         x
     }
 
-    /// Join the sets of `a` and `b`; true when they were apart.
+    /// Join the sets of `a` and `b`; true when they were apart. Out-of-range elements are
+    /// ignored (false).
     pub fn union(&mut self, a: u32, b: u32) -> bool {
+        let n = self.parent.len();
+        if a as usize >= n || b as usize >= n {
+            return false;
+        }
         let (mut ra, mut rb) = (self.find(a), self.find(b));
         if ra == rb {
             return false;

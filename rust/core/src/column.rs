@@ -35,7 +35,7 @@ impl<'a> StrColumn<'a> {
         }
         let len = offsets.len() - 1;
         if let Some(v) = validity {
-            if (v.len() as u64) * 8 < (validity_offset + len) as u64 {
+            if (v.len() as u128) * 8 < validity_offset as u128 + len as u128 {
                 return Err(CoreError::Input("validity bitmap is shorter than the column".into()));
             }
         }

@@ -4,6 +4,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::error::{CoreError, Result};
+use crate::minhash::MAX_PERM;
 
 /// `bands` bands of `rows` signature positions each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +21,7 @@ fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
 
 impl LshParams {
     pub fn new(bands: usize, rows: usize, num_perm: usize) -> Result<Self> {
-        if bands == 0 || rows == 0 || bands * rows > num_perm {
+        if bands == 0 || rows == 0 || bands.checked_mul(rows).is_none_or(|p| p > num_perm) {
             return Err(CoreError::Config(format!(
                 "bands ({bands}) × rows ({rows}) must be at least 1 and at most num_perm ({num_perm})"
             )));
@@ -35,8 +36,8 @@ impl LshParams {
         if !(threshold > 0.0 && threshold < 1.0) {
             return Err(CoreError::Config(format!("threshold must be in (0, 1), got {threshold}")));
         }
-        if num_perm == 0 {
-            return Err(CoreError::Config("num_perm must be at least 1".into()));
+        if num_perm == 0 || num_perm > MAX_PERM {
+            return Err(CoreError::Config(format!("num_perm must be in 1..={MAX_PERM}, got {num_perm}")));
         }
         let mut best = (f64::INFINITY, LshParams { bands: 1, rows: 1 });
         for b in 1..=num_perm {
@@ -88,7 +89,7 @@ pub fn candidate_pairs(
     max_bucket: usize,
     skip: Option<&[bool]>,
 ) -> Vec<(u32, u32)> {
-    if bands == 0 || n_rows == 0 || keys.len() < n_rows * bands {
+    if bands == 0 || n_rows == 0 || n_rows.checked_mul(bands).is_none_or(|need| keys.len() < need) {
         return Vec::new();
     }
     let max_bucket = max_bucket.max(2);

@@ -72,7 +72,7 @@ impl<'a> Texts<'a> {
     pub fn globalise(&self, chunk: usize, err: CoreError) -> CoreError {
         match err {
             CoreError::InvalidUtf8 { row, byte } => {
-                CoreError::InvalidUtf8 { row: row + self.starts[chunk], byte }
+                CoreError::InvalidUtf8 { row: row + self.starts.get(chunk).copied().unwrap_or(0), byte }
             }
             other => other,
         }
