@@ -8,8 +8,10 @@ pub struct UnionFind {
 }
 
 impl UnionFind {
+    /// Singletons `0..n`; `n` is capped at `u32::MAX`.
     pub fn new(n: usize) -> Self {
-        UnionFind { parent: (0..n as u32).collect(), size: vec![1; n] }
+        let n = n.min(u32::MAX as usize) as u32;
+        UnionFind { parent: (0..n).collect(), size: vec![1; n as usize] }
     }
 
     pub fn len(&self) -> usize {
@@ -57,7 +59,10 @@ impl UnionFind {
 /// the smallest row of the component, so ids do not depend on edge order — and the row's
 /// `partner`: the smallest row it shares an edge with (`None` without edges). Edges naming rows
 /// outside `0..n_rows` are ignored.
+///
+/// At most `u32::MAX` rows: a larger `n_rows` is capped.
 pub fn connected_components(n_rows: usize, edges: &[(u32, u32)]) -> (Vec<u32>, Vec<Option<u32>>) {
+    let n_rows = n_rows.min(u32::MAX as usize);
     let mut uf = UnionFind::new(n_rows);
     let mut partner: Vec<Option<u32>> = vec![None; n_rows];
     for &(a, b) in edges {

@@ -57,22 +57,29 @@ impl LshParams {
 
 /// Band keys, row-major `rows × bands`: xxh3-64 of the band's values (little-endian) seeded by the
 /// band index.
+///
+/// `sigs` holds `sigs.len() / num_perm` whole signatures (a trailing partial one is ignored).
+/// Parameters that [`LshParams::new`] would reject for `num_perm` (zero bands or rows, or
+/// `bands * rows > num_perm`, possible since the fields are public) give an empty result.
 pub fn band_keys(sigs: &[u32], num_perm: usize, params: LshParams) -> Vec<u64> {
-    if num_perm == 0 {
+    let LshParams { bands, rows } = params;
+    if LshParams::new(bands, rows, num_perm).is_err() {
         return Vec::new();
     }
     let n = sigs.len() / num_perm;
-    let mut out = vec![0u64; n * params.bands];
-    out.par_chunks_mut(params.bands.max(1)).zip(sigs.par_chunks(num_perm)).for_each(|(keys, sig)| {
-        let mut buf = Vec::with_capacity(params.rows * 4);
-        for (band, key) in keys.iter_mut().enumerate() {
-            buf.clear();
-            for v in &sig[band * params.rows..(band + 1) * params.rows] {
-                buf.extend_from_slice(&v.to_le_bytes());
+    let mut out = vec![0u64; n * bands];
+    out.par_chunks_mut(bands).zip(sigs.par_chunks_exact(num_perm)).with_min_len(256).for_each_init(
+        || Vec::with_capacity(rows * 4),
+        |buf, (keys, sig)| {
+            for ((band, key), vals) in keys.iter_mut().enumerate().zip(sig.chunks_exact(rows)) {
+                buf.clear();
+                for v in vals {
+                    buf.extend_from_slice(&v.to_le_bytes());
+                }
+                *key = xxh3_64_with_seed(buf, band as u64);
             }
-            *key = xxh3_64_with_seed(&buf, band as u64);
-        }
-    });
+        },
+    );
     out
 }
 

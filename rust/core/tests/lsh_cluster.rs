@@ -173,3 +173,27 @@ fn union_find() {
     assert_eq!(uf.find(0), uf.find(2));
     assert_ne!(uf.find(4), uf.find(0));
 }
+
+#[test]
+fn bad_parameters_never_panic() {
+    use poisonscreen_core::StrColumn;
+    assert!(matches!(LshParams::new(usize::MAX, 2, 128), Err(CoreError::Config(_))));
+    assert!(matches!(LshParams::from_threshold(0.8, 5000), Err(CoreError::Config(_))));
+    assert!(matches!(LshParams::from_threshold(f64::NAN, 128), Err(CoreError::Config(_))));
+    let sigs = vec![1u32; 3 * 16 + 5]; // three signatures and a partial one
+    assert!(band_keys(&sigs, 16, LshParams { bands: 5, rows: 4 }).is_empty());
+    assert!(band_keys(&sigs, 16, LshParams { bands: 0, rows: 4 }).is_empty());
+    assert!(band_keys(&sigs, 0, LshParams { bands: 1, rows: 1 }).is_empty());
+    assert_eq!(band_keys(&sigs, 16, LshParams { bands: 4, rows: 4 }).len(), 12);
+    assert!(candidate_pairs(&[1, 1], usize::MAX, 2, 8, None).is_empty());
+    let mut uf = UnionFind::new(3);
+    assert!(!uf.union(0, 7));
+    assert_eq!(uf.find(9), 9);
+    assert!(uf.union(0, 2));
+    assert_eq!(uf.find(2), uf.find(0));
+    let (ids, partner) = connected_components(2, &[(0, 5), (1, 1)]);
+    assert_eq!((ids, partner), (vec![0, 1], vec![None, None]));
+    let col = OwnedStrColumn::from_strs(&[Some("a")]);
+    let _ = col.view();
+    assert!(StrColumn::new(&[0, 1], b"a", Some(&[1]), usize::MAX).is_err());
+}
