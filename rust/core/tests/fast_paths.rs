@@ -79,3 +79,53 @@ proptest! {
         prop_assert_eq!(got, reference_shingles(&s, &o));
     }
 }
+
+/// `text_stats` by its definition, with hash sets and maps.
+fn reference_stats(text: &str) -> poisonscreen_core::TextStats {
+    use std::collections::{HashMap, HashSet};
+    use unicode_segmentation::UnicodeSegmentation;
+    let chars: Vec<char> = text.chars().collect();
+    let mut hist: HashMap<char, u32> = HashMap::new();
+    for &c in &chars {
+        *hist.entry(c).or_default() += 1;
+    }
+    let n = chars.len() as f64;
+    let entropy: f64 = hist.values().map(|&c| -(c as f64 / n) * (c as f64 / n).log2()).sum();
+    let non_space: Vec<&char> = chars.iter().filter(|c| !c.is_whitespace()).collect();
+    let non_alnum = non_space.iter().filter(|c| !c.is_alphanumeric()).count();
+    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    let mut seen = HashSet::new();
+    let grams = words.len().saturating_sub(2);
+    let repeats = words.windows(3).filter(|w| !seen.insert(w.to_vec())).count();
+    let unique: HashSet<&String> = words.iter().collect();
+    poisonscreen_core::TextStats {
+        chars: chars.len() as u32,
+        words: words.len() as u32,
+        char_entropy: if chars.is_empty() { 0.0 } else { entropy as f32 },
+        repetition: if grams == 0 { 0.0 } else { repeats as f32 / grams as f32 },
+        non_alnum: if non_space.is_empty() { 0.0 } else { non_alnum as f32 / non_space.len() as f32 },
+        compressibility: if text.is_empty() {
+            1.0
+        } else {
+            lz4_flex::block::compress(text.as_bytes()).len() as f32 / text.len() as f32
+        },
+        unique_word_ratio: if words.is_empty() { 1.0 } else { unique.len() as f32 / words.len() as f32 },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn text_stats_equal_definition(s in "(the|The|a|b|THE|ß|é|日本|🙂|x1|!|,|\\.| |\t|\u{a0}|\u{2028}){0,60}") {
+        let got = poisonscreen_core::text_stats(&s);
+        let want = reference_stats(&s);
+        prop_assert!((got.char_entropy - want.char_entropy).abs() < 1e-5, "{:?} {:?}", got, want);
+        prop_assert!((got.repetition - want.repetition).abs() < 1e-6);
+        prop_assert!((got.compressibility - want.compressibility).abs() < 1e-6);
+        prop_assert_eq!(
+            (got.chars, got.words, got.non_alnum, got.unique_word_ratio),
+            (want.chars, want.words, want.non_alnum, want.unique_word_ratio)
+        );
+    }
+}
