@@ -9,10 +9,38 @@
 //! - [`counts`]: mergeable n-gram document frequencies;
 //! - [`stats`]: per-row text statistics;
 //! - [`mine`]: n-gram mining passes behind trigger detection;
-//! - [`column`]: zero-copy views of Arrow string arrays.
+//! - [`column`](mod@column): zero-copy views of Arrow string arrays.
 //!
 //! Batch functions run on rayon and give identical results for any thread count. No public
 //! function panics on any input text; bad buffers or options return [`CoreError`].
+//!
+//! # Notes for callers (where this differs from, or adds to, the original spec)
+//!
+//! - [`CoreError`] also derives `Eq`.
+//! - [`StrColumn`] takes `i64` offsets only (Arrow `large_string`); 32-bit offsets must be
+//!   widened by the caller. [`OwnedStrColumn::from_bytes`] builds columns of arbitrary bytes.
+//! - Hashes are pinned by a regression test: token = xxh3-64 (seed 0) of the UTF-8 bytes;
+//!   k-gram = xxh3-64 (seed 0) of the k token hashes as little-endian bytes ([`hash_window`]);
+//!   band key = xxh3-64 of the band's `u32`s (little-endian) seeded by the band index.
+//! - [`jaccard_sorted`] and [`estimate_jaccard`] give 0 for two empty sets / two empty-set
+//!   signatures.
+//! - [`MinHasher::signature_into`] picks an AVX-512 / AVX2 / portable loop by run-time CPU
+//!   detection; all give bit-identical signatures (tested against the definition).
+//! - [`LshParams::from_threshold`] accepts `num_perm` in `1..=4096` (as [`MinHasher::new`]).
+//! - [`band_keys`] returns an empty vector for parameters [`LshParams::new`] would reject
+//!   (the fields are public); [`candidate_pairs`] returns no pairs when `keys` is too short and
+//!   treats `max_bucket < 2` as 2.
+//! - [`connected_components`]: `partner[j]` is the smallest row sharing an edge with `j`
+//!   (`None` without edges); edges naming rows out of range or self-loops are ignored.
+//!   [`UnionFind::find`]/[`UnionFind::union`] ignore out-of-range elements instead of panicking.
+//! - [`NgramCounter`]: the kept text for a hash is the lexicographically smallest `(order, text)`
+//!   across merges; inside one counter the first text seen wins. The two differ only on a 64-bit
+//!   hash collision between different n-grams, so tables are equal for any batching and thread
+//!   count except in that (astronomically rare) case.
+//! - [`TextStats::unique_word_ratio`] and the repetition 3-grams compare words lowercased.
+//! - Extra public API: [`mine`] (multi-chunk [`Texts`] and the n-gram mining passes),
+//!   [`shingle_hashes_with`] (caller scratch), [`exact_ngram_hashes`] (no short-text fallback),
+//!   [`hash_window`], [`MinHasher::seed`], `shingle::MAX_K` (64), `minhash::MAX_PERM` (4096).
 
 pub mod cluster;
 pub mod column;
