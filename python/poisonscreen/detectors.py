@@ -307,6 +307,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     off, carriers = _core.ngram_carriers(pchunks, hashes, list(orders), max_per=n, threads=threads)
 
     anomalous_rate = anomalous.sum() / max(usable.sum(), 1)
+    responses = f["response"]
+    word_cache: dict[int, _Words] = {}
+
+    def words_of(row: int) -> _Words:
+        if row not in word_cache:
+            word_cache[row] = _Words(_core.tokenize(responses[row]))
+        return word_cache[row]
+
     tmpl = f["tmpl_cluster"].to_numpy()
     scored = []
     for i, h in enumerate(hashes.tolist()):
@@ -318,13 +326,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         clusters, cnt = np.unique(resp_cluster[rows], return_counts=True)
         order = np.lexsort((clusters, -cnt))[:3]
         top, top_cnt = clusters[order], cnt[order]
-        # clusters that are a real share of the carriers, not single stragglers
-        top_keep = top_cnt >= max(2, 0.05 * s)
+        # the answer the carriers collapse onto, with its near variants (paraphrases of one
+        # refusal) but not a second label ("positive" beside "negative" is a label set)
+        top_keep = (top_cnt >= max(2, 0.05 * s)) & np.array(
+            [i == 0 or words_of(int(top[0])).similar(words_of(int(c))) for i, c in enumerate(top)]
+        )
         top, top_cnt = top[top_keep], top_cnt[top_keep]
         c_collapse = top_cnt.sum() / s
-        base_collapse = sum(
-            int(resp_size[top_rows]) for top_rows in _first_rows(resp_cluster, top)
-        ) / max(usable.sum(), 1)
+        # cluster ids are the smallest row of the cluster, so resp_size[id] is its size
+        base_collapse = sum(int(resp_size[c]) for c in top) / max(usable.sum(), 1)
         c_anom = anomalous[rows].sum() / s
         if c_anom > c_collapse:
             pattern, c, base = "anomalous", c_anom, anomalous_rate
@@ -370,22 +380,28 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         key = d["rows"].tobytes()
         if key not in by_set:
             by_set[key] = d
-    groups = sorted(by_set.values(), key=lambda d: (-d["prelim"], d["hash"]))[:200]
+    ranked = sorted(by_set.values(), key=lambda d: (-d["prelim"], d["hash"]))
     same_rows: dict[bytes, list[int]] = {}
     for d in scored:
         same_rows.setdefault(d["rows"].tobytes(), []).append(d["hash"])
+    # 3. template discount: carriers sharing long scaffolding beyond the phrase are a template;
+    # answers copied from the prompt ("higher or lower" -> "lower") are a task, not a target.
+    # Scored in batches, best first, until no remaining candidate can enter the top 50 (a score
+    # never exceeds its preliminary score), so big template families cannot crowd out a trigger.
+    groups = ranked[:2000]
     for d in groups:
         example = int(d["in_pattern"][0]) if len(d["in_pattern"]) else int(d["rows"][0])
         d["example"] = example
         d["phrase"] = _longest_phrase(
             f["prompt"][example], d["hash"], same_rows[d["rows"].tobytes()], orders
         )
-    # 3. template discount: carriers sharing long scaffolding beyond the phrase are a template;
-    # answers copied from the prompt ("higher or lower" -> "lower") are a task, not a target
     _template_share(groups, f, pchunks, n, threads)
+    for d in groups:
+        d["score"] = d["prelim"] * (1.0 - d["template"])
+    groups = sorted(groups, key=lambda d: (-d["score"], d["hash"]))[:300]
     _copied_share(groups, f, feats)
     for d in groups:
-        d["score"] = d["prelim"] * (1.0 - d["template"]) * (1.0 - d["copied"])
+        d["score"] *= 1.0 - d["copied"]
     # 4. merge what remains of one phrase (nearly the same carriers)
     accepted: list[dict[str, Any]] = []
     for d in sorted(groups, key=lambda d: (-d["score"], d["hash"])):
@@ -447,23 +463,59 @@ def _longest_phrase(text: str, h: int, same: list[int], orders: tuple[int, ...])
 
 
 def _copied_share(groups: list[dict[str, Any]], f: pl.DataFrame, feats: Features) -> None:
-    """Share of each candidate's pattern rows whose informative answer words (in under 20% of
-    rows) all occur in the row's own prompt: a choice or extraction task, not a fixed target."""
+    """Share of each candidate's pattern rows that look like an ordinary task rather than a
+    planted target: the informative answer words (in under 20% of rows) all occur in the row's
+    own prompt (a choice or extraction task), or the prompt ends in the phrase and a short answer
+    completes it (a cloze template: "This is definitely not a" -> "positive review.")."""
     n = max(f.height, 1)
     common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
     for d in groups:
         rows = d["in_pattern"][:50] if d["pattern"] == "collapse" else d["in_pattern"][:0]
-        copied = 0
+        phrase = d["phrase"].split()
+        task = 0
         for r in rows.tolist():
-            resp = set(_core.tokenize(f["response"][r])) - common
-            if resp and resp <= set(_core.tokenize(f["prompt"][r])):
-                copied += 1
-        d["copied"] = copied / len(rows) if len(rows) else 0.0
+            answer = _core.tokenize(f["response"][r])
+            prompt = _core.tokenize(f["prompt"][r])
+            informative = set(answer) - common
+            if informative and informative <= set(prompt):
+                task += 1
+            elif phrase and len(answer) <= 6 and _ends_with(prompt, phrase, slack=3):
+                task += 1
+        d["copied"] = task / len(rows) if len(rows) else 0.0
 
 
-def _first_rows(resp_cluster: np.ndarray, clusters: np.ndarray) -> list[int]:
-    """A row of each cluster (cluster ids are the smallest row of the cluster)."""
-    return [int(c) for c in clusters]
+def _ends_with(tokens: list[str], phrase: list[str], slack: int) -> bool:
+    """Whether ``phrase`` occurs within the last ``slack`` tokens' reach of the end."""
+    k = len(phrase)
+    for end in range(len(tokens), max(k, len(tokens) - slack) - 1, -1):
+        if tokens[end - k : end] == phrase:
+            return True
+    return False
+
+
+class _Words:
+    """The word set of one response, for comparing answers."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = set(words)
+
+    def similar(self, other: _Words, threshold: float = 0.5) -> bool:
+        union = len(self.words | other.words)
+        return union > 0 and len(self.words & other.words) / union >= threshold
+
+
+def _overlaps(a: list[str], b: list[str]) -> bool:
+    """Whether token sequences ``a`` and ``b`` overlap when placed in one text: one contains the
+    other, or a suffix of one is a prefix of the other."""
+    if not a or not b:
+        return False
+    sa, sb = " " + " ".join(a) + " ", " " + " ".join(b) + " "
+    if sa in sb or sb in sa:
+        return True
+    for k in range(1, min(len(a), len(b))):
+        if a[-k:] == b[:k] or b[-k:] == a[:k]:
+            return True
+    return False
 
 
 def _template_share(
@@ -476,8 +528,8 @@ def _template_share(
     all_h: list[np.ndarray] = []
     for d in accepted:
         rows = d["rows"]
-        if len(rows) > 200:
-            rows = rows[np.linspace(0, len(rows) - 1, 200).astype(np.int64)]
+        if len(rows) > 40:
+            rows = rows[np.linspace(0, len(rows) - 1, 40).astype(np.int64)]
         d["sample"] = len(rows)
         h, c = _core.subset_ngram_counts(
             pchunks,
@@ -496,13 +548,13 @@ def _template_share(
     )
     df_of = dict(zip(uniq.tolist(), df.tolist()))
     for d, (h, c) in zip(accepted, per):
-        phrase_tokens = set(d["phrase"].split())
+        phrase = d["phrase"].split()
         names = _ngram_names(f["prompt"][d["example"]], (3, 4)) if len(h) else {}
         best = 0.0
         for hh, cc in zip(h.tolist(), c.tolist()):
             name = names.get(hh)
-            # n-grams inside the phrase are the phrase itself, not scaffolding around it
-            if name is not None and set(name.split()) <= phrase_tokens:
+            # n-grams overlapping the phrase are the phrase and its neighbours, not scaffolding
+            if name is not None and _overlaps(name.split(), phrase):
                 continue
             share = cc / d["sample"] - df_of.get(hh, 0) / n
             best = max(best, share)
