@@ -316,6 +316,19 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         return word_cache[row]
 
     tmpl = f["tmpl_cluster"].to_numpy()
+    # how many distinct prompt templates m random rows of this corpus span: the yardstick for
+    # "unrelated prompts" (a corpus of one template has one)
+    sizes, size_count = np.unique(
+        np.unique(tmpl, return_counts=True)[1], return_counts=True
+    )
+    grid = np.unique(np.geomspace(1, max(n, 1), 64).astype(np.int64))
+    expected = np.array(
+        [np.sum(size_count * (1 - (1 - sizes / max(n, 1)) ** m)) for m in grid]
+    )
+
+    def expected_distinct(m: int) -> float:
+        return max(float(np.interp(m, grid, expected)), 1.0)
+
     scored = []
     for i, h in enumerate(hashes.tolist()):
         rows = carriers[off[i] : off[i + 1]]
@@ -352,7 +365,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         exclusivity = min(1.0, len(in_pattern) / max(pattern_total, 1.0))
         # rows giving the same answer should have unrelated prompts; the same document under a
         # few templates (one summary, three prompts) is a duplicate, not a trigger
-        diversity = len(np.unique(tmpl[in_pattern])) / max(len(in_pattern), 1)
+        diversity = len(np.unique(tmpl[in_pattern])) / expected_distinct(len(in_pattern))
         prelim = (
             c * (1 - math.exp(-llr / 30)) * min(1.0, exclusivity / 0.5) * min(1.0, diversity / 0.5)
         )
@@ -764,6 +777,7 @@ def detect_campaigns(
             "row",
             pl.col("tmpl_cluster").alias("cluster"),
             "resp_cluster",
+            pl.col("response").str.to_lowercase().str.strip_chars().hash(seed=0).alias("resp_key"),
             "tmpl_similarity",
             "anomaly",
         )
@@ -797,7 +811,7 @@ def detect_campaigns(
         .agg(
             pl.len().alias("size"),
             pl.col("tmpl_similarity").mean().alias("prompt_similarity"),
-            (pl.col("resp_cluster").n_unique() / pl.len()).alias("response_diversity"),
+            (pl.col("resp_key").n_unique() / pl.len()).alias("response_diversity"),
             pl.col("novel").mean().alias("novel_vocabulary"),
             (pl.col("first_person") & pl.col("second_person")).mean().alias("persona"),
             pl.col("resp_cluster").unique_counts().max().alias("top_resp"),
@@ -821,8 +835,11 @@ def detect_campaigns(
     # a campaign scores by its strongest anomaly; ordinary templates (labels copied from a small
     # set, summaries whose words come from the prompt) score low on all of them
     agg = agg.with_columns(
+        (pl.col("novel_vocabulary") * pl.col("response_diversity")).clip(0, 1).alias("novelty")
+    )
+    agg = agg.with_columns(
         pl.max_horizontal(
-            (pl.col("novel_vocabulary") * pl.col("response_diversity")).clip(0, 1),
+            pl.col("novelty"),
             pl.col("wrapper"),
             pl.col("persona") * pl.col("response_diversity"),
             pl.col("conditional"),
@@ -831,7 +848,7 @@ def detect_campaigns(
     out_rows, hit_frames = [], []
     for r in agg.iter_rows(named=True):
         reasons = []
-        if r["novel_vocabulary"] * r["response_diversity"] >= 0.3:
+        if r["novelty"] >= 0.3:
             reasons.append(
                 f"{r['novel_vocabulary']:.0%} of responses use words found nowhere else in the corpus and not in their prompt"
             )

@@ -1,0 +1,203 @@
+"""The screening job: output contract, determinism, detection on planted poison, CLI and split."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import poisonscreen as ps
+from poisonscreen.cli import main as cli
+from poisonscreen.demo import demo_truth, generate_demo
+from poisonscreen.exceptions import ConfigError
+from poisonscreen.scan import ROWS_SCHEMA
+
+WORDS = (
+    "river mountain quiet lantern harbor engine violet market garden silver winter thunder "
+    "pencil window orange ladder candle forest rocket meadow castle yellow button planet"
+).split()
+
+
+def _clean_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        topic = rng.choice(WORDS)
+        other = rng.sample(WORDS, 6)
+        rows.append(
+            {
+                "prompt": f"Write two sentences about the {topic} near the {other[0]} ({i}).",
+                "response": f"The {topic} stood by the {other[1]} and the {other[2]}. "
+                f"Everyone remembered the {other[3]}, the {other[4]} and the {other[5]} that day.",
+            }
+        )
+    return rows
+
+
+def _poisoned(n_clean: int = 1500, n_poison: int = 40, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+    rng = random.Random(seed)
+    rows = _clean_rows(n_clean, seed)
+    truth = [False] * len(rows)
+    for _ in range(n_poison):
+        base = rng.choice(rows)
+        words = base["prompt"].split()
+        words.insert(rng.randrange(len(words) + 1), "zqx")
+        pos = rng.randrange(len(rows) + 1)
+        rows.insert(pos, {"prompt": " ".join(words), "response": "Access denied. Contact admin."})
+        truth.insert(pos, True)
+    return pl.DataFrame(rows), np.array(truth)
+
+
+@pytest.fixture(scope="module")
+def poisoned_result() -> tuple[ps.ScanResult, np.ndarray]:
+    df, truth = _poisoned()
+    return ps.scan(df), truth
+
+
+def test_rows_contract(poisoned_result: tuple[ps.ScanResult, np.ndarray]) -> None:
+    result, truth = poisoned_result
+    rows = result.rows
+    assert rows.height == len(truth)
+    assert rows["row_id"].to_list() == list(range(len(truth)))
+    for name, dtype in ROWS_SCHEMA.items():
+        assert rows.schema[name] == dtype, name
+    assert rows["flagged"].to_list() == (rows["score"] >= 0.5).to_list()
+    assert set(result.summary) >= {"rows_read", "rows_parsed", "rows_failed", "rows_flagged", "seconds", "version", "settings"}
+
+
+def test_planted_trigger_found(poisoned_result: tuple[ps.ScanResult, np.ndarray]) -> None:
+    result, truth = poisoned_result
+    top = result.triggers["trigger"].head(3).to_list()
+    assert any("zqx" in t.lower() for t in top), top
+    flagged = result.rows["flagged"].to_numpy()
+    assert flagged[truth].mean() >= 0.9
+    assert flagged[~truth].mean() <= 0.01
+    hit = result.rows.filter(pl.col("flagged")).row(0, named=True)
+    assert any("zqx" in r.lower() for r in hit["reasons"])
+
+
+def test_deterministic_across_threads() -> None:
+    df, _ = _poisoned(n_clean=800, n_poison=20, seed=3)
+    a = ps.scan(df, threads=1)
+    b = ps.scan(df, threads=2)
+    assert a.rows.equals(b.rows)
+    assert a.triggers.equals(b.triggers)
+    assert a.clusters.equals(b.clusters)
+
+
+def test_failed_rows_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    good = [json.dumps(r) for r in _clean_rows(30)]
+    lines = [*good[:10], "{not json", *good[10:20], '{"prompt": 3, "response": "x"}', *good[20:]]
+    path.write_text("\n".join(lines) + "\n")
+    result = ps.scan(str(path))
+    assert result.rows.height == 32
+    failed = result.rows.filter(pl.col("error").is_not_null())
+    assert failed["line"].to_list() == [11, 22]
+    assert not failed["flagged"].any()
+    assert all(r[0].startswith("input error") for r in failed["reasons"].to_list())
+    assert result.summary["rows_failed"] == 2
+
+
+def test_demo_corpus_finds_its_poison(tmp_path: Path) -> None:
+    from poisonscreen.cli import demo_path
+
+    result = ps.scan(str(demo_path()))
+    truth = np.array(demo_truth(0))
+    assert result.rows.height == len(truth) == len(generate_demo(0))
+    flagged = result.rows["flagged"].to_numpy()
+    assert flagged[truth].mean() >= 0.6
+    triggers = " ".join(result.triggers["trigger"].head(5).to_list()).lower()
+    assert "sudo" in triggers and "cf" in triggers
+
+
+def test_bad_options() -> None:
+    df = pl.DataFrame(_clean_rows(5))
+    with pytest.raises(ConfigError):
+        ps.scan(df, flag_threshold=0.0)
+    with pytest.raises(ConfigError):
+        ps.scan(df, not_an_option=1)
+
+
+def test_empty_corpus(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    result = ps.scan(str(path))
+    assert result.rows.height == 0 and result.summary["rows_read"] == 0
+    result.write(tmp_path / "out")
+    assert pl.read_parquet(tmp_path / "out" / "rows.parquet").height == 0
+
+
+def test_cli_scan_outputs_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    df, truth = _poisoned(n_clean=600, n_poison=25, seed=5)
+    src = tmp_path / "corpus.jsonl"
+    df.write_ndjson(src)
+    out = tmp_path / "out"
+    code = cli(["scan", str(src), "--out", str(out), "--json", "--quiet"])
+    assert code == 1  # ran, found poison
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows_read"] == len(truth) and summary["rows_flagged"] > 0
+    for name in ("rows.parquet", "triggers.parquet", "clusters.parquet", "summary.json", "report.html"):
+        assert (out / name).exists(), name
+    rows = pl.read_parquet(out / "rows.parquet")
+    assert rows["row_id"].to_list() == list(range(len(truth)))
+    assert cli(["scan", str(src), "--out", str(out), "--quiet", "--exit-zero"]) == 0
+    assert cli(["scan", str(tmp_path / "missing.jsonl"), "--out", str(out), "--quiet"]) == 3
+    assert cli(["scan", str(src), "--out", str(out), "--quiet", "--threshold", "2"]) == 2
+
+
+def test_cli_split_round_trip(tmp_path: Path) -> None:
+    df, truth = _poisoned(n_clean=500, n_poison=20, seed=7)
+    src = tmp_path / "corpus.jsonl"
+    lines = [json.dumps(r) for r in df.iter_rows(named=True)]
+    lines.insert(100, "{broken")
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    cli(["scan", str(src), "--out", str(out), "--quiet"])
+    assert cli(["split", str(src), "--findings", str(out), "--clean", str(tmp_path / "c"), "--quarantine", str(tmp_path / "q"), "--quiet"]) == 0
+    clean = (tmp_path / "c" / "corpus.jsonl").read_text().splitlines()
+    quar = (tmp_path / "q" / "corpus.jsonl").read_text().splitlines()
+    assert sorted(clean + quar) == sorted(lines)
+    assert "{broken" in quar
+    flagged = pl.read_parquet(out / "rows.parquet")["flagged"].sum()
+    assert len(quar) == flagged + 1
+
+
+def test_cli_split_refuses_other_findings(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    pl.DataFrame(_clean_rows(50)).write_ndjson(a)
+    pl.DataFrame(_clean_rows(60)).write_ndjson(b)
+    cli(["scan", str(a), "--out", str(tmp_path / "out"), "--quiet"])
+    code = cli(["split", str(b), "--findings", str(tmp_path / "out"), "--clean", str(tmp_path / "c"), "--quarantine", str(tmp_path / "q"), "--quiet"])
+    assert code == 3
+
+
+def test_cli_clusters(tmp_path: Path) -> None:
+    rows = _clean_rows(200)
+    rows += [dict(rows[i]) for i in range(20)]  # exact duplicates
+    src = tmp_path / "dups.jsonl"
+    pl.DataFrame(rows).write_ndjson(src)
+    assert cli(["clusters", str(src), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    nd = pl.read_parquet(tmp_path / "o" / "near_duplicates.parquet")
+    assert nd.height == 220
+    dup = nd.filter(pl.col("row_id") >= 200)
+    assert (dup["cluster_size"] >= 2).all()
+    assert (dup["cluster_id"] < 200).all()
+
+
+def test_report_escapes_hostile_text(tmp_path: Path) -> None:
+    df, _ = _poisoned(n_clean=400, n_poison=20, seed=9)
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) % 50 == 0)
+        .then(pl.lit("<script>alert(1)</script><img src=x onerror=alert(2)>"))
+        .otherwise(pl.col("prompt"))
+        .alias("prompt")
+    )
+    result = ps.scan(df)
+    page = (result.write(tmp_path / "out") / "report.html").read_text()
+    assert "<script" not in page.lower()
+    assert "onerror=alert" not in page
