@@ -8,9 +8,10 @@ import random
 import warnings
 
 import numpy as np
-import poisonscreen as ps
 import pyarrow as pa
 import pytest
+
+import poisonscreen as ps
 from poisonscreen import _poisonscreen as core
 from poisonscreen._arrow import text_chunks
 from poisonscreen.exceptions import ConfigError, InputError, PoisonScreenError

