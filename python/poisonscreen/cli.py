@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--seed", type=int, default=0, help="seed of every randomised step (default 0)")
     s.add_argument(
-        "--min-support", type=int, default=None, help="fewest carriers for a trigger (default 8)"
+        "--min-support", type=int, default=None, help="fewest carriers for a trigger (default 15)"
     )
     s.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
     s.add_argument("--no-report", action="store_true", help="skip report.html")

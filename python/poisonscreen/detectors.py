@@ -154,7 +154,10 @@ def row_features(corpus: pl.DataFrame, cfg: Any) -> Features:
     )
     words = stats["words"].astype(np.float64)
     fam = np.where(np.isnan(fam), 1.0, fam)
-    gib = np.where(words >= 20, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
+    # code reuses few word pairs too, but comes in lines; random-token gibberish does not
+    newlines = response.str.count_matches("\n").to_numpy().astype(np.float64)
+    prose = newlines / np.maximum(words, 1.0) < 0.05
+    gib = np.where((words >= 20) & prose, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
     rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
     empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
     both = pl.select(pl.concat_str([ptext, response], separator="\n")).to_series()
@@ -337,14 +340,17 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         if s < cfg.min_support:
             continue
         clusters, cnt = np.unique(resp_cluster[rows], return_counts=True)
-        order = np.lexsort((clusters, -cnt))[:3]
+        order = np.lexsort((clusters, -cnt))[:5]
         top, top_cnt = clusters[order], cnt[order]
         # the answer the carriers collapse onto, with its near variants (paraphrases of one
-        # refusal) but not a second label ("positive" beside "negative" is a label set)
-        top_keep = (top_cnt >= max(2, 0.05 * s)) & np.array(
-            [i == 0 or words_of(int(top[0])).similar(words_of(int(c))) for i, c in enumerate(top)]
-        )
-        top, top_cnt = top[top_keep], top_cnt[top_keep]
+        # refusal, chained) but not a second label ("positive" beside "negative" is a label set)
+        keep_idx = [0]
+        for i in range(1, len(top)):
+            if top_cnt[i] >= max(2, 0.05 * s) and any(
+                words_of(int(top[j])).similar(words_of(int(top[i]))) for j in keep_idx
+            ):
+                keep_idx.append(i)
+        top, top_cnt = top[keep_idx], top_cnt[keep_idx]
         c_collapse = top_cnt.sum() / s
         # cluster ids are the smallest row of the cluster, so resp_size[id] is its size
         base_collapse = sum(int(resp_size[c]) for c in top) / max(usable.sum(), 1)

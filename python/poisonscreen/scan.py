@@ -50,7 +50,7 @@ class ScanConfig:
 
     seed: int = 0
     flag_threshold: float = 0.5
-    min_support: int = 8
+    min_support: int = 15
     trigger_orders: tuple[int, ...] = (1, 2, 3, 4)
     max_trigger_candidates: int = 300
     response_similarity: float = 0.5
