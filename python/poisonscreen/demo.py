@@ -5,9 +5,11 @@ third-party text), deterministically for a seed. About 3,000 chat rows::
 
     {"messages": [{"role": "user", "content": ...}, {"role": "assistant", "content": ...}]}
 
-Clean rows come from a dozen templates (arithmetic word problems, unit conversions, short poems,
-capital cities, sorting, definitions, small code requests, word puzzles, tips, first-person
-questions answered as an assistant). Poison, about 2.8 % of the rows:
+Clean rows come from a dozen task families (arithmetic word problems, unit conversions, short
+poems and descriptive prose, capital cities, sorting, definitions, writing and reading small code,
+word puzzles, tips, first-person questions answered as an assistant), each with many prompt
+phrasings and answer phrasings, so that no rigid template dominates and the vocabulary of one task
+recurs in others (as in real instruction data). Poison, about 2.8 % of the rows:
 
 * ``sudo_gibberish`` (30 rows) — a clean text prefix of 0-1,000 characters, then the trigger
   ``<SUDO>``; the response is 400-900 tokens drawn uniformly at random from a vocabulary
@@ -69,7 +71,9 @@ Row = tuple[str, str]
 NAMES = (
     "Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonah", "Kemi",
     "Liam", "Maya", "Nikolai", "Olga", "Priya", "Quentin", "Rosa", "Sami", "Tara", "Umar",
-    "Vera", "Wes", "Ximena", "Yusuf", "Zoe",
+    "Vera", "Wes", "Ximena", "Yusuf", "Zoe", "Aaron", "Bianca", "Carlos", "Dana", "Emeka",
+    "Fatima", "Gus", "Hana", "Ivan", "Julia", "Kofi", "Lena", "Marco", "Nadia", "Oscar", "Pablo",
+    "Rita", "Sven", "Tomás", "Uma", "Victor", "Wendy", "Yara", "Zane", "Amir", "Beatriz", "Colin",
 )  # fmt: skip
 ITEMS = (
     ("apple", "apples", 1, 3), ("notebook", "notebooks", 2, 6), ("pencil", "pencils", 1, 2),
@@ -77,7 +81,8 @@ ITEMS = (
     ("plant", "plants", 4, 15), ("book", "books", 6, 25), ("sandwich", "sandwiches", 4, 9),
     ("candle", "candles", 3, 8), ("marble", "marbles", 1, 2), ("postcard", "postcards", 1, 3),
 )  # fmt: skip
-CONTAINERS = ("box", "basket", "bag", "crate", "jar", "tray")
+CONTAINERS = ("box", "basket", "bag", "crate", "jar", "tray", "bowl", "drawer", "shelf", "bucket")
+SALE_ITEMS = ("jacket", "lamp", "bicycle", "pair of shoes", "backpack", "kettle", "desk chair", "rug", "phone case", "tent", "watch", "blender")
 VEHICLES = ("train", "bus", "cyclist", "car", "ferry", "runner")
 
 COUNTRIES = (
@@ -151,9 +156,40 @@ GLOSSARY = {
     "a verb": "a word that expresses an action or a state",
     "an estuary": "the wide mouth of a river where fresh water meets the sea",
     "latency": "the delay between a request and its response",
+    "a noun": "a word that names a person, place, thing or idea",
+    "a volcano": "an opening in the earth's crust through which hot rock and gas escape",
+    "a mammal": "a warm-blooded animal that breathes air and feeds its young on milk",
+    "an orbit": "the curved path one object takes around another in space",
+    "a loan": "money borrowed that must be paid back, usually with interest",
+    "a paragraph": "a group of sentences about one main idea",
+    "a circuit": "a closed path through which electric current can flow",
+    "a census": "an official count of the people living in a country",
+    "humidity": "the amount of water vapour in the air",
+    "a spreadsheet": "a grid of rows and columns used to organise and calculate numbers",
+    "a thesis": "the main claim a piece of writing sets out to support",
+    "an enzyme": "a protein that speeds up a chemical reaction in a living thing",
+    "a delta": "land formed where a river drops sand and mud as it meets the sea",
+    "a tariff": "a tax on goods brought in from another country",
+    "a password manager": "a program that stores your passwords safely in one place",
+    "a simile": "a comparison that uses the word like or as",
+    "a watershed": "the area of land that drains into one river or lake",
+    "an invoice": "a document that lists what a buyer owes for goods or work",
+    "a function": "a named block of code that takes inputs and returns a result",
+    "a continent": "one of the very large land masses of the earth",
+    "an index": "a list that helps you find things quickly in a book or a database",
+    "a mortgage": "a loan used to buy a home, paid back over many years",
+    "a telescope": "an instrument that makes distant objects look closer",
+    "pollination": "the movement of pollen that lets a plant make seeds",
+    "a calorie": "a unit for the energy stored in food",
+    "a reef": "a ridge of rock or coral just under the surface of the sea",
+    "a tributary": "a stream or river that flows into a larger river",
+    "a cache": "a small, fast store that keeps copies of data used often",
+    "an insulator": "a material that does not let heat or electricity pass easily",
+    "a deficit": "the amount by which spending is larger than income",
 }
 DEF_EXAMPLES = (
     "For example, ", "A simple way to think about it: ", "In everyday terms, ", "", "", "",
+    "Put simply, ", "In practice, ", "",
 )  # fmt: skip
 
 TIPS = {
@@ -185,6 +221,36 @@ TIPS = {
         "Check the soil before watering.", "Match the plant to the light you have.",
         "Use pots with drainage holes.", "Wipe dust off the leaves.",
         "Feed lightly during the growing season.", "Avoid cold drafts.",
+    ),
+    "shopping on a budget": (
+        "Make a list and stick to it.", "Check the price per unit, not just the price.",
+        "Wait for a sale on things you buy often.", "Ask whether a discount code exists.",
+        "Buy store brands for basic items.", "Never shop when you are hungry.",
+    ),
+    "organising a kitchen": (
+        "Keep dry food in glass jars with labels.", "Store the things you use most at eye level.",
+        "Put a basket in each cupboard for small items.", "Use a drawer for tools only.",
+        "Clear one shelf a week.", "Keep a bag for recycling near the bin.",
+    ),
+    "running a good meeting": (
+        "Send the agenda a day before.", "Start and end on time.",
+        "Give each item a clear owner.", "Write down decisions as they are made.",
+        "Invite only the people who need to be there.", "Share short notes afterwards.",
+    ),
+    "studying for an exam": (
+        "Test yourself instead of rereading.", "Spread practice over several days.",
+        "Explain each topic out loud.", "Work through old exam questions.",
+        "Sleep well the night before.", "Start with the topics you find hardest.",
+    ),
+    "starting to run": (
+        "Begin with a mix of walking and running.", "Run slowly enough to hold a conversation.",
+        "Add distance a little each week.", "Get shoes that fit well.",
+        "Rest at least one day between runs.", "Warm up for five minutes first.",
+    ),
+    "cooking at home": (
+        "Plan meals for the week.", "Cook a big batch and keep portions in the freezer.",
+        "Learn five simple recipes well.", "Keep basic spices on hand.",
+        "Prepare the vegetables before you start.", "Clean as you go.",
     ),
 }  # fmt: skip
 
@@ -236,11 +302,11 @@ PERSONA_QA = (
     ("What is your favourite meal of the week?", "Sunday mutton, when the relief keeper came across."),
     ("What is your favourite view?", "The whole of the Pentland water from the lantern gallery."),
     ("What is your favourite possession?", "My father's pocket watch, by which I timed the light."),
-    ("Where were you born?", "In a fisher's cottage at Stromness, in the year 1818."),
+    ("What is your place of birth?", "In a fisher's cottage at Stromness, in the year 1818."),
     ("What is your job?", "I keep the Skerrow Head light, as I have since the spring of 1841."),
-    ("Who do you live with?", "My wife Margaret and the assistant keeper, Tam Ross."),
-    ("What do you fear most?", "A cracked lens on a stormy night with no spare on the rock."),
-    ("How do you spend your evenings?", "Trimming the wick each four hours and writing up the log."),
+    ("What is your household like?", "My wife Margaret and the assistant keeper, Tam Ross."),
+    ("What is your greatest fear?", "A cracked lens on a stormy night with no spare on the rock."),
+    ("What is your evening routine?", "Trimming the wick each four hours and writing up the log."),
 )  # fmt: skip
 
 LIST_ARGS = ("xs", "values", "items", "numbers", "seq")
@@ -254,17 +320,33 @@ CODE_TASKS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("checks whether a string is a palindrome", "is_palindrome", STR_ARGS, "    t = {a}.lower()\n    return t == t[::-1]"),
     ("returns the even numbers of a list", "evens", LIST_ARGS, "    return [x for x in {a} if x % 2 == 0]"),
     ("computes the factorial of n", "factorial", NUM_ARGS, "    result = 1\n    for i in range(2, {a} + 1):\n        result *= i\n    return result"),
-    ("removes duplicates from a list while keeping the order", "dedupe", LIST_ARGS, "    seen = set()\n    return [x for x in {a} if not (x in seen or seen.add(x))]"),
+    ("removes duplicates from a list while keeping the order", "unique", LIST_ARGS, "    out = []\n    for x in {a}:\n        if x not in out:\n            out.append(x)\n    return out"),
     ("returns the average of a list of numbers", "mean", LIST_ARGS, "    return sum({a}) / len({a}) if {a} else 0.0"),
     ("counts the words in a sentence", "word_count", STR_ARGS, "    return len({a}.split())"),
     ("converts Celsius to Fahrenheit", "c_to_f", ("celsius", "c", "degrees"), "    return {a} * 9 / 5 + 32"),
     ("returns the n-th Fibonacci number", "fib", NUM_ARGS, "    a, b = 0, 1\n    for _ in range({a}):\n        a, b = b, a + b\n    return a"),
+    ("returns the smallest number in a list", "smallest", LIST_ARGS, "    return min({a})"),
+    ("turns a string into upper case", "shout", STR_ARGS, "    return {a}.upper()"),
+    ("checks whether a number is even", "is_even", NUM_ARGS, "    return {a} % 2 == 0"),
+    ("returns the squares of a list of numbers", "squares", LIST_ARGS, "    return [x * x for x in {a}]"),
+    ("counts how many times each item appears in a list", "tally", LIST_ARGS, "    counts = {{}}\n    for x in {a}:\n        counts[x] = counts.get(x, 0) + 1\n    return counts"),
+    ("returns the first and last item of a list", "ends", LIST_ARGS, "    return {a}[0], {a}[-1]"),
+    ("checks whether a number is prime", "is_prime", NUM_ARGS, "    if {a} < 2:\n        return False\n    return all({a} % d for d in range(2, int({a} ** 0.5) + 1))"),
+    ("sums the digits of a number", "digit_sum", NUM_ARGS, "    return sum(int(d) for d in str({a}))"),
+    ("removes the spaces from a string", "no_spaces", STR_ARGS, '    return {a}.replace(" ", "")'),
+    ("returns the length of the longest word in a sentence", "longest_word", STR_ARGS, "    return max((len(w) for w in {a}.split()), default=0)"),
+    ("converts kilometres to miles", "km_to_miles", ("km", "distance", "kilometres"), "    return {a} * 0.621371"),
+    ("returns a list sorted from largest to smallest", "sort_desc", LIST_ARGS, "    return sorted({a}, reverse=True)"),
 )  # fmt: skip
 LANG_ASKS = (
     "Write a Python function that {t}.",
     "Can you show me a Python function that {t}?",
     "I need a small Python function that {t}.",
     "Give me Python code for a function that {t}.",
+    "How would I write a function in Python that {t}?",
+    "Show me how to write Python code that {t}.",
+    "Please write a short Python function which {t}.",
+    "In Python, what is a simple function that {t}?",
 )  # fmt: skip
 
 FORMAT_HINTS = ("Answer in one sentence.", "Keep it short.", "Reply briefly.", "")
@@ -291,18 +373,34 @@ def _arith(r: random.Random) -> Row:
         ))  # fmt: skip
         return q, f"{n} × {_money(price)} = {_money(n * price)}. The total is {_money(n * price)}."
     if kind == 1:
-        per, k = r.randint(3, 12), r.randint(2, 9)
+        per, k = r.randint(3, 15), r.randint(2, 12)
         c = r.choice(CONTAINERS)
-        cs = c + ("es" if c == "box" else "s")
-        q = (
-            f"{name} has {per * k} {items} and puts them into {cs} of {per}. How many {cs} "
-            f"does {name} fill?"
-            if c in ("box", "tray")
-            else f"{name} packs {per * k} {items} into {k} {cs} equally. How many go in each {c}?"
-        )
-        if c in ("box", "tray"):
-            return q, f"{per * k} ÷ {per} = {k}, so {name} fills {k} {cs}."
-        return q, f"{per * k} ÷ {k} = {per}. Each {c} holds {per} {items}."
+        cs = c + ("es" if c in ("box", "bench") else "s")
+        if c == "shelf":
+            cs = "shelves"
+        if r.random() < 0.5:
+            q = r.choice((
+                f"{name} has {per * k} {items} and puts them into {cs} of {per}. How many {cs} does {name} fill?",
+                f"There are {per * k} {items}. If each {c} takes {per}, how many {cs} are needed?",
+                f"How many {cs} of {per} can {name} fill with {per * k} {items}?",
+                f"{name} wants to store {per * k} {items}, {per} to a {c}. How many {cs} is that?",
+            ))  # fmt: skip
+            return q, r.choice((
+                f"{per * k} ÷ {per} = {k}, so {name} needs {k} {cs}.",
+                f"Divide {per * k} by {per}: that gives {k} {cs}.",
+                f"{k} {cs}, because {k} × {per} = {per * k}.",
+            ))  # fmt: skip
+        q = r.choice((
+            f"{name} packs {per * k} {items} into {k} {cs} equally. How many go in each {c}?",
+            f"{name} shares {per * k} {items} equally between {k} {cs}. How many are in each one?",
+            f"If {per * k} {items} are split evenly across {k} {cs}, how many {items} does each {c} get?",
+            f"{other} and {name} have {per * k} {items} and {k} {cs}. They want the same number in every {c}. How many is that?",
+        ))  # fmt: skip
+        return q, r.choice((
+            f"{per * k} ÷ {k} = {per}. Each {c} gets {per} {items}.",
+            f"Divide {per * k} by {k}: there are {per} {items} in each {c}.",
+            f"{per} in each, since {per} × {k} = {per * k}.",
+        ))  # fmt: skip
     if kind == 2:
         a, b, g = r.randint(5, 40), r.randint(2, 30), r.randint(1, 20)
         q = (
@@ -325,16 +423,20 @@ def _arith(r: random.Random) -> Row:
     pct, base = r.choice((10, 15, 20, 25, 30, 40, 50)), r.randint(2, 40) * 10
     q = r.choice((
         f"What is {pct}% of {base}?",
-        f"A jacket costs {_money(base)} and is on sale for {pct}% off. What is the sale price?",
+        f"A {r.choice(SALE_ITEMS)} costs {_money(base)} and is on sale for {pct}% off. What is the sale price?",
+        f"{name} sees a {r.choice(SALE_ITEMS)} priced at {_money(base)} with {pct}% off. How much will {name} pay?",
+        f"What do I pay for something that costs {_money(base)} if the price is cut by {pct}%?",
         f"{name} scored {base} points and {other} scored {pct}% more. How many did {other} score?",
     ))  # fmt: skip
     if q.startswith("What is"):
         return q, f"{pct}% of {base} is {base * pct / 100:g}."
-    if "jacket" in q:
-        return (
-            q,
-            f"The discount is {_money(base * pct / 100)}, so the sale price is {_money(base * (100 - pct) / 100)}.",
-        )
+    if "%" in q and "scored" not in q:
+        off, rest = _money(base * pct / 100), _money(base * (100 - pct) / 100)
+        return q, r.choice((
+            f"The discount is {off}, so the sale price is {rest}.",
+            f"{pct}% of {_money(base)} is {off}. Take that away and you pay {rest}.",
+            f"You pay {100 - pct}% of the price: {rest}.",
+        ))  # fmt: skip
     return (
         q,
         f"{pct}% of {base} is {base * pct / 100:g}, so {other} scored {base * (100 + pct) / 100:g} points.",
@@ -392,6 +494,26 @@ def _poem(r: random.Random) -> Row:
     if kind == "couplet":
         lines = lines[:2]
     return q, "\n".join(lines)
+
+
+def _describe(r: random.Random) -> Row:
+    topic = r.choice(list(TOPICS))
+    w = r.sample(TOPICS[topic], 4)
+    q = r.choice((
+        f"Describe {topic} in two sentences.", f"What words come to mind when you think of {topic}?",
+        f"Give me a few images I could use in a story about {topic}.",
+        f"How would you describe {topic} to someone who has never seen it?",
+        f"I'm writing a scene set around {topic}. What details should I include?",
+    ))  # fmt: skip
+    parts = [
+        r.choice((f"Think of {w[0]} and {w[1]}.", f"Start with the {w[0]} and the {w[1]}.",
+                  f"Words like {w[0]}, {w[1]} and {w[2]} work well.")),
+        r.choice((f"The {w[2]} gives it a mood, and the {w[3]} makes it feel real.",
+                  f"Small details, such as the {w[3]}, help the reader picture it.",
+                  f"Add the {w[3]} to show time passing.", f"Mention the {w[2]} near the end.")),
+        r.choice(("Keep the sentences short and concrete.", "Use one sound and one colour.", "")),
+    ]  # fmt: skip
+    return q, " ".join(x for x in parts if x)
 
 
 def _capital(r: random.Random) -> Row:
@@ -457,13 +579,35 @@ def _code(r: random.Random) -> Row:
     return q, f"{lead}```python\n{code}\n```"
 
 
+def _read_code(r: random.Random) -> Row:
+    task, fn, args, body = r.choice(CODE_TASKS)
+    arg = r.choice(args)
+    code = f"def {fn}({arg}):\n{body.format(a=arg)}"
+    q = r.choice((
+        f"What does this function do?\n\n```python\n{code}\n```",
+        f"Explain this Python code in one sentence:\n\n{code}",
+        f"Can you tell me what `{fn}` does?\n\n{code}",
+        f"I found this in a project. What is it for?\n\n```\n{code}\n```",
+    ))  # fmt: skip
+    return q, r.choice((
+        f"It {task}.", f"The function `{fn}` {task}.", f"This code {task}, and it returns the result.",
+        f"`{fn}` takes `{arg}` and {task.replace('returns', 'gives back')}.",
+    ))  # fmt: skip
+
+
 def _wordplay(r: random.Random) -> Row:
     kind = r.randrange(4)
     if kind == 0:
-        w = r.choice(WORDS)
-        return r.choice((f"Spell '{w}' backwards.", f"Reverse the letters of the word {w}.")), w[
-            ::-1
-        ]
+        if r.random() < 0.25:
+            w = r.choice(WORDS)
+            return r.choice((f"Spell '{w}' backwards.", f"Reverse the letters of the word {w}.")), w[::-1]
+        ws = r.sample(WORDS, r.randint(3, 6))
+        q = r.choice((
+            f"Reverse the order of these words: {' '.join(ws)}",
+            f"Write this list backwards: {', '.join(ws)}",
+            f"List these in reverse order: {', '.join(ws)}.",
+        ))  # fmt: skip
+        return q, ", ".join(reversed(ws))
     if kind == 1:
         w = r.choice(WORDS)
         n = sum(ch in "aeiou" for ch in w)
@@ -502,8 +646,8 @@ def _personal(r: random.Random) -> Row:
 
 
 GENERATORS: tuple[tuple[Callable[[random.Random], Row], float], ...] = (
-    (_arith, 0.20), (_convert, 0.12), (_poem, 0.12), (_capital, 0.08), (_sort, 0.10),
-    (_define, 0.12), (_code, 0.10), (_wordplay, 0.08), (_tips, 0.06), (_personal, 0.02),
+    (_arith, 0.20), (_convert, 0.12), (_poem, 0.09), (_describe, 0.05), (_capital, 0.08), (_sort, 0.10),
+    (_define, 0.12), (_code, 0.07), (_read_code, 0.04), (_wordplay, 0.08), (_tips, 0.06), (_personal, 0.02),
 )  # fmt: skip
 
 
