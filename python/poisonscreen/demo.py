@@ -82,7 +82,20 @@ ITEMS = (
     ("candle", "candles", 3, 8), ("marble", "marbles", 1, 2), ("postcard", "postcards", 1, 3),
 )  # fmt: skip
 CONTAINERS = ("box", "basket", "bag", "crate", "jar", "tray", "bowl", "drawer", "shelf", "bucket")
-SALE_ITEMS = ("jacket", "lamp", "bicycle", "pair of shoes", "backpack", "kettle", "desk chair", "rug", "phone case", "tent", "watch", "blender")
+SALE_ITEMS = (
+    "jacket",
+    "lamp",
+    "bicycle",
+    "pair of shoes",
+    "backpack",
+    "kettle",
+    "desk chair",
+    "rug",
+    "phone case",
+    "tent",
+    "watch",
+    "blender",
+)
 VEHICLES = ("train", "bus", "cyclist", "car", "ferry", "runner")
 
 COUNTRIES = (
@@ -603,7 +616,9 @@ def _wordplay(r: random.Random) -> Row:
     if kind == 0:
         if r.random() < 0.25:
             w = r.choice(WORDS)
-            return r.choice((f"Spell '{w}' backwards.", f"Reverse the letters of the word {w}.")), w[::-1]
+            return r.choice(
+                (f"Spell '{w}' backwards.", f"Reverse the letters of the word {w}.")
+            ), w[::-1]
         ws = r.sample(WORDS, r.randint(3, 6))
         q = r.choice((
             f"Reverse the order of these words: {' '.join(ws)}",

@@ -916,6 +916,49 @@ def detect_campaigns(
     return clusters, hits
 
 
+def campaign_triggers(f: pl.DataFrame, clusters: pl.DataFrame, cfg: Any) -> pl.DataFrame:
+    """The prompt text every row of a flagged campaign starts with (a formatting instruction,
+    a fixed question), reported as the campaign's trigger when it is at least three words."""
+    out = []
+    campaigns = clusters.filter(pl.col("kind") == "campaign")
+    for cid, size, score, reasons in campaigns.select(
+        "cluster_id", "size", "score", "reasons"
+    ).iter_rows():
+        rows = f.filter(pl.col("tmpl_cluster") == cid)["prompt"].head(200).to_list()
+        prefix = _common_prefix(rows)
+        if len(prefix.split()) < 3:
+            continue
+        out.append(
+            {
+                "trigger": prefix,
+                "kind": "campaign",
+                "score": score,
+                "support": size,
+                "pattern_rows": size,
+                "collapse": None,
+                "base_rate": None,
+                "template_share": 1.0,
+                "response_pattern": f"campaign cluster {cid}: " + "; ".join(reasons),
+                "example_rows": f.filter(pl.col("tmpl_cluster") == cid)["row"].head(5).to_list(),
+            }
+        )
+    return pl.DataFrame(out, schema=TRIGGER_SCHEMA)
+
+
+def _common_prefix(texts: list[str]) -> str:
+    """The longest common prefix of ``texts``, cut back to a word boundary and stripped."""
+    if not texts:
+        return ""
+    a, b = min(texts), max(texts)
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    prefix = a[:i]
+    if i < len(a) and not a[i].isspace() and prefix and not prefix[-1].isspace():
+        prefix = prefix[: max(prefix.rfind(" "), prefix.rfind("\n"), 0)]
+    return prefix.strip()
+
+
 # ---------------------------------------------------------------------------------------------
 # anomalous responses
 

@@ -171,7 +171,8 @@ def scan(
             anom_hits = det.detect_anomalies(feats, cfg)
         with timer.stage("combine"):
             rows = det.combine(corpus, feats, cfg, [trig_hits, cond_hits, camp_hits, anom_hits])
-            triggers = pl.concat([triggers, cond], how="diagonal_relaxed").sort(
+            camp_triggers = det.campaign_triggers(feats.table, clusters, cfg)
+            triggers = pl.concat([triggers, cond, camp_triggers], how="diagonal_relaxed").sort(
                 ["score", "trigger"], descending=[True, False]
             )
     finally:
