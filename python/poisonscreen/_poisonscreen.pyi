@@ -115,6 +115,27 @@ def ngram_carriers(
     collapse_whitespace: bool = True,
     threads: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]: ...
+def subset_ngram_counts_many(
+    chunks: list[_Chunk],
+    sets: list[npt.NDArray[np.uint32]],
+    orders: list[int],
+    min_counts: list[int],
+    *,
+    mode: str = "word",
+    nfkc: bool = True,
+    casefold: bool = True,
+    collapse_whitespace: bool = True,
+    threads: int | None = None,
+) -> list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]]: ...
+def ngram_names(
+    text: str,
+    orders: list[int],
+    *,
+    mode: str = "word",
+    nfkc: bool = True,
+    casefold: bool = True,
+    collapse_whitespace: bool = True,
+) -> tuple[npt.NDArray[np.uint64], list[str]]: ...
 def bigram_familiarity(
     chunks: list[_Chunk],
     *,

