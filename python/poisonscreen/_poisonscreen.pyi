@@ -164,3 +164,19 @@ class NgramCounter:
     def documents(self) -> int: ...
     def __len__(self) -> int: ...
     def table(self, min_df: int = 1) -> dict[str, Any]: ...
+
+def dense_sketches(
+    chunks: list[_Chunk],
+    hashes: npt.NDArray[np.uint64],
+    df: npt.NDArray[np.uint64],
+    n_docs: int,
+    orders: list[int],
+    *,
+    dim: int = 256,
+    seed: int = 0,
+    mode: str = "word",
+    nfkc: bool = True,
+    casefold: bool = True,
+    collapse_whitespace: bool = True,
+    threads: int | None = None,
+) -> npt.NDArray[np.float32]: ...

@@ -50,6 +50,7 @@ pub mod lsh;
 pub mod mine;
 pub mod minhash;
 pub mod shingle;
+pub mod sketch;
 pub mod stats;
 pub mod text;
 
@@ -67,5 +68,6 @@ pub use shingle::{
     exact_ngram_hashes, hash_token, hash_window, jaccard_sorted, ngram_strings, shingle_hashes,
     shingle_hashes_with, shingle_set, ShingleOptions,
 };
+pub use sketch::dense_sketches;
 pub use stats::{batch_text_stats, text_stats, TextStats};
 pub use text::{for_each_token, normalize, tokenize, NormalizeOptions, TokenMode};

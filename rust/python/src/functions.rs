@@ -682,3 +682,42 @@ pub fn register_mining(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bigram_familiarity, m)?)?;
     Ok(())
 }
+
+// ---- dense sketches (similarity) -------------------------------------------------------------
+
+/// IDF-weighted hashed n-gram features under a sparse random projection: a (rows, dim) float32
+/// array of unit-norm rows (all zero for null rows and rows without n-grams). `hashes`/`df` are
+/// document frequencies over `n_docs` documents; unlisted n-grams count as df = 1.
+#[pyfunction]
+#[pyo3(signature = (chunks, hashes, df, n_docs, orders, *, dim=256, seed=0, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn dense_sketches<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    df: PyReadonlyArray1<'py, u64>,
+    n_docs: u64,
+    orders: Vec<usize>,
+    dim: usize,
+    seed: u64,
+    mode: &str,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
+    let chunks = extract(chunks)?;
+    let texts = texts(&chunks)?;
+    let hashes = slice1(&hashes, "hashes")?;
+    let df = slice1(&df, "df")?;
+    let rows = texts.len();
+    let flat = run(py, threads, || core::dense_sketches(&texts, &spec, hashes, df, n_docs, dim, seed))?
+        .map_err(to_py)?;
+    PyArray1::from_vec(py, flat).reshape([rows, dim])
+}
+
+pub fn register_similarity(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(dense_sketches, m)?)?;
+    Ok(())
+}

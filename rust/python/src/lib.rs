@@ -17,5 +17,6 @@ fn _poisonscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     functions::register(m)?;
     functions::register_mining(m)?;
+    functions::register_similarity(m)?;
     Ok(())
 }
