@@ -145,6 +145,19 @@ def test_knn_ties_go_to_smaller_index() -> None:
     assert not np.any(idx == np.arange(60)[:, None])
 
 
+def _poison(monkeypatch: pytest.MonkeyPatch) -> None:
+    # key 0 decodes to index -1: any element left unwritten shows up as a negative index
+    monkeypatch.setattr(sim, "_empty", lambda xp, shape, dtype: xp.zeros(shape, dtype=dtype))
+
+
+def test_knn_writes_every_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    _poison(monkeypatch)
+    x = _unit(np.random.default_rng(9), 90, 8)
+    idx, _ = sim.knn_cosine(x, 7, tile=13, device="cpu")
+    assert (idx >= 0).all()
+    np.testing.assert_array_equal(idx, _brute_knn(x, 7)[0])
+
+
 def test_knn_edge_cases() -> None:
     idx, sims = sim.knn_cosine(np.ones((1, 4), np.float32), 3, device="cpu")
     assert idx.shape == (1, 0) and sims.shape == (1, 0)
@@ -231,7 +244,8 @@ def test_gpu_agreement_kernel_parity() -> None:
 @pytest.mark.gpu
 @needs_gpu
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_gpu_knn_parity(precision: str) -> None:
+def test_gpu_knn_parity(precision: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _poison(monkeypatch)
     rng = np.random.default_rng(7)
     x = _unit(rng, 2000, 64)
     cpu_idx, cpu_sims = sim.knn_cosine(x, 16, tile=300, device="cpu")

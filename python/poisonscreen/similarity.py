@@ -136,6 +136,11 @@ void sig_agreement(const unsigned int* __restrict__ sigs,
 _kernels: dict[str, Any] = {}
 
 
+def _empty(xp: Any, shape: Any, dtype: Any) -> Any:
+    """Output buffers; tests replace this to fill them with a sentinel first."""
+    return xp.empty(shape, dtype=dtype)
+
+
 def _agreement_kernel(cupy: Any) -> Any:
     if "agreement" not in _kernels:
         _kernels["agreement"] = cupy.RawKernel(_AGREEMENT_SRC, "sig_agreement")
@@ -158,7 +163,7 @@ def _agreement_gpu(cupy: Any, sigs: Any, pairs: Any, out: Any | None = None) -> 
     """Kernel counts into ``out`` (int32, len(pairs)); ``out`` may be pre-poisoned by tests."""
     m, p = int(pairs.shape[0]), int(sigs.shape[1])
     if out is None:
-        out = cupy.empty(m, dtype=cupy.int32)
+        out = _empty(cupy, m, cupy.int32)
     if m:
         threads = 256
         blocks = (m + threads - 1) // threads
@@ -252,12 +257,14 @@ def _sketch_matrix(be: Backend, sketches: Any, precision: str) -> Any:
 def _keys(xp: Any, sims: Any, cols: Any) -> Any:
     """int64 keys ordering by (similarity, then smaller column index) with no ties.
 
+    ``cols`` (the column index of each similarity) broadcasts against ``sims``.
+
     The float32 bits are flipped into an order-preserving int32 (``+ 0`` turns -0.0 into +0.0),
     shifted up, and the low 32 bits hold ``0xFFFFFFFF - col``.
     """
     bits = (sims.astype(xp.float32) + xp.float32(0)).view(xp.int32)
     ordered = xp.where(bits >= 0, bits, bits ^ xp.int32(0x7FFFFFFF)).astype(xp.int64)
-    return (ordered << 32) | (xp.int64(0xFFFFFFFF) - cols.astype(xp.int64))[None, :]
+    return (ordered << 32) | (xp.int64(0xFFFFFFFF) - cols.astype(xp.int64))
 
 
 def _decode(xp: Any, keys: Any) -> tuple[Any, Any]:
@@ -265,6 +272,42 @@ def _decode(xp: Any, keys: Any) -> tuple[Any, Any]:
     ordered = (keys >> 32).astype(xp.int32)
     bits = xp.where(ordered >= 0, ordered, ordered ^ xp.int32(0x7FFFFFFF))
     return cols, bits.view(xp.float32)
+
+
+def _tile_top(xp: Any, sims: Any, cols: Any, k: int) -> Any:
+    """Keys of the k best columns of each row of a similarity tile (unordered).
+
+    A float argpartition picks k columns; where the k-th value is tied with columns left out, the
+    choice among the ties is arbitrary, so those rows (rare: exact duplicates, zero rows) are
+    redone on the tie-free int64 keys of the whole row.
+    """
+    n = sims.shape[1]
+    if n <= k:
+        return _keys(xp, sims, cols[None, :])
+    part = xp.argpartition(sims, n - k, axis=1)[:, n - k :]
+    top = xp.take_along_axis(sims, part, axis=1)
+    kth = top.min(axis=1)
+    out = _keys(xp, top, cols[part])
+    ambiguous = xp.nonzero(xp.sum(sims >= kth[:, None], axis=1) > k)[0]
+    if ambiguous.size:
+        out[ambiguous] = _top_keys(xp, _keys(xp, sims[ambiguous], cols[None, :]), k)
+    return out
+
+
+def _merge_above(xp: Any, best: Any, sims: Any, cols: Any) -> Any:
+    """Merge a tile into full running top-k keys ``best`` (rows, k), looking only at entries not
+    below each row's current k-th similarity (ties included: they may win on the index)."""
+    rows_n, k = best.shape
+    _, worst = _decode(xp, best.min(axis=1))
+    r, c = xp.nonzero(sims >= worst[:, None])
+    if r.size == 0:
+        return best
+    all_rows = xp.concatenate([xp.repeat(xp.arange(rows_n), k), r])
+    all_keys = xp.concatenate([best.ravel(), _keys(xp, sims[r, c], cols[c])])
+    order = xp.lexsort(xp.stack([all_keys, all_rows]))  # by row, then key ascending
+    ends = xp.cumsum(xp.bincount(all_rows, minlength=rows_n))
+    take = ends[:, None] - k + xp.arange(k)[None, :]
+    return all_keys[order][take]
 
 
 def _top_keys(xp: Any, keys: Any, k: int) -> Any:
@@ -303,7 +346,7 @@ def knn_cosine(
     kk = min(k, max(n - 1, 0))
     if kk == 0:
         return np.empty((n, 0), np.int32), np.empty((n, 0), np.float32)
-    out_keys = xp.empty((n, kk), dtype=xp.int64)
+    out_keys = _empty(xp, (n, kk), xp.int64)
     for i0 in range(0, n, tile):
         q = x[i0 : i0 + tile]
         rows = xp.arange(i0, i0 + q.shape[0])
@@ -314,8 +357,15 @@ def knn_cosine(
             cols = xp.arange(j0, j0 + c.shape[0])
             if j0 < i0 + q.shape[0] and i0 < j0 + c.shape[0]:  # the tiles overlap: drop self
                 sims[rows[:, None] == cols[None, :]] = -xp.inf
-            cand = _top_keys(xp, _keys(xp, sims, cols), kk)
-            best = cand if best is None else _top_keys(xp, xp.concatenate([best, cand], axis=1), kk)
+            if best is not None and best.shape[1] == kk:
+                best = _merge_above(xp, best, sims, cols)
+            else:
+                cand = _tile_top(xp, sims, cols, kk)
+                best = (
+                    cand
+                    if best is None
+                    else _top_keys(xp, xp.concatenate([best, cand], axis=1), kk)
+                )
         assert best is not None
         out_keys[i0 : i0 + q.shape[0]] = xp.sort(best, axis=1)[:, ::-1]
     idx, sim = _decode(xp, out_keys)
