@@ -51,9 +51,8 @@ def test_bench_cluster_coherence(benchmark: Any) -> None:
 
 @pytest.mark.benchmark
 def test_bench_sketches(benchmark: Any) -> None:
-    words = [f"w{i}" for i in range(2000)]
-    rng = np.random.default_rng(3)
-    texts = [" ".join(rng.choice(words, 40)) for _ in range(5000)]
+    ids = np.random.default_rng(3).integers(0, 2000, size=(5000, 40))
+    texts = [" ".join(f"w{i}" for i in row) for row in ids.tolist()]
     out = benchmark(sim.sketches, texts, dim=256)
     assert out.shape == (5000, 256)
 
