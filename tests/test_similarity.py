@@ -270,3 +270,57 @@ def test_gpu_coherence_parity() -> None:
     gpu = sim.cluster_coherence(x, sets, background=300, tile=128, device="gpu")
     for c in ("mean", "std", "background_mean", "background_std", "z"):
         np.testing.assert_allclose(gpu[c].to_numpy(), cpu[c].to_numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ---- the GPU code path on a NumPy stand-in for CuPy (plumbing only: no CUDA) ------------------
+
+
+class _FakeKernel:
+    """Runs what sig_agreement computes, with the kernel's argument list."""
+
+    def __init__(self, src: str, name: str) -> None:
+        assert name in src and 'extern "C"' in src
+
+    def __call__(self, grid: tuple[int], block: tuple[int], args: tuple) -> None:
+        sigs, pairs, m, p, out = args
+        assert grid[0] * block[0] >= int(m) and sigs.shape[1] == int(p)
+        assert pairs.dtype == np.uint32 and pairs.flags.c_contiguous and out.dtype == np.int32
+        out[:] = sim._agreement_xp(np, sigs, pairs.reshape(-1, 2))
+
+
+class _FakeCupy:
+    RawKernel = _FakeKernel
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(np, name)
+
+    @staticmethod
+    def asnumpy(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a)
+
+
+def test_gpu_code_path_on_numpy_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeCupy()
+    monkeypatch.setattr(sim, "_gpu_probe", (fake, ""))
+    monkeypatch.setattr(sim, "_kernels", {})
+    _poison(monkeypatch)
+    assert sim.get_backend("auto").name == "gpu"
+    rng = np.random.default_rng(10)
+    sigs = _sigs(rng, 40, 16)
+    pairs = rng.integers(0, 40, size=(300, 2)).astype(np.uint32)
+    pairs[0] = (3, 4)
+    np.testing.assert_array_equal(
+        sim.signature_agreement_pairs(sigs, pairs, device="gpu"),
+        _core.signature_agreement(sigs, pairs),
+    )
+    x = _unit(rng, 120, 16)
+    idx32, sims32 = sim.knn_cosine(x, 9, tile=25, device="gpu", precision="fp32")
+    want_idx, want_sims = _brute_knn(x, 9)
+    np.testing.assert_array_equal(idx32, want_idx)
+    np.testing.assert_allclose(sims32, want_sims, atol=1e-6)
+    idx16, sims16 = sim.knn_cosine(x, 9, tile=25, device="gpu")  # fp16 inputs
+    assert (idx16 >= 0).all() and sims16.dtype == np.float32
+    np.testing.assert_allclose(sims16, want_sims, atol=3e-3)
+    cpu = sim.cluster_coherence(x, [np.arange(10)], background=50, device="cpu")
+    gpu = sim.cluster_coherence(x, [np.arange(10)], background=50, device="gpu")
+    assert cpu.equals(gpu)
