@@ -15,10 +15,11 @@ Results are always NumPy arrays (or a polars DataFrame). CuPy is optional
 
 Precision: the CPU multiplies float32 sketches in float32. The GPU (``precision="fp16"``, its
 default) casts sketches to float16 and multiplies with ``cupy.matmul``, whose cuBLAS half GEMM
-accumulates in float32 (CuPy's default compute type); the tile result is float16 (about 3
+accumulates in float32 (CuPy's default compute type; not yet checked on a GPU); the tile result is float16 (about 3
 significant digits) and is widened to float32 before ranking, so GPU similarities differ from the
 CPU's by up to ~1e-3 and near-ties may rank differently. ``precision="fp32"`` on the GPU
-multiplies in float32 (TF32 only if the user enabled it in CuPy).
+multiplies in float32 (TF32 only if the user enabled it in CuPy). bf16 is not offered: neither
+NumPy nor CuPy has a bfloat16 dtype.
 """
 
 from __future__ import annotations
