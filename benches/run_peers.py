@@ -146,8 +146,9 @@ def _load(path: str, rows: int):
 
     with pa.OSFile(path) as f:  # read, not mmap: the input is anonymous memory like a real load
         table = pa.ipc.open_file(f).read_all()
-    arr = table.column(0).combine_chunks().slice(0, rows)
-    return pa.concat_arrays([arr])  # own buffers of exactly `rows` rows
+    col = table.column(0)
+    arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return arr.slice(0, rows)  # zero-copy: no second copy of the text stays in the pool
 
 
 _TEXTS: list[str] = []
@@ -253,6 +254,29 @@ def _ps_sig(arr, threads: int, as_list: bool, num_perm: int = NUM_PERM) -> dict:
     return m.result(**extra)
 
 
+def _ps_profile(arr) -> dict:
+    """Where poisonscreen.minhash spends its time, 1 thread: the core call with parts switched off."""
+    from poisonscreen import _poisonscreen as core
+    from poisonscreen._arrow import text_chunks
+
+    t0 = time.perf_counter()
+    chunks, _ = text_chunks(arr)
+    out = {"text_chunks (Arrow input)": time.perf_counter() - t0}
+    cases = [
+        ("num_perm=128, NFKC + casefold (the default)", 128, True, True),
+        ("num_perm=1, NFKC + casefold", 1, True, True),
+        ("num_perm=1, casefold only", 1, False, True),
+        ("num_perm=1, neither (UAX#29 words + shingle hashing)", 1, False, False),
+        ("num_perm=128, neither", 128, False, False),
+    ]
+    for name, p, nfkc, cf in cases:
+        c0 = _cpu()
+        core.signatures(chunks, num_perm=p, seed=0, threads=1, k=NGRAM, mode="word", nfkc=nfkc,
+                        casefold=cf, collapse_whitespace=True)
+        out[name] = _cpu() - c0
+    return {"seconds": 0.0, "cpu_s": 0.0, "base_kb": 0, "peak_kb": 0, "profile": out}
+
+
 def _ps_dups(arr, threads: int, verify: str) -> dict:
     import polars as pl
 
@@ -307,10 +331,8 @@ def _rensa_dups(texts: list[str], bands: int) -> dict:
 def worker(ns: argparse.Namespace) -> dict:
     import pyarrow.compute as pc
 
-    import datasketch  # noqa: F401  (imports outside the timed regions)
-    import rensa  # noqa: F401
-
-    import poisonscreen  # noqa: F401
+    # import the tool outside the timed region (and only that tool: baseline RSS stays its own)
+    __import__({"p": "poisonscreen", "d": "datasketch", "r": "rensa"}[ns.tool[0]])
 
     arr = _load(ns.input, ns.rows)
     nbytes = int(pc.sum(pc.binary_length(arr)).as_py() or 0)
@@ -338,6 +360,8 @@ def worker(ns: argparse.Namespace) -> dict:
                 child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         res = m.result(shingle_s=sh_s, hash_s=h_s)
         res["peak_kb"] += child_peak
+    elif kind == "profile":
+        res = _ps_profile(arr)
     elif kind == "dups" and tool.startswith("poisonscreen"):
         res = _ps_dups(arr, ns.threads, ns.verify)
     elif kind == "dups" and tool.startswith("datasketch"):
@@ -477,6 +501,9 @@ def plan(ns: argparse.Namespace) -> tuple[list[dict], list[dict]]:
         for t in (1, 2):
             dups.append(dict(tool="poisonscreen", rows=R, threads=t, verify=verify, par=str(t),
                              label=f'poisonscreen.near_duplicates verify="{verify}"'))
+    dups.append(dict(tool="poisonscreen", rows=DSL, threads=1, verify="signature", par="1",
+                     label='poisonscreen.near_duplicates verify="signature"',
+                     note="same rows as datasketch (agreement check)"))
     for d in dups:
         d["kind"] = "dups"
     big = []
@@ -506,6 +533,7 @@ def main() -> None:
     ap.add_argument("--rensa-lsh-rows", type=int, default=200_000, help="rensa clustering rows")
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--only", help="run only measurements whose label contains this text")
     ns = ap.parse_args()
     if ns.worker:
         print(json.dumps(worker(ns)))
@@ -519,6 +547,10 @@ def main() -> None:
     if not has_data():
         raise DataMissing("benchmark data missing: see benches/corpus.py")
     sig, dups = plan(ns)
+    if ns.only:
+        sig = [x for x in sig if ns.only in x["label"]]
+        dups = [x for x in dups if ns.only in x["label"]]
+    prof = {"kind": "profile", "tool": "poisonscreen", "rows": min(ns.rows, 100_000), "label": "profile"}
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="poisonscreen-bench-") as tmp:
         path = os.path.join(tmp, f"corpus_{ns.rows}.arrow")
@@ -529,6 +561,8 @@ def main() -> None:
             r = _run(spec, path)
             print(f"  {spec['label']} [{spec['par']}] {rows}: {r.get('seconds', r.get('error'))}", file=sys.stderr)
             results.append(r)
+        if not ns.only or "poisonscreen" in ns.only:
+            results.append(_run(prof, path))
         big = [d for d in dups if d["rows"] > ns.rows]
         summ_big = None
         if big:
@@ -560,6 +594,8 @@ def report(ns, summ, summ_big, results) -> str:
         "| measurement | rows measured | threads | seconds | docs/s | MB/s | peak RSS MB | Δ RSS MB | CPU s | notes |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
+    profile = [r for r in results if r["kind"] == "profile" and "error" not in r]
+    results = [r for r in results if r["kind"] != "profile"]
     sig = [r for r in results if r["kind"] == "sig"]
     dups = [r for r in results if r["kind"] == "dups"]
     lines.append("| **Signatures from raw text (128 perms, word 5-grams)** ||||||||||")
@@ -608,6 +644,16 @@ def report(ns, summ, summ_big, results) -> str:
         lines.append(f"- clustering, 1 thread: poisonscreen (signature) / datasketch = {pd1 / dd:.1f}×")
     if pd1 and rd:
         lines.append(f"- clustering, 1 thread: poisonscreen (signature) / rensa = {pd1 / rd:.1f}×")
+    for r in profile:
+        lines += [
+            "",
+            f"Where poisonscreen.minhash spends its time ({r['rows']:,} rows, 1 thread, CPU seconds "
+            "of the core call with parts switched off):",
+            "",
+            "| part | CPU s |",
+            "|---|---:|",
+        ]
+        lines += [f"| {k} | {v:.2f} |" for k, v in r["profile"].items()]
     return "\n".join(lines)
 
 
