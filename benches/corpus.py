@@ -23,7 +23,14 @@ import os
 import random
 from pathlib import Path
 
-__all__ = ["DataMissing", "bench_corpus", "corpus_summary", "data_dir", "has_data", "haystack_texts"]
+__all__ = [
+    "DataMissing",
+    "bench_corpus",
+    "corpus_summary",
+    "data_dir",
+    "has_data",
+    "haystack_texts",
+]
 
 PERTURB_RATE = 0.15  # share of words replaced in a reused (second pass and later) row
 PLANTED_SHARE = 0.02  # share of rows overwritten with planted near-duplicates
@@ -68,7 +75,8 @@ def _haystack(root: str) -> tuple[str, ...]:
                 out.append(r["instruction"] + ("\n" + inp if inp else "") + "\n" + r["response"])
     for split in ("train", "test"):
         out.extend(
-            r["question"] + "\n" + r["answer"] for r in _read_jsonl(base / "gsm8k" / f"{split}.jsonl")
+            r["question"] + "\n" + r["answer"]
+            for r in _read_jsonl(base / "gsm8k" / f"{split}.jsonl")
         )
     marker = "\n\nAssistant:"
     for r in _read_jsonl(base / "hh-rlhf" / "harmless-base-test.jsonl"):
@@ -144,4 +152,6 @@ if __name__ == "__main__":
     c = bench_corpus(n)
     dt = time.perf_counter() - t0
     s = corpus_summary(c)
-    print(f"{s['rows']:,} rows, {s['mean_words']:.1f} words/row, {s['mb']:.1f} MB, built in {dt:.1f} s")
+    print(
+        f"{s['rows']:,} rows, {s['mean_words']:.1f} words/row, {s['mb']:.1f} MB, built in {dt:.1f} s"
+    )

@@ -271,8 +271,17 @@ def _ps_profile(arr) -> dict:
     ]
     for name, p, nfkc, cf in cases:
         c0 = _cpu()
-        core.signatures(chunks, num_perm=p, seed=0, threads=1, k=NGRAM, mode="word", nfkc=nfkc,
-                        casefold=cf, collapse_whitespace=True)
+        core.signatures(
+            chunks,
+            num_perm=p,
+            seed=0,
+            threads=1,
+            k=NGRAM,
+            mode="word",
+            nfkc=nfkc,
+            casefold=cf,
+            collapse_whitespace=True,
+        )
         out[name] = _cpu() - c0
     return {"seconds": 0.0, "cpu_s": 0.0, "base_kb": 0, "peak_kb": 0, "profile": out}
 
@@ -413,15 +422,15 @@ def _versions() -> str:
 
 def _prepare(n: int, path: str) -> dict:
     code = (
-        "import sys, pyarrow as pa; sys.path.insert(0, %r)\n"
+        f"import sys, pyarrow as pa; sys.path.insert(0, {str(HERE)!r})\n"
         "from corpus import bench_corpus, corpus_summary\n"
-        "t = bench_corpus(%d); s = corpus_summary(t)\n"
+        f"t = bench_corpus({n}); s = corpus_summary(t)\n"
         "a = pa.array(t, type=pa.large_string()); del t\n"
         "tb = pa.table({'text': a})\n"
-        "with pa.OSFile(%r, 'wb') as f:\n"
+        f"with pa.OSFile({path!r}, 'wb') as f:\n"
         "    with pa.ipc.new_file(f, tb.schema) as w: w.write_table(tb)\n"
         "import json; print(json.dumps(s))\n"
-    ) % (str(HERE), n, path)
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -474,48 +483,118 @@ def plan(ns: argparse.Namespace) -> tuple[list[dict], list[dict]]:
         dict(tool="datasketch MinHash.bulk", rows=DS, procs=2, par="2 procs", env=one),
         dict(tool="rensa RMinHash.update", rows=RS, procs=1, par="1", env=one),
         dict(tool="rensa CMinHash.update", rows=RS, procs=1, par="1", env=one),
-        dict(tool="rensa RMinHash.digest_matrix_from_token_sets", rows=RS, procs=1, par="1", env=one),
-        dict(tool="rensa RMinHash.digest_matrix_from_token_sets", rows=RS, procs=1, par="1 + 2 rayon", env=two),
+        dict(
+            tool="rensa RMinHash.digest_matrix_from_token_sets", rows=RS, procs=1, par="1", env=one
+        ),
+        dict(
+            tool="rensa RMinHash.digest_matrix_from_token_sets",
+            rows=RS,
+            procs=1,
+            par="1 + 2 rayon",
+            env=two,
+        ),
         dict(tool="rensa CMinHash.digests_from_token_sets", rows=RS, procs=1, par="1", env=one),
-        dict(tool="rensa CMinHash.digests_from_token_sets", rows=RS, procs=1, par="1 + 2 rayon", env=two),
-        dict(tool="rensa RMinHash.digest_matrix_from_token_sets", rows=RS, procs=2, par="2 procs", env=one),
+        dict(
+            tool="rensa CMinHash.digests_from_token_sets",
+            rows=RS,
+            procs=1,
+            par="1 + 2 rayon",
+            env=two,
+        ),
+        dict(
+            tool="rensa RMinHash.digest_matrix_from_token_sets",
+            rows=RS,
+            procs=2,
+            par="2 procs",
+            env=one,
+        ),
         dict(tool="poisonscreen.minhash (Arrow)", rows=R, threads=1, par="1"),
         dict(tool="poisonscreen.minhash (Arrow)", rows=R, threads=2, par="2"),
         dict(tool="poisonscreen.minhash (list)", rows=R, threads=1, par="1"),
         dict(tool="poisonscreen.minhash (list)", rows=R, threads=2, par="2"),
         # where poisonscreen's time goes: the same call with fewer permutations
-        dict(tool="poisonscreen.minhash (Arrow)", rows=R, threads=1, par="1", num_perm=1,
-             note="profile: num_perm=1 (tokenise + shingle hash only)"),
-        dict(tool="poisonscreen.minhash (Arrow)", rows=R, threads=1, par="1", num_perm=32,
-             note="profile: num_perm=32"),
+        dict(
+            tool="poisonscreen.minhash (Arrow)",
+            rows=R,
+            threads=1,
+            par="1",
+            num_perm=1,
+            note="profile: num_perm=1 (tokenise + shingle hash only)",
+        ),
+        dict(
+            tool="poisonscreen.minhash (Arrow)",
+            rows=R,
+            threads=1,
+            par="1",
+            num_perm=32,
+            note="profile: num_perm=32",
+        ),
     ]
     for s in sig:
         s["kind"] = "sig"
         s["label"] = s["tool"]
     dups = [
-        dict(tool="datasketch MinHashLSH", rows=DSL, par="1", label="datasketch MinHash.bulk + MinHashLSH + Python union-find"),
-        dict(tool="rensa RMinHashLSH", rows=RSL, par="1", bands=16, env=one,
-             label="rensa RMinHash.from_token_sets + RMinHashLSH.insert_many/query_all + Python union-find"),
+        dict(
+            tool="datasketch MinHashLSH",
+            rows=DSL,
+            par="1",
+            label="datasketch MinHash.bulk + MinHashLSH + Python union-find",
+        ),
+        dict(
+            tool="rensa RMinHashLSH",
+            rows=RSL,
+            par="1",
+            bands=16,
+            env=one,
+            label="rensa RMinHash.from_token_sets + RMinHashLSH.insert_many/query_all + Python union-find",
+        ),
     ]
     for verify in ("signature", "exact"):
         for t in (1, 2):
-            dups.append(dict(tool="poisonscreen", rows=R, threads=t, verify=verify, par=str(t),
-                             label=f'poisonscreen.near_duplicates verify="{verify}"'))
-    dups.append(dict(tool="poisonscreen", rows=DSL, threads=1, verify="signature", par="1",
-                     label='poisonscreen.near_duplicates verify="signature"',
-                     note="same rows as datasketch (agreement check)"))
+            dups.append(
+                dict(
+                    tool="poisonscreen",
+                    rows=R,
+                    threads=t,
+                    verify=verify,
+                    par=str(t),
+                    label=f'poisonscreen.near_duplicates verify="{verify}"',
+                )
+            )
+    dups.append(
+        dict(
+            tool="poisonscreen",
+            rows=DSL,
+            threads=1,
+            verify="signature",
+            par="1",
+            label='poisonscreen.near_duplicates verify="signature"',
+            note="same rows as datasketch (agreement check)",
+        )
+    )
     for d in dups:
         d["kind"] = "dups"
     big = []
     if ns.big:
         for verify, t in (("signature", 2), ("exact", 2), ("signature", 1)):
-            big.append(dict(kind="dups", tool="poisonscreen", rows=ns.big, threads=t, verify=verify,
-                            par=str(t), label=f'poisonscreen.near_duplicates verify="{verify}"'))
+            big.append(
+                dict(
+                    kind="dups",
+                    tool="poisonscreen",
+                    rows=ns.big,
+                    threads=t,
+                    verify=verify,
+                    par=str(t),
+                    label=f'poisonscreen.near_duplicates verify="{verify}"',
+                )
+            )
     return sig, dups + big
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--input", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
@@ -526,7 +605,9 @@ def main() -> None:
     ap.add_argument("--bands", type=int, default=16, help=argparse.SUPPRESS)
     ap.add_argument("--num_perm", type=int, default=NUM_PERM, help=argparse.SUPPRESS)
     ap.add_argument("--rows", type=int, default=200_000, help="corpus rows (default 200000)")
-    ap.add_argument("--big", type=int, default=1_000_000, help="rows of the large poisonscreen run (0: skip)")
+    ap.add_argument(
+        "--big", type=int, default=1_000_000, help="rows of the large poisonscreen run (0: skip)"
+    )
     ap.add_argument("--ds-rows", type=int, default=20_000, help="datasketch signature subset")
     ap.add_argument("--rensa-rows", type=int, default=50_000, help="rensa signature subset")
     ap.add_argument("--ds-lsh-rows", type=int, default=50_000, help="datasketch clustering subset")
@@ -540,7 +621,13 @@ def main() -> None:
         return
     if ns.quick:
         ns.rows, ns.big, ns.ds_rows, ns.rensa_rows, ns.ds_lsh_rows, ns.rensa_lsh_rows = (
-            20_000, 0, 2_000, 5_000, 5_000, 20_000)
+            20_000,
+            0,
+            2_000,
+            5_000,
+            5_000,
+            20_000,
+        )
     sys.path.insert(0, str(HERE))
     from corpus import DataMissing, has_data
 
@@ -550,16 +637,27 @@ def main() -> None:
     if ns.only:
         sig = [x for x in sig if ns.only in x["label"]]
         dups = [x for x in dups if ns.only in x["label"]]
-    prof = {"kind": "profile", "tool": "poisonscreen", "rows": min(ns.rows, 100_000), "label": "profile"}
+    prof = {
+        "kind": "profile",
+        "tool": "poisonscreen",
+        "rows": min(ns.rows, 100_000),
+        "label": "profile",
+    }
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="poisonscreen-bench-") as tmp:
         path = os.path.join(tmp, f"corpus_{ns.rows}.arrow")
         summ = _prepare(ns.rows, path)
-        print(f"corpus: {summ['rows']:,} rows, {summ['mean_words']:.1f} words/row, {summ['mb']:.1f} MB", file=sys.stderr)
+        print(
+            f"corpus: {summ['rows']:,} rows, {summ['mean_words']:.1f} words/row, {summ['mb']:.1f} MB",
+            file=sys.stderr,
+        )
         for spec in sig + [d for d in dups if d["rows"] <= ns.rows]:
             rows = spec["rows"] = min(spec["rows"], ns.rows)
             r = _run(spec, path)
-            print(f"  {spec['label']} [{spec['par']}] {rows}: {r.get('seconds', r.get('error'))}", file=sys.stderr)
+            print(
+                f"  {spec['label']} [{spec['par']}] {rows}: {r.get('seconds', r.get('error'))}",
+                file=sys.stderr,
+            )
             results.append(r)
         if not ns.only or "poisonscreen" in ns.only:
             results.append(_run(prof, path))
@@ -571,10 +669,15 @@ def main() -> None:
             summ_big = _prepare(ns.big, path)
             for spec in big:
                 r = _run(spec, path)
-                print(f"  {spec['label']} [{spec['par']}] {spec['rows']}: {r.get('seconds', r.get('error'))}", file=sys.stderr)
+                print(
+                    f"  {spec['label']} [{spec['par']}] {spec['rows']}: {r.get('seconds', r.get('error'))}",
+                    file=sys.stderr,
+                )
                 results.append(r)
     if ns.json:
-        Path(ns.json).write_text(json.dumps({"corpus": summ, "corpus_big": summ_big, "results": results}, indent=1))
+        Path(ns.json).write_text(
+            json.dumps({"corpus": summ, "corpus_big": summ_big, "results": results}, indent=1)
+        )
     print(report(ns, summ, summ_big, results))
 
 
@@ -609,16 +712,27 @@ def report(ns, summ, summ_big, results) -> str:
         return max(rs) if rs else None
 
     def ps(r: dict, t: int) -> bool:
-        return (r["kind"] == "sig" and r["tool"] == "poisonscreen.minhash (Arrow)"
-                and r["threads"] == t and r.get("num_perm", NUM_PERM) == NUM_PERM)
+        return (
+            r["kind"] == "sig"
+            and r["tool"] == "poisonscreen.minhash (Arrow)"
+            and r["threads"] == t
+            and r.get("num_perm", NUM_PERM) == NUM_PERM
+        )
 
     ps1 = rate(lambda r: ps(r, 1))
     ps2 = rate(lambda r: ps(r, 2))
     rs1 = rate(lambda r: r["kind"] == "sig" and r["tool"].startswith("rensa") and r["par"] == "1")
-    ds1 = rate(lambda r: r["kind"] == "sig" and r["tool"].startswith("datasketch") and r["par"] == "1")
+    ds1 = rate(
+        lambda r: r["kind"] == "sig" and r["tool"].startswith("datasketch") and r["par"] == "1"
+    )
     ps1c = rate(lambda r: ps(r, 1), "cpu_s")
-    rs1c = rate(lambda r: r["kind"] == "sig" and r["tool"].startswith("rensa") and r["par"] == "1", "cpu_s")
-    ds1c = rate(lambda r: r["kind"] == "sig" and r["tool"].startswith("datasketch") and r["par"] == "1", "cpu_s")
+    rs1c = rate(
+        lambda r: r["kind"] == "sig" and r["tool"].startswith("rensa") and r["par"] == "1", "cpu_s"
+    )
+    ds1c = rate(
+        lambda r: r["kind"] == "sig" and r["tool"].startswith("datasketch") and r["par"] == "1",
+        "cpu_s",
+    )
     lines.append("")
     if ps1 and rs1 and ps1c and rs1c:
         lines.append(
@@ -633,15 +747,41 @@ def report(ns, summ, summ_big, results) -> str:
     if ps1 and ps2:
         lines.append(f"- signatures, 2-thread scaling of poisonscreen: {ps2 / ps1:.2f}×")
     for v in ("signature", "exact"):
-        d1 = rate(lambda r, v=v: r["kind"] == "dups" and r["tool"] == "poisonscreen" and r["verify"] == v and r["threads"] == 1 and r["rows"] == ns.rows)
-        d2 = rate(lambda r, v=v: r["kind"] == "dups" and r["tool"] == "poisonscreen" and r["verify"] == v and r["threads"] == 2 and r["rows"] == ns.rows)
+        d1 = rate(
+            lambda r, v=v: (
+                r["kind"] == "dups"
+                and r["tool"] == "poisonscreen"
+                and r["verify"] == v
+                and r["threads"] == 1
+                and r["rows"] == ns.rows
+            )
+        )
+        d2 = rate(
+            lambda r, v=v: (
+                r["kind"] == "dups"
+                and r["tool"] == "poisonscreen"
+                and r["verify"] == v
+                and r["threads"] == 2
+                and r["rows"] == ns.rows
+            )
+        )
         if d1 and d2:
             lines.append(f'- near_duplicates verify="{v}", 2-thread scaling: {d2 / d1:.2f}×')
     dd = rate(lambda r: r["kind"] == "dups" and r["tool"].startswith("datasketch"))
     rd = rate(lambda r: r["kind"] == "dups" and r["tool"].startswith("rensa"))
-    pd1 = rate(lambda r: r["kind"] == "dups" and r["tool"] == "poisonscreen" and r["verify"] == "signature" and r["threads"] == 1 and r["rows"] == ns.rows)
+    pd1 = rate(
+        lambda r: (
+            r["kind"] == "dups"
+            and r["tool"] == "poisonscreen"
+            and r["verify"] == "signature"
+            and r["threads"] == 1
+            and r["rows"] == ns.rows
+        )
+    )
     if pd1 and dd:
-        lines.append(f"- clustering, 1 thread: poisonscreen (signature) / datasketch = {pd1 / dd:.1f}×")
+        lines.append(
+            f"- clustering, 1 thread: poisonscreen (signature) / datasketch = {pd1 / dd:.1f}×"
+        )
     if pd1 and rd:
         lines.append(f"- clustering, 1 thread: poisonscreen (signature) / rensa = {pd1 / rd:.1f}×")
     for r in profile:
@@ -650,7 +790,7 @@ def report(ns, summ, summ_big, results) -> str:
             f"Where poisonscreen.minhash spends its time ({r['rows']:,} rows, 1 thread, CPU seconds "
             "of the core call with parts switched off):",
             "",
-            "| part | CPU s |",
+            "| part | CPU s (text_chunks: wall s) |",
             "|---|---:|",
         ]
         lines += [f"| {k} | {v:.2f} |" for k, v in r["profile"].items()]
