@@ -21,9 +21,9 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import evalsuite  # noqa: E402
+import evalsuite
 
-import poisonscreen as ps  # noqa: E402
+import poisonscreen as ps
 
 
 def corpus(n: int, seed: int = 0) -> pl.DataFrame:
@@ -36,7 +36,9 @@ def corpus(n: int, seed: int = 0) -> pl.DataFrame:
         words = rng.integers(0, 10_000, base.height)
         frames.append(
             base.with_columns(
-                (pl.col("prompt") + pl.Series([f" (variant {r}-{w})" for w in words])).alias("prompt")
+                (pl.col("prompt") + pl.Series([f" (variant {r}-{w})" for w in words])).alias(
+                    "prompt"
+                )
             )
         )
     return pl.concat(frames).head(n)
