@@ -116,22 +116,21 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def row_features(corpus: pl.DataFrame, cfg: Any) -> Features:
-    """Per-row features; row ``i`` of the result is row ``i`` of ``corpus``."""
-    n = corpus.height
-    valid = corpus["error"].is_null()
-    ptext = corpus.select(
-        pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
-        .fill_null("")
-        .alias("p")
-    )["p"]
-    response = corpus["response"].fill_null("")
-    threads = cfg.threads
+    """Per-row features; row ``i`` of the result is row ``i`` of ``corpus``.
 
-    stats = _core.text_stats(text_chunks(response)[0], threads=threads)
-    sample_every = max(1, math.ceil(n / cfg.familiarity_sample)) if n else 1
+    Built from three parts that the Ray engine (:mod:`poisonscreen.ray`) computes per batch and
+    merges: :func:`feature_texts` and :func:`row_columns` (per row, given each row's bigram
+    familiarity), the two ``near_duplicates`` clusterings, and the corpus vocabulary
+    (:func:`vocab_frame`); :func:`assemble_features` puts them together.
+    """
+    n = corpus.height
+    threads = cfg.threads
+    ptext, response = feature_texts(corpus)
+    sample_every = familiarity_sample_every(n, cfg)
     fam = _core.bigram_familiarity(
         text_chunks(response)[0], sample_every=sample_every, min_tokens=8, threads=threads
     )
+    base = row_columns(np.arange(n, dtype=np.uint32), corpus, ptext, response, fam, threads)
     # responses group by near-identity of their word bigrams: one target answer with small
     # variations (variable names, paraphrased refusals) stays one group; numbers are kept, so
     # "4 stars" and "5 stars" stay two labels
@@ -143,56 +142,19 @@ def row_features(corpus: pl.DataFrame, cfg: Any) -> Features:
         seed=cfg.seed,
         threads=threads,
     )
-    masked = ptext.str.replace_all(r"\d+", "0")
     tmpl = near_duplicates(
-        masked,
+        template_text(ptext),
         threshold=cfg.template_similarity,
         ngram=2,
         num_perm=cfg.num_perm,
         seed=cfg.seed,
         threads=threads,
     )
-    words = stats["words"].astype(np.float64)
-    fam = np.where(np.isnan(fam), 1.0, fam)
-    # code reuses few word pairs too, but comes in lines; random-token gibberish does not
-    newlines = response.str.count_matches("\n").to_numpy().astype(np.float64)
-    prose = newlines / np.maximum(words, 1.0) < 0.05
-    gib = np.where((words >= 20) & prose, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
-    rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
-    empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
     both = pl.select(pl.concat_str([ptext, response], separator="\n")).to_series()
     counter = _core.NgramCounter([1])
     counter.add(text_chunks(both)[0], threads=threads)
-    t = counter.table(1)
-    vocab = pl.DataFrame(
-        {
-            "h": pl.Series(t["hash"], dtype=pl.UInt64),
-            "word": pl.Series(t["text"], dtype=pl.String),
-            "df": pl.Series(t["df"], dtype=pl.UInt64),
-        }
-    )
-    numeric = vocab.filter(pl.col("word").str.contains(r"^[\d\W_]+$"))["h"].to_numpy()
-    table = pl.DataFrame(
-        {
-            "row": np.arange(n, dtype=np.uint32),
-            "valid": valid,
-            "prompt": ptext,
-            "response": response,
-            "resp_words": stats["words"],
-            "repetition": stats["repetition"],
-            "familiarity": fam.astype(np.float32),
-            "gibberish": gib,
-            "degenerate": rep,
-            "anomaly": np.maximum(gib, rep),
-            "empty_response": empty_resp,
-            "resp_cluster": resp["cluster_id"].cast(pl.UInt32),
-            "resp_cluster_size": resp["cluster_size"],
-            "tmpl_cluster": tmpl["cluster_id"].cast(pl.UInt32),
-            "tmpl_cluster_size": tmpl["cluster_size"],
-            "tmpl_similarity": tmpl["similarity"],
-        }
-    )
-    return Features(table=table, vocab=vocab, numeric=numeric)
+    vocab = vocab_frame(counter.table(1))
+    return assemble_features(base, resp, tmpl, vocab)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1060,3 +1022,91 @@ def combine(
         pl.col("line").cast(pl.UInt64),
         "error",
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# the parts of row_features, shared with the Ray engine
+
+
+def feature_texts(corpus: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """(prompt text = system + "\\n" + prompt, response), nulls as ``""``."""
+    ptext = corpus.select(
+        pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
+        .fill_null("")
+        .alias("p")
+    )["p"]
+    return ptext, corpus["response"].fill_null("")
+
+
+def template_text(ptext: pl.Series) -> pl.Series:
+    """The prompt text the template clustering compares: digits masked."""
+    return ptext.str.replace_all(r"\d+", "0")
+
+
+def familiarity_sample_every(n: int, cfg: Any) -> int:
+    """Every how many rows (by row id) a response joins the familiarity reference sample."""
+    return max(1, math.ceil(n / cfg.familiarity_sample)) if n else 1
+
+
+def row_columns(
+    rows: np.ndarray,
+    corpus: pl.DataFrame,
+    ptext: pl.Series,
+    response: pl.Series,
+    fam: np.ndarray,
+    threads: int | None,
+) -> pl.DataFrame:
+    """The columns of :attr:`Features.table` that depend on the row alone (and its bigram
+    familiarity ``fam``, NaN where unscored), for the rows ``rows`` of any batch."""
+    valid = corpus["error"].is_null()
+    stats = _core.text_stats(text_chunks(response)[0], threads=threads)
+    words = stats["words"].astype(np.float64)
+    fam = np.where(np.isnan(fam), 1.0, fam)
+    # code reuses few word pairs too, but comes in lines; random-token gibberish does not
+    newlines = response.str.count_matches("\n").to_numpy().astype(np.float64)
+    prose = newlines / np.maximum(words, 1.0) < 0.05
+    gib = np.where((words >= 20) & prose, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
+    rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
+    empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
+    return pl.DataFrame(
+        {
+            "row": np.asarray(rows, dtype=np.uint32),
+            "valid": valid,
+            "prompt": ptext,
+            "response": response,
+            "resp_words": stats["words"],
+            "repetition": stats["repetition"],
+            "familiarity": fam.astype(np.float32),
+            "gibberish": gib,
+            "degenerate": rep,
+            "anomaly": np.maximum(gib, rep),
+            "empty_response": empty_resp,
+        }
+    )
+
+
+def vocab_frame(t: dict[str, Any]) -> pl.DataFrame:
+    """The vocabulary frame (``h``, ``word``, ``df``) of an order-1 ``NgramCounter.table``."""
+    return pl.DataFrame(
+        {
+            "h": pl.Series(t["hash"], dtype=pl.UInt64),
+            "word": pl.Series(t["text"], dtype=pl.String),
+            "df": pl.Series(t["df"], dtype=pl.UInt64),
+        }
+    )
+
+
+def assemble_features(
+    base: pl.DataFrame, resp: pl.DataFrame, tmpl: pl.DataFrame, vocab: pl.DataFrame
+) -> Features:
+    """:class:`Features` from :func:`row_columns` of every row (in row order), the response and
+    template ``near_duplicates`` frames (in row order) and the vocabulary."""
+    numeric = vocab.filter(pl.col("word").str.contains(r"^[\d\W_]+$"))["h"].to_numpy()
+    table = base.with_columns(
+        resp_cluster=resp["cluster_id"].cast(pl.UInt32),
+        resp_cluster_size=resp["cluster_size"],
+        tmpl_cluster=tmpl["cluster_id"].cast(pl.UInt32),
+        tmpl_cluster_size=tmpl["cluster_size"],
+        tmpl_similarity=tmpl["similarity"],
+    )
+    return Features(table=table, vocab=vocab, numeric=numeric)
