@@ -29,7 +29,15 @@ from . import detectors as det
 from .exceptions import ConfigError
 from .io import read_corpus
 
-__all__ = ["ROWS_SCHEMA", "ScanConfig", "ScanResult", "scan"]
+__all__ = [
+    "ROWS_SCHEMA",
+    "ScanConfig",
+    "ScanResult",
+    "detect",
+    "make_result",
+    "resolve_config",
+    "scan",
+]
 
 ROWS_SCHEMA: dict[str, Any] = {
     "row_id": pl.UInt64,
@@ -128,6 +136,73 @@ class _Timer:
 STAGES = ("read", "features", "triggers", "conditional", "campaigns", "anomalies", "combine")
 
 
+def resolve_config(config: ScanConfig | None, overrides: dict[str, Any]) -> ScanConfig:
+    """``config`` (default :class:`ScanConfig`) with keyword ``overrides`` of its fields, checked."""
+    cfg = config or ScanConfig()
+    if overrides:
+        unknown = set(overrides) - set(ScanConfig.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown scan option(s): {', '.join(sorted(unknown))}")
+        cfg = ScanConfig(**{**asdict(cfg), **overrides})
+    cfg.validate()
+    return cfg
+
+
+def detect(
+    corpus: pl.DataFrame, feats: det.Features, cfg: ScanConfig, timer: _Timer
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Stages ``triggers`` .. ``combine`` (corpus-level scoring): rows, triggers, clusters.
+
+    Both engines call this on the same features, so their outputs agree."""
+    with timer.stage("triggers"):
+        triggers, trig_hits = det.detect_triggers(feats, cfg)
+    with timer.stage("conditional"):
+        cond, cond_hits = det.detect_conditional(feats, cfg)
+    with timer.stage("campaigns"):
+        clusters, camp_hits = det.detect_campaigns(feats, cfg, cond)
+    with timer.stage("anomalies"):
+        anom_hits = det.detect_anomalies(feats, cfg)
+    with timer.stage("combine"):
+        rows = det.combine(corpus, feats, cfg, [trig_hits, cond_hits, camp_hits, anom_hits])
+        camp_triggers = det.campaign_triggers(feats.table, clusters, cfg)
+        triggers = pl.concat([triggers, cond, camp_triggers], how="diagonal_relaxed").sort(
+            ["score", "trigger"], descending=[True, False]
+        )
+    return rows, triggers, clusters
+
+
+def make_result(
+    corpus: pl.DataFrame,
+    rows: pl.DataFrame,
+    triggers: pl.DataFrame,
+    clusters: pl.DataFrame,
+    cfg: ScanConfig,
+    seconds: dict[str, float],
+    engine: str = "local",
+) -> ScanResult:
+    """The :class:`ScanResult` with its summary."""
+    n = corpus.height
+    failed = int(corpus["error"].is_not_null().sum())
+    summary = {
+        "version": __version__,
+        "rows_read": n,
+        "rows_parsed": n - failed,
+        "rows_failed": failed,
+        "rows_flagged": int(rows["flagged"].sum()),
+        "triggers": triggers.height,
+        "clusters": clusters.height,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "seconds": seconds,
+        "backend": "cpu",
+        "engine": engine,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "sources": sorted(set(corpus["source"].unique().to_list())) if n else [],
+    }
+    return ScanResult(
+        rows=rows, triggers=triggers, clusters=clusters, summary=summary, corpus=corpus
+    )
+
+
 def scan(
     source: Any,
     *,
@@ -140,15 +215,10 @@ def scan(
 
     ``source`` is anything :func:`poisonscreen.read_corpus` accepts (paths, globs, a DataFrame or
     LazyFrame with prompt/response-like columns). Settings come from ``config`` and keyword
-    overrides of its fields (``scan(df, seed=1, min_support=5)``).
+    overrides of its fields (``scan(df, seed=1, min_support=5)``). For corpora beyond one
+    machine, :func:`poisonscreen.ray.scan` runs the same stages on Ray Data with the same output.
     """
-    cfg = config or ScanConfig()
-    if overrides:
-        unknown = set(overrides) - set(ScanConfig.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown scan option(s): {', '.join(sorted(unknown))}")
-        cfg = ScanConfig(**{**asdict(cfg), **overrides})
-    cfg.validate()
+    cfg = resolve_config(config, overrides)
 
     bar = None
     if progress:
@@ -161,40 +231,8 @@ def scan(
             corpus = read_corpus(source, mapping=mapping)
         with timer.stage("features"):
             feats = det.row_features(corpus, cfg)
-        with timer.stage("triggers"):
-            triggers, trig_hits = det.detect_triggers(feats, cfg)
-        with timer.stage("conditional"):
-            cond, cond_hits = det.detect_conditional(feats, cfg)
-        with timer.stage("campaigns"):
-            clusters, camp_hits = det.detect_campaigns(feats, cfg, cond)
-        with timer.stage("anomalies"):
-            anom_hits = det.detect_anomalies(feats, cfg)
-        with timer.stage("combine"):
-            rows = det.combine(corpus, feats, cfg, [trig_hits, cond_hits, camp_hits, anom_hits])
-            camp_triggers = det.campaign_triggers(feats.table, clusters, cfg)
-            triggers = pl.concat([triggers, cond, camp_triggers], how="diagonal_relaxed").sort(
-                ["score", "trigger"], descending=[True, False]
-            )
+        rows, triggers, clusters = detect(corpus, feats, cfg, timer)
     finally:
         if bar is not None:
             bar.close()
-
-    n = corpus.height
-    failed = int(corpus["error"].is_not_null().sum())
-    summary = {
-        "version": __version__,
-        "rows_read": n,
-        "rows_parsed": n - failed,
-        "rows_failed": failed,
-        "rows_flagged": int(rows["flagged"].sum()),
-        "triggers": triggers.height,
-        "clusters": clusters.height,
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "seconds": timer.seconds,
-        "backend": "cpu",
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
-        "sources": sorted(set(corpus["source"].unique().to_list())) if n else [],
-    }
-    return ScanResult(
-        rows=rows, triggers=triggers, clusters=clusters, summary=summary, corpus=corpus
-    )
+    return make_result(corpus, rows, triggers, clusters, cfg, timer.seconds)
