@@ -1,0 +1,898 @@
+"""Run the screening job on Ray Data, with exactly the outputs of the local :func:`~poisonscreen.scan`.
+
+``poisonscreen.ray.scan(source)`` (``poisonscreen scan --engine ray``) runs these stages; each
+writes Parquet into its own folder of a work directory, with a marker recording the input
+fingerprint, so that ``resume=True`` picks a failed run up after the last finished stage:
+
+=============  ======================================================================  ===========
+stage          what                                                                    runs
+=============  ======================================================================  ===========
+``read``       one Ray Data task per input file (poisonscreen's own reader, so          distributed
+               malformed records become failed rows exactly as locally), or
+               ``map_batches`` over a Ray Dataset; then global ``row_id`` = input
+               order, from the per-block row counts (no data on the driver)
+``references`` per batch: the order-1 ``NgramCounter`` (vocabulary) and the word-bigram   distributed
+               counts of the familiarity sample; merged by a hash shuffle on the hash
+``features``   ``map_batches`` calling the Rust core on Arrow batches: text statistics,  distributed
+               bigram familiarity against the broadcast sample counts, MinHash
+               signatures and LSH band keys of responses and digit-masked prompts
+``pairs``      hash shuffle on (band, key); per bucket, the candidate pairs the core's   distributed
+               ``candidate_pairs`` gives (``max_bucket`` window included); deduplicated
+               by a second shuffle
+``edges``      two hash joins bring both texts to each pair; exact Jaccard of the word   distributed
+               bigram sets (as ``near_duplicates(verify="exact")``); pairs below the
+               threshold dropped
+``components`` connected components by alternating large-star / small-star rounds       distributed
+               (Kiveris et al. 2014) on hash shuffles until the edge set stops changing;
+               component id = smallest row id, as the local union-find; each row's
+               partner (smallest neighbour) and that edge's similarity by a shuffle
+``detect``     the corpus-level scoring (triggers, conditional triggers, campaigns,       **driver**
+               anomalies, combine) on the assembled feature table
+=============  ======================================================================  ===========
+
+What is *not* distributed: the ``detect`` stage collects the per-row feature table (with the
+prompt and response text), the vocabulary and the cluster labels on the driver and runs the same
+detector code as the local engine. The driver therefore needs memory for the corpus text plus
+its features (see the README's sizing guide). The familiarity reference counts (bounded by
+``familiarity_sample`` rows, not by the corpus) are also merged on the driver and broadcast.
+
+No stage of the scan has GPU code (the MinHash/LSH work is CPU Rust; the similarity module is
+not part of a scan), so no stage requests a GPU: every stage runs as CPU tasks.
+
+Results equal the local engine's for the same input and settings whatever the number of input
+files or blocks: each Rust call sees only per-row inputs or merged global counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from . import _poisonscreen as _core
+from . import detectors as det
+from ._arrow import text_chunks
+from .exceptions import ConfigError
+from .features import near_duplicates
+from .io import CORPUS_SCHEMA, iter_corpus, read_corpus, scan_sources
+from .scan import ScanConfig, ScanResult, _Timer, detect, make_result, resolve_config
+
+try:
+    import ray
+    import ray.data
+except ImportError as _e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "poisonscreen.ray needs Ray Data: pip install 'poisonscreen[ray]' "
+        f"(importing ray failed: {_e})"
+    ) from _e
+
+__all__ = ["RAY_STAGES", "scan"]
+
+RAY_STAGES = ("read", "references", "features", "pairs", "edges", "components", "detect")
+"""The stages of a Ray scan, in order (all but ``detect`` write to the work directory)."""
+
+# the bucket window of features.near_duplicates, which row_features uses with its default
+_MAX_BUCKET: int = inspect.signature(near_duplicates).parameters["max_bucket"].default
+_MIN_TOKENS = 8  # row_features' bigram_familiarity(min_tokens=8)
+_CLUSTERINGS = ("resp", "tmpl")
+_EMPTY_SIG = np.uint32(0xFFFFFFFF)
+_MAX_ROUNDS = 200
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _arrow(df: pl.DataFrame) -> pa.Table:
+    """A polars frame as an Arrow table Ray Data handles (no string views)."""
+    t = df.to_arrow()
+    fields = []
+    for f in t.schema:
+        if pa.types.is_string_view(f.type):
+            fields.append(pa.field(f.name, pa.large_string()))
+        else:
+            fields.append(f)
+    return t.cast(pa.schema(fields)) if fields != list(t.schema) else t
+
+
+def _frame(batch: Any) -> pl.DataFrame:
+    if isinstance(batch, pa.Table):
+        return pl.from_arrow(batch)  # type: ignore[return-value]
+    return pl.from_pandas(batch)
+
+
+def _clustering(cfg: ScanConfig, which: str) -> tuple[float, int, int]:
+    """(threshold, bands, rows) of the response or template clustering."""
+    threshold = cfg.response_similarity if which == "resp" else cfg.template_similarity
+    bands, rows = _core.lsh_params(threshold, cfg.num_perm)
+    return threshold, bands, rows
+
+
+def _shingle_kwargs() -> dict[str, Any]:
+    # near_duplicates(ngram=2) in row_features: word bigrams of the normalised text
+    return {"k": 2, "mode": "word", "nfkc": True, "casefold": True, "collapse_whitespace": True}
+
+
+# ---------------------------------------------------------------------------------------------
+# work directory
+
+
+class _Work:
+    """Stage folders plus a manifest; a stage counts as done only under the same fingerprint."""
+
+    def __init__(self, root: Path, fingerprint: dict[str, Any], resume: bool) -> None:
+        self.root = root
+        self.digest = hashlib.sha256(
+            json.dumps(fingerprint, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        manifest = root / "manifest.json"
+        if root.exists() and any(root.iterdir()):
+            if not manifest.exists():
+                raise ConfigError(
+                    f"work directory {root} is not empty and was not made by poisonscreen; "
+                    "give an empty or new --work-dir"
+                )
+            old = json.loads(manifest.read_text())
+            same = old.get("digest") == self.digest
+            if resume and not same:
+                raise ConfigError(
+                    f"cannot resume: work directory {root} holds stages of a different input or "
+                    "different settings (fingerprint mismatch); run without --resume to start "
+                    "fresh, or give another --work-dir"
+                )
+            if not resume:
+                shutil.rmtree(root)
+        root.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(
+            json.dumps({"digest": self.digest, "fingerprint": fingerprint}, indent=2, default=str)
+        )
+
+    def dir(self, stage: str) -> Path:
+        return self.root / stage
+
+    def done(self, stage: str) -> dict[str, Any] | None:
+        marker = self.dir(stage) / "_DONE.json"
+        if not marker.exists():
+            return None
+        info = json.loads(marker.read_text())
+        return info if info.get("digest") == self.digest else None
+
+    def begin(self, stage: str) -> Path:
+        d = self.dir(stage)
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        return d
+
+    def finish(self, stage: str, info: dict[str, Any]) -> None:
+        (self.dir(stage) / "_DONE.json").write_text(
+            json.dumps({"digest": self.digest, **info}, indent=2)
+        )
+
+
+def _fingerprint(
+    source: Any, cfg: ScanConfig, mapping: dict[str, str] | None, fmt: str | None, resume: bool
+) -> dict[str, Any]:
+    settings = {k: v for k, v in asdict(cfg).items() if k != "threads"}
+    base: dict[str, Any] = {
+        "version": __version__,
+        "settings": settings,
+        "mapping": mapping,
+        "format": fmt,
+    }
+    if isinstance(source, ray.data.Dataset):
+        if resume:
+            raise ConfigError(
+                "resume needs file or polars DataFrame input: a Ray Dataset cannot be "
+                "fingerprinted without reading it"
+            )
+        return {**base, "dataset": uuid.uuid4().hex}  # never matches: always a fresh run
+    if isinstance(source, pl.LazyFrame):
+        source = source.collect()
+    if isinstance(source, pl.DataFrame):
+        return {
+            **base,
+            "dataframe": {
+                "shape": list(source.shape),
+                "schema": {k: str(v) for k, v in source.schema.items()},
+                "hash": int(source.hash_rows(seed=0).sum()) if source.height else 0,
+            },
+        }
+    files = []
+    for p in scan_sources(source):
+        st = os.stat(p)
+        files.append([os.path.abspath(p), st.st_size, st.st_mtime_ns])
+    return {**base, "files": files}
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray plumbing
+
+
+def _connect(address: str | None) -> None:
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is None:
+        ray.init(include_dashboard=False, log_to_driver=False)
+        return
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except Exception as e:
+        raise ConfigError(f"cannot connect to the Ray cluster at {address!r}: {e}") from e
+
+
+def _write(ds: Any, out: Path, schema: pa.Schema) -> int:
+    """Write ``ds`` as Parquet into ``out``; an empty dataset leaves one empty file with
+    ``schema`` so the stage reads back. Returns the row count."""
+    ds.write_parquet(str(out))
+    files = list(out.glob("*.parquet"))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    if not files:
+        pq.write_table(schema.empty_table(), out / "empty.parquet")
+    return rows
+
+
+def _read(d: Path, columns: list[str] | None = None) -> Any:
+    return ray.data.read_parquet(str(d), columns=columns)
+
+
+def _collect(d: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """The Parquet files of a stage as one frame on the driver."""
+    refs = _read(d, columns).to_arrow_refs()
+    tables = [t for t in ray.get(refs) if t.num_rows]
+    if not tables:
+        return pl.from_arrow(pq.read_table(next(d.glob("*.parquet")), columns=columns))  # type: ignore[return-value]
+    return pl.from_arrow(pa.concat_tables(tables, promote_options="default"))  # type: ignore[return-value]
+
+
+def _shuffle(ds: Any, keys: list[str], partitions: int, fn: Any, **kwargs: Any) -> Any:
+    """Hash-partition on ``keys`` and run ``fn`` once per whole partition (as Ray's own
+    ``map_groups`` does: one block per partition, ``batch_size=None``)."""
+    return ds.repartition(partitions, keys=keys).map_batches(
+        fn, batch_size=None, batch_format="pyarrow", fn_kwargs=kwargs or None
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# stage: read
+
+
+_READ_COLUMNS = [c for c in CORPUS_SCHEMA if c != "row_id"]
+
+
+def _read_files(
+    batch: pa.Table, mapping: dict[str, str] | None, fmt: str | None, block_rows: int
+) -> Iterator[pa.Table]:
+    for path in batch.column("path").to_pylist():
+        for part in iter_corpus(path, mapping=mapping, format=fmt, batch_size=block_rows):
+            yield _arrow(part.select(_READ_COLUMNS))
+
+
+def _read_frames(batch: Any, mapping: dict[str, str] | None, fmt: str | None) -> pa.Table:
+    frame = _frame(batch)
+    return _arrow(read_corpus(frame, mapping=mapping, format=fmt).select(_READ_COLUMNS))
+
+
+@ray.remote
+def _number_block(block: Any, offset: int, frame: bool) -> pa.Table:
+    t = block if isinstance(block, pa.Table) else pa.Table.from_pandas(block, preserve_index=False)
+    df = pl.from_arrow(t) if t.num_rows else pl.DataFrame(schema=CORPUS_SCHEMA)
+    assert isinstance(df, pl.DataFrame)
+    row_id = pl.Series("row_id", np.arange(offset, offset + df.height, dtype=np.uint64))
+    df = df.with_columns(row_id)
+    if frame:  # an in-memory frame's line is its 1-based row index
+        df = df.with_columns(line=(pl.col("row_id") + 1).cast(pl.UInt64))
+    return _arrow(df.select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA))  # type: ignore[arg-type]
+
+
+def _read_stage(
+    source: Any,
+    mapping: dict[str, str] | None,
+    fmt: str | None,
+    block_rows: int,
+) -> tuple[Any, int]:
+    """The normalised corpus as a Ray dataset with global row ids, and its row count."""
+    frame = False
+    if isinstance(source, pl.LazyFrame):
+        source = source.collect()
+    if isinstance(source, pl.DataFrame):
+        frame = True
+        t = _arrow(source)
+        pieces = [t.slice(i, block_rows) for i in range(0, max(t.num_rows, 1), block_rows)]
+        source = ray.data.from_arrow(pieces)
+    if isinstance(source, ray.data.Dataset):
+        frame = True
+        ds = source.map_batches(
+            _read_frames, batch_format="pyarrow", fn_kwargs={"mapping": mapping, "fmt": fmt}
+        )
+    else:
+        files = scan_sources(source)
+        ds = ray.data.from_items(
+            [{"path": p} for p in files], override_num_blocks=len(files)
+        ).map_batches(
+            _read_files,
+            batch_size=1,
+            batch_format="pyarrow",
+            fn_kwargs={"mapping": mapping, "fmt": fmt, "block_rows": block_rows},
+        )
+    # row ids in input order: count the rows of each block (in order), offset, number in place
+    ds = ds.materialize()
+    refs, offsets, total = [], [], 0
+    for bundle in ds.iter_internal_ref_bundles():
+        for ref, meta in zip(bundle.block_refs, bundle.metadata):
+            refs.append(ref)
+            offsets.append(total)
+            total += int(meta.num_rows or 0)
+    numbered = [_number_block.remote(r, o, frame) for r, o in zip(refs, offsets)]
+    if not numbered:
+        return ray.data.from_arrow(_arrow(pl.DataFrame(schema=CORPUS_SCHEMA))), 0
+    return ray.data.from_arrow_refs(numbered), total
+
+
+# ---------------------------------------------------------------------------------------------
+# stage: references (vocabulary, familiarity sample bigram counts)
+
+_REF_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("h", pa.uint64()),
+        ("word", pa.large_string()),
+        ("df", pa.uint64()),
+    ]
+)
+
+
+def _batch_references(batch: pa.Table, sample_every: int) -> pa.Table:
+    corpus = _frame(batch)
+    ptext, response = det.feature_texts(corpus)
+    both = pl.select(pl.concat_str([ptext, response], separator="\n")).to_series()
+    counter = _core.NgramCounter([1])
+    counter.add(text_chunks(both)[0], threads=1)
+    vt = det.vocab_frame(counter.table(1))
+    vocab = vt.select(pl.lit("vocab").alias("kind"), "h", "word", "df")
+    rid = corpus["row_id"].to_numpy()
+    sample = response.filter(pl.Series(rid % sample_every == 0))
+    _, hashes = _core.row_ngram_hashes(text_chunks(sample)[0], [2], threads=1)
+    h, c = np.unique(hashes, return_counts=True)
+    bigrams = pl.DataFrame(
+        {
+            "kind": "bigram",
+            "h": pl.Series(h, dtype=pl.UInt64),
+            "word": pl.Series([None] * len(h), dtype=pl.String),
+            "df": pl.Series(c, dtype=pl.UInt64),
+        }
+    )
+    return _arrow(pl.concat([vocab, bigrams])).cast(_REF_SCHEMA)
+
+
+def _sum_references(block: pa.Table) -> pa.Table:
+    df = _frame(block)
+    if df.height == 0:
+        return _REF_SCHEMA.empty_table()
+    out = df.group_by(["kind", "h"]).agg(pl.col("word").first(), pl.col("df").sum())
+    return _arrow(out.select("kind", "h", "word", "df")).cast(_REF_SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# stage: features
+
+
+def _familiarity(
+    rid: np.ndarray, response: pl.Series, sample_every: int, ref_h: np.ndarray, ref_c: np.ndarray
+) -> np.ndarray:
+    """``_core.bigram_familiarity`` of these rows against the merged counts of the sample
+    (every ``sample_every``-th row id): the share of a row's distinct word bigrams that some
+    *other* sample row also has; NaN below ``_MIN_TOKENS`` tokens."""
+    chunks = text_chunks(response)[0]
+    # tokens of the normalised text: text_stats' words on ASCII (the same tokens there), the
+    # core's tokenizer elsewhere
+    ntok = _core.text_stats(chunks, threads=1)["words"].astype(np.int64)
+    non_ascii = response.str.contains(r"[^\x00-\x7F]").fill_null(False).to_numpy()
+    for i in np.nonzero(non_ascii)[0]:
+        ntok[i] = len(_core.tokenize(response[int(i)]))
+    off, hashes = _core.row_ngram_hashes(chunks, [2], threads=1)
+    lens = np.diff(off)
+    owner = np.repeat(np.arange(len(lens)), lens)
+    pos = np.searchsorted(ref_h, hashes)
+    pos = np.minimum(pos, max(len(ref_h) - 1, 0))
+    found = (ref_h[pos] == hashes) if len(ref_h) else np.zeros(len(hashes), dtype=bool)
+    count = np.where(found, ref_c[pos] if len(ref_c) else 0, 0)
+    own = (rid % sample_every == 0).astype(np.int64)[owner]
+    known = np.bincount(owner[count > own], minlength=len(lens))
+    fam = known.astype(np.float32) / np.maximum(lens, 1).astype(np.float32)
+    fam[ntok < max(_MIN_TOKENS, 2)] = np.float32(np.nan)
+    return fam
+
+
+def _batch_features(batch: pa.Table, cfg: ScanConfig, sample_every: int, ref: Any) -> pa.Table:
+    if isinstance(ref, ray.ObjectRef):
+        ref = ray.get(ref)
+    ref_h, ref_c = ref
+    corpus = _frame(batch)
+    rid = corpus["row_id"].to_numpy().astype(np.uint64)
+    ptext, response = det.feature_texts(corpus)
+    fam = _familiarity(rid, response, sample_every, ref_h, ref_c)
+    base = det.row_columns(rid, corpus, ptext, response, fam, threads=1)
+    cols: dict[str, Any] = {}
+    for which, text in (("resp", response), ("tmpl", det.template_text(ptext))):
+        _, bands, rows = _clustering(cfg, which)
+        sigs = _core.signatures(
+            text_chunks(text)[0],
+            num_perm=cfg.num_perm,
+            seed=cfg.seed,
+            threads=1,
+            **_shingle_kwargs(),
+        )
+        keys = _core.band_keys(sigs, bands, rows, threads=1)
+        cols[f"{which}_keys"] = pa.FixedSizeListArray.from_arrays(
+            pa.array(keys.reshape(-1), type=pa.uint64()), bands
+        )
+        cols[f"{which}_skip"] = pa.array((sigs == _EMPTY_SIG).all(axis=1))
+    t = _arrow(base.with_columns(row=pl.Series(rid, dtype=pl.UInt64)))
+    for name, arr in cols.items():
+        t = t.append_column(name, arr)
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# stage: pairs (LSH buckets -> candidate pairs)
+
+_PAIR_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
+
+
+def _explode_keys(batch: pa.Table, which: str) -> pa.Table:
+    keys_col = batch.column(f"{which}_keys").combine_chunks()
+    bands = keys_col.type.list_size
+    keep = ~np.asarray(batch.column(f"{which}_skip").to_numpy(zero_copy_only=False), dtype=bool)
+    rows = batch.column("row").to_numpy()[keep]
+    keys = np.asarray(keys_col.flatten().to_numpy(), dtype=np.uint64).reshape(-1, bands)[keep]
+    return pa.table(
+        {
+            "band": pa.array(np.tile(np.arange(bands, dtype=np.uint16), len(rows))),
+            "key": pa.array(keys.reshape(-1)),
+            "row": pa.array(np.repeat(rows.astype(np.uint64), bands)),
+        }
+    )
+
+
+def _bucket_pairs(block: pa.Table, max_bucket: int) -> pa.Table:
+    """The pairs ``_core.candidate_pairs`` makes from the whole buckets in this partition: all
+    pairs of a bucket of up to ``max_bucket`` rows, else each row with the next
+    ``max_bucket - 1`` rows in row order."""
+    df = _frame(block)
+    if df.height == 0:
+        return _PAIR_SCHEMA.empty_table()
+    df = (
+        df.with_columns(pl.len().over(["band", "key"]).alias("n"))
+        .filter(pl.col("n") > 1)
+        .sort(["band", "key", "row"])
+    )
+    if df.height == 0:
+        return _PAIR_SCHEMA.empty_table()
+    rows = df["row"].to_numpy()
+    band = df["band"].to_numpy().astype(np.uint64)
+    key = df["key"].to_numpy()
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    group = np.cumsum(new)
+    a_parts, b_parts = [], []
+    for d in range(1, max(max_bucket, 2)):
+        if d >= len(rows):
+            break
+        same = group[d:] == group[:-d]
+        if not same.any():
+            break
+        a_parts.append(rows[:-d][same])
+        b_parts.append(rows[d:][same])
+    a = np.concatenate(a_parts) if a_parts else np.zeros(0, np.uint64)
+    b = np.concatenate(b_parts) if b_parts else np.zeros(0, np.uint64)
+    return pa.table({"a": pa.array(a, pa.uint64()), "b": pa.array(b, pa.uint64())})
+
+
+def _unique_pairs(block: pa.Table) -> pa.Table:
+    df = _frame(block)
+    if df.height == 0:
+        return _PAIR_SCHEMA.empty_table()
+    return _arrow(df.unique(["a", "b"])).cast(_PAIR_SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# stage: edges (verify candidates by exact Jaccard)
+
+_EDGE_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64()), ("sim", pa.float64())])
+
+
+def _texts_for(batch: pa.Table, which: str) -> pa.Table:
+    df = _frame(batch)
+    text = df["response"] if which == "resp" else det.template_text(df["prompt"])
+    return _arrow(pl.DataFrame({"row": df["row"], "text": text}))
+
+
+def _verify(batch: pa.Table, threshold: float) -> pa.Table:
+    df = _frame(batch)
+    if df.height == 0:
+        return _EDGE_SCHEMA.empty_table()
+    m = df.height
+    texts = pl.concat([df["ta"], df["tb"]])
+    pairs = np.stack([np.arange(m), np.arange(m) + m], axis=1).astype(np.uint32)
+    sim = _core.exact_jaccard(text_chunks(texts)[0], pairs, threads=1, **_shingle_kwargs())
+    out = df.select("a", "b").with_columns(sim=pl.Series(sim, dtype=pl.Float64))
+    return _arrow(out.filter(pl.col("sim") >= threshold)).cast(_EDGE_SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------------
+# stage: components (large-star / small-star)
+
+_COMP_SCHEMA = pa.schema([("row", pa.uint64()), ("cluster", pa.uint64()), ("size", pa.uint32())])
+_PARTNER_SCHEMA = pa.schema(
+    [("row", pa.uint64()), ("partner", pa.uint64()), ("similarity", pa.float64())]
+)
+
+
+def _both_directions(batch: pa.Table) -> pa.Table:
+    a, b = batch.column("a"), batch.column("b")
+    return pa.table(
+        {"u": pa.concat_arrays([_arr(a), _arr(b)]), "v": pa.concat_arrays([_arr(b), _arr(a)])}
+    )
+
+
+def _arr(col: Any) -> pa.Array:
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _normalised(x: pl.Series, y: pl.Series) -> pa.Table:
+    df = pl.DataFrame({"x": x, "y": y}).filter(pl.col("x") != pl.col("y"))
+    df = df.select(
+        pl.min_horizontal("x", "y").alias("a"), pl.max_horizontal("x", "y").alias("b")
+    ).unique()
+    return _arrow(df).cast(_PAIR_SCHEMA)
+
+
+def _large_star(block: pa.Table) -> pa.Table:
+    """For each node u (all its edges are in this partition): link every larger neighbour to
+    the smallest of u and its neighbours."""
+    df = _frame(block)
+    if df.height == 0:
+        return _PAIR_SCHEMA.empty_table()
+    df = df.unique(["u", "v"]).with_columns(
+        pl.min_horizontal(pl.col("v").min().over("u"), pl.col("u")).alias("m")
+    )
+    out = df.filter(pl.col("v") > pl.col("u"))
+    return _normalised(out["v"], out["m"])
+
+
+def _small_star(block: pa.Table) -> pa.Table:
+    """For each node u: link u and its smaller neighbours to the smallest of them."""
+    df = _frame(block)
+    if df.height == 0:
+        return _PAIR_SCHEMA.empty_table()
+    df = (
+        df.unique(["u", "v"])
+        .filter(pl.col("v") < pl.col("u"))
+        .with_columns(pl.col("v").min().over("u").alias("m"))
+    )
+    centre = df.select("u", "m").unique()
+    x = pl.concat([df["v"], centre["u"]])
+    y = pl.concat([df["m"], centre["m"]])
+    return _normalised(x, y)
+
+
+def _checksum(block: pa.Table) -> pa.Table:
+    a = block.column("a").to_numpy().astype(np.uint64)
+    b = block.column("b").to_numpy().astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = (a * np.uint64(0x9E3779B97F4A7C15)) ^ (b * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(1))
+        h ^= h >> np.uint64(29)
+        s = int(h.sum(dtype=np.uint64))
+    return pa.table({"n": [len(a)], "s": [str(s)]})
+
+
+def _signature(ds: Any) -> tuple[int, int]:
+    parts = ds.map_batches(_checksum, batch_size=None, batch_format="pyarrow").take_all()
+    return sum(int(p["n"]) for p in parts), sum(int(p["s"]) for p in parts) % (1 << 64)
+
+
+def _labels(block: pa.Table) -> pa.Table:
+    """Star forest edges (centre a, leaf b) -> (row, cluster, size) for every clustered row."""
+    df = _frame(block)
+    if df.height == 0:
+        return _COMP_SCHEMA.empty_table()
+    df = pl.concat([df.select(row="b", cluster="a"), df.select(row="a", cluster="a")]).unique(
+        ["row", "cluster"]
+    )
+    df = df.with_columns(pl.len().over("cluster").cast(pl.UInt32).alias("size"))
+    return _arrow(df.select("row", "cluster", "size")).cast(_COMP_SCHEMA)
+
+
+def _partners(block: pa.Table) -> pa.Table:
+    df = _frame(block)
+    if df.height == 0:
+        return _PARTNER_SCHEMA.empty_table()
+    out = df.sort(["x", "y"]).group_by("x", maintain_order=True).first()
+    return _arrow(out.select(row="x", partner="y", similarity="sim")).cast(_PARTNER_SCHEMA)
+
+
+def _edges_both(batch: pa.Table) -> pa.Table:
+    a, b, s = _arr(batch.column("a")), _arr(batch.column("b")), _arr(batch.column("sim"))
+    return pa.table(
+        {
+            "x": pa.concat_arrays([a, b]),
+            "y": pa.concat_arrays([b, a]),
+            "sim": pa.concat_arrays([s, s]),
+        }
+    )
+
+
+def _components(edges: Any, partitions: int) -> tuple[Any, int]:
+    """Connected components of the edge dataset (a < b): the star forest whose centres are the
+    component minima, and the number of rounds it took."""
+    e = edges.select_columns(["a", "b"]).materialize()
+    sig = _signature(e)
+    for rounds in range(1, _MAX_ROUNDS + 1):
+        large = _shuffle(
+            e.map_batches(_both_directions, batch_format="pyarrow"), ["u"], partitions, _large_star
+        )
+        small = _shuffle(
+            large.map_batches(_both_directions, batch_format="pyarrow"),
+            ["u"],
+            partitions,
+            _small_star,
+        )
+        small = small.materialize()
+        new_sig = _signature(small)
+        e = small
+        if new_sig == sig:
+            return e, rounds
+        sig = new_sig
+    raise RuntimeError(f"connected components did not converge in {_MAX_ROUNDS} rounds")
+
+
+# ---------------------------------------------------------------------------------------------
+# the driver
+
+
+def _partitions(n: int, requested: int | None) -> int:
+    if requested is not None:
+        if requested < 1:
+            raise ConfigError(f"partitions must be at least 1, got {requested}")
+        return requested
+    return max(2, math.ceil(n / 250_000))
+
+
+def scan(
+    source: Any,
+    *,
+    config: ScanConfig | None = None,
+    mapping: dict[str, str] | None = None,
+    format: str | None = None,
+    address: str | None = None,
+    work_dir: str | Path | None = None,
+    resume: bool = False,
+    partitions: int | None = None,
+    block_rows: int = 50_000,
+    progress: bool = False,
+    **overrides: Any,
+) -> ScanResult:
+    """Screen a corpus on Ray Data; the result equals :func:`poisonscreen.scan`'s.
+
+    ``source``: paths/globs/directories (as :func:`poisonscreen.read_corpus`), a polars
+    DataFrame, or a ``ray.data.Dataset`` with prompt/response-like columns. The cluster is
+    ``address``, else ``$RAY_ADDRESS``, else a new local one (an already initialised Ray is
+    used as is). Stage outputs go to ``work_dir`` (default: a temporary folder under the current
+    directory, ``.poisonscreen-work``); with ``resume=True`` stages finished by an earlier run
+    on the same input and settings are reused, and a work directory holding another input's
+    stages is refused. ``partitions`` is the number of hash partitions of each shuffle (default
+    one per 250,000 rows, at least 2); ``block_rows`` bounds the rows per block read. Setting
+    overrides as for :func:`poisonscreen.scan`. See the module docstring for what runs where.
+    """
+    cfg = resolve_config(config, overrides)
+    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
+        raise ConfigError(f"block_rows must be a positive int, got {block_rows!r}")
+    fingerprint = _fingerprint(source, cfg, mapping, format, resume)
+    _connect(address)
+    work = _Work(Path(work_dir or ".poisonscreen-work"), fingerprint, resume)
+
+    ctx = ray.data.DataContext.get_current()
+    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = progress
+    timer = _Timer(None)
+    try:
+        return _run(source, cfg, mapping, format, work, partitions, block_rows, timer)
+    finally:
+        ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
+
+
+def _run(
+    source: Any,
+    cfg: ScanConfig,
+    mapping: dict[str, str] | None,
+    fmt: str | None,
+    work: _Work,
+    partitions: int | None,
+    block_rows: int,
+    timer: _Timer,
+) -> ScanResult:
+    info = work.done("read")
+    with timer.stage("read"):
+        if info is None:
+            ds, n = _read_stage(source, mapping, fmt, block_rows)
+            rows = _write(ds, work.begin("read"), _arrow(pl.DataFrame(schema=CORPUS_SCHEMA)).schema)
+            if rows != n:
+                raise RuntimeError(f"read stage wrote {rows} rows, counted {n}")
+            info = {"rows": n}
+            work.finish("read", info)
+    n = int(info["rows"])
+    parts = _partitions(n, partitions)
+    sample_every = det.familiarity_sample_every(n, cfg)
+
+    with timer.stage("references"):
+        if work.done("references") is None:
+            refs = _shuffle(
+                _read(work.dir("read")).map_batches(
+                    _batch_references,
+                    batch_format="pyarrow",
+                    fn_kwargs={"sample_every": sample_every},
+                ),
+                ["kind", "h"],
+                parts,
+                _sum_references,
+            )
+            count = _write(refs, work.begin("references"), _REF_SCHEMA)
+            work.finish("references", {"rows": count})
+        references = _collect(work.dir("references"))
+        bigram = references.filter(pl.col("kind") == "bigram").sort("h")
+        ref = ray.put((bigram["h"].to_numpy(), bigram["df"].to_numpy().astype(np.int64)))
+
+    with timer.stage("features"):
+        if work.done("features") is None:
+            feats = _read(work.dir("read")).map_batches(
+                _batch_features,
+                batch_format="pyarrow",
+                fn_kwargs={"cfg": cfg, "sample_every": sample_every, "ref": ref},
+            )
+            count = _write(feats, work.begin("features"), pa.schema([]))
+            if count != n:
+                raise RuntimeError(f"features stage wrote {count} rows for {n} input rows")
+            work.finish("features", {"rows": count})
+
+    with timer.stage("pairs"):
+        if work.done("pairs") is None:
+            d = work.begin("pairs")
+            counts = {}
+            for which in _CLUSTERINGS:
+                cols = ["row", f"{which}_keys", f"{which}_skip"]
+                keys = _read(work.dir("features"), cols).map_batches(
+                    _explode_keys, batch_format="pyarrow", fn_kwargs={"which": which}
+                )
+                pairs = _shuffle(
+                    keys, ["band", "key"], parts, _bucket_pairs, max_bucket=_MAX_BUCKET
+                )
+                pairs = _shuffle(pairs, ["a", "b"], parts, _unique_pairs)
+                (d / which).mkdir()
+                counts[which] = _write(pairs, d / which, _PAIR_SCHEMA)
+            work.finish("pairs", counts)
+
+    with timer.stage("edges"):
+        if work.done("edges") is None:
+            d = work.begin("edges")
+            counts = {}
+            for which in _CLUSTERINGS:
+                threshold, _, _ = _clustering(cfg, which)
+                (d / which).mkdir()
+                pairs = _read(work.dir("pairs") / which)
+                if pairs.count() == 0:
+                    counts[which] = _write(pairs, d / which, _EDGE_SCHEMA)
+                    continue
+                col = "response" if which == "resp" else "prompt"
+                texts = _read(work.dir("features"), ["row", col]).map_batches(
+                    _texts_for, batch_format="pyarrow", fn_kwargs={"which": which}
+                )
+                left = texts.rename_columns({"row": "a", "text": "ta"})
+                right = texts.rename_columns({"row": "b", "text": "tb"})
+                joined = pairs.join(left, "inner", parts, on=("a",)).join(
+                    right, "inner", parts, on=("b",)
+                )
+                edges = joined.map_batches(
+                    _verify, batch_format="pyarrow", fn_kwargs={"threshold": threshold}
+                )
+                counts[which] = _write(edges, d / which, _EDGE_SCHEMA)
+            work.finish("edges", counts)
+
+    with timer.stage("components"):
+        if work.done("components") is None:
+            d = work.begin("components")
+            summary: dict[str, Any] = {}
+            for which in _CLUSTERINGS:
+                edges = _read(work.dir("edges") / which)
+                (d / f"{which}_labels").mkdir()
+                (d / f"{which}_partners").mkdir()
+                if edges.count() == 0:
+                    _write(edges.limit(0), d / f"{which}_labels", _COMP_SCHEMA)
+                    _write(edges.limit(0), d / f"{which}_partners", _PARTNER_SCHEMA)
+                    summary[which] = {"rounds": 0, "rows": 0}
+                    continue
+                star, rounds = _components(edges, parts)
+                labels = _shuffle(star, ["a"], parts, _labels)
+                rows = _write(labels, d / f"{which}_labels", _COMP_SCHEMA)
+                both = edges.map_batches(_edges_both, batch_format="pyarrow")
+                _write(
+                    _shuffle(both, ["x"], parts, _partners),
+                    d / f"{which}_partners",
+                    _PARTNER_SCHEMA,
+                )
+                summary[which] = {"rounds": rounds, "rows": rows}
+            work.finish("components", summary)
+
+    with timer.stage("assemble"):
+        corpus = _collect(work.dir("read")).sort("row_id").select(list(CORPUS_SCHEMA))
+        corpus = corpus.cast(CORPUS_SCHEMA)  # type: ignore[arg-type]
+        table = _collect(
+            work.dir("features"),
+            [
+                "row",
+                "valid",
+                "prompt",
+                "response",
+                "resp_words",
+                "repetition",
+                "familiarity",
+                "gibberish",
+                "degenerate",
+                "anomaly",
+                "empty_response",
+            ],
+        ).sort("row")
+        if table.height != n or corpus.height != n:
+            raise RuntimeError(f"assembled {table.height} feature rows for {n} input rows")
+        base = table.with_columns(pl.col("row").cast(pl.UInt32))
+        base = (
+            base.cast({"resp_words": pl.UInt32}) if base.schema["resp_words"] != pl.UInt32 else base
+        )
+        clusters = {w: _cluster_frame(work, w, n) for w in _CLUSTERINGS}
+        vocab = (
+            references.filter(pl.col("kind") == "vocab")
+            .select("h", "word", "df")
+            .sort(["df", "word", "h"], descending=[True, False, False])
+        )
+        feats = det.assemble_features(base, clusters["resp"], clusters["tmpl"], vocab)
+    rows_out, triggers, clusters_out = detect(corpus, feats, cfg, timer)
+    return make_result(corpus, rows_out, triggers, clusters_out, cfg, timer.seconds, engine="ray")
+
+
+def _cluster_frame(work: _Work, which: str, n: int) -> pl.DataFrame:
+    """``near_duplicates``' columns (``cluster_id``, ``cluster_size``, ``similarity``) in row
+    order from the labels and partners of the components stage."""
+    d = work.dir("components")
+    labels = _collect(d / f"{which}_labels")
+    partners = _collect(d / f"{which}_partners")
+    cluster = np.arange(n, dtype=np.uint64)
+    size = np.ones(n, dtype=np.uint32)
+    rows = labels["row"].to_numpy().astype(np.int64)
+    cluster[rows] = labels["cluster"].to_numpy()
+    size[rows] = labels["size"].to_numpy()
+    sim = np.full(n, np.nan)
+    prow = partners["row"].to_numpy().astype(np.int64)
+    sim[prow] = partners["similarity"].to_numpy()
+    return pl.DataFrame(
+        {
+            "cluster_id": cluster,
+            "cluster_size": size,
+            "similarity": pl.Series(sim, dtype=pl.Float64).fill_nan(None),
+        }
+    )
