@@ -74,6 +74,7 @@ from .scan import ScanConfig, ScanResult, _Timer, detect, make_result, resolve_c
 try:
     import ray
     import ray.data
+    from ray.data.context import ShuffleStrategy
 except ImportError as _e:  # pragma: no cover - depends on the environment
     raise ImportError(
         "poisonscreen.ray needs Ray Data: pip install 'poisonscreen[ray]' "
@@ -236,36 +237,119 @@ def _connect(address: str | None) -> None:
         raise ConfigError(f"cannot connect to the Ray cluster at {address!r}: {e}") from e
 
 
+_MEMORY: dict[str, Any] = {}  # stage folder -> its materialized dataset, within one run
+
+
 def _write(ds: Any, out: Path, schema: pa.Schema) -> int:
-    """Write ``ds`` as Parquet into ``out``; an empty dataset leaves one empty file with
-    ``schema`` so the stage reads back. Returns the row count."""
+    """Materialize ``ds``, write it as Parquet into ``out`` (an empty dataset leaves one empty
+    file with ``schema`` so the stage reads back) and keep it in the object store for the
+    next stages of this run. Returns the row count."""
+    ds = ds.materialize()
     ds.write_parquet(str(out))
     files = list(out.glob("*.parquet"))
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     if not files:
         pq.write_table(schema.empty_table(), out / "empty.parquet")
+    else:
+        _MEMORY[str(out)] = ds
     return rows
 
 
 def _read(d: Path, columns: list[str] | None = None) -> Any:
+    """A stage's output: the dataset of this run if it made it, else its Parquet files."""
+    ds = _MEMORY.get(str(d))
+    if ds is not None:
+        return ds.select_columns(columns) if columns else ds
     return ray.data.read_parquet(str(d), columns=columns)
 
 
 def _collect(d: Path, columns: list[str] | None = None) -> pl.DataFrame:
-    """The Parquet files of a stage as one frame on the driver."""
-    refs = _read(d, columns).to_arrow_refs()
-    tables = [t for t in ray.get(refs) if t.num_rows]
-    if not tables:
-        return pl.from_arrow(pq.read_table(next(d.glob("*.parquet")), columns=columns))  # type: ignore[return-value]
-    return pl.from_arrow(pa.concat_tables(tables, promote_options="default"))  # type: ignore[return-value]
+    """The Parquet files of a finished stage as one frame on the driver (which shares the work
+    directory with the workers: it made it)."""
+    files = sorted(str(f) for f in d.glob("*.parquet"))
+    tables = [pq.read_table(f, columns=columns) for f in files]
+    t = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+    return pl.from_arrow(t)  # type: ignore[return-value]
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _part_of(batch: pa.Table, keys: list[str], partitions: int) -> np.ndarray:
+    """The partition (0..partitions-1) of each row: a mix of the key columns' values."""
+    h = np.zeros(batch.num_rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in keys:
+            v = np.asarray(batch.column(k).to_numpy(zero_copy_only=False)).astype(np.uint64)
+            h = (h ^ v) * _MIX
+            h ^= h >> np.uint64(31)
+    return (h % np.uint64(partitions)).astype(np.int64)
+
+
+def _add_part(batch: pa.Table, keys: list[str], partitions: int) -> pa.Table:
+    return batch.append_column("_part", pa.array(_part_of(batch, keys, partitions)))
+
+
+def _run_part(batch: pa.Table, fn: Any, kwargs: dict[str, Any]) -> pa.Table:
+    return fn(batch.drop_columns(["_part"]), **kwargs)
 
 
 def _shuffle(ds: Any, keys: list[str], partitions: int, fn: Any, **kwargs: Any) -> Any:
-    """Hash-partition on ``keys`` and run ``fn`` once per whole partition (as Ray's own
-    ``map_groups`` does: one block per partition, ``batch_size=None``)."""
-    return ds.repartition(partitions, keys=keys).map_batches(
-        fn, batch_size=None, batch_format="pyarrow", fn_kwargs=kwargs or None
+    """Hash-partition ``ds`` on ``keys`` into ``partitions`` parts and call ``fn`` once per
+    whole part (a Ray Data ``groupby`` on the part number; with the sort-based shuffle the scan
+    selects, every part lies in one block)."""
+    return (
+        ds.map_batches(
+            _add_part,
+            batch_format="pyarrow",
+            fn_kwargs={"keys": keys, "partitions": partitions},
+        )
+        .groupby("_part")
+        .map_groups(_run_part, batch_format="pyarrow", fn_kwargs={"fn": fn, "kwargs": kwargs})
     )
+
+
+_JOIN_SCHEMA = pa.schema(
+    [
+        ("a", pa.uint64()),
+        ("b", pa.uint64()),
+        ("ta", pa.large_string()),
+        ("row", pa.uint64()),
+        ("text", pa.large_string()),
+    ]
+)
+
+
+def _join_side(batch: pa.Table, side: str) -> pa.Table:
+    """Pairs (or texts) in the common schema of the text join."""
+    n = batch.num_rows
+    cols = {}
+    for f in _JOIN_SCHEMA:
+        if f.name in batch.column_names:
+            cols[f.name] = batch.column(f.name).cast(f.type)
+        else:
+            cols[f.name] = pa.nulls(n, f.type)
+    t = pa.table(cols, schema=_JOIN_SCHEMA)
+    key = batch.column(side) if side in batch.column_names else batch.column("row")
+    return t.append_column("key", key.cast(pa.uint64()))
+
+
+def _join_part(block: pa.Table, out: str) -> pa.Table:
+    """In one part: each pair row (``row`` null) with the text of its ``key`` row."""
+    df = _frame(block)
+    keep = ["a", "b", "ta", "key"] if out == "tb" else ["a", "b", "key"]
+    pairs = df.filter(pl.col("row").is_null()).select(keep)
+    texts = df.filter(pl.col("row").is_not_null()).select("key", "text")
+    j = pairs.join(texts, on="key", how="inner").rename({"text": out})
+    return _arrow(j.drop("key"))
+
+
+def _with_text(pairs: Any, texts: Any, side: str, out: str, partitions: int) -> Any:
+    """Pairs joined with the text of row ``side`` (``a`` or ``b``) as column ``out``, by a
+    shuffle on the row id (Ray's hash join needs actor aggregators; this one is a groupby)."""
+    left = pairs.map_batches(_join_side, batch_format="pyarrow", fn_kwargs={"side": side})
+    right = texts.map_batches(_join_side, batch_format="pyarrow", fn_kwargs={"side": "row"})
+    return _shuffle(left.union(right), ["key"], partitions, _join_part, out=out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -708,14 +792,18 @@ def scan(
     work = _Work(Path(work_dir or ".poisonscreen-work"), fingerprint, resume)
 
     ctx = ray.data.DataContext.get_current()
-    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
+    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.shuffle_strategy)
     ctx.execution_options.preserve_order = True
+    # the sort-based (task) shuffle: the hash shuffle starts actor aggregators per shuffle, which
+    # cost seconds each and idle CPUs in between
+    ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     ctx.enable_progress_bars = progress
     timer = _Timer(None)
     try:
         return _run(source, cfg, mapping, format, work, partitions, block_rows, timer)
     finally:
-        ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
+        _MEMORY.clear()
+        ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.shuffle_strategy = saved
 
 
 def _run(
@@ -749,7 +837,7 @@ def _run(
                     batch_format="pyarrow",
                     fn_kwargs={"sample_every": sample_every},
                 ),
-                ["kind", "h"],
+                ["h"],
                 parts,
                 _sum_references,
             )
@@ -803,11 +891,8 @@ def _run(
                 texts = _read(work.dir("features"), ["row", col]).map_batches(
                     _texts_for, batch_format="pyarrow", fn_kwargs={"which": which}
                 )
-                left = texts.rename_columns({"row": "a", "text": "ta"})
-                right = texts.rename_columns({"row": "b", "text": "tb"})
-                joined = pairs.join(left, "inner", parts, on=("a",)).join(
-                    right, "inner", parts, on=("b",)
-                )
+                with_a = _with_text(pairs, texts, "a", "ta", parts).materialize()
+                joined = _with_text(with_a, texts, "b", "tb", parts)
                 edges = joined.map_batches(
                     _verify, batch_format="pyarrow", fn_kwargs={"threshold": threshold}
                 )
