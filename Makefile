@@ -22,6 +22,9 @@ test:  ## cargo tests of the core, then pytest (benchmarks run once as tests)
 	cargo test -p poisonscreen-core
 	$(PY) -m pytest -q
 
+test-ray:  ## the Ray engine tests (start a local 2-CPU Ray cluster; need the ray extra)
+	$(PY) -m pytest -q -m ray tests/test_ray.py
+
 bench:  ## measure: pytest-benchmark against the peers, criterion for the core
 	$(PY) -m pytest benches -m "benchmark" --benchmark-enable -q
 	cargo bench -p poisonscreen-core

@@ -61,8 +61,20 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             from .ray import scan as ray_scan
         except ImportError as e:
             raise ConfigError(f"--engine ray is not available: {e}") from e
-        result = ray_scan(inputs, address=args.ray_address, mapping=_mapping(args.map), **overrides)
+        work_dir = args.work_dir or str(Path(args.out) / "_work")
+        result = ray_scan(
+            inputs,
+            address=args.ray_address,
+            mapping=_mapping(args.map),
+            work_dir=work_dir,
+            resume=args.resume,
+            partitions=args.partitions,
+            progress=not args.quiet,
+            **overrides,
+        )
     else:
+        if args.resume or args.work_dir or args.partitions:
+            raise ConfigError("--resume, --work-dir and --partitions need --engine ray")
         result = scan(inputs, mapping=_mapping(args.map), progress=not args.quiet, **overrides)
     out = result.write(args.out, report=not args.no_report)
     s = result.summary
@@ -233,6 +245,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--ray-address",
         default=None,
         help="Ray cluster address (default: $RAY_ADDRESS or a local cluster)",
+    )
+    s.add_argument(
+        "--work-dir",
+        default=None,
+        metavar="DIR",
+        help="--engine ray: stage outputs (default OUT/_work); a fresh run clears it",
+    )
+    s.add_argument(
+        "--resume",
+        action="store_true",
+        help="--engine ray: reuse the stages an earlier run on the same input and settings "
+        "finished in --work-dir (refused if the work dir holds another input's stages)",
+    )
+    s.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="--engine ray: hash partitions per shuffle (default one per 250,000 rows)",
     )
     s.set_defaults(func=_cmd_scan)
 

@@ -51,6 +51,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -231,6 +232,18 @@ def _connect(address: str | None) -> None:
     if address is None:
         ray.init(include_dashboard=False, log_to_driver=False)
         return
+    if address != "auto":
+        # ray.init waits minutes on an address where nothing listens: check it answers first
+        hostport = address.split("://", 1)[-1]
+        host, _, port = hostport.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"bad Ray address {address!r}: expected host:port, ray://host:port or auto"
+            )
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as e:
+            raise ConfigError(f"cannot connect to the Ray cluster at {address!r}: {e}") from e
     try:
         ray.init(address=address, log_to_driver=False)
     except Exception as e:
