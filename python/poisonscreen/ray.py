@@ -56,7 +56,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -414,15 +414,17 @@ def _read_stage(
         source = ray.data.from_arrow(pieces)
     if isinstance(source, ray.data.Dataset):
         frame = True
-        ds = source.map_batches(
-            _read_frames, batch_format="pyarrow", fn_kwargs={"mapping": mapping, "fmt": fmt}
+        ds: Any = source.map_batches(
+            cast(Any, _read_frames),
+            batch_format="pyarrow",
+            fn_kwargs={"mapping": mapping, "fmt": fmt},
         )
     else:
         files = scan_sources(source)
         ds = ray.data.from_items(
             [{"path": p} for p in files], override_num_blocks=len(files)
         ).map_batches(
-            _read_files,
+            cast(Any, _read_files),
             batch_size=1,
             batch_format="pyarrow",
             fn_kwargs={"mapping": mapping, "fmt": fmt, "block_rows": block_rows},
@@ -435,7 +437,7 @@ def _read_stage(
             refs.append(ref)
             offsets.append(total)
             total += int(meta.num_rows or 0)
-    numbered = [_number_block.remote(r, o, frame) for r, o in zip(refs, offsets)]
+    numbered: list[Any] = [_number_block.remote(r, o, frame) for r, o in zip(refs, offsets)]
     if not numbered:
         return ray.data.from_arrow(_arrow(pl.DataFrame(schema=CORPUS_SCHEMA))), 0
     return ray.data.from_arrow_refs(numbered), total
