@@ -81,7 +81,7 @@ def ngrams(
     collapse_whitespace: bool = True,
 ) -> list[str]: ...
 def subset_ngram_counts(
-    chunks: list[_Chunk],
+    chunks: list[_Chunk] | TokenTable,
     rows: npt.NDArray[np.uint32],
     orders: list[int],
     *,
@@ -93,7 +93,7 @@ def subset_ngram_counts(
     threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]: ...
 def ngram_document_counts(
-    chunks: list[_Chunk],
+    chunks: list[_Chunk] | TokenTable,
     hashes: npt.NDArray[np.uint64],
     orders: list[int],
     *,
@@ -104,7 +104,7 @@ def ngram_document_counts(
     threads: int | None = None,
 ) -> npt.NDArray[np.uint64]: ...
 def ngram_carriers(
-    chunks: list[_Chunk],
+    chunks: list[_Chunk] | TokenTable,
     hashes: npt.NDArray[np.uint64],
     orders: list[int],
     *,
@@ -116,7 +116,7 @@ def ngram_carriers(
     threads: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]: ...
 def subset_ngram_counts_many(
-    chunks: list[_Chunk],
+    chunks: list[_Chunk] | TokenTable,
     sets: list[npt.NDArray[np.uint32]],
     orders: list[int],
     min_counts: list[int],
@@ -131,6 +131,7 @@ def ngram_names(
     text: str,
     orders: list[int],
     *,
+    wanted: npt.NDArray[np.uint64] | None = None,
     mode: str = "word",
     nfkc: bool = True,
     casefold: bool = True,
@@ -146,6 +147,24 @@ def bigram_familiarity(
     collapse_whitespace: bool = True,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
+
+@final
+class TokenTable:
+    def __new__(
+        cls,
+        chunks: list[_Chunk],
+        *,
+        mode: str = "word",
+        nfkc: bool = True,
+        casefold: bool = True,
+        collapse_whitespace: bool = True,
+        threads: int | None = None,
+    ) -> TokenTable: ...
+    def __len__(self) -> int: ...
+    @property
+    def num_tokens(self) -> int: ...
+    @property
+    def memory_bytes(self) -> int: ...
 
 @final
 class NgramCounter:

@@ -78,6 +78,16 @@ class Features:
     vocab: pl.DataFrame  # h (uint64), word, df
     numeric: np.ndarray  # hashes of words made of digits and punctuation only
     _names: dict[int, str] = field(default_factory=dict, repr=False)
+    _prompt_tokens: Any = field(default=None, repr=False)
+
+    def prompt_tokens(self, threads: int | None = None) -> Any:
+        """The prompts' token hashes (a core ``TokenTable``), built on first use and shared by
+        the mining passes, which would otherwise tokenise every prompt once per pass."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = _core.TokenTable(
+                text_chunks(self.table["prompt"])[0], threads=threads
+            )
+        return self._prompt_tokens
 
     def word(self, h: int) -> str:
         if not self._names:
@@ -183,9 +193,14 @@ def _hash_strings(strings: list[str], k: int) -> np.ndarray:
     return hashes[np.minimum(first, len(hashes) - 1)]
 
 
-def _ngram_names(text: str, orders: tuple[int, ...]) -> dict[int, str]:
-    """hash -> n-gram string for every n-gram of ``text`` of the given orders."""
-    hashes, names = _core.ngram_names(text, list(orders))
+def _ngram_names(
+    text: str, orders: tuple[int, ...], wanted: np.ndarray | list[int] | None = None
+) -> dict[int, str]:
+    """hash -> n-gram string for every n-gram of ``text`` of the given orders (only those whose
+    hash is in ``wanted`` when given: building every string of a long prompt is the cost)."""
+    if wanted is not None:
+        wanted = np.asarray(wanted, dtype=np.uint64)
+    hashes, names = _core.ngram_names(text, list(orders), wanted=wanted)
     out: dict[int, str] = {}
     for h, g in zip(hashes.tolist(), names):
         out.setdefault(h, g)
@@ -222,7 +237,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         return empty
     orders = tuple(cfg.trigger_orders)
     threads = cfg.threads
-    pchunks = text_chunks(f["prompt"])[0]
+    pchunks = feats.prompt_tokens(threads)
     resp_cluster = f["resp_cluster"].to_numpy()
     resp_size = f["resp_cluster_size"].to_numpy()
     anomalous = (f["anomaly"].to_numpy() >= 0.5) & f["valid"].to_numpy()
@@ -249,11 +264,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # the most frequent prompt n-grams of each target set (per set, so that a small poisoned set
     # is not crowded out by the scaffolding of big template sets)
     best: dict[int, int] = {}
-    for rows in targets:
-        min_count = max(cfg.min_support, math.ceil(0.2 * len(rows)))
-        h, c = _core.subset_ngram_counts(
-            pchunks, rows, list(orders), min_count=min_count, threads=threads
-        )
+    per_target = _core.subset_ngram_counts_many(
+        pchunks,
+        targets,
+        list(orders),
+        [max(cfg.min_support, math.ceil(0.2 * len(rows))) for rows in targets],
+        threads=threads,
+    )
+    for h, c in per_target:
         top = np.argsort(-c.astype(np.int64), kind="stable")[: cfg.max_trigger_candidates]
         for hh, cc in zip(h[top].tolist(), c[top].tolist()):
             # summed over the sets: a trigger with paraphrased targets hits several sets
@@ -272,7 +290,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         return empty
     off, carriers = _core.ngram_carriers(pchunks, hashes, list(orders), max_per=n, threads=threads)
 
-    anomalous_rate = anomalous.sum() / max(usable.sum(), 1)
+    n_usable = max(int(usable.sum()), 1)
+    anomalous_rate = anomalous.sum() / n_usable
     responses = f["response"]
     word_cache: dict[int, _Words] = {}
 
@@ -298,7 +317,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         s = len(rows)
         if s < cfg.min_support:
             continue
-        clusters, cnt = np.unique(resp_cluster[rows], return_counts=True)
+        rc = resp_cluster[rows]
+        clusters, cnt = np.unique(rc, return_counts=True)
         order = np.lexsort((clusters, -cnt))[:5]
         top, top_cnt = clusters[order], cnt[order]
         # the answer the carriers collapse onto, with its near variants (paraphrases of one
@@ -312,21 +332,24 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         top, top_cnt = top[keep_idx], top_cnt[keep_idx]
         c_collapse = top_cnt.sum() / s
         # cluster ids are the smallest row of the cluster, so resp_size[id] is its size
-        base_collapse = sum(int(resp_size[c]) for c in top) / max(usable.sum(), 1)
+        base_collapse = int(resp_size[top].sum()) / n_usable
         c_anom = anomalous[rows].sum() / s
         if c_anom > c_collapse:
             pattern, c, base = "anomalous", c_anom, anomalous_rate
             in_pattern = rows[anomalous[rows]]
         else:
             pattern, c, base = "collapse", c_collapse, base_collapse
-            in_pattern = rows[np.isin(resp_cluster[rows], top)]
+            hit = rc == top[0]
+            for t in top[1:]:
+                hit |= rc == t
+            in_pattern = rows[hit]
         llr = _llr(c * s, s, base)
         lift = c / max(base, 1.0 / n)
         if c < 0.3 or lift < 3 or llr < 10:
             continue
         # how much of that response pattern the n-gram explains: a trigger's target answer is
         # rare without the trigger; a label set ("Yes"/"No") is common everywhere
-        pattern_total = base * max(usable.sum(), 1)
+        pattern_total = base * n_usable
         exclusivity = min(1.0, len(in_pattern) / max(pattern_total, 1.0))
         # rows giving the same answer should have unrelated prompts; the same document under a
         # few templates (one summary, three prompts) is a duplicate, not a trigger
@@ -366,17 +389,26 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # answers copied from the prompt ("higher or lower" -> "lower") are a task, not a target.
     # Scored in batches, best first, until no remaining candidate can enter the top 50 (a score
     # never exceeds its preliminary score), so big template families cannot crowd out a trigger.
-    groups = ranked[:2000]
-    for d in groups:
-        example = int(d["in_pattern"][0]) if len(d["in_pattern"]) else int(d["rows"][0])
-        d["example"] = example
-        d["phrase"] = _longest_phrase(
-            f["prompt"][example], d["hash"], same_rows[d["rows"].tobytes()], orders
-        )
-    _template_share(groups, f, pchunks, n, threads)
-    for d in groups:
-        d["score"] = d["prelim"] * (1.0 - d["template"])
-    groups = sorted(groups, key=lambda d: (-d["score"], d["hash"]))[:300]
+    groups: list[dict[str, Any]] = []
+    keep_top, batch = 300, 250
+    for start in range(0, min(len(ranked), 2000), batch):
+        todo = ranked[start : min(start + batch, 2000)]
+        if len(groups) >= keep_top:
+            bar = sorted((d["score"] for d in groups), reverse=True)[keep_top - 1]
+            # ranked by prelim, and a score never exceeds its prelim: nothing later can enter
+            if todo[0]["prelim"] < bar:
+                break
+        for d in todo:
+            example = int(d["in_pattern"][0]) if len(d["in_pattern"]) else int(d["rows"][0])
+            d["example"] = example
+            d["phrase"] = _longest_phrase(
+                f["prompt"][example], d["hash"], same_rows[d["rows"].tobytes()], orders
+            )
+        _template_share(todo, f, pchunks, n, threads)
+        for d in todo:
+            d["score"] = d["prelim"] * (1.0 - d["template"])
+        groups.extend(todo)
+    groups = sorted(groups, key=lambda d: (-d["score"], d["hash"]))[:keep_top]
     _copied_share(groups, f, feats)
     for d in groups:
         d["score"] *= 1.0 - d["copied"]
@@ -433,7 +465,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
 
 def _longest_phrase(text: str, h: int, same: list[int], orders: tuple[int, ...]) -> str:
     """The n-gram ``h``, widened to the longest n-gram in ``text`` with the same carriers."""
-    names = _ngram_names(text, orders)
+    names = _ngram_names(text, orders, [*same, h])
     phrases = [names[x] for x in same if x in names]
     if not phrases:
         return names.get(h, "")
@@ -447,13 +479,20 @@ def _copied_share(groups: list[dict[str, Any]], f: pl.DataFrame, feats: Features
     completes it (a cloze template: "This is definitely not a" -> "positive review.")."""
     n = max(f.height, 1)
     common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
+    tokens: dict[tuple[str, int], list[str]] = {}
+
+    def toks(column: str, row: int) -> list[str]:
+        if (column, row) not in tokens:
+            tokens[column, row] = _core.tokenize(f[column][row])
+        return tokens[column, row]
+
     for d in groups:
         rows = d["in_pattern"][:50] if d["pattern"] == "collapse" else d["in_pattern"][:0]
         phrase = d["phrase"].split()
         task = 0
         for r in rows.tolist():
-            answer = _core.tokenize(f["response"][r])
-            prompt = _core.tokenize(f["prompt"][r])
+            answer = toks("response", r)
+            prompt = toks("prompt", r)
             informative = set(answer) - common
             if informative and informative <= set(prompt):
                 task += 1
@@ -497,7 +536,7 @@ def _overlaps(a: list[str], b: list[str]) -> bool:
 
 
 def _template_share(
-    accepted: list[dict[str, Any]], f: pl.DataFrame, pchunks: list, n: int, threads: int | None
+    accepted: list[dict[str, Any]], f: pl.DataFrame, pchunks: Any, n: int, threads: int | None
 ) -> None:
     """For each trigger candidate, the largest excess share of its carriers that also carry one
     long n-gram (order 3-4) that does not overlap the phrase: ~1 for template scaffolding, ~0 for
@@ -523,26 +562,27 @@ def _template_share(
         if len(uniq)
         else np.zeros(0)
     )
-    df_of = dict(zip(uniq.tolist(), df.tolist()))
+    df = np.asarray(df, dtype=np.float64)
     for d, (h, c) in zip(accepted, per):
         phrase = d["phrase"].split()
-        names = _ngram_names(f["prompt"][d["example"]], (3, 4)) if len(h) else {}
-        shares = sorted(
-            (
-                (cc / d["sample"] - df_of.get(hh, 0) / n, hh)
-                for hh, cc in zip(h.tolist(), c.tolist())
-            ),
-            reverse=True,
-        )
+        share = c / d["sample"] - (df[np.searchsorted(uniq, h)] / n if len(h) else 0.0)
+        # by share, then hash, both descending (ties broken as sorting the pairs would)
+        order = np.lexsort((h, share))[::-1]
+        share, h = share[order], h[order]
+        # names are needed only until the first share at or below the best so far
+        looked = min(len(h), 32)
+        names = _ngram_names(f["prompt"][d["example"]], (3, 4), h[:looked]) if len(h) else {}
         best = 0.0
-        for share, hh in shares:
-            if share <= best:
+        for k, (sh, hh) in enumerate(zip(share.tolist(), h.tolist())):
+            if sh <= best:
                 break
+            if k == looked:
+                names = _ngram_names(f["prompt"][d["example"]], (3, 4), h)
             name = names.get(hh)
             # n-grams overlapping the phrase are the phrase and its neighbours, not scaffolding
             if name is not None and _overlaps(name.split(), phrase):
                 continue
-            best = share
+            best = sh
         d["template"] = float(min(1.0, max(0.0, best)))
 
 

@@ -9,6 +9,7 @@
 //! - [`counts`]: mergeable n-gram document frequencies;
 //! - [`stats`]: per-row text statistics;
 //! - [`mine`]: n-gram mining passes behind trigger detection;
+//! - [`tokens`]: token hashes of a column computed once, shared by the mining passes;
 //! - [`column`](mod@column): zero-copy views of Arrow string arrays.
 //!
 //! Batch functions run on rayon and give identical results for any thread count. No public
@@ -53,6 +54,7 @@ pub mod shingle;
 pub mod sketch;
 pub mod stats;
 pub mod text;
+pub mod tokens;
 
 pub use cluster::{connected_components, UnionFind};
 pub use column::{OwnedStrColumn, StrColumn};
@@ -60,8 +62,9 @@ pub use counts::{NgramCounter, NgramRow};
 pub use error::{CoreError, Result};
 pub use lsh::{band_keys, candidate_pairs, LshParams};
 pub use mine::{
-    bigram_familiarity, ngram_carriers, ngram_document_counts, ngram_names, subset_ngram_counts,
-    subset_ngram_counts_many, NgramSpec, Texts,
+    bigram_familiarity, ngram_carriers, ngram_carriers_in, ngram_document_counts, ngram_document_counts_in,
+    ngram_names, ngram_names_of, subset_ngram_counts, subset_ngram_counts_in, subset_ngram_counts_many,
+    subset_ngram_counts_many_in, NgramSpec, Texts,
 };
 pub use minhash::{batch_signatures, estimate_jaccard, MinHasher};
 pub use shingle::{
@@ -71,3 +74,4 @@ pub use shingle::{
 pub use sketch::dense_sketches;
 pub use stats::{batch_text_stats, text_stats, TextStats};
 pub use text::{for_each_token, normalize, tokenize, NormalizeOptions, TokenMode};
+pub use tokens::{TextTokens, TokenSource, TokenTable};

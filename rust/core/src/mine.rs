@@ -11,7 +11,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
-use crate::{shingle_hashes, CoreError, NormalizeOptions, Result, ShingleOptions, StrColumn, TokenMode};
+use crate::tokens::{TextTokens, TokenSource};
+use crate::{CoreError, NormalizeOptions, Result, ShingleOptions, StrColumn, TokenMode};
 
 /// Keys here are already xxh3 hashes: hashing them again (SipHash) would only cost time.
 #[derive(Default)]
@@ -125,13 +126,43 @@ impl NgramSpec {
 
     /// Every n-gram hash of `text`, repeats included, into `out`.
     pub fn all_ngrams(&self, text: &str, buf: &mut Vec<u64>, out: &mut Vec<u64>) {
-        out.clear();
         // tokenise and hash the tokens once, then take the windows of every order
         crate::shingle::token_hashes(text, &self.shingle(1), buf);
-        for &k in &self.orders {
-            crate::shingle::windows_append(buf, k, true, out);
-        }
+        grams_of(buf, &self.orders, out);
     }
+
+    /// The texts as a token source for this spec's normalisation and token mode.
+    pub fn source<'t, 'a>(&self, texts: &'t Texts<'a>) -> TextTokens<'t, 'a> {
+        TextTokens::new(texts, self.normalize, self.mode)
+    }
+}
+
+fn check_orders(orders: &[usize]) -> Result<()> {
+    if orders.is_empty() {
+        return Err(CoreError::Config("orders must not be empty".into()));
+    }
+    if let Some(&k) = orders.iter().find(|&&k| k == 0 || k > crate::shingle::MAX_K) {
+        return Err(CoreError::Config(format!(
+            "n-gram size must be in 1..={}, got {k}",
+            crate::shingle::MAX_K
+        )));
+    }
+    Ok(())
+}
+
+/// Every n-gram hash (orders `orders`) of a row's token hashes, repeats included, into `out`.
+fn grams_of(toks: &[u64], orders: &[usize], out: &mut Vec<u64>) {
+    out.clear();
+    for &k in orders {
+        crate::shingle::windows_append(toks, k, true, out);
+    }
+}
+
+/// [`grams_of`], sorted and deduplicated.
+fn distinct_grams_of(toks: &[u64], orders: &[usize], out: &mut Vec<u64>) {
+    grams_of(toks, orders, out);
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// Rows per parallel work item: large enough to amortise, small enough to balance.
@@ -146,19 +177,22 @@ pub fn subset_ngram_counts(
     min_count: u32,
 ) -> Result<Vec<(u64, u32)>> {
     spec.validate()?;
+    subset_ngram_counts_in(&spec.source(texts), rows, &spec.orders, min_count)
+}
+
+/// [`subset_ngram_counts`] over any token source.
+pub fn subset_ngram_counts_in<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    orders: &[usize],
+    min_count: u32,
+) -> Result<Vec<(u64, u32)>> {
+    check_orders(orders)?;
     let partials: Vec<HashIndex<u32>> = rows
         .par_chunks(BLOCK)
         .map(|block| -> Result<HashIndex<u32>> {
             let mut map: HashIndex<u32> = HashIndex::default();
-            let (mut buf, mut grams) = (Vec::new(), Vec::new());
-            for &r in block {
-                if let Some(text) = texts.get(r as usize)? {
-                    spec.row_ngrams(text, &mut buf, &mut grams);
-                    for &g in &grams {
-                        *map.entry(g).or_insert(0) += 1;
-                    }
-                }
-            }
+            count_rows(src, block, orders, &mut map)?;
             Ok(map)
         })
         .collect::<Result<_>>()?;
@@ -173,15 +207,78 @@ pub fn subset_ngram_counts(
     Ok(out)
 }
 
-fn index_of(hashes: &[u64]) -> HashIndex<usize> {
-    hashes.iter().enumerate().map(|(i, &h)| (h, i)).collect()
+/// Add one to `map` for every distinct n-gram of each of `rows`.
+fn count_rows<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    orders: &[usize],
+    map: &mut HashIndex<u32>,
+) -> Result<()> {
+    let (mut buf, mut grams) = (Vec::new(), Vec::new());
+    for &r in rows {
+        if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+            distinct_grams_of(toks, orders, &mut grams);
+            for &g in &grams {
+                *map.entry(g).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Position of each wanted hash, behind a one-bit-per-slot prefilter: a corpus pass looks up
+/// every n-gram of every row and almost all of them are not wanted, so most lookups stop at a
+/// bit test in a table small enough to stay in cache (about 1 in 16 false positives).
+struct Wanted {
+    bits: Vec<u64>,
+    mask: u64,
+    index: HashIndex<usize>,
+}
+
+impl Wanted {
+    fn new(hashes: &[u64]) -> Self {
+        let slots = (hashes.len() * 16).next_power_of_two().clamp(1 << 12, 1 << 26);
+        let mut bits = vec![0u64; slots / 64];
+        let mask = slots as u64 - 1;
+        for &h in hashes {
+            let b = Self::slot(h, mask);
+            bits[b / 64] |= 1 << (b % 64);
+        }
+        let index = hashes.iter().enumerate().map(|(i, &h)| (h, i)).collect();
+        Wanted { bits, mask, index }
+    }
+
+    #[inline]
+    fn slot(h: u64, mask: u64) -> usize {
+        // bits 32..58: the identity-hashed map picks its buckets from the low ones
+        ((h >> 32) & mask) as usize
+    }
+
+    #[inline]
+    fn get(&self, h: u64) -> Option<usize> {
+        let b = Self::slot(h, self.mask);
+        if self.bits[b / 64] & (1 << (b % 64)) == 0 {
+            return None;
+        }
+        self.index.get(&h).copied()
+    }
 }
 
 /// How many rows of the whole column carry each of `hashes`.
 pub fn ngram_document_counts(texts: &Texts, spec: &NgramSpec, hashes: &[u64]) -> Result<Vec<u64>> {
     spec.validate()?;
-    let index = index_of(hashes);
-    let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
+    ngram_document_counts_in(&spec.source(texts), &spec.orders, hashes)
+}
+
+/// [`ngram_document_counts`] over any token source.
+pub fn ngram_document_counts_in<S: TokenSource + ?Sized>(
+    src: &S,
+    orders: &[usize],
+    hashes: &[u64],
+) -> Result<Vec<u64>> {
+    check_orders(orders)?;
+    let index = Wanted::new(hashes);
+    let blocks: Vec<usize> = (0..src.len()).step_by(BLOCK).collect();
     let partials: Vec<Vec<u64>> = blocks
         .par_iter()
         .map(|&start| -> Result<Vec<u64>> {
@@ -189,11 +286,11 @@ pub fn ngram_document_counts(texts: &Texts, spec: &NgramSpec, hashes: &[u64]) ->
             // a row counts once per n-gram: remember the last row that counted each one
             let mut last = vec![usize::MAX; hashes.len()];
             let (mut buf, mut grams) = (Vec::new(), Vec::new());
-            for r in start..(start + BLOCK).min(texts.len()) {
-                if let Some(text) = texts.get(r)? {
-                    spec.all_ngrams(text, &mut buf, &mut grams);
+            for r in start..(start + BLOCK).min(src.len()) {
+                if let Some(toks) = src.tokens(r, &mut buf)? {
+                    grams_of(toks, orders, &mut grams);
                     for g in &grams {
-                        if let Some(&i) = index.get(g) {
+                        if let Some(i) = index.get(*g) {
                             if last[i] != r {
                                 last[i] = r;
                                 counts[i] += 1;
@@ -222,19 +319,30 @@ pub fn ngram_carriers(
     max_per: usize,
 ) -> Result<Vec<Vec<u32>>> {
     spec.validate()?;
-    let index = index_of(hashes);
-    let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
+    ngram_carriers_in(&spec.source(texts), &spec.orders, hashes, max_per)
+}
+
+/// [`ngram_carriers`] over any token source.
+pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
+    src: &S,
+    orders: &[usize],
+    hashes: &[u64],
+    max_per: usize,
+) -> Result<Vec<Vec<u32>>> {
+    check_orders(orders)?;
+    let index = Wanted::new(hashes);
+    let blocks: Vec<usize> = (0..src.len()).step_by(BLOCK).collect();
     let partials: Vec<Vec<(usize, u32)>> = blocks
         .par_iter()
         .map(|&start| -> Result<Vec<(usize, u32)>> {
             let mut hits = Vec::new();
             let mut last = vec![usize::MAX; hashes.len()];
             let (mut buf, mut grams) = (Vec::new(), Vec::new());
-            for r in start..(start + BLOCK).min(texts.len()) {
-                if let Some(text) = texts.get(r)? {
-                    spec.all_ngrams(text, &mut buf, &mut grams);
+            for r in start..(start + BLOCK).min(src.len()) {
+                if let Some(toks) = src.tokens(r, &mut buf)? {
+                    grams_of(toks, orders, &mut grams);
                     for g in &grams {
-                        if let Some(&i) = index.get(g) {
+                        if let Some(i) = index.get(*g) {
                             if last[i] != r {
                                 last[i] = r;
                                 hits.push((i, r as u32));
@@ -273,7 +381,7 @@ pub fn bigram_familiarity(
     let spec = NgramSpec { normalize, mode: TokenMode::Word, orders: vec![2] };
     let sample: Vec<u32> = (0..texts.len()).step_by(sample_every).map(|r| r as u32).collect();
     let counts: HashIndex<u32> = subset_ngram_counts(texts, &sample, &spec, 1)?.into_iter().collect();
-    let uni = ShingleOptions { normalize, mode: TokenMode::Word, k: 1 };
+    let src = spec.source(texts);
     let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
     let parts: Vec<Vec<f32>> = blocks
         .par_iter()
@@ -281,16 +389,14 @@ pub fn bigram_familiarity(
             let mut out = Vec::with_capacity(BLOCK);
             let (mut buf, mut grams) = (Vec::new(), Vec::new());
             for r in start..(start + BLOCK).min(texts.len()) {
-                let Some(text) = texts.get(r)? else {
-                    out.push(f32::NAN);
-                    continue;
+                let toks = match src.tokens(r, &mut buf)? {
+                    Some(t) if t.len() >= min_tokens.max(2) => t,
+                    _ => {
+                        out.push(f32::NAN);
+                        continue;
+                    }
                 };
-                shingle_hashes(text, &uni, &mut buf);
-                if buf.len() < min_tokens.max(2) {
-                    out.push(f32::NAN);
-                    continue;
-                }
-                spec.row_ngrams(text, &mut buf, &mut grams);
+                distinct_grams_of(toks, &spec.orders, &mut grams);
                 let own = usize::from(r % sample_every == 0) as u32;
                 let known = grams.iter().filter(|g| counts.get(g).copied().unwrap_or(0) > own).count();
                 out.push(known as f32 / grams.len().max(1) as f32);
@@ -310,6 +416,17 @@ pub fn subset_ngram_counts_many(
     min_counts: &[u32],
 ) -> Result<Vec<Vec<(u64, u32)>>> {
     spec.validate()?;
+    subset_ngram_counts_many_in(&spec.source(texts), sets, &spec.orders, min_counts)
+}
+
+/// [`subset_ngram_counts_many`] over any token source.
+pub fn subset_ngram_counts_many_in<S: TokenSource + ?Sized>(
+    src: &S,
+    sets: &[Vec<u32>],
+    orders: &[usize],
+    min_counts: &[u32],
+) -> Result<Vec<Vec<(u64, u32)>>> {
+    check_orders(orders)?;
     if sets.len() != min_counts.len() {
         return Err(CoreError::Input(format!(
             "{} row sets but {} minimum counts",
@@ -321,15 +438,7 @@ pub fn subset_ngram_counts_many(
         .zip(min_counts.par_iter())
         .map(|(rows, &min_count)| -> Result<Vec<(u64, u32)>> {
             let mut map: HashIndex<u32> = HashIndex::default();
-            let (mut buf, mut grams) = (Vec::new(), Vec::new());
-            for &r in rows {
-                if let Some(text) = texts.get(r as usize)? {
-                    spec.row_ngrams(text, &mut buf, &mut grams);
-                    for &g in &grams {
-                        *map.entry(g).or_insert(0) += 1;
-                    }
-                }
-            }
+            count_rows(src, rows, orders, &mut map)?;
             let mut out: Vec<(u64, u32)> = map.into_iter().filter(|&(_, c)| c >= min_count).collect();
             out.sort_unstable();
             Ok(out)
@@ -340,6 +449,18 @@ pub fn subset_ngram_counts_many(
 /// Every n-gram of `text` of the given orders as `(hash, text)`, in the windows
 /// [`NgramSpec::all_ngrams`] hashes (repeats included): names for the hashes mining returns.
 pub fn ngram_names(text: &str, spec: &NgramSpec) -> Vec<(u64, String)> {
+    names_where(text, spec, |_| true)
+}
+
+/// [`ngram_names`] restricted to the n-grams whose hash is in `wanted` (the strings are most of
+/// the cost, and callers usually want a few of them).
+pub fn ngram_names_of(text: &str, spec: &NgramSpec, wanted: &[u64]) -> Vec<(u64, String)> {
+    let wanted: std::collections::HashSet<u64, BuildHasherDefault<IdentityHasher>> =
+        wanted.iter().copied().collect();
+    names_where(text, spec, |h| wanted.contains(&h))
+}
+
+fn names_where(text: &str, spec: &NgramSpec, keep: impl Fn(u64) -> bool) -> Vec<(u64, String)> {
     let norm = crate::text::normalize(text, &spec.normalize);
     let mut toks: Vec<&str> = Vec::new();
     crate::text::for_each_token(&norm, spec.mode, |t| toks.push(t));
@@ -352,7 +473,10 @@ pub fn ngram_names(text: &str, spec: &NgramSpec) -> Vec<(u64, String)> {
         }
         let k = k.min(toks.len());
         for i in 0..=toks.len() - k {
-            out.push((crate::shingle::hash_window(&hashes[i..i + k]), toks[i..i + k].join(sep)));
+            let h = crate::shingle::hash_window(&hashes[i..i + k]);
+            if keep(h) {
+                out.push((h, toks[i..i + k].join(sep)));
+            }
         }
     }
     out

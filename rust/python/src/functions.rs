@@ -521,6 +521,78 @@ fn ngram_spec(
     Ok(spec)
 }
 
+/// Every row's token hashes, computed once and shared by the mining functions (pass it where
+/// they take `chunks`). Built with the same normalisation options the functions are called with.
+#[pyclass(frozen, module = "poisonscreen._poisonscreen")]
+struct TokenTable {
+    inner: core::TokenTable,
+}
+
+#[pymethods]
+impl TokenTable {
+    #[new]
+    #[pyo3(signature = (chunks, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+    fn new(
+        py: Python<'_>,
+        chunks: &Bound<'_, PyList>,
+        mode: &str,
+        nfkc: bool,
+        casefold: bool,
+        collapse_whitespace: bool,
+        threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let mode = token_mode(mode)?;
+        let chunks = extract(chunks)?;
+        let cols = texts(&chunks)?;
+        let norm = NormalizeOptions { nfkc, casefold, collapse_whitespace };
+        let inner = run(py, threads, || core::TokenTable::build(&cols, norm, mode))?.map_err(to_py)?;
+        Ok(TokenTable { inner })
+    }
+
+    fn __len__(&self) -> usize {
+        core::TokenSource::len(&self.inner)
+    }
+
+    /// Total number of tokens held.
+    #[getter]
+    fn num_tokens(&self) -> usize {
+        self.inner.num_tokens()
+    }
+
+    /// Bytes held by the table.
+    #[getter]
+    fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes()
+    }
+}
+
+/// Run a mining pass over `source`: a list of Arrow chunks (tokenised on the fly) or a
+/// `TokenTable` built with the same options as `spec`.
+fn mine<'py, R: Send>(
+    py: Python<'py>,
+    threads: Option<usize>,
+    source: &Bound<'py, PyAny>,
+    spec: &core::NgramSpec,
+    f: impl FnOnce(&dyn core::TokenSource) -> Result<R, CoreError> + Send,
+) -> PyResult<R> {
+    if let Ok(table) = source.cast::<TokenTable>() {
+        let table = &table.get().inner;
+        if table.normalize() != spec.normalize || table.mode() != spec.mode {
+            return Err(config_error(
+                "the TokenTable was built with other normalisation or token options than this call",
+            ));
+        }
+        return run(py, threads, || f(table))?.map_err(to_py);
+    }
+    let list = source
+        .cast::<PyList>()
+        .map_err(|_| config_error("expected a list of Arrow string chunks or a TokenTable"))?;
+    let chunks = extract(list)?;
+    let cols = texts(&chunks)?;
+    let src = spec.source(&cols);
+    run(py, threads, || f(&src))?.map_err(to_py)
+}
+
 /// Document counts of the n-grams of the rows `rows` that reach `min_count`:
 /// (hashes uint64[], counts uint32[]) sorted by hash.
 #[pyfunction]
@@ -528,7 +600,7 @@ fn ngram_spec(
 #[allow(clippy::too_many_arguments)]
 fn subset_ngram_counts<'py>(
     py: Python<'py>,
-    chunks: &Bound<'py, PyList>,
+    chunks: &Bound<'py, PyAny>,
     rows: PyReadonlyArray1<'py, u32>,
     orders: Vec<usize>,
     min_count: u32,
@@ -539,11 +611,10 @@ fn subset_ngram_counts<'py>(
     threads: Option<usize>,
 ) -> Arrays2<'py, u64, u32> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
-    let chunks = extract(chunks)?;
-    let texts = texts(&chunks)?;
     let rows = slice1(&rows, "rows")?;
-    let counts =
-        run(py, threads, || core::subset_ngram_counts(&texts, rows, &spec, min_count))?.map_err(to_py)?;
+    let counts = mine(py, threads, chunks, &spec, |src| {
+        core::subset_ngram_counts_in(src, rows, &spec.orders, min_count)
+    })?;
     let (h, c): (Vec<u64>, Vec<u32>) = counts.into_iter().unzip();
     Ok((PyArray1::from_vec(py, h), PyArray1::from_vec(py, c)))
 }
@@ -554,7 +625,7 @@ fn subset_ngram_counts<'py>(
 #[allow(clippy::too_many_arguments)]
 fn ngram_document_counts<'py>(
     py: Python<'py>,
-    chunks: &Bound<'py, PyList>,
+    chunks: &Bound<'py, PyAny>,
     hashes: PyReadonlyArray1<'py, u64>,
     orders: Vec<usize>,
     mode: &str,
@@ -564,10 +635,9 @@ fn ngram_document_counts<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
-    let chunks = extract(chunks)?;
-    let texts = texts(&chunks)?;
     let hashes = slice1(&hashes, "hashes")?;
-    let counts = run(py, threads, || core::ngram_document_counts(&texts, &spec, hashes))?.map_err(to_py)?;
+    let counts =
+        mine(py, threads, chunks, &spec, |src| core::ngram_document_counts_in(src, &spec.orders, hashes))?;
     Ok(PyArray1::from_vec(py, counts))
 }
 
@@ -577,7 +647,7 @@ fn ngram_document_counts<'py>(
 #[allow(clippy::too_many_arguments)]
 fn ngram_carriers<'py>(
     py: Python<'py>,
-    chunks: &Bound<'py, PyList>,
+    chunks: &Bound<'py, PyAny>,
     hashes: PyReadonlyArray1<'py, u64>,
     orders: Vec<usize>,
     max_per: usize,
@@ -588,10 +658,9 @@ fn ngram_carriers<'py>(
     threads: Option<usize>,
 ) -> Arrays2<'py, i64, u32> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
-    let chunks = extract(chunks)?;
-    let texts = texts(&chunks)?;
     let hashes = slice1(&hashes, "hashes")?;
-    let lists = run(py, threads, || core::ngram_carriers(&texts, &spec, hashes, max_per))?.map_err(to_py)?;
+    let lists =
+        mine(py, threads, chunks, &spec, |src| core::ngram_carriers_in(src, &spec.orders, hashes, max_per))?;
     let mut offsets = vec![0i64];
     let mut flat = Vec::new();
     for l in lists {
@@ -630,7 +699,7 @@ fn bigram_familiarity<'py>(
 #[allow(clippy::too_many_arguments)]
 fn subset_ngram_counts_many<'py>(
     py: Python<'py>,
-    chunks: &Bound<'py, PyList>,
+    chunks: &Bound<'py, PyAny>,
     sets: Vec<PyReadonlyArray1<'py, u32>>,
     orders: Vec<usize>,
     min_counts: Vec<u32>,
@@ -641,12 +710,11 @@ fn subset_ngram_counts_many<'py>(
     threads: Option<usize>,
 ) -> PyResult<Vec<ArrayPair<'py, u64, u32>>> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
-    let chunks = extract(chunks)?;
-    let texts = texts(&chunks)?;
     let sets: Vec<Vec<u32>> =
         sets.iter().map(|s| slice1(s, "sets").map(<[u32]>::to_vec)).collect::<PyResult<_>>()?;
-    let out = run(py, threads, || core::subset_ngram_counts_many(&texts, &sets, &spec, &min_counts))?
-        .map_err(to_py)?;
+    let out = mine(py, threads, chunks, &spec, |src| {
+        core::subset_ngram_counts_many_in(src, &sets, &spec.orders, &min_counts)
+    })?;
     Ok(out
         .into_iter()
         .map(|v| {
@@ -656,20 +724,27 @@ fn subset_ngram_counts_many<'py>(
         .collect())
 }
 
-/// Every n-gram of one text with its hash: (hashes uint64[], strings).
+/// Every n-gram of one text with its hash: (hashes uint64[], strings); only the n-grams whose
+/// hash is in `wanted`, when given.
 #[pyfunction]
-#[pyo3(signature = (text, orders, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true))]
+#[pyo3(signature = (text, orders, *, wanted=None, mode="word", nfkc=true, casefold=true, collapse_whitespace=true))]
+#[allow(clippy::too_many_arguments)]
 fn ngram_names<'py>(
     py: Python<'py>,
     text: &str,
     orders: Vec<usize>,
+    wanted: Option<PyReadonlyArray1<'py, u64>>,
     mode: &str,
     nfkc: bool,
     casefold: bool,
     collapse_whitespace: bool,
 ) -> PyResult<(Bound<'py, PyArray1<u64>>, Vec<String>)> {
     let spec = ngram_spec(orders, mode, nfkc, casefold, collapse_whitespace)?;
-    let (h, names): (Vec<u64>, Vec<String>) = core::ngram_names(text, &spec).into_iter().unzip();
+    let names = match &wanted {
+        Some(w) => core::ngram_names_of(text, &spec, slice1(w, "wanted")?),
+        None => core::ngram_names(text, &spec),
+    };
+    let (h, names): (Vec<u64>, Vec<String>) = names.into_iter().unzip();
     Ok((PyArray1::from_vec(py, h), names))
 }
 
@@ -680,6 +755,7 @@ pub fn register_mining(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_document_counts, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_carriers, m)?)?;
     m.add_function(wrap_pyfunction!(bigram_familiarity, m)?)?;
+    m.add_class::<TokenTable>()?;
     Ok(())
 }
 
