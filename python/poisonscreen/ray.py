@@ -19,9 +19,9 @@ stage          what                                                             
 ``pairs``      hash shuffle on (band, key); per bucket, the candidate pairs the core's   distributed
                ``candidate_pairs`` gives (``max_bucket`` window included); deduplicated
                by a second shuffle
-``edges``      two hash joins bring both texts to each pair; exact Jaccard of the word   distributed
-               bigram sets (as ``near_duplicates(verify="exact")``); pairs below the
-               threshold dropped
+``edges``      two shuffle joins on the row id bring both texts to each pair; exact      distributed
+               Jaccard of the word bigram sets (as ``near_duplicates(verify="exact")``);
+               pairs below the threshold dropped
 ``components`` connected components by alternating large-star / small-star rounds       distributed
                (Kiveris et al. 2014) on hash shuffles until the edge set stops changing;
                component id = smallest row id, as the local union-find; each row's
@@ -29,6 +29,11 @@ stage          what                                                             
 ``detect``     the corpus-level scoring (triggers, conditional triggers, campaigns,       **driver**
                anomalies, combine) on the assembled feature table
 =============  ======================================================================  ===========
+
+Every shuffle is a Ray Data ``groupby`` on a hash partition number of the key, run with the
+sort-based task shuffle (Ray's hash shuffle and ``Dataset.join`` start actor aggregators, which
+cost about ten seconds per shuffle on a small cluster); the function then sees whole partitions
+and works on them vectorised (polars/NumPy), never one Python call per group.
 
 What is *not* distributed: the ``detect`` stage collects the per-row feature table (with the
 prompt and response text), the vocabulary and the cluster labels on the driver and runs the same

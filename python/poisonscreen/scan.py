@@ -9,6 +9,10 @@ Stages, each consuming and producing polars (Arrow) tables so that they can run 
 3. ``detectors`` — :mod:`poisonscreen.detectors`: triggers, conditional triggers in templates,
    campaigns, anomalous responses. Each returns a table of findings and per-row hits.
 4. ``combine``   — one score per row (the strongest hit), a ``flagged`` decision, reasons.
+
+:func:`resolve_config`, :func:`detect` and :func:`make_result` are shared with the Ray engine
+(:mod:`poisonscreen.ray`), which computes the features on Ray Data and then runs the same
+detectors on the driver, so both engines give the same output.
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ class ScanConfig:
     num_perm: int = 64
     familiarity_sample: int = 300_000
     threads: int | None = None
+    #: where the similarity stage (cluster coherence) runs: "auto" (a GPU when CuPy finds one,
+    #: else the CPU), "cpu" or "gpu"; summary.json's "backend" says which ran
+    device: str = "auto"
 
     def validate(self) -> None:
         if not 0.0 < self.flag_threshold <= 1.0:
@@ -81,6 +88,8 @@ class ScanConfig:
                 raise ConfigError(f"{name} must be in (0, 1), got {v}")
         if self.min_cluster < 2:
             raise ConfigError(f"min_cluster must be at least 2, got {self.min_cluster}")
+        if self.device not in ("auto", "cpu", "gpu"):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'gpu', got {self.device!r}")
 
 
 @dataclass
@@ -179,8 +188,10 @@ def make_result(
     cfg: ScanConfig,
     seconds: dict[str, float],
     engine: str = "local",
+    backend: str = "cpu",
 ) -> ScanResult:
-    """The :class:`ScanResult` with its summary."""
+    """The :class:`ScanResult` with its summary (``backend``: where the similarity stage ran,
+    :attr:`~poisonscreen.detectors.Features.backend`)."""
     n = corpus.height
     failed = int(corpus["error"].is_not_null().sum())
     summary = {
@@ -193,7 +204,7 @@ def make_result(
         "clusters": clusters.height,
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "seconds": seconds,
-        "backend": "cpu",
+        "backend": backend,
         "engine": engine,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "sources": sorted(set(corpus["source"].unique().to_list())) if n else [],
@@ -235,4 +246,6 @@ def scan(
     finally:
         if bar is not None:
             bar.close()
-    return make_result(corpus, rows, triggers, clusters, cfg, timer.seconds)
+    return make_result(
+        corpus, rows, triggers, clusters, cfg, timer.seconds, backend=feats.backend or "cpu"
+    )
