@@ -131,6 +131,31 @@ def test_bad_options() -> None:
         ps.scan(df, flag_threshold=0.0)
     with pytest.raises(ConfigError):
         ps.scan(df, not_an_option=1)
+    with pytest.raises(ConfigError, match="device"):
+        ps.scan(df, device="tpu")
+
+
+def test_similarity_stage_is_wired_in(
+    poisoned_result: tuple[ps.ScanResult, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poisonscreen import similarity
+
+    result, _ = poisoned_result
+    # the cluster coherence figures come from poisonscreen.similarity on the backend reported
+    assert result.summary["backend"] == similarity.get_backend("auto").name
+    clusters = result.clusters
+    assert clusters.height > 0
+    coh = clusters["response_coherence"].to_numpy()
+    z = clusters["response_coherence_z"].to_numpy()
+    assert np.isfinite(coh).all() and np.isfinite(z).all()
+    assert ((coh >= -1.0001) & (coh <= 1.0001)).all()
+    # a GPU that is not there is an error, not a silent CPU run
+    monkeypatch.setattr(similarity, "_gpu_probe", (None, "CuPy is not importable (test)"))
+    with pytest.raises(ConfigError, match="gpu"):
+        ps.scan(pl.DataFrame(_clean_rows(50)), device="gpu")
+    cpu = ps.scan(pl.DataFrame(_clean_rows(50)), device="cpu")
+    assert cpu.summary["backend"] == "cpu"
+    assert cpu.summary["settings"]["device"] == "cpu"
 
 
 def test_empty_corpus(tmp_path: Path) -> None:

@@ -55,6 +55,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides["min_support"] = args.min_support
     if args.threads is not None:
         overrides["threads"] = args.threads
+    if args.device != "auto":
+        overrides["device"] = args.device
     inputs = _inputs(args)
     if args.engine == "ray":
         try:
@@ -236,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-support", type=int, default=None, help="fewest carriers for a trigger (default 15)"
     )
     s.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    s.add_argument(
+        "--device",
+        choices=["auto", "cpu", "gpu"],
+        default="auto",
+        help="similarity stage on the GPU (CuPy, pip install poisonscreen[gpu]) or the CPU; "
+        "auto: the GPU when one is found (default auto)",
+    )
     s.add_argument("--no-report", action="store_true", help="skip report.html")
     s.add_argument("--exit-zero", action="store_true", help="exit 0 even when rows are flagged")
     s.add_argument(

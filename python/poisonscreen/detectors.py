@@ -62,6 +62,8 @@ CLUSTER_SCHEMA: dict[str, Any] = {
     "persona": pl.Float64,
     "conditional": pl.Float64,
     "response_collapse": pl.Float64,
+    "response_coherence": pl.Float64,
+    "response_coherence_z": pl.Float64,
     "reasons": pl.List(pl.String),
     "example_rows": pl.List(pl.UInt64),
 }
@@ -79,6 +81,8 @@ class Features:
     numeric: np.ndarray  # hashes of words made of digits and punctuation only
     _names: dict[int, str] = field(default_factory=dict, repr=False)
     _prompt_tokens: Any = field(default=None, repr=False)
+    #: which similarity backend ("cpu" or "gpu") computed the coherence figures, once one has
+    backend: str | None = None
 
     def prompt_tokens(self, threads: int | None = None) -> Any:
         """The prompts' token hashes (a core ``TokenTable``), built on first use and shared by
@@ -867,6 +871,8 @@ def detect_campaigns(
             pl.col("conditional"),
         ).alias("score")
     ).sort(["score", "cluster"], descending=[True, False])
+    coherence, feats.backend = response_coherence(f, per_member, cfg)
+    agg = agg.join(coherence, on="cluster", how="left")
     out_rows, hit_frames = [], []
     for r in agg.iter_rows(named=True):
         reasons = []
@@ -898,6 +904,8 @@ def detect_campaigns(
                 "persona": r["persona"],
                 "conditional": r["conditional"],
                 "response_collapse": r["response_collapse"],
+                "response_coherence": r["response_coherence"],
+                "response_coherence_z": r["response_coherence_z"],
                 "reasons": reasons,
                 "example_rows": r["example_rows"],
             }
@@ -916,6 +924,59 @@ def detect_campaigns(
     clusters = pl.DataFrame(out_rows, schema=CLUSTER_SCHEMA)
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return clusters, hits
+
+
+def response_coherence(
+    f: pl.DataFrame, per_member: pl.DataFrame, cfg: Any, per_cluster: int = 100
+) -> tuple[pl.DataFrame, str]:
+    """How alike each cluster's responses are in dense-sketch space, against the corpus
+    (:func:`poisonscreen.similarity.cluster_coherence` on ``cfg.device``): ``response_coherence``
+    (mean pairwise cosine of up to ``per_cluster`` sampled members) and ``response_coherence_z``
+    (against a 2,000-row corpus sample). Reported, not scored: the sketches are lexical, so a
+    label template (one answer repeated) is the most coherent set there is, while persona and
+    theme campaigns whose answers share a topic but not words score near the background
+    (measured in benches/README.md). Also returns the backend that ran."""
+    from . import similarity
+
+    device: similarity.Device = getattr(cfg, "device", "auto")
+    backend = similarity.get_backend(device).name
+    empty = pl.DataFrame(
+        schema={
+            "cluster": pl.UInt32,
+            "response_coherence": pl.Float64,
+            "response_coherence_z": pl.Float64,
+        }
+    )
+    n = f.height
+    if n < 2 or per_member.height == 0:
+        return empty, backend
+    rng = np.random.default_rng(cfg.seed)
+    groups = per_member.group_by("cluster").agg(pl.col("row").sort()).sort("cluster")
+    sets = []
+    for rows in groups["row"].to_list():
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) > per_cluster:
+            rows = np.sort(rng.choice(rows, size=per_cluster, replace=False))
+        sets.append(rows)
+    background = np.sort(rng.choice(n, size=min(2000, n), replace=False))
+    use = np.unique(np.concatenate([background, *sets]))
+    sketches = similarity.sketches(f["response"].gather(use), seed=cfg.seed, threads=cfg.threads)
+    res = similarity.cluster_coherence(
+        sketches,
+        [np.searchsorted(use, r) for r in sets],
+        background_rows=np.searchsorted(use, background),
+        device=device,
+    )
+    return (
+        pl.DataFrame(
+            {
+                "cluster": groups["cluster"].cast(pl.UInt32),
+                "response_coherence": res["mean"],
+                "response_coherence_z": res["z"],
+            }
+        ),
+        backend,
+    )
 
 
 def campaign_triggers(f: pl.DataFrame, clusters: pl.DataFrame, cfg: Any) -> pl.DataFrame:

@@ -43,7 +43,7 @@ TRIGGER_COLUMNS = (
 )  # fmt: skip
 CLUSTER_FIGURES = (
     "prompt_similarity", "response_diversity", "novel_vocabulary", "wrapper", "persona",
-    "conditional", "response_collapse",
+    "conditional", "response_collapse", "response_coherence", "response_coherence_z",
 )  # fmt: skip
 CLUSTER_COLUMNS = (
     "cluster_id",

@@ -90,6 +90,10 @@ class ScanConfig:
             raise ConfigError(f"min_cluster must be at least 2, got {self.min_cluster}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'gpu', got {self.device!r}")
+        if self.device == "gpu":
+            from .similarity import get_backend
+
+            get_backend("gpu")  # says what is missing before any work starts
 
 
 @dataclass
@@ -247,5 +251,14 @@ def scan(
         if bar is not None:
             bar.close()
     return make_result(
-        corpus, rows, triggers, clusters, cfg, timer.seconds, backend=feats.backend or "cpu"
+        corpus, rows, triggers, clusters, cfg, timer.seconds, backend=similarity_backend(feats, cfg)
     )
+
+
+def similarity_backend(feats: det.Features, cfg: ScanConfig) -> str:
+    """The backend the similarity stage ran on (or would have, when no cluster needed it)."""
+    if feats.backend is not None:
+        return feats.backend
+    from .similarity import get_backend
+
+    return get_backend(cfg.device).name

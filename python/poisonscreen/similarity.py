@@ -405,6 +405,7 @@ def cluster_coherence(
     seed: int = 0,
     tile: int = 4096,
     device: Device = "auto",
+    background_rows: Any | None = None,
 ) -> pl.DataFrame:
     """How much more alike the rows of each set are than random rows.
 
@@ -413,6 +414,9 @@ def cluster_coherence(
     a background sample of ``background`` rows drawn without replacement (``seed``). ``z`` is
     ``(mean - background_mean) / background_std``: how many background standard deviations the
     set's average similarity lies above typical. Sets of fewer than two rows get NaN statistics.
+
+    ``background_rows`` (row indices) replaces the random sample when given: for a sketch matrix
+    that holds the sets' rows beside a sample of the corpus, the corpus sample is the background.
 
     Columns: set, size, mean, std, background_mean, background_std, z.
     """
@@ -423,11 +427,14 @@ def cluster_coherence(
     if background < 2:
         raise ConfigError(f"background must be at least 2, got {background}")
     rng = np.random.default_rng(seed)
-    sample = (
-        np.sort(rng.choice(n, size=min(background, n), replace=False))
-        if n
-        else np.empty(0, np.int64)
-    )
+    if background_rows is not None:
+        sample = np.unique(np.asarray(background_rows, dtype=np.int64).ravel())
+        if len(sample) and (sample[0] < 0 or sample[-1] >= n):
+            raise ConfigError(f"background_rows names rows outside 0..{n}")
+    elif n:
+        sample = np.sort(rng.choice(n, size=min(background, n), replace=False))
+    else:
+        sample = np.empty(0, np.int64)
     _, bg_mean, bg_std = _pair_stats(xp, x[xp.asarray(sample)], tile)
     out: dict[str, list[Any]] = {k: [] for k in ("set", "size", "mean", "std")}
     for s_id, rows in enumerate(sets):
