@@ -38,8 +38,11 @@ N_POISON = 50
 @pytest.fixture(scope="session", autouse=True)
 def ray_cluster():
     if not ray.is_initialized():
+        # one declared (logical) GPU: the similarity stage then runs on a GPU actor, which on a
+        # machine without CuPy computes on NumPy; the results must not change
         ray.init(
             num_cpus=2,
+            num_gpus=1,
             include_dashboard=False,
             object_store_memory=1_500_000_000,
             log_to_driver=False,
@@ -107,6 +110,23 @@ def test_same_results_as_local_whatever_the_shards(rows, tmp_path, shards):
     assert result.summary["rows_failed"] == 1
     assert result.rows["row_id"].to_list() == list(range(len(rows) + 1))
     assert result.clusters.height > 0
+    assert result.summary["similarity_placement"] == "ray actor (num_gpus=1)"
+    assert result.summary["backend"] == local.summary["backend"]
+    assert result.clusters["response_coherence"].is_not_null().any()
+
+
+def test_similarity_stage_placement(rows, tmp_path):
+    df = pl.DataFrame(rows)
+    on_cpu = psray.scan(df, work_dir=tmp_path / "w", device="cpu")
+    assert on_cpu.summary["similarity_placement"] == "driver"
+    assert on_cpu.summary["backend"] == "cpu"
+    _assert_same(ps.scan(df, device="cpu"), on_cpu)
+
+
+def test_gpu_device_needs_cluster_gpus(rows, tmp_path, monkeypatch):
+    monkeypatch.setattr(psray, "_cluster_gpus", lambda: 0.0)
+    with pytest.raises(ConfigError, match="the Ray cluster has no GPU"):
+        psray.scan(pl.DataFrame(rows).head(10), work_dir=tmp_path / "w", device="gpu")
 
 
 def test_dataframe_and_ray_dataset_inputs(rows, tmp_path):

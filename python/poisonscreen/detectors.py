@@ -83,6 +83,10 @@ class Features:
     _prompt_tokens: Any = field(default=None, repr=False)
     #: which similarity backend ("cpu" or "gpu") computed the coherence figures, once one has
     backend: str | None = None
+    #: where the similarity stage runs: ``None`` here, in this process; otherwise a callable
+    #: ``runner(fn, *args, **kwargs)`` that returns ``fn(*args, **kwargs)`` computed elsewhere
+    #: (the Ray engine passes a GPU actor when the cluster has GPUs)
+    similarity_runner: Any = field(default=None, repr=False)
 
     def prompt_tokens(self, threads: int | None = None) -> Any:
         """The prompts' token hashes (a core ``TokenTable``), built on first use and shared by
@@ -871,7 +875,9 @@ def detect_campaigns(
             pl.col("conditional"),
         ).alias("score")
     ).sort(["score", "cluster"], descending=[True, False])
-    coherence, feats.backend = response_coherence(f, per_member, cfg)
+    coherence, feats.backend = response_coherence(
+        f, per_member, cfg, runner=feats.similarity_runner
+    )
     agg = agg.join(coherence, on="cluster", how="left")
     out_rows, hit_frames = [], []
     for r in agg.iter_rows(named=True):
@@ -927,7 +933,11 @@ def detect_campaigns(
 
 
 def response_coherence(
-    f: pl.DataFrame, per_member: pl.DataFrame, cfg: Any, per_cluster: int = 100
+    f: pl.DataFrame,
+    per_member: pl.DataFrame,
+    cfg: Any,
+    per_cluster: int = 100,
+    runner: Any = None,
 ) -> tuple[pl.DataFrame, str]:
     """How alike each cluster's responses are in dense-sketch space, against the corpus
     (:func:`poisonscreen.similarity.cluster_coherence` on ``cfg.device``): ``response_coherence``
@@ -935,11 +945,9 @@ def response_coherence(
     (against a 2,000-row corpus sample). Reported, not scored: the sketches are lexical, so a
     label template (one answer repeated) is the most coherent set there is, while persona and
     theme campaigns whose answers share a topic but not words score near the background
-    (measured in benches/README.md). Also returns the backend that ran."""
-    from . import similarity
-
-    device: similarity.Device = getattr(cfg, "device", "auto")
-    backend = similarity.get_backend(device).name
+    (measured in benches/README.md). Also returns the backend that ran. ``runner``: see
+    :attr:`Features.similarity_runner`."""
+    device = getattr(cfg, "device", "auto")
     empty = pl.DataFrame(
         schema={
             "cluster": pl.UInt32,
@@ -949,7 +957,11 @@ def response_coherence(
     )
     n = f.height
     if n < 2 or per_member.height == 0:
-        return empty, backend
+        if runner is None:
+            from .similarity import get_backend
+
+            return empty, get_backend(device).name
+        return empty, runner(_backend_name, device)
     rng = np.random.default_rng(cfg.seed)
     groups = per_member.group_by("cluster").agg(pl.col("row").sort()).sort("cluster")
     sets = []
@@ -960,13 +972,15 @@ def response_coherence(
         sets.append(rows)
     background = np.sort(rng.choice(n, size=min(2000, n), replace=False))
     use = np.unique(np.concatenate([background, *sets]))
-    sketches = similarity.sketches(f["response"].gather(use), seed=cfg.seed, threads=cfg.threads)
-    res = similarity.cluster_coherence(
-        sketches,
+    args = (
+        f["response"].gather(use),
         [np.searchsorted(use, r) for r in sets],
-        background_rows=np.searchsorted(use, background),
-        device=device,
+        np.searchsorted(use, background),
+        cfg.seed,
+        cfg.threads,
+        device,
     )
+    res, backend = _coherence(*args) if runner is None else runner(_coherence, *args)
     return (
         pl.DataFrame(
             {
@@ -977,6 +991,34 @@ def response_coherence(
         ),
         backend,
     )
+
+
+def _backend_name(device: str) -> str:
+    from .similarity import get_backend
+
+    return get_backend(device).name
+
+
+def _coherence(
+    responses: pl.Series,
+    sets: list[np.ndarray],
+    background: np.ndarray,
+    seed: int,
+    threads: int | None,
+    device: str,
+) -> tuple[pl.DataFrame, str]:
+    """The similarity stage proper (sketches, then cluster coherence on ``device``) and the
+    backend that ran it; a module-level function so a Ray actor can run it."""
+    from . import similarity
+
+    sketches = similarity.sketches(responses, seed=seed, threads=threads)
+    res = similarity.cluster_coherence(
+        sketches,
+        sets,
+        background_rows=background,
+        device=device,  # type: ignore[arg-type]
+    )
+    return res, similarity.get_backend(device).name
 
 
 def campaign_triggers(f: pl.DataFrame, clusters: pl.DataFrame, cfg: Any) -> pl.DataFrame:

@@ -41,8 +41,12 @@ detector code as the local engine. The driver therefore needs memory for the cor
 its features (see the README's sizing guide). The familiarity reference counts (bounded by
 ``familiarity_sample`` rows, not by the corpus) are also merged on the driver and broadcast.
 
-No stage of the scan has GPU code (the MinHash/LSH work is CPU Rust; the similarity module is
-not part of a scan), so no stage requests a GPU: every stage runs as CPU tasks.
+GPU: the one stage with GPU code is the similarity stage (campaign clusters' response
+coherence, :func:`poisonscreen.detectors.response_coherence`, CuPy kernels). When the cluster
+has GPUs and ``device`` is ``auto`` or ``gpu``, it runs on a Ray actor that requests one GPU
+(``num_gpus=1``); otherwise on the CPU in the driver. summary.json says where
+(``similarity_placement``) and on which backend (``backend``). Every other stage is CPU Rust and
+runs as CPU tasks.
 
 Results equal the local engine's for the same input and settings whatever the number of input
 files or blocks: each Rust call sees only per-row inputs or merged global counts.
@@ -75,7 +79,15 @@ from ._arrow import text_chunks
 from .exceptions import ConfigError
 from .features import near_duplicates
 from .io import CORPUS_SCHEMA, iter_corpus, read_corpus, scan_sources
-from .scan import ScanConfig, ScanResult, _Timer, detect, make_result, resolve_config
+from .scan import (
+    ScanConfig,
+    ScanResult,
+    _Timer,
+    detect,
+    make_result,
+    resolve_config,
+    similarity_backend,
+)
 
 try:
     import ray
@@ -804,11 +816,14 @@ def scan(
     one per 250,000 rows, at least 2); ``block_rows`` bounds the rows per block read. Setting
     overrides as for :func:`poisonscreen.scan`. See the module docstring for what runs where.
     """
-    cfg = resolve_config(config, overrides)
+    # device="gpu" is checked against the cluster's GPUs once connected, not this machine's
+    cfg = resolve_config(config, overrides, check_device=False)
     if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
         raise ConfigError(f"block_rows must be a positive int, got {block_rows!r}")
     fingerprint = _fingerprint(source, cfg, mapping, format, resume)
     _connect(address)
+    if cfg.device == "gpu" and _cluster_gpus() < 1:
+        raise ConfigError('device="gpu" but the Ray cluster has no GPU')
     work = _Work(Path(work_dir or ".poisonscreen-work"), fingerprint, resume)
 
     ctx = ray.data.DataContext.get_current()
@@ -976,8 +991,47 @@ def _run(
             .sort(["df", "word", "h"], descending=[True, False, False])
         )
         feats = det.assemble_features(base, clusters["resp"], clusters["tmpl"], vocab)
-    rows_out, triggers, clusters_out = detect(corpus, feats, cfg, timer)
-    return make_result(corpus, rows_out, triggers, clusters_out, cfg, timer.seconds, engine="ray")
+    actor = _similarity_actor(cfg)
+    if actor is not None:
+        feats.similarity_runner = lambda fn, *args: ray.get(actor.run.remote(fn, *args))
+    try:
+        rows_out, triggers, clusters_out = detect(corpus, feats, cfg, timer)
+    finally:
+        if actor is not None:
+            ray.kill(actor)
+    result = make_result(
+        corpus,
+        rows_out,
+        triggers,
+        clusters_out,
+        cfg,
+        timer.seconds,
+        engine="ray",
+        backend=similarity_backend(feats, cfg),
+    )
+    result.summary["similarity_placement"] = "ray actor (num_gpus=1)" if actor else "driver"
+    return result
+
+
+def _cluster_gpus() -> float:
+    return float(ray.cluster_resources().get("GPU", 0))
+
+
+class _SimilarityWorker:
+    """Runs the similarity stage (``detectors._coherence``) where a GPU was granted."""
+
+    def run(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+
+def _similarity_actor(cfg: ScanConfig) -> Any:
+    """A Ray actor holding one GPU for the similarity stage when the cluster has GPUs and the
+    device allows one (``auto``/``gpu``); ``None`` otherwise, and the stage runs on the CPU
+    in the driver with the rest of ``detect``. On the actor, ``device="auto"`` still falls back
+    to NumPy if that node lacks CuPy; summary.json's ``backend`` says which ran."""
+    if cfg.device == "cpu" or _cluster_gpus() < 1:
+        return None
+    return ray.remote(num_gpus=1)(_SimilarityWorker).remote()
 
 
 def _cluster_frame(work: _Work, which: str, n: int) -> pl.DataFrame:

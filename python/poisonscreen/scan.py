@@ -75,7 +75,7 @@ class ScanConfig:
     #: else the CPU), "cpu" or "gpu"; summary.json's "backend" says which ran
     device: str = "auto"
 
-    def validate(self) -> None:
+    def validate(self, check_device: bool = True) -> None:
         if not 0.0 < self.flag_threshold <= 1.0:
             raise ConfigError(f"flag_threshold must be in (0, 1], got {self.flag_threshold}")
         if self.min_support < 2:
@@ -90,7 +90,7 @@ class ScanConfig:
             raise ConfigError(f"min_cluster must be at least 2, got {self.min_cluster}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'gpu', got {self.device!r}")
-        if self.device == "gpu":
+        if self.device == "gpu" and check_device:
             from .similarity import get_backend
 
             get_backend("gpu")  # says what is missing before any work starts
@@ -149,15 +149,19 @@ class _Timer:
 STAGES = ("read", "features", "triggers", "conditional", "campaigns", "anomalies", "combine")
 
 
-def resolve_config(config: ScanConfig | None, overrides: dict[str, Any]) -> ScanConfig:
-    """``config`` (default :class:`ScanConfig`) with keyword ``overrides`` of its fields, checked."""
+def resolve_config(
+    config: ScanConfig | None, overrides: dict[str, Any], check_device: bool = True
+) -> ScanConfig:
+    """``config`` (default :class:`ScanConfig`) with keyword ``overrides`` of its fields, checked
+    (``check_device=False``: a ``device="gpu"`` is checked by the caller, e.g. on a Ray
+    cluster's GPU nodes rather than on this machine)."""
     cfg = config or ScanConfig()
     if overrides:
         unknown = set(overrides) - set(ScanConfig.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown scan option(s): {', '.join(sorted(unknown))}")
         cfg = ScanConfig(**{**asdict(cfg), **overrides})
-    cfg.validate()
+    cfg.validate(check_device)
     return cfg
 
 
