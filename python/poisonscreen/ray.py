@@ -643,10 +643,21 @@ def _verify(batch: pa.Table, threshold: float) -> pa.Table:
     df = _frame(batch)
     if df.height == 0:
         return _EDGE_SCHEMA.empty_table()
-    m = df.height
-    texts = pl.concat([df["ta"], df["tb"]])
-    pairs = np.stack([np.arange(m), np.arange(m) + m], axis=1).astype(np.uint32)
-    sim = _core.exact_jaccard(text_chunks(texts)[0], pairs, threads=1, **_shingle_kwargs())
+    # each distinct row of the batch is tokenised once, however many pairs it is in (rows of
+    # templated groups are in up to ~max_bucket pairs each)
+    both = pl.concat(
+        [
+            df.select(row="a", text="ta"),
+            df.select(row="b", text="tb"),
+        ]
+    ).unique("row", keep="first", maintain_order=False)
+    both = both.sort("row")
+    rows = both["row"].to_numpy()
+    pairs = np.stack(
+        [np.searchsorted(rows, df["a"].to_numpy()), np.searchsorted(rows, df["b"].to_numpy())],
+        axis=1,
+    ).astype(np.uint32)
+    sim = _core.exact_jaccard(text_chunks(both["text"])[0], pairs, threads=1, **_shingle_kwargs())
     out = df.select("a", "b").with_columns(sim=pl.Series(sim, dtype=pl.Float64))
     return _arrow(out.filter(pl.col("sim") >= threshold)).cast(_EDGE_SCHEMA)
 
