@@ -100,7 +100,11 @@ pub fn candidate_pairs(
         return Vec::new();
     }
     let max_bucket = max_bucket.max(2);
-    let per_band: Vec<Vec<(u32, u32)>> = (0..bands)
+    // Each band's pairs are sorted and merged into the running union as they come, never
+    // concatenated first: a duplicate group is in the same buckets in every band, so the
+    // concatenation would hold every pair once per band (bands × the output: 10 GB for a
+    // million rows with twentyfold duplicates).
+    (0..bands)
         .into_par_iter()
         .map(|band| {
             let mut kv: Vec<(u64, u32)> = (0..n_rows)
@@ -125,11 +129,41 @@ pub fn candidate_pairs(
                 }
                 start = end;
             }
+            // a row is in one bucket per band, so a band's pairs are already distinct
+            pairs.sort_unstable();
             pairs
         })
-        .collect();
-    let mut all: Vec<(u32, u32)> = per_band.concat();
-    all.par_sort_unstable();
-    all.dedup();
-    all
+        .reduce(Vec::new, merge_union)
+}
+
+/// The sorted union, without repeats, of two sorted vectors without repeats.
+fn merge_union(a: Vec<(u32, u32)>, b: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    if a.is_empty() {
+        return b;
+    }
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
