@@ -2,6 +2,7 @@
 behind the README's sizing guide.
 
     python benches/ray_vs_local.py --rows 1000000 [--shards 8] [--cpus 2] [--out results.json]
+    python benches/ray_vs_local.py --sizing results.json [--target-rows 1e9] [--cores 16] ...
 
 The corpus is ``scan_speed.corpus(N)`` (haystack rows cycled to N, each cycle's prompts made
 distinct, BadNets poison at 0.5%), written as ``--shards`` JSONL files that both engines read.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -143,6 +145,76 @@ def _stage_costs(work: str) -> dict:
     return out
 
 
+_DISTRIBUTED = ("read", "references", "features", "pairs", "edges", "components")
+_DRIVER = ("assemble", "triggers", "conditional", "campaigns", "anomalies", "combine")
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:,.1f} GB" if x < 1e12 else f"{x / 1e12:,.2f} TB"
+
+
+def sizing(res: dict, target: float, cores: int, worker_mem_gb: float, hours: float) -> str:
+    """The sizing guide (markdown) for ``target`` rows from a results JSON of this script."""
+    n = res["rows"]
+    m = n / 1e6
+    scale = target / n
+    per_core = res["ray_core_seconds_per_million_rows"]
+    secs = res["ray"]["stage_seconds"]
+    lines = [
+        f"Measured: {n:,} rows ({res['text_mb']:,} MB of text), {res['cpus']} CPUs, "
+        f"{res['partitions']} partitions; local {res['local']['seconds']:,} s, Ray "
+        f"{res['ray']['seconds']:,} s (overhead x{res['overhead_ratio']}); outputs equal: "
+        f"{res['outputs_equal']}. Target: {target:,.0f} rows = {scale:,.0f} x the measured run.",
+        "",
+        "| stage | where | core-s per 1M rows (measured) | core-s for the target | kept per row "
+        "(Parquet) | kept for the target |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    dist_core = 0.0
+    kept = 0.0
+    stage_bytes = res["ray_stage_bytes"]
+    for s in _DISTRIBUTED + _DRIVER:
+        if s not in per_core:
+            continue
+        pc = per_core[s]
+        where = "workers" if s in _DISTRIBUTED else "driver"
+        tgt = pc * target / 1e6
+        b = stage_bytes.get(s, {}).get("parquet_bytes_per_row")
+        kb = f"{b:,.0f} B" if b is not None else "—"
+        kt = _gb(b * target) if b is not None else "—"
+        if b is not None:
+            kept += b * target
+        if s in _DISTRIBUTED:
+            dist_core += tgt
+        lines.append(f"| {s} | {where} | {pc:,.0f} | {tgt:,.3g} | {kb} | {kt} |")
+    driver_s = sum(secs.get(s, 0.0) for s in _DRIVER) * scale
+    need_cores = dist_core / (hours * 3600)
+    workers = max(1, math.ceil(need_cores / cores))
+    pairs = stage_bytes.get("pairs", {})
+    text_b = res["text_mb"] * 1e6 / n
+    pair_rows = pairs.get("rows", 0) / n
+    shuffle = (pairs.get("arrow_bytes_per_row", 0) + pair_rows * (2 * text_b + 16)) * target
+    driver_rss = res["ray"]["peak_rss_driver_mb"] * 2**20 / n
+    lines += [
+        "",
+        f"- **Distributed stages**: {dist_core:,.3g} core-s. To finish them in {hours:g} h: "
+        f"{dist_core:,.3g} / {hours * 3600:,.0f} s = {need_cores:,.0f} cores = **{workers:,} "
+        f"workers of {cores} cores**.",
+        f"- **Work directory** (every stage's Parquet, kept for --resume): sum of the column "
+        f"above = **{_gb(kept)}**.",
+        f"- **Shuffle volume** of the edges stage (each candidate pair carries both texts): "
+        f"{pair_rows:,.1f} pairs per row x (2 x {text_b:,.0f} B text + 16 B) x {target:,.0f} "
+        f"rows = **{_gb(shuffle)}**, plus the pairs themselves; with {workers:,} workers that "
+        f"is {_gb(shuffle / workers)} per worker (spilled to disk beyond "
+        f"{worker_mem_gb:g} GB x 30% object store).",
+        f"- **Driver** (`assemble` + detectors, one machine): {sum(secs.get(s, 0.0) for s in _DRIVER):,.0f} "
+        f"s at {m:g}M rows x {scale:,.0f} = **{driver_s / 3600:,.1f} h** if linear, and a peak "
+        f"RSS of {res['ray']['peak_rss_driver_mb']:,} MB / {n:,} rows = {driver_rss:,.0f} B per "
+        f"row x {target:,.0f} = **{_gb(driver_rss * target)}** of driver memory.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -151,7 +223,16 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=None)
     ap.add_argument("--out", default=None, help="write the results JSON here too")
     ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    ap.add_argument("--sizing", default=None, help="print the sizing guide from this results JSON")
+    ap.add_argument("--target-rows", type=float, default=1e9)
+    ap.add_argument("--cores", type=int, default=16, help="cores per worker (sizing)")
+    ap.add_argument("--worker-mem-gb", type=float, default=64.0, help="memory per worker (sizing)")
+    ap.add_argument("--hours", type=float, default=4.0, help="wall time to aim for (sizing)")
     args = ap.parse_args()
+    if args.sizing:
+        res = json.loads(Path(args.sizing).read_text())
+        print(sizing(res, args.target_rows, args.cores, args.worker_mem_gb, args.hours))
+        return
     if args.child:
         engine, paths_json, work, out, cpus, parts = args.child
         _child(engine, json.loads(paths_json), work, out, int(cpus), int(parts))
