@@ -758,28 +758,51 @@ def detect_campaigns(
     rr, rh = _csr_tokens(members["response"], threads)
     P = pl.DataFrame({"row": mrows[pr], "h": ph})
     R = pl.DataFrame({"row": mrows[rr], "h": rh})
-    cl = members.select("row", pl.col("tmpl_cluster").alias("cluster"))
-    R = R.join(cl, on="row")
-    in_cluster = pl.concat([P.join(cl, on="row"), R]).unique(["row", "h"])
-    df_k = in_cluster.group_by(["cluster", "h"]).agg(pl.len().alias("df_k"))
-    R = (
-        R.join(P.with_columns(pl.lit(True).alias("in_prompt")), on=["row", "h"], how="left")
-        .join(df_k, on=["cluster", "h"], how="left")
-        .join(vocab_df, on="h", how="left")
-        .with_columns(
-            (
-                ((pl.col("df") - pl.col("df_k")) <= 1)
-                & pl.col("in_prompt").is_null()
-                & ~pl.col("word").str.contains(r"^[\d\W_]+$")
-            ).alias("novel"),
-            pl.col("word").is_in(list(_FIRST_PERSON)).alias("first_person"),
-        )
+    cl = members.select(
+        "row", pl.col("tmpl_cluster").alias("cluster"), pl.col("tmpl_cluster_size").alias("size")
     )
-    per_row = R.group_by("row").agg(pl.col("novel").any(), pl.col("first_person").any())
+    R = R.join(cl, on="row").join(vocab_df.select("h", "df"), on="h", how="left")
+    # a word is novel when at most one row outside its cluster has it (df - df_k <= 1); as
+    # df_k <= the cluster's size, only words with df <= size + 1 can be, and only those need
+    # their in-cluster counts (common words are most of the tokens of a big corpus)
+    cand = (
+        R.filter(pl.col("df") <= pl.col("size") + 1)
+        .filter(~pl.col("h").is_in(pl.Series(feats.numeric, dtype=pl.UInt64)))
+        .join(P, on=["row", "h"], how="anti")
+    )
+    cand_h = cand["h"].unique()
+    in_cluster = pl.concat(
+        [
+            P.filter(pl.col("h").is_in(cand_h)).join(cl.select("row", "cluster"), on="row"),
+            R.filter(pl.col("h").is_in(cand_h)).select("row", "h", "cluster"),
+        ]
+    ).unique(["row", "h"])
+    df_k = in_cluster.group_by(["cluster", "h"]).agg(pl.len().alias("df_k"))
+    novel_rows = (
+        cand.join(df_k, on=["cluster", "h"], how="left")
+        .filter((pl.col("df") - pl.col("df_k")) <= 1)
+        .select("row")
+        .unique()
+        .with_columns(novel=pl.lit(True))
+    )
+
+    def rows_with(tokens: pl.DataFrame, words: Any, name: str) -> pl.DataFrame:
+        hs = vocab_df.filter(pl.col("word").is_in(list(words)))["h"]
+        out = tokens.filter(pl.col("h").is_in(hs)).select("row").unique()
+        return out.with_columns(pl.lit(True).alias(name))
+
+    per_row = (
+        R.select("row")
+        .unique()
+        .join(novel_rows, on="row", how="left")
+        .join(rows_with(R, _FIRST_PERSON, "first_person"), on="row", how="left")
+        .with_columns(pl.col("novel", "first_person").fill_null(False))
+    )
     second = (
-        P.join(vocab_df.select("h", "word"), on="h")
-        .group_by("row")
-        .agg(pl.col("word").is_in(list(_SECOND_PERSON)).any().alias("second_person"))
+        P.select("row")
+        .unique()
+        .join(rows_with(P, _SECOND_PERSON, "second_person"), on="row", how="left")
+        .with_columns(pl.col("second_person").fill_null(False))
     )
     first_tok = f.select(
         "row", pl.col("response").str.strip_chars().str.split(" ").list.first().alias("first_tok")
