@@ -16,12 +16,12 @@ stage          what                                                             
 ``features``   ``map_batches`` calling the Rust core on Arrow batches: text statistics,  distributed
                bigram familiarity against the broadcast sample counts, MinHash
                signatures and LSH band keys of responses and digit-masked prompts
-``pairs``      hash shuffle on (band, key); per bucket, the candidate pairs the core's   distributed
-               ``candidate_pairs`` gives (``max_bucket`` window included); deduplicated
-               by a second shuffle
-``edges``      two shuffle joins on the row id bring both texts to each pair; exact      distributed
-               Jaccard of the word bigram sets (as ``near_duplicates(verify="exact")``);
-               pairs below the threshold dropped
+``pairs``      hash shuffle on (band, key), each key row carrying its text; per bucket,   distributed
+               the candidate pairs the core's ``candidate_pairs`` gives (``max_bucket``
+               window included), verified there by exact Jaccard of the word bigram sets
+               (as ``near_duplicates(verify="exact")``); pairs below the threshold dropped
+``edges``      the verified pairs deduplicated by a shuffle on the pair (a pair of alike  distributed
+               rows shares several bands' buckets)
 ``components`` connected components by alternating large-star / small-star rounds       distributed
                (Kiveris et al. 2014) on hash shuffles until the edge set stops changing;
                component id = smallest row id, as the local union-find; each row's
@@ -70,6 +70,7 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import __version__
@@ -339,49 +340,6 @@ def _shuffle(ds: Any, keys: list[str], partitions: int, fn: Any, **kwargs: Any) 
     )
 
 
-_JOIN_SCHEMA = pa.schema(
-    [
-        ("a", pa.uint64()),
-        ("b", pa.uint64()),
-        ("ta", pa.large_string()),
-        ("row", pa.uint64()),
-        ("text", pa.large_string()),
-    ]
-)
-
-
-def _join_side(batch: pa.Table, side: str) -> pa.Table:
-    """Pairs (or texts) in the common schema of the text join."""
-    n = batch.num_rows
-    cols = {}
-    for f in _JOIN_SCHEMA:
-        if f.name in batch.column_names:
-            cols[f.name] = batch.column(f.name).cast(f.type)
-        else:
-            cols[f.name] = pa.nulls(n, f.type)
-    t = pa.table(cols, schema=_JOIN_SCHEMA)
-    key = batch.column(side) if side in batch.column_names else batch.column("row")
-    return t.append_column("key", key.cast(pa.uint64()))
-
-
-def _join_part(block: pa.Table, out: str) -> pa.Table:
-    """In one part: each pair row (``row`` null) with the text of its ``key`` row."""
-    df = _frame(block)
-    keep = ["a", "b", "ta", "key"] if out == "tb" else ["a", "b", "key"]
-    pairs = df.filter(pl.col("row").is_null()).select(keep)
-    texts = df.filter(pl.col("row").is_not_null()).select("key", "text")
-    j = pairs.join(texts, on="key", how="inner").rename({"text": out})
-    return _arrow(j.drop("key"))
-
-
-def _with_text(pairs: Any, texts: Any, side: str, out: str, partitions: int) -> Any:
-    """Pairs joined with the text of row ``side`` (``a`` or ``b``) as column ``out``, by a
-    shuffle on the row id (Ray's hash join needs actor aggregators; this one is a groupby)."""
-    left = pairs.map_batches(_join_side, batch_format="pyarrow", fn_kwargs={"side": side})
-    right = texts.map_batches(_join_side, batch_format="pyarrow", fn_kwargs={"side": "row"})
-    return _shuffle(left.union(right), ["key"], partitions, _join_part, out=out)
-
-
 # ---------------------------------------------------------------------------------------------
 # stage: read
 
@@ -572,34 +530,41 @@ _PAIR_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64())])
 
 
 def _explode_keys(batch: pa.Table, which: str) -> pa.Table:
+    """One row per (row, band) of the rows with shingles: band, key, row and the row's text
+    (the response, or the digit-masked prompt), so that a bucket can be verified where it lands."""
     keys_col = batch.column(f"{which}_keys").combine_chunks()
     bands = keys_col.type.list_size
     keep = ~np.asarray(batch.column(f"{which}_skip").to_numpy(zero_copy_only=False), dtype=bool)
     rows = batch.column("row").to_numpy()[keep]
     keys = np.asarray(keys_col.flatten().to_numpy(), dtype=np.uint64).reshape(-1, bands)[keep]
+    frame = _frame(batch.select(["response"] if which == "resp" else ["prompt"]))
+    text = frame["response"] if which == "resp" else det.template_text(frame["prompt"])
+    take = pa.array(np.repeat(np.flatnonzero(keep), bands))
     return pa.table(
         {
             "band": pa.array(np.tile(np.arange(bands, dtype=np.uint16), len(rows))),
             "key": pa.array(keys.reshape(-1)),
             "row": pa.array(np.repeat(rows.astype(np.uint64), bands)),
+            "text": pc.take(text.to_arrow().cast(pa.large_string()), take),
         }
     )
 
 
-def _bucket_pairs(block: pa.Table, max_bucket: int) -> pa.Table:
-    """The pairs ``_core.candidate_pairs`` makes from the whole buckets in this partition: all
-    pairs of a bucket of up to ``max_bucket`` rows, else each row with the next
-    ``max_bucket - 1`` rows in row order."""
+def _bucket_edges(block: pa.Table, max_bucket: int, threshold: float) -> pa.Table:
+    """The candidate pairs ``_core.candidate_pairs`` makes from the whole buckets in this
+    partition (all pairs of a bucket of up to ``max_bucket`` rows, else each row with the next
+    ``max_bucket - 1`` rows in row order), verified here by exact Jaccard; those at or above
+    ``threshold``, once each."""
     df = _frame(block)
     if df.height == 0:
-        return _PAIR_SCHEMA.empty_table()
+        return _EDGE_SCHEMA.empty_table()
     df = (
         df.with_columns(pl.len().over(["band", "key"]).alias("n"))
         .filter(pl.col("n") > 1)
         .sort(["band", "key", "row"])
     )
     if df.height == 0:
-        return _PAIR_SCHEMA.empty_table()
+        return _EDGE_SCHEMA.empty_table()
     rows = df["row"].to_numpy()
     band = df["band"].to_numpy().astype(np.uint64)
     key = df["key"].to_numpy()
@@ -615,51 +580,34 @@ def _bucket_pairs(block: pa.Table, max_bucket: int) -> pa.Table:
             break
         a_parts.append(rows[:-d][same])
         b_parts.append(rows[d:][same])
-    a = np.concatenate(a_parts) if a_parts else np.zeros(0, np.uint64)
-    b = np.concatenate(b_parts) if b_parts else np.zeros(0, np.uint64)
-    return pa.table({"a": pa.array(a, pa.uint64()), "b": pa.array(b, pa.uint64())})
-
-
-def _unique_pairs(block: pa.Table) -> pa.Table:
-    df = _frame(block)
-    if df.height == 0:
-        return _PAIR_SCHEMA.empty_table()
-    return _arrow(df.unique(["a", "b"])).cast(_PAIR_SCHEMA)
-
-
-# ---------------------------------------------------------------------------------------------
-# stage: edges (verify candidates by exact Jaccard)
-
-_EDGE_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64()), ("sim", pa.float64())])
-
-
-def _texts_for(batch: pa.Table, which: str) -> pa.Table:
-    df = _frame(batch)
-    text = df["response"] if which == "resp" else det.template_text(df["prompt"])
-    return _arrow(pl.DataFrame({"row": df["row"], "text": text}))
-
-
-def _verify(batch: pa.Table, threshold: float) -> pa.Table:
-    df = _frame(batch)
-    if df.height == 0:
+    if not a_parts:
         return _EDGE_SCHEMA.empty_table()
-    # each distinct row of the batch is tokenised once, however many pairs it is in (rows of
-    # templated groups are in up to ~max_bucket pairs each)
-    both = pl.concat(
-        [
-            df.select(row="a", text="ta"),
-            df.select(row="b", text="tb"),
-        ]
-    ).unique("row", keep="first", maintain_order=False)
-    both = both.sort("row")
-    rows = both["row"].to_numpy()
-    pairs = np.stack(
-        [np.searchsorted(rows, df["a"].to_numpy()), np.searchsorted(rows, df["b"].to_numpy())],
+    # a pair shares several bands' buckets when its rows are alike: verify it once
+    pairs = pl.DataFrame(
+        {"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)},
+        schema={"a": pl.UInt64, "b": pl.UInt64},
+    ).unique(["a", "b"])
+    # each distinct row of the partition is tokenised once, however many pairs it is in
+    texts = df.select("row", "text").unique("row").sort("row")
+    ids = texts["row"].to_numpy()
+    idx = np.stack(
+        [np.searchsorted(ids, pairs["a"].to_numpy()), np.searchsorted(ids, pairs["b"].to_numpy())],
         axis=1,
     ).astype(np.uint32)
-    sim = _core.exact_jaccard(text_chunks(both["text"])[0], pairs, threads=1, **_shingle_kwargs())
-    out = df.select("a", "b").with_columns(sim=pl.Series(sim, dtype=pl.Float64))
+    sim = _core.exact_jaccard(text_chunks(texts["text"])[0], idx, threads=1, **_shingle_kwargs())
+    out = pairs.with_columns(sim=pl.Series(sim, dtype=pl.Float64))
     return _arrow(out.filter(pl.col("sim") >= threshold)).cast(_EDGE_SCHEMA)
+
+
+def _unique_edges(block: pa.Table) -> pa.Table:
+    df = _frame(block)
+    if df.height == 0:
+        return _EDGE_SCHEMA.empty_table()
+    # the same pair verified in two partitions has the same similarity: keep one
+    return _arrow(df.unique(["a", "b"])).cast(_EDGE_SCHEMA)
+
+
+_EDGE_SCHEMA = pa.schema([("a", pa.uint64()), ("b", pa.uint64()), ("sim", pa.float64())])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -910,16 +858,22 @@ def _run(
             d = work.begin("pairs")
             counts = {}
             for which in _CLUSTERINGS:
-                cols = ["row", f"{which}_keys", f"{which}_skip"]
+                threshold, _, _ = _clustering(cfg, which)
+                col = "response" if which == "resp" else "prompt"
+                cols = ["row", col, f"{which}_keys", f"{which}_skip"]
                 keys = _read(work.dir("features"), cols).map_batches(
                     _explode_keys, batch_format="pyarrow", fn_kwargs={"which": which}
                 )
-                pairs = _shuffle(
-                    keys, ["band", "key"], parts, _bucket_pairs, max_bucket=_MAX_BUCKET
+                verified = _shuffle(
+                    keys,
+                    ["band", "key"],
+                    parts,
+                    _bucket_edges,
+                    max_bucket=_MAX_BUCKET,
+                    threshold=threshold,
                 )
-                pairs = _shuffle(pairs, ["a", "b"], parts, _unique_pairs)
                 (d / which).mkdir()
-                counts[which] = _write(pairs, d / which, _PAIR_SCHEMA)
+                counts[which] = _write(verified, d / which, _EDGE_SCHEMA)
             work.finish("pairs", counts)
 
     with timer.stage("edges"):
@@ -927,21 +881,12 @@ def _run(
             d = work.begin("edges")
             counts = {}
             for which in _CLUSTERINGS:
-                threshold, _, _ = _clustering(cfg, which)
                 (d / which).mkdir()
-                pairs = _read(work.dir("pairs") / which)
-                if pairs.count() == 0:
-                    counts[which] = _write(pairs, d / which, _EDGE_SCHEMA)
+                verified = _read(work.dir("pairs") / which)
+                if verified.count() == 0:
+                    counts[which] = _write(verified, d / which, _EDGE_SCHEMA)
                     continue
-                col = "response" if which == "resp" else "prompt"
-                texts = _read(work.dir("features"), ["row", col]).map_batches(
-                    _texts_for, batch_format="pyarrow", fn_kwargs={"which": which}
-                )
-                with_a = _with_text(pairs, texts, "a", "ta", parts).materialize()
-                joined = _with_text(with_a, texts, "b", "tb", parts)
-                edges = joined.map_batches(
-                    _verify, batch_format="pyarrow", fn_kwargs={"threshold": threshold}
-                )
+                edges = _shuffle(verified, ["a", "b"], parts, _unique_edges)
                 counts[which] = _write(edges, d / which, _EDGE_SCHEMA)
             work.finish("edges", counts)
 
