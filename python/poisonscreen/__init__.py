@@ -28,6 +28,7 @@ if _dist != __version__:
         "reinstall poisonscreen (pip install --force-reinstall .)"
     )
 
+from . import polars as polars  # registers the polars expression namespace pl.Expr.poison
 from .features import (
     NgramCounter,
     ShingleConfig,

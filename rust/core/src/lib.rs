@@ -43,6 +43,7 @@
 //!   [`shingle_hashes_with`] (caller scratch), [`exact_ngram_hashes`] (no short-text fallback),
 //!   [`hash_window`], [`MinHasher::seed`], `shingle::MAX_K` (64), `minhash::MAX_PERM` (4096).
 
+pub mod anomaly;
 pub mod cluster;
 pub mod column;
 pub mod counts;
@@ -56,6 +57,7 @@ pub mod stats;
 pub mod text;
 pub mod tokens;
 
+pub use anomaly::{response_anomalies, RowAnomaly};
 pub use cluster::{connected_components, UnionFind};
 pub use column::{OwnedStrColumn, StrColumn};
 pub use counts::{NgramCounter, NgramRow};

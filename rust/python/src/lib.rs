@@ -5,10 +5,14 @@
 //! `poisonscreen.exceptions`. Text columns arrive as lists of Arrow `large_string` chunks, each a
 //! tuple `(offsets: int64[n+1], data: uint8[], validity: uint8[] | None, validity_offset: int)`,
 //! viewed without copying per row.
+//!
+//! The same library is the polars expression plugin (`plugin`): polars loads it by path and calls
+//! its exported `_polars_plugin_*` symbols, so there is one compiled extension per package.
 
 mod chunks;
 mod errors;
 mod functions;
+mod plugin;
 
 use pyo3::prelude::*;
 
