@@ -223,7 +223,6 @@ fn exact_jaccard<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     use rayon::prelude::*;
-    use std::collections::HashMap;
     let opts = shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?;
     let chunks = extract(chunks)?;
     let cols = texts(&chunks)?;
@@ -239,8 +238,20 @@ fn exact_jaccard<'py>(
             .par_iter()
             .map(|&r| Ok(cols.get(r as usize)?.map(|t| core::shingle_set(t, &opts)).unwrap_or_default()))
             .collect::<Result<_, CoreError>>()?;
-        let index: HashMap<u32, usize> = rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
-        Ok(pairs.par_iter().map(|(a, b)| core::jaccard_sorted(&sets[index[a]], &sets[index[b]])).collect())
+        // rows are sorted: a pair's sets are found by binary search (no hashing per lookup)
+        let at = |r: &u32| &sets[rows.partition_point(|x| x < r)];
+        Ok(pairs
+            .par_iter()
+            .map(|(a, b)| {
+                let (sa, sb) = (at(a), at(b));
+                // duplicates are most pairs of a big corpus; equal sets compare by memcmp
+                if sa == sb && !sa.is_empty() {
+                    1.0
+                } else {
+                    core::jaccard_sorted(sa, sb)
+                }
+            })
+            .collect())
     })?
     .map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out))
