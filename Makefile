@@ -22,6 +22,15 @@ test:  ## cargo tests of the core, then pytest (benchmarks run once as tests)
 	cargo test -p poisonscreen-core
 	$(PY) -m pytest -q
 
+POLARS_MIN ?= 1.20.0
+
+test-polars-min:  ## the polars plugin tests on the lowest supported polars (throwaway venv)
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	$(PY) -m venv --system-site-packages "$$d" && \
+	"$$d/bin/python" -m pip install -q --disable-pip-version-check "polars==$(POLARS_MIN)" && \
+	"$$d/bin/python" -c 'import polars; print("polars", polars.__version__)' && \
+	"$$d/bin/python" -m pytest -q -p no:cacheprovider tests/test_plugin.py
+
 test-ray:  ## the Ray engine tests (start a local 2-CPU Ray cluster; need the ray extra)
 	$(PY) -m pytest -q -m ray tests/test_ray.py
 
