@@ -77,6 +77,8 @@ def main() -> None:
         mb = texts["text"].str.len_bytes().sum() / 1e6
         texts.write_parquet(path)
         del texts
+        corpus._corpus.cache_clear()  # the children read the file; keep this process small
+        corpus._haystack.cache_clear()
         print(
             f"{args.rows:,} rows, {mb:,.0f} MB of text; {cpu_model()}, "
             f"{os.cpu_count()} cores visible; polars {pl.__version__}"
