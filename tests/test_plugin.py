@@ -107,6 +107,17 @@ def test_band_keys_match_python_api(df: pl.DataFrame) -> None:
     assert with_nulls.is_null().to_list() == df["text"].is_null().to_list()
 
 
+def test_band_keys_of_sliced_and_null_signatures(df: pl.DataFrame) -> None:
+    sigs = df.select(pl.col("text").poison.minhash(num_perm=32))
+    whole = sigs.select(pl.col("text").poison.band_keys(bands=8, rows=4))["text"]
+    part = sigs.slice(10, 200).select(pl.col("text").poison.band_keys(bands=8, rows=4))["text"]
+    assert_series_equal(part, whole.slice(10, 200))
+    # a null row stays null, whatever its (null) values are
+    nulls = pl.DataFrame({"s": pl.Series([[1, 2, 3, 4], None], dtype=pl.Array(pl.UInt32, 4))})
+    out = nulls.select(pl.col("s").poison.band_keys(bands=2, rows=2))["s"]
+    assert out.is_null().to_list() == [False, True]
+
+
 def test_ngram_hashes_match_core_and_frequencies(df: pl.DataFrame) -> None:
     for orders, kw in (((1, 2, 3), {}), ((5,), {}), ((2,), {"mode": "char"}), (4, {})):
         out = df.select(pl.col("text").poison.ngram_hashes(orders, **kw))["text"]

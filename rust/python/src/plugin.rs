@@ -417,17 +417,24 @@ fn poison_band_keys(inputs: &[Series], kwargs: BandKwargs) -> PolarsResult<Serie
     let params = band_params(&kwargs, p)?;
     let sigs = inputs[0].array()?.rechunk();
     let n = sigs.len();
-    let valid: Option<Bitmap> =
-        (sigs.null_count() > 0).then(|| sigs.is_not_null().iter().map(|v| v == Some(true)).collect());
+    let row_valid: Vec<bool> = sigs.is_not_null().iter().map(|v| v == Some(true)).collect();
     let values = sigs.get_inner();
-    if values.null_count() > 0 {
-        polars_bail!(ComputeError: "poison.band_keys: signature values must not be null (column {:?})", name.as_str());
-    }
     let values = values.u32()?.rechunk();
-    let flat = values.cont_slice()?;
+    // the raw values (those of null rows are ignored; a null inside a valid row is an error)
+    let flat: &[u32] = values.downcast_iter().next().map_or(&[], |a| a.values().as_slice());
     if flat.len() != n * p {
         polars_bail!(ComputeError: "poison.band_keys: {} signature values for {n} rows of {p}", flat.len());
     }
+    if values.null_count() > 0 {
+        let inner_null: Vec<bool> = values.is_null().iter().map(|v| v != Some(false)).collect();
+        if let Some(r) = (0..n).find(|&r| row_valid[r] && inner_null[r * p..(r + 1) * p].iter().any(|&x| x)) {
+            polars_bail!(
+                ComputeError: "poison.band_keys: row {r} of {:?} has null signature values; signature values must not be null",
+                name.as_str()
+            );
+        }
+    }
+    let valid: Option<Bitmap> = (sigs.null_count() > 0).then(|| row_valid.iter().copied().collect());
     let keys = maybe_parallel(n, || core::band_keys(flat, p, params));
     array_series(name, DataType::UInt64, params.bands, keys, valid)
 }
