@@ -69,6 +69,7 @@ import csv
 import functools
 import glob
 import gzip
+import importlib
 import json
 import os
 import sys
@@ -82,7 +83,7 @@ from .exceptions import ConfigError, InputError
 
 _orjson: Any
 try:  # optional: about 3x faster JSON parsing
-    import orjson as _orjson
+    _orjson = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
