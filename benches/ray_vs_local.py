@@ -190,10 +190,11 @@ def sizing(res: dict, target: float, cores: int, worker_mem_gb: float, hours: fl
     driver_s = sum(secs.get(s, 0.0) for s in _DRIVER) * scale
     need_cores = dist_core / (hours * 3600)
     workers = max(1, math.ceil(need_cores / cores))
-    pairs = stage_bytes.get("pairs", {})
     text_b = res["text_mb"] * 1e6 / n
-    pair_rows = pairs.get("rows", 0) / n
-    shuffle = (pairs.get("arrow_bytes_per_row", 0) + pair_rows * (2 * text_b + 16)) * target
+    # the pairs stage shuffles one key row per (row, band) carrying the row's text (the response
+    # for one clustering, the masked prompt for the other): at most max(bands) x its text + 26 B
+    bands = res.get("bands", {"resp": 25, "tmpl": 32})
+    shuffle = max(bands.values()) * (text_b + 26) * target
     driver_rss = res["ray"]["peak_rss_driver_mb"] * 2**20 / n
     lines += [
         "",
@@ -202,11 +203,11 @@ def sizing(res: dict, target: float, cores: int, worker_mem_gb: float, hours: fl
         f"workers of {cores} cores**.",
         f"- **Work directory** (every stage's Parquet, kept for --resume): sum of the column "
         f"above = **{_gb(kept)}**.",
-        f"- **Shuffle volume** of the edges stage (each candidate pair carries both texts): "
-        f"{pair_rows:,.1f} pairs per row x (2 x {text_b:,.0f} B text + 16 B) x {target:,.0f} "
-        f"rows = **{_gb(shuffle)}**, plus the pairs themselves; with {workers:,} workers that "
-        f"is {_gb(shuffle / workers)} per worker (spilled to disk beyond "
-        f"{worker_mem_gb:g} GB x 30% object store).",
+        f"- **Shuffle volume** of the pairs stage (a key row per row and band, with the row's "
+        f"text): at most {max(bands.values())} bands x ({text_b:,.0f} B text + 26 B) x "
+        f"{target:,.0f} rows = **{_gb(shuffle)}**; with {workers:,} workers that is "
+        f"{_gb(shuffle / workers)} per worker (spilled to disk beyond {worker_mem_gb:g} GB x "
+        f"30% object store). The verified pairs it keeps are in the table above.",
         f"- **Driver** (`assemble` + detectors, one machine): {sum(secs.get(s, 0.0) for s in _DRIVER):,.0f} "
         f"s at {m:g}M rows x {scale:,.0f} = **{driver_s / 3600:,.1f} h** if linear, and a peak "
         f"RSS of {res['ray']['peak_rss_driver_mb']:,} MB / {n:,} rows = {driver_rss:,.0f} B per "
