@@ -388,6 +388,40 @@ def test_near_duplicates_verify_modes_and_edge_inputs():
     assert br["cluster_size"].to_list() == [3] * 3
 
 
+def test_near_duplicates_collapses_identical_texts():
+    base = "the quick brown fox jumps over the lazy dog near the river bank today".split()
+    near = " ".join([*base[:-1], "tonight"])  # one word changed: 2-gram Jaccard 12/14
+    text = " ".join(base)
+    texts = [near, text, text, text, "", "", "unrelated words that share nothing at all here"]
+    out = ps.near_duplicates(texts, threshold=0.8, ngram=2)
+    j = exact_jaccard(near, text, 2)
+    assert 0.8 <= j < 1.0
+    assert out["cluster_id"].to_list() == [0, 0, 0, 0, 4, 5, 6]
+    # a later copy's partner is the first occurrence of its text, at similarity 1; the first
+    # occurrence's partner is its smallest neighbour (here the near duplicate)
+    assert out["partner"].to_list() == [1, 0, 1, 1, None, None, None]
+    assert out["similarity"].to_list()[:4] == [pytest.approx(j), pytest.approx(j), 1.0, 1.0]
+    # clusters equal those of the distinct texts, each copy following its first occurrence
+    rng = random.Random(5)
+    pool, _groups = planted_corpus(3)
+    many = [rng.choice(pool) for _ in range(3 * len(pool))]
+    distinct = list(dict.fromkeys(many))
+    first = {t: i for i, t in reversed(list(enumerate(many)))}
+    a = ps.near_duplicates(many, max_bucket=10_000)
+    b = ps.near_duplicates(distinct, max_bucket=10_000)
+    pos = {t: i for i, t in enumerate(distinct)}
+    cid_b = b["cluster_id"].to_list()
+    # the same partition of rows: two rows share a cluster iff their texts' clusters do
+    key_a = a["cluster_id"].to_list()
+    seen: dict[int, int] = {}
+    for i, t in enumerate(many):
+        assert seen.setdefault(key_a[i], cid_b[pos[t]]) == cid_b[pos[t]]
+    assert len(seen) == len(set(cid_b))
+    for i, t in enumerate(many):
+        if first[t] != i:
+            assert a["partner"][i] == first[t] and a["similarity"][i] == 1.0
+
+
 def test_near_duplicates_large_bucket():
     texts = ["this is the very same templated prompt text"] * 500 + [
         "something else entirely different here"

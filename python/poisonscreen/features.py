@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from . import _poisonscreen as _core
-from ._arrow import text_chunks
+from ._arrow import text_chunks, to_arrow_text
 from .exceptions import ConfigError
 
 __all__ = [
@@ -193,37 +194,58 @@ def near_duplicates(
     """Near-duplicate clusters by MinHash LSH and union-find.
 
     Returns one row per input row: ``row_id``, ``cluster_id`` (the smallest ``row_id`` in the
-    cluster; the row's own id for singletons), ``cluster_size``, ``partner`` (the row whose
-    verified pair joined this row to its cluster, null for singletons) and ``similarity`` (of that
-    pair). Candidate pairs come from LSH buckets; with ``verify="exact"`` each is checked by exact
-    Jaccard of its shingle sets (``"signature"``: by signature agreement, ``"none"``: kept as is),
-    so no reported pair is below ``threshold``. Buckets larger than ``max_bucket`` link each member
-    to the next ``max_bucket - 1`` members only, which keeps work linear on huge templated groups.
+    cluster; the row's own id for singletons), ``cluster_size``, ``partner`` (the smallest
+    ``row_id`` this row shares a verified pair with, null for singletons) and ``similarity`` (of
+    that pair). Candidate pairs come from LSH buckets; with ``verify="exact"`` each is checked by
+    exact Jaccard of its shingle sets (``"signature"``: by signature agreement, ``"none"``: kept as
+    is), so no reported pair is below ``threshold``. Buckets larger than ``max_bucket`` link each
+    member to the next ``max_bucket - 1`` members only, which keeps work linear on huge templated
+    groups.
+
+    Identical texts are collapsed first: only the first row of each distinct text enters LSH, and
+    every later copy is paired with that first row (similarity 1), so a copy's ``partner`` is the
+    first occurrence of its text. Copies therefore cost no candidate pairs and do not crowd a
+    bucket's ``max_bucket`` window. Empty and null texts never cluster, not even with their copies.
     """
     if not 0.0 < threshold < 1.0:
         raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
+    if verify not in ("exact", "signature", "none"):
+        raise ConfigError(f"verify must be 'exact', 'signature' or 'none', got {verify!r}")
     texts, row_id = _texts(data, column)
-    chunks, n = text_chunks(texts)
+    arrow = to_arrow_text(texts)
+    n = len(arrow)
+    # identical texts have identical shingle sets: LSH and verification see one representative
+    # (its first row) per distinct text, and each later copy is joined to it with similarity 1
+    first = _first_occurrence(arrow)
+    reps = np.flatnonzero(first == np.arange(n, dtype=np.int64))
+    rep_chunks, _ = text_chunks(arrow.take(pa.array(reps)) if len(reps) < n else arrow)
     cfg = ShingleConfig(ngram=ngram, mode=mode)
     if sigs is None:
         sigs = _core.signatures(
-            chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
+            rep_chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
         )
+    else:
+        sigs = _sig_matrix(sigs)[reps]
     b, r = _bands_rows(sigs.shape[1], threshold, bands, rows)
     keys = _core.band_keys(sigs, b, r, threads=threads)
     empty = (sigs == np.uint32(0xFFFFFFFF)).all(axis=1)
     pairs = _core.candidate_pairs(keys, max_bucket=max_bucket, skip=empty, threads=threads)
     if verify == "exact":
-        sim = _core.exact_jaccard(chunks, pairs, threads=threads, **cfg.kwargs())
-    elif verify == "signature":
-        sim = _core.signature_agreement(sigs, pairs, threads=threads)
-    elif verify == "none":
-        sim = _core.signature_agreement(sigs, pairs, threads=threads)
+        sim = _core.exact_jaccard(rep_chunks, pairs, threads=threads, **cfg.kwargs())
     else:
-        raise ConfigError(f"verify must be 'exact', 'signature' or 'none', got {verify!r}")
+        sim = _core.signature_agreement(sigs, pairs, threads=threads)
     keep = np.ones(len(pairs), dtype=bool) if verify == "none" else sim >= threshold
-    edges = np.ascontiguousarray(pairs[keep])
-    edge_sim = sim[keep]
+    # representatives are in row order, so mapped pairs stay (smaller, larger) and sorted
+    rep_edges = reps[pairs[keep]].reshape(-1, 2)
+    copies = np.flatnonzero(first != np.arange(n, dtype=np.int64))
+    is_empty = np.zeros(n, dtype=bool)
+    is_empty[reps] = empty
+    copies = copies[~is_empty[first[copies]]]  # empty texts never cluster, not even copies
+    edges = np.concatenate([rep_edges, np.stack([first[copies], copies], axis=1)])
+    edge_sim = np.concatenate([sim[keep], np.ones(len(copies))])
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    edges = np.ascontiguousarray(edges[order], dtype=np.uint32)
+    edge_sim = edge_sim[order]
     cluster, partner = _core.connected_components(n, edges)
     partner_sim = _partner_similarity(n, edges, edge_sim, partner)
     rid = row_id.to_numpy().astype(np.uint64)
@@ -243,6 +265,17 @@ def near_duplicates(
         pl.len().over("cluster_id").cast(pl.UInt32).alias("cluster_size"),
     )
     return out.select("row_id", "cluster_id", "cluster_size", "partner", "similarity")
+
+
+def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
+    """For each row, the position of the first row with the same text (nulls: the first null)."""
+    frame = pl.DataFrame(
+        {
+            "t": pl.Series("t", arrow, dtype=pl.String),
+            "i": np.arange(len(arrow), dtype=np.int64),
+        }
+    )
+    return frame.select(pl.col("i").min().over("t"))["i"].to_numpy()
 
 
 def _partner_similarity(

@@ -19,7 +19,9 @@ stage          what                                                             
 ``pairs``      hash shuffle on (band, key), each key row carrying its text; per bucket,   distributed
                the candidate pairs the core's ``candidate_pairs`` gives (``max_bucket``
                window included), verified there by exact Jaccard of the word bigram sets
-               (as ``near_duplicates(verify="exact")``); pairs below the threshold dropped
+               (as ``near_duplicates(verify="exact")``); pairs below the threshold dropped.
+               Identical texts share every bucket: there the first row of each text
+               stands for it, and each later copy is paired with it (similarity 1)
 ``edges``      the verified pairs deduplicated by a shuffle on the pair (a pair of alike  distributed
                rows shares several bands' buckets)
 ``components`` connected components by alternating large-star / small-star rounds       distributed
@@ -554,10 +556,24 @@ def _bucket_edges(block: pa.Table, max_bucket: int, threshold: float) -> pa.Tabl
     """The candidate pairs ``_core.candidate_pairs`` makes from the whole buckets in this
     partition (all pairs of a bucket of up to ``max_bucket`` rows, else each row with the next
     ``max_bucket - 1`` rows in row order), verified here by exact Jaccard; those at or above
-    ``threshold``, once each."""
+    ``threshold``, once each; and each copy of an identical text paired with its first row."""
     df = _frame(block)
     if df.height == 0:
         return _EDGE_SCHEMA.empty_table()
+    # identical texts have identical keys, so a bucket holds every copy of its texts: as in
+    # near_duplicates, the first row of each text stands for it, and (in band 0 only, to emit it
+    # once) each later copy is paired with that first row at similarity 1
+    df = df.with_columns(pl.col("row").min().over(["band", "key", "text"]).alias("first"))
+    copies = df.filter((pl.col("band") == 0) & (pl.col("row") != pl.col("first"))).select(
+        a="first", b="row", sim=pl.lit(1.0, dtype=pl.Float64)
+    )
+    copy_edges = _arrow(copies).cast(_EDGE_SCHEMA)
+    df = df.filter(pl.col("row") == pl.col("first")).drop("first")
+    return pa.concat_tables([_verified_edges(df, max_bucket, threshold), copy_edges])
+
+
+def _verified_edges(df: pl.DataFrame, max_bucket: int, threshold: float) -> pa.Table:
+    """The verified candidate pairs of whole buckets of distinct texts (see ``_bucket_edges``)."""
     df = (
         df.with_columns(pl.len().over(["band", "key"]).alias("n"))
         .filter(pl.col("n") > 1)
