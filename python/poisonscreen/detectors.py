@@ -600,6 +600,16 @@ def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.n
     return rows, h
 
 
+def _token_frame(
+    texts: pl.Series, rows: np.ndarray, threads: int | None
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """(``row``, ``h``) for every word token of ``texts`` (``row``: the entry of ``rows`` for its
+    text, in ``rows``' dtype), and each text's token count."""
+    off, h = _core.row_ngram_hashes(text_chunks(texts)[0], [1], threads=threads)
+    count = np.diff(off)
+    return pl.DataFrame({"row": np.repeat(rows, count), "h": h}), count
+
+
 def _exclusive_share(
     mask: np.ndarray, r_rows: np.ndarray, r_tok: np.ndarray, n_tok: int
 ) -> tuple[float, np.ndarray]:
@@ -754,27 +764,27 @@ def detect_campaigns(
     vocab_df = feats.vocab
 
     mrows = members["row"].to_numpy()
-    pr, ph = _csr_tokens(members["prompt"], threads)
-    rr, rh = _csr_tokens(members["response"], threads)
-    P = pl.DataFrame({"row": mrows[pr], "h": ph})
-    R = pl.DataFrame({"row": mrows[rr], "h": rh})
+    P, p_count = _token_frame(members["prompt"], mrows, threads)
+    R, r_count = _token_frame(members["response"], mrows, threads)
     cl = members.select(
         "row", pl.col("tmpl_cluster").alias("cluster"), pl.col("tmpl_cluster_size").alias("size")
     )
-    R = R.join(cl, on="row").join(vocab_df.select("h", "df"), on="h", how="left")
     # a word is novel when at most one row outside its cluster has it (df - df_k <= 1); as
     # df_k <= the cluster's size, only words with df <= size + 1 can be, and only those need
-    # their in-cluster counts (common words are most of the tokens of a big corpus)
-    cand = (
-        R.filter(pl.col("df") <= pl.col("size") + 1)
-        .filter(~pl.col("h").is_in(pl.Series(feats.numeric, dtype=pl.UInt64)))
-        .join(P, on=["row", "h"], how="anti")
+    # their in-cluster counts. Common words are most of the tokens of a big corpus, so the token
+    # frames are cut down to the words rare enough for the largest cluster before any join.
+    rare = vocab_df.filter(pl.col("df") <= int(cl["size"].to_numpy().max()) + 1).filter(
+        ~pl.col("h").is_in(pl.Series(feats.numeric, dtype=pl.UInt64))
     )
+    R_rare = R.filter(pl.col("h").is_in(rare["h"])).join(cl, on="row")
+    cand = R_rare.join(rare.select("h", "df"), on="h").filter(pl.col("df") <= pl.col("size") + 1)
+    P_rare = P.filter(pl.col("h").is_in(cand["h"].unique()))
+    cand = cand.join(P_rare, on=["row", "h"], how="anti")
     cand_h = cand["h"].unique()
     in_cluster = pl.concat(
         [
-            P.filter(pl.col("h").is_in(cand_h)).join(cl.select("row", "cluster"), on="row"),
-            R.filter(pl.col("h").is_in(cand_h)).select("row", "h", "cluster"),
+            P_rare.filter(pl.col("h").is_in(cand_h)).join(cl.select("row", "cluster"), on="row"),
+            R_rare.filter(pl.col("h").is_in(cand_h)).select("row", "h", "cluster"),
         ]
     ).unique(["row", "h"])
     df_k = in_cluster.group_by(["cluster", "h"]).agg(pl.len().alias("df_k"))
@@ -792,18 +802,17 @@ def detect_campaigns(
         return out.with_columns(pl.lit(True).alias(name))
 
     per_row = (
-        R.select("row")
-        .unique()
+        pl.DataFrame({"row": mrows[r_count > 0]})
         .join(novel_rows, on="row", how="left")
         .join(rows_with(R, _FIRST_PERSON, "first_person"), on="row", how="left")
         .with_columns(pl.col("novel", "first_person").fill_null(False))
     )
     second = (
-        P.select("row")
-        .unique()
+        pl.DataFrame({"row": mrows[p_count > 0]})
         .join(rows_with(P, _SECOND_PERSON, "second_person"), on="row", how="left")
         .with_columns(pl.col("second_person").fill_null(False))
     )
+    del P, R, P_rare, R_rare
     first_tok = f.select(
         "row", pl.col("response").str.strip_chars().str.split(" ").list.first().alias("first_tok")
     )
