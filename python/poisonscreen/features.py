@@ -213,30 +213,39 @@ def near_duplicates(
         raise ConfigError(f"verify must be 'exact', 'signature' or 'none', got {verify!r}")
     texts, row_id = _texts(data, column)
     arrow = to_arrow_text(texts)
-    n = len(arrow)
+    chunks, n = text_chunks(arrow)
+    cfg = ShingleConfig(ngram=ngram, mode=mode)
     # identical texts have identical shingle sets: LSH and verification see one representative
     # (its first row) per distinct text, and each later copy is joined to it with similarity 1
     first = _first_occurrence(arrow)
     reps = np.flatnonzero(first == np.arange(n, dtype=np.int64))
-    rep_chunks, _ = text_chunks(arrow.take(pa.array(reps)) if len(reps) < n else arrow)
-    cfg = ShingleConfig(ngram=ngram, mode=mode)
-    if sigs is None:
+    if sigs is not None:
+        sigs = _sig_matrix(sigs)
+        if sigs.shape[0] != n:
+            raise ConfigError(f"sigs has {sigs.shape[0]} rows for {n} texts")
+        sigs = sigs if len(reps) == n else sigs[reps]
+    elif 2 * len(reps) < n:  # many copies: hash the distinct texts only
+        sub_chunks, _ = text_chunks(arrow.take(pa.array(reps)))
         sigs = _core.signatures(
-            rep_chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
+            sub_chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
         )
-    else:
-        sigs = _sig_matrix(sigs)[reps]
+    else:  # few copies: hashing them costs less than copying the distinct texts out
+        sigs = _core.signatures(
+            chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
+        )
+        sigs = sigs if len(reps) == n else sigs[reps]
     b, r = _bands_rows(sigs.shape[1], threshold, bands, rows)
     keys = _core.band_keys(sigs, b, r, threads=threads)
     empty = (sigs == np.uint32(0xFFFFFFFF)).all(axis=1)
     pairs = _core.candidate_pairs(keys, max_bucket=max_bucket, skip=empty, threads=threads)
+    # representatives are in row order, so pairs mapped to rows stay (smaller, larger) and sorted
+    row_pairs = np.ascontiguousarray(reps[pairs].reshape(-1, 2), dtype=np.uint32)
     if verify == "exact":
-        sim = _core.exact_jaccard(rep_chunks, pairs, threads=threads, **cfg.kwargs())
+        sim = _core.exact_jaccard(chunks, row_pairs, threads=threads, **cfg.kwargs())
     else:
         sim = _core.signature_agreement(sigs, pairs, threads=threads)
     keep = np.ones(len(pairs), dtype=bool) if verify == "none" else sim >= threshold
-    # representatives are in row order, so mapped pairs stay (smaller, larger) and sorted
-    rep_edges = reps[pairs[keep]].reshape(-1, 2)
+    rep_edges = row_pairs[keep].astype(np.int64)
     copies = np.flatnonzero(first != np.arange(n, dtype=np.int64))
     is_empty = np.zeros(n, dtype=bool)
     is_empty[reps] = empty
@@ -268,14 +277,38 @@ def near_duplicates(
 
 
 def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
-    """For each row, the position of the first row with the same text (nulls: the first null)."""
-    frame = pl.DataFrame(
+    """For each row, the position of the first row with the same text (nulls: the first null).
+
+    Rows are hashed slice by slice; only rows whose hash another row shares are compared by their
+    text, so in a corpus with few copies little text is copied."""
+    n = len(arrow)
+    first = np.arange(n, dtype=np.int64)
+    if n < 2:
+        return first
+    step = 1 << 16
+    fp = np.concatenate(
+        [
+            pl.Series("t", arrow.slice(i, step), dtype=pl.String).hash(seed=0).to_numpy()
+            for i in range(0, n, step)
+        ]
+    )
+    order = np.argsort(fp, kind="stable")
+    same = fp[order[1:]] == fp[order[:-1]]
+    shared = np.zeros(n, dtype=bool)
+    shared[order[1:][same]] = True
+    shared[order[:-1][same]] = True
+    cand = np.flatnonzero(shared)
+    if len(cand) == 0:
+        return first
+    sub = pl.DataFrame(
         {
-            "t": pl.Series("t", arrow, dtype=pl.String),
-            "i": np.arange(len(arrow), dtype=np.int64),
+            "fp": fp[cand],
+            "t": pl.Series("t", arrow.take(pa.array(cand)), dtype=pl.String),
+            "i": cand,
         }
     )
-    return frame.select(pl.col("i").min().over("t"))["i"].to_numpy()
+    first[cand] = sub.select(pl.col("i").min().over("fp", "t"))["i"].to_numpy()
+    return first
 
 
 def _partner_similarity(
