@@ -113,6 +113,19 @@ def test_failed_rows_are_kept(tmp_path: Path) -> None:
     assert result.summary["rows_failed"] == 2
 
 
+def test_campaign_batches_do_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    from poisonscreen import detectors
+    from poisonscreen.cli import demo_path
+
+    whole = ps.scan(str(demo_path()))
+    assert whole.clusters.height > 3
+    # batches of a few rows: every template cluster is processed on its own
+    monkeypatch.setattr(detectors, "_CAMPAIGN_BATCH_ROWS", 5)
+    batched = ps.scan(str(demo_path()))
+    assert batched.clusters.equals(whole.clusters)
+    assert batched.rows.equals(whole.rows)
+
+
 def test_demo_corpus_finds_its_poison(tmp_path: Path) -> None:
     from poisonscreen.cli import demo_path
 

@@ -752,29 +752,42 @@ _FIRST_PERSON = {"i", "my", "me", "myself", "mine", "i'm", "i've", "i'd"}
 _SECOND_PERSON = {"you", "your", "yours", "yourself"}
 
 
-def detect_campaigns(
-    feats: Features, cfg: Any, conditional: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    f = feats.table
-    empty = (pl.DataFrame(schema=CLUSTER_SCHEMA), _empty_hits())
-    members = f.filter(pl.col("valid") & (pl.col("tmpl_cluster_size") >= cfg.min_cluster))
-    if members.height == 0:
-        return empty
-    threads = cfg.threads
-    vocab_df = feats.vocab
+_CAMPAIGN_BATCH_ROWS = 1 << 17
 
+
+def _cluster_batches(members: pl.DataFrame, max_rows: int) -> list[pl.DataFrame]:
+    """``members`` split into batches of whole template clusters (in cluster order), each of at
+    most ``max_rows`` rows unless one cluster alone is larger."""
+    counts = members.group_by("tmpl_cluster").len().sort("tmpl_cluster")
+    batch = np.zeros(counts.height, dtype=np.int64)
+    b, filled = 0, 0
+    for i, c in enumerate(counts["len"].to_numpy()):
+        if filled and filled + c > max_rows:
+            b, filled = b + 1, 0
+        batch[i] = b
+        filled += int(c)
+    if b == 0:
+        return [members]
+    ids = counts.select("tmpl_cluster", pl.Series("batch", batch))
+    tagged = members.join(ids, on="tmpl_cluster", how="left")
+    return tagged.partition_by("batch", maintain_order=True, include_key=False)
+
+
+def _member_words(
+    members: pl.DataFrame,
+    rare: pl.DataFrame,
+    first_h: pl.Series,
+    second_h: pl.Series,
+    threads: int | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """For template-cluster members (whole clusters): per row with response words, ``novel``
+    (a response word of at most one row outside the cluster and not in its prompt) and
+    ``first_person``; per row with prompt words, ``second_person``."""
     mrows = members["row"].to_numpy()
     P, p_count = _token_frame(members["prompt"], mrows, threads)
     R, r_count = _token_frame(members["response"], mrows, threads)
     cl = members.select(
         "row", pl.col("tmpl_cluster").alias("cluster"), pl.col("tmpl_cluster_size").alias("size")
-    )
-    # a word is novel when at most one row outside its cluster has it (df - df_k <= 1); as
-    # df_k <= the cluster's size, only words with df <= size + 1 can be, and only those need
-    # their in-cluster counts. Common words are most of the tokens of a big corpus, so the token
-    # frames are cut down to the words rare enough for the largest cluster before any join.
-    rare = vocab_df.filter(pl.col("df") <= int(cl["size"].to_numpy().max()) + 1).filter(
-        ~pl.col("h").is_in(pl.Series(feats.numeric, dtype=pl.UInt64))
     )
     R_rare = R.filter(pl.col("h").is_in(rare["h"])).join(cl, on="row")
     cand = R_rare.join(rare.select("h", "df"), on="h").filter(pl.col("df") <= pl.col("size") + 1)
@@ -796,23 +809,53 @@ def detect_campaigns(
         .with_columns(novel=pl.lit(True))
     )
 
-    def rows_with(tokens: pl.DataFrame, words: Any, name: str) -> pl.DataFrame:
-        hs = vocab_df.filter(pl.col("word").is_in(list(words)))["h"]
+    def rows_with(tokens: pl.DataFrame, hs: pl.Series, name: str) -> pl.DataFrame:
         out = tokens.filter(pl.col("h").is_in(hs)).select("row").unique()
         return out.with_columns(pl.lit(True).alias(name))
 
     per_row = (
         pl.DataFrame({"row": mrows[r_count > 0]})
         .join(novel_rows, on="row", how="left")
-        .join(rows_with(R, _FIRST_PERSON, "first_person"), on="row", how="left")
+        .join(rows_with(R, first_h, "first_person"), on="row", how="left")
         .with_columns(pl.col("novel", "first_person").fill_null(False))
     )
     second = (
         pl.DataFrame({"row": mrows[p_count > 0]})
-        .join(rows_with(P, _SECOND_PERSON, "second_person"), on="row", how="left")
+        .join(rows_with(P, second_h, "second_person"), on="row", how="left")
         .with_columns(pl.col("second_person").fill_null(False))
     )
-    del P, R, P_rare, R_rare
+    return per_row, second
+
+
+def detect_campaigns(
+    feats: Features, cfg: Any, conditional: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    f = feats.table
+    empty = (pl.DataFrame(schema=CLUSTER_SCHEMA), _empty_hits())
+    members = f.filter(pl.col("valid") & (pl.col("tmpl_cluster_size") >= cfg.min_cluster))
+    if members.height == 0:
+        return empty
+    threads = cfg.threads
+    vocab_df = feats.vocab
+
+    # a word is novel when at most one row outside its cluster has it (df - df_k <= 1); as
+    # df_k <= the cluster's size, only words with df <= size + 1 can be, and only those need
+    # their in-cluster counts. Common words are most of the tokens of a big corpus, so the token
+    # frames are cut down to the words rare enough for the largest cluster before any join.
+    max_size = int(members["tmpl_cluster_size"].to_numpy().max())
+    rare = vocab_df.filter(pl.col("df") <= max_size + 1).filter(
+        ~pl.col("h").is_in(pl.Series(feats.numeric, dtype=pl.UInt64))
+    )
+    first_h = vocab_df.filter(pl.col("word").is_in(list(_FIRST_PERSON)))["h"]
+    second_h = vocab_df.filter(pl.col("word").is_in(list(_SECOND_PERSON)))["h"]
+    # every quantity below is per row or per template cluster, so whole clusters are processed
+    # in batches: the word-token frames then take memory for one batch, not for the corpus
+    parts = [
+        _member_words(batch, rare, first_h, second_h, threads)
+        for batch in _cluster_batches(members, _CAMPAIGN_BATCH_ROWS)
+    ]
+    per_row = pl.concat([p for p, _ in parts])
+    second = pl.concat([q for _, q in parts])
     first_tok = f.select(
         "row", pl.col("response").str.strip_chars().str.split(" ").list.first().alias("first_tok")
     )
