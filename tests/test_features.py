@@ -422,6 +422,21 @@ def test_near_duplicates_collapses_identical_texts():
             assert a["partner"][i] == first[t] and a["similarity"][i] == 1.0
 
 
+@pytest.mark.parametrize("collide", [False, True])
+def test_first_occurrence_exact_even_when_hashes_collide(
+    monkeypatch: pytest.MonkeyPatch, collide: bool
+) -> None:
+    from poisonscreen import features
+
+    if collide:  # every text gets the same hash: only the text comparison separates them
+        monkeypatch.setattr(features, "_text_hashes", lambda arrow: np.zeros(len(arrow), np.uint64))
+    monkeypatch.setattr(features, "_SLICE", 3)  # several slices
+    texts = ["b", "a", None, "b", "", "a", None, "c", "", "b", "a b", "a"]
+    got = features._first_occurrence(pa.chunked_array([pa.array(texts, pa.large_string())]))
+    want = [texts.index(t) for t in texts]
+    assert got.tolist() == want
+
+
 def test_near_duplicates_large_bucket():
     texts = ["this is the very same templated prompt text"] * 500 + [
         "something else entirely different here"

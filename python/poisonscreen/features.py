@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _poisonscreen as _core
 from ._arrow import text_chunks, to_arrow_text
@@ -224,16 +225,23 @@ def near_duplicates(
         if sigs.shape[0] != n:
             raise ConfigError(f"sigs has {sigs.shape[0]} rows for {n} texts")
         sigs = sigs if len(reps) == n else sigs[reps]
-    elif 2 * len(reps) < n:  # many copies: hash the distinct texts only
-        sub_chunks, _ = text_chunks(arrow.take(pa.array(reps)))
-        sigs = _core.signatures(
-            sub_chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
-        )
-    else:  # few copies: hashing them costs less than copying the distinct texts out
+    elif len(reps) == n:
         sigs = _core.signatures(
             chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
         )
-        sigs = sigs if len(reps) == n else sigs[reps]
+    else:  # the distinct texts only, taken out a slice at a time
+        sigs = np.concatenate(
+            [
+                _core.signatures(
+                    text_chunks(arrow.take(pa.array(reps[i : i + _SLICE])))[0],
+                    num_perm=num_perm,
+                    seed=seed,
+                    threads=threads,
+                    **cfg.kwargs(),
+                )
+                for i in range(0, len(reps), _SLICE)
+            ]
+        )
     b, r = _bands_rows(sigs.shape[1], threshold, bands, rows)
     keys = _core.band_keys(sigs, b, r, threads=threads)
     empty = (sigs == np.uint32(0xFFFFFFFF)).all(axis=1)
@@ -276,38 +284,58 @@ def near_duplicates(
     return out.select("row_id", "cluster_id", "cluster_size", "partner", "similarity")
 
 
+_SLICE = 1 << 16  # rows of text taken out of the input at a time
+
+
+def _text_hashes(arrow: pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash of each text, a slice at a time."""
+    return np.concatenate(
+        [
+            pl.Series("t", arrow.slice(i, _SLICE), dtype=pl.String).hash(seed=0).to_numpy()
+            for i in range(0, len(arrow), _SLICE)
+        ]
+    )
+
+
 def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
     """For each row, the position of the first row with the same text (nulls: the first null).
 
-    Rows are hashed slice by slice; only rows whose hash another row shares are compared by their
-    text, so in a corpus with few copies little text is copied."""
+    Rows are hashed a slice at a time; a row whose hash another row shares is compared with the
+    first row of that hash, a slice at a time, so no more than a slice of text is copied. Rows
+    that differ from it (a hash collision) are grouped by their text exactly."""
     n = len(arrow)
     first = np.arange(n, dtype=np.int64)
     if n < 2:
         return first
-    step = 1 << 16
-    fp = np.concatenate(
-        [
-            pl.Series("t", arrow.slice(i, step), dtype=pl.String).hash(seed=0).to_numpy()
-            for i in range(0, n, step)
-        ]
-    )
-    order = np.argsort(fp, kind="stable")
-    same = fp[order[1:]] == fp[order[:-1]]
-    shared = np.zeros(n, dtype=bool)
-    shared[order[1:][same]] = True
-    shared[order[:-1][same]] = True
-    cand = np.flatnonzero(shared)
+    fp = _text_hashes(arrow)
+    order = np.argsort(fp, kind="stable")  # by hash, then by row
+    sfp = fp[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = sfp[1:] != sfp[:-1]
+    head = np.empty(n, dtype=np.int64)  # the first row of each row's hash
+    head[order] = order[np.flatnonzero(new)[np.cumsum(new) - 1]]
+    cand = np.flatnonzero(head != np.arange(n))
     if len(cand) == 0:
         return first
-    sub = pl.DataFrame(
-        {
-            "fp": fp[cand],
-            "t": pl.Series("t", arrow.take(pa.array(cand)), dtype=pl.String),
-            "i": cand,
-        }
-    )
-    first[cand] = sub.select(pl.col("i").min().over("fp", "t"))["i"].to_numpy()
+    same = np.zeros(len(cand), dtype=bool)
+    for i in range(0, len(cand), _SLICE):
+        rows = pa.array(cand[i : i + _SLICE])
+        a, b = arrow.take(rows), arrow.take(pa.array(head[cand[i : i + _SLICE]]))
+        eq = pc.fill_null(pc.equal(a, b), False)
+        both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+        same[i : i + _SLICE] = pc.or_(eq, both_null).to_numpy(zero_copy_only=False)
+    first[cand[same]] = head[cand[same]]
+    odd = cand[~same]
+    if len(odd):  # texts that share a hash with a different text: exact grouping
+        rows = np.concatenate([odd, np.unique(head[odd])])
+        sub = pl.DataFrame(
+            {
+                "fp": fp[rows],
+                "t": pl.Series("t", arrow.take(pa.array(rows)), dtype=pl.String),
+                "i": rows,
+            }
+        )
+        first[rows] = sub.select(pl.col("i").min().over("fp", "t"))["i"].to_numpy()
     return first
 
 
