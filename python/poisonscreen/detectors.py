@@ -1248,6 +1248,9 @@ def combine(
 
 def feature_texts(corpus: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """(prompt text = system + "\\n" + prompt, response), nulls as ``""``."""
+    if corpus["system"].null_count() == corpus.height:
+        # no system prompts: the prompt column itself (its text is not copied)
+        return corpus["prompt"].fill_null(""), corpus["response"].fill_null("")
     ptext = corpus.select(
         pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
         .fill_null("")
