@@ -193,7 +193,10 @@ def sizing(res: dict, target: float, cores: int, worker_mem_gb: float, hours: fl
     text_b = res["text_mb"] * 1e6 / n
     # the pairs stage shuffles one key row per (row, band) carrying the row's text (the response
     # for one clustering, the masked prompt for the other): at most max(bands) x its text + 26 B
-    bands = res.get("bands", {"resp": 25, "tmpl": 32})
+    from poisonscreen.ray import _clustering
+    from poisonscreen.scan import ScanConfig
+
+    bands = {w: _clustering(ScanConfig(), w)[1] for w in ("resp", "tmpl")}  # the default settings
     shuffle = max(bands.values()) * (text_b + 26) * target
     driver_rss = res["ray"]["peak_rss_driver_mb"] * 2**20 / n
     lines += [

@@ -594,20 +594,15 @@ def _template_share(
         d["template"] = float(min(1.0, max(0.0, best)))
 
 
+def _word_hashes(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's number of word tokens, and the tokens' hashes in text order."""
+    off, h = _core.row_ngram_hashes(text_chunks(texts)[0], [1], threads=threads)
+    return np.diff(off), h
+
+
 def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
-    off, h = _core.row_ngram_hashes(text_chunks(texts)[0], [1], threads=threads)
-    rows = np.repeat(np.arange(len(off) - 1), np.diff(off))
-    return rows, h
-
-
-def _token_frame(
-    texts: pl.Series, rows: np.ndarray, threads: int | None
-) -> tuple[pl.DataFrame, np.ndarray]:
-    """(``row``, ``h``) for every word token of ``texts`` (``row``: the entry of ``rows`` for its
-    text, in ``rows``' dtype), and each text's token count."""
-    off, h = _core.row_ngram_hashes(text_chunks(texts)[0], [1], threads=threads)
-    count = np.diff(off)
-    return pl.DataFrame({"row": np.repeat(rows, count), "h": h}), count
+    count, h = _word_hashes(texts, threads)
+    return np.repeat(np.arange(len(count)), count), h
 
 
 def _exclusive_share(
@@ -756,17 +751,12 @@ _CAMPAIGN_BATCH_ROWS = 1 << 17
 
 
 def _cluster_batches(members: pl.DataFrame, max_rows: int) -> list[pl.DataFrame]:
-    """``members`` split into batches of whole template clusters (in cluster order), each of at
-    most ``max_rows`` rows unless one cluster alone is larger."""
+    """``members`` split into batches of whole template clusters (in cluster order): a cluster
+    goes to the batch in which its first row falls, counting ``max_rows`` rows per batch."""
     counts = members.group_by("tmpl_cluster").len().sort("tmpl_cluster")
-    batch = np.zeros(counts.height, dtype=np.int64)
-    b, filled = 0, 0
-    for i, c in enumerate(counts["len"].to_numpy()):
-        if filled and filled + c > max_rows:
-            b, filled = b + 1, 0
-        batch[i] = b
-        filled += int(c)
-    if b == 0:
+    sizes = counts["len"].to_numpy().astype(np.int64)
+    batch = (np.cumsum(sizes) - sizes) // max_rows
+    if batch[-1] == 0:
         return [members]
     ids = counts.select("tmpl_cluster", pl.Series("batch", batch))
     tagged = members.join(ids, on="tmpl_cluster", how="left")
@@ -784,8 +774,10 @@ def _member_words(
     (a response word of at most one row outside the cluster and not in its prompt) and
     ``first_person``; per row with prompt words, ``second_person``."""
     mrows = members["row"].to_numpy()
-    P, p_count = _token_frame(members["prompt"], mrows, threads)
-    R, r_count = _token_frame(members["response"], mrows, threads)
+    p_count, ph = _word_hashes(members["prompt"], threads)
+    r_count, rh = _word_hashes(members["response"], threads)
+    P = pl.DataFrame({"row": np.repeat(mrows, p_count), "h": ph})
+    R = pl.DataFrame({"row": np.repeat(mrows, r_count), "h": rh})
     cl = members.select(
         "row", pl.col("tmpl_cluster").alias("cluster"), pl.col("tmpl_cluster_size").alias("size")
     )

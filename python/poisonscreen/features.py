@@ -219,7 +219,8 @@ def near_duplicates(
     # identical texts have identical shingle sets: LSH and verification see one representative
     # (its first row) per distinct text, and each later copy is joined to it with similarity 1
     first = _first_occurrence(arrow)
-    reps = np.flatnonzero(first == np.arange(n, dtype=np.int64))
+    is_rep = first == np.arange(n, dtype=np.int64)
+    reps = np.flatnonzero(is_rep)
     if sigs is not None:
         sigs = _sig_matrix(sigs)
         if sigs.shape[0] != n:
@@ -254,7 +255,7 @@ def near_duplicates(
         sim = _core.signature_agreement(sigs, pairs, threads=threads)
     keep = np.ones(len(pairs), dtype=bool) if verify == "none" else sim >= threshold
     rep_edges = row_pairs[keep].astype(np.int64)
-    copies = np.flatnonzero(first != np.arange(n, dtype=np.int64))
+    copies = np.flatnonzero(~is_rep)
     is_empty = np.zeros(n, dtype=bool)
     is_empty[reps] = empty
     copies = copies[~is_empty[first[copies]]]  # empty texts never cluster, not even copies
@@ -302,31 +303,26 @@ def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
 
     Rows are hashed a slice at a time; a row whose hash another row shares is compared with the
     first row of that hash, a slice at a time, so no more than a slice of text is copied. Rows
-    that differ from it (a hash collision) are grouped by their text exactly."""
+    that differ from it (a hash collision) and null rows are grouped by their text exactly."""
     n = len(arrow)
     first = np.arange(n, dtype=np.int64)
     if n < 2:
         return first
     fp = _text_hashes(arrow)
-    order = np.argsort(fp, kind="stable")  # by hash, then by row
-    sfp = fp[order]
-    new = np.ones(n, dtype=bool)
-    new[1:] = sfp[1:] != sfp[:-1]
-    head = np.empty(n, dtype=np.int64)  # the first row of each row's hash
-    head[order] = order[np.flatnonzero(new)[np.cumsum(new) - 1]]
-    cand = np.flatnonzero(head != np.arange(n))
+    # the first row of each row's hash, then each later row compared with it a slice at a time
+    by_hash = pl.DataFrame({"fp": fp, "i": np.arange(n, dtype=np.int64)})
+    head = by_hash.select(pl.col("i").min().over("fp"))["i"].to_numpy()
+    cand = np.flatnonzero(head != first)
     if len(cand) == 0:
         return first
     same = np.zeros(len(cand), dtype=bool)
     for i in range(0, len(cand), _SLICE):
-        rows = pa.array(cand[i : i + _SLICE])
-        a, b = arrow.take(rows), arrow.take(pa.array(head[cand[i : i + _SLICE]]))
-        eq = pc.fill_null(pc.equal(a, b), False)
-        both_null = pc.and_(pc.is_null(a), pc.is_null(b))
-        same[i : i + _SLICE] = pc.or_(eq, both_null).to_numpy(zero_copy_only=False)
+        a = arrow.take(pa.array(cand[i : i + _SLICE]))
+        b = arrow.take(pa.array(head[cand[i : i + _SLICE]]))
+        same[i : i + _SLICE] = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
     first[cand[same]] = head[cand[same]]
     odd = cand[~same]
-    if len(odd):  # texts that share a hash with a different text: exact grouping
+    if len(odd):  # a hash shared with a different text, or null texts: exact grouping
         rows = np.concatenate([odd, np.unique(head[odd])])
         sub = pl.DataFrame(
             {
