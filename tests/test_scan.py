@@ -126,6 +126,94 @@ def test_campaign_batches_do_not_change_results(monkeypatch: pytest.MonkeyPatch)
     assert batched.rows.equals(whole.rows)
 
 
+def _mixed_corpus(tmp_path: Path) -> list[str]:
+    """Two files: the demo corpus, and rows with system prompts, a null response, failed rows
+    and long texts (several slices of a few bytes each when the slice budgets are patched)."""
+    from poisonscreen.cli import demo_path
+
+    extra = tmp_path / "extra.jsonl"
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": f"You are helper {i % 3}."},
+                {"role": "user", "content": r["prompt"]},
+                {"role": "assistant", "content": r["response"] * (1 + i % 4)},
+            ]
+        }
+        for i, r in enumerate(_clean_rows(60))
+    ]
+    lines = [json.dumps(r) for r in rows]
+    lines[5] = "{broken"
+    lines[9] = json.dumps({"prompt": "a prompt with no answer", "response": None})
+    extra.write_text("\n".join(lines) + "\n")
+    return [str(demo_path()), str(extra)]
+
+
+def test_spilled_scan_equals_in_memory_scan(tmp_path: Path) -> None:
+    """The spilled corpus is the corpus read_corpus gives, and every output is the same with
+    the text in memory, spilled to a chosen directory, or mined from the text (no token table
+    fits 0 MB)."""
+    from polars.testing import assert_frame_equal
+
+    inputs = _mixed_corpus(tmp_path)
+    memory = ps.scan(inputs, spill=False)
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    spilled = ps.scan(inputs, spill_dir=str(spill_dir))
+    untabled = ps.scan(inputs, token_table_mb=0)
+    assert_frame_equal(spilled.corpus, ps.read_corpus(inputs))
+    assert_frame_equal(memory.corpus, spilled.corpus)
+    assert list(spill_dir.iterdir()) == []  # the scratch file is unlinked once mapped
+    for other in (spilled, untabled):
+        for table in ("rows", "triggers", "clusters"):
+            assert_frame_equal(getattr(other, table), getattr(memory, table))
+    assert spilled.rows["error"].is_not_null().sum() == 2  # "{broken" and the null response
+    assert spilled.summary["settings"]["spill"] is True
+    assert untabled.summary["settings"]["token_table_mb"] == 0
+
+
+def test_text_slices_do_not_change_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every step that takes text out a slice at a time gives the same tables with slices of
+    a few rows and a few hundred bytes (so rows longer than a slice are sliced alone)."""
+    from poisonscreen import _arrow, detectors
+
+    inputs = _mixed_corpus(tmp_path)
+    whole = ps.scan(inputs)
+    monkeypatch.setattr(_arrow, "SLICE_ROWS", 7)
+    monkeypatch.setattr(_arrow, "SLICE_BYTES", 300)
+    monkeypatch.setattr(detectors, "_CAMPAIGN_BATCH_BYTES", 2000)
+    sliced = ps.scan(inputs)
+    for table in ("rows", "triggers", "clusters"):
+        assert getattr(sliced, table).equals(getattr(whole, table)), table
+
+
+def test_text_slices_bounds() -> None:
+    from poisonscreen._arrow import text_slices
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 50, 500)
+    lengths[[3, 100, 101]] = 400  # longer than a slice on their own
+    parts = text_slices(lengths, max_rows=20, max_bytes=120)
+    starts = [s for s, _ in parts]
+    assert starts[0] == 0 and sum(k for _, k in parts) == 500
+    assert all(a + k == b for (a, k), b in zip(parts, [*starts[1:], 500], strict=True))
+    for s, k in parts:
+        assert 1 <= k <= 20
+        assert k == 1 or lengths[s : s + k].sum() <= 120
+    assert text_slices(np.zeros(0, np.int64)) == []
+
+
+def test_spill_errors(tmp_path: Path) -> None:
+    from poisonscreen.exceptions import InputError
+
+    df = pl.DataFrame(_clean_rows(5))
+    with pytest.raises(ConfigError, match="spill_dir"):
+        ps.scan(df, spill_dir=str(tmp_path / "missing"))
+    # a directory no file can be created in: the error says where and what to do
+    with pytest.raises(InputError, match=r"cannot spill the corpus.*--spill-dir"):
+        ps.scan(df, spill_dir="/proc")
+
+
 def test_demo_corpus_finds_its_poison(tmp_path: Path) -> None:
     from poisonscreen.cli import demo_path
 
@@ -204,6 +292,19 @@ def test_cli_scan_outputs_and_exit_codes(
     assert cli(["scan", str(src), "--out", str(out), "--quiet", "--exit-zero"]) == 0
     assert cli(["scan", str(tmp_path / "missing.jsonl"), "--out", str(out), "--quiet"]) == 3
     assert cli(["scan", str(src), "--out", str(out), "--quiet", "--threshold", "2"]) == 2
+    # memory options: where the text is spilled, or not at all, and the token-table budget
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    capsys.readouterr()
+    args = ["scan", str(src), "--out", str(out), "--quiet", "--json", "--exit-zero"]
+    assert cli([*args, "--spill-dir", str(spill), "--token-table-mb", "0"]) == 0
+    settings = json.loads(capsys.readouterr().out)["settings"]
+    assert settings["spill_dir"] == str(spill) and settings["token_table_mb"] == 0
+    assert cli([*args, "--no-spill"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["spill"] is False
+    assert pl.read_parquet(out / "rows.parquet").equals(rows)
+    assert cli([*args, "--no-spill", "--spill-dir", str(spill)]) == 2
+    assert cli([*args, "--spill-dir", str(tmp_path / "missing")]) == 2
 
 
 def test_cli_split_round_trip(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Union
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .exceptions import ConfigError
 
@@ -72,3 +73,39 @@ def text_chunks(texts: Any, what: str = "texts") -> tuple[list[Chunk], int]:
     """Arrow chunks of any supported text input, and the row count."""
     arr = to_arrow_text(texts, what)
     return [_chunk(c) for c in arr.chunks], len(arr)
+
+
+#: most rows and most bytes of text taken out of a column at a time wherever a step would
+#: otherwise copy or derive the text of every row at once: the memory such a step needs for text
+#: is then one slice's, whatever the length of the corpus's texts
+SLICE_ROWS = 1 << 16
+SLICE_BYTES = 1 << 25
+
+
+def text_slices(
+    lengths: np.ndarray, max_rows: int | None = None, max_bytes: int | None = None
+) -> list[tuple[int, int]]:
+    """Consecutive ``(start, length)`` slices of rows whose text lengths are ``lengths``: each
+    at most ``max_rows`` rows and ``max_bytes`` bytes (or a single row that is longer);
+    defaults :data:`SLICE_ROWS` and :data:`SLICE_BYTES`."""
+    max_rows = max_rows or SLICE_ROWS
+    max_bytes = max_bytes or SLICE_BYTES
+    n = len(lengths)
+    cum = np.cumsum(np.asarray(lengths, dtype=np.int64))
+    out = []
+    start = 0
+    while start < n:
+        base = int(cum[start - 1]) if start else 0
+        end = int(np.searchsorted(cum, base + max_bytes, side="right"))
+        end = min(max(end, start + 1), start + max_rows, n)
+        out.append((start, end - start))
+        start = end
+    return out
+
+
+def byte_lengths(texts: Any) -> np.ndarray:
+    """The UTF-8 byte length of each text (0 for null) of a String series or Arrow array."""
+    if isinstance(texts, pl.Series):
+        return texts.str.len_bytes().fill_null(0).to_numpy()
+    lengths = pc.binary_length(texts)
+    return pc.fill_null(lengths, 0).to_numpy()

@@ -57,6 +57,15 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides["threads"] = args.threads
     if args.device != "auto":
         overrides["device"] = args.device
+    if args.token_table_mb is not None:
+        overrides["token_table_mb"] = args.token_table_mb
+    if args.no_spill or args.spill_dir:
+        if args.engine == "ray":
+            raise ConfigError("--no-spill and --spill-dir apply to --engine local")
+        if args.no_spill and args.spill_dir:
+            raise ConfigError("--no-spill and --spill-dir exclude each other")
+        overrides["spill"] = not args.no_spill
+        overrides["spill_dir"] = args.spill_dir
     inputs = _inputs(args)
     if args.engine == "ray":
         try:
@@ -244,6 +253,26 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="similarity stage on the GPU (CuPy, pip install poisonscreen[gpu]) or the CPU; "
         "auto: the GPU when one is found (default auto)",
+    )
+    s.add_argument(
+        "--spill-dir",
+        default=None,
+        metavar="DIR",
+        help="where the corpus text is spilled to a memory-mapped scratch file, removed when the "
+        "scan ends (default: the system temporary directory)",
+    )
+    s.add_argument(
+        "--no-spill",
+        action="store_true",
+        help="hold the corpus text in memory instead (scan memory then grows with text size)",
+    )
+    s.add_argument(
+        "--token-table-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="most memory for the prompts' token hashes kept for trigger mining (default 2048); "
+        "a corpus whose prompts need more is mined from the text, slower (0: never keep it)",
     )
     s.add_argument("--no-report", action="store_true", help="skip report.html")
     s.add_argument("--exit-zero", action="store_true", help="exit 0 even when rows are flagged")

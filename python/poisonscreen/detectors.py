@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _poisonscreen as _core
-from ._arrow import text_chunks
+from ._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
 from .features import near_duplicates
 
 HIT_SCHEMA: dict[str, Any] = {
@@ -71,14 +73,75 @@ CLUSTER_SCHEMA: dict[str, Any] = {
 _DIGITS = re.compile(r"\d+")
 
 
+@dataclass(frozen=True)
+class FeatureText:
+    """The texts the features are computed from, as ``large_string`` Arrow arrays that the core
+    reads without a copy (memory-mapped when the scan spilled its corpus to disk):
+    ``prompt`` = system + "\\n" + prompt, ``response``, and ``template`` (the prompt text with
+    digits masked, which the template clustering compares); nulls as ``""``."""
+
+    prompt: pa.ChunkedArray
+    response: pa.ChunkedArray
+    template: pa.ChunkedArray
+
+    def __len__(self) -> int:
+        return len(self.prompt)
+
+
+def _masked_digits(text: pl.Expr) -> pl.Expr:
+    return text.str.replace_all(r"\d+", "0")
+
+
+def derive_texts(batch: pl.DataFrame) -> pl.DataFrame:
+    """The :class:`FeatureText` columns (``ptext``, ``rtext``, ``ttext``) of a corpus batch."""
+    return batch.select(
+        pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
+        .fill_null("")
+        .alias("ptext"),
+        pl.col("response").fill_null("").alias("rtext"),
+    ).with_columns(_masked_digits(pl.col("ptext")).alias("ttext"))
+
+
+def by_slice(frame: pl.DataFrame, text: str, *exprs: pl.Expr | str) -> pl.DataFrame:
+    """``frame.select(*exprs)`` a slice of rows at a time (:func:`~poisonscreen._arrow.text_slices`
+    of column ``text``): for row-wise expressions that derive strings (lower-casing, splitting),
+    whose intermediates would otherwise hold a copy of the text of every row at once."""
+    parts = text_slices(byte_lengths(frame[text]))
+    if len(parts) <= 1:
+        return frame.select(*exprs)
+    return pl.concat([frame.slice(s, k).select(*exprs) for s, k in parts])
+
+
+def _large(s: pl.Series) -> pa.Array:
+    return s.to_arrow().cast(pa.large_string())
+
+
+def feature_text(corpus: pl.DataFrame) -> FeatureText:
+    """:class:`FeatureText` of an in-memory corpus, derived a slice at a time."""
+    parts: dict[str, list[pa.Array]] = {"ptext": [], "rtext": [], "ttext": []}
+    lengths = sum(byte_lengths(corpus[c]) for c in ("system", "prompt", "response"))
+    for start, length in text_slices(lengths):
+        d = derive_texts(corpus.slice(start, length))
+        for name in parts:
+            parts[name].append(_large(d[name]))
+    return FeatureText(
+        *(pa.chunked_array(parts[n], type=pa.large_string()) for n in ("ptext", "rtext", "ttext"))
+    )
+
+
 @dataclass
 class Features:
     """Per-row features (``table``; row ``i`` is input row ``i``) and the corpus vocabulary:
-    every word of prompts and responses with its document frequency."""
+    every word of prompts and responses with its document frequency. ``table``'s ``prompt`` and
+    ``response`` columns view the texts of ``text`` (no copy) where the scan built them."""
 
     table: pl.DataFrame
     vocab: pl.DataFrame  # h (uint64), word, df
     numeric: np.ndarray  # hashes of words made of digits and punctuation only
+    text: FeatureText | None = field(default=None, repr=False)
+    #: most memory (MB) trigger mining may keep every prompt's token hashes in (8 bytes per
+    #: token) instead of tokenising the prompts again in each of its passes
+    token_table_mb: float = float("inf")
     _names: dict[int, str] = field(default_factory=dict, repr=False)
     _prompt_tokens: Any = field(default=None, repr=False)
     #: which similarity backend ("cpu" or "gpu") computed the coherence figures, once one has
@@ -88,12 +151,27 @@ class Features:
     #: (the Ray engine passes a GPU actor when the cluster has GPUs)
     similarity_runner: Any = field(default=None, repr=False)
 
+    def prompt_arrow(self) -> pa.ChunkedArray:
+        """The prompt texts as ``large_string`` Arrow (no copy when :attr:`text` is set)."""
+        if self.text is not None:
+            return self.text.prompt
+        return to_arrow_text(self.table["prompt"])
+
+    def keeps_token_table(self) -> bool:
+        """Whether the prompts' token table fits :attr:`token_table_mb` (estimated at 2 bytes
+        per byte of prompt text: 8 bytes per token, tokens of 4 bytes or more with their
+        separator)."""
+        prompt_bytes = int(byte_lengths(self.prompt_arrow()).sum())
+        return 2 * prompt_bytes <= self.token_table_mb * 1e6
+
     def prompt_tokens(self, threads: int | None = None) -> Any:
-        """The prompts' token hashes (a core ``TokenTable``), built on first use and shared by
-        the mining passes, which would otherwise tokenise every prompt once per pass."""
+        """What the mining passes read the prompts' tokens from: a core ``TokenTable`` (built on
+        first use and shared, so each prompt is tokenised once) or, when it would not fit
+        :attr:`token_table_mb`, the prompts' Arrow chunks, tokenised again by each pass."""
         if self._prompt_tokens is None:
-            self._prompt_tokens = _core.TokenTable(
-                text_chunks(self.table["prompt"])[0], threads=threads
+            chunks = text_chunks(self.prompt_arrow())[0]
+            self._prompt_tokens = (
+                _core.TokenTable(chunks, threads=threads) if self.keeps_token_table() else chunks
             )
         return self._prompt_tokens
 
@@ -133,27 +211,31 @@ def _short(text: str, limit: int = 80) -> str:
 # features
 
 
-def row_features(corpus: pl.DataFrame, cfg: Any) -> Features:
+def row_features(corpus: pl.DataFrame, cfg: Any, text: FeatureText | None = None) -> Features:
     """Per-row features; row ``i`` of the result is row ``i`` of ``corpus``.
 
-    Built from three parts that the Ray engine (:mod:`poisonscreen.ray`) computes per batch and
-    merges: :func:`feature_texts` and :func:`row_columns` (per row, given each row's bigram
-    familiarity), the two ``near_duplicates`` clusterings, and the corpus vocabulary
-    (:func:`vocab_frame`); :func:`assemble_features` puts them together.
+    ``text`` is the corpus's :class:`FeatureText` when the caller has it (the scan writes it
+    beside the spilled corpus); otherwise it is derived here. Built from three parts that the Ray
+    engine (:mod:`poisonscreen.ray`) computes per batch and merges: :func:`row_columns` (per row,
+    given each row's bigram familiarity), the two ``near_duplicates`` clusterings, and the corpus
+    vocabulary (:func:`vocab_frame`); :func:`assemble_features` puts them together.
     """
     n = corpus.height
     threads = cfg.threads
-    ptext, response = feature_texts(corpus)
+    if text is None:
+        text = feature_text(corpus)
     sample_every = familiarity_sample_every(n, cfg)
     fam = _core.bigram_familiarity(
-        text_chunks(response)[0], sample_every=sample_every, min_tokens=8, threads=threads
+        text_chunks(text.response)[0], sample_every=sample_every, min_tokens=8, threads=threads
     )
-    base = row_columns(np.arange(n, dtype=np.uint32), corpus, ptext, response, fam, threads)
+    base = row_columns(
+        np.arange(n, dtype=np.uint32), corpus, text.prompt, text.response, fam, threads
+    )
     # responses group by near-identity of their word bigrams: one target answer with small
     # variations (variable names, paraphrased refusals) stays one group; numbers are kept, so
     # "4 stars" and "5 stars" stay two labels
     resp = near_duplicates(
-        response,
+        text.response,
         threshold=cfg.response_similarity,
         ngram=2,
         num_perm=cfg.num_perm,
@@ -161,18 +243,27 @@ def row_features(corpus: pl.DataFrame, cfg: Any) -> Features:
         threads=threads,
     )
     tmpl = near_duplicates(
-        template_text(ptext),
+        text.template,
         threshold=cfg.template_similarity,
         ngram=2,
         num_perm=cfg.num_perm,
         seed=cfg.seed,
         threads=threads,
     )
-    both = pl.select(pl.concat_str([ptext, response], separator="\n")).to_series()
     counter = _core.NgramCounter([1])
-    counter.add(text_chunks(both)[0], threads=threads)
+    lengths = byte_lengths(text.prompt) + byte_lengths(text.response)
+    for start, k in text_slices(lengths):  # prompt and response as one document, by slice
+        both = pc.binary_join_element_wise(
+            text.prompt.slice(start, k),
+            text.response.slice(start, k),
+            pa.scalar("\n", pa.large_string()),
+        )
+        counter.add(text_chunks(both)[0], threads=threads)
     vocab = vocab_frame(counter.table(1))
-    return assemble_features(base, resp, tmpl, vocab)
+    feats = assemble_features(base, resp, tmpl, vocab)
+    feats.text = text
+    feats.token_table_mb = cfg.token_table_mb
+    return feats
 
 
 # ---------------------------------------------------------------------------------------------
@@ -748,14 +839,31 @@ _SECOND_PERSON = {"you", "your", "yours", "yourself"}
 
 
 _CAMPAIGN_BATCH_ROWS = 1 << 17
+#: bytes of prompt and response text per campaign batch: the batch's word-token frames take
+#: a few times this (a template cluster larger than it is one batch)
+_CAMPAIGN_BATCH_BYTES = 1 << 25
 
 
-def _cluster_batches(members: pl.DataFrame, max_rows: int) -> list[pl.DataFrame]:
+def _cluster_batches(members: pl.DataFrame, max_rows: int, max_bytes: int) -> list[pl.DataFrame]:
     """``members`` split into batches of whole template clusters (in cluster order): a cluster
-    goes to the batch in which its first row falls, counting ``max_rows`` rows per batch."""
-    counts = members.group_by("tmpl_cluster").len().sort("tmpl_cluster")
+    goes to the batch in which its first row falls, counting ``max_rows`` rows and ``max_bytes``
+    bytes of text per batch."""
+    counts = (
+        members.with_columns(
+            pl.Series(
+                "__bytes", byte_lengths(members["prompt"]) + byte_lengths(members["response"])
+            )
+        )
+        .group_by("tmpl_cluster")
+        .agg(pl.len(), pl.col("__bytes").sum())
+        .sort("tmpl_cluster")
+    )
     sizes = counts["len"].to_numpy().astype(np.int64)
-    batch = (np.cumsum(sizes) - sizes) // max_rows
+    nbytes = counts["__bytes"].to_numpy().astype(np.int64)
+    # both counts grow along the clusters, so the larger of the two batch numbers does too
+    batch = np.maximum(
+        (np.cumsum(sizes) - sizes) // max_rows, (np.cumsum(nbytes) - nbytes) // max_bytes
+    )
     if batch[-1] == 0:
         return [members]
     ids = counts.select("tmpl_cluster", pl.Series("batch", batch))
@@ -772,51 +880,89 @@ def _member_words(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """For template-cluster members (whole clusters): per row with response words, ``novel``
     (a response word of at most one row outside the cluster and not in its prompt) and
-    ``first_person``; per row with prompt words, ``second_person``."""
+    ``first_person``; per row with prompt words, ``second_person``.
+
+    Two passes over the members' words, a slice of rows at a time, so that no frame holds the
+    tokens of more than a slice: the first counts, per cluster, the rows that use each word rare
+    enough to be novel there (``df_k``); the words with ``df - df_k <= 1`` are the cluster's
+    novel words; the second finds the rows that answer with one of them that their prompt lacks.
+    """
     mrows = members["row"].to_numpy()
-    p_count, ph = _word_hashes(members["prompt"], threads)
-    r_count, rh = _word_hashes(members["response"], threads)
-    P = pl.DataFrame({"row": np.repeat(mrows, p_count), "h": ph})
-    R = pl.DataFrame({"row": np.repeat(mrows, r_count), "h": rh})
+    largest = int(members["tmpl_cluster_size"].to_numpy().max())
+    rare = rare.filter(pl.col("df") <= largest + 1).select("h", "df")
     cl = members.select(
         "row", pl.col("tmpl_cluster").alias("cluster"), pl.col("tmpl_cluster_size").alias("size")
     )
-    R_rare = R.filter(pl.col("h").is_in(rare["h"])).join(cl, on="row")
-    cand = R_rare.join(rare.select("h", "df"), on="h").filter(pl.col("df") <= pl.col("size") + 1)
-    P_rare = P.filter(pl.col("h").is_in(cand["h"].unique()))
-    cand = cand.join(P_rare, on=["row", "h"], how="anti")
-    cand_h = cand["h"].unique()
-    in_cluster = pl.concat(
-        [
-            P_rare.filter(pl.col("h").is_in(cand_h)).join(cl.select("row", "cluster"), on="row"),
-            R_rare.filter(pl.col("h").is_in(cand_h)).select("row", "h", "cluster"),
-        ]
-    ).unique(["row", "h"])
-    df_k = in_cluster.group_by(["cluster", "h"]).agg(pl.len().alias("df_k"))
-    novel_rows = (
-        cand.join(df_k, on=["cluster", "h"], how="left")
+    parts = text_slices(byte_lengths(members["prompt"]) + byte_lengths(members["response"]))
+
+    def words(start: int, length: int) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
+        part = members.slice(start, length)
+        rows = mrows[start : start + length]
+        p_cnt, ph = _word_hashes(part["prompt"], threads)
+        r_cnt, rh = _word_hashes(part["response"], threads)
+        P = pl.DataFrame({"row": np.repeat(rows, p_cnt), "h": ph})
+        R = pl.DataFrame({"row": np.repeat(rows, r_cnt), "h": rh})
+        return np.stack([p_cnt, r_cnt]), P, R
+
+    def rare_in_cluster(tokens: pl.DataFrame) -> pl.DataFrame:
+        # (row, h, cluster) of the words that can be novel in the row's cluster
+        return (
+            tokens.filter(pl.col("h").is_in(rare["h"]))
+            .join(cl, on="row")
+            .join(rare, on="h")
+            .filter(pl.col("df") <= pl.col("size") + 1)
+            .select("row", "h", "cluster", "df")
+        )
+
+    counts = np.zeros((2, len(mrows)), dtype=np.int64)
+    partial, first, second = [], [], []
+    for start, length in parts:
+        cnt, P, R = words(start, length)
+        counts[:, start : start + length] = cnt
+        both = pl.concat([rare_in_cluster(P), rare_in_cluster(R)]).unique(["row", "h"])
+        partial.append(both.group_by(["cluster", "h"]).agg(pl.len().alias("df_k"), pl.first("df")))
+        first.append(R.filter(pl.col("h").is_in(first_h)).select("row").unique())
+        second.append(P.filter(pl.col("h").is_in(second_h)).select("row").unique())
+    novel_words = (
+        pl.concat(partial)
+        .group_by(["cluster", "h"])
+        .agg(pl.col("df_k").sum(), pl.first("df"))
         .filter((pl.col("df") - pl.col("df_k")) <= 1)
-        .select("row")
-        .unique()
-        .with_columns(novel=pl.lit(True))
+        .select("cluster", "h")
+    )
+    novel = []
+    for start, length in parts if novel_words.height else []:
+        _, P, R = words(start, length)
+        hs = novel_words["h"].unique()
+        found = (
+            R.filter(pl.col("h").is_in(hs))
+            .join(cl.select("row", "cluster"), on="row")
+            .join(novel_words, on=["cluster", "h"], how="semi")
+            .join(P.filter(pl.col("h").is_in(hs)), on=["row", "h"], how="anti")
+        )
+        novel.append(found.select("row").unique())
+    novel_rows = (
+        pl.concat(novel).with_columns(novel=pl.lit(True))
+        if novel
+        else pl.DataFrame(schema={"row": pl.UInt32, "novel": pl.Boolean})
     )
 
-    def rows_with(tokens: pl.DataFrame, hs: pl.Series, name: str) -> pl.DataFrame:
-        out = tokens.filter(pl.col("h").is_in(hs)).select("row").unique()
-        return out.with_columns(pl.lit(True).alias(name))
+    def rows_with(found: list[pl.DataFrame], name: str) -> pl.DataFrame:
+        return pl.concat(found).with_columns(pl.lit(True).alias(name))
 
+    p_count, r_count = counts
     per_row = (
         pl.DataFrame({"row": mrows[r_count > 0]})
         .join(novel_rows, on="row", how="left")
-        .join(rows_with(R, first_h, "first_person"), on="row", how="left")
+        .join(rows_with(first, "first_person"), on="row", how="left")
         .with_columns(pl.col("novel", "first_person").fill_null(False))
     )
-    second = (
+    second_rows = (
         pl.DataFrame({"row": mrows[p_count > 0]})
-        .join(rows_with(P, second_h, "second_person"), on="row", how="left")
+        .join(rows_with(second, "second_person"), on="row", how="left")
         .with_columns(pl.col("second_person").fill_null(False))
     )
-    return per_row, second
+    return per_row, second_rows
 
 
 def detect_campaigns(
@@ -844,12 +990,15 @@ def detect_campaigns(
     # in batches: the word-token frames then take memory for one batch, not for the corpus
     parts = [
         _member_words(batch, rare, first_h, second_h, threads)
-        for batch in _cluster_batches(members, _CAMPAIGN_BATCH_ROWS)
+        for batch in _cluster_batches(members, _CAMPAIGN_BATCH_ROWS, _CAMPAIGN_BATCH_BYTES)
     ]
     per_row = pl.concat([p for p, _ in parts])
     second = pl.concat([q for _, q in parts])
-    first_tok = f.select(
-        "row", pl.col("response").str.strip_chars().str.split(" ").list.first().alias("first_tok")
+    first_tok = by_slice(
+        f,
+        "response",
+        "row",
+        pl.col("response").str.strip_chars().str.split(" ").list.first().alias("first_tok"),
     )
     tok_counts = first_tok.group_by("first_tok").agg(pl.len().alias("tok_total"))
     cond_by_cluster: dict[int, float] = {}
@@ -866,7 +1015,9 @@ def detect_campaigns(
                 cond_by_cluster[int(c)] = float(sc)
 
     per_member = (
-        members.select(
+        by_slice(
+            members,
+            "response",
             "row",
             pl.col("tmpl_cluster").alias("cluster"),
             "resp_cluster",
@@ -1239,21 +1390,16 @@ def combine(
 
 
 def feature_texts(corpus: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """(prompt text = system + "\\n" + prompt, response), nulls as ``""``."""
-    if corpus["system"].null_count() == corpus.height:
-        # no system prompts: the prompt column itself (its text is not copied)
-        return corpus["prompt"].fill_null(""), corpus["response"].fill_null("")
-    ptext = corpus.select(
-        pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
-        .fill_null("")
-        .alias("p")
-    )["p"]
-    return ptext, corpus["response"].fill_null("")
+    """(prompt text = system + "\\n" + prompt, response), nulls as ``""``, as in
+    :func:`derive_texts` (for a batch that is in memory anyway)."""
+    d = derive_texts(corpus.select("system", "prompt", "response"))
+    return d["ptext"], d["rtext"]
 
 
 def template_text(ptext: pl.Series) -> pl.Series:
-    """The prompt text the template clustering compares: digits masked."""
-    return ptext.str.replace_all(r"\d+", "0")
+    """The prompt text the template clustering compares: digits masked (as
+    :func:`derive_texts`)."""
+    return ptext.to_frame("p").select(_masked_digits(pl.col("p")))["p"].alias(ptext.name)
 
 
 def familiarity_sample_every(n: int, cfg: Any) -> int:
@@ -1261,11 +1407,18 @@ def familiarity_sample_every(n: int, cfg: Any) -> int:
     return max(1, math.ceil(n / cfg.familiarity_sample)) if n else 1
 
 
+def _series(text: pl.Series | pa.ChunkedArray) -> pl.Series:
+    """A String series of ``text`` (an Arrow ``large_string`` array is viewed, not copied)."""
+    if isinstance(text, pl.Series):
+        return text
+    return pl.from_arrow(text, rechunk=False)  # type: ignore[return-value]
+
+
 def row_columns(
     rows: np.ndarray,
     corpus: pl.DataFrame,
-    ptext: pl.Series,
-    response: pl.Series,
+    ptext: pl.Series | pa.ChunkedArray,
+    response: pl.Series | pa.ChunkedArray,
     fam: np.ndarray,
     threads: int | None,
 ) -> pl.DataFrame:
@@ -1273,6 +1426,7 @@ def row_columns(
     familiarity ``fam``, NaN where unscored), for the rows ``rows`` of any batch."""
     valid = corpus["error"].is_null()
     stats = _core.text_stats(text_chunks(response)[0], threads=threads)
+    ptext, response = _series(ptext).alias("prompt"), _series(response).alias("response")
     words = stats["words"].astype(np.float64)
     fam = np.where(np.isnan(fam), 1.0, fam)
     # code reuses few word pairs too, but comes in lines; random-token gibberish does not

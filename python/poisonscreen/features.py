@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _poisonscreen as _core
-from ._arrow import text_chunks, to_arrow_text
+from ._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
 from .exceptions import ConfigError
 
 __all__ = [
@@ -234,13 +234,13 @@ def near_duplicates(
         sigs = np.concatenate(
             [
                 _core.signatures(
-                    text_chunks(arrow.take(pa.array(reps[i : i + _SLICE])))[0],
+                    text_chunks(arrow.take(pa.array(reps[i : i + k])))[0],
                     num_perm=num_perm,
                     seed=seed,
                     threads=threads,
                     **cfg.kwargs(),
                 )
-                for i in range(0, len(reps), _SLICE)
+                for i, k in _slices(byte_lengths(arrow)[reps])
             ]
         )
     b, r = _bands_rows(sigs.shape[1], threshold, bands, rows)
@@ -285,15 +285,20 @@ def near_duplicates(
     return out.select("row_id", "cluster_id", "cluster_size", "partner", "similarity")
 
 
-_SLICE = 1 << 16  # rows of text taken out of the input at a time
+_SLICE: int | None = None  # most rows of text taken out of the input at a time (None: SLICE_ROWS)
+
+
+def _slices(lengths: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, length)`` slices of at most ``_SLICE`` rows and ``SLICE_BYTES`` of text."""
+    return text_slices(lengths, max_rows=_SLICE)
 
 
 def _text_hashes(arrow: pa.ChunkedArray) -> np.ndarray:
     """A 64-bit hash of each text, a slice at a time."""
     return np.concatenate(
         [
-            pl.Series("t", arrow.slice(i, _SLICE), dtype=pl.String).hash(seed=0).to_numpy()
-            for i in range(0, len(arrow), _SLICE)
+            pl.Series("t", arrow.slice(i, k), dtype=pl.String).hash(seed=0).to_numpy()
+            for i, k in _slices(byte_lengths(arrow))
         ]
     )
 
@@ -316,10 +321,10 @@ def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
     if len(cand) == 0:
         return first
     same = np.zeros(len(cand), dtype=bool)
-    for i in range(0, len(cand), _SLICE):
-        a = arrow.take(pa.array(cand[i : i + _SLICE]))
-        b = arrow.take(pa.array(head[cand[i : i + _SLICE]]))
-        same[i : i + _SLICE] = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
+    for i, k in _slices(byte_lengths(arrow)[cand]):
+        a = arrow.take(pa.array(cand[i : i + k]))
+        b = arrow.take(pa.array(head[cand[i : i + k]]))
+        same[i : i + k] = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
     first[cand[same]] = head[cand[same]]
     odd = cand[~same]
     if len(odd):  # a hash shared with a different text, or null texts: exact grouping

@@ -963,6 +963,7 @@ def _run(
             .sort(["df", "word", "h"], descending=[True, False, False])
         )
         feats = det.assemble_features(base, clusters["resp"], clusters["tmpl"], vocab)
+        feats.token_table_mb = cfg.token_table_mb
     actor = _similarity_actor(cfg)
     if actor is not None:
         feats.similarity_runner = lambda fn, *args: ray.get(actor.run.remote(fn, *args))

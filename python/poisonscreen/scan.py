@@ -17,8 +17,11 @@ detectors on the driver, so both engines give the same output.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import platform
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from . import __version__
 from . import detectors as det
-from .exceptions import ConfigError
-from .io import read_corpus
+from .exceptions import ConfigError, InputError
+from .io import CORPUS_SCHEMA, iter_corpus, read_corpus
 
 __all__ = [
     "ROWS_SCHEMA",
@@ -74,6 +78,18 @@ class ScanConfig:
     #: where the similarity stage (cluster coherence) runs: "auto" (a GPU when CuPy finds one,
     #: else the CPU), "cpu" or "gpu"; summary.json's "backend" says which ran
     device: str = "auto"
+    #: hold the corpus text in a memory-mapped scratch file (in ``spill_dir``, default the
+    #: system temporary directory; removed when the scan's result is gone) instead of in process
+    #: memory: the kernel pages text in and out as the stages read it, so the scan's own memory
+    #: grows with the number of rows, not with the length of their text
+    spill: bool = True
+    spill_dir: str | None = None
+    #: most memory (MB) for the table of every prompt's token hashes that trigger mining keeps
+    #: so that each prompt is tokenised once rather than once per mining pass (8 bytes per
+    #: token; estimated before it is built as 2 bytes per byte of prompt text, which English
+    #: text stays under). A corpus whose table would not fit is mined from the text, slower
+    #: and with no memory per token (see benches/README.md); 0: never keep the table
+    token_table_mb: float = 2048
 
     def validate(self, check_device: bool = True) -> None:
         if not 0.0 < self.flag_threshold <= 1.0:
@@ -90,6 +106,10 @@ class ScanConfig:
             raise ConfigError(f"min_cluster must be at least 2, got {self.min_cluster}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'gpu', got {self.device!r}")
+        if self.token_table_mb < 0:
+            raise ConfigError(f"token_table_mb must be at least 0, got {self.token_table_mb}")
+        if self.spill_dir is not None and not Path(self.spill_dir).is_dir():
+            raise ConfigError(f"spill_dir {self.spill_dir!r} is not a directory")
         if self.device == "gpu" and check_device:
             from .similarity import get_backend
 
@@ -222,6 +242,92 @@ def make_result(
     )
 
 
+#: rows read, derived and written at a time: the read stage's memory for text is one batch's
+_SPILL_BATCH_ROWS = 8192
+_FEATURE_COLUMNS = {"ptext": "__ptext", "rtext": "__rtext", "ttext": "__ttext"}
+
+
+def _unlink_later(path: str) -> None:
+    """Remove ``path`` at exit (where an open mapping keeps it from being removed now)."""
+
+    def remove() -> None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    atexit.register(remove)
+
+
+def _large_strings(table: pa.Table) -> pa.Table:
+    """``table`` with every string column as ``large_string`` (what the core reads)."""
+    return table.cast(
+        pa.schema(
+            [
+                f.with_type(pa.large_string())
+                if pa.types.is_string(f.type) or pa.types.is_string_view(f.type)
+                else f
+                for f in table.schema
+            ]
+        )
+    )
+
+
+def spill_corpus(
+    source: Any, *, mapping: dict[str, str] | None = None, directory: str | None = None
+) -> tuple[pl.DataFrame, det.FeatureText]:
+    """Read ``source`` as :func:`~poisonscreen.read_corpus` does, a batch at a time, into an
+    uncompressed Arrow IPC file in ``directory`` together with the texts the features use
+    (:func:`~poisonscreen.detectors.derive_texts`), then memory-map it.
+
+    Returns the corpus (equal to ``read_corpus(source)``) and its
+    :class:`~poisonscreen.detectors.FeatureText`, both reading the mapped file without a copy.
+    The file is unlinked at once (its pages stay mapped while anything uses them), or, where the
+    system forbids that, at exit."""
+
+    def failed(exc: OSError) -> InputError:
+        where = directory or tempfile.gettempdir()
+        return InputError(
+            f"cannot spill the corpus to {where!r} ({exc}); set spill_dir (--spill-dir) to a "
+            "directory with room, or spill=False (--no-spill)"
+        )
+
+    try:
+        fd, path = tempfile.mkstemp(prefix="poisonscreen-", suffix=".arrow", dir=directory)
+    except OSError as exc:
+        raise failed(exc) from exc
+    try:
+        with open(fd, "wb", closefd=True) as fh:
+            writer = None
+            for batch in iter_corpus(source, mapping=mapping, batch_size=_SPILL_BATCH_ROWS):
+                derived = det.derive_texts(batch).rename(_FEATURE_COLUMNS)
+                table = _large_strings(pl.concat([batch, derived], how="horizontal").to_arrow())
+                try:
+                    if writer is None:
+                        writer = pa.ipc.new_file(fh, table.schema)
+                    writer.write_table(table)
+                except OSError as exc:
+                    raise failed(exc) from exc
+            try:
+                if writer is not None:
+                    writer.close()
+            except OSError as exc:
+                raise failed(exc) from exc
+        if writer is None:  # no rows
+            empty = pa.chunked_array([], type=pa.large_string())
+            return pl.DataFrame(schema=CORPUS_SCHEMA), det.FeatureText(empty, empty, empty)
+        mapped = pa.ipc.open_file(pa.memory_map(path)).read_all()
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            _unlink_later(path)
+    corpus = pl.from_arrow(mapped.select(list(CORPUS_SCHEMA)), rechunk=False)
+    assert isinstance(corpus, pl.DataFrame)
+    text = det.FeatureText(*(mapped.column(c) for c in _FEATURE_COLUMNS.values()))
+    return corpus, text
+
+
 def scan(
     source: Any,
     *,
@@ -247,9 +353,12 @@ def scan(
     timer = _Timer(bar)
     try:
         with timer.stage("read"):
-            corpus = read_corpus(source, mapping=mapping)
+            if cfg.spill:
+                corpus, text = spill_corpus(source, mapping=mapping, directory=cfg.spill_dir)
+            else:
+                corpus, text = read_corpus(source, mapping=mapping), None
         with timer.stage("features"):
-            feats = det.row_features(corpus, cfg)
+            feats = det.row_features(corpus, cfg, text)
         rows, triggers, clusters = detect(corpus, feats, cfg, timer)
     finally:
         if bar is not None:

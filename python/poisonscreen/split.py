@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from .exceptions import InputError
-from .io import read_corpus
+from .io import CORPUS_SCHEMA, iter_corpus
 
 
 def _records_jsonl(path: Path) -> list[bytes]:
@@ -98,7 +98,17 @@ def split(
             f"{rows_path}: no such file (run `poisonscreen scan ... --out {findings}` first)"
         )
     found = pl.read_parquet(rows_path)
-    corpus = read_corpus(inputs, mapping=mapping).select("row_id", "source", "line", "error")
+    # where each row came from, without its text (read a batch at a time)
+    located = [
+        b.select("row_id", "source", "line", "error") for b in iter_corpus(inputs, mapping=mapping)
+    ]
+    corpus = (
+        pl.concat(located)
+        if located
+        else pl.DataFrame(
+            schema={c: CORPUS_SCHEMA[c] for c in ("row_id", "source", "line", "error")}
+        )
+    )
     if found.height != corpus.height:
         raise InputError(
             f"{rows_path}: describes {found.height} rows but the inputs have {corpus.height} rows; "
