@@ -175,10 +175,11 @@ def test_spilled_scan_equals_in_memory_scan(tmp_path: Path) -> None:
 def test_text_slices_do_not_change_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every step that takes text out a slice at a time gives the same tables with slices of
     a few rows and a few hundred bytes (so rows longer than a slice are sliced alone)."""
-    from poisonscreen import _arrow, detectors
+    from poisonscreen import _arrow, detectors, features
 
     inputs = _mixed_corpus(tmp_path)
     whole = ps.scan(inputs)
+    monkeypatch.setattr(features, "_JACCARD_TEXT_BYTES", 500)  # candidate pairs in blocks
     monkeypatch.setattr(_arrow, "SLICE_ROWS", 7)
     monkeypatch.setattr(_arrow, "SLICE_BYTES", 300)
     monkeypatch.setattr(detectors, "_CAMPAIGN_BATCH_BYTES", 2000)

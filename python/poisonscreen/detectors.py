@@ -696,6 +696,24 @@ def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.n
     return np.repeat(np.arange(len(count)), count), h
 
 
+def _short_prompt_tokens(
+    prompts: pl.Series, limit: int, threads: int | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_csr_tokens` of ``prompts``, tokenised a slice at a time, or ``None`` as soon as
+    they have more than ``limit`` tokens (so long prompts are never all tokenised at once)."""
+    rows, toks, total = [], [], 0
+    for start, length in text_slices(byte_lengths(prompts)):
+        r, t = _csr_tokens(prompts.slice(start, length), threads)
+        total += len(t)
+        if total > limit:
+            return None
+        rows.append(r + start)
+        toks.append(t)
+    if not toks:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    return np.concatenate(rows), np.concatenate(toks)
+
+
 def _exclusive_share(
     mask: np.ndarray, r_rows: np.ndarray, r_tok: np.ndarray, n_tok: int
 ) -> tuple[float, np.ndarray]:
@@ -737,10 +755,11 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
         rows = np.asarray(rows, dtype=np.int64)
         k = len(rows)
         sub = f[rows]
-        p_rows, p_tok = _csr_tokens(sub["prompt"], cfg.threads)
         # only short templated prompts: the varying tokens are slot values
-        if len(p_rows) / k > 60:
+        short = _short_prompt_tokens(sub["prompt"], 60 * k, cfg.threads)
+        if short is None:
             continue
+        p_rows, p_tok = short
         r_rows, r_hash = _csr_tokens(sub["response"], cfg.threads)
         # answer words that carry information: not numbers, not copied from the row's prompt
         own = np.isin(r_rows * (1 << 20) + _small(r_hash), p_rows * (1 << 20) + _small(p_tok))
@@ -911,23 +930,28 @@ def _member_words(
             .join(cl, on="row")
             .join(rare, on="h")
             .filter(pl.col("df") <= pl.col("size") + 1)
-            .select("row", "h", "cluster", "df")
+            .select("row", "h", "cluster")
         )
 
     counts = np.zeros((2, len(mrows)), dtype=np.int64)
-    partial, first, second = [], [], []
+    first, second = [], []
+    # (cluster, h, df_k, df), summed slice by slice: one row per distinct word of a cluster
+    df_k = pl.DataFrame(schema={"cluster": pl.UInt32, "h": pl.UInt64, "df_k": pl.UInt32})
     for start, length in parts:
         cnt, P, R = words(start, length)
         counts[:, start : start + length] = cnt
         both = pl.concat([rare_in_cluster(P), rare_in_cluster(R)]).unique(["row", "h"])
-        partial.append(both.group_by(["cluster", "h"]).agg(pl.len().alias("df_k"), pl.first("df")))
+        here = both.group_by(["cluster", "h"]).agg(pl.len().cast(pl.UInt32).alias("df_k"))
+        df_k = (
+            pl.concat([df_k, here.cast({"cluster": pl.UInt32, "h": pl.UInt64})])
+            .group_by(["cluster", "h"])
+            .agg(pl.col("df_k").sum())
+        )
         first.append(R.filter(pl.col("h").is_in(first_h)).select("row").unique())
         second.append(P.filter(pl.col("h").is_in(second_h)).select("row").unique())
     novel_words = (
-        pl.concat(partial)
-        .group_by(["cluster", "h"])
-        .agg(pl.col("df_k").sum(), pl.first("df"))
-        .filter((pl.col("df") - pl.col("df_k")) <= 1)
+        df_k.join(rare, on="h")
+        .filter((pl.col("df").cast(pl.Int64) - pl.col("df_k").cast(pl.Int64)) <= 1)
         .select("cluster", "h")
     )
     novel = []

@@ -250,7 +250,7 @@ def near_duplicates(
     # representatives are in row order, so pairs mapped to rows stay (smaller, larger) and sorted
     row_pairs = np.ascontiguousarray(reps[pairs].reshape(-1, 2), dtype=np.uint32)
     if verify == "exact":
-        sim = _core.exact_jaccard(chunks, row_pairs, threads=threads, **cfg.kwargs())
+        sim = _exact_jaccard(chunks, row_pairs, byte_lengths(arrow), threads, cfg)
     else:
         sim = _core.signature_agreement(sigs, pairs, threads=threads)
     keep = np.ones(len(pairs), dtype=bool) if verify == "none" else sim >= threshold
@@ -338,6 +338,29 @@ def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
         )
         first[rows] = sub.select(pl.col("i").min().over("fp", "t"))["i"].to_numpy()
     return first
+
+
+#: text (bytes) of the rows whose shingle sets one ``exact_jaccard`` call holds at once (about
+#: 1.5 bytes of set per byte of text); candidate pairs whose rows hold more are verified in
+#: blocks, each row's set then computed once per block it appears in
+_JACCARD_TEXT_BYTES = 1 << 29
+
+
+def _exact_jaccard(
+    chunks: Any, pairs: np.ndarray, lengths: np.ndarray, threads: int | None, cfg: ShingleConfig
+) -> np.ndarray:
+    """``_core.exact_jaccard`` of ``pairs``, with the shingle sets it holds bounded by
+    :data:`_JACCARD_TEXT_BYTES` of text."""
+    if len(pairs) == 0 or lengths[np.unique(pairs)].sum() <= _JACCARD_TEXT_BYTES:
+        return _core.exact_jaccard(chunks, pairs, threads=threads, **cfg.kwargs())
+    cost = lengths[pairs[:, 0]] + lengths[pairs[:, 1]]
+    blocks = text_slices(cost, max_rows=len(pairs), max_bytes=_JACCARD_TEXT_BYTES)
+    return np.concatenate(
+        [
+            _core.exact_jaccard(chunks, pairs[s : s + k], threads=threads, **cfg.kwargs())
+            for s, k in blocks
+        ]
+    )
 
 
 def _partner_similarity(
