@@ -8,7 +8,8 @@ each prompt and response is followed by the prompt/response of ``k - 1`` other r
 corpus is written to a Parquet file first and a fresh process scans the file, as the CLI would,
 so the input is not in memory beforehand.
 
-A thread samples ``/proc/self/status`` every 20 ms: ``VmRSS`` (all resident memory) and
+The scanning process runs with polars' and Arrow's allocators told to return freed memory at
+once (``_ALLOC``). A thread samples ``/proc/self/status`` every 20 ms: ``VmRSS`` (all resident memory) and
 ``RssAnon`` (resident memory not backed by a file: what the scan itself allocated, as opposed to
 pages of memory-mapped files that the kernel can drop and re-read). The peak of each per stage
 is printed as JSON, with the growth in bytes per byte of added text between the scales.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 _STRIDE = 7919
+#: the allocators (polars' jemalloc, Arrow's mimalloc) return freed memory at once instead of
+#: keeping it cached for reuse, so RssAnon tracks what the scan holds rather than allocator
+#: caches (which otherwise add hundreds of MB of run-to-run noise)
+_ALLOC = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0", "MIMALLOC_PURGE_DELAY": "0"}
 
 
 def _status() -> tuple[int, int]:
@@ -93,7 +99,8 @@ def measure(path: str, threads: int | None, options: dict) -> dict:
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     t0 = time.perf_counter()
-    result = ps.scan(path, threads=threads, **options)
+    known = ps.ScanConfig.__dataclass_fields__  # an older build may lack some options
+    result = ps.scan(path, threads=threads, **{k: v for k, v in options.items() if k in known})
     wall = time.perf_counter() - t0
     current[0] = "end"
     time.sleep(0.05)
@@ -134,7 +141,7 @@ def main() -> None:
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             cmd += ["--no-spill"] * args.no_spill + ["--token-table-mb", str(args.token_table_mb)]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **_ALLOC})
             if proc.returncode:
                 sys.exit(proc.stderr)
             res = json.loads(proc.stdout)

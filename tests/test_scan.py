@@ -204,6 +204,21 @@ def test_text_slices_bounds() -> None:
     assert text_slices(np.zeros(0, np.int64)) == []
 
 
+def test_default_spill_dir_avoids_memory_filesystems(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import tempfile
+
+    scan_module = importlib.import_module("poisonscreen.scan")  # the module, not the function
+    if Path("/proc/mounts").exists():  # Linux: the real lookup of a path's filesystem
+        assert scan_module._filesystem("/proc/self") == "proc"
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    monkeypatch.setattr(scan_module, "_filesystem", lambda p: "ext4")
+    assert scan_module.default_spill_dir() == "/tmp"
+    # a tmpfs /tmp is memory: spilling there would save nothing, so /var/tmp (on disk) is used
+    monkeypatch.setattr(scan_module, "_filesystem", lambda p: "tmpfs" if p == "/tmp" else "ext4")
+    assert scan_module.default_spill_dir() == "/var/tmp"
+
+
 def test_spill_errors(tmp_path: Path) -> None:
     from poisonscreen.exceptions import InputError
 

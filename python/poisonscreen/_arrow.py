@@ -79,7 +79,7 @@ def text_chunks(texts: Any, what: str = "texts") -> tuple[list[Chunk], int]:
 #: otherwise copy or derive the text of every row at once: the memory such a step needs for text
 #: is then one slice's, whatever the length of the corpus's texts
 SLICE_ROWS = 1 << 16
-SLICE_BYTES = 1 << 23
+SLICE_BYTES = 1 << 25
 
 
 def text_slices(

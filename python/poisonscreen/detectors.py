@@ -27,6 +27,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import _arrow
 from . import _poisonscreen as _core
 from ._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
 from .features import near_duplicates
@@ -174,6 +175,10 @@ class Features:
                 _core.TokenTable(chunks, threads=threads) if self.keeps_token_table() else chunks
             )
         return self._prompt_tokens
+
+    def drop_prompt_tokens(self) -> None:
+        """Free the token table once trigger mining, its only user, is done."""
+        self._prompt_tokens = None
 
     def word(self, h: int) -> str:
         if not self._names:
@@ -912,11 +917,17 @@ def _member_words(
     cl = members.select(
         "row", pl.col("tmpl_cluster").alias("cluster"), pl.col("tmpl_cluster_size").alias("size")
     )
-    parts = text_slices(byte_lengths(members["prompt"]) + byte_lengths(members["response"]))
+    # token frames take ~20 bytes per byte of text: a quarter of the usual slice
+    parts = text_slices(
+        byte_lengths(members["prompt"]) + byte_lengths(members["response"]),
+        max_bytes=_arrow.SLICE_BYTES // 4,
+    )
 
-    def words(start: int, length: int) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
-        part = members.slice(start, length)
-        rows = mrows[start : start + length]
+    def words(
+        frame: pl.DataFrame, start: int, length: int
+    ) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
+        part = frame.slice(start, length)
+        rows = part["row"].to_numpy()
         p_cnt, ph = _word_hashes(part["prompt"], threads)
         r_cnt, rh = _word_hashes(part["response"], threads)
         P = pl.DataFrame({"row": np.repeat(rows, p_cnt), "h": ph})
@@ -935,29 +946,37 @@ def _member_words(
 
     counts = np.zeros((2, len(mrows)), dtype=np.int64)
     first, second = [], []
-    # (cluster, h, df_k, df), summed slice by slice: one row per distinct word of a cluster
+
+    # (cluster, h, df_k) summed slice by slice: one row per distinct word of a cluster, merged
+    # whenever the unmerged slices' counts outgrow the merged table (amortised linear)
+    def merge(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        return pl.concat(frames).group_by(["cluster", "h"]).agg(pl.col("df_k").sum())
+
     df_k = pl.DataFrame(schema={"cluster": pl.UInt32, "h": pl.UInt64, "df_k": pl.UInt32})
+    pending: list[pl.DataFrame] = []
     for start, length in parts:
-        cnt, P, R = words(start, length)
+        cnt, P, R = words(members, start, length)
         counts[:, start : start + length] = cnt
         both = pl.concat([rare_in_cluster(P), rare_in_cluster(R)]).unique(["row", "h"])
         here = both.group_by(["cluster", "h"]).agg(pl.len().cast(pl.UInt32).alias("df_k"))
-        df_k = (
-            pl.concat([df_k, here.cast({"cluster": pl.UInt32, "h": pl.UInt64})])
-            .group_by(["cluster", "h"])
-            .agg(pl.col("df_k").sum())
-        )
+        pending.append(here.cast({"cluster": pl.UInt32, "h": pl.UInt64}))
+        if sum(f.height for f in pending) > max(df_k.height, 1 << 16):
+            df_k, pending = merge([df_k, *pending]), []
         first.append(R.filter(pl.col("h").is_in(first_h)).select("row").unique())
         second.append(P.filter(pl.col("h").is_in(second_h)).select("row").unique())
+    df_k = merge([df_k, *pending])
     novel_words = (
         df_k.join(rare, on="h")
         .filter((pl.col("df").cast(pl.Int64) - pl.col("df_k").cast(pl.Int64)) <= 1)
         .select("cluster", "h")
     )
+    # the second pass reads only the clusters that have novel words
     novel = []
-    for start, length in parts if novel_words.height else []:
-        _, P, R = words(start, length)
-        hs = novel_words["h"].unique()
+    hs = novel_words["h"].unique()
+    again = members.filter(pl.col("tmpl_cluster").is_in(novel_words["cluster"].unique()))
+    lengths = byte_lengths(again["prompt"]) + byte_lengths(again["response"])
+    for start, length in text_slices(lengths, max_bytes=_arrow.SLICE_BYTES // 4):
+        _, P, R = words(again, start, length)
         found = (
             R.filter(pl.col("h").is_in(hs))
             .join(cl.select("row", "cluster"), on="row")

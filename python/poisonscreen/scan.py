@@ -79,9 +79,10 @@ class ScanConfig:
     #: else the CPU), "cpu" or "gpu"; summary.json's "backend" says which ran
     device: str = "auto"
     #: hold the corpus text in a memory-mapped scratch file (in ``spill_dir``, default the
-    #: system temporary directory; removed when the scan's result is gone) instead of in process
-    #: memory: the kernel pages text in and out as the stages read it, so the scan's own memory
-    #: grows with the number of rows, not with the length of their text
+    #: system temporary directory, or /var/tmp where that is a tmpfs; the file is unlinked as
+    #: soon as it is mapped) instead of in process memory: the kernel pages text in and out as
+    #: the stages read it, so the scan's own memory grows with the number of rows, not with the
+    #: length of their text. It needs about 2.5x the corpus text in free disk space
     spill: bool = True
     spill_dir: str | None = None
     #: most memory (MB) for the table of every prompt's token hashes that trigger mining keeps
@@ -193,6 +194,7 @@ def detect(
     Both engines call this on the same features, so their outputs agree."""
     with timer.stage("triggers"):
         triggers, trig_hits = det.detect_triggers(feats, cfg)
+        feats.drop_prompt_tokens()
     with timer.stage("conditional"):
         cond, cond_hits = det.detect_conditional(feats, cfg)
     with timer.stage("campaigns"):
@@ -247,6 +249,36 @@ _SPILL_BATCH_ROWS = 8192
 _FEATURE_COLUMNS = {"ptext": "__ptext", "rtext": "__rtext", "ttext": "__ttext"}
 
 
+_MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
+
+
+def _filesystem(path: str) -> str | None:
+    """The type of the filesystem ``path`` is on (Linux ``/proc/mounts``), or None."""
+    try:
+        with open("/proc/mounts") as fh:
+            mounts = [line.split()[1:3] for line in fh if len(line.split()) > 2]
+    except OSError:
+        return None
+    real = os.path.realpath(path)
+    best = max(
+        (m for m in mounts if real == m[0] or real.startswith(m[0].rstrip("/") + "/")),
+        key=lambda m: len(m[0]),
+        default=None,
+    )
+    return best[1] if best else None
+
+
+def default_spill_dir() -> str:
+    """Where the scan spills its corpus when ``spill_dir`` is not set: the system temporary
+    directory, unless that is held in memory (tmpfs, as on some Linux systems), where spilling
+    would save nothing; then ``/var/tmp`` if that is on disk."""
+    tmp = tempfile.gettempdir()
+    if _filesystem(tmp) in _MEMORY_FILESYSTEMS:
+        if os.path.isdir("/var/tmp") and _filesystem("/var/tmp") not in _MEMORY_FILESYSTEMS:
+            return "/var/tmp"
+    return tmp
+
+
 def _unlink_later(path: str) -> None:
     """Remove ``path`` at exit (where an open mapping keeps it from being removed now)."""
 
@@ -285,8 +317,10 @@ def spill_corpus(
     The file is unlinked at once (its pages stay mapped while anything uses them), or, where the
     system forbids that, at exit."""
 
+    directory = directory or default_spill_dir()
+
     def failed(exc: OSError) -> InputError:
-        where = directory or tempfile.gettempdir()
+        where = directory
         return InputError(
             f"cannot spill the corpus to {where!r} ({exc}); set spill_dir (--spill-dir) to a "
             "directory with room, or spill=False (--no-spill)"
