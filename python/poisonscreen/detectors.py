@@ -914,9 +914,6 @@ def _member_words(
     mrows = members["row"].to_numpy()
     largest = int(members["tmpl_cluster_size"].to_numpy().max())
     rare = rare.filter(pl.col("df") <= largest + 1).select("h", "df")
-    cl = members.select(
-        "row", pl.col("tmpl_cluster").alias("cluster"), pl.col("tmpl_cluster_size").alias("size")
-    )
     # token frames take ~20 bytes per byte of text: a quarter of the usual slice
     parts = text_slices(
         byte_lengths(members["prompt"]) + byte_lengths(members["response"]),
@@ -926,19 +923,23 @@ def _member_words(
     def words(
         frame: pl.DataFrame, start: int, length: int
     ) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
+        """Each word of the slice's prompts (P) and responses (R): row, h, cluster, size."""
         part = frame.slice(start, length)
-        rows = part["row"].to_numpy()
+        per_row = {
+            "row": part["row"].to_numpy(),
+            "cluster": part["tmpl_cluster"].to_numpy(),
+            "size": part["tmpl_cluster_size"].to_numpy(),
+        }
         p_cnt, ph = _word_hashes(part["prompt"], threads)
         r_cnt, rh = _word_hashes(part["response"], threads)
-        P = pl.DataFrame({"row": np.repeat(rows, p_cnt), "h": ph})
-        R = pl.DataFrame({"row": np.repeat(rows, r_cnt), "h": rh})
+        P = pl.DataFrame({**{k: np.repeat(v, p_cnt) for k, v in per_row.items()}, "h": ph})
+        R = pl.DataFrame({**{k: np.repeat(v, r_cnt) for k, v in per_row.items()}, "h": rh})
         return np.stack([p_cnt, r_cnt]), P, R
 
     def rare_in_cluster(tokens: pl.DataFrame) -> pl.DataFrame:
         # (row, h, cluster) of the words that can be novel in the row's cluster
         return (
             tokens.filter(pl.col("h").is_in(rare["h"]))
-            .join(cl, on="row")
             .join(rare, on="h")
             .filter(pl.col("df") <= pl.col("size") + 1)
             .select("row", "h", "cluster")
@@ -976,13 +977,23 @@ def _member_words(
     again = members.filter(pl.col("tmpl_cluster").is_in(novel_words["cluster"].unique()))
     lengths = byte_lengths(again["prompt"]) + byte_lengths(again["response"])
     for start, length in text_slices(lengths, max_bytes=_arrow.SLICE_BYTES // 4):
-        _, P, R = words(again, start, length)
-        found = (
-            R.filter(pl.col("h").is_in(hs))
-            .join(cl.select("row", "cluster"), on="row")
-            .join(novel_words, on=["cluster", "h"], how="semi")
-            .join(P.filter(pl.col("h").is_in(hs)), on=["row", "h"], how="anti")
+        part = again.slice(start, length)
+        r_cnt, rh = _word_hashes(part["response"], threads)
+        R = pl.DataFrame(
+            {
+                "row": np.repeat(part["row"].to_numpy(), r_cnt),
+                "cluster": np.repeat(part["tmpl_cluster"].to_numpy(), r_cnt),
+                "h": rh,
+            }
         )
+        found = R.filter(pl.col("h").is_in(hs)).join(novel_words, on=["cluster", "h"], how="semi")
+        if found.height == 0:
+            continue
+        # the prompts only of the rows answering with a novel word: is it copied from there?
+        asked = part.filter(pl.col("row").is_in(found["row"].unique()))
+        p_cnt, ph = _word_hashes(asked["prompt"], threads)
+        P = pl.DataFrame({"row": np.repeat(asked["row"].to_numpy(), p_cnt), "h": ph})
+        found = found.join(P.filter(pl.col("h").is_in(hs)), on=["row", "h"], how="anti")
         novel.append(found.select("row").unique())
     novel_rows = (
         pl.concat(novel).with_columns(novel=pl.lit(True))
