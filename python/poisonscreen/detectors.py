@@ -120,7 +120,11 @@ def _large(s: pl.Series) -> pa.Array:
 def feature_text(corpus: pl.DataFrame) -> FeatureText:
     """:class:`FeatureText` of an in-memory corpus, derived a slice at a time."""
     parts: dict[str, list[pa.Array]] = {"ptext": [], "rtext": [], "ttext": []}
-    lengths = sum(byte_lengths(corpus[c]) for c in ("system", "prompt", "response"))
+    lengths = (
+        byte_lengths(corpus["system"])
+        + byte_lengths(corpus["prompt"])
+        + byte_lengths(corpus["response"])
+    )
     for start, length in text_slices(lengths):
         d = derive_texts(corpus.slice(start, length))
         for name in parts:
