@@ -426,11 +426,11 @@ def test_near_duplicates_collapses_identical_texts():
 def test_first_occurrence_exact_even_when_hashes_collide(
     monkeypatch: pytest.MonkeyPatch, collide: bool
 ) -> None:
-    from poisonscreen import features
+    from poisonscreen import _arrow, features
 
     if collide:  # every text gets the same hash: only the text comparison separates them
         monkeypatch.setattr(features, "_text_hashes", lambda arrow: np.zeros(len(arrow), np.uint64))
-    monkeypatch.setattr(features, "_SLICE", 3)  # several slices
+    monkeypatch.setattr(_arrow, "SLICE_ROWS", 3)  # several slices
     texts = ["b", "a", None, "b", "", "a", None, "c", "", "b", "a b", "a"]
     got = features._first_occurrence(pa.chunked_array([pa.array(texts, pa.large_string())]))
     want = [texts.index(t) for t in texts]

@@ -89,18 +89,17 @@ class FeatureText:
         return len(self.prompt)
 
 
-def _masked_digits(text: pl.Expr) -> pl.Expr:
-    return text.str.replace_all(r"\d+", "0")
-
-
-def derive_texts(batch: pl.DataFrame) -> pl.DataFrame:
-    """The :class:`FeatureText` columns (``ptext``, ``rtext``, ``ttext``) of a corpus batch."""
-    return batch.select(
+def derive_texts(batch: pl.DataFrame, template: bool = True) -> pl.DataFrame:
+    """The :class:`FeatureText` columns of a corpus batch: ``ptext`` (system + "\\n" + prompt),
+    ``rtext`` (response), nulls as ``""``, and with ``template`` ``ttext``
+    (:func:`template_text` of ``ptext``)."""
+    texts = batch.select(
         pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
         .fill_null("")
         .alias("ptext"),
         pl.col("response").fill_null("").alias("rtext"),
-    ).with_columns(_masked_digits(pl.col("ptext")).alias("ttext"))
+    )
+    return texts.with_columns(template_text(texts["ptext"]).alias("ttext")) if template else texts
 
 
 def by_slice(frame: pl.DataFrame, text: str, *exprs: pl.Expr | str) -> pl.DataFrame:
@@ -111,10 +110,6 @@ def by_slice(frame: pl.DataFrame, text: str, *exprs: pl.Expr | str) -> pl.DataFr
     if len(parts) <= 1:
         return frame.select(*exprs)
     return pl.concat([frame.slice(s, k).select(*exprs) for s, k in parts])
-
-
-def _large(s: pl.Series) -> pa.Array:
-    return s.to_arrow().cast(pa.large_string())
 
 
 def feature_text(corpus: pl.DataFrame) -> FeatureText:
@@ -128,7 +123,7 @@ def feature_text(corpus: pl.DataFrame) -> FeatureText:
     for start, length in text_slices(lengths):
         d = derive_texts(corpus.slice(start, length))
         for name in parts:
-            parts[name].append(_large(d[name]))
+            parts[name].extend(to_arrow_text(d[name]).chunks)
     return FeatureText(
         *(pa.chunked_array(parts[n], type=pa.large_string()) for n in ("ptext", "rtext", "ttext"))
     )
@@ -1448,16 +1443,14 @@ def combine(
 
 
 def feature_texts(corpus: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """(prompt text = system + "\\n" + prompt, response), nulls as ``""``, as in
-    :func:`derive_texts` (for a batch that is in memory anyway)."""
-    d = derive_texts(corpus.select("system", "prompt", "response"))
+    """(prompt text, response) of :func:`derive_texts`, for a batch that is in memory anyway."""
+    d = derive_texts(corpus, template=False)
     return d["ptext"], d["rtext"]
 
 
 def template_text(ptext: pl.Series) -> pl.Series:
-    """The prompt text the template clustering compares: digits masked (as
-    :func:`derive_texts`)."""
-    return ptext.to_frame("p").select(_masked_digits(pl.col("p")))["p"].alias(ptext.name)
+    """The prompt text the template clustering compares: digits masked."""
+    return ptext.str.replace_all(_DIGITS.pattern, "0")
 
 
 def familiarity_sample_every(n: int, cfg: Any) -> int:

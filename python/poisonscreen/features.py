@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import _arrow
 from . import _poisonscreen as _core
 from ._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
 from .exceptions import ConfigError
@@ -218,7 +219,8 @@ def near_duplicates(
     cfg = ShingleConfig(ngram=ngram, mode=mode)
     # identical texts have identical shingle sets: LSH and verification see one representative
     # (its first row) per distinct text, and each later copy is joined to it with similarity 1
-    first = _first_occurrence(arrow)
+    lengths = byte_lengths(arrow)
+    first = _first_occurrence(arrow, lengths)
     is_rep = first == np.arange(n, dtype=np.int64)
     reps = np.flatnonzero(is_rep)
     if sigs is not None:
@@ -240,7 +242,7 @@ def near_duplicates(
                     threads=threads,
                     **cfg.kwargs(),
                 )
-                for i, k in _slices(byte_lengths(arrow)[reps])
+                for i, k in text_slices(lengths[reps])
             ]
         )
     b, r = _bands_rows(sigs.shape[1], threshold, bands, rows)
@@ -250,7 +252,7 @@ def near_duplicates(
     # representatives are in row order, so pairs mapped to rows stay (smaller, larger) and sorted
     row_pairs = np.ascontiguousarray(reps[pairs].reshape(-1, 2), dtype=np.uint32)
     if verify == "exact":
-        sim = _exact_jaccard(chunks, row_pairs, byte_lengths(arrow), threads, cfg)
+        sim = _exact_jaccard(chunks, row_pairs, lengths, threads, cfg)
     else:
         sim = _core.signature_agreement(sigs, pairs, threads=threads)
     keep = np.ones(len(pairs), dtype=bool) if verify == "none" else sim >= threshold
@@ -285,30 +287,26 @@ def near_duplicates(
     return out.select("row_id", "cluster_id", "cluster_size", "partner", "similarity")
 
 
-_SLICE: int | None = None  # most rows of text taken out of the input at a time (None: SLICE_ROWS)
-
-
-def _slices(lengths: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, length)`` slices of at most ``_SLICE`` rows and ``SLICE_BYTES`` of text."""
-    return text_slices(lengths, max_rows=_SLICE)
-
-
 def _text_hashes(arrow: pa.ChunkedArray) -> np.ndarray:
-    """A 64-bit hash of each text, a slice at a time."""
+    """A 64-bit hash of each text, a slice of rows at a time (polars views the Arrow text, so
+    no text is copied; the slice bounds its per-row views)."""
     return np.concatenate(
         [
-            pl.Series("t", arrow.slice(i, k), dtype=pl.String).hash(seed=0).to_numpy()
-            for i, k in _slices(byte_lengths(arrow))
+            pl.Series("t", arrow.slice(i, _arrow.SLICE_ROWS), dtype=pl.String)
+            .hash(seed=0)
+            .to_numpy()
+            for i in range(0, len(arrow), _arrow.SLICE_ROWS)
         ]
     )
 
 
-def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
+def _first_occurrence(arrow: pa.ChunkedArray, lengths: np.ndarray | None = None) -> np.ndarray:
     """For each row, the position of the first row with the same text (nulls: the first null).
 
     Rows are hashed a slice at a time; a row whose hash another row shares is compared with the
     first row of that hash, a slice at a time, so no more than a slice of text is copied. Rows
-    that differ from it (a hash collision) and null rows are grouped by their text exactly."""
+    that differ from it (a hash collision) and null rows are grouped by their text exactly.
+    ``lengths``: the texts' byte lengths, when the caller has them."""
     n = len(arrow)
     first = np.arange(n, dtype=np.int64)
     if n < 2:
@@ -321,7 +319,8 @@ def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
     if len(cand) == 0:
         return first
     same = np.zeros(len(cand), dtype=bool)
-    for i, k in _slices(byte_lengths(arrow)[cand]):
+    lengths = byte_lengths(arrow) if lengths is None else lengths
+    for i, k in text_slices(lengths[cand]):
         a = arrow.take(pa.array(cand[i : i + k]))
         b = arrow.take(pa.array(head[cand[i : i + k]]))
         same[i : i + k] = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
@@ -351,7 +350,9 @@ def _exact_jaccard(
 ) -> np.ndarray:
     """``_core.exact_jaccard`` of ``pairs``, with the shingle sets it holds bounded by
     :data:`_JACCARD_TEXT_BYTES` of text."""
-    if len(pairs) == 0 or lengths[np.unique(pairs)].sum() <= _JACCARD_TEXT_BYTES:
+    used = np.zeros(len(lengths), dtype=bool)
+    used[pairs.ravel()] = True
+    if lengths[used].sum() <= _JACCARD_TEXT_BYTES:
         return _core.exact_jaccard(chunks, pairs, threads=threads, **cfg.kwargs())
     cost = lengths[pairs[:, 0]] + lengths[pairs[:, 1]]
     blocks = text_slices(cost, max_rows=len(pairs), max_bytes=_JACCARD_TEXT_BYTES)

@@ -501,11 +501,12 @@ def _batch_features(batch: pa.Table, cfg: ScanConfig, sample_every: int, ref: An
     ref_h, ref_c = ref
     corpus = _frame(batch)
     rid = corpus["row_id"].to_numpy().astype(np.uint64)
-    ptext, response = det.feature_texts(corpus)
+    texts = det.derive_texts(corpus)
+    ptext, response = texts["ptext"], texts["rtext"]
     fam = _familiarity(rid, response, sample_every, ref_h, ref_c)
     base = det.row_columns(rid, corpus, ptext, response, fam, threads=1)
     cols: dict[str, Any] = {}
-    for which, text in (("resp", response), ("tmpl", det.template_text(ptext))):
+    for which, text in (("resp", response), ("tmpl", texts["ttext"])):
         _, bands, rows = _clustering(cfg, which)
         sigs = _core.signatures(
             text_chunks(text)[0],

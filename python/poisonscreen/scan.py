@@ -316,13 +316,11 @@ def spill_corpus(
     :class:`~poisonscreen.detectors.FeatureText`, both reading the mapped file without a copy.
     The file is unlinked at once (its pages stay mapped while anything uses them), or, where the
     system forbids that, at exit."""
-
     directory = directory or default_spill_dir()
 
     def failed(exc: OSError) -> InputError:
-        where = directory
         return InputError(
-            f"cannot spill the corpus to {where!r} ({exc}); set spill_dir (--spill-dir) to a "
+            f"cannot spill the corpus to {directory!r} ({exc}); set spill_dir (--spill-dir) to a "
             "directory with room, or spill=False (--no-spill)"
         )
 

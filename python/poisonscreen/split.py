@@ -99,16 +99,9 @@ def split(
         )
     found = pl.read_parquet(rows_path)
     # where each row came from, without its text (read a batch at a time)
-    located = [
-        b.select("row_id", "source", "line", "error") for b in iter_corpus(inputs, mapping=mapping)
-    ]
-    corpus = (
-        pl.concat(located)
-        if located
-        else pl.DataFrame(
-            schema={c: CORPUS_SCHEMA[c] for c in ("row_id", "source", "line", "error")}
-        )
-    )
+    where = ["row_id", "source", "line", "error"]
+    located = (b.select(where) for b in iter_corpus(inputs, mapping=mapping))
+    corpus = pl.concat([pl.DataFrame(schema=CORPUS_SCHEMA).select(where), *located])
     if found.height != corpus.height:
         raise InputError(
             f"{rows_path}: describes {found.height} rows but the inputs have {corpus.height} rows; "
