@@ -56,7 +56,7 @@ def anomaly_api(s: pl.Series, threads: int | None = None) -> pl.Series:
     cfg = ScanConfig()
     fam = _core.bigram_familiarity(
         text_chunks(s)[0],
-        sample_every=familiarity_sample_every(n, cfg),
+        sample_every=familiarity_sample_every(n, cfg, int(s.str.len_bytes().fill_null(0).sum())),
         min_tokens=8,
         threads=threads,
     )

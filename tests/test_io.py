@@ -567,6 +567,32 @@ def test_iter_corpus_batches_concatenate(three_files, batch_size) -> None:
     assert read_corpus(files, batch_size=batch_size).equals(whole)
 
 
+def test_iter_corpus_batch_bytes(tmp_path) -> None:
+    """``batch_bytes`` also cuts batches by their text; the rows are the same either way, and
+    Parquet is read in batches of about that much text."""
+    rows = [
+        {"prompt": f"p{i} " + "x" * (i % 50), "response": "y" * (i * 7 % 300)} for i in range(400)
+    ]
+    jsonl = tmp_path / "long.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    parquet = tmp_path / "long.parquet"
+    pl.DataFrame(rows).write_parquet(parquet)
+    files = [jsonl, parquet]
+    whole = read_corpus(files)
+    for limit in (1, 500, 5000):
+        batches = list(iter_corpus(files, batch_size=100, batch_bytes=limit))
+        assert pl.concat(batches).equals(whole)
+        for b in batches:
+            chars = sum(len(t or "") for c in ("system", "prompt", "response") for t in b[c])
+            last = sum(len(b[c][-1] or "") for c in ("system", "prompt", "response"))
+            assert b.height <= 100 and chars - last < limit  # cut once the limit is reached
+        assert len(batches) > 8  # 800 rows of 100: the byte limit cut them
+    parquet_records = list(psio._read_parquet(str(parquet), 10_000, batch_bytes=2000))
+    assert [r for _, r, _ in parquet_records] == rows
+    with pytest.raises(ConfigError, match="batch_bytes"):
+        iter_corpus(files, batch_bytes=0)
+
+
 def test_dataframe_and_lazyframe_input() -> None:
     frame = pl.DataFrame(
         {

@@ -222,14 +222,33 @@ def test_anomaly_parts_equal_scan_features(tmp_path: Path) -> None:
     )
     assert (out["gibberish"] > 0.5).sum() >= 30 and (out["degenerate"] > 0.5).sum() >= 20
     assert psp.DEFAULT_FAMILIARITY_SAMPLE == ScanConfig().familiarity_sample
+    assert psp.DEFAULT_FAMILIARITY_SAMPLE_MB == ScanConfig().familiarity_sample_mb
 
 
-def test_anomaly_sample_matches_screener_sampling(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "sampling",
+    [
+        {"familiarity_sample": 500},
+        # a byte cap of a little over a tenth of the responses' text: every 10th row
+        {"familiarity_sample_mb": "tenth"},
+    ],
+)
+def test_anomaly_sample_matches_screener_sampling(tmp_path: Path, sampling: dict) -> None:
+    from poisonscreen.detectors import familiarity_sample_every
+
     corpus = _anomaly_corpus(tmp_path)
-    cfg = ScanConfig(familiarity_sample=500)
+    response_bytes = int(corpus["response"].str.len_bytes().fill_null(0).sum())
+    if sampling.get("familiarity_sample_mb") == "tenth":
+        sampling = {"familiarity_sample_mb": response_bytes / 9.5 / 1e6}
+    cfg = ScanConfig(**sampling)
+    every = familiarity_sample_every(corpus.height, cfg, response_bytes)
+    assert every == (10 if "familiarity_sample_mb" in sampling else -(-corpus.height // 500))
     table = row_features(corpus, cfg).table
-    out = corpus.select(pl.col("response").poison.anomaly_score(familiarity_sample=500))
+    out = corpus.select(pl.col("response").poison.anomaly_score(**sampling))
     assert_series_equal(out["response"], table["anomaly"], check_names=False, check_exact=True)
+    if "familiarity_sample_mb" in sampling:  # the cap changed the reference
+        whole = corpus.select(pl.col("response").poison.anomaly_score())
+        assert not whole["response"].equals(out["response"])
 
 
 def test_anomaly_over_groups_scores_each_group_alone(tmp_path: Path) -> None:
@@ -361,6 +380,14 @@ def test_wrong_dtype_is_a_clear_error() -> None:
         (lambda t: t.poison.band_keys(bands=4), "give both bands= and rows="),
         (lambda t: t.poison.band_keys(threshold=None), "give a threshold="),
         (lambda t: t.poison.gibberish(familiarity_sample=0), "familiarity_sample must be in"),
+        (
+            lambda t: t.poison.familiarity(familiarity_sample_mb=0),
+            "familiarity_sample_mb must be a",
+        ),
+        (
+            lambda t: t.poison.familiarity(familiarity_sample_mb="1"),
+            "familiarity_sample_mb must be a",
+        ),
     ],
 )
 def test_bad_arguments_raise_before_running(make, pattern: str) -> None:  # type: ignore[no-untyped-def]

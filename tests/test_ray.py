@@ -123,6 +123,61 @@ def test_similarity_stage_placement(rows, tmp_path):
     _assert_same(ps.scan(df, device="cpu"), on_cpu)
 
 
+def test_familiarity_byte_cap_same_as_local(rows, tmp_path, monkeypatch):
+    """Both engines size the familiarity sample from the same row count and response bytes
+    (the Ray read stage sums them per block), so a byte cap that samples sparsely gives the
+    same results."""
+    from poisonscreen import detectors as det
+
+    seen = []
+    original = det.familiarity_sample_every
+    monkeypatch.setattr(
+        det,
+        "familiarity_sample_every",
+        lambda n, cfg, b: seen.append((n, b)) or original(n, cfg, b),
+    )
+    paths = _write_shards(rows, tmp_path / "in", 3)
+    local = ps.scan(paths, familiarity_sample_mb=0.01)
+    result = psray.scan(paths, work_dir=tmp_path / "w", familiarity_sample_mb=0.01, block_rows=500)
+    _assert_same(local, result)
+    (n, b), (n_ray, b_ray) = seen
+    assert (n, b) == (n_ray, b_ray) and n == len(rows) + 1
+    assert original(n, ps.ScanConfig(familiarity_sample_mb=0.01), b) > 1  # the cap applied
+
+
+def test_driver_spill_equals_memory(rows, tmp_path):
+    """The driver maps the corpus and feature table from a scratch file (spill, the default)
+    or holds them in memory: the same results either way."""
+    df = pl.DataFrame(rows)
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    spilled = psray.scan(df, work_dir=tmp_path / "w1", block_rows=500, spill_dir=str(spill_dir))
+    held = psray.scan(df, work_dir=tmp_path / "w2", block_rows=500, spill=False)
+    _assert_same(held, spilled)
+    assert list(spill_dir.iterdir()) == []  # unlinked once mapped
+    assert _found_trigger(spilled)
+
+
+def test_spill_collect_orders_files_and_refuses_overlaps(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d = tmp_path / "stage"
+    d.mkdir()
+    # file names out of key order, one file's rows out of order
+    pq.write_table(pa.table({"row": [5, 3, 4], "t": ["f", "d", "e"]}), d / "a.parquet")
+    pq.write_table(pa.table({"row": [0, 1, 2], "t": ["a", "b", None]}), d / "b.parquet")
+    pq.write_table(
+        pa.table({"row": pa.array([], pa.int64()), "t": pa.array([], pa.string())}), d / "c.parquet"
+    )
+    got = psray._spill_collect(d, ["row", "t"], "row", str(tmp_path))
+    assert got.column("row").to_pylist() == [0, 1, 2, 3, 4, 5]
+    assert got.column("t").to_pylist() == ["a", "b", None, "d", "e", "f"]
+    assert got.schema.field("t").type == pa.large_string()
+    pq.write_table(pa.table({"row": [2, 9], "t": ["x", "y"]}), d / "d.parquet")  # overlaps b
+    assert psray._spill_collect(d, ["row", "t"], "row", str(tmp_path)) is None
+
+
 def test_gpu_device_needs_cluster_gpus(rows, tmp_path, monkeypatch):
     monkeypatch.setattr(psray, "_cluster_gpus", lambda: 0.0)
     with pytest.raises(ConfigError, match="the Ray cluster has no GPU"):

@@ -204,6 +204,58 @@ def test_text_slices_bounds() -> None:
     assert text_slices(np.zeros(0, np.int64)) == []
 
 
+def test_take_gathers_from_each_chunk() -> None:
+    """``_arrow.take`` equals pyarrow's take (which concatenates the whole chunked column first)
+    for any order, repeats, nulls, chunk boundaries and no indices at all."""
+    import pyarrow as pa
+
+    from poisonscreen._arrow import take
+
+    rng = np.random.default_rng(0)
+    values = [None if i % 7 == 0 else "w" * (i % 5) + str(i) for i in range(500)]
+    chunked = pa.chunked_array(
+        [pa.array(values[i : i + 37], pa.large_string()) for i in range(0, 500, 37)]
+    )
+    for idx in (
+        rng.integers(0, 500, 300),
+        np.arange(500),
+        np.arange(499, -1, -3),
+        np.array([36, 37, 36, 0, 499], dtype=np.int64),
+        np.zeros(0, np.int64),
+    ):
+        got = take(chunked, idx)
+        assert got.equals(chunked.take(pa.array(idx, pa.int64())))
+        assert got.num_chunks <= 1
+    assert take(chunked.chunk(2), [1, 0]).to_pylist() == values[75:73:-1]
+    with pytest.raises(IndexError):
+        take(chunked, [500])
+
+
+def test_conditional_answer_words_are_leading_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conditional detector's answer tokens are each row's first N word tokens, the same
+    whichever slices they are tokenised in."""
+    from poisonscreen import _arrow, detectors
+
+    texts = pl.Series(["a b c d e", "", None, "x y", "one two three four five six seven"] * 5)
+    rows, toks = detectors._csr_tokens(texts, None)
+    position = np.concatenate([np.arange(c) for c in np.bincount(rows, minlength=len(texts))])
+    for cap in (1, 3, 1000):
+        for slice_bytes in (1 << 25, 9):
+            monkeypatch.setattr(_arrow, "SLICE_BYTES", slice_bytes)
+            got_rows, got_toks = detectors._leading_tokens(texts, cap, None)
+            np.testing.assert_array_equal(got_rows, rows[position < cap])
+            np.testing.assert_array_equal(got_toks, toks[position < cap])
+
+
+def test_release_memory_runs() -> None:
+    import importlib
+
+    scan_module = importlib.import_module("poisonscreen.scan")
+    scan_module.release_memory()  # no error where the C library has no malloc_trim either
+    if Path("/proc/mounts").exists() and scan_module.platform.libc_ver()[0] == "glibc":
+        assert scan_module._malloc_trim is not None
+
+
 def test_default_spill_dir_avoids_memory_filesystems(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
     import tempfile

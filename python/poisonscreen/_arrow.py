@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any, Union
 
@@ -109,3 +110,33 @@ def byte_lengths(texts: Any) -> np.ndarray:
         return texts.str.len_bytes().fill_null(0).to_numpy()
     lengths = pc.binary_length(texts)
     return pc.fill_null(lengths, 0).to_numpy()
+
+
+def take(arr: pa.Array | pa.ChunkedArray, indices: np.ndarray) -> pa.ChunkedArray:
+    """``arr.take(indices)`` that copies only the taken rows. pyarrow's own ``take`` on a
+    chunked array concatenates every chunk first, a copy of the whole column: the spilled corpus
+    is one chunk per read batch, so each row is taken from its own chunk here instead."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if isinstance(arr, pa.Array):
+        return pa.chunked_array([arr.take(pa.array(indices))])
+    if arr.num_chunks == 1:
+        return pa.chunked_array([arr.chunk(0).take(pa.array(indices))])
+    if len(indices) and (indices.min() < 0 or indices.max() >= len(arr)):
+        raise IndexError(f"take: index out of bounds for {len(arr)} rows")
+    starts = np.cumsum([0] + [len(c) for c in arr.chunks], dtype=np.int64)
+    which = np.searchsorted(starts, indices, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(arr.num_chunks + 1))
+    parts = [
+        arr.chunk(c).take(pa.array(indices[order[a:b]] - starts[c]))
+        for c, (a, b) in enumerate(itertools.pairwise(bounds))
+        if b > a
+    ]
+    if not parts:
+        return pa.chunked_array([], type=arr.type)
+    taken = pa.concat_arrays(parts)
+    if np.all(order[1:] > order[:-1]):  # indices already in chunk order
+        return pa.chunked_array([taken])
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return pa.chunked_array([taken.take(pa.array(inverse))])

@@ -139,6 +139,9 @@ class Features:
     vocab: pl.DataFrame  # h (uint64), word, df
     numeric: np.ndarray  # hashes of words made of digits and punctuation only
     text: FeatureText | None = field(default=None, repr=False)
+    #: the prompt texts as mapped ``large_string`` Arrow where there is no :attr:`text` (the
+    #: Ray engine's driver maps its feature table but has no derived template text)
+    prompt_text: pa.ChunkedArray | None = field(default=None, repr=False)
     #: most memory (MB) trigger mining may keep every prompt's token hashes in (8 bytes per
     #: token) instead of tokenising the prompts again in each of its passes
     token_table_mb: float = float("inf")
@@ -155,6 +158,8 @@ class Features:
         """The prompt texts as ``large_string`` Arrow (no copy when :attr:`text` is set)."""
         if self.text is not None:
             return self.text.prompt
+        if self.prompt_text is not None:
+            return self.prompt_text
         return to_arrow_text(self.table["prompt"])
 
     def keeps_token_table(self) -> bool:
@@ -228,7 +233,7 @@ def row_features(corpus: pl.DataFrame, cfg: Any, text: FeatureText | None = None
     threads = cfg.threads
     if text is None:
         text = feature_text(corpus)
-    sample_every = familiarity_sample_every(n, cfg)
+    sample_every = familiarity_sample_every(n, cfg, int(byte_lengths(text.response).sum()))
     fam = _core.bigram_familiarity(
         text_chunks(text.response)[0], sample_every=sample_every, min_tokens=8, threads=threads
     )
@@ -718,6 +723,27 @@ def _short_prompt_tokens(
     return np.concatenate(rows), np.concatenate(toks)
 
 
+#: answer words per row the conditional detector compares (the first ones): a slot value that
+#: switches the answer shows in its opening words, and the cap bounds the memory of a template
+#: cluster's answer tokens by its row count whatever the answers' length
+_CONDITIONAL_ANSWER_WORDS = 128
+
+
+def _leading_tokens(
+    texts: pl.Series, per_row: int, threads: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_csr_tokens` of ``texts`` keeping each row's first ``per_row`` tokens, tokenised a
+    slice at a time."""
+    rows, toks = [np.zeros(0, np.int64)], [np.zeros(0, np.uint64)]
+    for start, length in text_slices(byte_lengths(texts)):
+        count, h = _word_hashes(texts.slice(start, length), threads)
+        first = np.repeat(np.cumsum(count) - count, count)  # each token's row's first token
+        keep = np.arange(len(h)) - first < per_row
+        rows.append(np.repeat(np.arange(start, start + length), np.minimum(count, per_row)))
+        toks.append(h[keep])
+    return np.concatenate(rows), np.concatenate(toks)
+
+
 def _exclusive_share(
     mask: np.ndarray, r_rows: np.ndarray, r_tok: np.ndarray, n_tok: int
 ) -> tuple[float, np.ndarray]:
@@ -764,7 +790,7 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
         if short is None:
             continue
         p_rows, p_tok = short
-        r_rows, r_hash = _csr_tokens(sub["response"], cfg.threads)
+        r_rows, r_hash = _leading_tokens(sub["response"], _CONDITIONAL_ANSWER_WORDS, cfg.threads)
         # answer words that carry information: not numbers, not copied from the row's prompt
         own = np.isin(r_rows * (1 << 20) + _small(r_hash), p_rows * (1 << 20) + _small(p_tok))
         keep = ~own & ~np.isin(r_hash, feats.numeric)
@@ -1453,9 +1479,13 @@ def template_text(ptext: pl.Series) -> pl.Series:
     return ptext.str.replace_all(_DIGITS.pattern, "0")
 
 
-def familiarity_sample_every(n: int, cfg: Any) -> int:
-    """Every how many rows (by row id) a response joins the familiarity reference sample."""
-    return max(1, math.ceil(n / cfg.familiarity_sample)) if n else 1
+def familiarity_sample_every(n: int, cfg: Any, response_bytes: int) -> int:
+    """Every how many rows (by row id) a response joins the familiarity reference sample: about
+    ``cfg.familiarity_sample`` of the ``n`` rows, holding at most about
+    ``cfg.familiarity_sample_mb`` of the ``response_bytes`` of text (the core's
+    ``familiarity_sample_every``, which the polars plugin uses)."""
+    cap = max(1, int(cfg.familiarity_sample_mb * 1e6))
+    return max(1, -(-n // cfg.familiarity_sample), -(-int(response_bytes) // cap))
 
 
 def _series(text: pl.Series | pa.ChunkedArray) -> pl.Series:

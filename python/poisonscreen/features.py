@@ -236,7 +236,7 @@ def near_duplicates(
         sigs = np.concatenate(
             [
                 _core.signatures(
-                    text_chunks(arrow.take(pa.array(reps[i : i + k])))[0],
+                    text_chunks(_arrow.take(arrow, reps[i : i + k]))[0],
                     num_perm=num_perm,
                     seed=seed,
                     threads=threads,
@@ -321,8 +321,8 @@ def _first_occurrence(arrow: pa.ChunkedArray, lengths: np.ndarray | None = None)
     same = np.zeros(len(cand), dtype=bool)
     lengths = byte_lengths(arrow) if lengths is None else lengths
     for i, k in text_slices(lengths[cand]):
-        a = arrow.take(pa.array(cand[i : i + k]))
-        b = arrow.take(pa.array(head[cand[i : i + k]]))
+        a = _arrow.take(arrow, cand[i : i + k])
+        b = _arrow.take(arrow, head[cand[i : i + k]])
         same[i : i + k] = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
     first[cand[same]] = head[cand[same]]
     odd = cand[~same]
@@ -331,7 +331,7 @@ def _first_occurrence(arrow: pa.ChunkedArray, lengths: np.ndarray | None = None)
         sub = pl.DataFrame(
             {
                 "fp": fp[rows],
-                "t": pl.Series("t", arrow.take(pa.array(rows)), dtype=pl.String),
+                "t": pl.Series("t", _arrow.take(arrow, rows), dtype=pl.String),
                 "i": rows,
             }
         )

@@ -597,17 +597,27 @@ def _read_json(path: str, style: list[str]) -> Iterator[Record]:
     yield from _jsonl_lines(lines)
 
 
-def _read_parquet(path: str, batch_size: int) -> Iterator[Record]:
+_PARQUET_BUFFER = 1 << 20
+
+
+def _read_parquet(path: str, batch_size: int, batch_bytes: int | None = None) -> Iterator[Record]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        # column chunks are streamed a buffer at a time; by default pyarrow holds a row group's
+        # chunks whole, which for a large row group is hundreds of MB of text
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=_PARQUET_BUFFER)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read as Parquet: {exc}") from exc
+    rows = min(batch_size, 65_536)
+    meta = pf.metadata
+    if batch_bytes is not None and meta.num_rows:  # as many rows as fit, by the average row
+        raw = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        rows = max(1, min(rows, batch_bytes * meta.num_rows // max(raw, 1)))
     row = 0
     try:
-        for batch in pf.iter_batches(batch_size=min(batch_size, 65_536)):
+        for batch in pf.iter_batches(batch_size=rows):
             for rec in batch.to_pylist():
                 row += 1
                 yield row, rec, None
@@ -705,7 +715,9 @@ def _read_frame(df: pl.DataFrame, batch_size: int) -> Iterator[Record]:
             yield row, rec, None
 
 
-def _records(path: str, batch_size: int, style: list[str]) -> Iterator[Record]:
+def _records(
+    path: str, batch_size: int, batch_bytes: int | None, style: list[str]
+) -> Iterator[Record]:
     """The records of one file; ``style[0]`` says how ``line`` is reported in messages."""
     kind = _kind(path)
     if kind in ("jsonl", "jsonl.gz"):
@@ -715,7 +727,7 @@ def _records(path: str, batch_size: int, style: list[str]) -> Iterator[Record]:
         return _read_json(path, style)
     if kind == "parquet":
         style[0] = "row"
-        return _read_parquet(path, batch_size)
+        return _read_parquet(path, batch_size, batch_bytes)
     if kind == "csv":
         return _read_csv(path)
     raise InputError(f"{path}: unsupported file type")  # scan_sources checked already
@@ -733,14 +745,22 @@ def _where(source: str, style: str, line: int) -> str:
 
 
 class _Batcher:
-    """Accumulates output rows column by column and cuts DataFrames of ``batch_size`` rows."""
+    """Accumulates output rows column by column and cuts DataFrames of ``batch_size`` rows, or
+    fewer once their text reaches ``batch_bytes`` characters."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, batch_bytes: int | None = None) -> None:
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.next_id = 0
         self._reset()
 
+    def full(self) -> bool:
+        return len(self.row_id) >= self.batch_size or (
+            self.batch_bytes is not None and self.chars >= self.batch_bytes
+        )
+
     def _reset(self) -> None:
+        self.chars = 0
         self.row_id: list[int] = []
         self.source: list[str] = []
         self.line: list[int] = []
@@ -772,6 +792,8 @@ class _Batcher:
         self.prompt.append(prompt)
         self.response.append(response)
         self.error.append(error)
+        if self.batch_bytes is not None:
+            self.chars += len(system or "") + len(prompt or "") + len(response or "")
 
     def _columns(self) -> dict[str, list[Any]]:
         return {
@@ -804,16 +826,16 @@ class _Batcher:
         return df
 
 
-def _check_batch_size(batch_size: Any) -> int:
+def _check_batch_size(batch_size: Any, name: str = "batch_size") -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size: expected a positive int, got {batch_size!r}")
+        raise ConfigError(f"{name}: expected a positive int, got {batch_size!r}")
     return batch_size
 
 
 Plan = list[tuple[str, Callable[[list[str]], Iterator[Record]]]]
 
 
-def _plan(source: Any, batch_size: int) -> Plan:
+def _plan(source: Any, batch_size: int, batch_bytes: int | None = None) -> Plan:
     """(source name, records factory) per input, validated up front."""
     if isinstance(source, pl.LazyFrame):
         source = source.collect()
@@ -825,13 +847,16 @@ def _plan(source: Any, batch_size: int) -> Plan:
             return _read_frame(frame, batch_size)
 
         return [(DATAFRAME_SOURCE, frame_records)]
-    return [(path, functools.partial(_records, path, batch_size)) for path in scan_sources(source)]
+    return [
+        (path, functools.partial(_records, path, batch_size, batch_bytes))
+        for path in scan_sources(source)
+    ]
 
 
 def _generate(
-    plan: Plan, normalise: Callable[[dict], Row], batch_size: int
+    plan: Plan, normalise: Callable[[dict], Row], batch_size: int, batch_bytes: int | None = None
 ) -> Iterator[pl.DataFrame]:
-    out = _Batcher(batch_size)
+    out = _Batcher(batch_size, batch_bytes)
     for name, records in plan:
         style = ["line"]
         for line, rec, perr in records(style):
@@ -843,13 +868,13 @@ def _generate(
                         perr = f"field '{e.field}': {e.reason}" if e.field else e.reason
                     else:
                         out.add(name, line, fmt, system, prompt, response, None)
-                        if len(out) >= batch_size:
+                        if out.full():
                             yield out.flush()
                         continue
                 else:
                     perr = f"expected a JSON object, got {_tname(rec)}"
             out.add(name, line, None, None, None, None, f"{_where(name, style[0], line)}: {perr}")
-            if len(out) >= batch_size:
+            if out.full():
                 yield out.flush()
     if len(out):
         yield out.flush()
@@ -865,21 +890,27 @@ def iter_corpus(
     mapping: dict[str, str] | None = None,
     format: str | None = None,
     batch_size: int = 100_000,
+    batch_bytes: int | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield the corpus as DataFrames of at most ``batch_size`` rows (:data:`CORPUS_SCHEMA`).
 
     Concatenated, the batches equal :func:`read_corpus` of the same arguments (same rows, same
-    ``row_id``). Batches may span files; only the last is shorter than ``batch_size``. Memory
-    stays bounded: JSONL and CSV are streamed line by line, Parquet by row group batches. A
-    ``.json`` array file is parsed whole, and a LazyFrame is collected first.
+    ``row_id``). Batches may span files; only the last is shorter than ``batch_size``, unless
+    ``batch_bytes`` is given: then a batch is also cut once its text (system, prompt and
+    response) reaches that many characters, and Parquet is read in batches of about that much
+    text by its average row, so memory is bounded by that size whatever the rows' length.
+    Memory stays bounded: JSONL and CSV are streamed line by line, Parquet a batch at a time.
+    A ``.json`` array file is parsed whole, and a LazyFrame is collected first.
 
     Arguments are checked and paths expanded before this returns, so a missing file or a bad
     option raises here; errors that need the data (a corrupt file) raise during iteration.
     """
     batch_size = _check_batch_size(batch_size)
+    if batch_bytes is not None:
+        batch_bytes = _check_batch_size(batch_bytes, "batch_bytes")
     normalise = _make_normaliser(mapping, format)
-    plan = _plan(source, batch_size)
-    return _generate(plan, normalise, batch_size)
+    plan = _plan(source, batch_size, batch_bytes)
+    return _generate(plan, normalise, batch_size, batch_bytes)
 
 
 def read_corpus(

@@ -35,6 +35,7 @@ query is planned (``LazyFrame.collect_schema``) or run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +43,7 @@ from typing import Any, Literal
 import polars as pl
 from polars.plugins import register_plugin_function
 
-__all__ = ["DEFAULT_FAMILIARITY_SAMPLE", "PoisonExpr"]
+__all__ = ["DEFAULT_FAMILIARITY_SAMPLE", "DEFAULT_FAMILIARITY_SAMPLE_MB", "PoisonExpr"]
 
 # The folder of the compiled extension, which is also the plugin: polars loads the first
 # shared library it finds there, so the package ships exactly one.
@@ -51,6 +52,10 @@ _LIB = Path(__file__).parent
 #: The screener's ``ScanConfig.familiarity_sample``: how many rows form the familiarity
 #: reference (every ``ceil(n / familiarity_sample)``-th row of an input of ``n`` rows).
 DEFAULT_FAMILIARITY_SAMPLE = 300_000
+#: The screener's ``ScanConfig.familiarity_sample_mb``: the most text (MB) the reference holds;
+#: past it rows are sampled more sparsely, every ``ceil(bytes / (familiarity_sample_mb * 1e6))``-th
+#: row of an input of ``bytes`` bytes of text, when that is sparser.
+DEFAULT_FAMILIARITY_SAMPLE_MB = 128.0
 
 Mode = Literal["word", "char"]
 _U64 = 2**64
@@ -67,6 +72,14 @@ def _int(name: str, value: Any, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise _bad(f"poison: {name} must be in {lo}..={hi}, got {value}")
     return int(value)
+
+
+def _positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(f"poison: {name} must be a number, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise _bad(f"poison: {name} must be a positive number, got {value}")
+    return float(value)
 
 
 def _signed(value: int) -> int:
@@ -265,6 +278,7 @@ class PoisonExpr:
         self,
         part: str,
         familiarity_sample: int,
+        familiarity_sample_mb: float,
         nfkc: bool,
         casefold: bool,
         collapse_whitespace: bool,
@@ -272,6 +286,7 @@ class PoisonExpr:
         kw = {
             "part": part,
             "familiarity_sample": _int("familiarity_sample", familiarity_sample, 1, _I64_MAX),
+            "familiarity_sample_mb": _positive("familiarity_sample_mb", familiarity_sample_mb),
             **_norm(nfkc, casefold, collapse_whitespace),
         }
         return self._call("poison_anomaly", kw, elementwise=False)
@@ -280,21 +295,31 @@ class PoisonExpr:
         self,
         *,
         familiarity_sample: int = DEFAULT_FAMILIARITY_SAMPLE,
+        familiarity_sample_mb: float = DEFAULT_FAMILIARITY_SAMPLE_MB,
         nfkc: bool = True,
         casefold: bool = True,
         collapse_whitespace: bool = True,
     ) -> pl.Expr:
         """Share of each row's distinct word bigrams found in another row of the input
-        (``Float32``; NaN below 8 words). Not elementwise: every
-        ``ceil(n / familiarity_sample)``-th row of the ``n`` rows of the column (or of the
-        group, under ``over`` / ``group_by``) forms the reference.
+        (``Float32``; NaN below 8 words). Not elementwise: every ``k``-th row of the ``n``
+        rows of the column (or of the group, under ``over`` / ``group_by``) forms the
+        reference, ``k`` the larger of ``ceil(n / familiarity_sample)`` and
+        ``ceil(bytes / (familiarity_sample_mb * 1e6))`` for ``bytes`` bytes of text.
         """
-        return self._anomaly("familiarity", familiarity_sample, nfkc, casefold, collapse_whitespace)
+        return self._anomaly(
+            "familiarity",
+            familiarity_sample,
+            familiarity_sample_mb,
+            nfkc,
+            casefold,
+            collapse_whitespace,
+        )
 
     def gibberish(
         self,
         *,
         familiarity_sample: int = DEFAULT_FAMILIARITY_SAMPLE,
+        familiarity_sample_mb: float = DEFAULT_FAMILIARITY_SAMPLE_MB,
         nfkc: bool = True,
         casefold: bool = True,
         collapse_whitespace: bool = True,
@@ -308,12 +333,20 @@ class PoisonExpr:
         >>> df.with_columns(gib=pl.col("response").poison.gibberish())  # doctest: +SKIP
         >>> df.with_columns(gib=pl.col("response").poison.gibberish().over("source"))  # doctest: +SKIP
         """
-        return self._anomaly("gibberish", familiarity_sample, nfkc, casefold, collapse_whitespace)
+        return self._anomaly(
+            "gibberish",
+            familiarity_sample,
+            familiarity_sample_mb,
+            nfkc,
+            casefold,
+            collapse_whitespace,
+        )
 
     def degenerate(
         self,
         *,
         familiarity_sample: int = DEFAULT_FAMILIARITY_SAMPLE,
+        familiarity_sample_mb: float = DEFAULT_FAMILIARITY_SAMPLE_MB,
         nfkc: bool = True,
         casefold: bool = True,
         collapse_whitespace: bool = True,
@@ -322,12 +355,20 @@ class PoisonExpr:
         least 20 words, ``clip((repetition - 0.5) / 0.35, 0, 1)``; 0 otherwise. Depends on the
         row alone, but is evaluated with the other anomaly parts (not elementwise).
         """
-        return self._anomaly("degenerate", familiarity_sample, nfkc, casefold, collapse_whitespace)
+        return self._anomaly(
+            "degenerate",
+            familiarity_sample,
+            familiarity_sample_mb,
+            nfkc,
+            casefold,
+            collapse_whitespace,
+        )
 
     def anomaly_score(
         self,
         *,
         familiarity_sample: int = DEFAULT_FAMILIARITY_SAMPLE,
+        familiarity_sample_mb: float = DEFAULT_FAMILIARITY_SAMPLE_MB,
         nfkc: bool = True,
         casefold: bool = True,
         collapse_whitespace: bool = True,
@@ -340,5 +381,10 @@ class PoisonExpr:
         >>> lf.with_columns(anomaly=pl.col("response").poison.anomaly_score())  # doctest: +SKIP
         """
         return self._anomaly(
-            "anomaly_score", familiarity_sample, nfkc, casefold, collapse_whitespace
+            "anomaly_score",
+            familiarity_sample,
+            familiarity_sample_mb,
+            nfkc,
+            casefold,
+            collapse_whitespace,
         )

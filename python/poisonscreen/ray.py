@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import itertools
 import json
 import math
 import os
@@ -78,7 +79,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from . import _poisonscreen as _core
 from . import detectors as det
-from ._arrow import text_chunks
+from ._arrow import byte_lengths, text_chunks
 from .exceptions import ConfigError
 from .features import near_duplicates
 from .io import CORPUS_SCHEMA, iter_corpus, read_corpus, scan_sources
@@ -90,6 +91,7 @@ from .scan import (
     make_result,
     resolve_config,
     similarity_backend,
+    spill_tables,
 )
 
 try:
@@ -129,6 +131,13 @@ def _arrow(df: pl.DataFrame) -> pa.Table:
         else:
             fields.append(f)
     return t.cast(pa.schema(fields)) if fields != list(t.schema) else t
+
+
+def _mapped(table: pa.Table) -> pl.DataFrame:
+    """A memory-mapped table as a frame that views it (no rechunk: that would copy it)."""
+    out = pl.from_arrow(table, rechunk=False)
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def _frame(batch: Any) -> pl.DataFrame:
@@ -305,6 +314,35 @@ def _collect(d: Path, columns: list[str] | None = None) -> pl.DataFrame:
     return pl.from_arrow(t)  # type: ignore[return-value]
 
 
+def _spill_collect(d: Path, columns: list[str], key: str, directory: str | None) -> pa.Table | None:
+    """:func:`_collect` sorted by ``key``, into a memory-mapped scratch file instead of memory
+    (:func:`poisonscreen.scan.spill_tables`): the files are read a batch at a time in the order
+    of their ``key`` ranges (each stage's files hold disjoint ranges of rows: blocks are
+    numbered in order and mapped one to one), a file whose rows are out of order sorted alone.
+    ``None`` when the ranges overlap, and the caller sorts in memory."""
+    files = sorted(str(f) for f in d.glob("*.parquet"))
+    ranges = []
+    for f in files:
+        keys = pq.read_table(f, columns=[key]).column(key).to_numpy()
+        if len(keys):
+            ordered = bool(np.all(keys[1:] >= keys[:-1]))
+            ranges.append((int(keys.min()), int(keys.max()), ordered, f))
+    ranges.sort()
+    if any(a[1] >= b[0] for a, b in itertools.pairwise(ranges)):
+        return None
+
+    def tables() -> Any:
+        for _, _, ordered, f in ranges:
+            if ordered:
+                pf = pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20)
+                for batch in pf.iter_batches(batch_size=8192, columns=columns):
+                    yield pa.Table.from_batches([batch])
+            else:
+                yield pq.read_table(f, columns=columns).sort_by(key)
+
+    return spill_tables(tables(), directory)
+
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -362,8 +400,10 @@ def _read_frames(batch: Any, mapping: dict[str, str] | None, fmt: str | None) ->
     return _arrow(read_corpus(frame, mapping=mapping, format=fmt).select(_READ_COLUMNS))
 
 
-@ray.remote
-def _number_block(block: Any, offset: int, frame: bool) -> pa.Table:
+@ray.remote(num_returns=2)
+def _number_block(block: Any, offset: int, frame: bool) -> tuple[pa.Table, int]:
+    """The block with its global row ids, and the bytes of its responses (which size the
+    familiarity sample)."""
     t = block if isinstance(block, pa.Table) else pa.Table.from_pandas(block, preserve_index=False)
     df = pl.from_arrow(t) if t.num_rows else pl.DataFrame(schema=CORPUS_SCHEMA)
     assert isinstance(df, pl.DataFrame)
@@ -371,7 +411,8 @@ def _number_block(block: Any, offset: int, frame: bool) -> pa.Table:
     df = df.with_columns(row_id)
     if frame:  # an in-memory frame's line is its 1-based row index
         df = df.with_columns(line=(pl.col("row_id") + 1).cast(pl.UInt64))
-    return _arrow(df.select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA))  # type: ignore[arg-type]
+    out = _arrow(df.select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA))  # type: ignore[arg-type]
+    return out, int(byte_lengths(df["response"]).sum())
 
 
 def _read_stage(
@@ -379,8 +420,9 @@ def _read_stage(
     mapping: dict[str, str] | None,
     fmt: str | None,
     block_rows: int,
-) -> tuple[Any, int]:
-    """The normalised corpus as a Ray dataset with global row ids, and its row count."""
+) -> tuple[Any, int, int]:
+    """The normalised corpus as a Ray dataset with global row ids, its row count and the bytes
+    of its responses."""
     frame = False
     if isinstance(source, pl.LazyFrame):
         source = source.collect()
@@ -416,8 +458,9 @@ def _read_stage(
             total += int(meta.num_rows or 0)
     numbered: list[Any] = [_number_block.remote(r, o, frame) for r, o in zip(refs, offsets)]
     if not numbered:
-        return ray.data.from_arrow(_arrow(pl.DataFrame(schema=CORPUS_SCHEMA))), 0
-    return ray.data.from_arrow_refs(numbered), total
+        return ray.data.from_arrow(_arrow(pl.DataFrame(schema=CORPUS_SCHEMA))), 0, 0
+    response_bytes = sum(ray.get([b for _, b in numbered]))
+    return ray.data.from_arrow_refs([t for t, _ in numbered]), total, response_bytes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -830,15 +873,15 @@ def _run(
     info = work.done("read")
     with timer.stage("read"):
         if info is None:
-            ds, n = _read_stage(source, mapping, fmt, block_rows)
+            ds, n, response_bytes = _read_stage(source, mapping, fmt, block_rows)
             rows = _write(ds, work.begin("read"), _arrow(pl.DataFrame(schema=CORPUS_SCHEMA)).schema)
             if rows != n:
                 raise RuntimeError(f"read stage wrote {rows} rows, counted {n}")
-            info = {"rows": n}
+            info = {"rows": n, "response_bytes": response_bytes}
             work.finish("read", info)
     n = int(info["rows"])
     parts = _partitions(n, partitions)
-    sample_every = det.familiarity_sample_every(n, cfg)
+    sample_every = det.familiarity_sample_every(n, cfg, int(info["response_bytes"]))
 
     with timer.stage("references"):
         if work.done("references") is None:
@@ -933,24 +976,39 @@ def _run(
             work.finish("components", summary)
 
     with timer.stage("assemble"):
-        corpus = _collect(work.dir("read")).sort("row_id").select(list(CORPUS_SCHEMA))
-        corpus = corpus.cast(CORPUS_SCHEMA)  # type: ignore[arg-type]
-        table = _collect(
-            work.dir("features"),
-            [
-                "row",
-                "valid",
-                "prompt",
-                "response",
-                "resp_words",
-                "repetition",
-                "familiarity",
-                "gibberish",
-                "degenerate",
-                "anomaly",
-                "empty_response",
-            ],
-        ).sort("row")
+        columns = [
+            "row",
+            "valid",
+            "prompt",
+            "response",
+            "resp_words",
+            "repetition",
+            "familiarity",
+            "gibberish",
+            "degenerate",
+            "anomaly",
+            "empty_response",
+        ]
+        # with spill, the text the driver needs is memory-mapped from a scratch file, as the
+        # local engine's; otherwise (or if the stages' files overlap) it is held in memory
+        spilled = [
+            _spill_collect(work.dir(stage), cols, key, cfg.spill_dir) if cfg.spill else None
+            for stage, cols, key in (
+                ("read", list(CORPUS_SCHEMA), "row_id"),
+                ("features", columns, "row"),
+            )
+        ]
+        corpus = (
+            _mapped(spilled[0])
+            if spilled[0] is not None
+            else _collect(work.dir("read")).sort("row_id")
+        )
+        corpus = corpus.select(list(CORPUS_SCHEMA)).cast(CORPUS_SCHEMA)  # type: ignore[arg-type]
+        table = (
+            _mapped(spilled[1])
+            if spilled[1] is not None
+            else _collect(work.dir("features"), columns).sort("row")
+        )
         if table.height != n or corpus.height != n:
             raise RuntimeError(f"assembled {table.height} feature rows for {n} input rows")
         base = table.with_columns(pl.col("row").cast(pl.UInt32))
@@ -965,6 +1023,8 @@ def _run(
         )
         feats = det.assemble_features(base, clusters["resp"], clusters["tmpl"], vocab)
         feats.token_table_mb = cfg.token_table_mb
+        if spilled[1] is not None:  # the mapped prompts, for the core without a copy
+            feats.prompt_text = spilled[1].column("prompt")
     actor = _similarity_actor(cfg)
     if actor is not None:
         feats.similarity_runner = lambda fn, *args: ray.get(actor.run.remote(fn, *args))

@@ -18,12 +18,15 @@ detectors on the driver, so both engines give the same output.
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import json
+import math
 import os
 import platform
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,6 +77,10 @@ class ScanConfig:
     min_cluster: int = 20
     num_perm: int = 64
     familiarity_sample: int = 300_000
+    #: most text (MB) of the familiarity reference: responses longer on average than
+    #: ``familiarity_sample_mb / familiarity_sample`` are sampled more sparsely, so that the
+    #: reference's bigram table does not grow with the length of the responses
+    familiarity_sample_mb: float = 128.0
     threads: int | None = None
     #: where the similarity stage (cluster coherence) runs: "auto" (a GPU when CuPy finds one,
     #: else the CPU), "cpu" or "gpu"; summary.json's "backend" says which ran
@@ -107,6 +114,14 @@ class ScanConfig:
             raise ConfigError(f"min_cluster must be at least 2, got {self.min_cluster}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'gpu', got {self.device!r}")
+        if self.familiarity_sample < 1:
+            raise ConfigError(
+                f"familiarity_sample must be at least 1, got {self.familiarity_sample}"
+            )
+        if not (math.isfinite(self.familiarity_sample_mb) and self.familiarity_sample_mb > 0):
+            raise ConfigError(
+                f"familiarity_sample_mb must be a positive number, got {self.familiarity_sample_mb}"
+            )
         if self.token_table_mb < 0:
             raise ConfigError(f"token_table_mb must be at least 0, got {self.token_table_mb}")
         if self.spill_dir is not None and not Path(self.spill_dir).is_dir():
@@ -151,6 +166,27 @@ class ScanResult:
         return out
 
 
+def _load_malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or ``None`` where the C library has none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def release_memory() -> None:
+    """Hand memory that a stage freed back to the system. The Rust core allocates with the C
+    library's malloc, and glibc keeps freed small blocks for reuse, so without this a stage's
+    freed token tables and hash arrays stay resident through every later stage."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+    pa.default_memory_pool().release_unused()
+
+
 class _Timer:
     def __init__(self, progress: Any) -> None:
         self.seconds: dict[str, float] = {}
@@ -162,6 +198,7 @@ class _Timer:
             self.progress.set_description(f"poisonscreen: {name}")
         t0 = time.perf_counter()
         yield
+        release_memory()
         self.seconds[name] = round(time.perf_counter() - t0, 4)
         if self.progress is not None:
             self.progress.update(1)
@@ -246,6 +283,9 @@ def make_result(
 
 #: rows read, derived and written at a time: the read stage's memory for text is one batch's
 _SPILL_BATCH_ROWS = 8192
+#: and at most this much text per batch (characters; Parquet by its average row), so that long
+#: rows do not make the read stage's batches large
+_SPILL_BATCH_BYTES = 1 << 25
 _FEATURE_COLUMNS = {"ptext": "__ptext", "rtext": "__rtext", "ttext": "__ttext"}
 
 
@@ -305,17 +345,12 @@ def _large_strings(table: pa.Table) -> pa.Table:
     )
 
 
-def spill_corpus(
-    source: Any, *, mapping: dict[str, str] | None = None, directory: str | None = None
-) -> tuple[pl.DataFrame, det.FeatureText]:
-    """Read ``source`` as :func:`~poisonscreen.read_corpus` does, a batch at a time, into an
-    uncompressed Arrow IPC file in ``directory`` together with the texts the features use
-    (:func:`~poisonscreen.detectors.derive_texts`), then memory-map it.
-
-    Returns the corpus (equal to ``read_corpus(source)``) and its
-    :class:`~poisonscreen.detectors.FeatureText`, both reading the mapped file without a copy.
-    The file is unlinked at once (its pages stay mapped while anything uses them), or, where the
-    system forbids that, at exit."""
+def spill_tables(tables: Iterable[pa.Table], directory: str | None = None) -> pa.Table | None:
+    """Write ``tables`` (one schema; string columns become ``large_string``) one after another
+    into an uncompressed Arrow IPC file in ``directory`` (default :func:`default_spill_dir`),
+    then memory-map it and return it as one table that reads the mapped file without a copy;
+    ``None`` when there were no tables. The file is unlinked at once (its pages stay mapped
+    while anything uses them), or, where the system forbids that, at exit."""
     directory = directory or default_spill_dir()
 
     def failed(exc: OSError) -> InputError:
@@ -331,9 +366,8 @@ def spill_corpus(
     try:
         with open(fd, "wb", closefd=True) as fh:
             writer = None
-            for batch in iter_corpus(source, mapping=mapping, batch_size=_SPILL_BATCH_ROWS):
-                derived = det.derive_texts(batch).rename(_FEATURE_COLUMNS)
-                table = _large_strings(pl.concat([batch, derived], how="horizontal").to_arrow())
+            for table in tables:
+                table = _large_strings(table)
                 try:
                     if writer is None:
                         writer = pa.ipc.new_file(fh, table.schema)
@@ -345,15 +379,38 @@ def spill_corpus(
                     writer.close()
             except OSError as exc:
                 raise failed(exc) from exc
-        if writer is None:  # no rows
-            empty = pa.chunked_array([], type=pa.large_string())
-            return pl.DataFrame(schema=CORPUS_SCHEMA), det.FeatureText(empty, empty, empty)
-        mapped = pa.ipc.open_file(pa.memory_map(path)).read_all()
+        if writer is None:  # no tables
+            return None
+        return pa.ipc.open_file(pa.memory_map(path)).read_all()
     finally:
         try:
             os.unlink(path)
         except OSError:
             _unlink_later(path)
+
+
+def spill_corpus(
+    source: Any, *, mapping: dict[str, str] | None = None, directory: str | None = None
+) -> tuple[pl.DataFrame, det.FeatureText]:
+    """Read ``source`` as :func:`~poisonscreen.read_corpus` does, a batch at a time, into a
+    memory-mapped scratch file (:func:`spill_tables`) together with the texts the features use
+    (:func:`~poisonscreen.detectors.derive_texts`).
+
+    Returns the corpus (equal to ``read_corpus(source)``) and its
+    :class:`~poisonscreen.detectors.FeatureText`, both reading the mapped file without a copy."""
+
+    def tables() -> Iterator[pa.Table]:
+        batches = iter_corpus(
+            source, mapping=mapping, batch_size=_SPILL_BATCH_ROWS, batch_bytes=_SPILL_BATCH_BYTES
+        )
+        for batch in batches:
+            derived = det.derive_texts(batch).rename(_FEATURE_COLUMNS)
+            yield pl.concat([batch, derived], how="horizontal").to_arrow()
+
+    mapped = spill_tables(tables(), directory)
+    if mapped is None:  # no rows
+        empty = pa.chunked_array([], type=pa.large_string())
+        return pl.DataFrame(schema=CORPUS_SCHEMA), det.FeatureText(empty, empty, empty)
     corpus = pl.from_arrow(mapped.select(list(CORPUS_SCHEMA)), rechunk=False)
     assert isinstance(corpus, pl.DataFrame)
     text = det.FeatureText(*(mapped.column(c) for c in _FEATURE_COLUMNS.values()))

@@ -25,16 +25,30 @@ pub const MIN_WORDS: u32 = 20;
 pub const FAMILIARITY_MIN_TOKENS: usize = 8;
 /// The default size of the familiarity reference sample (the screener's `familiarity_sample`).
 pub const DEFAULT_FAMILIARITY_SAMPLE: usize = 300_000;
+/// The default most text of the familiarity reference sample, in bytes (the screener's
+/// `familiarity_sample_mb`): past it rows are sampled more sparsely, so that the reference's
+/// bigram table does not grow with the length of the responses.
+pub const DEFAULT_FAMILIARITY_SAMPLE_BYTES: u64 = 128_000_000;
 /// Prose has fewer newlines per word than this.
 pub const MAX_PROSE_NEWLINES_PER_WORD: f64 = 0.05;
 
 /// Every how many rows a row joins the familiarity reference sample, so that about `sample`
-/// rows of `n_rows` do: `ceil(n_rows / sample)`, at least 1.
-pub fn familiarity_sample_every(n_rows: usize, sample: usize) -> Result<usize> {
+/// rows of `n_rows`, holding about `sample_bytes` of their `text_bytes` bytes of text at most,
+/// do: the larger of `ceil(n_rows / sample)` and `ceil(text_bytes / sample_bytes)`, at least 1.
+pub fn familiarity_sample_every(
+    n_rows: usize,
+    sample: usize,
+    text_bytes: u64,
+    sample_bytes: u64,
+) -> Result<usize> {
     if sample == 0 {
         return Err(CoreError::Config("familiarity_sample must be at least 1".into()));
     }
-    Ok(n_rows.div_ceil(sample).max(1))
+    if sample_bytes == 0 {
+        return Err(CoreError::Config("familiarity_sample_bytes must be at least 1".into()));
+    }
+    let by_bytes = usize::try_from(text_bytes.div_ceil(sample_bytes)).unwrap_or(usize::MAX);
+    Ok(n_rows.div_ceil(sample).max(by_bytes).max(1))
 }
 
 /// Gibberish score of a row with `words` words, `newlines` `'\n'` characters and bigram
@@ -86,14 +100,21 @@ impl RowAnomaly {
 }
 
 /// Anomaly parts of every row of `texts`, scored against `texts` itself (every
-/// [`familiarity_sample_every`]`(len, familiarity_sample)`-th row forms the reference);
-/// `None` for null rows. Deterministic for any thread count.
+/// [`familiarity_sample_every`]`(len, familiarity_sample, bytes, familiarity_sample_bytes)`-th
+/// row forms the reference, `bytes` being the texts' total length); `None` for null rows.
+/// Deterministic for any thread count.
 pub fn response_anomalies(
     texts: &Texts,
     normalize: NormalizeOptions,
     familiarity_sample: usize,
+    familiarity_sample_bytes: u64,
 ) -> Result<Vec<Option<RowAnomaly>>> {
-    let every = familiarity_sample_every(texts.len(), familiarity_sample)?;
+    let bytes = (0..texts.len())
+        .into_par_iter()
+        .with_min_len(1024)
+        .map(|r| Ok(texts.get(r)?.map_or(0, |t| t.len() as u64)))
+        .try_reduce(|| 0, |a, b| Ok(a + b))?;
+    let every = familiarity_sample_every(texts.len(), familiarity_sample, bytes, familiarity_sample_bytes)?;
     let fam = bigram_familiarity(texts, normalize, every, FAMILIARITY_MIN_TOKENS)?;
     (0..texts.len())
         .into_par_iter()
@@ -114,10 +135,15 @@ mod tests {
 
     #[test]
     fn sample_every() {
-        assert_eq!(familiarity_sample_every(0, 10).unwrap(), 1);
-        assert_eq!(familiarity_sample_every(10, 10).unwrap(), 1);
-        assert_eq!(familiarity_sample_every(11, 10).unwrap(), 2);
-        assert!(familiarity_sample_every(5, 0).is_err());
+        assert_eq!(familiarity_sample_every(0, 10, 0, 100).unwrap(), 1);
+        assert_eq!(familiarity_sample_every(10, 10, 100, 100).unwrap(), 1);
+        assert_eq!(familiarity_sample_every(11, 10, 100, 100).unwrap(), 2);
+        // the byte cap samples more sparsely once the text exceeds it
+        assert_eq!(familiarity_sample_every(10, 10, 101, 100).unwrap(), 2);
+        assert_eq!(familiarity_sample_every(11, 10, 350, 100).unwrap(), 4);
+        assert_eq!(familiarity_sample_every(1, 1, 1 << 40, 1).unwrap(), 1 << 40);
+        assert!(familiarity_sample_every(5, 0, 1, 1).is_err());
+        assert!(familiarity_sample_every(5, 1, 1, 0).is_err());
     }
 
     #[test]
@@ -157,8 +183,13 @@ mod tests {
         let refs: Vec<Option<&str>> = rows.iter().map(|r| r.as_deref()).collect();
         let col = OwnedStrColumn::from_strs(&refs);
         let texts = Texts::new(vec![col.view()]);
-        let out =
-            response_anomalies(&texts, NormalizeOptions::default(), DEFAULT_FAMILIARITY_SAMPLE).unwrap();
+        let out = response_anomalies(
+            &texts,
+            NormalizeOptions::default(),
+            DEFAULT_FAMILIARITY_SAMPLE,
+            DEFAULT_FAMILIARITY_SAMPLE_BYTES,
+        )
+        .unwrap();
         assert_eq!(out.len(), 53);
         assert!(out[..50].iter().all(|r| r.unwrap().anomaly == 0.0));
         let gib = out[50].unwrap();
@@ -167,5 +198,25 @@ mod tests {
         let rep = out[51].unwrap();
         assert!(rep.degenerate > 0.9 && rep.anomaly == rep.degenerate);
         assert!(out[52].is_none());
+    }
+
+    #[test]
+    fn byte_cap_samples_as_the_row_count_would() {
+        // row i is words w_i .. w_{i+11}: its bigrams recur in the rows near it, so how densely
+        // rows are sampled changes its familiarity
+        let rows: Vec<Option<String>> = (0..40)
+            .map(|i| Some((i..i + 12).map(|j| format!("w{j}")).collect::<Vec<_>>().join(" ")))
+            .collect();
+        let refs: Vec<Option<&str>> = rows.iter().map(|r| r.as_deref()).collect();
+        let col = OwnedStrColumn::from_strs(&refs);
+        let texts = Texts::new(vec![col.view()]);
+        let bytes: u64 = refs.iter().map(|t| t.map_or(0, str::len) as u64).sum();
+        let norm = NormalizeOptions::default();
+        // a cap of a quarter of the text samples every 4th row, as a sample of 10 rows does
+        let capped = response_anomalies(&texts, norm, 1_000, bytes.div_ceil(4)).unwrap();
+        let by_rows = response_anomalies(&texts, norm, 10, u64::MAX).unwrap();
+        assert_eq!(capped, by_rows);
+        let whole = response_anomalies(&texts, norm, 1_000, u64::MAX).unwrap();
+        assert_ne!(capped, whole);
     }
 }

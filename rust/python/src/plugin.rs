@@ -147,8 +147,20 @@ struct BandKwargs {
 struct AnomalyKwargs {
     part: String,
     familiarity_sample: usize,
+    familiarity_sample_mb: f64,
     #[serde(flatten)]
     norm: Norm,
+}
+
+impl AnomalyKwargs {
+    /// The byte cap of the familiarity sample, as the screener computes it (`int(mb * 1e6)`).
+    fn sample_bytes(&self) -> PolarsResult<u64> {
+        let mb = self.familiarity_sample_mb;
+        if !(mb.is_finite() && mb > 0.0) {
+            polars_bail!(InvalidOperation: "familiarity_sample_mb must be a positive number, got {mb}");
+        }
+        Ok(((mb * 1e6) as u64).max(1))
+    }
 }
 
 fn token_mode(mode: &str) -> PolarsResult<TokenMode> {
@@ -488,6 +500,7 @@ fn anomaly_output(inputs: &[Field], kwargs: AnomalyKwargs) -> PolarsResult<Field
     if kwargs.familiarity_sample == 0 {
         polars_bail!(InvalidOperation: "familiarity_sample must be at least 1");
     }
+    kwargs.sample_bytes()?;
     Ok(Field::new(f.name().clone(), DataType::Float32))
 }
 
@@ -510,8 +523,9 @@ fn poison_anomaly(inputs: &[Series], kwargs: AnomalyKwargs) -> PolarsResult<Seri
     let texts: Vec<Option<&str>> = ca.iter().collect();
     let owned = OwnedStrColumn::from_strs(&texts);
     let cols = core::Texts::new(vec![owned.view()]);
+    let sample_bytes = kwargs.sample_bytes()?;
     let rows = maybe_parallel(texts.len(), || {
-        core::response_anomalies(&cols, kwargs.norm.options(), kwargs.familiarity_sample)
+        core::response_anomalies(&cols, kwargs.norm.options(), kwargs.familiarity_sample, sample_bytes)
     })
     .map_err(|e| polars_err!(ComputeError: "poison.{}: {e}", kwargs.part))?;
     let out: Float32Chunked = rows.iter().map(|r| r.as_ref().map(get)).collect();
