@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from pathlib import Path
@@ -405,6 +406,70 @@ def test_cli_split_round_trip(tmp_path: Path) -> None:
     assert "{broken" in quar
     flagged = pl.read_parquet(out / "rows.parquet")["flagged"].sum()
     assert len(quar) == flagged + 1
+
+
+def test_split_every_format_streamed(tmp_path: Path) -> None:
+    """Parquet, CSV, gzip JSONL and a JSON array split into their own format, row for row in
+    the original order, with the quarantined rows exactly the flagged and failed ones."""
+    from poisonscreen.split import split
+
+    df, _ = _poisoned(n_clean=300, n_poison=20, seed=3)
+    d = tmp_path / "in"
+    d.mkdir()
+    df.write_parquet(d / "a.parquet", row_group_size=50)
+    df.head(120).write_csv(d / "b.csv")
+    with gzip.open(d / "c.jsonl.gz", "wt") as fh:
+        fh.write("\ufeff\n")  # a byte-order mark alone on the first line: not a record
+        fh.write("".join(json.dumps(r) + "\n" for r in df.tail(90).iter_rows(named=True)))
+        fh.write("{broken\n\n")
+    (d / "d.json").write_text(json.dumps(df.head(40).to_dicts()))
+    inputs = [str(d / n) for n in ("a.parquet", "b.csv", "c.jsonl.gz", "d.json")]
+    out = tmp_path / "out"
+    ps.scan(inputs).write(out)
+    report = split(inputs, findings=out, clean=tmp_path / "c", quarantine=tmp_path / "q")
+    rows = pl.read_parquet(out / "rows.parquet")
+    assert report["rows"] == rows.height == 300 + 20 + 120 + 91 + 40
+    quarantined = rows.filter(pl.col("flagged") | pl.col("error").is_not_null())
+    assert report["quarantined"] == quarantined.height > 0
+    for name, read in (
+        ("a.parquet", pl.read_parquet),
+        ("b.csv", lambda p: pl.read_csv(p, infer_schema=False)),
+        ("d.json", pl.read_json),
+    ):
+        source = read(d / name)
+        clean, quar = read(tmp_path / "c" / name), read(tmp_path / "q" / name)
+        assert clean.schema == quar.schema == source.schema
+        mine = rows.filter(pl.col("source") == str(d / name))
+        q = (mine["flagged"] | mine["error"].is_not_null()).to_numpy()
+        assert clean.equals(source.filter(pl.Series(~q)))
+        assert quar.equals(source.filter(pl.Series(q)))
+    with gzip.open(tmp_path / "q" / "c.jsonl.gz", "rt") as fh:
+        assert "{broken" in fh.read()
+
+
+def test_split_refuses_a_file_that_changed(tmp_path: Path) -> None:
+    from poisonscreen.exceptions import InputError
+    from poisonscreen.split import split
+
+    src = tmp_path / "a.jsonl"
+    pl.DataFrame(_clean_rows(30)).write_ndjson(src)
+    out = tmp_path / "out"
+    ps.scan(str(src)).write(out)
+    with src.open("a") as fh:
+        fh.write(json.dumps(_clean_rows(1, seed=9)[0]) + "\n")
+    with pytest.raises(InputError, match="31 rows"):
+        split([str(src)], findings=out, clean=tmp_path / "c", quarantine=tmp_path / "q")
+    # each format's own check: more or fewer records than the rows it is given
+    from poisonscreen.split import _split_file
+
+    pl.DataFrame(_clean_rows(30)).write_parquet(tmp_path / "a.parquet")
+    pl.DataFrame(_clean_rows(30)).write_csv(tmp_path / "a.csv")
+    (tmp_path / "c").mkdir(exist_ok=True)
+    (tmp_path / "q").mkdir(exist_ok=True)
+    for name, records in (("a.jsonl", 31), ("a.parquet", 30), ("a.csv", 30)):
+        for mask in ([False] * 29, [True] * 40):
+            with pytest.raises(InputError, match=f"has {records} records now but"):
+                _split_file(tmp_path / name, mask, tmp_path / "c", tmp_path / "q", name)
 
 
 def test_cli_split_refuses_other_findings(tmp_path: Path) -> None:

@@ -7,19 +7,25 @@ input record is written to exactly one output, and the outputs are re-read and c
 
 from __future__ import annotations
 
+import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .exceptions import InputError
 from .io import CORPUS_SCHEMA, iter_corpus
 
 
 def _records_jsonl(path: Path) -> list[bytes]:
-    """The records of a JSONL file as raw lines (blank lines are not records)."""
-    return [line for line in path.read_bytes().splitlines(keepends=True) if line.strip()]
+    """The records of a (small) JSON Lines text as raw lines, as the corpus reader splits them
+    (on newlines; blank lines are not records)."""
+    return [line for line in path.read_bytes().split(b"\n") if line.strip()]
 
 
 def _write_jsonl(path: Path, records: list[bytes]) -> None:
@@ -28,19 +34,83 @@ def _write_jsonl(path: Path, records: list[bytes]) -> None:
             fh.write(r if r.endswith(b"\n") else r + b"\n")
 
 
+def _split_jsonl(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) -> tuple[int, int]:
+    """Each record line (gzip too) to the clean or the quarantine file, streamed; the counts
+    written."""
+    opener: Callable[..., Any] = gzip.open if src.name.lower().endswith(".gz") else open
+    counts = [0, 0]
+    n = 0
+    with (
+        opener(src, "rb") as fin,
+        opener(clean_path, "wb") as clean,
+        opener(quar_path, "wb") as quar,
+    ):
+        outs = (clean, quar)
+        for i, line in enumerate(fin):
+            body = line[3:] if i == 0 and line.startswith(b"\xef\xbb\xbf") else line
+            if not body.strip():
+                continue  # a blank line is not a record (nor a row)
+            if n >= len(mask):
+                _check(src, n + 1 + sum(1 for rest in fin if rest.strip()), len(mask))
+            q = int(mask[n])
+            outs[q].write(line if line.endswith(b"\n") else line + b"\n")
+            counts[q] += 1
+            n += 1
+    _check(src, n, len(mask))
+    return counts[0], counts[1]
+
+
+def _count_jsonl(path: Path) -> int:
+    opener: Callable[..., Any] = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def _split_parquet(
+    src: Path, mask: list[bool], clean_path: Path, quar_path: Path
+) -> tuple[int, int]:
+    """Row batches filtered into two Parquet files with the source's schema, streamed."""
+    pf = pq.ParquetFile(src, pre_buffer=False, buffer_size=1 << 20)
+    _check(src, pf.metadata.num_rows, len(mask))
+    quarantine = np.asarray(mask, dtype=bool)
+    schema = pf.schema_arrow
+    with pq.ParquetWriter(clean_path, schema) as clean, pq.ParquetWriter(quar_path, schema) as quar:
+        start = 0
+        for batch in pf.iter_batches(batch_size=8192):
+            q = quarantine[start : start + batch.num_rows]
+            start += batch.num_rows
+            table = pa.Table.from_batches([batch], schema=schema)
+            clean.write_table(table.filter(pa.array(~q)))
+            quar.write_table(table.filter(pa.array(q)))
+    return (
+        pq.ParquetFile(clean_path).metadata.num_rows,
+        pq.ParquetFile(quar_path).metadata.num_rows,
+    )
+
+
+def _split_csv(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) -> tuple[int, int]:
+    """The records of each kind written by a streaming polars query (text kept as text)."""
+    lf = pl.scan_csv(src, infer_schema=False).with_row_index("__row")
+    rows = lf.select(pl.len()).collect().item()
+    _check(src, rows, len(mask))
+    quarantined = pl.Series("__row", np.flatnonzero(mask), dtype=pl.get_index_type())
+    for path, keep in ((clean_path, ~pl.col("__row").is_in(quarantined)), (quar_path, None)):
+        where = keep if keep is not None else pl.col("__row").is_in(quarantined)
+        lf.filter(where).drop("__row").sink_csv(path)
+    count = lambda p: pl.scan_csv(p, infer_schema=False).select(pl.len()).collect().item()  # noqa: E731
+    return count(clean_path), count(quar_path)
+
+
 def _split_file(
     src: Path, quarantine_mask: list[bool], clean_dir: Path, quar_dir: Path, name: str
 ) -> tuple[int, int]:
-    suffix = "".join(src.suffixes[-1:]).lower()
+    low = src.name.lower()
     clean_path, quar_path = clean_dir / name, quar_dir / name
-    if suffix in (".jsonl", ".ndjson"):
-        recs = _records_jsonl(src)
-        _check(src, len(recs), len(quarantine_mask))
-        _write_jsonl(clean_path, [r for r, q in zip(recs, quarantine_mask) if not q])
-        _write_jsonl(quar_path, [r for r, q in zip(recs, quarantine_mask) if q])
-        return len(_records_jsonl(clean_path)), len(_records_jsonl(quar_path))
-    if suffix == ".json":
-        text = src.read_bytes()
+    if low.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+        _split_jsonl(src, quarantine_mask, clean_path, quar_path)
+        return _count_jsonl(clean_path), _count_jsonl(quar_path)
+    if low.endswith(".json"):
+        text = src.read_bytes()  # a JSON array is parsed whole, as the reader does
         try:
             data = json.loads(text)
         except ValueError:
@@ -57,24 +127,11 @@ def _split_file(
         _write_jsonl(clean_path, [r for r, q in zip(recs, quarantine_mask) if not q])
         _write_jsonl(quar_path, [r for r, q in zip(recs, quarantine_mask) if q])
         return len(_records_jsonl(clean_path)), len(_records_jsonl(quar_path))
-    if suffix == ".parquet":
-        df = pl.read_parquet(src)
-        _check(src, df.height, len(quarantine_mask))
-        mask = pl.Series(quarantine_mask, dtype=pl.Boolean)
-        df.filter(~mask).write_parquet(clean_path)
-        df.filter(mask).write_parquet(quar_path)
-        return pl.read_parquet(clean_path).height, pl.read_parquet(quar_path).height
-    if suffix == ".csv":
-        df = pl.read_csv(src, infer_schema=False)
-        _check(src, df.height, len(quarantine_mask))
-        mask = pl.Series(quarantine_mask, dtype=pl.Boolean)
-        df.filter(~mask).write_csv(clean_path)
-        df.filter(mask).write_csv(quar_path)
-        return (
-            pl.read_csv(clean_path, infer_schema=False).height,
-            pl.read_csv(quar_path, infer_schema=False).height,
-        )
-    raise InputError(f"{src}: cannot split files of type {suffix!r}")
+    if low.endswith(".parquet"):
+        return _split_parquet(src, quarantine_mask, clean_path, quar_path)
+    if low.endswith(".csv"):
+        return _split_csv(src, quarantine_mask, clean_path, quar_path)
+    raise InputError(f"{src}: cannot split files of type {''.join(src.suffixes[-1:])!r}")
 
 
 def _check(src: Path, records: int, rows: int) -> None:
