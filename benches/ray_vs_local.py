@@ -70,13 +70,24 @@ def _child(engine: str, paths: list[str], work: str, out: str, cpus: int, parts:
     import poisonscreen as ps
 
     peak = [0]
+    anon = [0]
     stop = threading.Event()
+    done = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
             peak[0] = max(peak[0], _ray_rss())
             time.sleep(0.5)
 
+    def sample_anon() -> None:  # this process's memory not backed by a file (mapped text is)
+        while not done.is_set():
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("RssAnon:"):
+                        anon[0] = max(anon[0], int(line.split()[1]) * 1024)
+            time.sleep(0.05)
+
+    threading.Thread(target=sample_anon, daemon=True).start()
     t0 = time.perf_counter()
     if engine == "local":
         result = ps.scan(paths, threads=cpus)
@@ -101,6 +112,7 @@ def _child(engine: str, paths: list[str], work: str, out: str, cpus: int, parts:
         stop.set()
         extra = {"peak_rss_all_ray_mb": round(peak[0] / 2**20), "stages": _stage_costs(work)}
         ray.shutdown()
+    done.set()
     result.rows.write_parquet(Path(out) / f"{engine}_rows.parquet")
     result.triggers.write_parquet(Path(out) / f"{engine}_triggers.parquet")
     result.clusters.write_parquet(Path(out) / f"{engine}_clusters.parquet")
@@ -109,6 +121,7 @@ def _child(engine: str, paths: list[str], work: str, out: str, cpus: int, parts:
         "seconds": round(wall, 2),
         "stage_seconds": result.summary["seconds"],
         "peak_rss_driver_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_anon_driver_mb": round(anon[0] / 2**20),
         "rows_flagged": result.summary["rows_flagged"],
         **extra,
     }
@@ -198,7 +211,11 @@ def sizing(res: dict, target: float, cores: int, worker_mem_gb: float, hours: fl
 
     bands = {w: _clustering(ScanConfig(), w)[1] for w in ("resp", "tmpl")}  # the default settings
     shuffle = max(bands.values()) * (text_b + 26) * target
-    driver_rss = res["ray"]["peak_rss_driver_mb"] * 2**20 / n
+    # memory the driver allocated (RssAnon); older results have only its RSS, which also counts
+    # resident pages of the memory-mapped scratch file that the kernel can drop
+    mem_key = "peak_anon_driver_mb" if "peak_anon_driver_mb" in res["ray"] else "peak_rss_driver_mb"
+    mem_name = "allocated memory (RssAnon)" if mem_key == "peak_anon_driver_mb" else "RSS"
+    driver_rss = res["ray"][mem_key] * 2**20 / n
     lines += [
         "",
         f"- **Distributed stages**: {dist_core:,.3g} core-s. To finish them in {hours:g} h: "
@@ -213,7 +230,7 @@ def sizing(res: dict, target: float, cores: int, worker_mem_gb: float, hours: fl
         f"30% object store). The verified pairs it keeps are in the table above.",
         f"- **Driver** (`assemble` + detectors, one machine): {sum(secs.get(s, 0.0) for s in _DRIVER):,.0f} "
         f"s at {m:g}M rows x {scale:,.0f} = **{driver_s / 3600:,.1f} h** if linear, and a peak "
-        f"RSS of {res['ray']['peak_rss_driver_mb']:,} MB / {n:,} rows = {driver_rss:,.0f} B per "
+        f"{mem_name} of {res['ray'][mem_key]:,} MB / {n:,} rows = {driver_rss:,.0f} B per "
         f"row x {target:,.0f} = **{_gb(driver_rss * target)}** of driver memory.",
     ]
     return "\n".join(lines)

@@ -285,7 +285,7 @@ def make_result(
 _SPILL_BATCH_ROWS = 8192
 #: and at most this much text per batch (characters; Parquet by its average row), so that long
 #: rows do not make the read stage's batches large
-_SPILL_BATCH_BYTES = 1 << 25
+_SPILL_BATCH_BYTES = 1 << 23
 _FEATURE_COLUMNS = {"ptext": "__ptext", "rtext": "__rtext", "ttext": "__ttext"}
 
 
