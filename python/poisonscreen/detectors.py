@@ -708,10 +708,11 @@ def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.n
 def _short_prompt_tokens(
     prompts: pl.Series, limit: int, threads: int | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`_csr_tokens` of ``prompts``, tokenised a slice at a time, or ``None`` as soon as
-    they have more than ``limit`` tokens (so long prompts are never all tokenised at once)."""
+    """:func:`_csr_tokens` of ``prompts``, tokenised a slice (8 MB) at a time, or ``None`` as
+    soon as they have more than ``limit`` tokens (so long prompts are never all tokenised at
+    once, and at most one small slice is tokenised past the limit)."""
     rows, toks, total = [], [], 0
-    for start, length in text_slices(byte_lengths(prompts)):
+    for start, length in text_slices(byte_lengths(prompts), max_bytes=_arrow.SLICE_BYTES // 4):
         r, t = _csr_tokens(prompts.slice(start, length), threads)
         total += len(t)
         if total > limit:
