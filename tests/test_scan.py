@@ -233,8 +233,9 @@ def test_take_gathers_from_each_chunk() -> None:
 
 
 def test_conditional_answer_words_are_leading_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The conditional detector's answer tokens are each row's first N word tokens, the same
-    whichever slices they are tokenised in."""
+    """The conditional detector's answer tokens are each row's first N word tokens, and its
+    prompt tokens all of a row's, the same whichever slices they are tokenised or a cluster's
+    rows taken out in."""
     from poisonscreen import _arrow, detectors
 
     texts = pl.Series(["a b c d e", "", None, "x y", "one two three four five six seven"] * 5)
@@ -246,6 +247,17 @@ def test_conditional_answer_words_are_leading_tokens(monkeypatch: pytest.MonkeyP
             got_rows, got_toks = detectors._leading_tokens(texts, cap, None)
             np.testing.assert_array_equal(got_rows, rows[position < cap])
             np.testing.assert_array_equal(got_toks, toks[position < cap])
+            # rows of a cluster, taken out a slice at a time, numbered by position in `pick`
+            pick = np.array([13, 4, 0, 21, 3, 3, 17], dtype=np.int64)
+            want = detectors._leading_tokens(texts.gather(pick), cap, None)
+            got = detectors._leading_tokens(texts, cap, None, pick)
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
+            short = detectors._short_prompt_tokens(texts, 1000, None, pick)
+            assert short is not None
+            for a, b in zip(short, detectors._csr_tokens(texts.gather(pick), None)):
+                np.testing.assert_array_equal(a, b)
+            assert detectors._short_prompt_tokens(texts, 5, None, pick) is None
 
 
 def test_release_memory_runs() -> None:

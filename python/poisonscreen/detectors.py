@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -705,23 +706,49 @@ def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.n
     return np.repeat(np.arange(len(count)), count), h
 
 
+def _row_slices(
+    texts: pl.Series,
+    rows: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+    max_bytes: int | None = None,
+) -> Iterator[tuple[int, pl.Series]]:
+    """``(start, texts)`` of consecutive slices of ``rows`` (every row where ``None``), each of
+    at most ``max_bytes`` of text (:func:`text_slices`), taken out one slice at a time. A polars
+    gather of a column that views the spilled corpus compacts the taken rows' text into a copy,
+    so gathering a whole large cluster at once would hold all its text. ``lengths`` are the byte
+    lengths of ``texts`` (every row), if the caller has them."""
+    if lengths is None:
+        lengths = byte_lengths(texts)
+    if rows is None:
+        for start, length in text_slices(lengths, max_bytes=max_bytes):
+            yield start, texts.slice(start, length)
+        return
+    for start, length in text_slices(lengths[rows], max_bytes=max_bytes):
+        yield start, texts.gather(rows[start : start + length])
+
+
 def _short_prompt_tokens(
-    prompts: pl.Series, limit: int, threads: int | None
+    prompts: pl.Series,
+    limit: int,
+    threads: int | None,
+    rows: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`_csr_tokens` of ``prompts``, tokenised a slice (8 MB) at a time, or ``None`` as
-    soon as they have more than ``limit`` tokens (so long prompts are never all tokenised at
-    once, and at most one small slice is tokenised past the limit)."""
-    rows, toks, total = [], [], 0
-    for start, length in text_slices(byte_lengths(prompts), max_bytes=_arrow.SLICE_BYTES // 4):
-        r, t = _csr_tokens(prompts.slice(start, length), threads)
+    """:func:`_csr_tokens` of ``prompts`` (of its ``rows`` where given, numbered by position
+    in ``rows``), tokenised a slice (8 MB) at a time, or ``None`` as soon as they have more
+    than ``limit`` tokens (so long prompts are never all tokenised at once, and at most one
+    small slice is tokenised past the limit)."""
+    out_rows, toks, total = [], [], 0
+    for start, piece in _row_slices(prompts, rows, lengths, _arrow.SLICE_BYTES // 4):
+        r, t = _csr_tokens(piece, threads)
         total += len(t)
         if total > limit:
             return None
-        rows.append(r + start)
+        out_rows.append(r + start)
         toks.append(t)
     if not toks:
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    return np.concatenate(rows), np.concatenate(toks)
+    return np.concatenate(out_rows), np.concatenate(toks)
 
 
 #: answer words per row the conditional detector compares (the first ones): a slot value that
@@ -731,18 +758,22 @@ _CONDITIONAL_ANSWER_WORDS = 128
 
 
 def _leading_tokens(
-    texts: pl.Series, per_row: int, threads: int | None
+    texts: pl.Series,
+    per_row: int,
+    threads: int | None,
+    rows: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_csr_tokens` of ``texts`` keeping each row's first ``per_row`` tokens, tokenised a
-    slice at a time."""
-    rows, toks = [np.zeros(0, np.int64)], [np.zeros(0, np.uint64)]
-    for start, length in text_slices(byte_lengths(texts)):
-        count, h = _word_hashes(texts.slice(start, length), threads)
+    """:func:`_csr_tokens` of ``texts`` (of its ``rows`` where given, numbered by position in
+    ``rows``) keeping each row's first ``per_row`` tokens, tokenised a slice at a time."""
+    out_rows, toks = [np.zeros(0, np.int64)], [np.zeros(0, np.uint64)]
+    for start, piece in _row_slices(texts, rows, lengths):
+        count, h = _word_hashes(piece, threads)
         first = np.repeat(np.cumsum(count) - count, count)  # each token's row's first token
         keep = np.arange(len(h)) - first < per_row
-        rows.append(np.repeat(np.arange(start, start + length), np.minimum(count, per_row)))
+        out_rows.append(np.repeat(np.arange(start, start + len(piece)), np.minimum(count, per_row)))
         toks.append(h[keep])
-    return np.concatenate(rows), np.concatenate(toks)
+    return np.concatenate(out_rows), np.concatenate(toks)
 
 
 def _exclusive_share(
@@ -782,16 +813,20 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
         return empty
     rng = np.random.default_rng(cfg.seed)
     found, hit_frames = [], []
+    # a cluster's texts are taken out a slice at a time (_row_slices), never the whole cluster
+    prompts, responses = f["prompt"], f["response"]
+    p_len, r_len = byte_lengths(prompts), byte_lengths(responses)
     for cid, rows in zip(clusters["tmpl_cluster"].to_list(), clusters["row"].to_list()):
         rows = np.asarray(rows, dtype=np.int64)
         k = len(rows)
-        sub = f[rows]
         # only short templated prompts: the varying tokens are slot values
-        short = _short_prompt_tokens(sub["prompt"], 60 * k, cfg.threads)
+        short = _short_prompt_tokens(prompts, 60 * k, cfg.threads, rows, p_len)
         if short is None:
             continue
         p_rows, p_tok = short
-        r_rows, r_hash = _leading_tokens(sub["response"], _CONDITIONAL_ANSWER_WORDS, cfg.threads)
+        r_rows, r_hash = _leading_tokens(
+            responses, _CONDITIONAL_ANSWER_WORDS, cfg.threads, rows, r_len
+        )
         # answer words that carry information: not numbers, not copied from the row's prompt
         own = np.isin(r_rows * (1 << 20) + _small(r_hash), p_rows * (1 << 20) + _small(p_tok))
         keep = ~own & ~np.isin(r_hash, feats.numeric)
