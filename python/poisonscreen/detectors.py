@@ -17,6 +17,7 @@ No model is involved: every signal is a count over the corpus itself.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterator
@@ -486,14 +487,16 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # 2. n-grams with the same carriers are one phrase (or one template's scaffolding): keep one
     # candidate per carrier set, then score the strongest sets fully
     by_set: dict[bytes, dict[str, Any]] = {}
+    for d in scored:
+        # a 128-bit digest of the carrier set stands for it (the sets' bytes as keys doubled
+        # what the candidates hold)
+        d["key"] = hashlib.blake2b(d["rows"].tobytes(), digest_size=16).digest()
     for d in sorted(scored, key=lambda d: (-d["prelim"], d["hash"])):
-        key = d["rows"].tobytes()
-        if key not in by_set:
-            by_set[key] = d
+        by_set.setdefault(d["key"], d)
     ranked = sorted(by_set.values(), key=lambda d: (-d["prelim"], d["hash"]))
     same_rows: dict[bytes, list[int]] = {}
     for d in scored:
-        same_rows.setdefault(d["rows"].tobytes(), []).append(d["hash"])
+        same_rows.setdefault(d["key"], []).append(d["hash"])
     # 3. template discount: carriers sharing long scaffolding beyond the phrase are a template;
     # answers copied from the prompt ("higher or lower" -> "lower") are a task, not a target.
     # Scored in batches, best first, until no remaining candidate can enter the top 50 (a score
@@ -511,7 +514,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             example = int(d["in_pattern"][0]) if len(d["in_pattern"]) else int(d["rows"][0])
             d["example"] = example
             d["phrase"] = _longest_phrase(
-                f["prompt"][example], d["hash"], same_rows[d["rows"].tobytes()], orders
+                f["prompt"][example], d["hash"], same_rows[d["key"]], orders
             )
         _template_share(todo, f, pchunks, n, threads)
         for d in todo:
@@ -588,20 +591,16 @@ def _copied_share(groups: list[dict[str, Any]], f: pl.DataFrame, feats: Features
     completes it (a cloze template: "This is definitely not a" -> "positive review.")."""
     n = max(f.height, 1)
     common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
-    tokens: dict[tuple[str, int], list[str]] = {}
-
-    def toks(column: str, row: int) -> list[str]:
-        if (column, row) not in tokens:
-            tokens[column, row] = _core.tokenize(f[column][row])
-        return tokens[column, row]
-
+    # tokenised again for each group rather than cached: up to 300 groups x 50 rows of token
+    # lists held at once grew with the length of the texts
+    prompts, responses = f["prompt"], f["response"]
     for d in groups:
         rows = d["in_pattern"][:50] if d["pattern"] == "collapse" else d["in_pattern"][:0]
         phrase = d["phrase"].split()
         task = 0
         for r in rows.tolist():
-            answer = toks("response", r)
-            prompt = toks("prompt", r)
+            answer = _core.tokenize(responses[r])
+            prompt = _core.tokenize(prompts[r])
             informative = set(answer) - common
             if informative and informative <= set(prompt):
                 task += 1

@@ -279,36 +279,40 @@ pub fn ngram_document_counts_in<S: TokenSource + ?Sized>(
     check_orders(orders)?;
     let index = Wanted::new(hashes);
     let blocks: Vec<usize> = (0..src.len()).step_by(BLOCK).collect();
-    let partials: Vec<Vec<u64>> = blocks
+    let zero = || vec![0u64; hashes.len()];
+    // one count array per rayon split rather than per block (a block's array is as long as the
+    // hash list, so per-block arrays held until the end grew with rows x hashes); sums of
+    // integers, so the split does not change the result
+    blocks
         .par_iter()
-        .map(|&start| -> Result<Vec<u64>> {
-            let mut counts = vec![0u64; hashes.len()];
-            // a row counts once per n-gram: remember the last row that counted each one
-            let mut last = vec![usize::MAX; hashes.len()];
-            let (mut buf, mut grams) = (Vec::new(), Vec::new());
-            for r in start..(start + BLOCK).min(src.len()) {
-                if let Some(toks) = src.tokens(r, &mut buf)? {
-                    grams_of(toks, orders, &mut grams);
-                    for g in &grams {
-                        if let Some(i) = index.get(*g) {
-                            if last[i] != r {
-                                last[i] = r;
-                                counts[i] += 1;
+        .try_fold(
+            || (zero(), vec![usize::MAX; hashes.len()]),
+            |(mut counts, mut last), &start| -> Result<(Vec<u64>, Vec<usize>)> {
+                // a row counts once per n-gram: remember the last row that counted each one
+                let (mut buf, mut grams) = (Vec::new(), Vec::new());
+                for r in start..(start + BLOCK).min(src.len()) {
+                    if let Some(toks) = src.tokens(r, &mut buf)? {
+                        grams_of(toks, orders, &mut grams);
+                        for g in &grams {
+                            if let Some(i) = index.get(*g) {
+                                if last[i] != r {
+                                    last[i] = r;
+                                    counts[i] += 1;
+                                }
                             }
                         }
                     }
                 }
+                Ok((counts, last))
+            },
+        )
+        .map(|part| part.map(|(counts, _)| counts))
+        .try_reduce(zero, |mut total, part| {
+            for (t, c) in total.iter_mut().zip(part) {
+                *t += c;
             }
-            Ok(counts)
+            Ok(total)
         })
-        .collect::<Result<_>>()?;
-    let mut total = vec![0u64; hashes.len()];
-    for p in partials {
-        for (t, c) in total.iter_mut().zip(p) {
-            *t += c;
-        }
-    }
-    Ok(total)
 }
 
 /// The rows carrying each of `hashes`, in row order, at most `max_per` each.
@@ -330,11 +334,15 @@ pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
     max_per: usize,
 ) -> Result<Vec<Vec<u32>>> {
     check_orders(orders)?;
+    if u32::try_from(hashes.len()).is_err() {
+        return Err(CoreError::Input(format!("{} hashes: at most {} at once", hashes.len(), u32::MAX)));
+    }
     let index = Wanted::new(hashes);
     let blocks: Vec<usize> = (0..src.len()).step_by(BLOCK).collect();
-    let partials: Vec<Vec<(usize, u32)>> = blocks
+    // (hash index, row) per hit: 8 bytes, the largest transient of trigger mining
+    let partials: Vec<Vec<(u32, u32)>> = blocks
         .par_iter()
-        .map(|&start| -> Result<Vec<(usize, u32)>> {
+        .map(|&start| -> Result<Vec<(u32, u32)>> {
             let mut hits = Vec::new();
             let mut last = vec![usize::MAX; hashes.len()];
             let (mut buf, mut grams) = (Vec::new(), Vec::new());
@@ -345,7 +353,7 @@ pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
                         if let Some(i) = index.get(*g) {
                             if last[i] != r {
                                 last[i] = r;
-                                hits.push((i, r as u32));
+                                hits.push((i as u32, r as u32));
                             }
                         }
                     }
@@ -357,8 +365,9 @@ pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
     let mut out = vec![Vec::new(); hashes.len()];
     for p in partials {
         for (i, r) in p {
-            if out[i].len() < max_per {
-                out[i].push(r);
+            let list = &mut out[i as usize];
+            if list.len() < max_per {
+                list.push(r);
             }
         }
     }
@@ -436,14 +445,66 @@ pub fn subset_ngram_counts_many_in<S: TokenSource + ?Sized>(
     }
     sets.par_iter()
         .zip(min_counts.par_iter())
-        .map(|(rows, &min_count)| -> Result<Vec<(u64, u32)>> {
-            let mut map: HashIndex<u32> = HashIndex::default();
-            count_rows(src, rows, orders, &mut map)?;
-            let mut out: Vec<(u64, u32)> = map.into_iter().filter(|&(_, c)| c >= min_count).collect();
-            out.sort_unstable();
-            Ok(out)
-        })
+        .map(|(rows, &min_count)| counts_at_least(src, rows, orders, min_count))
         .collect()
+}
+
+/// Bucket counters per row of a set in [`counts_at_least`]'s first pass, and their bounds.
+const BUCKETS_PER_ROW: usize = 16;
+const MIN_BUCKET_BITS: u32 = 10;
+const MAX_BUCKET_BITS: u32 = 24;
+
+/// The n-grams of `rows` counted at least `min_count` times (once per row), sorted by hash.
+///
+/// One exact map of every distinct n-gram of a set grows with the length of its texts (most
+/// n-grams of long prompts occur once), so for `min_count >= 2` this counts in two passes
+/// (Park, Chen and Yu 1995): the first adds each row's distinct n-grams into a table of bucket
+/// counters sized by the row count (16 a row, at most 2^24); a bucket's count is at least the
+/// count of every n-gram hashed into it, so the second pass counts exactly only the n-grams
+/// whose bucket reached `min_count`. The result is the one exact map would give. At most
+/// (n-grams counted) / `min_count` buckets reach it: with the trigger miner's `min_count` of a
+/// fifth of the set, five times the distinct n-grams of an average row, so the map holds their
+/// n-grams (and what shares their buckets) rather than every n-gram of the set.
+fn counts_at_least<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    orders: &[usize],
+    min_count: u32,
+) -> Result<Vec<(u64, u32)>> {
+    let mut map: HashIndex<u32> = HashIndex::default();
+    if min_count <= 1 {
+        count_rows(src, rows, orders, &mut map)?;
+    } else {
+        let bits = (rows.len().saturating_mul(BUCKETS_PER_ROW).max(1).ilog2() + 1)
+            .clamp(MIN_BUCKET_BITS, MAX_BUCKET_BITS);
+        let bucket = |g: u64| (g.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+        let mut buckets = vec![0u32; 1 << bits];
+        let (mut buf, mut grams) = (Vec::new(), Vec::new());
+        for &r in rows {
+            if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                distinct_grams_of(toks, orders, &mut grams);
+                for &g in &grams {
+                    let b = &mut buckets[bucket(g)];
+                    *b = b.saturating_add(1);
+                }
+            }
+        }
+        if buckets.iter().any(|&c| c >= min_count) {
+            for &r in rows {
+                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                    distinct_grams_of(toks, orders, &mut grams);
+                    for &g in &grams {
+                        if buckets[bucket(g)] >= min_count {
+                            *map.entry(g).or_insert(0) += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out: Vec<(u64, u32)> = map.into_iter().filter(|&(_, c)| c >= min_count).collect();
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// Every n-gram of `text` of the given orders as `(hash, text)`, in the windows

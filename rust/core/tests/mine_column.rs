@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use poisonscreen_core::{
     bigram_familiarity, hash_token, hash_window, ngram_carriers, ngram_document_counts, normalize,
-    subset_ngram_counts, tokenize, CoreError, NgramSpec, NormalizeOptions, OwnedStrColumn, StrColumn, Texts,
-    TokenMode,
+    subset_ngram_counts, subset_ngram_counts_many, tokenize, CoreError, NgramSpec, NormalizeOptions,
+    OwnedStrColumn, StrColumn, Texts, TokenMode,
 };
 
 fn owned(rows: &[Option<&str>]) -> OwnedStrColumn {
@@ -151,6 +151,83 @@ fn mining_passes_agree_with_naive() {
     }
 }
 
+/// Document counts of the n-grams of `set` by definition, those at least `min_count`.
+fn naive_counts(grams: &[BTreeSet<u64>], set: &[u32], min_count: u32) -> Vec<(u64, u32)> {
+    let mut naive: BTreeMap<u64, u32> = BTreeMap::new();
+    for &r in set {
+        for &g in &grams[r as usize] {
+            *naive.entry(g).or_insert(0) += 1;
+        }
+    }
+    naive.into_iter().filter(|&(_, c)| c >= min_count).collect()
+}
+
+#[test]
+fn subset_counts_many_agree_with_naive() {
+    // long rows of random words: far more distinct n-grams than the first pass has buckets
+    // (16 a row), so buckets collide and many reach the minimum without any n-gram doing so
+    let vocab: Vec<String> = (0..4000).map(|i| format!("w{i}")).collect();
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut rows: Vec<Option<String>> = Vec::new();
+    for i in 0..1500 {
+        if i % 97 == 0 {
+            rows.push(None);
+            continue;
+        }
+        let len = (next() % 200) as usize;
+        let mut words: Vec<&str> = (0..len).map(|_| vocab[(next() % 4000) as usize].as_str()).collect();
+        // a trigger in a third of the rows, a common phrase in a tenth
+        if i % 3 == 0 {
+            words.insert(words.len() / 2, "cf mn bb");
+        }
+        if i % 10 == 0 {
+            words.push("please answer briefly");
+        }
+        rows.push(Some(words.join(" ")));
+    }
+    let ch = Chunked::new(&rows, &[700, 0, 800]);
+    let texts = ch.texts();
+    for orders in [vec![1, 2, 3, 4], vec![2]] {
+        let sp = spec(&orders);
+        let grams: Vec<BTreeSet<u64>> =
+            rows.iter().map(|r| r.as_deref().map(|t| naive_ngrams(t, &sp)).unwrap_or_default()).collect();
+        let all: Vec<u32> = (0..rows.len() as u32).collect();
+        let sets: Vec<Vec<u32>> = vec![
+            all.clone(),
+            all.iter().rev().copied().filter(|r| r % 4 != 1).collect(),
+            (0..rows.len() as u32).step_by(3).collect(),
+            vec![5, 1499, 700, 699],
+            vec![],
+            vec![3],
+        ];
+        for mins in [[1, 2, 3, 2, 1, 1], [300, 100, 250, 2, 2, 2], [2, 1500, 5, 4, 7, 1]] {
+            let got = subset_ngram_counts_many(&texts, &sets, &sp, &mins).unwrap();
+            assert_eq!(got.len(), sets.len());
+            for ((set, &m), g) in sets.iter().zip(&mins).zip(&got) {
+                assert_eq!(
+                    g,
+                    &naive_counts(&grams, set, m),
+                    "orders {orders:?} min {m} set of {}",
+                    set.len()
+                );
+            }
+        }
+    }
+    // the trigger survives a minimum of a fifth of its set
+    let sp = spec(&[3]);
+    let set: Vec<u32> = (0..rows.len() as u32).collect();
+    let got = subset_ngram_counts_many(&texts, &[set], &sp, &[300]).unwrap();
+    let cf = hash_window(&["cf", "mn", "bb"].map(hash_token));
+    let carriers = (0..1500).filter(|i| i % 3 == 0 && i % 97 != 0).count() as u32;
+    assert_eq!(got[0], vec![(cf, carriers)]);
+}
+
 #[test]
 fn mining_config_errors() {
     let (rows, sizes) = corpus();
@@ -162,6 +239,16 @@ fn mining_config_errors() {
     assert!(matches!(bigram_familiarity(&t, NormalizeOptions::default(), 0, 8), Err(CoreError::Config(_))));
     assert!(matches!(
         subset_ngram_counts(&t, &[rows.len() as u32], &spec(&[1]), 1),
+        Err(CoreError::Input(_))
+    ));
+    for min in [1, 2, 50] {
+        assert!(matches!(
+            subset_ngram_counts_many(&t, &[vec![0], vec![rows.len() as u32]], &spec(&[1]), &[min, min]),
+            Err(CoreError::Input(_))
+        ));
+    }
+    assert!(matches!(
+        subset_ngram_counts_many(&t, &[vec![0]], &spec(&[1]), &[1, 2]),
         Err(CoreError::Input(_))
     ));
 }
