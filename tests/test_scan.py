@@ -180,11 +180,19 @@ def test_text_slices_do_not_change_results(tmp_path: Path, monkeypatch: pytest.M
 
     inputs = _mixed_corpus(tmp_path)
     whole = ps.scan(inputs)
-    monkeypatch.setattr(features, "_JACCARD_TEXT_BYTES", 500)  # candidate pairs in blocks
     monkeypatch.setattr(_arrow, "SLICE_ROWS", 7)
     monkeypatch.setattr(_arrow, "SLICE_BYTES", 300)
     monkeypatch.setattr(detectors, "_CAMPAIGN_BATCH_BYTES", 2000)
-    sliced = ps.scan(inputs)
+    # candidate pairs verified in blocks of 500 bytes of text
+    calls = []
+    exact_jaccard = features._core.exact_jaccard
+    monkeypatch.setattr(
+        features._core,
+        "exact_jaccard",
+        lambda *a, **k: calls.append(1) or exact_jaccard(*a, **k),
+    )
+    sliced = ps.scan(inputs, verify_text_mb=0.0005)
+    assert len(calls) > 2  # two clusterings, at least one of them in several blocks
     for table in ("rows", "triggers", "clusters"):
         assert getattr(sliced, table).equals(getattr(whole, table)), table
 
@@ -315,6 +323,11 @@ def test_bad_options() -> None:
         ps.scan(df, not_an_option=1)
     with pytest.raises(ConfigError, match="device"):
         ps.scan(df, device="tpu")
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="verify_text_mb"):
+            ps.scan(df, verify_text_mb=bad)
+    with pytest.raises(ConfigError, match="verify_text_mb"):
+        ps.near_duplicates(["a b c", "a b c d"], verify_text_mb=0)
 
 
 def test_similarity_stage_is_wired_in(
@@ -381,6 +394,10 @@ def test_cli_scan_outputs_and_exit_codes(
     assert cli([*args, "--spill-dir", str(spill), "--token-table-mb", "0"]) == 0
     settings = json.loads(capsys.readouterr().out)["settings"]
     assert settings["spill_dir"] == str(spill) and settings["token_table_mb"] == 0
+    assert cli([*args, "--verify-text-mb", "0.001"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["verify_text_mb"] == 0.001
+    assert pl.read_parquet(out / "rows.parquet").equals(rows)
+    assert cli([*args, "--verify-text-mb", "0"]) == 2
     assert cli([*args, "--no-spill"]) == 0
     assert json.loads(capsys.readouterr().out)["settings"]["spill"] is False
     assert pl.read_parquet(out / "rows.parquet").equals(rows)

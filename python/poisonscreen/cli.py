@@ -59,6 +59,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides["device"] = args.device
     if args.token_table_mb is not None:
         overrides["token_table_mb"] = args.token_table_mb
+    if args.verify_text_mb is not None:
+        overrides["verify_text_mb"] = args.verify_text_mb
     if args.no_spill or args.spill_dir:
         if args.no_spill and args.spill_dir:
             raise ConfigError("--no-spill and --spill-dir exclude each other")
@@ -271,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MB",
         help="most memory for the prompts' token hashes kept for trigger mining (default 2048); "
         "a corpus whose prompts need more is mined from the text, slower (0: never keep it)",
+    )
+    s.add_argument(
+        "--verify-text-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="most text whose shingle sets the exact near-duplicate check holds at once "
+        "(default 512; about 1.5 bytes of memory per byte); more is checked in blocks, slower",
     )
     s.add_argument("--no-report", action="store_true", help="skip report.html")
     s.add_argument("--exit-zero", action="store_true", help="exit 0 even when rows are flagged")

@@ -252,6 +252,7 @@ def row_features(corpus: pl.DataFrame, cfg: Any, text: FeatureText | None = None
         num_perm=cfg.num_perm,
         seed=cfg.seed,
         threads=threads,
+        verify_text_mb=cfg.verify_text_mb,
     )
     tmpl = near_duplicates(
         text.template,
@@ -260,6 +261,7 @@ def row_features(corpus: pl.DataFrame, cfg: Any, text: FeatureText | None = None
         num_perm=cfg.num_perm,
         seed=cfg.seed,
         threads=threads,
+        verify_text_mb=cfg.verify_text_mb,
     )
     counter = _core.NgramCounter([1])
     lengths = byte_lengths(text.prompt) + byte_lengths(text.response)

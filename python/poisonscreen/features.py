@@ -9,6 +9,7 @@ value gives bit-identical results.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -192,6 +193,7 @@ def near_duplicates(
     rows: int | None = None,
     threads: int | None = None,
     sigs: np.ndarray | None = None,
+    verify_text_mb: float = 512.0,
 ) -> pl.DataFrame:
     """Near-duplicate clusters by MinHash LSH and union-find.
 
@@ -208,11 +210,17 @@ def near_duplicates(
     every later copy is paired with that first row (similarity 1), so a copy's ``partner`` is the
     first occurrence of its text. Copies therefore cost no candidate pairs and do not crowd a
     bucket's ``max_bucket`` window. Empty and null texts never cluster, not even with their copies.
+
+    ``verify_text_mb`` bounds the exact check's memory: it holds the shingle sets (about 1.5
+    bytes per byte of text) of at most that much text (MB) at once, verifying the candidate
+    pairs in blocks when their rows hold more; the result does not depend on it.
     """
     if not 0.0 < threshold < 1.0:
         raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
     if verify not in ("exact", "signature", "none"):
         raise ConfigError(f"verify must be 'exact', 'signature' or 'none', got {verify!r}")
+    if not (math.isfinite(verify_text_mb) and verify_text_mb > 0):
+        raise ConfigError(f"verify_text_mb must be a positive number, got {verify_text_mb}")
     texts, row_id = _texts(data, column)
     arrow = to_arrow_text(texts)
     chunks, n = text_chunks(arrow)
@@ -252,7 +260,7 @@ def near_duplicates(
     # representatives are in row order, so pairs mapped to rows stay (smaller, larger) and sorted
     row_pairs = np.ascontiguousarray(reps[pairs].reshape(-1, 2), dtype=np.uint32)
     if verify == "exact":
-        sim = _exact_jaccard(chunks, row_pairs, lengths, threads, cfg)
+        sim = _exact_jaccard(chunks, row_pairs, lengths, threads, cfg, verify_text_mb)
     else:
         sim = _core.signature_agreement(sigs, pairs, threads=threads)
     keep = np.ones(len(pairs), dtype=bool) if verify == "none" else sim >= threshold
@@ -339,23 +347,24 @@ def _first_occurrence(arrow: pa.ChunkedArray, lengths: np.ndarray | None = None)
     return first
 
 
-#: text (bytes) of the rows whose shingle sets one ``exact_jaccard`` call holds at once (about
-#: 1.5 bytes of set per byte of text); candidate pairs whose rows hold more are verified in
-#: blocks, each row's set then computed once per block it appears in
-_JACCARD_TEXT_BYTES = 1 << 29
-
-
 def _exact_jaccard(
-    chunks: Any, pairs: np.ndarray, lengths: np.ndarray, threads: int | None, cfg: ShingleConfig
+    chunks: Any,
+    pairs: np.ndarray,
+    lengths: np.ndarray,
+    threads: int | None,
+    cfg: ShingleConfig,
+    text_mb: float,
 ) -> np.ndarray:
-    """``_core.exact_jaccard`` of ``pairs``, with the shingle sets it holds bounded by
-    :data:`_JACCARD_TEXT_BYTES` of text."""
+    """``_core.exact_jaccard`` of ``pairs``, holding the shingle sets (about 1.5 bytes of set per
+    byte of text) of at most ``text_mb`` MB of text at once: candidate pairs whose rows hold more
+    are verified in blocks, each row's set then computed once per block it appears in."""
+    max_bytes = max(1, int(text_mb * 1e6))
     used = np.zeros(len(lengths), dtype=bool)
     used[pairs.ravel()] = True
-    if lengths[used].sum() <= _JACCARD_TEXT_BYTES:
+    if lengths[used].sum() <= max_bytes:
         return _core.exact_jaccard(chunks, pairs, threads=threads, **cfg.kwargs())
     cost = lengths[pairs[:, 0]] + lengths[pairs[:, 1]]
-    blocks = text_slices(cost, max_rows=len(pairs), max_bytes=_JACCARD_TEXT_BYTES)
+    blocks = text_slices(cost, max_rows=len(pairs), max_bytes=max_bytes)
     return np.concatenate(
         [
             _core.exact_jaccard(chunks, pairs[s : s + k], threads=threads, **cfg.kwargs())

@@ -98,6 +98,10 @@ class ScanConfig:
     #: text stays under). A corpus whose table would not fit is mined from the text, slower
     #: and with no memory per token (see benches/README.md); 0: never keep the table
     token_table_mb: float = 2048
+    #: most text (MB) whose shingle sets the near-duplicate clusterings' exact Jaccard check
+    #: holds at once (about 1.5 bytes per byte of text); candidate pairs whose rows hold more
+    #: are verified in blocks, slower, with the same result. The Ray engine verifies per batch
+    verify_text_mb: float = 512
 
     def validate(self, check_device: bool = True) -> None:
         if not 0.0 < self.flag_threshold <= 1.0:
@@ -124,6 +128,10 @@ class ScanConfig:
             )
         if self.token_table_mb < 0:
             raise ConfigError(f"token_table_mb must be at least 0, got {self.token_table_mb}")
+        if not (math.isfinite(self.verify_text_mb) and self.verify_text_mb > 0):
+            raise ConfigError(
+                f"verify_text_mb must be a positive number, got {self.verify_text_mb}"
+            )
         if self.spill_dir is not None and not Path(self.spill_dir).is_dir():
             raise ConfigError(f"spill_dir {self.spill_dir!r} is not a directory")
         if self.device == "gpu" and check_device:
