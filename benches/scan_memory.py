@@ -1,6 +1,7 @@
 """Peak memory of a full ``poisonscreen.scan`` against the size of the text, per stage.
 
     python benches/scan_memory.py 200000 --scale 1 3 [--threads 2] [--no-spill] [--token-table-mb MB]
+        [--verify-text-mb MB]
 
 For each scale ``k`` the corpus of ``scan_speed.py`` (N rows) gets ``k`` times the text per row:
 each prompt and response is followed by the prompt/response of ``k - 1`` other rows (rows
@@ -126,9 +127,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-spill", action="store_true", help="scan with spill=False")
     ap.add_argument("--token-table-mb", type=float, default=2048, help="scan's token_table_mb")
+    ap.add_argument("--verify-text-mb", type=float, default=512, help="scan's verify_text_mb")
     ap.add_argument("--measure", help=argparse.SUPPRESS)  # internal: scan this file here
     args = ap.parse_args()
-    options = {"spill": not args.no_spill, "token_table_mb": args.token_table_mb}
+    options = {
+        "spill": not args.no_spill,
+        "token_table_mb": args.token_table_mb,
+        "verify_text_mb": args.verify_text_mb,
+    }
     if args.measure:
         print(json.dumps(measure(args.measure, args.threads, options)))
         return
@@ -141,6 +147,7 @@ def main() -> None:
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             cmd += ["--no-spill"] * args.no_spill + ["--token-table-mb", str(args.token_table_mb)]
+            cmd += ["--verify-text-mb", str(args.verify_text_mb)]
             proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **_ALLOC})
             if proc.returncode:
                 sys.exit(proc.stderr)

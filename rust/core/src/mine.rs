@@ -264,6 +264,34 @@ impl Wanted {
     }
 }
 
+/// For each row of the [`BLOCK`] of rows from `start`, `hit(i, row)` once for every wanted hash
+/// `i` the row carries: a row counts once per n-gram, so `last` remembers the last row that
+/// reported each one.
+fn block_hits<S: TokenSource + ?Sized>(
+    src: &S,
+    orders: &[usize],
+    index: &Wanted,
+    start: usize,
+    last: &mut [usize],
+    mut hit: impl FnMut(usize, usize),
+) -> Result<()> {
+    let (mut buf, mut grams) = (Vec::new(), Vec::new());
+    for r in start..(start + BLOCK).min(src.len()) {
+        if let Some(toks) = src.tokens(r, &mut buf)? {
+            grams_of(toks, orders, &mut grams);
+            for g in &grams {
+                if let Some(i) = index.get(*g) {
+                    if last[i] != r {
+                        last[i] = r;
+                        hit(i, r);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How many rows of the whole column carry each of `hashes`.
 pub fn ngram_document_counts(texts: &Texts, spec: &NgramSpec, hashes: &[u64]) -> Result<Vec<u64>> {
     spec.validate()?;
@@ -288,21 +316,7 @@ pub fn ngram_document_counts_in<S: TokenSource + ?Sized>(
         .try_fold(
             || (zero(), vec![usize::MAX; hashes.len()]),
             |(mut counts, mut last), &start| -> Result<(Vec<u64>, Vec<usize>)> {
-                // a row counts once per n-gram: remember the last row that counted each one
-                let (mut buf, mut grams) = (Vec::new(), Vec::new());
-                for r in start..(start + BLOCK).min(src.len()) {
-                    if let Some(toks) = src.tokens(r, &mut buf)? {
-                        grams_of(toks, orders, &mut grams);
-                        for g in &grams {
-                            if let Some(i) = index.get(*g) {
-                                if last[i] != r {
-                                    last[i] = r;
-                                    counts[i] += 1;
-                                }
-                            }
-                        }
-                    }
-                }
+                block_hits(src, orders, &index, start, &mut last, |i, _| counts[i] += 1)?;
                 Ok((counts, last))
             },
         )
@@ -345,20 +359,7 @@ pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
         .map(|&start| -> Result<Vec<(u32, u32)>> {
             let mut hits = Vec::new();
             let mut last = vec![usize::MAX; hashes.len()];
-            let (mut buf, mut grams) = (Vec::new(), Vec::new());
-            for r in start..(start + BLOCK).min(src.len()) {
-                if let Some(toks) = src.tokens(r, &mut buf)? {
-                    grams_of(toks, orders, &mut grams);
-                    for g in &grams {
-                        if let Some(i) = index.get(*g) {
-                            if last[i] != r {
-                                last[i] = r;
-                                hits.push((i as u32, r as u32));
-                            }
-                        }
-                    }
-                }
-            }
+            block_hits(src, orders, &index, start, &mut last, |i, r| hits.push((i as u32, r as u32)))?;
             Ok(hits)
         })
         .collect::<Result<_>>()?;
