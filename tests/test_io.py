@@ -483,6 +483,36 @@ def test_json_variants(tmp_path) -> None:
     ]
 
 
+def test_json_streamed(tmp_path, monkeypatch) -> None:
+    """Arrays are read an element at a time and JSON Lines a line at a time, never the file
+    whole; a syntax error inside an array fails the file naming the element."""
+    real = Path.read_bytes
+
+    def no_whole_read(self: Path) -> bytes:
+        assert self.suffix != ".json", f"{self} read whole"
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", no_whole_read)
+    monkeypatch.setattr(psio, "_PEEK", 4)  # leading blanks longer than one peek
+    arr = tmp_path / "arr.json"
+    recs = [{"prompt": f"p{i}", "response": f"r{i}"} for i in range(5)]
+    arr.write_bytes(b"\xef\xbb\xbf \n\n\t  " + json.dumps([*recs, {"text": 1.5}]).encode())
+    df = read_corpus(arr)
+    assert df["line"].to_list() == [1, 2, 3, 4, 5, 6]
+    assert df["prompt"].to_list()[:5] == [f"p{i}" for i in range(5)]
+    assert df["error"][5] == f"{arr}: element 6: field 'text': expected a string, got float"
+    lines = tmp_path / "lines.json"
+    lines.write_text("\n" + "\n".join(json.dumps(r) for r in recs))
+    assert read_corpus(lines)["line"].to_list() == [2, 3, 4, 5, 6]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(recs)[:-1] + ', {"prompt": }]')
+    with pytest.raises(InputError, match=r"bad\.json: element 6: invalid JSON array"):
+        read_corpus(bad)
+    bad.write_text(json.dumps(recs) + " trailing")
+    with pytest.raises(InputError, match=r"bad\.json: element 6: invalid JSON array"):
+        read_corpus(bad)
+
+
 def test_csv_multiline_records_and_bad_rows(tmp_path) -> None:
     path = tmp_path / "c.csv"
     path.write_bytes(

@@ -493,12 +493,50 @@ def test_split_refuses_a_file_that_changed(tmp_path: Path) -> None:
 
     pl.DataFrame(_clean_rows(30)).write_parquet(tmp_path / "a.parquet")
     pl.DataFrame(_clean_rows(30)).write_csv(tmp_path / "a.csv")
+    (tmp_path / "a.json").write_text(json.dumps(_clean_rows(30), indent=2))
     (tmp_path / "c").mkdir(exist_ok=True)
     (tmp_path / "q").mkdir(exist_ok=True)
-    for name, records in (("a.jsonl", 31), ("a.parquet", 30), ("a.csv", 30)):
+    for name, records in (("a.jsonl", 31), ("a.parquet", 30), ("a.csv", 30), ("a.json", 30)):
         for mask in ([False] * 29, [True] * 40):
             with pytest.raises(InputError, match=f"has {records} records now but"):
                 _split_file(tmp_path / name, mask, tmp_path / "c", tmp_path / "q", name)
+
+
+def test_split_json_layouts(tmp_path: Path) -> None:
+    """A .json file splits as the reader reads it: an array element by element (into arrays,
+    an empty one where no element goes), JSON Lines line by line, one pretty-printed object
+    whole; the split never reads an array or JSON Lines file whole."""
+    from poisonscreen.split import _split_file
+
+    rows = _clean_rows(5)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "q").mkdir()
+    arr, lines, single = tmp_path / "arr.json", tmp_path / "lines.json", tmp_path / "single.json"
+    arr.write_bytes(b"\xef\xbb\xbf  " + json.dumps(rows, indent=2).encode())
+    lines.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    single.write_text(json.dumps(rows[0], indent=2))
+    mask = [False, True, False, False, True]
+    real = Path.read_bytes
+
+    def no_whole_read(self: Path) -> bytes:
+        assert self.name == "single.json", f"{self} read whole"
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "read_bytes", no_whole_read)
+        assert _split_file(arr, mask, tmp_path / "c", tmp_path / "q", "arr.json") == (3, 2)
+        assert _split_file(lines, mask, tmp_path / "c", tmp_path / "q", "lines.json") == (3, 2)
+        assert _split_file(single, [True], tmp_path / "c", tmp_path / "q", "single.json") == (0, 1)
+    assert json.loads((tmp_path / "c" / "arr.json").read_text()) == [rows[0], rows[2], rows[3]]
+    assert json.loads((tmp_path / "q" / "arr.json").read_text()) == [rows[1], rows[4]]
+    clean_lines = (tmp_path / "c" / "lines.json").read_text().splitlines()
+    assert [json.loads(x) for x in clean_lines] == [rows[0], rows[2], rows[3]]
+    assert json.loads((tmp_path / "q" / "single.json").read_text()) == rows[0]
+    assert json.loads((tmp_path / "c" / "single.json").read_text()) == []
+    for name, mask_ in (("arr.json", [True] * 5), ("arr.json", [False] * 5)):
+        _split_file(arr, mask_, tmp_path / "c", tmp_path / "q", name)
+        assert ps.read_corpus(tmp_path / "c" / name).height == 5 * (not mask_[0])
+        assert ps.read_corpus(tmp_path / "q" / name).height == 5 * mask_[0]
 
 
 def test_cli_split_refuses_other_findings(tmp_path: Path) -> None:

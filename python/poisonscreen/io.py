@@ -60,7 +60,9 @@ Schemas (detected per record from its keys; ``format`` names the one used)
 
 ``format="alpaca"`` (or any name above but ``mapped``) forces one schema for every record.
 
-JSON is parsed with ``orjson`` when it is installed (the ``fast`` extra), else with :mod:`json`.
+JSON is parsed with ``orjson`` when it is installed (the ``fast`` extra), else with :mod:`json`;
+the elements of a ``.json`` array are streamed with ``ijson`` (an array file can be larger than
+memory).
 """
 
 from __future__ import annotations
@@ -553,8 +555,68 @@ def _read_jsonl(path: str) -> Iterator[Record]:
         raise InputError(f"{path}: cannot read: {exc}") from exc
 
 
+#: bytes read at a time while looking for the first character of a ``.json`` file
+_PEEK = 1 << 16
+
+
+def json_layout(f: Any) -> tuple[str, int]:
+    """How the ``.json`` file ``f`` (binary, at its start) is laid out: ``"array"`` (its first
+    character is ``[``), ``"lines"`` (its first non-blank line is a JSON object: JSON Lines) or
+    ``"whole"`` (anything else: one pretty-printed object, or an error), with the offset past a
+    UTF-8 byte order mark. Reads a little of the file; the caller seeks back."""
+    start = 3 if f.read(3) == b"\xef\xbb\xbf" else 0
+    f.seek(start)
+    first = b""
+    while not first:
+        chunk = f.read(_PEEK)
+        if not chunk:
+            break
+        first = chunk.lstrip()[:1]
+    if first == b"[":
+        return "array", start
+    f.seek(start)
+    line = next((raw for raw in f if raw.strip()), b"")
+    try:
+        return ("lines" if isinstance(_loads(line), dict) else "whole"), start
+    except ValueError:
+        return "whole", start
+
+
+def json_array(f: Any, path: str) -> Iterator[Any]:
+    """The elements of the JSON array ``f`` holds, parsed one at a time (ijson): memory holds one
+    element, not the file. A syntax error anywhere fails the file, naming the element."""
+    import ijson
+
+    done = 0
+    try:
+        # use_float: non-integer numbers as float (as json/orjson give), not Decimal
+        for element in ijson.items(f, "item", use_float=True):
+            yield element
+            done += 1
+    except (ijson.JSONError, ValueError) as exc:  # incl. invalid UTF-8
+        raise InputError(f"{path}: element {done + 1}: invalid JSON array: {exc}") from exc
+
+
 def _read_json(path: str, style: list[str]) -> Iterator[Record]:
-    """A JSON array (records located by element) or JSON Lines (by line; sets ``style[0]``)."""
+    """A JSON array (records located by element) or JSON Lines (by line; sets ``style[0]``).
+
+    An array is streamed an element at a time and JSON Lines a line at a time
+    (:func:`json_layout`); anything else (one pretty-printed object, or an error) is parsed
+    whole."""
+    try:
+        with open(path, "rb") as f:
+            layout, start = json_layout(f)
+            f.seek(start)
+            if layout == "array":
+                for i, element in enumerate(json_array(f, path), 1):
+                    yield i, element, None
+                return
+            if layout == "lines":
+                style[0] = "line"
+                yield from _jsonl_lines(f)
+                return
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -899,8 +961,9 @@ def iter_corpus(
     ``batch_bytes`` is given: then a batch is also cut once its text (system, prompt and
     response) reaches that many characters, and Parquet is read in batches of about that much
     text by its average row, so memory is bounded by that size whatever the rows' length.
-    Memory stays bounded: JSONL and CSV are streamed line by line, Parquet a batch at a time.
-    A ``.json`` array file is parsed whole, and a LazyFrame is collected first.
+    Memory stays bounded: JSONL and CSV are streamed line by line, Parquet a batch at a time,
+    a ``.json`` array an element at a time. A ``.json`` file holding one pretty-printed object
+    is parsed whole (it is one record), and a LazyFrame is collected first.
 
     Arguments are checked and paths expanded before this returns, so a missing file or a bad
     option raises here; errors that need the data (a corrupt file) raise during iteration.

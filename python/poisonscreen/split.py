@@ -19,19 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .exceptions import InputError
-from .io import CORPUS_SCHEMA, iter_corpus
-
-
-def _records_jsonl(path: Path) -> list[bytes]:
-    """The records of a (small) JSON Lines text as raw lines, as the corpus reader splits them
-    (on newlines; blank lines are not records)."""
-    return [line for line in path.read_bytes().split(b"\n") if line.strip()]
-
-
-def _write_jsonl(path: Path, records: list[bytes]) -> None:
-    with path.open("wb") as fh:
-        for r in records:
-            fh.write(r if r.endswith(b"\n") else r + b"\n")
+from .io import CORPUS_SCHEMA, iter_corpus, json_array, json_layout
 
 
 def _split_jsonl(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) -> tuple[int, int]:
@@ -58,6 +46,51 @@ def _split_jsonl(src: Path, mask: list[bool], clean_path: Path, quar_path: Path)
             n += 1
     _check(src, n, len(mask))
     return counts[0], counts[1]
+
+
+def _split_json(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) -> tuple[int, int]:
+    """A JSON array element by element into two JSON arrays (one element a line), JSON Lines
+    content line by line, both streamed as the reader reads them; one pretty-printed object
+    whole. The outputs are re-read and counted."""
+    with src.open("rb") as f:
+        layout, start = json_layout(f)
+    if layout == "lines":
+        _split_jsonl(src, mask, clean_path, quar_path)
+        return _count_jsonl(clean_path), _count_jsonl(quar_path)
+    if layout == "whole":
+        doc = json.loads(src.read_bytes()[start:])  # the reader read one record from it
+        _check(src, 1, len(mask))
+        paths = (quar_path, clean_path) if mask[0] else (clean_path, quar_path)
+        paths[0].write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        paths[1].write_text("[]\n", "utf-8")
+        return (0, 1) if mask[0] else (1, 0)
+    n = 0
+    with (
+        src.open("rb") as fin,
+        clean_path.open("w", encoding="utf-8") as clean,
+        quar_path.open("w", encoding="utf-8") as quar,
+    ):
+        fin.seek(start)
+        outs, written = (clean, quar), [0, 0]
+        elements = json_array(fin, str(src))
+        for element in elements:
+            if n >= len(mask):
+                _check(src, n + 1 + sum(1 for _ in elements), len(mask))
+            q = int(mask[n])
+            outs[q].write(
+                ("[\n" if not written[q] else ",\n") + json.dumps(element, ensure_ascii=False)
+            )
+            written[q] += 1
+            n += 1
+        for out, k in zip(outs, written, strict=True):
+            out.write("\n]\n" if k else "[]\n")
+    _check(src, n, len(mask))
+    return _count_json(clean_path), _count_json(quar_path)
+
+
+def _count_json(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in json_array(f, str(path)))
 
 
 def _count_jsonl(path: Path) -> int:
@@ -110,23 +143,7 @@ def _split_file(
         _split_jsonl(src, quarantine_mask, clean_path, quar_path)
         return _count_jsonl(clean_path), _count_jsonl(quar_path)
     if low.endswith(".json"):
-        text = src.read_bytes()  # a JSON array is parsed whole, as the reader does
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if isinstance(data, list):
-            _check(src, len(data), len(quarantine_mask))
-            clean = [r for r, q in zip(data, quarantine_mask) if not q]
-            quar = [r for r, q in zip(data, quarantine_mask) if q]
-            clean_path.write_text(json.dumps(clean, ensure_ascii=False, indent=1))
-            quar_path.write_text(json.dumps(quar, ensure_ascii=False, indent=1))
-            return len(json.loads(clean_path.read_text())), len(json.loads(quar_path.read_text()))
-        recs = _records_jsonl(src)  # JSONL content in a .json file
-        _check(src, len(recs), len(quarantine_mask))
-        _write_jsonl(clean_path, [r for r, q in zip(recs, quarantine_mask) if not q])
-        _write_jsonl(quar_path, [r for r, q in zip(recs, quarantine_mask) if q])
-        return len(_records_jsonl(clean_path)), len(_records_jsonl(quar_path))
+        return _split_json(src, quarantine_mask, clean_path, quar_path)
     if low.endswith(".parquet"):
         return _split_parquet(src, quarantine_mask, clean_path, quar_path)
     if low.endswith(".csv"):
