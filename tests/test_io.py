@@ -504,6 +504,22 @@ def test_json_streamed(tmp_path, monkeypatch) -> None:
     lines = tmp_path / "lines.json"
     lines.write_text("\n" + "\n".join(json.dumps(r) for r in recs))
     assert read_corpus(lines)["line"].to_list() == [2, 3, 4, 5, 6]
+    # a lone surrogate escape fails its row (as from JSON Lines) wherever the 64-byte chunks of
+    # the check cut; a pair is a character
+    for pad in range(0, 70, 7):
+        sur = tmp_path / f"sur{pad}.json"
+        sur.write_text(
+            f'[{{"prompt": "{"x" * pad}a\\ud800b", "response": "r"}}, '
+            '{"prompt": "\\ud83d\\ude00", "response": "\\udc00"}, {"prompt": "ok", "response": "y"}]'
+        )
+        df = read_corpus(sur)
+        assert df["error"].to_list() == [
+            f"{sur}: element 1: field 'prompt': unpaired UTF-16 surrogate",
+            f"{sur}: element 2: field 'response': unpaired UTF-16 surrogate",
+            None,
+        ], pad
+        sur.write_text('[{"prompt": "' + "y" * pad + '\\ud83d\\ude00", "response": "r"}]')
+        assert read_corpus(sur)["prompt"].to_list() == ["y" * pad + "\U0001f600"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(recs)[:-1] + ', {"prompt": }]')
     with pytest.raises(InputError, match=r"bad\.json: element 6: invalid JSON array"):

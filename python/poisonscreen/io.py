@@ -74,6 +74,7 @@ import gzip
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -582,15 +583,39 @@ def json_layout(f: Any) -> tuple[str, int]:
         return "whole", start
 
 
+#: a ``\\uXXXX`` escape of a UTF-16 surrogate that is not half of a pair
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _has_lone_surrogate(f: Any) -> bool:
+    """Whether the rest of ``f`` holds a lone surrogate escape (read in chunks that overlap by
+    an escape pair; the position is restored)."""
+    pos, tail = f.tell(), b""
+    try:
+        while chunk := f.read(_PEEK * 16):
+            if _LONE_SURROGATE.search(tail + chunk):
+                return True
+            tail = chunk[-12:]
+        return False
+    finally:
+        f.seek(pos)
+
+
 def json_array(f: Any, path: str) -> Iterator[Any]:
     """The elements of the JSON array ``f`` holds, parsed one at a time (ijson): memory holds one
     element, not the file. A syntax error anywhere fails the file, naming the element."""
     import ijson
 
+    # ijson's C backend turns a lone surrogate escape into "?" without a word; the Python
+    # backend keeps it, so that the row fails with a reason as it does from JSON Lines
+    parser = ijson.get_backend("python") if _has_lone_surrogate(f) else ijson
     done = 0
     try:
         # use_float: non-integer numbers as float (as json/orjson give), not Decimal
-        for element in ijson.items(f, "item", use_float=True):
+        for element in parser.items(f, "item", use_float=True):
             yield element
             done += 1
     except (ijson.JSONError, ValueError) as exc:  # incl. invalid UTF-8
@@ -814,6 +839,8 @@ class _Batcher:
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self.next_id = 0
+        #: how each source locates its records (see :func:`_where`), for errors found at flush
+        self.styles: dict[str, str] = {}
         self._reset()
 
     def full(self) -> bool:
@@ -844,7 +871,9 @@ class _Batcher:
         prompt: str | None,
         response: str | None,
         error: str | None,
+        style: str = "line",
     ) -> None:
+        self.styles[source] = style
         self.row_id.append(self.next_id)
         self.next_id += 1
         self.source.append(source)
@@ -878,10 +907,10 @@ class _Batcher:
                     value = getattr(self, name)[i]
                     if value is not None and _has_surrogate(value):
                         self.format[i] = self.system[i] = self.prompt[i] = self.response[i] = None
-                        self.error[i] = (
-                            f"{self.source[i]}:{self.line[i]}: field '{name}': "
-                            "unpaired UTF-16 surrogate"
+                        where = _where(
+                            self.source[i], self.styles.get(self.source[i], "line"), self.line[i]
                         )
+                        self.error[i] = f"{where}: field '{name}': unpaired UTF-16 surrogate"
                         break
             df = pl.DataFrame(self._columns(), schema=CORPUS_SCHEMA)
         self._reset()
@@ -929,13 +958,14 @@ def _generate(
                     except _RowError as e:
                         perr = f"field '{e.field}': {e.reason}" if e.field else e.reason
                     else:
-                        out.add(name, line, fmt, system, prompt, response, None)
+                        out.add(name, line, fmt, system, prompt, response, None, style[0])
                         if out.full():
                             yield out.flush()
                         continue
                 else:
                     perr = f"expected a JSON object, got {_tname(rec)}"
-            out.add(name, line, None, None, None, None, f"{_where(name, style[0], line)}: {perr}")
+            where = _where(name, style[0], line)
+            out.add(name, line, None, None, None, None, f"{where}: {perr}", style[0])
             if out.full():
                 yield out.flush()
     if len(out):
