@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import io
 import json
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -493,6 +495,30 @@ def test_json_streamed(tmp_path, monkeypatch) -> None:
         return real(self)
 
     monkeypatch.setattr(Path, "read_bytes", no_whole_read)
+
+    class Sized:
+        """A file the reader opens, which refuses to be read whole."""
+
+        def __init__(self, f: Any) -> None:
+            self._f = f
+
+        def read(self, n: int | None = -1) -> bytes:
+            assert n is not None and n >= 0, f"{self._f.name} read whole"
+            return self._f.read(n)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._f, name)
+
+        def __iter__(self) -> Any:
+            return iter(self._f)
+
+        def __enter__(self) -> Sized:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._f.close()
+
+    monkeypatch.setattr(psio, "open", lambda *a, **k: Sized(open(*a, **k)), raising=False)
     monkeypatch.setattr(psio, "_PEEK", 4)  # leading blanks longer than one peek
     arr = tmp_path / "arr.json"
     recs = [{"prompt": f"p{i}", "response": f"r{i}"} for i in range(5)]
@@ -520,6 +546,13 @@ def test_json_streamed(tmp_path, monkeypatch) -> None:
         ], pad
         sur.write_text('[{"prompt": "' + "y" * pad + '\\ud83d\\ude00", "response": "r"}]')
         assert read_corpus(sur)["prompt"].to_list() == ["y" * pad + "\U0001f600"]
+    # the check itself, with a pair or a lone escape at every cut of its chunks: a pair is never
+    # lone (a false alarm would send the file to the slow parser)
+    for pad in range(140):
+        for after in (b"", b"xyzxyzxyz"):
+            assert not psio._has_lone_surrogate(io.BytesIO(b"x" * pad + rb"\ud83d\ude00" + after))
+            for lone in (rb"\ud800", rb"\udc00", rb"\ud83d\ud83d\ude00", rb"\ude00\ud83d"):
+                assert psio._has_lone_surrogate(io.BytesIO(b"x" * pad + lone + after)), (pad, lone)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(recs)[:-1] + ', {"prompt": }]')
     with pytest.raises(InputError, match=r"bad\.json: element 6: invalid JSON array"):

@@ -533,6 +533,14 @@ def test_split_json_layouts(tmp_path: Path) -> None:
     assert [json.loads(x) for x in clean_lines] == [rows[0], rows[2], rows[3]]
     assert json.loads((tmp_path / "q" / "single.json").read_text()) == rows[0]
     assert json.loads((tmp_path / "c" / "single.json").read_text()) == []
+    # a row the reader failed for a lone surrogate escape is written back escaped
+    sur = tmp_path / "sur.json"
+    sur.write_text('[{"prompt": "a\\ud800b", "response": "r"}, {"prompt": "ok", "response": "é"}]')
+    assert _split_file(sur, [True, False], tmp_path / "c", tmp_path / "q", "sur.json") == (1, 1)
+    assert "\\ud800" in (tmp_path / "q" / "sur.json").read_text()
+    assert json.loads((tmp_path / "c" / "sur.json").read_text()) == [
+        {"prompt": "ok", "response": "é"}
+    ]
     for name, mask_ in (("arr.json", [True] * 5), ("arr.json", [False] * 5)):
         _split_file(arr, mask_, tmp_path / "c", tmp_path / "q", name)
         assert ps.read_corpus(tmp_path / "c" / name).height == 5 * (not mask_[0])

@@ -473,6 +473,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             {
                 "hash": h,
                 "rows": rows,
+                # a 128-bit digest stands for the carrier set in the grouping below (the sets'
+                # bytes as keys doubled what the candidates hold)
+                "key": hashlib.blake2b(rows.tobytes(), digest_size=16).digest(),
                 "in_pattern": in_pattern,
                 "pattern": pattern,
                 "top": top,
@@ -489,10 +492,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # 2. n-grams with the same carriers are one phrase (or one template's scaffolding): keep one
     # candidate per carrier set, then score the strongest sets fully
     by_set: dict[bytes, dict[str, Any]] = {}
-    for d in scored:
-        # a 128-bit digest of the carrier set stands for it (the sets' bytes as keys doubled
-        # what the candidates hold)
-        d["key"] = hashlib.blake2b(d["rows"].tobytes(), digest_size=16).digest()
     for d in sorted(scored, key=lambda d: (-d["prelim"], d["hash"])):
         by_set.setdefault(d["key"], d)
     ranked = sorted(by_set.values(), key=lambda d: (-d["prelim"], d["hash"]))

@@ -77,7 +77,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any, Union
 
 import polars as pl
@@ -583,23 +582,35 @@ def json_layout(f: Any) -> tuple[str, int]:
         return "whole", start
 
 
-#: a ``\\uXXXX`` escape of a UTF-16 surrogate that is not half of a pair
-_LONE_SURROGATE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+#: a ``\\uXXXX`` escape of a UTF-16 surrogate pair, or of one surrogate (a lone one, matched
+#: only where no pair starts: the scan runs left to right)
+_SURROGATE_ESCAPES = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
 )
 
 
 def _has_lone_surrogate(f: Any) -> bool:
-    """Whether the rest of ``f`` holds a lone surrogate escape (read in chunks that overlap by
-    an escape pair; the position is restored)."""
-    pos, tail = f.tell(), b""
+    """Whether the rest of ``f`` holds a lone surrogate escape. Read in chunks; a single escape
+    in the last 6 bytes of a chunk may be the first half of a pair, so it is judged with the
+    next one (the position is restored)."""
+    pos, carry = f.tell(), b""
     try:
-        while chunk := f.read(_PEEK * 16):
-            if _LONE_SURROGATE.search(tail + chunk):
-                return True
-            tail = chunk[-12:]
-        return False
+        while True:
+            chunk = f.read(_PEEK * 16)
+            text, final = carry + chunk, not chunk
+            # everything after the last pair, as far back as a pair cut by the chunk's end
+            keep = max(0, len(text) - 11)
+            for m in _SURROGATE_ESCAPES.finditer(text):
+                if m.end() - m.start() == 12:
+                    keep = max(keep, m.end())
+                elif final or m.end() <= len(text) - 6:
+                    return True
+                else:
+                    keep = m.start()
+                    break
+            if final:
+                return False
+            carry = text[keep:]
     finally:
         f.seek(pos)
 
@@ -640,48 +651,24 @@ def _read_json(path: str, style: list[str]) -> Iterator[Record]:
                 style[0] = "line"
                 yield from _jsonl_lines(f)
                 return
+            data = f.read()  # neither: one (pretty-printed) object, or not JSON at all
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from exc
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     stripped = data.lstrip()
     if not stripped:
         return  # empty file: zero records
     try:
         doc = _loads(data)
     except ValueError as exc:
-        whole_error: Exception | None = exc
-    else:
-        whole_error = None
-    if whole_error is None:
-        if isinstance(doc, list):
-            for i, element in enumerate(doc, 1):
-                yield i, element, None
-            return
-        if isinstance(doc, dict):  # one object (possibly pretty-printed): a single record
-            style[0] = "line"
-            yield data.count(b"\n", 0, len(data) - len(stripped)) + 1, doc, None
-            return
+        raise InputError(
+            f"{path}: neither a JSON array nor JSON Lines: {_parse_error(data, exc)}"
+        ) from exc
+    if not isinstance(doc, dict):
         raise InputError(
             f"{path}: expected a JSON array of objects or JSON Lines, got a JSON {_tname(doc)}"
         )
-    # not one JSON document: accept JSON Lines when the first non-blank line is an object
-    lines = data.split(b"\n")
-    first = next(raw for raw in lines if raw.strip())
-    try:
-        first_ok = isinstance(_loads(first), dict)
-    except ValueError:
-        first_ok = False
-    if not first_ok:
-        raise InputError(
-            f"{path}: neither a JSON array nor JSON Lines: {_parse_error(data, whole_error)}"
-        )
-    style[0] = "line"
-    yield from _jsonl_lines(lines)
+    style[0] = "line"  # one object, located by the line it starts on
+    yield data.count(b"\n", 0, len(data) - len(stripped)) + 1, doc, None
 
 
 _PARQUET_BUFFER = 1 << 20

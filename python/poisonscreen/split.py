@@ -48,6 +48,17 @@ def _split_jsonl(src: Path, mask: list[bool], clean_path: Path, quar_path: Path)
     return counts[0], counts[1]
 
 
+def _json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON with its text as is, or escaped (as ``\\ud800``) where it holds a lone
+    surrogate escape from the input, which UTF-8 cannot carry."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent)
+    return text
+
+
 def _split_json(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) -> tuple[int, int]:
     """A JSON array element by element into two JSON arrays (one element a line), JSON Lines
     content line by line, both streamed as the reader reads them; one pretty-printed object
@@ -61,7 +72,7 @@ def _split_json(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) 
         doc = json.loads(src.read_bytes()[start:])  # the reader read one record from it
         _check(src, 1, len(mask))
         paths = (quar_path, clean_path) if mask[0] else (clean_path, quar_path)
-        paths[0].write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        paths[0].write_text(_json_text(doc, indent=1) + "\n", "utf-8")
         paths[1].write_text("[]\n", "utf-8")
         return (0, 1) if mask[0] else (1, 0)
     n = 0
@@ -77,9 +88,7 @@ def _split_json(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) 
             if n >= len(mask):
                 _check(src, n + 1 + sum(1 for _ in elements), len(mask))
             q = int(mask[n])
-            outs[q].write(
-                ("[\n" if not written[q] else ",\n") + json.dumps(element, ensure_ascii=False)
-            )
+            outs[q].write(("[\n" if not written[q] else ",\n") + _json_text(element))
             written[q] += 1
             n += 1
         for out, k in zip(outs, written, strict=True):

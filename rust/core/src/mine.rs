@@ -214,13 +214,21 @@ fn count_rows<S: TokenSource + ?Sized>(
     orders: &[usize],
     map: &mut HashIndex<u32>,
 ) -> Result<()> {
+    each_distinct_gram(src, rows, orders, |g| *map.entry(g).or_insert(0) += 1)
+}
+
+/// `f(g)` for every distinct n-gram `g` of each of `rows`, row by row.
+fn each_distinct_gram<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    orders: &[usize],
+    mut f: impl FnMut(u64),
+) -> Result<()> {
     let (mut buf, mut grams) = (Vec::new(), Vec::new());
     for &r in rows {
         if let Some(toks) = src.tokens(r as usize, &mut buf)? {
             distinct_grams_of(toks, orders, &mut grams);
-            for &g in &grams {
-                *map.entry(g).or_insert(0) += 1;
-            }
+            grams.iter().for_each(|&g| f(g));
         }
     }
     Ok(())
@@ -480,27 +488,16 @@ fn counts_at_least<S: TokenSource + ?Sized>(
             .clamp(MIN_BUCKET_BITS, MAX_BUCKET_BITS);
         let bucket = |g: u64| (g.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
         let mut buckets = vec![0u32; 1 << bits];
-        let (mut buf, mut grams) = (Vec::new(), Vec::new());
-        for &r in rows {
-            if let Some(toks) = src.tokens(r as usize, &mut buf)? {
-                distinct_grams_of(toks, orders, &mut grams);
-                for &g in &grams {
-                    let b = &mut buckets[bucket(g)];
-                    *b = b.saturating_add(1);
-                }
-            }
-        }
+        each_distinct_gram(src, rows, orders, |g| {
+            let b = &mut buckets[bucket(g)];
+            *b = b.saturating_add(1);
+        })?;
         if buckets.iter().any(|&c| c >= min_count) {
-            for &r in rows {
-                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
-                    distinct_grams_of(toks, orders, &mut grams);
-                    for &g in &grams {
-                        if buckets[bucket(g)] >= min_count {
-                            *map.entry(g).or_insert(0) += 1;
-                        }
-                    }
+            each_distinct_gram(src, rows, orders, |g| {
+                if buckets[bucket(g)] >= min_count {
+                    *map.entry(g).or_insert(0) += 1;
                 }
-            }
+            })?;
         }
     }
     let mut out: Vec<(u64, u32)> = map.into_iter().filter(|&(_, c)| c >= min_count).collect();
