@@ -121,7 +121,7 @@ def test_campaign_batches_do_not_change_results(monkeypatch: pytest.MonkeyPatch)
     whole = ps.scan(str(demo_path()))
     assert whole.clusters.height > 3
     # batches of a few rows: every template cluster is processed on its own
-    monkeypatch.setattr(detectors, "_CAMPAIGN_BATCH_ROWS", 5)
+    monkeypatch.setattr(detectors.campaigns, "_CAMPAIGN_BATCH_ROWS", 5)
     batched = ps.scan(str(demo_path()))
     assert batched.clusters.equals(whole.clusters)
     assert batched.rows.equals(whole.rows)
@@ -182,7 +182,7 @@ def test_text_slices_do_not_change_results(tmp_path: Path, monkeypatch: pytest.M
     whole = ps.scan(inputs)
     monkeypatch.setattr(_arrow, "SLICE_ROWS", 7)
     monkeypatch.setattr(_arrow, "SLICE_BYTES", 300)
-    monkeypatch.setattr(detectors, "_CAMPAIGN_BATCH_BYTES", 2000)
+    monkeypatch.setattr(detectors.campaigns, "_CAMPAIGN_BATCH_BYTES", 2000)
     # candidate pairs verified in blocks of 500 bytes of text
     calls = []
     exact_jaccard = features._core.exact_jaccard

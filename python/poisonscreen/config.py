@@ -1,0 +1,87 @@
+"""Settings of a scan (:class:`ScanConfig`), shared by the local engine, the Ray engine, the
+CLI and every detector."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .exceptions import ConfigError
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Settings of a scan. Defaults suit corpora of thousands to billions of rows."""
+
+    seed: int = 0
+    flag_threshold: float = 0.5
+    min_support: int = 15
+    trigger_orders: tuple[int, ...] = (1, 2, 3, 4)
+    max_trigger_candidates: int = 300
+    response_similarity: float = 0.5
+    template_similarity: float = 0.4
+    min_cluster: int = 20
+    num_perm: int = 64
+    familiarity_sample: int = 300_000
+    #: most text (MB) of the familiarity reference: responses longer on average than
+    #: ``familiarity_sample_mb / familiarity_sample`` are sampled more sparsely, so that the
+    #: reference's bigram table does not grow with the length of the responses
+    familiarity_sample_mb: float = 128.0
+    threads: int | None = None
+    #: where the similarity stage (cluster coherence) runs: "auto" (a GPU when CuPy finds one,
+    #: else the CPU), "cpu" or "gpu"; summary.json's "backend" says which ran
+    device: str = "auto"
+    #: hold the corpus text in a memory-mapped scratch file (in ``spill_dir``, default the
+    #: system temporary directory, or /var/tmp where that is a tmpfs; the file is unlinked as
+    #: soon as it is mapped) instead of in process memory: the kernel pages text in and out as
+    #: the stages read it, so the scan's own memory grows with the number of rows, not with the
+    #: length of their text. It needs about 2.5x the corpus text in free disk space
+    spill: bool = True
+    spill_dir: str | None = None
+    #: most memory (MB) for the table of every prompt's token hashes that trigger mining keeps
+    #: so that each prompt is tokenised once rather than once per mining pass (8 bytes per
+    #: token; estimated before it is built as 2 bytes per byte of prompt text, which English
+    #: text stays under). A corpus whose table would not fit is mined from the text, slower
+    #: and with no memory per token (see benches/README.md); 0: never keep the table
+    token_table_mb: float = 2048
+    #: most text (MB) whose shingle sets the near-duplicate clusterings' exact Jaccard check
+    #: holds at once (about 1.5 bytes per byte of text); candidate pairs whose rows hold more
+    #: are verified in blocks, slower, with the same result. The Ray engine verifies per batch
+    verify_text_mb: float = 512
+
+    def validate(self, check_device: bool = True) -> None:
+        if not 0.0 < self.flag_threshold <= 1.0:
+            raise ConfigError(f"flag_threshold must be in (0, 1], got {self.flag_threshold}")
+        if self.min_support < 2:
+            raise ConfigError(f"min_support must be at least 2, got {self.min_support}")
+        if not self.trigger_orders or min(self.trigger_orders) < 1 or max(self.trigger_orders) > 8:
+            raise ConfigError(f"trigger_orders must be in 1..8, got {self.trigger_orders}")
+        for name in ("response_similarity", "template_similarity"):
+            v = getattr(self, name)
+            if not 0.0 < v < 1.0:
+                raise ConfigError(f"{name} must be in (0, 1), got {v}")
+        if self.min_cluster < 2:
+            raise ConfigError(f"min_cluster must be at least 2, got {self.min_cluster}")
+        if self.device not in ("auto", "cpu", "gpu"):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'gpu', got {self.device!r}")
+        if self.familiarity_sample < 1:
+            raise ConfigError(
+                f"familiarity_sample must be at least 1, got {self.familiarity_sample}"
+            )
+        if not (math.isfinite(self.familiarity_sample_mb) and self.familiarity_sample_mb > 0):
+            raise ConfigError(
+                f"familiarity_sample_mb must be a positive number, got {self.familiarity_sample_mb}"
+            )
+        if self.token_table_mb < 0:
+            raise ConfigError(f"token_table_mb must be at least 0, got {self.token_table_mb}")
+        if not (math.isfinite(self.verify_text_mb) and self.verify_text_mb > 0):
+            raise ConfigError(
+                f"verify_text_mb must be a positive number, got {self.verify_text_mb}"
+            )
+        if self.spill_dir is not None and not Path(self.spill_dir).is_dir():
+            raise ConfigError(f"spill_dir {self.spill_dir!r} is not a directory")
+        if self.device == "gpu" and check_device:
+            from .similarity import get_backend
+
+            get_backend("gpu")  # says what is missing before any work starts

