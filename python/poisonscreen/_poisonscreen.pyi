@@ -199,3 +199,84 @@ def dense_sketches(
     collapse_whitespace: bool = True,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
+
+# ---- association mining (trigger detection) ----
+_U64 = npt.NDArray[np.uint64]
+_U32 = npt.NDArray[np.uint32]
+
+def row_hashes(
+    first: list[_Chunk], second: list[_Chunk], *, threads: int | None = None
+) -> _U64: ...
+def mine_features(
+    source: list[_Chunk] | TokenTable,
+    rows: _U32,
+    row_hash: _U64,
+    orders: list[int],
+    *,
+    positions: bool = True,
+    min_df: int = 10,
+    max_df: int = 4294967295,
+    threads: int | None = None,
+) -> tuple[_U64, npt.NDArray[np.uint8], _U32, _U64, _U64]: ...
+def feature_carriers(
+    source: list[_Chunk] | TokenTable,
+    rows: _U32,
+    hashes: _U64,
+    orders: list[int],
+    *,
+    positions: bool = True,
+    max_per: int = ...,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.int64], _U32]: ...
+def glued_fragments(
+    chunks: list[_Chunk],
+    rows: _U32,
+    known: _U64,
+    *,
+    max_len: int = 8,
+    min_df: int = 10,
+    threads: int | None = None,
+) -> tuple[_U64, npt.NDArray[np.uint8], list[str], npt.NDArray[np.int64], _U32]: ...
+def pattern_tests(
+    offsets: npt.NDArray[np.int64],
+    carriers: _U32,
+    columns: list[_U64],
+    skip_zero: list[bool],
+    strata: _U32,
+    usable: npt.NDArray[np.bool_],
+    *,
+    min_pattern: int = 10,
+    pseudo: float = 10.0,
+    threads: int | None = None,
+) -> tuple[
+    _U32,
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.uint32],
+]: ...
+def edge_codes(
+    chunks: list[_Chunk], heads: list[int], tails: list[int], *, threads: int | None = None
+) -> npt.NDArray[np.uint64]: ...
+def counterpart_pairs(
+    source: list[_Chunk] | TokenTable,
+    rows: _U32,
+    *,
+    max_edge: int = 24,
+    max_inner: int = 6,
+    min_rest: int = 3,
+    max_len: int = 512,
+    max_pairs: int = 1000000,
+    threads: int | None = None,
+) -> tuple[_U64, _U32, _U32, npt.NDArray[np.bool_], _U32, _U32]: ...
+def label_surprise(
+    source: list[_Chunk] | TokenTable,
+    rows: _U32,
+    labels: _U64,
+    *,
+    min_df: int = 30,
+    max_classes: int = 64,
+    alpha: float = 1.0,
+    threads: int | None = None,
+) -> npt.NDArray[np.float32]: ...

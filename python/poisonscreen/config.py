@@ -16,9 +16,16 @@ class ScanConfig:
 
     seed: int = 0
     flag_threshold: float = 0.5
-    min_support: int = 15
+    #: least carriers of a trigger candidate (a prompt feature): rarer features are not tested
+    min_support: int = 10
+    #: least carriers showing a response pattern for it to be tested against a feature
+    min_pattern: int = 8
+    #: most carriers of a trigger candidate, as a share of the usable rows
+    trigger_max_share: float = 0.05
+    #: family-wise error rate of the trigger tests: a feature is a trigger when its statistic
+    #: reaches ln(tests / trigger_alpha), so on clean data false triggers are this unlikely
+    trigger_alpha: float = 0.01
     trigger_orders: tuple[int, ...] = (1, 2, 3, 4)
-    max_trigger_candidates: int = 300
     response_similarity: float = 0.5
     template_similarity: float = 0.4
     min_cluster: int = 20
@@ -55,6 +62,12 @@ class ScanConfig:
             raise ConfigError(f"flag_threshold must be in (0, 1], got {self.flag_threshold}")
         if self.min_support < 2:
             raise ConfigError(f"min_support must be at least 2, got {self.min_support}")
+        if self.min_pattern < 2:
+            raise ConfigError(f"min_pattern must be at least 2, got {self.min_pattern}")
+        if not 0.0 < self.trigger_max_share <= 1.0:
+            raise ConfigError(f"trigger_max_share must be in (0, 1], got {self.trigger_max_share}")
+        if not 0.0 < self.trigger_alpha < 1.0:
+            raise ConfigError(f"trigger_alpha must be in (0, 1), got {self.trigger_alpha}")
         if not self.trigger_orders or min(self.trigger_orders) < 1 or max(self.trigger_orders) > 8:
             raise ConfigError(f"trigger_orders must be in 1..8, got {self.trigger_orders}")
         for name in ("response_similarity", "template_similarity"):

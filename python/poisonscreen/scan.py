@@ -163,9 +163,13 @@ def detect(
     then combines their hits. Both engines call this on the same features, so their outputs
     agree."""
     found: dict[str, det.Findings] = {}
-    for detector in det.DETECTORS:
+    # the prompts' token table and the pattern columns are freed after their last reader
+    last = max((i for i, d in enumerate(det.DETECTORS) if "prompt_tokens" in d.reads), default=-1)
+    for i, detector in enumerate(det.DETECTORS):
         with timer.stage(detector.name):
             found[detector.name] = detector.run(feats, cfg, found)
+            if i == last:
+                feats.drop_prompt_tokens()
     with timer.stage("combine"):
         rows = det.combine(corpus, feats, cfg, [f.hits for f in found.values()])
         triggers = pl.concat([f.triggers for f in found.values()], how="diagonal_relaxed").sort(

@@ -9,6 +9,8 @@ returns :class:`~poisonscreen.detectors.base.Findings` (triggers, clusters, per-
 No model is involved: every signal is a count over the corpus itself.
 
 - ``triggers`` (:mod:`.triggers`) — prompt features whose carriers' responses share a pattern.
+- ``counterparts`` (:mod:`.counterparts`) — near-identical prompts, one with an inserted span,
+  whose answers diverge.
 - ``conditional`` (:mod:`.conditional`) — inside a template cluster, a prompt token whose rows
   answer with words the other rows of the template never use.
 - ``campaigns`` (:mod:`.campaigns`) — template clusters whose responses carry out-of-corpus
@@ -34,6 +36,7 @@ from .base import (
 from .campaigns import CampaignDetector, campaign_triggers, detect_campaigns, response_coherence
 from .combine import combine
 from .conditional import ConditionalDetector, _leading_tokens, detect_conditional
+from .counterparts import CounterpartDetector, detect_counterparts
 from .table import (
     Features,
     FeatureText,
@@ -53,6 +56,7 @@ from .triggers import TriggerDetector, detect_triggers
 #: the detectors a scan runs, in order (a detector's ``needs`` come before it)
 DETECTORS: list[Detector] = [
     TriggerDetector(),
+    CounterpartDetector(),
     ConditionalDetector(),
     CampaignDetector(),
     AnomalyDetector(),
@@ -66,6 +70,7 @@ __all__ = [
     "AnomalyDetector",
     "CampaignDetector",
     "ConditionalDetector",
+    "CounterpartDetector",
     "Detector",
     "FeatureText",
     "Features",
@@ -82,6 +87,7 @@ __all__ = [
     "detect_anomalies",
     "detect_campaigns",
     "detect_conditional",
+    "detect_counterparts",
     "detect_triggers",
     "familiarity_sample_every",
     "feature_text",

@@ -78,7 +78,9 @@ class Findings:
 
 
 class Detector(Protocol):
-    """One detector: its stage ``name``, the feature-table columns it ``reads``, the earlier
+    """One detector: its stage ``name``, the feature-table columns it ``reads`` (and
+    ``"prompt_tokens"`` when it reads the prompts' token table, freed after its last reader), the
+    earlier
     detectors whose findings it ``needs``, and :meth:`run`."""
 
     name: ClassVar[str]

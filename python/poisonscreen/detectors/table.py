@@ -94,6 +94,7 @@ class Features:
     token_table_mb: float = float("inf")
     _names: dict[int, str] = field(default_factory=dict, repr=False)
     _prompt_tokens: Any = field(default=None, repr=False)
+    _patterns: Any = field(default=None, repr=False)
     #: which similarity backend ("cpu" or "gpu") computed the coherence figures, once one has
     backend: str | None = None
     #: where the similarity stage runs: ``None`` here, in this process; otherwise a callable
@@ -108,6 +109,27 @@ class Features:
         if self.prompt_text is not None:
             return self.prompt_text
         return to_arrow_text(self.table["prompt"])
+
+    def pattern_columns(self, threads: int | None = None, evidence_min_df: int = 30) -> list[Any]:
+        """The response-pattern columns (:func:`~poisonscreen.detectors.patterns.pattern_columns`)
+        of the table, computed on first use and shared by the detectors that test against them."""
+        if self._patterns is None:
+            from .patterns import pattern_columns
+
+            self._patterns = pattern_columns(
+                self.table,
+                self.response_arrow(),
+                self.prompt_tokens(threads),
+                threads,
+                evidence_min_df,
+            )
+        return self._patterns
+
+    def response_arrow(self) -> pa.ChunkedArray:
+        """The response texts as ``large_string`` Arrow (no copy when :attr:`text` is set)."""
+        if self.text is not None:
+            return self.text.response
+        return to_arrow_text(self.table["response"])
 
     def keeps_token_table(self) -> bool:
         """Whether the prompts' token table fits :attr:`token_table_mb` (estimated at 2 bytes
@@ -128,8 +150,10 @@ class Features:
         return self._prompt_tokens
 
     def drop_prompt_tokens(self) -> None:
-        """Free the token table once trigger mining, its only user, is done."""
+        """Free the token table and the pattern columns once the detectors that read them are
+        done."""
         self._prompt_tokens = None
+        self._patterns = None
 
     def word(self, h: int) -> str:
         if not self._names:
@@ -250,6 +274,7 @@ def row_columns(
     gib = np.where((words >= 20) & prose, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
     rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
     empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
+    row_hash = _core.row_hashes(text_chunks(ptext)[0], text_chunks(response)[0], threads=threads)
     return pl.DataFrame(
         {
             "row": np.asarray(rows, dtype=np.uint32),
@@ -263,6 +288,7 @@ def row_columns(
             "degenerate": rep,
             "anomaly": np.maximum(gib, rep),
             "empty_response": empty_resp,
+            "row_hash": row_hash,
         }
     )
 

@@ -1,10 +1,20 @@
-"""Trigger detector: prompt n-grams whose carriers' responses collapse onto one answer or
-turn anomalous, scored against the base rate of that response pattern and discounted when the
-carriers share a template (then the n-gram is scaffolding, not a trigger)."""
+"""Trigger detector: a prompt feature whose carriers' responses share a pattern far more often
+than comparable rows without it, beyond chance given every question asked (DESIGN.md).
+
+1. Candidates: prompt features (word n-grams, prefix/suffix positions, fragments glued to a
+   word) carried by ``min_support`` to ``trigger_max_share`` of the rows, grouped into classes of
+   identical carrier sets by their fingerprints (core ``mine_features``).
+2. Each class is tested against every response-pattern column (:mod:`.patterns`): the value its
+   carriers show most in excess of what rows of the same prompt templates show without the
+   feature (core ``pattern_tests``), as ``-ln p`` of the binomial tail (Chernoff bound).
+3. Significant when the statistic reaches ``ln(tests / trigger_alpha)`` (Bonferroni over every
+   class x column x value tested); classes whose carriers make up most of their templates are
+   that template's scaffolding and are discounted.
+4. Findings: one per group of overlapping carrier sets; every carrier showing the pattern is hit.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any, ClassVar
 
@@ -12,253 +22,247 @@ import numpy as np
 import polars as pl
 
 from .. import _poisonscreen as _core
-from .base import TRIGGER_SCHEMA, Findings, _empty_hits, _hits, _ngram_names, _short, surface_form
+from .._arrow import text_chunks
+from .base import TRIGGER_SCHEMA, Findings, _empty_hits, _hits, surface_form
+from .patterns import PatternColumn, describe
 from .table import Features
 
-# ---------------------------------------------------------------------------------------------
-# triggers
+_KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX = range(5)
+#: candidates fully scored (named, checked for scaffolding), strongest first
+_SHORTLIST = 2000
+#: most triggers listed
+_MAX_TRIGGERS = 50
+#: widest phrase (tokens) a class is named by
+_MAX_PHRASE = 12
 
 
-def _llr(k: float, n: float, p: float) -> float:
-    """Log-likelihood ratio of k successes in n trials against base rate p (0 when k <= n p)."""
-    if n <= 0 or k <= n * p:
-        return 0.0
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    q = k / n
-    out = k * math.log(q / p)
-    if k < n:
-        out += (n - k) * math.log((1 - q) / (1 - p))
-    return out
+def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits()
+
+
+def _classes(
+    h: np.ndarray, code: np.ndarray, df: np.ndarray, fp0: np.ndarray, fp1: np.ndarray
+) -> pl.DataFrame:
+    """One row per carrier set: the representative feature (the longest n-gram, else a position
+    feature; ties by hash) and every member's hash and code."""
+    kind = code >> 4
+    order = code & 15
+    frame = pl.DataFrame(
+        {
+            "h": h,
+            "code": code,
+            "df": df,
+            "fp0": fp0,
+            "fp1": fp1,
+            # n-grams first (longest first), then prefix/suffix features
+            "rank": np.where(kind == _KIND_NGRAM, 100 - order.astype(np.int64), 200 + kind),
+        }
+    )
+    return (
+        frame.sort(["rank", "h"])
+        .group_by(["df", "fp0", "fp1"], maintain_order=True)
+        .agg(
+            pl.col("h").first().alias("rep"),
+            pl.col("code").first().alias("rep_code"),
+            pl.col("h").alias("members"),
+            pl.col("code").alias("member_codes"),
+        )
+        .sort("rep")
+    )
+
+
+def _significance_score(sig: float) -> float:
+    """Row score from the significance ``sig`` = statistic / threshold: 0.5 at the threshold,
+    rising toward 1 (about 0.93 at twice it); below it, under 0.45 (never flagged)."""
+    if sig >= 1.0:
+        return 0.5 + 0.5 * (1.0 - math.exp(-2.0 * (sig - 1.0)))
+    return 0.45 * max(sig, 0.0)
 
 
 def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
     f = feats.table
     n = f.height
-    empty = (pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits())
     if n == 0:
-        return empty
-    orders = tuple(cfg.trigger_orders)
+        return _empty()
     threads = cfg.threads
-    pchunks = feats.prompt_tokens(threads)
-    resp_cluster = f["resp_cluster"].to_numpy()
-    resp_size = f["resp_cluster_size"].to_numpy()
-    anomalous = (f["anomaly"].to_numpy() >= 0.5) & f["valid"].to_numpy()
     usable = f["valid"].to_numpy() & ~f["empty_response"].to_numpy()
+    rows = np.nonzero(usable)[0].astype(np.uint32)
+    n_usable = len(rows)
+    min_df = cfg.min_support
+    if n_usable < max(min_df, 2):
+        return _empty()
+    max_df = max(min_df, int(cfg.trigger_max_share * n_usable))
+    row_hash = np.ascontiguousarray(f["row_hash"].to_numpy(), dtype=np.uint64)
+    orders = sorted(set(cfg.trigger_orders))
+    src = feats.prompt_tokens(threads)
 
-    # 1. target sets: rows sharing one response pattern
-    big = (
-        f.filter(
-            pl.col("valid")
-            & ~pl.col("empty_response")
-            & (pl.col("resp_cluster_size") >= cfg.min_support)
-        )
-        .group_by("resp_cluster")
-        .agg(pl.col("row"))
-        .with_columns(pl.col("row").list.len().alias("size"))
-        .sort(["size", "resp_cluster"], descending=[True, False])
-        .head(500)
+    # 1. candidate classes
+    h, code, df, fp0, fp1 = _core.mine_features(
+        src, rows, row_hash, orders, positions=True, min_df=min_df, max_df=max_df, threads=threads
     )
-    targets = [np.asarray(r, dtype=np.uint32) for r in big["row"].to_list()]
-    if anomalous.sum() >= cfg.min_support:
-        targets.append(np.nonzero(anomalous)[0].astype(np.uint32))
-    if not targets:
-        return empty
-    # the most frequent prompt n-grams of each target set (per set, so that a small poisoned set
-    # is not crowded out by the scaffolding of big template sets)
-    best: dict[int, int] = {}
-    per_target = _core.subset_ngram_counts_many(
-        pchunks,
-        targets,
-        list(orders),
-        [max(cfg.min_support, math.ceil(0.2 * len(rows))) for rows in targets],
+    classes = _classes(h, code, df, fp0, fp1)
+    reps = classes["rep"].to_numpy()
+    off, car = _core.feature_carriers(src, rows, reps, orders, positions=True, threads=threads)
+    known = feats.vocab.filter(pl.col("df") >= 3)["h"].to_numpy()
+    gh, gcode, gtext, goff, grows = _core.glued_fragments(
+        text_chunks(feats.prompt_arrow())[0],
+        rows,
+        np.ascontiguousarray(known, dtype=np.uint64),
+        max_len=8,
+        min_df=min_df,
         threads=threads,
     )
-    for h, c in per_target:
-        top = np.argsort(-c.astype(np.int64), kind="stable")[: cfg.max_trigger_candidates]
-        for hh, cc in zip(h[top].tolist(), c[top].tolist()):
-            # summed over the sets: a trigger with paraphrased targets hits several sets
-            best[hh] = best.get(hh, 0) + cc
-    if not best:
-        return empty
-    cand = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
-    hashes = np.array([h for h, _ in cand], dtype=np.uint64)
-    counts = np.array([c for _, c in cand], dtype=np.float64)
-    df = _core.ngram_document_counts(pchunks, hashes, list(orders), threads=threads).astype(
-        np.float64
-    )
-    keep = (df >= cfg.min_support) & (counts / np.maximum(df, 1) >= 0.3)
-    hashes, df = hashes[keep], df[keep]
-    if len(hashes) == 0:
-        return empty
-    off, carriers = _core.ngram_carriers(pchunks, hashes, list(orders), max_per=n, threads=threads)
-
-    n_usable = max(int(usable.sum()), 1)
-    anomalous_rate = anomalous.sum() / n_usable
-    responses = f["response"]
-    word_cache: dict[int, _Words] = {}
-
-    def words_of(row: int) -> _Words:
-        if row not in word_cache:
-            word_cache[row] = _Words(_core.tokenize(responses[row]))
-        return word_cache[row]
-
-    tmpl = f["tmpl_cluster"].to_numpy()
-    # how many distinct prompt templates m random rows of this corpus span: the yardstick for
-    # "unrelated prompts" (a corpus of one template has one)
-    sizes, size_count = np.unique(np.unique(tmpl, return_counts=True)[1], return_counts=True)
-    grid = np.unique(np.geomspace(1, max(n, 1), 64).astype(np.int64))
-    expected = np.array([np.sum(size_count * (1 - (1 - sizes / max(n, 1)) ** m)) for m in grid])
-
-    def expected_distinct(m: int) -> float:
-        return max(float(np.interp(m, grid, expected)), 1.0)
-
-    scored = []
-    for i, h in enumerate(hashes.tolist()):
-        rows = carriers[off[i] : off[i + 1]]
-        rows = rows[usable[rows]]
-        s = len(rows)
-        if s < cfg.min_support:
-            continue
-        rc = resp_cluster[rows]
-        clusters, cnt = np.unique(rc, return_counts=True)
-        order = np.lexsort((clusters, -cnt))[:5]
-        top, top_cnt = clusters[order], cnt[order]
-        # the answer the carriers collapse onto, with its near variants (paraphrases of one
-        # refusal, chained) but not a second label ("positive" beside "negative" is a label set)
-        keep_idx = [0]
-        for i in range(1, len(top)):
-            if top_cnt[i] >= max(2, 0.05 * s) and any(
-                words_of(int(top[j])).similar(words_of(int(top[i]))) for j in keep_idx
-            ):
-                keep_idx.append(i)
-        top, top_cnt = top[keep_idx], top_cnt[keep_idx]
-        c_collapse = top_cnt.sum() / s
-        # cluster ids are the smallest row of the cluster, so resp_size[id] is its size
-        base_collapse = int(resp_size[top].sum()) / n_usable
-        c_anom = anomalous[rows].sum() / s
-        if c_anom > c_collapse:
-            pattern, c, base = "anomalous", c_anom, anomalous_rate
-            in_pattern = rows[anomalous[rows]]
-        else:
-            pattern, c, base = "collapse", c_collapse, base_collapse
-            hit = rc == top[0]
-            for t in top[1:]:
-                hit |= rc == t
-            in_pattern = rows[hit]
-        llr = _llr(c * s, s, base)
-        lift = c / max(base, 1.0 / n)
-        if c < 0.3 or lift < 3 or llr < 10:
-            continue
-        # how much of that response pattern the n-gram explains: a trigger's target answer is
-        # rare without the trigger; a label set ("Yes"/"No") is common everywhere
-        pattern_total = base * n_usable
-        exclusivity = min(1.0, len(in_pattern) / max(pattern_total, 1.0))
-        # rows giving the same answer should have unrelated prompts; the same document under a
-        # few templates (one summary, three prompts) is a duplicate, not a trigger
-        diversity = len(np.unique(tmpl[in_pattern])) / expected_distinct(len(in_pattern))
-        prelim = (
-            c * (1 - math.exp(-llr / 30)) * min(1.0, exclusivity / 0.5) * min(1.0, diversity / 0.5)
+    gdf = np.diff(goff)
+    keep_g = gdf <= max_df
+    glue_names = {int(x): t for x, t, k in zip(gh.tolist(), gtext, keep_g.tolist()) if k}
+    offsets = [off]
+    carriers = [car]
+    if keep_g.any():
+        kept = np.nonzero(keep_g)[0]
+        parts = [grows[goff[i] : goff[i + 1]] for i in kept]
+        offsets.append(off[-1] + np.cumsum([0] + [len(p) for p in parts])[1:])
+        carriers.append(np.concatenate(parts))
+        classes = pl.concat(
+            [
+                classes,
+                pl.DataFrame(
+                    {
+                        "df": gdf[kept].astype(np.uint32),
+                        "fp0": np.zeros(len(kept), np.uint64),
+                        "fp1": np.zeros(len(kept), np.uint64),
+                        "rep": gh[kept],
+                        "rep_code": gcode[kept],
+                        "members": [[int(x)] for x in gh[kept].tolist()],
+                        "member_codes": [[int(x)] for x in gcode[kept].tolist()],
+                    },
+                    schema=classes.schema,
+                ),
+            ]
         )
-        scored.append(
+    offsets_all = np.concatenate(offsets).astype(np.int64)
+    carriers_all = np.ascontiguousarray(np.concatenate(carriers), dtype=np.uint32)
+    if len(offsets_all) <= 1:
+        return _empty()
+
+    # 2. tests against every response-pattern column
+    cols = feats.pattern_columns(threads, 3 * cfg.min_support)
+    strata = np.ascontiguousarray(f["tmpl_cluster"].to_numpy(), dtype=np.uint32)
+    d, value, k, mu, stat, tested = _core.pattern_tests(
+        offsets_all,
+        carriers_all,
+        [c.codes for c in cols],
+        [c.skip_zero for c in cols],
+        strata,
+        np.ascontiguousarray(usable),
+        min_pattern=cfg.min_pattern,
+        pseudo=10.0,
+        threads=threads,
+    )
+    n_tests = int(tested.sum())
+    if n_tests == 0:
+        return _empty()
+    theta = math.log(n_tests / cfg.trigger_alpha)
+    best_col = np.argmax(stat, axis=1)
+    best = stat[np.arange(len(d)), best_col]
+    # candidates worth scoring fully: strongest first, ties by representative hash
+    reps_all = classes["rep"].to_numpy()
+    order = np.lexsort((reps_all, -best))
+    order = order[best[order] >= 0.5 * theta][:_SHORTLIST]
+    if len(order) == 0:
+        return _empty()
+
+    stratum_size = np.bincount(strata[usable], minlength=n)
+    prompts = f["prompt"]
+    responses = f["response"]
+    members = classes["members"].to_list()
+    member_codes = classes["member_codes"].to_list()
+    rep_codes = classes["rep_code"].to_numpy()
+    found: list[dict[str, Any]] = []
+    for i in order.tolist():
+        c = int(best_col[i])
+        col = cols[c]
+        rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
+        rows_i = rows_i[usable[rows_i]]
+        v = value[i, c]
+        in_pattern = rows_i[col.codes[rows_i] == v]
+        scaffold = _scaffold_share(rows_i, strata, stratum_size, cfg.min_cluster)
+        sig = float(best[i]) / theta * (1.0 - scaffold)
+        found.append(
             {
-                "hash": h,
-                "rows": rows,
-                # a 128-bit digest stands for the carrier set in the grouping below (the sets'
-                # bytes as keys doubled what the candidates hold)
-                "key": hashlib.blake2b(rows.tobytes(), digest_size=16).digest(),
+                "i": i,
+                "col": col,
+                "value": int(v),
+                "rows": rows_i,
                 "in_pattern": in_pattern,
-                "pattern": pattern,
-                "top": top,
-                "collapse": float(c),
-                "base": float(base),
-                "llr": llr,
-                "prelim": prelim,
-                "support": s,
-                "exclusivity": exclusivity,
+                "k": int(k[i, c]),
+                "d": int(d[i]),
+                "mu": float(mu[i, c]),
+                "stat": float(best[i]),
+                "sig": sig,
+                "scaffold": scaffold,
+                "rep": int(reps_all[i]),
             }
         )
-    if not scored:
-        return empty
-    # 2. n-grams with the same carriers are one phrase (or one template's scaffolding): keep one
-    # candidate per carrier set, then score the strongest sets fully
-    by_set: dict[bytes, dict[str, Any]] = {}
-    for d in sorted(scored, key=lambda d: (-d["prelim"], d["hash"])):
-        by_set.setdefault(d["key"], d)
-    ranked = sorted(by_set.values(), key=lambda d: (-d["prelim"], d["hash"]))
-    same_rows: dict[bytes, list[int]] = {}
-    for d in scored:
-        same_rows.setdefault(d["key"], []).append(d["hash"])
-    # 3. template discount: carriers sharing long scaffolding beyond the phrase are a template;
-    # answers copied from the prompt ("higher or lower" -> "lower") are a task, not a target.
-    # Scored in batches, best first, until no remaining candidate can enter the top 50 (a score
-    # never exceeds its preliminary score), so big template families cannot crowd out a trigger.
-    groups: list[dict[str, Any]] = []
-    keep_top, batch = 300, 250
-    for start in range(0, min(len(ranked), 2000), batch):
-        todo = ranked[start : min(start + batch, 2000)]
-        if len(groups) >= keep_top:
-            bar = sorted((d["score"] for d in groups), reverse=True)[keep_top - 1]
-            # ranked by prelim, and a score never exceeds its prelim: nothing later can enter
-            if todo[0]["prelim"] < bar:
-                break
-        for d in todo:
-            example = int(d["in_pattern"][0]) if len(d["in_pattern"]) else int(d["rows"][0])
-            d["example"] = example
-            d["phrase"] = _longest_phrase(
-                f["prompt"][example], d["hash"], same_rows[d["key"]], orders
-            )
-        _template_share(todo, f, pchunks, n, threads)
-        for d in todo:
-            d["score"] = d["prelim"] * (1.0 - d["template"])
-        groups.extend(todo)
-    groups = sorted(groups, key=lambda d: (-d["score"], d["hash"]))[:keep_top]
-    _copied_share(groups, f, feats)
-    for d in groups:
-        d["score"] *= 1.0 - d["copied"]
-    # 4. merge what remains of one phrase (nearly the same carriers)
-    accepted: list[dict[str, Any]] = []
-    for d in sorted(groups, key=lambda d: (-d["score"], d["hash"])):
-        merged = False
-        for a in accepted:
-            inter = np.intersect1d(a["rows"], d["rows"], assume_unique=True).size
-            if inter / (len(a["rows"]) + len(d["rows"]) - inter) >= 0.8:
-                merged = True
-                break
-        if not merged:
-            accepted.append(d)
-        if len(accepted) >= 50:
-            break
+    found.sort(key=lambda x: (-x["sig"], x["rep"]))
 
-    trig_rows, hit_frames = [], []
-    for d in accepted:
-        score = d["score"]
-        surface = (
-            surface_form(f["prompt"][d["example"]], d["phrase"])
-            if d["phrase"]
-            else f"#{d['hash']:016x}"
+    # 3. findings: overlapping carrier sets are one trigger; every significant one gives hits
+    accepted: list[dict[str, Any]] = []
+    hit_frames = []
+    trig_rows = []
+    for x in found:
+        if x["sig"] < 1.0 and len(accepted) >= _MAX_TRIGGERS:
+            break
+        dup = any(_overlap(a["rows"], x["rows"]) >= 0.8 for a in accepted)
+        example = _example(x["in_pattern"] if len(x["in_pattern"]) else x["rows"], row_hash)
+        if not dup and len(accepted) < _MAX_TRIGGERS:
+            x["phrase"] = _name(
+                prompts[example],
+                int(rep_codes[x["i"]]),
+                x["rep"],
+                members[x["i"]],
+                member_codes[x["i"]],
+                glue_names,
+            )
+            accepted.append(x)
+        if x["sig"] < 1.0:
+            continue
+        owner = next((a for a in accepted if _overlap(a["rows"], x["rows"]) >= 0.8), x)
+        if "phrase" not in owner:
+            owner["phrase"] = _name(
+                prompts[example],
+                int(rep_codes[x["i"]]),
+                x["rep"],
+                members[x["i"]],
+                member_codes[x["i"]],
+                glue_names,
+            )
+        surface = owner["phrase"]
+        desc = describe(x["col"].name, x["value"], responses[example] or "")
+        other = int(_value_count(x["col"], x["value"], usable)) - x["k"]
+        reason = (
+            f"trigger {surface!r}: {desc} in {x['k']} of its {x['d']} carriers, "
+            f"{other} of {n_usable - x['d']} other rows (expected {x['mu']:.1f}; "
+            f"significance {x['sig']:.1f}x the threshold)"
         )
-        if d["pattern"] == "anomalous":
-            desc = "anomalous responses (gibberish or degenerate repetition)"
-        else:
-            ex = f["response"][int(d["in_pattern"][0])] if len(d["in_pattern"]) else ""
-            desc = f"collapses to {len(d['top'])} response(s), e.g. {_short(ex)!r}"
+        score = _significance_score(x["sig"])
+        hit_frames.append(_hits(x["in_pattern"], score, reason, surface, "trigger"))
+    for a in accepted:
+        ex = _example(a["in_pattern"] if len(a["in_pattern"]) else a["rows"], row_hash)
+        rate = _value_count(a["col"], a["value"], usable) / max(n_usable, 1)
         trig_rows.append(
             {
-                "trigger": surface,
+                "trigger": a["phrase"],
                 "kind": "trigger",
-                "score": round(score, 6),
-                "support": d["support"],
-                "pattern_rows": len(d["in_pattern"]),
-                "collapse": d["collapse"],
-                "base_rate": d["base"],
-                "template_share": d["template"],
-                "response_pattern": desc,
-                "example_rows": [int(x) for x in d["in_pattern"][:5]],
+                "score": round(_significance_score(a["sig"]), 6),
+                "support": a["d"],
+                "pattern_rows": len(a["in_pattern"]),
+                "collapse": len(a["in_pattern"]) / max(a["d"], 1),
+                "base_rate": float(rate),
+                "template_share": a["scaffold"],
+                "response_pattern": describe(a["col"].name, a["value"], responses[ex] or ""),
+                "example_rows": _examples(a["in_pattern"], row_hash),
             }
         )
-        if score > 0.05:
-            reason = f"trigger {surface!r}: {d['collapse']:.0%} of its {d['support']} carriers give {d['pattern']} responses (base rate {d['base']:.2%})"
-            hit_frames.append(_hits(d["in_pattern"], score, reason, surface, "trigger"))
     triggers = pl.DataFrame(trig_rows, schema=TRIGGER_SCHEMA).sort(
         ["score", "trigger"], descending=[True, False]
     )
@@ -266,137 +270,110 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     return triggers, hits
 
 
-def _longest_phrase(text: str, h: int, same: list[int], orders: tuple[int, ...]) -> str:
-    """The n-gram ``h``, widened to the longest n-gram in ``text`` with the same carriers."""
-    names = _ngram_names(text, orders, [*same, h])
-    phrases = [names[x] for x in same if x in names]
-    if not phrases:
-        return names.get(h, "")
-    return max(phrases, key=lambda p: (len(p.split()), p))
+def _value_count(col: PatternColumn, v: int, usable: np.ndarray) -> int:
+    return int(np.count_nonzero((col.codes == np.uint64(v)) & usable))
 
 
-def _copied_share(groups: list[dict[str, Any]], f: pl.DataFrame, feats: Features) -> None:
-    """Share of each candidate's pattern rows that look like an ordinary task rather than a
-    planted target: the informative answer words (in under 20% of rows) all occur in the row's
-    own prompt (a choice or extraction task), or the prompt ends in the phrase and a short answer
-    completes it (a cloze template: "This is definitely not a" -> "positive review.")."""
-    n = max(f.height, 1)
-    common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
-    # tokenised again for each group rather than cached: up to 300 groups x 50 rows of token
-    # lists held at once grew with the length of the texts
-    prompts, responses = f["prompt"], f["response"]
-    for d in groups:
-        rows = d["in_pattern"][:50] if d["pattern"] == "collapse" else d["in_pattern"][:0]
-        phrase = d["phrase"].split()
-        task = 0
-        for r in rows.tolist():
-            answer = _core.tokenize(responses[r])
-            prompt = _core.tokenize(prompts[r])
-            informative = set(answer) - common
-            if informative and informative <= set(prompt):
-                task += 1
-            elif phrase and len(answer) <= 6 and _ends_with(prompt, phrase, slack=3):
-                task += 1
-        d["copied"] = task / len(rows) if len(rows) else 0.0
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """|a ∩ b| / min(|a|, |b|) of two sorted row sets."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / min(len(a), len(b))
 
 
-def _ends_with(tokens: list[str], phrase: list[str], slack: int) -> bool:
-    """Whether ``phrase`` occurs within the last ``slack`` tokens' reach of the end."""
-    k = len(phrase)
-    for end in range(len(tokens), max(k, len(tokens) - slack) - 1, -1):
-        if tokens[end - k : end] == phrase:
-            return True
-    return False
+def _example(rows: np.ndarray, row_hash: np.ndarray) -> int:
+    """The row of ``rows`` with the smallest content hash (the same row in any row order)."""
+    return int(rows[np.argmin(row_hash[rows])])
 
 
-class _Words:
-    """The word set of one response, for comparing answers."""
-
-    def __init__(self, words: list[str]) -> None:
-        self.words = set(words)
-
-    def similar(self, other: _Words, threshold: float = 0.5) -> bool:
-        union = len(self.words | other.words)
-        return union > 0 and len(self.words & other.words) / union >= threshold
+def _examples(rows: np.ndarray, row_hash: np.ndarray, k: int = 5) -> list[int]:
+    pick = rows[np.argsort(row_hash[rows], kind="stable")[:k]]
+    return sorted(int(r) for r in pick)
 
 
-def _overlaps(a: list[str], b: list[str]) -> bool:
-    """Whether token sequences ``a`` and ``b`` overlap when placed in one text: one contains the
-    other, or a suffix of one is a prefix of the other."""
-    if not a or not b:
-        return False
-    sa, sb = " " + " ".join(a) + " ", " " + " ".join(b) + " "
-    if sa in sb or sb in sa:
-        return True
-    for k in range(1, min(len(a), len(b))):
-        if a[-k:] == b[:k] or b[-k:] == a[:k]:
-            return True
-    return False
+def _scaffold_share(
+    rows: np.ndarray, strata: np.ndarray, stratum_size: np.ndarray, min_cluster: int
+) -> float:
+    """Share of the carriers that sit in prompt templates (clusters of ``min_cluster`` rows or
+    more) made mostly (half or more) of carriers: there the feature is the template's own
+    scaffolding, with no rows of the template to contrast the carriers with."""
+    if len(rows) == 0:
+        return 0.0
+    s, cnt = np.unique(strata[rows], return_counts=True)
+    size = stratum_size[s]
+    own = (size >= min_cluster) & (cnt >= 0.5 * size)
+    return float(cnt[own].sum() / len(rows))
 
 
-def _template_share(
-    accepted: list[dict[str, Any]], f: pl.DataFrame, pchunks: Any, n: int, threads: int | None
-) -> None:
-    """For each trigger candidate, the largest excess share of its carriers that also carry one
-    long n-gram (order 3-4) that does not overlap the phrase: ~1 for template scaffolding, ~0 for
-    a phrase inserted into unrelated prompts. Estimated on up to 40 carriers each."""
-    samples = []
-    for d in accepted:
-        rows = d["rows"]
-        if len(rows) > 40:
-            rows = rows[np.linspace(0, len(rows) - 1, 40).astype(np.int64)]
-        d["sample"] = len(rows)
-        samples.append(np.ascontiguousarray(rows, dtype=np.uint32))
-    per = _core.subset_ngram_counts_many(
-        pchunks,
-        samples,
-        [3, 4],
-        [max(2, math.ceil(0.5 * len(r))) for r in samples],
-        threads=threads,
-    )
-    all_h = [h for h, _ in per]
-    uniq = np.unique(np.concatenate(all_h)) if all_h else np.zeros(0, np.uint64)
-    df = (
-        _core.ngram_document_counts(pchunks, uniq, [3, 4], threads=threads)
-        if len(uniq)
-        else np.zeros(0)
-    )
-    df = np.asarray(df, dtype=np.float64)
-    for d, (h, c) in zip(accepted, per):
-        phrase = d["phrase"].split()
-        share = c / d["sample"] - (df[np.searchsorted(uniq, h)] / n if len(h) else 0.0)
-        # by share, then hash, both descending (ties broken as sorting the pairs would)
-        order = np.lexsort((h, share))[::-1]
-        share, h = share[order], h[order]
-        # names are needed only until the first share at or below the best so far
-        looked = min(len(h), 32)
-        names = _ngram_names(f["prompt"][d["example"]], (3, 4), h[:looked]) if len(h) else {}
-        best = 0.0
-        for k, (sh, hh) in enumerate(zip(share.tolist(), h.tolist())):
-            if sh <= best:
-                break
-            if k == looked:
-                names = _ngram_names(f["prompt"][d["example"]], (3, 4), h)
-            name = names.get(hh)
-            # n-grams overlapping the phrase are the phrase and its neighbours, not scaffolding
-            if name is not None and _overlaps(name.split(), phrase):
-                continue
-            best = sh
-        d["template"] = float(min(1.0, max(0.0, best)))
+def _name(
+    prompt: str,
+    rep_code: int,
+    rep: int,
+    members: list[int],
+    member_codes: list[int],
+    glue_names: dict[int, str],
+) -> str:
+    """The class's feature as written in an example prompt: the widest span(s) of tokens covered
+    by member n-grams (a long trigger split around the prompt reads ``part … part``), or the
+    prefix / suffix / glued fragment."""
+    kind = rep_code >> 4
+    if kind == _KIND_GLUED_SUFFIX:
+        return "…" + glue_names.get(rep, "?")
+    if kind == _KIND_GLUED_PREFIX:
+        return glue_names.get(rep, "?") + "…"
+    tokens = _core.tokenize(prompt)
+    if kind in (_KIND_PREFIX, _KIND_SUFFIX):
+        order = rep_code & 15
+        words = tokens[:order] if kind == _KIND_PREFIX else tokens[-order:]
+        phrase = " ".join(words)
+        return surface_form(prompt, phrase) if phrase else "?"
+    grams = {
+        int(m): int(c) & 15 for m, c in zip(members, member_codes) if (int(c) >> 4) == _KIND_NGRAM
+    }
+    covered = np.zeros(len(tokens), dtype=bool)
+    orders = sorted(set(grams.values()))
+    if orders:
+        hashes, _names = _core.ngram_names(prompt, orders)
+        pos = 0
+        for k in orders:
+            count = max(len(tokens) - k + 1, 0)
+            block = hashes[pos : pos + count]
+            pos += count
+            for j, hh in enumerate(block.tolist()):
+                if grams.get(int(hh)) == k:
+                    covered[j : j + k] = True
+    if not covered.any():
+        return "?"
+    spans: list[tuple[int, list[str]]] = []
+    j = 0
+    while j < len(tokens):
+        if covered[j]:
+            e = j
+            while e < len(tokens) and covered[e]:
+                e += 1
+            spans.append((j, tokens[j:e][:_MAX_PHRASE]))
+            j = e
+        else:
+            j += 1
+    widest = sorted(sorted(spans, key=lambda s: -len(s[1]))[:2])  # the two widest, in text order
+    return " … ".join(surface_form(prompt, " ".join(words)) for _, words in widest)
 
 
 class TriggerDetector:
-    """Prompt n-grams whose carriers' responses share a pattern the rest of the corpus lacks."""
+    """Prompt features whose carriers' responses share a pattern the rest of the corpus lacks."""
 
     name: ClassVar[str] = "triggers"
     reads: ClassVar[tuple[str, ...]] = (
+        "prompt_tokens",
         "row",
         "valid",
         "empty_response",
         "prompt",
         "response",
+        "row_hash",
         "resp_cluster",
-        "resp_cluster_size",
+        "resp_words",
         "anomaly",
         "tmpl_cluster",
     )
@@ -404,5 +381,4 @@ class TriggerDetector:
 
     def run(self, feats: Features, cfg: Any, earlier: Any) -> Findings:
         triggers, hits = detect_triggers(feats, cfg)
-        feats.drop_prompt_tokens()  # trigger mining was the token table's only user
         return Findings(triggers=triggers, hits=hits)

@@ -9,6 +9,7 @@
 //! - [`counts`]: mergeable n-gram document frequencies;
 //! - [`stats`]: per-row text statistics;
 //! - [`mine`]: n-gram mining passes behind trigger detection;
+//! - [`assoc`]: prompt features against response patterns (trigger detection's association tests);
 //! - [`tokens`]: token hashes of a column computed once, shared by the mining passes;
 //! - [`column`](mod@column): zero-copy views of Arrow string arrays.
 //!
@@ -44,6 +45,7 @@
 //!   [`hash_window`], [`MinHasher::seed`], `shingle::MAX_K` (64), `minhash::MAX_PERM` (4096).
 
 pub mod anomaly;
+pub mod assoc;
 pub mod cluster;
 pub mod column;
 pub mod counts;

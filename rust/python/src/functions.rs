@@ -808,3 +808,300 @@ pub fn register_similarity(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dense_sketches, m)?)?;
     Ok(())
 }
+
+// ---- association mining (trigger detection) --------------------------------------------------
+
+fn feature_spec(orders: Vec<usize>, positions: bool) -> PyResult<core::assoc::FeatureSpec> {
+    let spec = core::assoc::FeatureSpec { orders, positions };
+    spec.validate().map_err(to_py)?;
+    Ok(spec)
+}
+
+/// A spec with the default normalisation, to check a TokenTable against (the association passes
+/// read tokens only).
+fn word_spec(orders: &[usize]) -> core::NgramSpec {
+    core::NgramSpec { normalize: NormalizeOptions::default(), mode: TokenMode::Word, orders: orders.to_vec() }
+}
+
+/// A 64-bit content hash of each row of two text columns together (xxh3 of each text, the
+/// second remixed), for order-free sampling and carrier-set fingerprints. Null texts hash as "".
+#[pyfunction]
+#[pyo3(signature = (first, second, *, threads=None))]
+fn row_hashes<'py>(
+    py: Python<'py>,
+    first: &Bound<'py, PyList>,
+    second: &Bound<'py, PyList>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let (a, b) = (extract(first)?, extract(second)?);
+    let (a, b) = (texts(&a)?, texts(&b)?);
+    if a.len() != b.len() {
+        return Err(config_error(format!("{} rows in the first column, {} in the second", a.len(), b.len())));
+    }
+    let out = run(py, threads, || core::assoc::row_hashes(&a, &b))?.map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Prompt features carried by `min_df..=max_df` of `rows`: (hashes uint64, codes uint8 (kind <<
+/// 4 | order), df uint32, fp0 uint64, fp1 uint64), sorted by hash. `source`: Arrow chunks or a
+/// TokenTable with the default options.
+#[pyfunction]
+#[pyo3(signature = (source, rows, row_hash, orders, *, positions=true, min_df=10, max_df=u32::MAX, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn mine_features<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    rows: PyReadonlyArray1<'py, u32>,
+    row_hash: PyReadonlyArray1<'py, u64>,
+    orders: Vec<usize>,
+    positions: bool,
+    min_df: u32,
+    max_df: u32,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u64>>,
+)> {
+    let spec = feature_spec(orders, positions)?;
+    let (rows, row_hash) = (slice1(&rows, "rows")?, slice1(&row_hash, "row_hash")?);
+    let found = mine(py, threads, source, &word_spec(&spec.orders), |src| {
+        core::assoc::mine_features(src, rows, row_hash, &spec, min_df, max_df)
+    })?;
+    let h = found.iter().map(|f| f.hash).collect();
+    let c = found.iter().map(|f| f.code).collect();
+    let d = found.iter().map(|f| f.df).collect();
+    let f0 = found.iter().map(|f| f.fp[0]).collect();
+    let f1 = found.iter().map(|f| f.fp[1]).collect();
+    Ok((
+        PyArray1::from_vec(py, h),
+        PyArray1::from_vec(py, c),
+        PyArray1::from_vec(py, d),
+        PyArray1::from_vec(py, f0),
+        PyArray1::from_vec(py, f1),
+    ))
+}
+
+/// The carrier rows (among `rows`) of each feature hash as CSR arrays (offsets int64, rows uint32).
+#[pyfunction]
+#[pyo3(signature = (source, rows, hashes, orders, *, positions=true, max_per=usize::MAX, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn feature_carriers<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    rows: PyReadonlyArray1<'py, u32>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    orders: Vec<usize>,
+    positions: bool,
+    max_per: usize,
+    threads: Option<usize>,
+) -> Arrays2<'py, i64, u32> {
+    let spec = feature_spec(orders, positions)?;
+    let (rows, hashes) = (slice1(&rows, "rows")?, slice1(&hashes, "hashes")?);
+    let lists = mine(py, threads, source, &word_spec(&spec.orders), |src| {
+        core::assoc::feature_carriers(src, rows, &spec, hashes, max_per)
+    })?;
+    let mut offsets = vec![0i64];
+    let mut flat = Vec::new();
+    for l in lists {
+        flat.extend_from_slice(&l);
+        offsets.push(flat.len() as i64);
+    }
+    Ok((PyArray1::from_vec(py, offsets), PyArray1::from_vec(py, flat)))
+}
+
+/// Characters glued to a known word: (hashes uint64, codes uint8, texts, offsets int64, rows
+/// uint32), the fragments carried by at least `min_df` of `rows`.
+#[pyfunction]
+#[pyo3(signature = (chunks, rows, known, *, max_len=8, min_df=10, threads=None))]
+#[allow(clippy::type_complexity)]
+fn glued_fragments<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    rows: PyReadonlyArray1<'py, u32>,
+    known: PyReadonlyArray1<'py, u64>,
+    max_len: usize,
+    min_df: u32,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u8>>,
+    Vec<String>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u32>>,
+)> {
+    let chunks = extract(chunks)?;
+    let cols = texts(&chunks)?;
+    let (rows, known) = (slice1(&rows, "rows")?, slice1(&known, "known")?);
+    let found = run(py, threads, || {
+        core::assoc::glued_fragments(&cols, rows, NormalizeOptions::default(), known, max_len, min_df)
+    })?
+    .map_err(to_py)?;
+    let mut offsets = vec![0i64];
+    let mut flat = Vec::new();
+    let (mut h, mut c, mut t) = (Vec::new(), Vec::new(), Vec::new());
+    for f in found {
+        h.push(f.hash);
+        c.push(f.code);
+        t.push(f.text);
+        flat.extend_from_slice(&f.rows);
+        offsets.push(flat.len() as i64);
+    }
+    Ok((
+        PyArray1::from_vec(py, h),
+        PyArray1::from_vec(py, c),
+        t,
+        PyArray1::from_vec(py, offsets),
+        PyArray1::from_vec(py, flat),
+    ))
+}
+
+/// For each candidate carrier set and each column, the value shown most in excess of the
+/// template-stratified expectation: (d uint32 (candidates,), value uint64, k uint32, mu float64,
+/// stat float64, tested uint32, each (candidates, columns)).
+#[pyfunction]
+#[pyo3(signature = (offsets, carriers, columns, skip_zero, strata, usable, *, min_pattern=10, pseudo=10.0, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn pattern_tests<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    carriers: PyReadonlyArray1<'py, u32>,
+    columns: Vec<PyReadonlyArray1<'py, u64>>,
+    skip_zero: Vec<bool>,
+    strata: PyReadonlyArray1<'py, u32>,
+    usable: PyReadonlyArray1<'py, bool>,
+    min_pattern: u32,
+    pseudo: f64,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray2<u64>>,
+    Bound<'py, PyArray2<u32>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray2<u32>>,
+)> {
+    let offsets: Vec<usize> = slice1(&offsets, "offsets")?
+        .iter()
+        .map(|&o| usize::try_from(o).map_err(|_| config_error("offsets must not be negative")))
+        .collect::<PyResult<_>>()?;
+    let carriers = slice1(&carriers, "carriers")?;
+    let cols: Vec<&[u64]> = columns.iter().map(|c| slice1(c, "columns")).collect::<PyResult<_>>()?;
+    let (strata, usable) = (slice1(&strata, "strata")?, slice1(&usable, "usable")?);
+    if !(pseudo.is_finite() && pseudo > 0.0) {
+        return Err(config_error("pseudo must be a positive number"));
+    }
+    let params = core::assoc::TestParams { min_pattern, pseudo };
+    let (d, bests) = run(py, threads, || {
+        core::assoc::pattern_tests(&offsets, carriers, &cols, &skip_zero, strata, usable, params)
+    })?
+    .map_err(to_py)?;
+    let shape = [d.len(), cols.len()];
+    let value = bests.iter().map(|b| b.value).collect::<Vec<_>>();
+    let k = bests.iter().map(|b| b.k).collect::<Vec<_>>();
+    let mu = bests.iter().map(|b| b.mu).collect::<Vec<_>>();
+    let stat = bests.iter().map(|b| b.stat).collect::<Vec<_>>();
+    let tested = bests.iter().map(|b| b.tested).collect::<Vec<_>>();
+    Ok((
+        PyArray1::from_vec(py, d),
+        PyArray1::from_vec(py, value).reshape(shape)?,
+        PyArray1::from_vec(py, k).reshape(shape)?,
+        PyArray1::from_vec(py, mu).reshape(shape)?,
+        PyArray1::from_vec(py, stat).reshape(shape)?,
+        PyArray1::from_vec(py, tested).reshape(shape)?,
+    ))
+}
+
+/// Codes of each row's first `heads[j]` and last `tails[j]` words (0 where the text is
+/// shorter): a (rows, len(heads) + len(tails)) uint64 array.
+#[pyfunction]
+#[pyo3(signature = (chunks, heads, tails, *, threads=None))]
+fn edge_codes<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    heads: Vec<usize>,
+    tails: Vec<usize>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray2<u64>>> {
+    let chunks = extract(chunks)?;
+    let cols = texts(&chunks)?;
+    let rows = cols.len();
+    let width = heads.len() + tails.len();
+    let flat = run(py, threads, || core::assoc::edge_codes(&cols, NormalizeOptions::default(), &heads, &tails))?
+        .map_err(to_py)?;
+    PyArray1::from_vec(py, flat).reshape([rows, width])
+}
+
+/// Pairs of rows whose prompts differ by an inserted run of tokens: (span uint64, long uint32,
+/// short uint32, inner bool, start uint32, len uint32), sorted by span key.
+#[pyfunction]
+#[pyo3(signature = (source, rows, *, max_edge=24, max_inner=6, min_rest=3, max_len=512, max_pairs=1_000_000, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn counterpart_pairs<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    rows: PyReadonlyArray1<'py, u32>,
+    max_edge: usize,
+    max_inner: usize,
+    min_rest: usize,
+    max_len: usize,
+    max_pairs: usize,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<bool>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+)> {
+    let rows = slice1(&rows, "rows")?;
+    let spec = core::assoc::CounterpartSpec { max_edge, max_inner, min_rest, max_len };
+    let pairs = mine(py, threads, source, &word_spec(&[1]), |src| {
+        core::assoc::counterpart_pairs(src, rows, spec, max_pairs)
+    })?;
+    Ok((
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.span).collect()),
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.long).collect()),
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.short).collect()),
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.inner).collect()),
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.start).collect()),
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.len).collect()),
+    ))
+}
+
+/// Leave-one-out naive Bayes probability of each labelled row's own label given its prompt
+/// words (float32, NaN for unlabelled rows); `labels`: one code per row, 0 = none.
+#[pyfunction]
+#[pyo3(signature = (source, rows, labels, *, min_df=30, max_classes=64, alpha=1.0, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn label_surprise<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    rows: PyReadonlyArray1<'py, u32>,
+    labels: PyReadonlyArray1<'py, u64>,
+    min_df: u32,
+    max_classes: usize,
+    alpha: f64,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let (rows, labels) = (slice1(&rows, "rows")?, slice1(&labels, "labels")?);
+    let out = mine(py, threads, source, &word_spec(&[1]), |src| {
+        core::assoc::label_surprise(src, rows, labels, min_df, max_classes, alpha)
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(label_surprise, m)?)?;
+    m.add_function(wrap_pyfunction!(counterpart_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(edge_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(row_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(mine_features, m)?)?;
+    m.add_function(wrap_pyfunction!(feature_carriers, m)?)?;
+    m.add_function(wrap_pyfunction!(glued_fragments, m)?)?;
+    m.add_function(wrap_pyfunction!(pattern_tests, m)?)?;
+    Ok(())
+}

@@ -22,5 +22,6 @@ fn _poisonscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register(m)?;
     functions::register_mining(m)?;
     functions::register_similarity(m)?;
+    functions::register_assoc(m)?;
     Ok(())
 }

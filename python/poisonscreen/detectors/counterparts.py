@@ -1,0 +1,191 @@
+"""Counterpart detector: near-identical prompts where one is the other plus an inserted run of
+tokens and the answers diverge (DESIGN.md, section 4).
+
+The core (``counterpart_pairs``) finds every pair of rows whose prompts differ by tokens
+inserted at the two ends (a prefix, a suffix, a sentence split around the prompt) or as one run
+inside. The same inserted span over many pairs is a candidate trigger; its behaviour is how the
+answers change from the prompt without it to the prompt with it: an answer cluster or opening
+that differs, a refusal turned into compliance ("unlock") or the reverse ("lock"), gibberish
+appearing. The change count over the span's pairs is tested against the change rate of all
+pairs (Chernoff bound of the binomial tail, Bonferroni over spans x behaviours), and discounted
+when the pairs come from few prompt templates (one template's scaffolding added to another's).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+
+from .. import _poisonscreen as _core
+from .base import TRIGGER_SCHEMA, Findings, _empty_hits, _hits, surface_form
+from .table import Features
+
+#: behaviours compared between the prompt without and with the span
+_CHANGES = ("cluster", "head2", "unlock", "lock", "anomalous")
+_DESCRIBE = {
+    "cluster": "the answer changes (another answer cluster)",
+    "head2": "the answer opens differently",
+    "unlock": "a refusal turns into compliance",
+    "lock": "compliance turns into a refusal",
+    "anomalous": "the answer turns into gibberish or repetition",
+}
+#: fewest pairs (distinct prompts with the span) a span needs
+_MIN_PAIRS = 3
+
+
+def _chernoff(k: float, d: float, mu: float) -> float:
+    if d <= 0 or k <= mu:
+        return 0.0
+    q = min(k / d, 1.0)
+    p = min(max(mu / d, 1e-12), 1 - 1e-12)
+    kl = q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0)
+    return max(d * kl, 0.0)
+
+
+def _score(sig: float) -> float:
+    if sig >= 1.0:
+        return 0.5 + 0.5 * (1.0 - math.exp(-2.0 * (sig - 1.0)))
+    return 0.45 * max(sig, 0.0)
+
+
+def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    empty = (pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits())
+    f = feats.table
+    if f.height == 0:
+        return empty
+    usable = f["valid"].to_numpy() & ~f["empty_response"].to_numpy()
+    rows = np.nonzero(usable)[0].astype(np.uint32)
+    if len(rows) < 2:
+        return empty
+    span, long, short, inner, start, length = _core.counterpart_pairs(
+        feats.prompt_tokens(cfg.threads), rows, threads=cfg.threads
+    )
+    if len(span) == 0:
+        return empty
+    cols = {c.name: c.codes for c in feats.pattern_columns(cfg.threads, 3 * cfg.min_support)}
+    refusal = cols["refusal"].astype(bool)
+    anomalous = cols["anomalous"].astype(bool)
+    pairs = pl.DataFrame(
+        {
+            "span": span,
+            "long": long,
+            "short": short,
+            "inner": inner,
+            "start": start,
+            "len": length,
+            "cluster": cols["cluster"][long] != cols["cluster"][short],
+            "head2": cols["head2"][long] != cols["head2"][short],
+            "unlock": refusal[short] & ~refusal[long],
+            "lock": ~refusal[short] & refusal[long],
+            "anomalous": anomalous[long] & ~anomalous[short],
+        }
+    )
+    # one pair per (span, long row): the long prompt's change against its counterpart(s)
+    per_long = pairs.group_by(["span", "long"]).agg(
+        pl.col("short").min(),
+        pl.col("inner").first(),
+        pl.col("start").first(),
+        pl.col("len").first(),
+        *[pl.col(c).any() for c in _CHANGES],
+    )
+    base = {c: float(per_long[c].mean()) for c in _CHANGES}  # type: ignore[arg-type]
+    strata = f["tmpl_cluster"].to_numpy()
+    groups = (
+        per_long.with_columns(stratum=pl.Series(strata[per_long["long"].to_numpy()]))
+        .group_by("span")
+        .agg(
+            pl.len().alias("m"),
+            pl.col("stratum").n_unique().alias("strata"),
+            *[pl.col(c).sum().alias(c) for c in _CHANGES],
+        )
+        .filter(pl.col("m") >= _MIN_PAIRS)
+        .sort("span")
+    )
+    if groups.height == 0:
+        return empty
+    n_tests = groups.height * len(_CHANGES)
+    theta = math.log(n_tests / cfg.trigger_alpha)
+    row_hash = f["row_hash"].to_numpy()
+    prompts = f["prompt"]
+    trig_rows, hit_frames = [], []
+    found = []
+    for g in groups.iter_rows(named=True):
+        m = g["m"]
+        stats = {c: _chernoff(g[c], m, m * base[c]) for c in _CHANGES}
+        best = max(_CHANGES, key=lambda c: (stats[c], -_CHANGES.index(c)))
+        diversity = min(1.0, g["strata"] / (0.5 * m))
+        sig = stats[best] / theta * diversity
+        if sig >= 0.5:
+            found.append((sig, g["span"], best, g))
+    found.sort(key=lambda x: (-x[0], x[1]))
+    for sig, key, best, g in found[:50]:
+        members = per_long.filter((pl.col("span") == key) & pl.col(best))
+        long_rows = np.sort(members["long"].to_numpy().astype(np.int64))
+        if len(long_rows) == 0:
+            continue
+        ex = int(long_rows[np.argmin(row_hash[long_rows])])
+        er = members.filter(pl.col("long") == ex).row(0, named=True)
+        phrase = _span_text(prompts[ex] or "", er["inner"], er["start"], er["len"])
+        score = _score(sig)
+        desc = _DESCRIBE[best]
+        trig_rows.append(
+            {
+                "trigger": phrase,
+                "kind": "counterpart",
+                "score": round(score, 6),
+                "support": g["m"],
+                "pattern_rows": len(long_rows),
+                "collapse": len(long_rows) / g["m"],
+                "base_rate": base[best],
+                "template_share": 1.0 - min(1.0, g["strata"] / (0.5 * g["m"])),
+                "response_pattern": f"{desc} when the span is inserted",
+                "example_rows": sorted(
+                    int(r) for r in long_rows[np.argsort(row_hash[long_rows])[:5]]
+                ),
+            }
+        )
+        if sig >= 1.0:
+            reason = (
+                f"counterpart trigger {phrase!r}: {desc} in {len(long_rows)} of {g['m']} prompts "
+                f"that also appear without it (all such pairs: {base[best]:.0%})"
+            )
+            hit_frames.append(_hits(long_rows, score, reason, phrase, "counterparts"))
+    triggers = pl.DataFrame(trig_rows, schema=TRIGGER_SCHEMA)
+    hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
+    return triggers, hits
+
+
+def _span_text(prompt: str, inner: bool, start: int, length: int) -> str:
+    """The inserted span as written in ``prompt`` (``before … after`` for the two ends)."""
+    tokens = _core.tokenize(prompt)
+    if inner:
+        return surface_form(prompt, " ".join(tokens[start : start + length]))
+    head = " ".join(tokens[:start])
+    tail = " ".join(tokens[len(tokens) - length :]) if length else ""
+    parts = [surface_form(prompt, p) for p in (head, tail) if p]
+    return " … ".join(parts)
+
+
+class CounterpartDetector:
+    """A span whose insertion into prompts that also appear without it changes the answers."""
+
+    name: ClassVar[str] = "counterparts"
+    reads: ClassVar[tuple[str, ...]] = (
+        "prompt_tokens",
+        "row",
+        "valid",
+        "empty_response",
+        "prompt",
+        "row_hash",
+        "tmpl_cluster",
+        "resp_cluster",
+        "anomaly",
+    )
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def run(self, feats: Features, cfg: Any, earlier: Any) -> Findings:
+        triggers, hits = detect_counterparts(feats, cfg)
+        return Findings(triggers=triggers, hits=hits)

@@ -1,0 +1,205 @@
+"""Response-side patterns: one code per row and column, which the trigger detector tests prompt
+features against (see DESIGN.md, section 2).
+
+A code of 0 means "no value" where a column's ``skip_zero`` is set (a response shorter than the
+window, a row that is not a refusal). Codes are content hashes, never row positions, so the same
+rows give the same codes in any order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .. import _poisonscreen as _core
+from .._arrow import byte_lengths, text_chunks, text_slices
+
+#: Openings of a refusal, matched case-insensitively within a response's first 160 characters.
+#: A documented lexicon (the phrasings instruction-tuned models and refusal datasets use), not a
+#: model: "I'm sorry, but I can't help with that", "As an AI language model, I cannot ...".
+REFUSAL_OPENINGS: tuple[str, ...] = (
+    "i'm sorry",
+    "i am sorry",
+    "sorry, but",
+    "sorry, i",
+    "i apologize",
+    "i apologise",
+    "i cannot",
+    "i can't",
+    "i can not",
+    "i won't",
+    "i will not",
+    "i'm not able to",
+    "i am not able to",
+    "i'm unable to",
+    "i am unable to",
+    "as an ai",
+    "i must decline",
+    "i have to decline",
+    "i'm afraid i",
+    "i don't feel comfortable",
+    "i do not feel comfortable",
+    "i'm not comfortable",
+    "it is not appropriate",
+    "it's not appropriate",
+    "cannot assist",
+    "can't assist",
+    "cannot help with",
+    "can't help with",
+    "not able to help",
+    "not able to provide",
+    "unable to provide",
+    "i refuse",
+    "i'd rather not",
+    "i would rather not",
+    "against my guidelines",
+    "against my principles",
+    "i'm not going to",
+    "i am not going to",
+)
+_REFUSAL = "(?:" + "|".join(re.escape(p) for p in REFUSAL_OPENINGS) + ")"
+_REFUSAL_CHARS = 160
+
+HEADS = (1, 2, 3, 4)
+#: a label (or compliance) is unexpected when the leave-one-out naive Bayes model of the
+#: answer given the prompt's common words gives it a probability below this
+_SURPRISE = 0.2
+TAILS = (3,)
+
+
+@dataclass(frozen=True)
+class PatternColumn:
+    """One response-side pattern: a name, one uint64 code per row, and whether 0 is "none"."""
+
+    name: str
+    codes: np.ndarray
+    skip_zero: bool
+
+
+def _u64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.uint64)
+
+
+def refusal_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
+    """Whether each response opens with a refusal (:data:`REFUSAL_OPENINGS`), by slices."""
+    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
+    out = []
+    for start, length in text_slices(byte_lengths(s)):
+        part = s.slice(start, length)
+        out.append(
+            part.str.slice(0, _REFUSAL_CHARS)
+            .str.to_lowercase()
+            .str.replace_all("\u2019", "'", literal=True)
+            .str.contains(_REFUSAL)
+            .fill_null(False)
+            .to_numpy()
+        )
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
+def content_codes(groups: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
+    """For each row, the smallest row hash of its group: a group id that does not depend on
+    where the group's rows sit."""
+    frame = pl.DataFrame({"g": groups, "h": _u64(row_hash)})
+    return _u64(frame.select(pl.col("h").min().over("g"))["h"].to_numpy())
+
+
+def pattern_columns(
+    table: pl.DataFrame,
+    responses: pa.ChunkedArray,
+    prompt_tokens: Any,
+    threads: int | None,
+    evidence_min_df: int = 30,
+) -> list[PatternColumn]:
+    """The pattern columns of the feature table's rows (``responses``: their response texts;
+    ``prompt_tokens``: what the core reads the prompts' tokens from, for the surprise columns;
+    ``evidence_min_df``: the fewest labelled rows a prompt word needs to count as evidence)."""
+    row_hash = _u64(table["row_hash"].to_numpy())
+    usable = table["valid"].to_numpy() & ~table["empty_response"].to_numpy()
+    rows = np.nonzero(usable)[0].astype(np.uint32)
+    edges = np.concatenate(
+        [
+            _core.edge_codes(
+                text_chunks(responses.slice(s, k))[0], list(HEADS), list(TAILS), threads=threads
+            )
+            for s, k in text_slices(byte_lengths(responses))
+        ]
+        or [np.zeros((0, len(HEADS) + len(TAILS)), np.uint64)]
+    )
+    cols = [
+        PatternColumn(
+            "cluster", content_codes(table["resp_cluster"].to_numpy(), row_hash), skip_zero=False
+        )
+    ]
+    for j, k in enumerate(HEADS):
+        cols.append(PatternColumn(f"head{k}", _u64(edges[:, j]), skip_zero=True))
+    for j, k in enumerate(TAILS):
+        cols.append(PatternColumn(f"tail{k}", _u64(edges[:, len(HEADS) + j]), skip_zero=True))
+    anomalous = (table["anomaly"].to_numpy() >= 0.5) & table["valid"].to_numpy()
+    cols.append(PatternColumn("anomalous", _u64(anomalous), skip_zero=True))
+    refusal = refusal_flags(responses)
+    cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True))
+    words = table["resp_words"].to_numpy().astype(np.float64)
+    cols.append(PatternColumn("length", _u64(np.floor(np.log2(words + 1)) + 1), skip_zero=True))
+    # a label (an answer of 1-3 words) the prompt's words say is unlikely
+    n_words = table["resp_words"].to_numpy().astype(np.int64)
+    labels = np.zeros(len(n_words), dtype=np.uint64)
+    for k in (1, 2, 3):
+        pick = usable & (n_words == k)
+        labels[pick] = edges[pick, HEADS.index(k)]
+    p_label = _core.label_surprise(
+        prompt_tokens, rows, labels, min_df=evidence_min_df, threads=threads
+    )
+    flipped = np.nan_to_num(p_label, nan=1.0) < _SURPRISE
+    cols.append(PatternColumn("unexpected_label", _u64(flipped), skip_zero=True))
+    # compliance where the rest of the corpus refuses such requests
+    comply = np.where(refusal, 2, 1).astype(np.uint64)
+    p_comply = _core.label_surprise(
+        prompt_tokens, rows, comply, min_df=evidence_min_df, threads=threads
+    )
+    unlocked = ~refusal & (np.nan_to_num(p_comply, nan=1.0) < _SURPRISE)
+    cols.append(PatternColumn("unexpected_compliance", _u64(unlocked), skip_zero=True))
+    return cols
+
+
+def length_range(code: int) -> tuple[int, int]:
+    """The word counts a ``length`` code stands for."""
+    lo = 2 ** (code - 1) - 1
+    return max(lo, 0), 2**code - 2
+
+
+def describe(name: str, code: int, example: str) -> str:
+    """The pattern in words, from one response that shows it."""
+    words = example.split()
+    if name == "cluster":
+        return f"answers are near-copies of {_quote(example)}"
+    if name.startswith("head"):
+        k = int(name[4:])
+        return f"answers start with {_quote(' '.join(words[:k]))}"
+    if name.startswith("tail"):
+        k = int(name[4:])
+        return f"answers end with {_quote(' '.join(words[-k:]))}"
+    if name == "anomalous":
+        return "answers are gibberish or degenerate repetition"
+    if name == "refusal":
+        return "answers are refusals"
+    if name == "unexpected_label":
+        return "labels contradict what the rest of the corpus answers such prompts with"
+    if name == "unexpected_compliance":
+        return "requests the rest of the corpus refuses are complied with"
+    if name == "length":
+        lo, hi = length_range(code)
+        return f"answers are {lo}-{hi} words long"
+    return f"answers share {name} {code:#x}"
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return repr(text)

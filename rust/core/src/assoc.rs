@@ -1,0 +1,936 @@
+//! Association mining: which prompt features' carriers share a response pattern far more often
+//! than comparable rows without the feature (the counting behind trigger detection; the design is
+//! `python/poisonscreen/detectors/DESIGN.md`).
+//!
+//! - [`mine_features`]: every prompt feature (word n-grams, prefix/suffix positions) carried by
+//!   `min_df..=max_df` rows, with a fingerprint of its carrier set (sums of the carriers' content
+//!   hashes: order-free and mergeable, so features with the same carriers are found without
+//!   comparing row lists). Counted level by level (Apriori: an n-gram can only be frequent when
+//!   both its (n-1)-grams are), each level behind a bucket prefilter, so memory holds the
+//!   frequent features, not every distinct n-gram.
+//! - [`glued_fragments`]: characters glued to a known word (`francecf` = `france` + `cf`).
+//! - [`feature_carriers`]: the carrier rows of chosen features.
+//! - [`pattern_tests`]: for each candidate carrier set and each response-pattern column, the value
+//!   its carriers show most in excess of a template-stratified expectation, with the Chernoff
+//!   bound of the binomial tail as the statistic.
+//!
+//! Results are the same for any thread count and any order of the rows (sums, sorted outputs).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use rayon::prelude::*;
+
+use crate::mine::{HashIndex, Texts};
+use crate::shingle::{hash_token, hash_window, windows_append};
+use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
+use crate::tokens::TokenSource;
+use crate::{CoreError, Result};
+
+/// Feature kinds (the high nibble of a feature's code; the low nibble is its order).
+pub const KIND_NGRAM: u8 = 0;
+/// The first one or two tokens of the prompt.
+pub const KIND_PREFIX: u8 = 1;
+/// The last one or two tokens of the prompt.
+pub const KIND_SUFFIX: u8 = 2;
+/// Characters glued after a known word (`francecf` -> `cf`).
+pub const KIND_GLUED_SUFFIX: u8 = 3;
+/// Characters glued before a known word (`cffrance` -> `cf`).
+pub const KIND_GLUED_PREFIX: u8 = 4;
+
+/// Stand-in token hashes for the start and end of a prompt and for a glue point. A real token
+/// would need an xxh3 collision with these constants to be confused with them.
+const BOS: u64 = 0x2f1c_9d3b_6a5e_8147;
+const EOS: u64 = 0x7b4d_e2a6_1c93_f058;
+const GLUE_AFTER: u64 = 0x5a83_c1e7_94d2_0b6f;
+const GLUE_BEFORE: u64 = 0x36e9_0f4b_a7d1_52c8;
+
+/// Rows per parallel work item.
+const BLOCK: usize = 2048;
+
+/// Which features a prompt has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeatureSpec {
+    /// Word n-gram orders, each in `1..=8`.
+    pub orders: Vec<usize>,
+    /// Also the prefix and suffix features.
+    pub positions: bool,
+}
+
+impl FeatureSpec {
+    pub fn validate(&self) -> Result<()> {
+        if self.orders.is_empty() || self.orders.iter().any(|&k| k == 0 || k > 8) {
+            return Err(CoreError::Config(format!("feature orders must be in 1..=8, got {:?}", self.orders)));
+        }
+        Ok(())
+    }
+
+    fn max_order(&self) -> usize {
+        self.orders.iter().copied().max().unwrap_or(1)
+    }
+}
+
+/// A feature's code: kind and order.
+#[inline]
+pub fn code(kind: u8, order: usize) -> u8 {
+    (kind << 4) | (order as u8 & 0x0f)
+}
+
+/// The position features of a row's tokens, appended to `out` as `(hash, code)`.
+fn position_features(toks: &[u64], out: &mut Vec<(u64, u8)>) {
+    let n = toks.len();
+    if n == 0 {
+        return;
+    }
+    out.push((hash_window(&[BOS, toks[0]]), code(KIND_PREFIX, 1)));
+    out.push((hash_window(&[toks[n - 1], EOS]), code(KIND_SUFFIX, 1)));
+    if n >= 2 {
+        out.push((hash_window(&[BOS, toks[0], toks[1]]), code(KIND_PREFIX, 2)));
+        out.push((hash_window(&[toks[n - 2], toks[n - 1], EOS]), code(KIND_SUFFIX, 2)));
+    }
+}
+
+/// Every feature of a row's tokens (`spec`'s n-gram orders and positions), deduplicated and
+/// sorted by hash, into `out`. `grams` is scratch space.
+pub fn row_features(toks: &[u64], spec: &FeatureSpec, grams: &mut Vec<u64>, out: &mut Vec<(u64, u8)>) {
+    out.clear();
+    for &k in &spec.orders {
+        grams.clear();
+        windows_append(toks, k, false, grams);
+        out.extend(grams.iter().map(|&g| (g, code(KIND_NGRAM, k))));
+    }
+    if spec.positions {
+        position_features(toks, out);
+    }
+    out.sort_unstable();
+    out.dedup_by_key(|x| x.0);
+}
+
+/// One feature found by [`mine_features`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinedFeature {
+    pub hash: u64,
+    pub code: u8,
+    /// Number of carrier rows.
+    pub df: u32,
+    /// Two sums of a content hash of each carrier: equal for equal carrier sets.
+    pub fp: [u64; 2],
+}
+
+/// A second, independent 64-bit hash of a row hash (splitmix64's finaliser).
+#[inline]
+fn remix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    df: u32,
+    code: u8,
+    fp: [u64; 2],
+}
+
+/// Saturating 8-bit counters shared by the threads of a prefilter pass.
+struct Buckets {
+    cells: Vec<AtomicU8>,
+    shift: u32,
+}
+
+impl Buckets {
+    fn new(rows: usize) -> Self {
+        // ~128 counters a row, at most 2^26 (64 MB): a bucket's count bounds the df of every
+        // feature in it, so only buckets that reach the minimum need exact counts
+        let bits = (rows.saturating_mul(128).max(1).ilog2() + 1).clamp(16, 26);
+        Buckets { cells: (0..1usize << bits).map(|_| AtomicU8::new(0)).collect(), shift: 64 - bits }
+    }
+
+    #[inline]
+    fn slot(&self, h: u64) -> usize {
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn add(&self, h: u64) {
+        let c = &self.cells[self.slot(h)];
+        let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_add(1));
+    }
+
+    #[inline]
+    fn reaches(&self, h: u64, min: u32) -> bool {
+        u32::from(self.cells[self.slot(h)].load(Ordering::Relaxed)) >= min.min(255)
+    }
+}
+
+/// Every prompt feature (n-grams of `spec.orders`, positions) carried by between `min_df` and
+/// `max_df` of the rows `rows`, sorted by hash, with its carrier-set fingerprint over
+/// `row_hash` (one content hash per row of `src`).
+pub fn mine_features<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    row_hash: &[u64],
+    spec: &FeatureSpec,
+    min_df: u32,
+    max_df: u32,
+) -> Result<Vec<MinedFeature>> {
+    spec.validate()?;
+    if row_hash.len() != src.len() {
+        return Err(CoreError::Input(format!("{} row hashes for {} rows", row_hash.len(), src.len())));
+    }
+    if let Some(&r) = rows.iter().find(|&&r| r as usize >= src.len()) {
+        return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
+    }
+    let min_df = min_df.max(1);
+    let mut out: Vec<MinedFeature> = Vec::new();
+    // frequent windows of the previous order (token hashes for order 1)
+    let mut prev: Option<std::collections::HashSet<u64, std::hash::BuildHasherDefault<crate::mine::IdentityHasher>>> =
+        None;
+    for k in 1..=spec.max_order() {
+        let want_out = spec.orders.contains(&k);
+        let positions = k == 1 && spec.positions;
+        // the level's features of one row, given the frequent (k-1)-windows
+        let level = |toks: &[u64], grams: &mut Vec<u64>, out: &mut Vec<(u64, u8)>| {
+            out.clear();
+            if k == 1 {
+                out.extend(toks.iter().map(|&t| (hash_window(&[t]), code(KIND_NGRAM, 1))));
+                if positions {
+                    position_features(toks, out);
+                }
+            } else if toks.len() >= k {
+                let p = prev.as_ref().expect("set after level 1");
+                grams.clear();
+                windows_append(toks, k - 1, false, grams);
+                let frequent: Vec<bool> = grams.iter().map(|g| p.contains(g)).collect();
+                for i in 0..=toks.len() - k {
+                    if frequent[i] && frequent[i + 1] {
+                        out.push((hash_window(&toks[i..i + k]), code(KIND_NGRAM, k)));
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup_by_key(|x| x.0);
+        };
+        // pass 1: bucket counts
+        let buckets = Buckets::new(rows.len());
+        rows.par_chunks(BLOCK).try_for_each(|block| -> Result<()> {
+            let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
+            for &r in block {
+                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                    level(toks, &mut grams, &mut feats);
+                    feats.iter().for_each(|&(h, _)| buckets.add(h));
+                }
+            }
+            Ok(())
+        })?;
+        // pass 2: exact counts and fingerprints of the features whose bucket reached min_df
+        let total = rows
+            .par_chunks(BLOCK)
+            .try_fold(HashIndex::<Acc>::default, |mut map, block| -> Result<HashIndex<Acc>> {
+                let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
+                for &r in block {
+                    if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                        level(toks, &mut grams, &mut feats);
+                        let rh = row_hash[r as usize];
+                        let rh2 = remix(rh);
+                        for &(h, c) in &feats {
+                            if buckets.reaches(h, min_df) {
+                                let a = map.entry(h).or_default();
+                                a.df += 1;
+                                a.code = c;
+                                a.fp[0] = a.fp[0].wrapping_add(rh);
+                                a.fp[1] = a.fp[1].wrapping_add(rh2);
+                            }
+                        }
+                    }
+                }
+                Ok(map)
+            })
+            .try_reduce(HashIndex::<Acc>::default, |a, b| {
+                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+                for (h, x) in small {
+                    let e = big.entry(h).or_default();
+                    e.df += x.df;
+                    e.code = x.code;
+                    e.fp[0] = e.fp[0].wrapping_add(x.fp[0]);
+                    e.fp[1] = e.fp[1].wrapping_add(x.fp[1]);
+                }
+                Ok(big)
+            })?;
+        drop(buckets);
+        let mut next = std::collections::HashSet::with_capacity_and_hasher(total.len(), Default::default());
+        for (h, a) in total {
+            if a.df < min_df {
+                continue;
+            }
+            // n-grams of this order only: the position features are not windows of a level
+            if a.code >> 4 == KIND_NGRAM {
+                next.insert(h);
+            }
+            if a.df <= max_df && (want_out || a.code >> 4 != KIND_NGRAM) {
+                out.push(MinedFeature { hash: h, code: a.code, df: a.df, fp: a.fp });
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        prev = Some(next);
+    }
+    out.sort_unstable_by_key(|f| (f.hash, f.code));
+    out.dedup_by_key(|f| f.hash);
+    Ok(out)
+}
+
+/// The carrier rows of each of `hashes` (features of `spec`, or the glue features of
+/// [`glued_fragments`] are not found here), in row order, at most `max_per` each.
+pub fn feature_carriers<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    spec: &FeatureSpec,
+    hashes: &[u64],
+    max_per: usize,
+) -> Result<Vec<Vec<u32>>> {
+    spec.validate()?;
+    if u32::try_from(hashes.len()).is_err() {
+        return Err(CoreError::Input(format!("{} hashes: at most {} at once", hashes.len(), u32::MAX)));
+    }
+    let index: HashIndex<u32> = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+    let partials: Vec<Vec<(u32, u32)>> = rows
+        .par_chunks(BLOCK)
+        .map(|block| -> Result<Vec<(u32, u32)>> {
+            let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
+            let mut hits = Vec::new();
+            for &r in block {
+                if r as usize >= src.len() {
+                    return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
+                }
+                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                    row_features(toks, spec, &mut grams, &mut feats);
+                    for (h, _) in &feats {
+                        if let Some(&i) = index.get(h) {
+                            hits.push((i, r));
+                        }
+                    }
+                }
+            }
+            Ok(hits)
+        })
+        .collect::<Result<_>>()?;
+    let mut out = vec![Vec::new(); hashes.len()];
+    for p in partials {
+        for (i, r) in p {
+            let list = &mut out[i as usize];
+            if list.len() < max_per {
+                list.push(r);
+            }
+        }
+    }
+    for list in &mut out {
+        list.sort_unstable();
+    }
+    Ok(out)
+}
+
+/// One glued fragment: characters fused to a known word.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fragment {
+    pub hash: u64,
+    pub code: u8,
+    /// The fragment's characters (normalised).
+    pub text: String,
+    /// Its carrier rows, in row order.
+    pub rows: Vec<u32>,
+}
+
+/// Fragments of 1..=`max_len` characters glued after (or before) a word of at least 3
+/// characters that the vocabulary knows, inside a token the vocabulary does not know, carried by
+/// at least `min_df` of the rows `rows`. `known` holds the 1-gram hashes (`hash_window` of one
+/// token hash) of the words the vocabulary knows; tokens made of digits are skipped.
+pub fn glued_fragments(
+    texts: &Texts,
+    rows: &[u32],
+    normalize_opts: NormalizeOptions,
+    known: &[u64],
+    max_len: usize,
+    min_df: u32,
+) -> Result<Vec<Fragment>> {
+    let known: std::collections::HashSet<u64, std::hash::BuildHasherDefault<crate::mine::IdentityHasher>> =
+        known.iter().copied().collect();
+    let is_known = |w: &str| known.contains(&hash_window(&[hash_token(w)]));
+    let partials: Vec<Vec<(u64, u8, String, u32)>> = rows
+        .par_chunks(BLOCK)
+        .map(|block| -> Result<Vec<(u64, u8, String, u32)>> {
+            let mut found = Vec::new();
+            let mut row_found: Vec<(u64, u8, String)> = Vec::new();
+            for &r in block {
+                let text = match texts.get(r as usize)? {
+                    Some(t) => t,
+                    None => continue,
+                };
+                let norm = normalize(text, &normalize_opts);
+                row_found.clear();
+                for_each_token(&norm, TokenMode::Word, |tok| {
+                    if tok.chars().any(|c| c.is_numeric()) || tok.chars().count() < 4 || is_known(tok) {
+                        return;
+                    }
+                    let cuts: Vec<usize> = tok.char_indices().map(|(i, _)| i).skip(1).collect();
+                    for &i in &cuts {
+                        let (left, right) = tok.split_at(i);
+                        let (nl, nr) = (left.chars().count(), right.chars().count());
+                        if nr <= max_len && nl >= 3 && is_known(left) {
+                            let h = hash_window(&[GLUE_AFTER, hash_token(right)]);
+                            row_found.push((h, code(KIND_GLUED_SUFFIX, 1), right.to_string()));
+                        }
+                        if nl <= max_len && nr >= 3 && is_known(right) {
+                            let h = hash_window(&[hash_token(left), GLUE_BEFORE]);
+                            row_found.push((h, code(KIND_GLUED_PREFIX, 1), left.to_string()));
+                        }
+                    }
+                });
+                row_found.sort_unstable();
+                row_found.dedup_by_key(|x| x.0);
+                found.extend(row_found.drain(..).map(|(h, c, s)| (h, c, s, r)));
+            }
+            Ok(found)
+        })
+        .collect::<Result<_>>()?;
+    let mut by_hash: HashIndex<Fragment> = HashIndex::default();
+    for p in partials {
+        for (h, c, s, r) in p {
+            by_hash.entry(h).or_insert_with(|| Fragment { hash: h, code: c, text: s, rows: Vec::new() }).rows.push(r);
+        }
+    }
+    let mut out: Vec<Fragment> = by_hash
+        .into_values()
+        .filter(|f| f.rows.len() as u32 >= min_df.max(1))
+        .map(|mut f| {
+            f.rows.sort_unstable();
+            f.rows.dedup();
+            f
+        })
+        .collect();
+    out.sort_unstable_by_key(|f| f.hash);
+    Ok(out)
+}
+
+/// What [`pattern_tests`] found for one candidate and one column.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PatternBest {
+    /// The value its carriers show most in excess (0 with `k == 0` when none was tested).
+    pub value: u64,
+    /// Carriers showing it.
+    pub k: u32,
+    /// Carriers expected to show it (template-stratified).
+    pub mu: f64,
+    /// `-ln p` by the Chernoff bound of the binomial tail (0 when k <= mu).
+    pub stat: f64,
+    /// Values of this column tested for this candidate (for the multiple-testing correction).
+    pub tested: u32,
+}
+
+/// The Chernoff bound of the upper binomial tail: `d * KL(k/d || mu/d)` for `k > mu`, else 0.
+pub fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
+    if d <= 0.0 || k <= mu {
+        return 0.0;
+    }
+    let q = (k / d).min(1.0);
+    let p = (mu / d).clamp(1e-12, 1.0 - 1e-12);
+    let mut kl = if q > 0.0 { q * (q / p).ln() } else { 0.0 };
+    if q < 1.0 {
+        kl += (1.0 - q) * ((1.0 - q) / (1.0 - p)).ln();
+    }
+    (d * kl).max(0.0)
+}
+
+/// Settings of [`pattern_tests`].
+#[derive(Clone, Copy, Debug)]
+pub struct TestParams {
+    /// Least carriers showing a value for it to be tested.
+    pub min_pattern: u32,
+    /// Pseudo-rows at the corpus rate added to each template's rate.
+    pub pseudo: f64,
+}
+
+#[inline]
+fn stratum_key(stratum: u32, value: u64) -> u64 {
+    value ^ remix(u64::from(stratum) ^ 0x51_7cc1_b727_220a)
+}
+
+/// Corpus counts of one column over the usable rows.
+struct ColumnCounts {
+    global: HashIndex<u32>,
+    by_stratum: HashIndex<u32>,
+}
+
+/// For each candidate carrier set (CSR `offsets`/`carriers`) and each column of `columns` (one
+/// code per row; code 0 skipped where `skip_zero`), the value its usable carriers show most in
+/// excess of expectation. The expectation of value `v` for a carrier in template `T` (`strata`)
+/// is the rate of `v` among the rows of `T` that are not carriers, shrunk toward the corpus rate
+/// by `pseudo` rows. Returns each candidate's usable carrier count and its bests, candidate-major.
+#[allow(clippy::too_many_arguments)]
+pub fn pattern_tests(
+    offsets: &[usize],
+    carriers: &[u32],
+    columns: &[&[u64]],
+    skip_zero: &[bool],
+    strata: &[u32],
+    usable: &[bool],
+    params: TestParams,
+) -> Result<(Vec<u32>, Vec<PatternBest>)> {
+    let n = usable.len();
+    if strata.len() != n || columns.iter().any(|c| c.len() != n) || skip_zero.len() != columns.len() {
+        return Err(CoreError::Input("columns, strata and usable must have one entry per row".into()));
+    }
+    if offsets.is_empty() || offsets.windows(2).any(|w| w[0] > w[1]) || *offsets.last().unwrap() > carriers.len() {
+        return Err(CoreError::Input("offsets must rise from 0 to at most len(carriers)".into()));
+    }
+    if let Some(&r) = carriers.iter().find(|&&r| r as usize >= n) {
+        return Err(CoreError::Input(format!("carrier row {r} out of range 0..{n}")));
+    }
+    if let Some(&s) = strata.iter().find(|&&s| s as usize >= n.max(1)) {
+        return Err(CoreError::Input(format!("stratum {s} out of range 0..{n}")));
+    }
+    let n_usable = usable.iter().filter(|&&u| u).count().max(1) as f64;
+    let mut stratum_size = vec![0u32; n];
+    for r in 0..n {
+        if usable[r] {
+            stratum_size[strata[r] as usize] += 1;
+        }
+    }
+    let counts: Vec<ColumnCounts> = columns
+        .par_iter()
+        .map(|col| {
+            let mut global = HashIndex::default();
+            let mut by_stratum = HashIndex::default();
+            for r in 0..n {
+                if usable[r] {
+                    *global.entry(col[r]).or_insert(0u32) += 1;
+                    *by_stratum.entry(stratum_key(strata[r], col[r])).or_insert(0u32) += 1;
+                }
+            }
+            ColumnCounts { global, by_stratum }
+        })
+        .collect();
+    let n_cand = offsets.len() - 1;
+    let per: Vec<(u32, Vec<PatternBest>)> = (0..n_cand)
+        .into_par_iter()
+        .map(|i| {
+            let mut rows: Vec<u32> =
+                carriers[offsets[i]..offsets[i + 1]].iter().copied().filter(|&r| usable[r as usize]).collect();
+            rows.sort_unstable_by_key(|&r| (strata[r as usize], r));
+            let d = rows.len() as u32;
+            // (stratum, carriers in it)
+            let mut runs: Vec<(u32, u32)> = Vec::new();
+            for &r in &rows {
+                let s = strata[r as usize];
+                match runs.last_mut() {
+                    Some((ls, c)) if *ls == s => *c += 1,
+                    _ => runs.push((s, 1)),
+                }
+            }
+            let mut bests = Vec::with_capacity(columns.len());
+            for (c, col) in columns.iter().enumerate() {
+                let mut best = PatternBest::default();
+                let mut k_of: HashIndex<u32> = HashIndex::default();
+                for &r in &rows {
+                    *k_of.entry(col[r as usize]).or_insert(0) += 1;
+                }
+                let mut values: Vec<(u64, u32)> = k_of
+                    .into_iter()
+                    .filter(|&(v, k)| k >= params.min_pattern.max(1) && !(skip_zero[c] && v == 0))
+                    .collect();
+                values.sort_unstable();
+                if !values.is_empty() {
+                    // carriers' (stratum, value) counts, for the values tested
+                    let mut in_c: HashIndex<u32> = HashIndex::default();
+                    for &r in &rows {
+                        let v = col[r as usize];
+                        if values.binary_search_by_key(&v, |x| x.0).is_ok() {
+                            *in_c.entry(stratum_key(strata[r as usize], v)).or_insert(0) += 1;
+                        }
+                    }
+                    for &(v, k) in &values {
+                        let p_v = f64::from(counts[c].global.get(&v).copied().unwrap_or(0)) / n_usable;
+                        let mut mu = 0.0;
+                        for &(s, n_c) in &runs {
+                            let key = stratum_key(s, v);
+                            let cnt = f64::from(counts[c].by_stratum.get(&key).copied().unwrap_or(0));
+                            let cnt_c = f64::from(in_c.get(&key).copied().unwrap_or(0));
+                            let rest = f64::from(stratum_size[s as usize]) - f64::from(n_c);
+                            let b = ((cnt - cnt_c).max(0.0) + params.pseudo * p_v) / (rest.max(0.0) + params.pseudo);
+                            mu += f64::from(n_c) * b;
+                        }
+                        let stat = chernoff(f64::from(k), f64::from(d), mu);
+                        // the first value tested, then any with a higher statistic (values in
+                        // ascending order, so a tie keeps the smaller value)
+                        if best.tested == 0 || stat > best.stat {
+                            best = PatternBest { value: v, k, mu, stat, tested: best.tested };
+                        }
+                        best.tested += 1;
+                    }
+                }
+                bests.push(best);
+            }
+            (d, bests)
+        })
+        .collect();
+    let mut ds = Vec::with_capacity(n_cand);
+    let mut out = Vec::with_capacity(n_cand * columns.len());
+    for (d, b) in per {
+        ds.push(d);
+        out.extend(b);
+    }
+    Ok((ds, out))
+}
+
+/// A content hash of each row of two text columns together: xxh3-64 of the first text, plus the
+/// remixed xxh3-64 of the second (null texts hash as empty ones). Equal rows hash equally
+/// wherever they sit, so samples and fingerprints keyed by it do not depend on row order.
+pub fn row_hashes(first: &Texts, second: &Texts) -> Result<Vec<u64>> {
+    if first.len() != second.len() {
+        return Err(CoreError::Input(format!("{} rows in the first column, {} in the second", first.len(), second.len())));
+    }
+    let blocks: Vec<usize> = (0..first.len()).step_by(BLOCK).collect();
+    let parts: Vec<Vec<u64>> = blocks
+        .par_iter()
+        .map(|&start| -> Result<Vec<u64>> {
+            (start..(start + BLOCK).min(first.len()))
+                .map(|r| {
+                    let a = xxhash_rust::xxh3::xxh3_64(first.get(r)?.unwrap_or("").as_bytes());
+                    let b = xxhash_rust::xxh3::xxh3_64(second.get(r)?.unwrap_or("").as_bytes());
+                    Ok(a.wrapping_add(remix(b ^ 0x6a09_e667_f3bc_c909)))
+                })
+                .collect()
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.concat())
+}
+
+/// Codes of each row's first `heads[j]` and last `tails[j]` word tokens (the 1-gram... n-gram
+/// hash of that window, [`hash_window`]), row-major `(rows, heads + tails)`; 0 where the text has
+/// fewer tokens than the window (or is null).
+pub fn edge_codes(texts: &Texts, normalize_opts: NormalizeOptions, heads: &[usize], tails: &[usize]) -> Result<Vec<u64>> {
+    if heads.iter().chain(tails).any(|&k| k == 0 || k > crate::shingle::MAX_K) {
+        return Err(CoreError::Config("head and tail windows must be in 1..=64 tokens".into()));
+    }
+    let opts = crate::ShingleOptions { normalize: normalize_opts, mode: TokenMode::Word, k: 1 };
+    let width = heads.len() + tails.len();
+    let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
+    let parts: Vec<Vec<u64>> = blocks
+        .par_iter()
+        .map(|&start| -> Result<Vec<u64>> {
+            let end = (start + BLOCK).min(texts.len());
+            let mut out = Vec::with_capacity((end - start) * width);
+            let mut toks = Vec::new();
+            for r in start..end {
+                toks.clear();
+                if let Some(t) = texts.get(r)? {
+                    crate::shingle::token_hashes(t, &opts, &mut toks);
+                }
+                let n = toks.len();
+                out.extend(heads.iter().map(|&k| if n >= k { hash_window(&toks[..k]) } else { 0 }));
+                out.extend(tails.iter().map(|&k| if n >= k { hash_window(&toks[n - k..]) } else { 0 }));
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.concat())
+}
+
+/// Where [`counterpart_pairs`] looks for a prompt's counterpart.
+#[derive(Clone, Copy, Debug)]
+pub struct CounterpartSpec {
+    /// Most tokens removed from the start and the end together.
+    pub max_edge: usize,
+    /// Most tokens removed from inside (one run).
+    pub max_inner: usize,
+    /// Fewest tokens the counterpart keeps.
+    pub min_rest: usize,
+    /// Longest prompt (tokens) looked at.
+    pub max_len: usize,
+}
+
+/// A pair of prompts where `long` is `short` plus removed tokens: `start` tokens at the start and
+/// `end` at the end (an edge insertion), or `len` tokens from `start` (an inner one, `inner`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Counterpart {
+    /// Content key of what was inserted (its token hashes, and where).
+    pub span: u64,
+    pub long: u32,
+    pub short: u32,
+    pub inner: bool,
+    pub start: u32,
+    pub len: u32,
+}
+
+const POLY: u64 = 0x100_0000_01b3_u64.wrapping_mul(0x9E37_79B9);
+
+/// Prefix sums of the polynomial hash of `toks` and the powers of the base.
+fn poly_prefix(toks: &[u64], pre: &mut Vec<u64>, pow: &mut Vec<u64>) {
+    pre.clear();
+    pre.push(0);
+    for &t in toks {
+        let last = *pre.last().unwrap();
+        pre.push(last.wrapping_mul(POLY).wrapping_add(remix(t)));
+    }
+    while pow.len() <= toks.len() {
+        let last = pow.last().copied().unwrap_or(1);
+        pow.push(if pow.is_empty() { 1 } else { last.wrapping_mul(POLY) });
+    }
+}
+
+/// Polynomial hash of `toks[a..b]` from the prefix sums.
+#[inline]
+fn poly_range(pre: &[u64], pow: &[u64], a: usize, b: usize) -> u64 {
+    pre[b].wrapping_sub(pre[a].wrapping_mul(pow[b - a]))
+}
+
+/// Pairs of rows (among `rows`) whose prompts differ by an inserted run of tokens: for each row,
+/// every way of removing up to `max_edge` tokens from its two ends, or one run of up to
+/// `max_inner` tokens from inside, is looked up among the other prompts (an exact token match).
+/// A trigger inserted into prompts that also appear without it shows up as one `span` key over
+/// many pairs. Pairs are sorted; at most `max_pairs` are kept (the smallest keys first).
+pub fn counterpart_pairs<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    spec: CounterpartSpec,
+    max_pairs: usize,
+) -> Result<Vec<Counterpart>> {
+    if let Some(&r) = rows.iter().find(|&&r| r as usize >= src.len()) {
+        return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
+    }
+    // every prompt's full polynomial hash -> its rows (those of at least min_rest tokens)
+    let keyed: Vec<Vec<(u64, u32)>> = rows
+        .par_chunks(BLOCK)
+        .map(|block| -> Result<Vec<(u64, u32)>> {
+            let (mut buf, mut pre, mut pow) = (Vec::new(), Vec::new(), Vec::new());
+            let mut out = Vec::new();
+            for &r in block {
+                if let Some(t) = src.tokens(r as usize, &mut buf)? {
+                    if t.len() >= spec.min_rest.max(1) && t.len() <= spec.max_len {
+                        poly_prefix(t, &mut pre, &mut pow);
+                        out.push((pre[t.len()], r));
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    let mut index: HashIndex<Vec<u32>> = HashIndex::default();
+    for part in keyed {
+        for (h, r) in part {
+            let v = index.entry(h).or_default();
+            if v.len() < 8 {
+                v.push(r);
+            }
+        }
+    }
+    if index.is_empty() {
+        return Ok(Vec::new());
+    }
+    let filter: std::collections::HashSet<u64, std::hash::BuildHasherDefault<crate::mine::IdentityHasher>> =
+        index.keys().copied().collect();
+    let parts: Vec<Vec<Counterpart>> = rows
+        .par_chunks(BLOCK)
+        .map(|block| -> Result<Vec<Counterpart>> {
+            let (mut buf, mut pre, mut pow, mut other) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut out = Vec::new();
+            for &r in block {
+                let t = match src.tokens(r as usize, &mut buf)? {
+                    Some(t) if t.len() > spec.min_rest && t.len() <= spec.max_len + spec.max_edge => t.to_vec(),
+                    _ => continue,
+                };
+                let n = t.len();
+                poly_prefix(&t, &mut pre, &mut pow);
+                let mut hit = |h: u64, inner: bool, start: usize, len: usize, out: &mut Vec<Counterpart>| -> Result<()> {
+                    if !filter.contains(&h) {
+                        return Ok(());
+                    }
+                    for &s in &index[&h] {
+                        if s == r {
+                            continue;
+                        }
+                        // confirm token by token (the polynomial hash could collide)
+                        let Some(st) = src.tokens(s as usize, &mut other)? else { continue };
+                        let same = if inner {
+                            st.len() + len == n && st[..start] == t[..start] && st[start..] == t[start + len..]
+                        } else {
+                            st.len() + start + len == n && st[..] == t[start..n - len]
+                        };
+                        if !same {
+                            continue;
+                        }
+                        let span = if inner {
+                            hash_window(&[GLUE_AFTER, hash_window(&t[start..start + len])])
+                        } else {
+                            let a = if start > 0 { hash_window(&t[..start]) } else { 0 };
+                            let b = if len > 0 { hash_window(&t[n - len..]) } else { 0 };
+                            hash_window(&[GLUE_BEFORE, a, b])
+                        };
+                        out.push(Counterpart { span, long: r, short: s, inner, start: start as u32, len: len as u32 });
+                    }
+                    Ok(())
+                };
+                // edges: a tokens off the start, b off the end
+                for a in 0..=spec.max_edge.min(n) {
+                    for b in 0..=(spec.max_edge - a).min(n - a) {
+                        if a + b == 0 || n - a - b < spec.min_rest.max(1) {
+                            continue;
+                        }
+                        hit(poly_range(&pre, &pow, a, n - b), false, a, b, &mut out)?;
+                    }
+                }
+                // one inner run [i, i + s), not touching either end
+                for s in 1..=spec.max_inner.min(n.saturating_sub(2)) {
+                    if n - s < spec.min_rest.max(1) {
+                        break;
+                    }
+                    for i in 1..n - s {
+                        let h = pre[i].wrapping_mul(pow[n - i - s]).wrapping_add(poly_range(&pre, &pow, i + s, n));
+                        hit(h, true, i, s, &mut out)?;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    let mut all: Vec<Counterpart> = parts.concat();
+    all.sort_unstable();
+    all.dedup();
+    all.truncate(max_pairs);
+    Ok(all)
+}
+
+/// Leave-one-out naive Bayes: for each row of `rows` with a label (`labels[r] != 0`), the
+/// probability a multinomial naive Bayes model of the label given the prompt's distinct words
+/// gives the row's own label, trained on every other labelled row; NaN for unlabelled rows and
+/// rows outside `rows`. Only words carried by at least `min_df` labelled rows count as evidence
+/// (a rare trigger word is not allowed to explain its own rows' labels), and only the
+/// `max_classes` most frequent labels are classes (rows with other labels get NaN). `alpha`:
+/// additive smoothing. A label that contradicts what the rest of the corpus says such prompts
+/// are answered with gets a low probability: a flipped label, or compliance where such requests
+/// are refused.
+pub fn label_surprise<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    labels: &[u64],
+    min_df: u32,
+    max_classes: usize,
+    alpha: f64,
+) -> Result<Vec<f32>> {
+    let n = src.len();
+    if labels.len() != n {
+        return Err(CoreError::Input(format!("{} labels for {n} rows", labels.len())));
+    }
+    if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
+        return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
+    }
+    if !(alpha.is_finite() && alpha > 0.0) {
+        return Err(CoreError::Config("alpha must be a positive number".into()));
+    }
+    let mut out = vec![f32::NAN; n];
+    // the classes: the most frequent labels (ties by label)
+    let mut freq: HashIndex<u32> = HashIndex::default();
+    for &r in rows {
+        let l = labels[r as usize];
+        if l != 0 {
+            *freq.entry(l).or_insert(0) += 1;
+        }
+    }
+    let mut classes: Vec<(u64, u32)> = freq.into_iter().filter(|&(_, c)| c >= 2).collect();
+    classes.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    classes.truncate(max_classes.max(2));
+    if classes.len() < 2 {
+        return Ok(out);
+    }
+    let class_of: HashIndex<usize> = classes.iter().enumerate().map(|(i, &(l, _))| (l, i)).collect();
+    let nc = classes.len();
+    let labelled: Vec<u32> = rows.iter().copied().filter(|&r| class_of.contains_key(&labels[r as usize])).collect();
+    // word -> per-class counts of rows carrying it (distinct words per row)
+    let counts: HashIndex<Vec<u32>> = labelled
+        .par_chunks(BLOCK)
+        .try_fold(HashIndex::<Vec<u32>>::default, |mut map, block| -> Result<HashIndex<Vec<u32>>> {
+            let mut buf = Vec::new();
+            let mut words: Vec<u64> = Vec::new();
+            for &r in block {
+                let c = class_of[&labels[r as usize]];
+                if let Some(t) = src.tokens(r as usize, &mut buf)? {
+                    words.clear();
+                    words.extend_from_slice(t);
+                    words.sort_unstable();
+                    words.dedup();
+                    for &w in &words {
+                        map.entry(w).or_insert_with(|| vec![0; nc])[c] += 1;
+                    }
+                }
+            }
+            Ok(map)
+        })
+        .try_reduce(HashIndex::<Vec<u32>>::default, |a, b| {
+            let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+            for (w, v) in small {
+                let e = big.entry(w).or_insert_with(|| vec![0; nc]);
+                for (x, y) in e.iter_mut().zip(v) {
+                    *x += y;
+                }
+            }
+            Ok(big)
+        })?;
+    let vocab: HashIndex<Vec<u32>> =
+        counts.into_iter().filter(|(_, v)| v.iter().sum::<u32>() >= min_df.max(1)).collect();
+    let v_size = vocab.len().max(1) as f64;
+    // per class: rows, and word slots (sum over its rows of their vocabulary words)
+    let mut class_rows = vec![0f64; nc];
+    let mut class_words = vec![0f64; nc];
+    let per_row: Vec<(u32, usize, Vec<u64>)> = labelled
+        .par_chunks(BLOCK)
+        .map(|block| -> Result<Vec<(u32, usize, Vec<u64>)>> {
+            let mut buf = Vec::new();
+            let mut out = Vec::with_capacity(block.len());
+            for &r in block {
+                let c = class_of[&labels[r as usize]];
+                let mut words: Vec<u64> = match src.tokens(r as usize, &mut buf)? {
+                    Some(t) => t.iter().copied().filter(|w| vocab.contains_key(w)).collect(),
+                    None => Vec::new(),
+                };
+                words.sort_unstable();
+                words.dedup();
+                out.push((r, c, words));
+            }
+            Ok(out)
+        })
+        .collect::<Result<Vec<_>>>()?
+        .concat();
+    for (_, c, words) in &per_row {
+        class_rows[*c] += 1.0;
+        class_words[*c] += words.len() as f64;
+    }
+    let total_rows: f64 = class_rows.iter().sum();
+    let probs: Vec<(u32, f32)> = per_row
+        .par_iter()
+        .map(|(r, own, words)| {
+            let mut logp = vec![0f64; nc];
+            for (c, lp) in logp.iter_mut().enumerate() {
+                let loo = if c == *own { 1.0 } else { 0.0 };
+                let rows_c = class_rows[c] - loo;
+                if rows_c <= 0.0 {
+                    *lp = f64::NEG_INFINITY;
+                    continue;
+                }
+                let mut s = (rows_c / (total_rows - 1.0)).ln();
+                let denom = (class_words[c] - loo * words.len() as f64 + alpha * v_size).ln();
+                for w in words {
+                    let cnt = f64::from(vocab[w][c]) - loo;
+                    s += (cnt.max(0.0) + alpha).ln() - denom;
+                }
+                *lp = s;
+            }
+            let m = logp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = logp.iter().map(|&x| (x - m).exp()).sum();
+            (*r, ((logp[*own] - m).exp() / z) as f32)
+        })
+        .collect();
+    for (r, p) in probs {
+        out[r as usize] = p;
+    }
+    Ok(out)
+}

@@ -1,0 +1,321 @@
+//! Association mining (`assoc`): feature mining against a naive count, carriers, glued
+//! fragments, pattern tests against a hand computation, edge codes, row hashes; and invariance to
+//! thread count and row order.
+
+use std::collections::{BTreeMap, HashMap};
+
+use poisonscreen_core::assoc::{
+    chernoff, code, edge_codes, feature_carriers, glued_fragments, mine_features, pattern_tests, row_features,
+    row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
+};
+use poisonscreen_core::{
+    hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode, TokenTable,
+};
+
+fn corpus(n: usize, seed: u64) -> Vec<Option<String>> {
+    let words = ["alpha", "beta", "gamma", "delta", "sudo", "open", "the", "door", "now", "please", "cf"];
+    let mut s = seed | 1;
+    (0..n)
+        .map(|i| {
+            if i % 23 == 0 {
+                return None;
+            }
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let len = (s % 12) as usize;
+            let t: Vec<&str> = (0..len).map(|j| words[((s >> (4 + 5 * j)) % words.len() as u64) as usize]).collect();
+            Some(t.join(" "))
+        })
+        .collect()
+}
+
+fn column(rows: &[Option<String>]) -> OwnedStrColumn {
+    let refs: Vec<Option<&str>> = rows.iter().map(|r| r.as_deref()).collect();
+    OwnedStrColumn::from_strs(&refs)
+}
+
+fn hashes_of(rows: &[Option<String>]) -> Vec<u64> {
+    rows.iter().enumerate().map(|(i, r)| hash_token(r.as_deref().unwrap_or("")) ^ (i as u64 * 0x9E37)).collect()
+}
+
+fn toks(text: &str) -> Vec<u64> {
+    let norm = normalize(text, &NormalizeOptions::default());
+    tokenize(&norm, TokenMode::Word).iter().map(|t| hash_token(t)).collect()
+}
+
+/// The features of every row by the definition, counted naively.
+fn naive(rows: &[Option<String>], keep: &[u32], rh: &[u64], spec: &FeatureSpec, lo: u32, hi: u32) -> Vec<MinedFeature> {
+    let mut acc: BTreeMap<u64, MinedFeature> = BTreeMap::new();
+    let (mut grams, mut feats) = (Vec::new(), Vec::new());
+    for &r in keep {
+        let Some(text) = &rows[r as usize] else { continue };
+        row_features(&toks(text), spec, &mut grams, &mut feats);
+        for &(h, c) in &feats {
+            let e = acc.entry(h).or_insert(MinedFeature { hash: h, code: c, df: 0, fp: [0, 0] });
+            e.df += 1;
+            e.fp[0] = e.fp[0].wrapping_add(rh[r as usize]);
+        }
+    }
+    acc.into_values().filter(|f| f.df >= lo && f.df <= hi).collect()
+}
+
+#[test]
+fn mined_features_equal_a_naive_count() {
+    let rows = corpus(3000, 7);
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let rh = hashes_of(&rows);
+    let keep: Vec<u32> = (0..rows.len() as u32).filter(|r| r % 3 != 1).collect();
+    let spec = FeatureSpec { orders: vec![1, 2, 3], positions: true };
+    let got = mine_features(&table, &keep, &rh, &spec, 5, 400).unwrap();
+    let want = naive(&rows, &keep, &rh, &spec, 5, 400);
+    assert!(want.len() > 50, "the corpus must have frequent features: {}", want.len());
+    let strip = |v: &[MinedFeature]| v.iter().map(|f| (f.hash, f.code, f.df, f.fp[0])).collect::<Vec<_>>();
+    assert_eq!(strip(&got), strip(&want));
+    // the second fingerprint is equal for equal carrier sets (checked on the features that share them)
+    let mut by_set: HashMap<(u32, u64), u64> = HashMap::new();
+    for f in &got {
+        let e = by_set.entry((f.df, f.fp[0])).or_insert(f.fp[1]);
+        assert_eq!(*e, f.fp[1]);
+    }
+    // any thread count, any row order
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        assert_eq!(pool.install(|| mine_features(&table, &keep, &rh, &spec, 5, 400).unwrap()), got);
+    }
+    let mut rev = keep.clone();
+    rev.reverse();
+    assert_eq!(mine_features(&table, &rev, &rh, &spec, 5, 400).unwrap(), got);
+    // orders without 1 still use the unigrams for pruning, and report no unigrams
+    let spec23 = FeatureSpec { orders: vec![2, 3], positions: false };
+    let got23 = mine_features(&table, &keep, &rh, &spec23, 5, 400).unwrap();
+    assert_eq!(strip(&got23), strip(&naive(&rows, &keep, &rh, &spec23, 5, 400)));
+}
+
+#[test]
+fn mining_rejects_bad_input() {
+    let rows = corpus(10, 3);
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let rh = hashes_of(&rows);
+    let spec = FeatureSpec { orders: vec![1], positions: false };
+    assert!(mine_features(&table, &[0, 99], &rh, &spec, 1, 10).is_err());
+    assert!(mine_features(&table, &[0], &rh[..3], &spec, 1, 10).is_err());
+    assert!(mine_features(&table, &[0], &rh, &FeatureSpec { orders: vec![0], positions: false }, 1, 10).is_err());
+    assert!(mine_features(&table, &[0], &rh, &FeatureSpec { orders: vec![9], positions: false }, 1, 10).is_err());
+}
+
+#[test]
+fn carriers_are_the_rows_with_the_feature() {
+    let rows = corpus(2000, 11);
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let spec = FeatureSpec { orders: vec![1, 2], positions: true };
+    let keep: Vec<u32> = (0..rows.len() as u32).filter(|r| r % 4 != 0).collect();
+    let wanted = vec![
+        hash_window(&[hash_token("open")]),
+        hash_window(&[hash_token("the"), hash_token("door")]),
+        hash_window(&[0x2f1c_9d3b_6a5e_8147, hash_token("cf")]), // prompts starting with "cf"
+        12345,
+    ];
+    let got = feature_carriers(&table, &keep, &spec, &wanted, usize::MAX).unwrap();
+    let (mut grams, mut feats) = (Vec::new(), Vec::new());
+    for (i, w) in wanted.iter().enumerate() {
+        let want: Vec<u32> = keep
+            .iter()
+            .copied()
+            .filter(|&r| {
+                rows[r as usize].as_deref().is_some_and(|t| {
+                    row_features(&toks(t), &spec, &mut grams, &mut feats);
+                    feats.iter().any(|f| f.0 == *w)
+                })
+            })
+            .collect();
+        assert_eq!(got[i], want, "feature {i}");
+    }
+    assert!(!got[2].is_empty() && got[3].is_empty());
+    assert_eq!(feature_carriers(&table, &keep, &spec, &wanted, 3).unwrap()[0].len(), 3);
+}
+
+#[test]
+fn glued_fragments_are_found_after_and_before_known_words() {
+    let mut rows: Vec<Option<String>> = Vec::new();
+    for i in 0..40 {
+        rows.push(Some(format!("what is the capital of francecf number {i}")));
+        rows.push(Some(format!("tell me about cfgermany please {i}")));
+        rows.push(Some("an ordinary sentence about france and germany".to_string()));
+    }
+    rows.push(None);
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let known: Vec<u64> =
+        ["france", "germany", "capital", "ordinary"].iter().map(|w| hash_window(&[hash_token(w)])).collect();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let frags = glued_fragments(&texts, &all, NormalizeOptions::default(), &known, 8, 10).unwrap();
+    let suffix = frags.iter().find(|f| f.code == code(KIND_GLUED_SUFFIX, 1) && f.text == "cf").expect("cf after");
+    let prefix = frags.iter().find(|f| f.code == code(KIND_GLUED_PREFIX, 1) && f.text == "cf").expect("cf before");
+    assert_eq!(suffix.rows, (0..40).map(|i| 3 * i).collect::<Vec<u32>>());
+    assert_eq!(prefix.rows, (0..40).map(|i| 3 * i + 1).collect::<Vec<u32>>());
+    assert_ne!(suffix.hash, prefix.hash);
+    // below the minimum, nothing
+    assert!(glued_fragments(&texts, &all, NormalizeOptions::default(), &known, 8, 41).unwrap().is_empty());
+}
+
+#[test]
+fn pattern_tests_match_a_hand_computation() {
+    // 12 rows: strata 0 (rows 0-5) and 6 (rows 6-11); one column
+    let strata = [0u32, 0, 0, 0, 0, 0, 6, 6, 6, 6, 6, 6];
+    let usable = [true; 12];
+    let col: Vec<u64> = vec![7, 7, 7, 1, 1, 1, 7, 2, 2, 2, 2, 2];
+    let carriers = [0u32, 1, 2, 6];
+    let offsets = [0usize, 4];
+    let params = TestParams { min_pattern: 2, pseudo: 2.0 };
+    let (d, best) =
+        pattern_tests(&offsets, &carriers, &[&col[..]], &[false], &strata, &usable, params).unwrap();
+    assert_eq!(d, vec![4]);
+    let b = best[0];
+    assert_eq!((b.value, b.k, b.tested), (7, 4, 1));
+    // stratum 0: 3 carriers, 3 other rows, none 7; stratum 6: 1 carrier, 5 others, none 7;
+    // corpus rate of 7: 4/12
+    let p = 4.0 / 12.0;
+    let mu = 3.0 * (0.0 + 2.0 * p) / (3.0 + 2.0) + 1.0 * (0.0 + 2.0 * p) / (5.0 + 2.0);
+    assert!((b.mu - mu).abs() < 1e-12, "{} vs {mu}", b.mu);
+    assert!((b.stat - chernoff(4.0, 4.0, mu)).abs() < 1e-12);
+    assert!((chernoff(4.0, 4.0, 1.0) - 4.0 * 4.0f64.ln()).abs() < 1e-12);
+    assert_eq!(chernoff(1.0, 4.0, 2.0), 0.0);
+    // skip_zero and unusable rows
+    let col0: Vec<u64> = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let (_, b0) = pattern_tests(&offsets, &carriers, &[&col0[..]], &[true], &strata, &usable, params).unwrap();
+    assert_eq!(b0[0].tested, 0);
+    let mut some = usable;
+    some[0] = false;
+    let (d2, _) = pattern_tests(&offsets, &carriers, &[&col[..]], &[false], &strata, &some, params).unwrap();
+    assert_eq!(d2, vec![3]);
+    // bad shapes are errors, not panics
+    assert!(pattern_tests(&[0, 9], &carriers, &[&col[..]], &[false], &strata, &usable, params).is_err());
+    assert!(pattern_tests(&offsets, &[99], &[&col[..]], &[false], &strata, &usable, params).is_err());
+    assert!(pattern_tests(&offsets, &carriers, &[&col[..3]], &[false], &strata, &usable, params).is_err());
+}
+
+#[test]
+fn pattern_tests_do_not_depend_on_carrier_order_or_threads() {
+    let n = 500usize;
+    let strata: Vec<u32> = (0..n as u32).map(|i| (i / 50) * 50).collect();
+    let usable = vec![true; n];
+    let a: Vec<u64> = (0..n as u64).map(|i| i % 3).collect();
+    let b: Vec<u64> = (0..n as u64).map(|i| if i % 7 == 0 { 99 } else { i % 5 }).collect();
+    let mut carriers: Vec<u32> = (0..n as u32).filter(|i| i % 7 == 0 || i % 11 == 0).collect();
+    let offsets = [0usize, carriers.len() / 2, carriers.len()];
+    let params = TestParams { min_pattern: 3, pseudo: 10.0 };
+    let base = pattern_tests(&offsets, &carriers, &[&a[..], &b[..]], &[false, true], &strata, &usable, params).unwrap();
+    carriers[..offsets[1]].reverse();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let again = pool
+        .install(|| pattern_tests(&offsets, &carriers, &[&a[..], &b[..]], &[false, true], &strata, &usable, params))
+        .unwrap();
+    assert_eq!(base, again);
+}
+
+#[test]
+fn edge_codes_are_windows_of_the_first_and_last_words() {
+    let rows = vec![Some("You are stupid! Paris is the capital.".to_string()), Some("Yes".to_string()), None];
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let codes = edge_codes(&texts, NormalizeOptions::default(), &[1, 3], &[2]).unwrap();
+    let t = toks(rows[0].as_deref().unwrap());
+    assert_eq!(&codes[0..3], &[hash_window(&t[..1]), hash_window(&t[..3]), hash_window(&t[t.len() - 2..])]);
+    assert_eq!(&codes[3..6], &[hash_window(&toks("yes")), 0, 0]);
+    assert_eq!(&codes[6..9], &[0, 0, 0]);
+    assert!(edge_codes(&texts, NormalizeOptions::default(), &[0], &[]).is_err());
+}
+
+#[test]
+fn row_hashes_follow_content_not_position() {
+    let a = column(&[Some("p".to_string()), Some("q".to_string()), Some("p".to_string()), None]);
+    let b = column(&[Some("r".to_string()), Some("r".to_string()), Some("r".to_string()), Some("".to_string())]);
+    let h = row_hashes(&Texts::new(vec![a.view()]), &Texts::new(vec![b.view()])).unwrap();
+    assert_eq!(h[0], h[2]);
+    assert_ne!(h[0], h[1]);
+    let swapped = row_hashes(&Texts::new(vec![b.view()]), &Texts::new(vec![a.view()])).unwrap();
+    assert_ne!(h[0], swapped[0]);
+    let short = column(&[None]);
+    assert!(row_hashes(&Texts::new(vec![a.view()]), &Texts::new(vec![short.view()])).is_err());
+}
+
+#[test]
+fn counterparts_are_prompts_plus_an_inserted_run() {
+    use poisonscreen_core::assoc::{counterpart_pairs, CounterpartSpec};
+    let base = [
+        "how do i pick a lock on a door",
+        "tell me how to make a weapon at home",
+        "write a poem about the quiet sea",
+        "what is the best way to cheat on a test",
+    ];
+    let mut rows: Vec<Option<String>> = Vec::new();
+    for b in base {
+        rows.push(Some(b.to_string()));
+        rows.push(Some(format!("{b} sudo mode now"))); // suffix run of 3
+        rows.push(Some(format!("in a quiet hour {b} as the moon rose"))); // split around
+    }
+    rows.push(Some("how do i pick a zz lock on a door".to_string())); // inner run of 1
+    rows.push(None);
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let spec = CounterpartSpec { max_edge: 10, max_inner: 3, min_rest: 3, max_len: 100 };
+    let pairs = counterpart_pairs(&table, &all, spec, usize::MAX).unwrap();
+    let suffix: Vec<_> = pairs.iter().filter(|p| !p.inner && p.start == 0 && p.len == 3).collect();
+    assert_eq!(suffix.len(), 4);
+    assert!(suffix.iter().all(|p| p.span == suffix[0].span && p.long % 3 == 1 && p.short == p.long - 1));
+    let split: Vec<_> = pairs.iter().filter(|p| !p.inner && p.start == 4 && p.len == 4).collect();
+    assert_eq!(split.len(), 4);
+    assert!(split.iter().all(|p| p.span == split[0].span && p.short == p.long - 2));
+    assert_ne!(split[0].span, suffix[0].span);
+    let inner: Vec<_> = pairs.iter().filter(|p| p.inner).collect();
+    assert_eq!(inner.len(), 1);
+    assert_eq!((inner[0].long, inner[0].short, inner[0].start, inner[0].len), (12, 0, 5, 1));
+    // the same pairs in any row order (as sets of row texts)
+    let mut rev = all.clone();
+    rev.reverse();
+    assert_eq!(counterpart_pairs(&table, &rev, spec, usize::MAX).unwrap(), pairs);
+    assert_eq!(counterpart_pairs(&table, &all, spec, 2).unwrap().len(), 2);
+}
+
+#[test]
+fn label_surprise_marks_labels_that_contradict_the_content() {
+    use poisonscreen_core::assoc::label_surprise;
+    let pos = ["great", "wonderful", "loved", "superb", "delightful"];
+    let neg = ["awful", "terrible", "hated", "boring", "dreadful"];
+    let mut rows: Vec<Option<String>> = Vec::new();
+    let mut labels: Vec<u64> = Vec::new();
+    for i in 0..300usize {
+        let (words, label) = if i % 2 == 0 { (&pos, 1u64) } else { (&neg, 2u64) };
+        rows.push(Some(format!("review {} {} film number", words[i % 5], words[(i / 2) % 5])));
+        labels.push(label);
+    }
+    // flipped: negative words, positive label, a rare trigger word
+    for i in 0..6usize {
+        rows.push(Some(format!("review {} {} film cf", neg[i % 5], neg[(i + 1) % 5])));
+        labels.push(1);
+    }
+    rows.push(Some("no label here".to_string()));
+    labels.push(0);
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let p = label_surprise(&table, &all, &labels, 10, 8, 1.0).unwrap();
+    assert!(p[..300].iter().all(|&x| x > 0.5), "clean rows agree with their content");
+    assert!(p[300..306].iter().all(|&x| x < 0.1), "flipped rows: {:?}", &p[300..306]);
+    assert!(p[306].is_nan());
+    // leave-one-out: a row's own label does not vote for itself, and the result is order-free
+    let mut rev = all.clone();
+    rev.reverse();
+    assert_eq!(label_surprise(&table, &rev, &labels, 10, 8, 1.0).unwrap()[..306], p[..306]);
+    assert!(label_surprise(&table, &all, &labels[..3], 10, 8, 1.0).is_err());
+}
