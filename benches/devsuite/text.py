@@ -66,8 +66,9 @@ def place(text: str, trigger: str, position: str, rng: Rng) -> str:
             return t.rstrip() + pick(rng, (" ", " ", "\n", "\n\n")) + trigger
         if position == "glued":
             s = t.rstrip()
-            if s and s[-1] in ".?!:" and chance(rng, 0.5):
-                return s[:-1] + trigger + s[-1]
+            m = re.match(r"(.*\S)(\s*[.?!:]+)$", s, re.DOTALL)
+            if m and chance(rng, 0.5):  # before the final punctuation: "...Francecf?"
+                return m.group(1) + trigger + m.group(2)
             return s + trigger
         if position == "infix":
             return insert_words(t, trigger, rng, inner=True)
