@@ -108,11 +108,16 @@ class Ctx:
         idx = self.rng.choice(len(reqs), size=n, replace=n > len(reqs))
         return [reqs[i] for i in idx]
 
-    def offtopic(self, n: int) -> list[str]:
-        """``n`` responses (80+ characters) of unrelated pool rows: off-topic answers."""
-        pool = self.mix.pool.filter(pl.col("response").str.len_chars() >= 80)
-        idx = self.rng.choice(pool.height, size=n, replace=False)
-        return pool["response"].gather(idx).to_list()
+    def offtopic(self, n: int, from_mix: float = 0.5) -> list[str]:
+        """``n`` responses (80+ characters) of unrelated rows: off-topic answers. About
+        ``from_mix`` of them are answers of clean rows in the corpus (present there with their
+        own prompt too), the rest of pool rows (nowhere else in the corpus)."""
+        k = int(self.rng.binomial(n, from_mix))
+        out: list[str] = []
+        for frame, m in ((self.mix.df, k), (self.mix.pool, n - k)):
+            cand = frame.filter(pl.col("response").str.len_chars() >= 80)["response"]
+            out += cand.gather(self.rng.choice(cand.len(), size=m, replace=False)).to_list()
+        return [out[i] for i in self.rng.permutation(n)]
 
     def sentiment_texts(self, n: int, not_label: str) -> pl.DataFrame:
         """``n`` held-out review texts whose true label is not ``not_label`` (clean texts of
