@@ -186,6 +186,15 @@ def test_case_counts_and_columns(name: str) -> None:
 
 
 @needs_data
+@pytest.mark.slow
+def test_every_case_builds_at_full_size() -> None:
+    """The held-out pools suffice at the default 50,000 clean rows (``-m slow``, about 60 s)."""
+    for name in NAMES:
+        case = devsuite.build_case(name, n_clean=50_000, seed=0)
+        assert case.n_poison == devsuite.CASE_SPECS[name].n_poison, name
+
+
+@needs_data
 def test_deterministic_for_a_seed() -> None:
     for name in ("jailbreak_sudo_mathdial", "labelflip_bible_code", "agent_exfil_code"):
         a = _case(name).df
