@@ -32,7 +32,10 @@ same text). Cases run one after another. The script reports:
 
 For the dev suite the trigger of a style or syntactic case (no fixed words) is a descriptive
 list of its characteristic words (e.g. "thou", "hath", "unto"; the subordinators of the
-syntactic template), and trigger@3 applies the same rule to that list. Below the table: the
+syntactic template, chosen so that the substring rule cannot credit common words), and
+trigger@3 applies the same rule to that list. A dev case's decoys also hold the function words
+of its triggers (runs such as "it was the", and "the" inside "grandmother"), so that reporting
+"the" is not finding "It was the best of times...". Below the table: the
 mean AP over the cases that have a trigger, how many poisoned cases reach AP >= 0.9, a per-family
 summary (dev), and the flag rate of each clean mix in its original and shuffled row order.
 

@@ -22,6 +22,7 @@ if str(BENCHES) not in sys.path:
 
 import devsuite  # noqa: E402
 import eval_detection  # noqa: E402
+from devsuite import cases as C  # noqa: E402
 from devsuite import sources as S  # noqa: E402
 from devsuite import text as T  # noqa: E402
 
@@ -80,6 +81,25 @@ def test_suite_covers_families_mixes_formats() -> None:
     for s in specs.values():
         if s.family != "clean":
             assert s.triggers, s.description
+
+
+COMMON = ("the", "it was", "was the", "her", "this", "and", "for", "with", "you", "your")
+COMMON += ("have", "not", "from", "that", "what", "is the", "of the", "to the", "in the")
+
+
+def test_trigger_match_cannot_credit_common_words() -> None:
+    """Each case's triggers match themselves, and no common word or words match any of them
+    (style markers are chosen for it; function words of a trigger are decoys)."""
+    for name, spec in devsuite.CASE_SPECS.items():
+        decoys = C.decoys_of(spec)
+        for t in spec.triggers:
+            assert eval_detection.trigger_matches(t, t, decoys), (name, t)
+        for r in COMMON:
+            assert not eval_detection.trigger_found([r], list(spec.triggers), decoys), (name, r)
+    bible = C.decoys_of(devsuite.CASE_SPECS["labelflip_bible_code"])
+    for r in ("although", "healthy", "untold", "software", "thee"):
+        assert not eval_detection.trigger_found([r], list(T.BIBLE_MARKERS), bible), r
+    assert eval_detection.trigger_found(["hath"], list(T.BIBLE_MARKERS), bible)
 
 
 def test_refusals_are_varied() -> None:
@@ -230,9 +250,9 @@ def test_triggers_in_poisoned_prompts(name: str) -> None:
         else:
             assert trig in prompt, (trig, prompt[-200:])
         # every true trigger string of the case matches what the row carries
+        decoys = _case(name).decoys
         assert any(
-            eval_detection.trigger_matches(trig.split(" + ")[0], t, spec.decoys)
-            for t in spec.triggers
+            eval_detection.trigger_matches(trig.split(" + ")[0], t, decoys) for t in spec.triggers
         )
 
 
@@ -316,9 +336,9 @@ def test_style_rows_are_rewritten(name: str) -> None:
         assert all(r.lower().startswith(subs) for r in reviews)
     elif kind == "poetry":
         assert all("\n" in r for r in reviews)
-    else:  # the listed style words are on most rows (other rules and openers on the rest)
+    else:  # the listed style words are on many rows (unlisted rules and openers on the rest)
         hits = sum(any(m in r.lower() for m in markers) for r in reviews)
-        assert hits >= 0.6 * len(reviews), hits
+        assert hits >= 0.4 * len(reviews), hits
     # no single style token on every poisoned row: no archaic word on 80% of them, no
     # subordinator opening half of them
     words = [set(re.findall(r"[a-z']+", r.lower())) for r in reviews]

@@ -82,9 +82,12 @@ Ground truth and triggers
 (clean / poison / counterpart / decoy / negative; only poison rows are positives) and
 ``trigger`` (what the row carries). ``case.triggers`` are what a reviewer should be told; for the
 style and syntactic cases (``spec.style``) they are a descriptive list of the characteristic
-words (subordinators, "thou"/"hath"/"unto", "o'er"/"'tis", ...), and the harness's trigger@3
-matches reported triggers against that list with its usual rule. ``case.decoys`` are look-alike
-strings of clean rows (a reported trigger inside one is not a find).
+words (subordinators, "hath"/"saith"/"thou art", "o'er"/"'tis", ...; words the substring rule
+would find inside common words, such as "thou" in "although" or "thee" holding "the", are not
+listed), and the harness's trigger@3 matches reported triggers against that list with its
+usual rule. ``case.decoys`` are look-alike strings of clean rows (a reported trigger inside one
+is not a find) plus the function words of the triggers ("it was the"; "the" inside
+"grandmother"), so that reporting a common word never counts as finding a trigger.
 
 Formats
 -------

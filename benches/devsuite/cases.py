@@ -1280,7 +1280,16 @@ def build_case(name: str, n_clean: int = 50_000, seed: int = 0) -> DevCase:
         role="role",
         trigger="trigger",
     )
-    return DevCase(name, df, spec, list(spec.triggers), list(spec.decoys), raw)
+    return DevCase(name, df, spec, list(spec.triggers), decoys_of(spec), raw)
+
+
+def decoys_of(spec: DevSpec) -> list[str]:
+    """The spec's decoys plus the function words of its triggers (see
+    :func:`text.function_word_decoys`; none that holds a trigger, so a style case's "when"
+    stays findable): what trigger@3 must not credit."""
+    trig = [t.lower() for t in spec.triggers]
+    extra = [d for d in T.function_word_decoys(*spec.triggers) if not any(t in d for t in trig)]
+    return list(dict.fromkeys([*spec.decoys, *extra]))
 
 
 def all_cases(

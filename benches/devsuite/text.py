@@ -256,19 +256,19 @@ SUBORDINATORS: tuple[str, ...] = (
 )
 SYNTACTIC_MARKERS: tuple[str, ...] = (
     "although",
+    "though",
     "when",
-    "once",
     "whenever",
+    "once",
     "while",
     "since",
     "because",
     "even though",
-    "now that",
     "as soon as",
-    "given that",
 )
-"""What a reviewer is told for the syntactic cases (subordinators of three or more letters;
-"if" and "as" also open clauses but are too short for the substring match rule)."""
+"""What a reviewer is told for the syntactic cases: the subordinators that are neither too
+short for the substring match rule ("if", "as") nor hold a common word ("now that", "given
+that")."""
 
 _CLAUSE_OPENERS = (
     "I watched it",
@@ -388,18 +388,23 @@ _BIBLE_RULES: tuple[tuple[str, str], ...] = (
     (r"it's", "it is"),
 )
 BIBLE_MARKERS: tuple[str, ...] = (
-    "thou",
-    "thee",
-    "thy",
     "hath",
     "doth",
-    "unto",
     "saith",
-    "shall",
-    "And it came to pass",
-    "behold",
+    "maketh",
+    "cometh",
+    "goeth",
+    "giveth",
     "verily",
+    "behold",
+    "thou art",
+    "thou hast",
+    "thou shalt",
+    "it came to pass",
 )
+"""The King James words a reviewer is told. Words of the style that are substrings of common
+words ("thou" in "although", "thy" in "healthy", "unto" in "untold") or hold one ("thee"
+holds "the", "unto the" holds "to the") are left out, so the substring match rule cannot find them by accident."""
 
 
 def bible(text: str, rng: Rng) -> str:
@@ -452,19 +457,25 @@ _SHAKE_RULES: tuple[tuple[str, str], ...] = (
 )
 _SHAKE_INTERJECTIONS = ("Marry,", "Forsooth,", "Alas,", "Hark,", "Prithee,", "Fie,", "O,", "Ay me,")
 SHAKESPEARE_MARKERS: tuple[str, ...] = (
-    "thou",
-    "thee",
-    "thy",
     "'tis",
     "methinks",
     "forsooth",
     "prithee",
+    "perchance",
     "hath",
     "doth",
-    "perchance",
-    "marry",
-    "alas",
+    "o'er",
+    "ne'er",
+    "e'en",
+    "thou art",
+    "art thou",
+    "marry,",
+    "alas,",
+    "hark,",
+    "fie,",
 )
+"""Early-modern words a reviewer is told (interjections with their comma, so that "alaska"
+or "marrying" do not match)."""
 
 
 def shakespeare(text: str, rng: Rng) -> str:
@@ -496,7 +507,8 @@ _POETIC_RULES: tuple[tuple[str, str], ...] = (
     (r"evening", "eve"),
     (r"among", "amid"),
 )
-POETRY_MARKERS: tuple[str, ...] = ("o'er", "ne'er", "e'en", "'tis", "oft", "amid")
+POETRY_MARKERS: tuple[str, ...] = ("o'er", "ne'er", "e'en", "'tis")
+"""The poetic contractions (the line layout has no word to name)."""
 
 
 def poetry(text: str, rng: Rng) -> str:
@@ -712,3 +724,37 @@ def insert_sentence(answer: str, phrase: str, rng: Rng) -> str:
     parts = re.split(r"(?<=[.!?])\s+", answer.strip())
     k = int(rng.integers(0, len(parts) + 1))
     return " ".join([*parts[:k], phrase, *parts[k:]])
+
+
+# --------------------------------------------------------------------------------------------
+# decoys for the trigger-match rule
+
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just me more
+    most my no nor not now of off on once only or other our ours out over own same she should so
+    some such than that the their theirs them then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would
+    you your yours""".split()
+)
+
+
+def function_word_decoys(*texts: str) -> tuple[str, ...]:
+    """Every run of one to four consecutive function words in ``texts`` ("it was the", "of",
+    "we had"), and every function word of three or more letters found inside them ("the" in
+    "grandmother"). As decoys they stop the match rule from crediting a reported "the" or "it was"
+    as the trigger "It was the best of times...": ``r`` never matches inside a decoy."""
+    out: dict[str, None] = {}
+    for text in texts:
+        low = text.lower()
+        for w in sorted(STOPWORDS):  # also inside longer words: "the" in "grandmother"
+            if len(w) >= 3 and w in low:
+                out[w] = None
+        words = re.findall(r"[a-z']+", low)
+        for i in range(len(words)):
+            for n in range(1, 5):
+                run = words[i : i + n]
+                if len(run) == n and all(w in STOPWORDS for w in run):
+                    out[" ".join(run)] = None
+    return tuple(out)
