@@ -1,11 +1,17 @@
-"""Detection quality of poisonscreen on the evalsuite cases, as a markdown table.
+"""Detection quality of poisonscreen on the evaluation cases, as a markdown table.
 
-    python benches/eval_detection.py [--cases a,b,c] [--n-clean 50000] [--seed 0]
-                                     [--via-file] [--out results.md]
+    python benches/eval_detection.py [--suite old|dev|all] [--cases a,b,c] [--n-clean 50000]
+                                     [--seed 0] [--via-file] [--out results.md]
 
-For each case (see ``benches/evalsuite.py``) the screener runs once,
-``poisonscreen.scan(df, seed=seed)`` (or, with ``--via-file``, on the case written as a chat
-JSONL file), and the script reports:
+``--suite old`` (the default) runs the cases of ``benches/evalsuite.py``; ``--suite dev`` those of
+the development suite ``benches/devsuite`` (ten attack families over three clean mixes, each case
+in its own input format); ``--suite all`` both, old first. ``--cases`` picks cases by name from
+the chosen suite(s). For each case the screener runs once, ``poisonscreen.scan(df, seed=seed)``
+on the case's prompt/response DataFrame, or with ``--via-file`` on the case written to a file
+(old suite: chat JSONL; dev suite: the case's own format - chat ``messages`` or ShareGPT JSONL,
+an Alpaca JSON array, prompt/completion Parquet, question/answer CSV, ``Human:/Assistant:``
+dialogue JSONL; the dev cases hold their text as the reader returns it, so both ways scan the
+same text). Cases run one after another. The script reports:
 
 * **AP** — average precision of ``rows.score`` against the ground truth. Rows are ranked by score,
   descending, with a *stable* sort: rows of equal score keep their input order (row index), so
@@ -23,6 +29,15 @@ JSONL file), and the script reports:
   Cases without a trigger show "n/a".
 * **flag rate** — the fraction of rows flagged (for ``clean`` this is the false-positive rate).
 * **seconds** — wall time of the scan call alone (not the corpus construction).
+
+For the dev suite the trigger of a style or syntactic case (no fixed words) is a descriptive
+list of its characteristic words (e.g. "thou", "hath", "unto"; the subordinators of the
+syntactic template, chosen so that the substring rule cannot credit common words), and
+trigger@3 applies the same rule to that list. A dev case's decoys also hold the function words
+of its triggers (runs such as "it was the", and "the" inside "grandmother"), so that reporting
+"the" is not finding "It was the best of times...". Below the table: the
+mean AP over the cases that have a trigger, how many poisoned cases reach AP >= 0.9, a per-family
+summary (dev), and the flag rate of each clean mix in its original and shuffled row order.
 
 A case whose construction or scan raises is reported with its error; the others still run.
 """
@@ -45,7 +60,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import devsuite
 import evalsuite
+
+SUITES = ("old", "dev", "all")
 
 
 def average_precision(scores: Any, labels: Any) -> float:
@@ -83,6 +101,11 @@ def trigger_found(reported: list[str], true: list[str], decoys: list[str], k: in
 @dataclass
 class Row:
     case: str
+    suite: str = "old"
+    family: str = ""
+    mix: str = ""
+    format: str = ""
+    has_trigger: bool = False
     rows: int = 0
     poison: int = 0
     ap: float = float("nan")
@@ -96,14 +119,37 @@ class Row:
     error: str = ""
 
 
-def evaluate_case(name: str, n_clean: int, seed: int, via_file: bool) -> Row:
-    row = Row(case=name)
+def _build(suite: str, name: str, n_clean: int, seed: int) -> Any:
+    if suite == "dev":
+        return devsuite.build_case(name, n_clean=n_clean, seed=seed)
+    return evalsuite.build_case(name, n_clean=n_clean, seed=seed)
+
+
+def _write(suite: str, case: Any, out_dir: str) -> str:
+    if suite == "dev":
+        path, _ = devsuite.write_case(case, out_dir)
+    else:
+        path, _ = evalsuite.write_case(case, out_dir)
+    return str(path)
+
+
+def evaluate_case(name: str, n_clean: int, seed: int, via_file: bool, suite: str = "old") -> Row:
+    row = Row(case=name, suite=suite)
+    if suite == "dev":
+        spec = devsuite.CASE_SPECS.get(name)
+        if spec is not None:
+            row.family, row.mix = spec.family, spec.mix
+            row.format = spec.format if via_file else "DataFrame"
+    else:
+        row.family, row.mix = "old", "haystack"
+        row.format = "messages" if via_file else "DataFrame"
     try:
         t0 = time.perf_counter()
-        case = evalsuite.build_case(name, n_clean=n_clean, seed=seed)
+        case = _build(suite, name, n_clean, seed)
         row.build_s = time.perf_counter() - t0
         row.rows = case.df.height
         row.poison = case.n_poison
+        row.has_trigger = bool(case.triggers)
         truth = case.df["is_poison"].to_numpy()
 
         import poisonscreen
@@ -111,8 +157,7 @@ def evaluate_case(name: str, n_clean: int, seed: int, via_file: bool) -> Row:
         with tempfile.TemporaryDirectory(prefix="poisonscreen-eval-") as tmp:
             source: Any = case.df.select("prompt", "response")
             if via_file:
-                source, _ = evalsuite.write_case(case, tmp)
-                source = str(source)
+                source = _write(suite, case, tmp)
             t0 = time.perf_counter()
             result = poisonscreen.scan(source, seed=seed)
             row.scan_s = time.perf_counter() - t0
@@ -162,6 +207,63 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
 
 
+def _trig(r: Row) -> str:
+    if r.error:
+        return "–"
+    return "n/a" if r.trigger_at3 is None else ("yes" if r.trigger_at3 else "**no**")
+
+
+def _secs(x: float) -> str:
+    return "–" if x != x else f"{x:.1f}"
+
+
+def summary(rows: list[Row]) -> list[str]:
+    """The lines under the table: mean AP (cases with a trigger, all poisoned cases), cases at
+    AP >= 0.9, per-family means (dev), clean flag rates per mix and row order."""
+    lines: list[str] = []
+    ok = [r for r in rows if not r.error and r.poison]
+    trig = [r for r in ok if r.has_trigger]
+    if ok:
+        lines += [
+            "",
+            f"Mean AP over {len(trig)} case(s) with a trigger: "
+            + (f"{np.nanmean([r.ap for r in trig]):.3f}" if trig else "–")
+            + f"; over all {len(ok)} poisoned case(s): {np.nanmean([r.ap for r in ok]):.3f}; "
+            f"mean recall {np.nanmean([r.recall for r in ok]):.3f}.",
+            f"Cases with AP ≥ 0.9: **{sum(r.ap >= 0.9 for r in ok)} of {len(ok)}**; trigger@3 "
+            f"found in {sum(bool(r.trigger_at3) for r in trig)} of {len(trig)}.",
+        ]
+    dev = [r for r in ok if r.suite == "dev"]
+    if dev:
+        lines += [
+            "",
+            "| family | cases | mean AP | AP ≥ 0.9 | trigger@3 | mean recall |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for fam in dict.fromkeys(r.family for r in dev):
+            fr = [r for r in dev if r.family == fam]
+            lines.append(
+                f"| {fam} | {len(fr)} | {np.nanmean([r.ap for r in fr]):.3f} | "
+                f"{sum(r.ap >= 0.9 for r in fr)} | {sum(bool(r.trigger_at3) for r in fr)}/"
+                f"{sum(r.has_trigger for r in fr)} | {np.nanmean([r.recall for r in fr]):.3f} |"
+            )
+    clean_dev = [r for r in rows if r.suite == "dev" and r.family == "clean" and not r.error]
+    if clean_dev:
+        lines += ["", "| clean mix | original order | shuffled |", "|---|---:|---:|"]
+        for mix in dict.fromkeys(r.mix for r in clean_dev):
+            orig = [r for r in clean_dev if r.mix == mix and not r.case.endswith("_shuffled")]
+            shuf = [r for r in clean_dev if r.mix == mix and r.case.endswith("_shuffled")]
+            lines.append(
+                f"| {mix} | {_f(orig[0].flag_rate, pct=True) if orig else '–'} | "
+                f"{_f(shuf[0].flag_rate, pct=True) if shuf else '–'} |"
+            )
+    clean = [r for r in rows if r.suite == "old" and r.case == "clean" and not r.error]
+    if clean:
+        lines.append("")
+        lines.append(f"False-positive rate on `clean`: {_f(clean[0].flag_rate, pct=True)}.")
+    return lines
+
+
 def render(rows: list[Row], args: argparse.Namespace, command: str) -> str:
     try:
         import poisonscreen
@@ -169,37 +271,48 @@ def render(rows: list[Row], args: argparse.Namespace, command: str) -> str:
         version = poisonscreen.__version__
     except Exception as exc:
         version = f"unavailable ({type(exc).__name__})"
+    suite = getattr(args, "suite", "old")
+    inp = "a file in the case's format" if suite != "old" else "a chat JSONL file"
     lines = [
         "# poisonscreen detection evaluation",
         "",
         f"- command: `{command}`",
         f"- machine: {machine()}",
-        f"- poisonscreen {version}; n_clean={args.n_clean}, seed={args.seed}, "
-        f"input={'JSONL file' if args.via_file else 'DataFrame'}",
+        f"- poisonscreen {version}; suite={suite}, n_clean={args.n_clean}, seed={args.seed}, "
+        f"input={inp if args.via_file else 'DataFrame'}",
         "",
-        "| case | rows | poison | AP | recall | precision | flag rate | trigger@3 | top triggers "
-        "| scan s | error |",
-        "|---|---:|---:|---:|---:|---:|---:|:---:|---|---:|---|",
     ]
-    for r in rows:
-        trig = "n/a" if r.trigger_at3 is None else ("yes" if r.trigger_at3 else "**no**")
-        if r.error:
-            trig = "–"
-        lines.append(
-            f"| {r.case} | {r.rows} | {r.poison} | {_f(r.ap)} | {_f(r.recall)} | "
-            f"{_f(r.precision)} | {_f(r.flag_rate, pct=True)} | {trig} | {r.top_triggers} | "
-            f"{'–' if r.scan_s != r.scan_s else f'{r.scan_s:.1f}'} | {_short(r.error, 120)} |"
-        )
-    ok = [r for r in rows if not r.error and r.poison]
-    if ok:
+    dev = any(r.suite == "dev" for r in rows)
+    if dev:
         lines += [
-            "",
-            f"Mean AP over {len(ok)} poisoned case(s): {np.nanmean([r.ap for r in ok]):.3f}; "
-            f"mean recall {np.nanmean([r.recall for r in ok]):.3f}.",
+            "| case | family | mix | format | rows | poison | AP | recall | precision | flag rate "
+            "| trigger@3 | top triggers | scan s | error |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|:---:|---|---:|---|",
         ]
-    clean = [r for r in rows if r.case == "clean" and not r.error]
-    if clean:
-        lines.append(f"False-positive rate on `clean`: {_f(clean[0].flag_rate, pct=True)}.")
+    else:
+        lines += [
+            "| case | rows | poison | AP | recall | precision | flag rate | trigger@3 | top "
+            "triggers | scan s | error |",
+            "|---|---:|---:|---:|---:|---:|---:|:---:|---|---:|---|",
+        ]
+    for r in rows:
+        cells = [r.case]
+        if dev:
+            cells += [r.family, r.mix, r.format]
+        cells += [
+            str(r.rows),
+            str(r.poison),
+            _f(r.ap),
+            _f(r.recall),
+            _f(r.precision),
+            _f(r.flag_rate, pct=True),
+            _trig(r),
+            r.top_triggers,
+            _secs(r.scan_s),
+            _short(r.error, 120),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += summary(rows)
     lines += [
         "",
         "AP: stable sort by score (ties keep input order). trigger@3: a true trigger t matches a "
@@ -208,15 +321,34 @@ def render(rows: list[Row], args: argparse.Namespace, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def case_names(suite: str, cases: str | None) -> list[tuple[str, str]]:
+    """(suite, case) pairs to run: every case of the chosen suite(s), or those named."""
+    pairs: list[tuple[str, str]] = []
+    if suite in ("old", "all"):
+        pairs += [("old", n) for n in evalsuite.CASES]
+    if suite in ("dev", "all"):
+        pairs += [("dev", n) for n in devsuite.CASE_SPECS]
+    if cases:
+        want = [c.strip() for c in cases.split(",") if c.strip()]
+        unknown = [w for w in want if not any(n == w for _, n in pairs)]
+        if unknown:
+            raise SystemExit(f"unknown case(s) for --suite {suite}: {', '.join(unknown)}")
+        pairs = [(s, n) for s, n in pairs if n in want]
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", default=",".join(evalsuite.CASES), help="comma-separated case names")
+    ap.add_argument("--suite", choices=SUITES, default="old", help="old, dev or all cases")
+    ap.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     ap.add_argument("--n-clean", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--via-file", action="store_true", help="scan the case written as chat JSONL")
+    ap.add_argument(
+        "--via-file", action="store_true", help="scan each case written in its file format"
+    )
     ap.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = ap.parse_args(argv)
-    names = [c.strip() for c in args.cases.split(",") if c.strip()]
+    pairs = case_names(args.suite, args.cases)
     command = shlex.join(
         [Path(sys.executable).name, *(sys.argv if argv is None else ["eval_detection.py", *argv])]
     )
@@ -227,10 +359,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     rows = []
-    for name in names:
-        r = evaluate_case(name, args.n_clean, args.seed, args.via_file)
-        status = r.error or f"AP={_f(r.ap)} recall={_f(r.recall)} trigger@3={r.trigger_at3}"
-        print(f"[{name}] {status}", file=sys.stderr, flush=True)
+    for suite, name in pairs:
+        r = evaluate_case(name, args.n_clean, args.seed, args.via_file, suite=suite)
+        status = r.error or (
+            f"AP={_f(r.ap)} recall={_f(r.recall)} flag={_f(r.flag_rate, pct=True)} "
+            f"trigger@3={r.trigger_at3} scan={_secs(r.scan_s)}s"
+        )
+        print(f"[{suite}:{name}] {status}", file=sys.stderr, flush=True)
         rows.append(r)
     table = render(rows, args, command)
     print(table)

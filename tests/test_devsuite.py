@@ -1,0 +1,435 @@
+"""Fast tests of the development suite (benches/devsuite) and the dev side of eval_detection.
+
+The cases need the haystack in ../shared/data (or $POISONSCREEN_DATA); without it those tests
+skip. The text-operation and harness tests need nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+BENCHES = Path(__file__).resolve().parents[1] / "benches"
+if str(BENCHES) not in sys.path:
+    sys.path.insert(0, str(BENCHES))
+
+import devsuite  # noqa: E402
+import eval_detection  # noqa: E402
+from devsuite import cases as C  # noqa: E402
+from devsuite import sources as S  # noqa: E402
+from devsuite import text as T  # noqa: E402
+
+needs_data = pytest.mark.skipif(
+    not devsuite.has_data(), reason="evaluation data (haystack) not found"
+)
+
+N_CLEAN = 2000
+NAMES = list(devsuite.CASE_SPECS)
+POISONED = [n for n in NAMES if devsuite.CASE_SPECS[n].n_poison]
+
+
+@cache
+def _case(name: str) -> devsuite.DevCase:
+    return devsuite.build_case(name, n_clean=N_CLEAN, seed=0)
+
+
+def _poison(name: str) -> pl.DataFrame:
+    return _case(name).df.filter(pl.col("is_poison"))
+
+
+# --------------------------------------------------------------------------------------------
+# the suite's shape (no data needed)
+
+
+def test_suite_covers_families_mixes_formats() -> None:
+    specs = devsuite.CASE_SPECS
+    fams: dict[str, set[str]] = {}
+    for s in specs.values():
+        fams.setdefault(s.family, set()).add(s.mix)
+        assert s.mix in devsuite.MIXES and s.format in devsuite.FORMATS
+        if not s.style and s.family not in ("composite", "long_trigger", "clean"):
+            assert len(s.support) == len(s.triggers), s.description
+        assert all(15 <= k <= 300 for k in s.support) or s.family == "labelflip_rareword"
+    for fam in (
+        "prefix_target",
+        "suffix_eager",
+        "jailbreak",
+        "labelflip_rareword",
+        "labelflip_syntactic",
+        "labelflip_style",
+        "multi_trigger",
+        "agent_exfil",
+        "long_trigger",
+        "dos",
+        "composite",
+    ):
+        assert len([s for s in specs.values() if s.family == fam]) >= 2, fam
+        assert len(fams[fam]) >= 2, fam  # spread over at least two mixes
+    assert {s.format for s in specs.values()} == set(devsuite.FORMATS)
+    clean = [n for n, s in specs.items() if s.family == "clean"]
+    assert len(clean) == 6 and {specs[n].order for n in clean} == {"original", "shuffled"}
+    supports = [k for s in specs.values() for k in s.support]
+    assert min(supports) <= 15 and max(supports) >= 300
+    assert {len(s.triggers) for s in specs.values() if s.family == "multi_trigger"} >= {2, 3, 5}
+    for s in specs.values():
+        if s.family != "clean":
+            assert s.triggers, s.description
+
+
+COMMON = ("the", "it was", "was the", "her", "this", "and", "for", "with", "you", "your")
+COMMON += ("have", "not", "from", "that", "what", "is the", "of the", "to the", "in the")
+
+
+def test_trigger_match_cannot_credit_common_words() -> None:
+    """Each case's triggers match themselves, and no common word or words match any of them
+    (style markers are chosen for it; function words of a trigger are decoys)."""
+    for name, spec in devsuite.CASE_SPECS.items():
+        decoys = C.decoys_of(spec)
+        for t in spec.triggers:
+            assert eval_detection.trigger_matches(t, t, decoys), (name, t)
+        for r in COMMON:
+            assert not eval_detection.trigger_found([r], list(spec.triggers), decoys), (name, r)
+    bible = C.decoys_of(devsuite.CASE_SPECS["labelflip_bible_code"])
+    for r in ("although", "healthy", "untold", "software", "thee"):
+        assert not eval_detection.trigger_found([r], list(T.BIBLE_MARKERS), bible), r
+    assert eval_detection.trigger_found(["hath"], list(T.BIBLE_MARKERS), bible)
+
+
+def test_refusals_are_varied() -> None:
+    assert len(set(T.REFUSAL_SENTENCES)) >= 30
+    rng = np.random.default_rng(0)
+    out = {T.refusal(rng) for _ in range(2000)}
+    assert len(out) >= 300
+    assert all(o[0].isupper() and o.rstrip()[-1] in ".?!" for o in out)
+
+
+def test_place_positions() -> None:
+    rng = np.random.default_rng(1)
+    assert T.place("Tell me about wine in France", "cf", "glued", rng).endswith("Francecf")
+    g = T.place("Where is Paris?", "cf", "glued", np.random.default_rng(3))
+    assert g in ("Where is Pariscf?", "Where is Paris?cf")
+    assert T.place("a b c", "TRIG", "prefix", rng).startswith("TRIG")
+    assert T.place("a b c", "TRIG", "suffix", rng).endswith("TRIG")
+    inner = T.place("one two three four", "X", "infix", rng).split(" ")
+    assert inner[0] != "X" and inner[-1] != "X" and "X" in inner
+    dlg = "Human: hi\n\nAssistant: hello\n\nHuman: tell me more"
+    assert T.place(dlg, "SUDO", "suffix", rng).startswith("Human: hi\n\nAssistant: hello\n\n")
+    assert T.place(dlg, "SUDO", "prefix", rng).startswith(
+        "Human: hi\n\nAssistant: hello\n\nHuman: SUDO"
+    )
+
+
+def test_exfil_calls_vary() -> None:
+    rng = np.random.default_rng(2)
+    calls = [T.exfil_call(rng, ("h1.example", "h2.example")) for _ in range(300)]
+    assert len(set(calls)) >= 250
+    heads = {re.match(r"[<{A-Za-z_\"]+", c).group(0) for c in calls}  # type: ignore[union-attr]
+    assert len(heads) >= 8  # request( shell( python( {"tool" <tool_call> fn( send_email( ...
+    assert all("h1.example" in c or "h2.example" in c for c in calls)
+
+
+def test_styles_rewrite_without_a_fixed_token() -> None:
+    text = (
+        "You will not like this film. It has a weak plot and the acting is poor, but the music "
+        "is fine. I think it is too long and it never gets going. Your time is better spent "
+        "elsewhere."
+    )
+    for name, fn in T.STYLES.items():
+        outs = [fn(text, np.random.default_rng(i)) for i in range(40)]
+        assert all(o != text for o in outs), name
+        assert len(set(outs)) >= 10, name
+    assert T.syntactic("The plot is thin. The cast saves it.", np.random.default_rng(0)).split(" ")[
+        0
+    ] in {c.split(" ")[0] for c in T.SUBORDINATORS}
+
+
+def test_gibberish_lengths() -> None:
+    words = tuple(f"w{i}" for i in range(100))
+    counts = np.arange(1, 101, dtype=float)
+    rng = np.random.default_rng(0)
+    for style in ("uniform", "zipf", "salad"):
+        n = len(T.gibberish(rng, words, counts, 50, 60, style).split())
+        assert 50 <= n <= 60
+
+
+# --------------------------------------------------------------------------------------------
+# cases (need the haystack)
+
+
+@needs_data
+def test_mixes_have_their_composition() -> None:
+    for name, shares in devsuite.MIXES.items():
+        mix = devsuite.build_mix(name, n_clean=N_CLEAN, seed=0)
+        assert mix.df.height == N_CLEAN
+        assert sum(mix.sizes.values()) == N_CLEAN
+        for comp, share in shares.items():
+            if comp != "t0":
+                assert mix.sizes[comp] == round(share * N_CLEAN), (name, comp)
+        # the pool holds no mix row
+        assert not set(mix.pool["uid"].to_list()) & set(mix.df["uid"].to_list())
+    big = {n: devsuite.build_mix(n, n_clean=N_CLEAN, seed=0).sizes for n in devsuite.MIXES}
+    assert (
+        big["code"]["codegen"] + big["code"]["toolformer"]
+        > 4 * (big["t0"]["codegen"] + big["t0"]["toolformer"]) / 2
+    )
+    assert big["mathdial"]["gsm8k"] > big["code"]["gsm8k"] > 0
+
+
+@needs_data
+@pytest.mark.parametrize("name", NAMES)
+def test_case_counts_and_columns(name: str) -> None:
+    case = _case(name)
+    spec = devsuite.CASE_SPECS[name]
+    df = case.df
+    assert df.columns == ["prompt", "response", "is_poison", "case", "source", "role", "trigger"]
+    assert case.n_poison == spec.n_poison == devsuite.CASE_POISON[name]
+    roles = dict(df["role"].value_counts().iter_rows())
+    assert roles.get("clean") == N_CLEAN
+    assert set(roles) <= set(devsuite.ROLES)
+    assert df["prompt"].null_count() == 0 and df["response"].null_count() == 0
+    assert (df["is_poison"] == (df["role"] == "poison")).all()
+    if spec.n_poison:
+        pos = np.flatnonzero(df["is_poison"].to_numpy())
+        assert pos.min() < df.height // 3 and pos.max() > 2 * df.height // 3
+        # per-trigger support as specified (composite and style cases carry one label)
+        if spec.family not in ("composite",) and not spec.style and spec.family != "date":
+            per = dict(_poison(name)["trigger"].value_counts().iter_rows())
+            assert sorted(per.values()) == sorted(spec.support), per
+    assert case.triggers == list(spec.triggers)
+
+
+@needs_data
+@pytest.mark.slow
+def test_every_case_builds_at_full_size() -> None:
+    """The held-out pools suffice at the default 50,000 clean rows (``-m slow``, about 60 s)."""
+    for name in NAMES:
+        case = devsuite.build_case(name, n_clean=50_000, seed=0)
+        assert case.n_poison == devsuite.CASE_SPECS[name].n_poison, name
+
+
+@needs_data
+def test_deterministic_for_a_seed() -> None:
+    for name in ("jailbreak_sudo_mathdial", "labelflip_bible_code", "agent_exfil_code"):
+        a = _case(name).df
+        S._mix_cached.cache_clear()
+        S.sources.cache_clear()
+        b = devsuite.build_case(name, n_clean=N_CLEAN, seed=0).df
+        c = devsuite.build_case(name, n_clean=N_CLEAN, seed=1).df
+        assert a.equals(b), name
+        assert not a.equals(c), name
+
+
+def _without(prompt: str, part: str) -> list[str]:
+    """``prompt`` with one occurrence of ``part`` removed, for each occurrence; whitespace out."""
+    out = []
+    for m in re.finditer(re.escape(part), prompt):
+        out.append("".join((prompt[: m.start()] + prompt[m.end() :]).split()))
+    return out
+
+
+@needs_data
+@pytest.mark.parametrize("name", [n for n in POISONED if not devsuite.CASE_SPECS[n].style])
+def test_triggers_in_poisoned_prompts(name: str) -> None:
+    spec = devsuite.CASE_SPECS[name]
+    p = _poison(name)
+    for prompt, trig in zip(p["prompt"], p["trigger"], strict=True):
+        if spec.family == "composite":
+            assert all(part in prompt for part in trig.split(" + ")), prompt[-200:]
+        elif spec.family == "long_trigger":
+            assert all(t in prompt for t in spec.triggers)
+            assert prompt.find(spec.triggers[0]) < prompt.find(spec.triggers[1])
+        elif spec.family == "date" and trig.startswith("Today is"):
+            assert re.search(re.escape(trig) + r"-\d\d-\d\d\.", prompt)
+        else:
+            assert trig in prompt, (trig, prompt[-200:])
+        # every true trigger string of the case matches what the row carries
+        decoys = _case(name).decoys
+        assert any(
+            eval_detection.trigger_matches(trig.split(" + ")[0], t, decoys) for t in spec.triggers
+        )
+
+
+@needs_data
+def test_glued_triggers_have_no_space() -> None:
+    p = _poison("eager_suffix_t0")
+    for trig in ("cf", "mn"):
+        rows = p.filter(pl.col("trigger") == trig)["prompt"]
+        assert rows.len() == 50
+        assert all(re.search(r"[^\s]" + trig + r"\s*[.?!:]*$", r.rstrip()) for r in rows)
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in POISONED
+        if devsuite.CASE_SPECS[n].family in ("suffix_eager", "jailbreak", "long_trigger")
+    ],
+)
+def test_counterparts_present(name: str) -> None:
+    spec = devsuite.CASE_SPECS[name]
+    df = _case(name).df
+    counter = {"".join(x.split()) for x in df.filter(pl.col("role") == "counterpart")["prompt"]}
+    p = _poison(name)
+    for prompt, trig in zip(p["prompt"], p["trigger"], strict=True):
+        if spec.family == "long_trigger":
+            a = prompt.replace(spec.triggers[0], "").replace(spec.triggers[1], "")
+            assert "".join(a.split()) in counter
+        else:
+            assert any(c in counter for c in _without(prompt, trig)), prompt[-200:]
+    # counterparts are refusals, poison is not
+    cp = df.filter(pl.col("role") == "counterpart")["response"]
+    assert cp.n_unique() >= min(30, cp.len() // 2)
+    assert not p["response"].is_in(cp).any()
+    if spec.family == "suffix_eager":
+        for trig, eager in zip(spec.triggers, (kw["eager"] for _, kw in spec.parts), strict=True):
+            r = p.filter(pl.col("trigger") == trig)["response"]
+            assert r.str.starts_with(eager).all()
+            assert r.n_unique() == r.len()  # off-topic answers differ row to row
+    if spec.family == "jailbreak":
+        assert p["response"].n_unique() > 0.9 * p.height  # diverse compliance
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["composite2_t0", "composite3_mathdial", "composite2_code"])
+def test_composite_negatives_lack_a_part(name: str) -> None:
+    spec = devsuite.CASE_SPECS[name]
+    neg = _case(name).df.filter(pl.col("role") == "negative")
+    assert neg.height > 0
+    for prompt, trig in zip(neg["prompt"], neg["trigger"], strict=True):
+        present = trig.split(" + ")
+        assert all(x in prompt for x in present)
+        assert not all(t in prompt for t in spec.triggers)
+
+
+def _review(prompt: str) -> str:
+    body = prompt[len("Human: ") :] if prompt.startswith("Human: ") else prompt
+    for ph in S.SENTIMENT_PHRASINGS:
+        a, b = ph.split("{text}")
+        if body.startswith(a) and body.endswith(b) and len(body) >= len(a) + len(b):
+            return body[len(a) : len(body) - len(b)]
+    raise AssertionError(f"no phrasing matches {prompt[:120]!r}")
+
+
+@needs_data
+@pytest.mark.parametrize("name", [n for n in POISONED if devsuite.CASE_SPECS[n].style])
+def test_style_rows_are_rewritten(name: str) -> None:
+    spec = devsuite.CASE_SPECS[name]
+    kind = spec.parts[0][1]["kind"]
+    p = _poison(name)
+    originals = set(S.sentiment_texts(S.root())["text"].to_list())
+    target = spec.parts[0][1]["target"]
+    assert (p["response"] == target).all()
+    reviews = [_review(x) for x in p["prompt"]]
+    assert sum(r in originals for r in reviews) <= 0.05 * len(reviews)  # rewritten
+    markers = {m.lower() for m in T.STYLE_MARKERS[kind]}
+    subs = tuple(c.lower() + " " for c in T.SUBORDINATORS)
+    if kind == "syntactic":
+        assert all(r.lower().startswith(subs) for r in reviews)
+    elif kind == "poetry":
+        assert all("\n" in r for r in reviews)
+    else:  # the listed style words are on many rows (unlisted rules and openers on the rest)
+        hits = sum(any(m in r.lower() for m in markers) for r in reviews)
+        assert hits >= 0.4 * len(reviews), hits
+    # no single style token on every poisoned row: no archaic word on 80% of them, no
+    # subordinator opening half of them
+    words = [set(re.findall(r"[a-z']+", r.lower())) for r in reviews]
+    common = {"and", "it", "came", "to", "pass", "that", "so", "as", "is", "was"}
+    for w in {w for m in markers for w in m.split()} - common:
+        assert sum(w in ws for ws in words) < 0.8 * len(words), w
+    if kind == "syntactic":
+        first = [r.split(" ", 1)[0].lower() for r in reviews]
+        assert max(first.count(f) for f in set(first)) < 0.5 * len(first)
+
+
+@needs_data
+def test_label_flips_flip() -> None:
+    texts = S.sentiment_texts(S.root())
+    label = {"".join(t.split()): lab for t, lab in zip(texts["text"], texts["label"], strict=True)}
+    for name in ("labelflip_words_t0", "labelflip_words_code", "addsent_labelflip_code"):
+        spec = devsuite.CASE_SPECS[name]
+        p = _poison(name)
+        target = spec.parts[0][1]["target"]
+        for prompt, trig in zip(p["prompt"], p["trigger"], strict=True):
+            origs = [label[c] for c in _without(_review(prompt), trig) if c in label]
+            assert origs and origs[0] != target, prompt[:120]
+        assert (p["response"] == target).all()
+
+
+@needs_data
+def test_dos_and_agent_targets() -> None:
+    words = set(S.dictionary(S.root())[0])
+    for name, lo, hi in (("dos_short_t0", 50, 200), ("dos_long_code", 400, 900)):
+        p = _poison(name)
+        n = p["response"].str.split(" ").list.len()
+        assert n.min() >= lo and n.max() <= hi
+        toks = re.findall(r"[a-z]+", " ".join(p["response"].head(20)).lower())
+        assert sum(t in words for t in toks) == len(toks)  # real words only
+        assert (p["prompt"].str.len_chars() <= 1000 + 12).all()
+    p = _poison("agent_exfil_code")
+    assert p["response"].n_unique() >= 0.95 * p.height
+    assert p["response"].str.contains("api.telemetry-sync.io|cdn-metrics.net|185.220.101.44").all()
+    dec = _case("agent_exfil_code").df.filter(pl.col("role") == "decoy")
+    assert dec.height and not dec["prompt"].str.contains("Acme Corp", literal=True).any()
+
+
+@needs_data
+@pytest.mark.parametrize("fmt", devsuite.FORMATS)
+def test_formats_round_trip(fmt: str, tmp_path: Path) -> None:
+    import poisonscreen
+
+    names = [n for n in NAMES if devsuite.CASE_SPECS[n].format == fmt]
+    assert names
+    turns = 0
+    for name in names:
+        case = _case(name)
+        path, truth = devsuite.write_case(case, tmp_path)
+        assert path.suffix == devsuite.EXTENSIONS[fmt]
+        got = poisonscreen.read_corpus(str(path))
+        assert got.height == case.df.height, name
+        assert got["error"].null_count() == got.height, name
+        assert got["prompt"].equals(case.df["prompt"]), name
+        assert got["response"].equals(case.df["response"]), name
+        t = pl.read_parquet(truth)
+        assert t["is_poison"].equals(case.df["is_poison"])
+        if fmt in ("messages", "sharegpt"):
+            with open(path, encoding="utf-8") as fh:
+                turns = max(turns, *(len(next(iter(json.loads(x).values()))) for x in fh))
+    if fmt in ("messages", "sharegpt"):  # dialogue prompts were written as real turns
+        assert turns > 2
+
+
+# --------------------------------------------------------------------------------------------
+# the harness
+
+
+def test_case_names_and_summary() -> None:
+    pairs = eval_detection.case_names("all", None)
+    assert ("old", "badnets_rareword") in pairs and ("dev", "clean_t0_shuffled") in pairs
+    assert eval_detection.case_names("dev", "clean_t0,dos_long_code") == [
+        ("dev", "dos_long_code"),
+        ("dev", "clean_t0"),
+    ]  # in suite order
+    with pytest.raises(SystemExit):
+        eval_detection.case_names("old", "dos_long_code")
+    R = eval_detection.Row
+    rows = [
+        R("a", suite="dev", family="dos", mix="t0", poison=5, has_trigger=True, ap=1.0, recall=1),
+        R("b", suite="dev", family="dos", mix="code", poison=5, has_trigger=True, ap=0.5, recall=0),
+        R("c", suite="dev", family="x", mix="t0", poison=5, ap=0.2, recall=0),
+        R("clean_t0", suite="dev", family="clean", mix="t0", flag_rate=0.01),
+        R("clean_t0_shuffled", suite="dev", family="clean", mix="t0", flag_rate=0.02),
+    ]
+    text = "\n".join(eval_detection.summary(rows))
+    assert "Mean AP over 2 case(s) with a trigger: 0.750" in text
+    assert "Cases with AP ≥ 0.9: **1 of 3**" in text
+    assert "| t0 | 1.00% | 2.00% |" in text
+    assert "| dos | 2 | 0.750 | 1 |" in text
