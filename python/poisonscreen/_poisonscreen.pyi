@@ -280,3 +280,17 @@ def label_surprise(
     alpha: float = 1.0,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
+def content_expectation(
+    source: list[_Chunk] | TokenTable,
+    rows: _U32,
+    columns: list[_U64],
+    target_columns: list[int],
+    target_values: _U64,
+    offsets: npt.NDArray[np.int64],
+    carriers: _U32,
+    excludes: list[str],
+    *,
+    min_df: int = 30,
+    alpha: float = 10.0,
+    threads: int | None = None,
+) -> npt.NDArray[np.float64]: ...

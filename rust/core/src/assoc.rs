@@ -934,3 +934,155 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
     }
     Ok(out)
 }
+
+/// One hypothesis for [`content_expectation`]: rows showing `value` in column `column` are the
+/// pattern; `carriers` the candidate's rows; `exclude` the text of the candidate feature, whose
+/// words are not counted as a carrier's evidence.
+#[derive(Clone, Debug)]
+pub struct ContentTarget {
+    pub column: usize,
+    pub value: u64,
+    pub carriers: Vec<u32>,
+    pub exclude: String,
+}
+
+/// For each target, the number of its carriers expected to show the pattern *given the rest of
+/// their prompts*: the sum over carriers of a leave-one-out naive Bayes probability of the
+/// pattern from the prompt's distinct words (words carried by at least `min_df` of `rows`, the
+/// candidate's own words left out). Word likelihoods are smoothed toward the word's corpus rate
+/// by `alpha` pseudo-rows, so co-occurrences a few rows deep move little. A trigger inserted into
+/// unrelated prompts is expected to show its pattern about as rarely as the corpus does; a word
+/// of a topic (`C` in C programming questions) is expected to show the topic's answers, since
+/// the rest of such prompts predicts them as well.
+pub fn content_expectation<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    columns: &[&[u64]],
+    targets: &[ContentTarget],
+    min_df: u32,
+    alpha: f64,
+) -> Result<Vec<f64>> {
+    let n = src.len();
+    if columns.iter().any(|c| c.len() != n) {
+        return Err(CoreError::Input("every column needs one code per row".into()));
+    }
+    if let Some(t) = targets.iter().find(|t| t.column >= columns.len()) {
+        return Err(CoreError::Input(format!("target column {} out of range", t.column)));
+    }
+    if let Some(&r) = rows.iter().chain(targets.iter().flat_map(|t| t.carriers.iter())).find(|&&r| r as usize >= n) {
+        return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
+    }
+    if !(alpha.is_finite() && alpha > 0.0) {
+        return Err(CoreError::Config("alpha must be a positive number".into()));
+    }
+    // the distinct patterns, and for each column the value -> pattern index
+    let mut pattern_of: Vec<HashIndex<u32>> = vec![HashIndex::default(); columns.len()];
+    let mut target_pattern = Vec::with_capacity(targets.len());
+    let mut n_patterns = 0u32;
+    for t in targets {
+        let id = *pattern_of[t.column].entry(t.value).or_insert_with(|| {
+            n_patterns += 1;
+            n_patterns - 1
+        });
+        target_pattern.push(id);
+    }
+    let in_rows: Vec<bool> = {
+        let mut m = vec![false; n];
+        rows.iter().for_each(|&r| m[r as usize] = true);
+        m
+    };
+    let shows = |r: usize, out: &mut Vec<u32>| {
+        out.clear();
+        for (c, map) in pattern_of.iter().enumerate() {
+            if let Some(&p) = map.get(&columns[c][r]) {
+                out.push(p);
+            }
+        }
+    };
+    let key = |w: u64, p: u32| w ^ remix(u64::from(p) ^ 0x3c6e_f372_fe94_f82b);
+    // pass 1: word df, (word, pattern) counts, pattern sizes
+    type Counts = (HashIndex<u32>, HashIndex<u32>, Vec<u64>);
+    let (df, co, sizes): Counts = rows
+        .par_chunks(BLOCK)
+        .try_fold(
+            || (HashIndex::default(), HashIndex::default(), vec![0u64; n_patterns as usize]),
+            |(mut df, mut co, mut sizes), block| -> Result<Counts> {
+                let (mut buf, mut words, mut pats) = (Vec::new(), Vec::new(), Vec::new());
+                for &r in block {
+                    shows(r as usize, &mut pats);
+                    pats.iter().for_each(|&p| sizes[p as usize] += 1);
+                    if let Some(t) = src.tokens(r as usize, &mut buf)? {
+                        words.clear();
+                        words.extend_from_slice(t);
+                        words.sort_unstable();
+                        words.dedup();
+                        for &w in &words {
+                            *df.entry(w).or_insert(0) += 1;
+                            for &p in &pats {
+                                *co.entry(key(w, p)).or_insert(0) += 1;
+                            }
+                        }
+                    }
+                }
+                Ok((df, co, sizes))
+            },
+        )
+        .try_reduce(
+            || (HashIndex::default(), HashIndex::default(), vec![0u64; n_patterns as usize]),
+            |a, b| {
+                let merge = |x: HashIndex<u32>, y: HashIndex<u32>| {
+                    let (mut big, small) = if x.len() >= y.len() { (x, y) } else { (y, x) };
+                    for (k, v) in small {
+                        *big.entry(k).or_insert(0) += v;
+                    }
+                    big
+                };
+                let sizes = a.2.iter().zip(&b.2).map(|(x, y)| x + y).collect();
+                Ok((merge(a.0, b.0), merge(a.1, b.1), sizes))
+            },
+        )?;
+    let total = rows.len() as f64;
+    let opts = crate::ShingleOptions { normalize: NormalizeOptions::default(), mode: TokenMode::Word, k: 1 };
+    let out: Vec<f64> = targets
+        .par_iter()
+        .zip(target_pattern.par_iter())
+        .map(|(t, &p)| -> Result<f64> {
+            let mut excl = Vec::new();
+            crate::shingle::token_hashes(&t.exclude, &opts, &mut excl);
+            let (mut buf, mut words) = (Vec::new(), Vec::new());
+            let n_v = sizes[p as usize] as f64;
+            let mut mu = 0.0;
+            for &r in &t.carriers {
+                if !in_rows[r as usize] {
+                    continue;
+                }
+                let own = f64::from(u8::from(columns[t.column][r as usize] == t.value));
+                let (nv, nn) = (n_v - own, total - n_v - (1.0 - own));
+                if nv + nn <= 0.0 {
+                    continue;
+                }
+                let mut logit = ((nv + 0.5) / (nn + 0.5)).ln();
+                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                    words.clear();
+                    words.extend(toks.iter().copied().filter(|w| !excl.contains(w)));
+                    words.sort_unstable();
+                    words.dedup();
+                    for &w in &words {
+                        let d = f64::from(df.get(&w).copied().unwrap_or(0));
+                        if d < f64::from(min_df) {
+                            continue;
+                        }
+                        let c = f64::from(co.get(&key(w, p)).copied().unwrap_or(0));
+                        let (cv, cn) = (c - own, (d - c) - (1.0 - own));
+                        let rate = (d - 1.0) / (total - 1.0).max(1.0);
+                        logit += ((cv.max(0.0) + alpha * rate) / (nv + alpha)).ln()
+                            - ((cn.max(0.0) + alpha * rate) / (nn + alpha)).ln();
+                    }
+                }
+                mu += 1.0 / (1.0 + (-logit).exp());
+            }
+            Ok(mu)
+        })
+        .collect::<Result<_>>()?;
+    Ok(out)
+}

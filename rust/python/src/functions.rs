@@ -1094,7 +1094,55 @@ fn label_surprise<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// For each target (column, value, carriers as CSR, excluded phrase), the number of carriers
+/// expected to show the value given the rest of their prompts (leave-one-out naive Bayes).
+#[pyfunction]
+#[pyo3(signature = (source, rows, columns, target_columns, target_values, offsets, carriers, excludes, *, min_df=30, alpha=10.0, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn content_expectation<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    rows: PyReadonlyArray1<'py, u32>,
+    columns: Vec<PyReadonlyArray1<'py, u64>>,
+    target_columns: Vec<usize>,
+    target_values: PyReadonlyArray1<'py, u64>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    carriers: PyReadonlyArray1<'py, u32>,
+    excludes: Vec<String>,
+    min_df: u32,
+    alpha: f64,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let rows = slice1(&rows, "rows")?;
+    let cols: Vec<&[u64]> = columns.iter().map(|c| slice1(c, "columns")).collect::<PyResult<_>>()?;
+    let values = slice1(&target_values, "target_values")?;
+    let offsets = slice1(&offsets, "offsets")?;
+    let carriers = slice1(&carriers, "carriers")?;
+    let m = target_columns.len();
+    if values.len() != m || excludes.len() != m || offsets.len() != m + 1 {
+        return Err(config_error("one value, exclusion and carrier list per target"));
+    }
+    let mut targets = Vec::with_capacity(m);
+    for j in 0..m {
+        let (a, b) = (offsets[j], offsets[j + 1]);
+        if a < 0 || b < a || b as usize > carriers.len() {
+            return Err(config_error("offsets must rise within the carriers"));
+        }
+        targets.push(core::assoc::ContentTarget {
+            column: target_columns[j],
+            value: values[j],
+            carriers: carriers[a as usize..b as usize].to_vec(),
+            exclude: excludes[j].clone(),
+        });
+    }
+    let out = mine(py, threads, source, &word_spec(&[1]), |src| {
+        core::assoc::content_expectation(src, rows, &cols, &targets, min_df, alpha)
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(content_expectation, m)?)?;
     m.add_function(wrap_pyfunction!(label_surprise, m)?)?;
     m.add_function(wrap_pyfunction!(counterpart_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(edge_codes, m)?)?;
