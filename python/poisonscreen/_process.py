@@ -8,7 +8,7 @@
 - **Signals** (:func:`handle_signals`, the CLI's): on ``SIGINT`` or ``SIGTERM`` a watcher thread
   removes the registered paths, prints one line and exits 130 or 143 at once, also while the
   main thread is inside a long call of the compiled core.
-- **Memory**: :func:`lean_address_space` turns off allocator settings that reserve address space
+- **Memory**: :func:`lean_allocators` turns off allocator settings that reserve address space
   without using it, when an address-space limit is set; :func:`resource_error` turns an
   allocation failure into one :class:`~poisonscreen.exceptions.ResourceError` naming the
   budgets that bound the scan's memory.
@@ -225,13 +225,20 @@ def _mapped_bytes() -> int | None:
 _lean_done = False
 
 
-def lean_address_space() -> bool:
-    """Under an address-space limit, stop the allocators from reserving address space they do
-    not use: glibc then keeps at most two malloc arenas (64 MB reserved each; by default up to
-    eight per core) and Arrow allocates with the system allocator (mimalloc, its default,
-    reserves 1 GiB at its first allocation), unless ``ARROW_DEFAULT_MEMORY_POOL`` says
-    otherwise. Without a limit reserved space costs nothing and nothing changes. Whether it
-    applied."""
+def lean_allocators() -> bool:
+    """Under an address-space limit (``ulimit -v``, ``prlimit --as``), stop the allocators from
+    reserving address space they never use; without a limit reserved space costs nothing and
+    nothing changes. Called when ``poisonscreen`` is imported, before polars, pyarrow and
+    NumPy load (later calls do nothing):
+
+    - glibc keeps at most two malloc arenas (``mallopt(M_ARENA_MAX, 2)``; each reserves 64 MB,
+      and by default there may be eight per core);
+    - Arrow allocates with the system allocator (``ARROW_DEFAULT_MEMORY_POOL=system``; mimalloc,
+      its default, reserves 1 GiB at its first allocation);
+    - OpenBLAS starts one thread (``OPENBLAS_NUM_THREADS=1``; each thread reserves a stack and
+      buffers).
+
+    Settings the environment already holds are kept. Whether a limit is set."""
     global _lean_done
     if _lean_done or address_space_limit() is None:
         return _lean_done
@@ -242,17 +249,17 @@ def lean_address_space() -> bool:
             ctypes.CDLL(name).mallopt(_M_ARENA_MAX, 2)
     except (OSError, AttributeError):  # pragma: no cover - not glibc
         pass
-    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-        import pyarrow as pa
-
-        pa.set_memory_pool(pa.system_memory_pool())
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     return True
 
 
-#: the address space a scan needs beyond what the process maps when it starts (measured: the
-#: demo corpus needs about 200 MB; below this the compiled core may fail an allocation, which
-#: aborts the process, rather than raise)
-MIN_HEADROOM = 256 << 20
+lean_allocators()  # at import: poisonscreen/__init__ imports this module before polars and pyarrow
+
+
+#: the address space a scan needs beyond what the process maps when it starts: below this the
+#: compiled core's first allocations may fail, which aborts the process rather than raise
+MIN_HEADROOM = 320 << 20
 
 
 def check_headroom() -> None:

@@ -509,7 +509,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # bad usage (2), or --help / --version (0)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    _process.lean_address_space()
     with _process.handle_signals():
         return _run(args)
 

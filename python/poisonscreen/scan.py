@@ -297,7 +297,7 @@ def make_result(
         "input_roots": [str(r) for r in input_roots or []],
         "started_at": started_at,
         "finished_at": _now(),
-        "command": list(sys.argv),
+        "command": list(getattr(sys, "orig_argv", sys.argv)),
         "cwd": os.getcwd(),
     }
     return ScanResult(
@@ -490,7 +490,6 @@ def scan(
     """
     cfg = resolve_config(config, overrides)
     started = _now()
-    _process.lean_address_space()
     _process.check_headroom()
     framed = isinstance(source, (pl.DataFrame, pl.LazyFrame))
     files = None if framed else scan_sources(source)
