@@ -323,6 +323,18 @@ def test_outputs_replace_the_out_folder_whole(
     assert cli(["scan", str(src), "--out", str(out), "-q"]) == 0
     assert (out / "report.html").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
+    # the staging folder of a process killed while writing is removed by a later write
+    from poisonscreen._process import HOST
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".out.tmp-{HOST}-{dead.pid}-abc123"
+    left.mkdir()
+    (left / "rows.parquet").write_bytes(b"")
+    old = time.time() - 3600
+    os.utime(left, (old, old))
+    assert cli(["scan", str(src), "--out", str(out), "-q"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
 
 
 def test_out_must_be_apart_from_inputs_and_ours(tmp_path: Path) -> None:
@@ -331,7 +343,10 @@ def test_out_must_be_apart_from_inputs_and_ours(tmp_path: Path) -> None:
     proc = _run("scan", d, "--out", d / "out", "-q")
     assert proc.returncode == EXIT_USAGE and "lies inside an input" in proc.stderr
     assert not (d / "out").exists()
-    assert cli(["scan", str(d / "*.jsonl"), "--out", str(d / "o"), "-q"]) == 2  # a glob's folder
+    assert cli(["scan", str(d / "**" / "*.jsonl"), "--out", str(d / "o"), "-q"]) == 2  # recurses
+    assert cli(["scan", str(d / "*"), "--out", str(d / "o"), "-q"]) == 0  # matches no o yet
+    assert cli(["scan", str(d / "*"), "--out", str(d / "o"), "-q"]) == 2  # now it would
+    shutil.rmtree(d / "o")
     assert cli(["scan", str(src), "--out", str(d), "-q"]) == 2  # holds the input
     with pytest.raises(ConfigError, match="lies inside an input"):
         ps.scan(str(d)).write(d / "out")

@@ -96,8 +96,10 @@ def _within(inner: Path, outer: Path) -> bool:
 
 
 def input_roots(source: Any) -> list[Path]:
-    """The resolved paths an input covers: each file and directory named, and for a glob the
-    directory its pattern starts in (``data`` for ``data/**/*.jsonl``). Empty for frames."""
+    """The resolved paths an input covers: each file and directory named; for a glob whose
+    last part alone has wildcards (``data/*.jsonl``) what it matches now, and for one that
+    recurses or has wildcards in a folder (``data/**/*.jsonl``, ``*/x.jsonl``) the folder it
+    starts in (``data``), anything under which a later run may read. Empty for frames."""
     if isinstance(source, (str, os.PathLike)):
         items: list[Any] = [source]
     elif isinstance(source, (list, tuple)):
@@ -112,12 +114,12 @@ def input_roots(source: Any) -> list[Path]:
         if not isinstance(p, str):
             continue
         if not os.path.exists(p) and glob.has_magic(p):
-            static = []
-            for part in Path(p).parts:
-                if glob.has_magic(part):
-                    break
-                static.append(part)
-            roots.append(real(Path(*static) if static else Path(".")))
+            parts = Path(p).parts
+            first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+            if first == len(parts) - 1 and "**" not in parts[-1]:
+                roots.extend(real(m) for m in glob.glob(p))
+            else:
+                roots.append(real(Path(*parts[:first]) if first else Path(".")))
         else:
             roots.append(real(p))
     return roots

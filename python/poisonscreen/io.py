@@ -21,8 +21,11 @@ non-string field, an unknown schema, ...) is kept as a *failed row*: ``prompt``,
 - Blank (whitespace-only) lines in JSONL and CSV are not records: they get no ``row_id`` (the
   ``line`` numbers of later records still count them).
 - An empty file gives zero rows. A file that cannot be read at all (a ``.json`` that is neither a
-  JSON array nor JSON Lines, a corrupt Parquet file, an unknown extension) raises
-  :class:`~poisonscreen.exceptions.InputError` naming the file.
+  JSON array nor JSON Lines, a corrupt Parquet file, an unknown extension, a FIFO, socket or
+  device rather than a regular file) raises :class:`~poisonscreen.exceptions.InputError` naming
+  the file; a truncated ``.gz`` names the last line read whole.
+- A record nested deeper than ``max_depth`` or larger than ``max_row_bytes`` is a failed row
+  (:func:`iter_corpus`); a JSON Lines line over the limit is skipped without being held in memory.
 
 Text fields are strict: a field that should hold text must be a JSON string. Numbers
 (``"answer": 42``), booleans, objects and nulls make the row fail with e.g.
