@@ -609,32 +609,38 @@ def bounded_lines(f: Any, max_row_bytes: int) -> Iterator[tuple[bytes | None, in
 
 
 def _jsonl_lines(f: Any, path: str, max_row_bytes: int, start: int = 1) -> Iterator[Record]:
+    """The records of JSON Lines, a line at a time (:func:`bounded_lines`' rule, inlined: this
+    loop runs once per row)."""
+    readline, loads = f.readline, _loads
+    cap = max_row_bytes + 1  # the longest line allowed, with its newline
     lineno = start - 1
-    lines = bounded_lines(f, max_row_bytes)
     while True:
         try:
-            raw, size = next(lines, (b"", -1))
+            raw = readline(cap)
+            if len(raw) == cap and not raw.endswith(b"\n"):
+                size = len(raw) + skip_line(f)
+                raw = None
         except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
             raise InputError(
                 f"{path}: cannot read past line {lineno:,} (the lines before it are whole; "
                 f"the file is truncated or corrupt): {exc}"
             ) from exc
-        if size < 0:
-            return
         lineno += 1
         if raw is None:
             yield lineno, None, _too_long(size, max_row_bytes)
             continue
+        if not raw:
+            return
         if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
-        if not raw.strip():
-            continue  # a blank line is not a record
         try:
-            rec = _loads(raw)
+            rec = loads(raw)
         except RecursionError:  # the json module's own stack limit (orjson says ValueError)
             yield lineno, None, "invalid JSON: nested too deep for the parser"
             continue
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            if not raw.strip():
+                continue  # a blank line is not a record
             yield lineno, None, _parse_error(raw, exc)
             continue
         yield lineno, rec, None
@@ -1050,8 +1056,6 @@ def _plan(
 def _too_deep(rec: dict, max_depth: int) -> str | None:
     """The top-level field of ``rec`` (level 1) holding containers nested deeper than
     ``max_depth`` levels, or None. Walked with a stack, never by recursion."""
-    if all(type(v) is not dict and type(v) is not list for v in rec.values()):
-        return None  # the common flat record
     for key, value in rec.items():
         stack = [(value, 2)]
         while stack:
@@ -1095,7 +1099,12 @@ def _generate(
         for line, rec, perr in records(style):
             if perr is None:
                 if type(rec) is dict:
-                    deep = _too_deep(rec, max_depth)
+                    for v in rec.values():  # a flat record, the common case, is not walked
+                        if type(v) is dict or type(v) is list:
+                            deep = _too_deep(rec, max_depth)
+                            break
+                    else:
+                        deep = None
                     try:
                         if deep is not None:
                             raise _RowError(_deep_error(max_depth), deep)
