@@ -436,9 +436,9 @@ def test_scratch_of_a_killed_process_is_removed_later(tmp_path: Path) -> None:
 # 8. memory: no needless address space, and one clear error
 
 
-def _vm_after_import() -> int:
+def _vm_peak_after_import() -> int:
     code = "import poisonscreen.cli\nfor l in open('/proc/self/status'):\n" \
-        "    l.startswith('VmSize') and print(int(l.split()[1]) * 1024)"  # fmt: skip
+        "    l.startswith('VmPeak') and print(int(l.split()[1]) * 1024)"  # fmt: skip
     out = subprocess.run(["prlimit", "--as=4000000000", sys.executable, "-c", code],
                          capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
     return int(out.stdout.strip())
@@ -455,7 +455,7 @@ def test_address_space_limit(tmp_path: Path) -> None:
                         capture_output=True, text=True, timeout=300)  # fmt: skip
     assert ok.returncode == 0, ok.stderr[-2000:]
     # too little room: one line naming what to change, not a traceback or an abort
-    limit = _vm_after_import() + (100 << 20)
+    limit = _vm_peak_after_import() + (100 << 20)
     low = subprocess.run(["prlimit", f"--as={limit}", *base, "--out", str(tmp_path / "b")],
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert low.returncode == EXIT_RESOURCE, low.stderr[-2000:]

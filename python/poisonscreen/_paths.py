@@ -228,6 +228,10 @@ def staged_dir(
         for keep in KEEP:
             if (old / keep).exists():
                 os.rename(old / keep, target / keep)
+        try:
+            os.chmod(old, 0o700)  # a read-only old folder: its files can be removed all the same
+        except OSError:
+            pass
         shutil.rmtree(old, ignore_errors=True)
         _process.unregister(str(old))
     except BaseException:
