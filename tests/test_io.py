@@ -271,7 +271,7 @@ def test_messages_multiturn_system_parts_sharegpt(tmp_path) -> None:
                 {"from": "gpt", "value": "g"},
             ]
         },
-        {  # trailing user turn after the last assistant turn is ignored
+        {  # a user turn after the last assistant turn fails the row (it used to be dropped)
             "messages": [
                 {"role": "user", "content": "u"},
                 {"role": "assistant", "content": "a"},
@@ -306,10 +306,11 @@ def test_messages_multiturn_system_parts_sharegpt(tmp_path) -> None:
         "h",
         "g",
     )
-    assert (rows[3]["prompt"], rows[3]["response"]) == ("u", "a")
+    assert (rows[3]["prompt"], rows[3]["response"]) == (None, None)
+    assert "field 'messages[2]': a 'user' turn after the last assistant turn" in rows[3]["error"]
     assert (rows[4]["prompt"], rows[4]["response"]) == ("", "unprompted")
     errors = df["error"].to_list()
-    assert errors[:5] == [None] * 5
+    assert errors[:5] == [None] * 3 + [errors[3], None]
     p = str(tmp_path / "chat.jsonl")
     assert errors[5] == f"{p}:6: field 'messages': no assistant turn"
     assert errors[6].startswith(f"{p}:7: field 'messages': empty list")

@@ -105,7 +105,9 @@ def test_failed_rows_are_kept(tmp_path: Path) -> None:
     good = [json.dumps(r) for r in _clean_rows(30)]
     lines = [*good[:10], "{not json", *good[10:20], '{"prompt": 3, "response": "x"}', *good[20:]]
     path.write_text("\n".join(lines) + "\n")
-    result = ps.scan(str(path))
+    with pytest.raises(ps.InputError, match=r"2 of 32 rows \(6.25%\) failed to parse"):
+        ps.scan(str(path))  # more than max_failed (1%) by default: not screened
+    result = ps.scan(str(path), max_failed=0.1)
     assert result.rows.height == 32
     failed = result.rows.filter(pl.col("error").is_not_null())
     assert failed["line"].to_list() == [11, 22]
@@ -354,12 +356,11 @@ def test_similarity_stage_is_wired_in(
 
 
 def test_empty_corpus(tmp_path: Path) -> None:
+    """An empty input screens nothing: an error, not an empty "nothing flagged" result."""
     path = tmp_path / "empty.jsonl"
     path.write_text("")
-    result = ps.scan(str(path))
-    assert result.rows.height == 0 and result.summary["rows_read"] == 0
-    result.write(tmp_path / "out")
-    assert pl.read_parquet(tmp_path / "out" / "rows.parquet").height == 0
+    with pytest.raises(ps.InputError, match="holds no records"):
+        ps.scan(str(path))
 
 
 def test_cli_scan_outputs_and_exit_codes(
@@ -486,7 +487,7 @@ def test_split_refuses_a_file_that_changed(tmp_path: Path) -> None:
     ps.scan(str(src)).write(out)
     with src.open("a") as fh:
         fh.write(json.dumps(_clean_rows(1, seed=9)[0]) + "\n")
-    with pytest.raises(InputError, match="31 rows"):
+    with pytest.raises(InputError, match="is not the file the findings describe"):
         split([str(src)], findings=out, clean=tmp_path / "c", quarantine=tmp_path / "q")
     # each format's own check: more or fewer records than the rows it is given
     from poisonscreen.split import _split_file

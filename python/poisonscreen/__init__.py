@@ -13,7 +13,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 
-from . import _poisonscreen
+# _process first: under an address-space limit its import turns off allocator settings that
+# reserve address space, before polars, pyarrow and NumPy load (_process.lean_allocators)
+from . import _poisonscreen, _process  # noqa: F401
 from .exceptions import ConfigError, InputError, PoisonScreenError
 
 __version__: str = _poisonscreen.__version__

@@ -1,22 +1,38 @@
 """The ``poisonscreen`` command line.
 
-Exit codes (``scan``): 0 — ran, nothing flagged; 1 — ran, rows flagged (use ``--exit-zero`` to get
-0 anyway); 2 — bad usage or settings; 3 — the input could not be read. Other commands exit 0 on
-success, 2 or 3 on errors.
+Exit codes, for a pipeline to gate on (the README has the table):
+
+- 0 — screened, nothing flagged (``split``, ``clusters``: done);
+- 1 — screened, rows flagged (``--exit-zero`` turns this into 0);
+- 2 — bad usage or settings (nothing was read);
+- 3 — the input could not be read, held no record, or more than ``--max-failed`` of its rows
+  failed to parse: it was not screened (``split``: the findings do not describe these files);
+- 4 — internal error (a bug: the traceback is printed);
+- 5 — could not finish for want of memory or disk, or an output could not be written;
+- 130 / 143 — interrupted by SIGINT / SIGTERM (scratch files removed).
+
+Only 0 and 1 mean the input was screened.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+import tempfile
+import traceback
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ConfigError, InputError, PoisonScreenError
+from . import _paths, _process
+from .exceptions import ConfigError, InputError, PoisonScreenError, ResourceError
 
 EXIT_OK, EXIT_FLAGGED, EXIT_USAGE, EXIT_INPUT = 0, 1, 2, 3
+EXIT_INTERNAL, EXIT_RESOURCE = 4, 5
+EXIT_INTERRUPTED, EXIT_TERMINATED = _process.EXIT_INTERRUPTED, _process.EXIT_TERMINATED
 
 
 def demo_path() -> Path:
@@ -38,6 +54,58 @@ def _mapping(pairs: list[str] | None) -> dict[str, str] | None:
     return out
 
 
+def _int_at_least(low: int, high: int | None = None) -> Any:
+    """An argparse type: an integer in ``low .. high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"in {low} .. {high}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float | None = None, *, open_low: bool = False) -> Any:
+    """An argparse type: a finite number in ``low .. high`` (``open_low``: above ``low``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if (
+            not math.isfinite(value)
+            or value < low
+            or (open_low and value == low)
+            or (high is not None and value > high)
+        ):
+            where = f"{'above' if open_low else 'at least'} {low:g}"
+            if high is not None:
+                where += f" and at most {high:g}"
+            raise argparse.ArgumentTypeError(f"must be a number {where}, got {text}")
+        return value
+
+    return parse
+
+
+def _preflight_out(out: str, inputs: list[str]) -> None:
+    """Refuse an --out that is, holds or lies inside an input, or that holds other files, or
+    that cannot be written, before any work is done."""
+    _paths.check_apart("--out", out, [("an input", r) for r in _paths.input_roots(inputs)])
+    target = _paths.check_out(out)
+    parent = target.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.probe-", dir=parent))
+    except OSError as exc:
+        raise ConfigError(f"cannot write --out {out!r}: {exc}") from exc
+
+
 def _inputs(args: argparse.Namespace) -> list[str]:
     inputs = list(args.inputs)
     if getattr(args, "demo", False):
@@ -57,6 +125,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides["threads"] = args.threads
     if args.device != "auto":
         overrides["device"] = args.device
+    for name in ("max_failed", "max_depth", "max_row_bytes"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     if args.token_table_mb is not None:
         overrides["token_table_mb"] = args.token_table_mb
     if args.verify_text_mb is not None:
@@ -67,12 +138,16 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         overrides["spill"] = not args.no_spill
         overrides["spill_dir"] = args.spill_dir
     inputs = _inputs(args)
+    _preflight_out(args.out, inputs)
     if args.engine == "ray":
         try:
             from .ray import scan as ray_scan
         except ImportError as e:
             raise ConfigError(f"--engine ray is not available: {e}") from e
         work_dir = args.work_dir or str(Path(args.out) / "_work")
+        out_real, work_real = _paths.real(args.out), _paths.real(work_dir)
+        if out_real in work_real.parents and work_real != out_real / "_work":
+            raise ConfigError("--work-dir inside --out must be OUT/_work (the rest is replaced)")
         result = ray_scan(
             inputs,
             address=args.ray_address,
@@ -98,16 +173,21 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             f"-> {out}",
             file=sys.stderr,
         )
+        from .report import visible
+
         top = result.triggers.head(5)
         for row in top.iter_rows(named=True):
-            print(
+            line = (
                 f"  trigger {row['trigger']!r} ({row['kind']}): score {row['score']:.2f}, "
-                f"{row['support']} carriers — {row['response_pattern']}",
-                file=sys.stderr,
+                f"{row['support']} carriers — {row['response_pattern']}"
             )
+            print(visible(line, multiline=False), file=sys.stderr)
     if s["rows_flagged"] and not args.exit_zero:
         return EXIT_FLAGGED
     return EXIT_OK
+
+
+_CLUSTER_OUTPUTS = frozenset({"near_duplicates.parquet", "clusters.parquet"})
 
 
 def _cmd_clusters(args: argparse.Namespace) -> int:
@@ -116,7 +196,10 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
     from .features import near_duplicates
     from .io import read_corpus
 
-    corpus = read_corpus(_inputs(args), mapping=_mapping(args.map))
+    inputs = _inputs(args)
+    _paths.check_apart("--out", args.out, [("an input", r) for r in _paths.input_roots(inputs)])
+    _paths.check_out(args.out, _CLUSTER_OUTPUTS)
+    corpus = read_corpus(inputs, mapping=_mapping(args.map))
     column = {
         "prompt": pl.col("prompt"),
         "response": pl.col("response"),
@@ -133,18 +216,18 @@ def _cmd_clusters(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = corpus.select("row_id", "source", "line", "error").join(
         clusters, on="row_id", how="left"
     )
-    rows.write_parquet(out / "near_duplicates.parquet")
     summary = (
         clusters.filter(pl.col("cluster_size") > 1)
         .group_by("cluster_id")
         .agg(pl.len().alias("size"), pl.col("row_id").head(5).alias("example_rows"))
         .sort(["size", "cluster_id"], descending=[True, False])
     )
-    summary.write_parquet(out / "clusters.parquet")
+    with _paths.staged_dir(out, _CLUSTER_OUTPUTS) as stage:
+        rows.write_parquet(stage / "near_duplicates.parquet")
+        summary.write_parquet(stage / "clusters.parquet")
     dup_rows = int((clusters["cluster_size"] > 1).sum())
     msg = {
         "rows": corpus.height,
@@ -234,19 +317,61 @@ def build_parser() -> argparse.ArgumentParser:
         "scan",
         help="screen a corpus and write findings (rows/triggers/clusters Parquet, summary.json, report.html)",
         description="Screen a corpus. Writes rows.parquet (one row per input row), triggers.parquet, "
-        "clusters.parquet, summary.json and report.html into --out. Exit code 0: nothing flagged; "
-        "1: rows flagged; 2: bad usage; 3: unreadable input.",
+        "clusters.parquet, report.html and, last, summary.json into a folder beside --out that then "
+        "replaces --out whole. Exit code 0: screened, nothing flagged; 1: screened, rows flagged; "
+        "2: bad usage; 3: input unreadable, empty, or more than --max-failed of its rows failed to "
+        "parse (not screened); 4: internal error; 5: out of memory or disk, or --out not writable; "
+        "130/143: interrupted.",
     )
     common(s)
     s.add_argument("--out", "-o", required=True, metavar="DIR", help="output directory (created)")
     s.add_argument(
-        "--threshold", type=float, default=0.5, help="flag rows scoring at least this (default 0.5)"
+        "--threshold",
+        type=_number(0.0, 1.0, open_low=True),
+        default=0.5,
+        help="flag rows scoring at least this (default 0.5)",
     )
-    s.add_argument("--seed", type=int, default=0, help="seed of every randomised step (default 0)")
     s.add_argument(
-        "--min-support", type=int, default=None, help="fewest carriers for a trigger (default 15)"
+        "--seed",
+        type=_int_at_least(0, 2**64 - 1),
+        default=0,
+        help="seed of every randomised step (default 0)",
     )
-    s.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    s.add_argument(
+        "--min-support",
+        type=_int_at_least(2),
+        default=None,
+        help="fewest carriers for a trigger (default 15)",
+    )
+    s.add_argument(
+        "--threads",
+        type=_int_at_least(1),
+        default=None,
+        help="worker threads (default: all cores)",
+    )
+    s.add_argument(
+        "--max-failed",
+        type=_number(0.0, 1.0),
+        default=None,
+        metavar="FRACTION",
+        help="largest share of rows that may fail to parse for the input to count as screened "
+        "(default 0.01); above it, or when no row parses, exit 3",
+    )
+    s.add_argument(
+        "--max-depth",
+        type=_int_at_least(2),
+        default=None,
+        metavar="N",
+        help="a record nested deeper fails with a reason (default 64)",
+    )
+    s.add_argument(
+        "--max-row-bytes",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="a longer record fails with a reason; a longer JSON Lines line is not read into "
+        "memory (default 67108864, 64 MiB)",
+    )
     s.add_argument(
         "--device",
         choices=["auto", "cpu", "gpu"],
@@ -268,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--token-table-mb",
-        type=float,
+        type=_number(0.0),
         default=None,
         metavar="MB",
         help="most memory for the prompts' token hashes kept for trigger mining (default 2048); "
@@ -276,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--verify-text-mb",
-        type=float,
+        type=_number(0.0, open_low=True),
         default=None,
         metavar="MB",
         help="most text whose shingle sets the exact near-duplicate check holds at once "
@@ -306,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--partitions",
-        type=int,
+        type=_int_at_least(1),
         default=None,
         help="--engine ray: hash partitions per shuffle (default one per 250,000 rows)",
     )
@@ -321,7 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(c)
     c.add_argument("--out", "-o", required=True, metavar="DIR", help="output directory (created)")
     c.add_argument(
-        "--threshold", type=float, default=0.8, help="Jaccard similarity threshold (default 0.8)"
+        "--threshold",
+        type=_number(0.0, 1.0, open_low=True),
+        default=0.8,
+        help="Jaccard similarity threshold (default 0.8)",
     )
     c.add_argument(
         "--field",
@@ -329,16 +457,23 @@ def build_parser() -> argparse.ArgumentParser:
         default="both",
         help="text to compare (default both)",
     )
-    c.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
-    c.add_argument("--ngram", type=int, default=5, help="word n-gram shingle size (default 5)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument(
+        "--num-perm",
+        type=_int_at_least(1),
+        default=128,
+        help="MinHash permutations (default 128)",
+    )
+    c.add_argument(
+        "--ngram", type=_int_at_least(1), default=5, help="word n-gram shingle size (default 5)"
+    )
+    c.add_argument("--seed", type=_int_at_least(0, 2**64 - 1), default=0)
     c.add_argument(
         "--verify",
         choices=["exact", "signature", "none"],
         default="exact",
         help="check candidate pairs (default exact Jaccard)",
     )
-    c.add_argument("--threads", type=int, default=None)
+    c.add_argument("--threads", type=_int_at_least(1), default=None)
     c.set_defaults(func=_cmd_clusters)
 
     sp = sub.add_parser(
@@ -346,7 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write clean and quarantined rows in their original format, using scan findings",
         description="Split the inputs into clean and quarantined rows (flagged or unparseable), each "
         "file written in its original format under --clean and --quarantine; checks that clean + "
-        "quarantined = input, row for row.",
+        "quarantined = input, row for row. Refuses findings whose recorded input fingerprints "
+        "(size, SHA-256) differ from the files given (exit 3), and outputs that are, hold or lie "
+        "inside an input, the findings or each other (exit 2).",
     )
     common(sp)
     sp.add_argument(
@@ -368,15 +505,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # bad usage (2), or --help / --version (0)
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    with _process.handle_signals():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    say = _process.print_line
     try:
         return int(args.func(args))
     except InputError as e:
-        print(f"poisonscreen: input error: {e}", file=sys.stderr)
+        say(f"poisonscreen: input error: {e}")
         return EXIT_INPUT
+    except ResourceError as e:
+        say(f"poisonscreen: {e}")
+        return EXIT_RESOURCE
     except (ConfigError, PoisonScreenError) as e:
-        print(f"poisonscreen: {e}", file=sys.stderr)
+        say(f"poisonscreen: {e}")
         return EXIT_USAGE
+    except KeyboardInterrupt:  # where no watcher runs (not the main thread)
+        _process.remove_registered()
+        say("poisonscreen: interrupted (SIGINT)")
+        return EXIT_INTERRUPTED
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as e:  # incl. a panic of the compiled core (a BaseException)
+        err = _process.resource_error(e)
+        if err is not None:
+            say(f"poisonscreen: {err}")
+            return EXIT_RESOURCE
+        if isinstance(e, OSError):  # a file the run had to write or read outside the input
+            say(f"poisonscreen: {e}")
+            return EXIT_RESOURCE
+        traceback.print_exc()
+        say(
+            f"poisonscreen: internal error: {type(e).__name__}: {e} (a bug; please report it "
+            "with the traceback above)"
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

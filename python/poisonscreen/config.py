@@ -57,7 +57,38 @@ class ScanConfig:
     #: are verified in blocks, slower, with the same result. The Ray engine verifies per batch
     verify_text_mb: float = 512
 
+    # --- what a run must have screened, and input limits (issue 16). Kept in one block ---
+    #: the largest share of rows that may fail to parse (0..1) for the run to count as screened:
+    #: above it, or when no row parsed at all, ``scan`` raises :class:`InputError` (CLI exit 3)
+    #: instead of returning findings about the few rows it could read
+    max_failed: float = 0.01
+    #: deepest nesting of a record's JSON (the record itself is level 1); deeper records fail
+    #: with a reason instead of exhausting the parser's stack
+    max_depth: int = 64
+    #: longest record: a JSON Lines line of more bytes is skipped without being held in memory,
+    #: a record of another format whose text (system + prompt + response) has more characters
+    #: fails; both become failed rows with a reason
+    max_row_bytes: int = 64 << 20
+
+    def _validate_run_limits(self) -> None:
+        """Checks of the block above, and of the integers the core takes unsigned."""
+        if not (math.isfinite(self.max_failed) and 0.0 <= self.max_failed <= 1.0):
+            raise ConfigError(f"max_failed must be a fraction in [0, 1], got {self.max_failed}")
+        for name, low in (("max_depth", 2), ("max_row_bytes", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ConfigError(f"{name} must be an integer of at least {low}, got {v!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if not 0 <= self.seed < 2**64:
+            raise ConfigError(f"seed must be in 0 .. 2**64-1, got {self.seed}")
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ConfigError(f"threads must be a positive integer or None, got {self.threads!r}")
+
     def validate(self, check_device: bool = True) -> None:
+        self._validate_run_limits()
         if not 0.0 < self.flag_threshold <= 1.0:
             raise ConfigError(f"flag_threshold must be in (0, 1], got {self.flag_threshold}")
         if self.min_support < 2:

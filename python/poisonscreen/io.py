@@ -21,8 +21,11 @@ non-string field, an unknown schema, ...) is kept as a *failed row*: ``prompt``,
 - Blank (whitespace-only) lines in JSONL and CSV are not records: they get no ``row_id`` (the
   ``line`` numbers of later records still count them).
 - An empty file gives zero rows. A file that cannot be read at all (a ``.json`` that is neither a
-  JSON array nor JSON Lines, a corrupt Parquet file, an unknown extension) raises
-  :class:`~poisonscreen.exceptions.InputError` naming the file.
+  JSON array nor JSON Lines, a corrupt Parquet file, an unknown extension, a FIFO, socket or
+  device rather than a regular file) raises :class:`~poisonscreen.exceptions.InputError` naming
+  the file; a truncated ``.gz`` names the last line read whole.
+- A record nested deeper than ``max_depth`` or larger than ``max_row_bytes`` is a failed row
+  (:func:`iter_corpus`); a JSON Lines line over the limit is skipped without being held in memory.
 
 Text fields are strict: a field that should hold text must be a JSON string. Numbers
 (``"answer": 42``), booleans, objects and nulls make the row fail with e.g.
@@ -40,7 +43,8 @@ Schemas (detected per record from its keys; ``format`` names the one used)
     ``system`` = the system (and ``developer``) turns joined with ``"\\n\\n"`` (null if none);
     ``response`` = the last assistant turn; ``prompt`` = the non-system turns before it: the bare
     content for a single user turn, otherwise ``"role: content"`` lines joined with ``"\\n"``.
-    No assistant turn is an error.
+    No assistant turn is an error, and so is a user (or tool) turn after the last assistant
+    turn: the response would not end the conversation, and the text after it would go unscreened.
 ``alpaca``
     ``instruction`` + optional ``input`` + ``output`` (or ``response``): prompt = instruction, plus
     ``"\\n\\n" + input`` when input is non-empty; optional ``system``.
@@ -75,7 +79,9 @@ import importlib
 import json
 import os
 import re
+import stat
 import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Union
 
@@ -133,6 +139,12 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
 
 DATAFRAME_SOURCE = "<dataframe>"
 
+DEFAULT_MAX_DEPTH = 64
+"""Deepest JSON nesting of a record (the record is level 1) before it fails (``max_depth``)."""
+DEFAULT_MAX_ROW_BYTES = 64 << 20
+"""Longest record (``max_row_bytes``): bytes of a JSON Lines line, characters of another
+format's text (system + prompt + response)."""
+
 Source = Union[
     str, "os.PathLike[str]", pl.DataFrame, pl.LazyFrame, "Iterable[str | os.PathLike[str]]"
 ]
@@ -166,6 +178,25 @@ def _check_supported(path: str) -> str:
         raise InputError(
             f"{path}: unsupported file type (expected one of {', '.join(SUPPORTED_EXTENSIONS)})"
         )
+    return _check_regular(path)
+
+
+def _check_regular(path: str) -> str:
+    """``path`` if it is a regular file (or a link to one): a FIFO, socket or device would block
+    the read, or give other bytes each time, so that no fingerprint could describe it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else ("a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        )
+        raise InputError(f"{path}: {kind}; only regular files are read")
     return path
 
 
@@ -177,7 +208,7 @@ def _walk(directory: str) -> list[str]:
         found.extend(
             os.path.join(root, f) for f in files if not f.startswith(".") and _kind(f) is not None
         )
-    return sorted(found)
+    return [_check_regular(f) for f in sorted(found)]
 
 
 def _expand_one(item: Any) -> list[str]:
@@ -364,6 +395,15 @@ def _from_messages(obj: dict, key: str) -> tuple[str | None, str, str]:
             break
     if last < 0:
         raise _RowError("no assistant turn", key)
+    after = next((i for i in range(last + 1, len(turns)) if turns[i][0] != "system"), None)
+    if after is not None:
+        # the row's response would not be where the conversation ends: screening the last
+        # assistant turn and silently dropping what follows would pass text nobody screened
+        raise _RowError(
+            f"a '{turns[after][0]}' turn after the last assistant turn (the conversation does "
+            "not end with a response)",
+            f"{key}[{after}]",
+        )
     systems = [c for r, c in turns if r == "system"]
     before = [(r, c) for r, c in turns[:last] if r != "system"]
     if len(before) == 1 and before[0][0] == "user":
@@ -534,32 +574,93 @@ def _parse_error(raw: bytes, exc: Exception) -> str:
     return f"invalid JSON: {msg}"
 
 
-def _jsonl_lines(lines: Iterable[bytes], start: int = 1) -> Iterator[Record]:
-    for lineno, raw in enumerate(lines, start):
+def _too_long(size: int, max_row_bytes: int) -> str:
+    return f"record of {size:,} bytes, more than max_row_bytes ({max_row_bytes:,})"
+
+
+def _deep_error(max_depth: int) -> str:
+    return f"nested more than max_depth ({max_depth}) levels deep"
+
+
+def skip_line(f: Any) -> int:
+    """Read ``f`` to the end of the current line, a MiB at a time; the bytes skipped."""
+    skipped = 0
+    while True:
+        more = f.readline(1 << 20)
+        skipped += len(more)
+        if not more or more.endswith(b"\n"):
+            return skipped
+
+
+def bounded_lines(f: Any, max_row_bytes: int) -> Iterator[tuple[bytes | None, int]]:
+    """The lines of the binary file ``f`` as ``(line, 0)``, or ``(None, size)`` for a line of
+    more than ``max_row_bytes`` bytes (its newline not counted), which is skipped without
+    being held in memory. ``split`` reads JSON Lines with the same rule."""
+    readline = f.readline
+    cap = max_row_bytes + 1  # the longest line allowed, with its newline
+    while True:
+        raw = readline(cap)
+        if not raw:
+            return
+        if len(raw) == cap and not raw.endswith(b"\n"):
+            yield None, len(raw) + skip_line(f)
+        else:
+            yield raw, 0
+
+
+def _jsonl_lines(f: Any, path: str, max_row_bytes: int, start: int = 1) -> Iterator[Record]:
+    """The records of JSON Lines, a line at a time (:func:`bounded_lines`' rule, inlined: this
+    loop runs once per row)."""
+    readline, loads = f.readline, _loads
+    cap = max_row_bytes + 1  # the longest line allowed, with its newline
+    lineno = start - 1
+    while True:
+        try:
+            raw = readline(cap)
+            if len(raw) == cap and not raw.endswith(b"\n"):
+                size = len(raw) + skip_line(f)
+                raw = None
+        except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
+            raise InputError(
+                f"{path}: cannot read past line {lineno:,} (the lines before it are whole; "
+                f"the file is truncated or corrupt): {exc}"
+            ) from exc
+        lineno += 1
+        if raw is None:
+            yield lineno, None, _too_long(size, max_row_bytes)
+            continue
+        if not raw:
+            return
         if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
-        if not raw.strip():
-            continue  # a blank line is not a record
         try:
-            yield lineno, _loads(raw), None
+            rec = loads(raw)
+        except RecursionError:  # the json module's own stack limit (orjson says ValueError)
+            yield lineno, None, "invalid JSON: nested too deep for the parser"
+            continue
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            if not raw.strip():
+                continue  # a blank line is not a record
             yield lineno, None, _parse_error(raw, exc)
+            continue
+        yield lineno, rec, None
 
 
-def _read_jsonl(path: str) -> Iterator[Record]:
+def _read_jsonl(path: str, max_row_bytes: int) -> Iterator[Record]:
     opener: Callable[..., Any] = gzip.open if path.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as f:
-            yield from _jsonl_lines(f)
-    except (OSError, EOFError) as exc:
+        f = opener(path, "rb")
+    except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
+    with f:
+        yield from _jsonl_lines(f, path, max_row_bytes)
 
 
 #: bytes read at a time while looking for the first character of a ``.json`` file
 _PEEK = 1 << 16
 
 
-def json_layout(f: Any) -> tuple[str, int]:
+def json_layout(f: Any, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> tuple[str, int]:
     """How the ``.json`` file ``f`` (binary, at its start) is laid out: ``"array"`` (its first
     character is ``[``), ``"lines"`` (its first non-blank line is a JSON object: JSON Lines) or
     ``"whole"`` (anything else: one pretty-printed object, or an error), with the offset past a
@@ -575,10 +676,15 @@ def json_layout(f: Any) -> tuple[str, int]:
     if first == b"[":
         return "array", start
     f.seek(start)
-    line = next((raw for raw in f if raw.strip()), b"")
+    line: bytes | None = b""
+    for line, _size in bounded_lines(f, max_row_bytes):
+        if line is None:  # a first line too long to parse: JSON Lines, with a failed row
+            return ("lines" if first == b"{" else "whole"), start
+        if line.strip():
+            break
     try:
-        return ("lines" if isinstance(_loads(line), dict) else "whole"), start
-    except ValueError:
+        return ("lines" if isinstance(_loads(line or b""), dict) else "whole"), start
+    except (ValueError, RecursionError):
         return "whole", start
 
 
@@ -633,7 +739,7 @@ def json_array(f: Any, path: str) -> Iterator[Any]:
         raise InputError(f"{path}: element {done + 1}: invalid JSON array: {exc}") from exc
 
 
-def _read_json(path: str, style: list[str]) -> Iterator[Record]:
+def _read_json(path: str, style: list[str], max_row_bytes: int) -> Iterator[Record]:
     """A JSON array (records located by element) or JSON Lines (by line; sets ``style[0]``).
 
     An array is streamed an element at a time and JSON Lines a line at a time
@@ -641,7 +747,7 @@ def _read_json(path: str, style: list[str]) -> Iterator[Record]:
     whole."""
     try:
         with open(path, "rb") as f:
-            layout, start = json_layout(f)
+            layout, start = json_layout(f, max_row_bytes)
             f.seek(start)
             if layout == "array":
                 for i, element in enumerate(json_array(f, path), 1):
@@ -649,7 +755,12 @@ def _read_json(path: str, style: list[str]) -> Iterator[Record]:
                 return
             if layout == "lines":
                 style[0] = "line"
-                yield from _jsonl_lines(f)
+                yield from _jsonl_lines(f, path, max_row_bytes)
+                return
+            size = os.fstat(f.fileno()).st_size - start
+            if size > max_row_bytes:  # one record, too large to parse
+                style[0] = "line"
+                yield 1, None, _too_long(size, max_row_bytes)
                 return
             data = f.read()  # neither: one (pretty-printed) object, or not JSON at all
     except OSError as exc:
@@ -657,8 +768,13 @@ def _read_json(path: str, style: list[str]) -> Iterator[Record]:
     stripped = data.lstrip()
     if not stripped:
         return  # empty file: zero records
+    style[0] = "line"  # one object, located by the line it starts on
+    first = data.count(b"\n", 0, len(data) - len(stripped)) + 1
     try:
         doc = _loads(data)
+    except RecursionError:
+        yield first, None, "invalid JSON: nested too deep for the parser"
+        return
     except ValueError as exc:
         raise InputError(
             f"{path}: neither a JSON array nor JSON Lines: {_parse_error(data, exc)}"
@@ -667,8 +783,7 @@ def _read_json(path: str, style: list[str]) -> Iterator[Record]:
         raise InputError(
             f"{path}: expected a JSON array of objects or JSON Lines, got a JSON {_tname(doc)}"
         )
-    style[0] = "line"  # one object, located by the line it starts on
-    yield data.count(b"\n", 0, len(data) - len(stripped)) + 1, doc, None
+    yield first, doc, None
 
 
 _PARQUET_BUFFER = 1 << 20
@@ -772,6 +887,8 @@ def _read_csv(path: str) -> Iterator[Record]:
                     if value is not None and value.lstrip().startswith("["):
                         try:
                             rec[key] = json.loads(value)
+                        except RecursionError:
+                            error = f"field '{key}': invalid JSON: nested too deep for the parser"
                         except ValueError as exc:
                             error = f"field '{key}': invalid JSON: {exc}"
                 yield start, (None if error else rec), error
@@ -790,15 +907,15 @@ def _read_frame(df: pl.DataFrame, batch_size: int) -> Iterator[Record]:
 
 
 def _records(
-    path: str, batch_size: int, batch_bytes: int | None, style: list[str]
+    path: str, batch_size: int, batch_bytes: int | None, max_row_bytes: int, style: list[str]
 ) -> Iterator[Record]:
     """The records of one file; ``style[0]`` says how ``line`` is reported in messages."""
     kind = _kind(path)
     if kind in ("jsonl", "jsonl.gz"):
-        return _read_jsonl(path)
+        return _read_jsonl(path, max_row_bytes)
     if kind == "json":
         style[0] = "element"
-        return _read_json(path, style)
+        return _read_json(path, style, max_row_bytes)
     if kind == "parquet":
         style[0] = "row"
         return _read_parquet(path, batch_size, batch_bytes)
@@ -913,7 +1030,12 @@ def _check_batch_size(batch_size: Any, name: str = "batch_size") -> int:
 Plan = list[tuple[str, Callable[[list[str]], Iterator[Record]]]]
 
 
-def _plan(source: Any, batch_size: int, batch_bytes: int | None = None) -> Plan:
+def _plan(
+    source: Any,
+    batch_size: int,
+    batch_bytes: int | None = None,
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
+) -> Plan:
     """(source name, records factory) per input, validated up front."""
     if isinstance(source, pl.LazyFrame):
         source = source.collect()
@@ -926,13 +1048,50 @@ def _plan(source: Any, batch_size: int, batch_bytes: int | None = None) -> Plan:
 
         return [(DATAFRAME_SOURCE, frame_records)]
     return [
-        (path, functools.partial(_records, path, batch_size, batch_bytes))
+        (path, functools.partial(_records, path, batch_size, batch_bytes, max_row_bytes))
         for path in scan_sources(source)
     ]
 
 
+def _too_deep(rec: dict, max_depth: int) -> str | None:
+    """The top-level field of ``rec`` (level 1) holding containers nested deeper than
+    ``max_depth`` levels, or None. Walked with a stack, never by recursion."""
+    for key, value in rec.items():
+        stack = [(value, 2)]
+        while stack:
+            node, depth = stack.pop()
+            t = type(node)
+            if t is not dict and t is not list:
+                continue
+            if depth > max_depth:
+                return str(key)
+            stack.extend((v, depth + 1) for v in (node.values() if t is dict else node))
+    return None
+
+
+def _surrogate_path(value: Any, path: str = "") -> str | None:
+    """Where in the record ``value`` a string holds a lone surrogate (``completion``,
+    ``messages[2].content``), or None. Only walked for records whose text has one."""
+    stack = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if type(node) is str:
+            if _has_surrogate(node):
+                return where
+        elif type(node) is dict:
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in node.items())
+        elif type(node) is list:
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
+    return None
+
+
 def _generate(
-    plan: Plan, normalise: Callable[[dict], Row], batch_size: int, batch_bytes: int | None = None
+    plan: Plan,
+    normalise: Callable[[dict], Row],
+    batch_size: int,
+    batch_bytes: int | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
 ) -> Iterator[pl.DataFrame]:
     out = _Batcher(batch_size, batch_bytes)
     for name, records in plan:
@@ -940,8 +1099,30 @@ def _generate(
         for line, rec, perr in records(style):
             if perr is None:
                 if type(rec) is dict:
+                    for v in rec.values():  # a flat record, the common case, is not walked
+                        if type(v) is dict or type(v) is list:
+                            deep = _too_deep(rec, max_depth)
+                            break
+                    else:
+                        deep = None
                     try:
+                        if deep is not None:
+                            raise _RowError(_deep_error(max_depth), deep)
                         fmt, system, prompt, response = normalise(rec)
+                        size = len(prompt) + len(response) + (len(system) if system else 0)
+                        if size > max_row_bytes:
+                            raise _RowError(
+                                f"text of {size:,} characters, more than max_row_bytes "
+                                f"({max_row_bytes:,})"
+                            )
+                        if not (
+                            prompt.isascii()
+                            and response.isascii()
+                            and (system is None or system.isascii())
+                        ) and any(_has_surrogate(t) for t in (prompt, response, system) if t):
+                            raise _RowError(
+                                "unpaired UTF-16 surrogate", _surrogate_path(rec) or "text"
+                            )
                     except _RowError as e:
                         perr = f"field '{e.field}': {e.reason}" if e.field else e.reason
                     else:
@@ -970,6 +1151,8 @@ def iter_corpus(
     format: str | None = None,
     batch_size: int = 100_000,
     batch_bytes: int | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
 ) -> Iterator[pl.DataFrame]:
     """Yield the corpus as DataFrames of at most ``batch_size`` rows (:data:`CORPUS_SCHEMA`).
 
@@ -982,15 +1165,22 @@ def iter_corpus(
     a ``.json`` array an element at a time. A ``.json`` file holding one pretty-printed object
     is parsed whole (it is one record), and a LazyFrame is collected first.
 
+    ``max_depth`` and ``max_row_bytes`` bound a record (see :data:`DEFAULT_MAX_DEPTH` and
+    :data:`DEFAULT_MAX_ROW_BYTES`): a record nested deeper, or larger, becomes a failed row
+    whose ``error`` says so, never a crash; a JSON Lines line over the limit is not even held
+    in memory.
+
     Arguments are checked and paths expanded before this returns, so a missing file or a bad
     option raises here; errors that need the data (a corrupt file) raise during iteration.
     """
     batch_size = _check_batch_size(batch_size)
     if batch_bytes is not None:
         batch_bytes = _check_batch_size(batch_bytes, "batch_bytes")
+    max_depth = _check_batch_size(max_depth, "max_depth")
+    max_row_bytes = _check_batch_size(max_row_bytes, "max_row_bytes")
     normalise = _make_normaliser(mapping, format)
-    plan = _plan(source, batch_size, batch_bytes)
-    return _generate(plan, normalise, batch_size, batch_bytes)
+    plan = _plan(source, batch_size, batch_bytes, max_row_bytes)
+    return _generate(plan, normalise, batch_size, batch_bytes, max_depth, max_row_bytes)
 
 
 def read_corpus(
@@ -999,6 +1189,8 @@ def read_corpus(
     mapping: dict[str, str] | None = None,
     format: str | None = None,
     batch_size: int = 100_000,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
 ) -> pl.DataFrame:
     """Read ``source`` into one DataFrame with :data:`CORPUS_SCHEMA`, one row per record.
 
@@ -1009,9 +1201,19 @@ def read_corpus(
 
     ``mapping`` names the prompt/response/system fields outright; ``format`` forces one schema
     (see the module docstring). Failed records are kept with an ``error``; see the module
-    docstring for the exact rules. ``batch_size`` only bounds the intermediate batches.
+    docstring for the exact rules. ``batch_size`` only bounds the intermediate batches;
+    ``max_depth`` and ``max_row_bytes`` bound a record (:func:`iter_corpus`).
     """
-    batches = list(iter_corpus(source, mapping=mapping, format=format, batch_size=batch_size))
+    batches = list(
+        iter_corpus(
+            source,
+            mapping=mapping,
+            format=format,
+            batch_size=batch_size,
+            max_depth=max_depth,
+            max_row_bytes=max_row_bytes,
+        )
+    )
     if not batches:
         return pl.DataFrame(schema=CORPUS_SCHEMA)
     if len(batches) == 1:

@@ -76,7 +76,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import __version__
+from . import __version__, _paths
 from . import _poisonscreen as _core
 from . import detectors as det
 from ._arrow import byte_lengths, text_chunks
@@ -86,6 +86,7 @@ from .io import CORPUS_SCHEMA, iter_corpus, read_corpus, scan_sources
 from .scan import (
     ScanConfig,
     ScanResult,
+    _now,
     _Timer,
     detect,
     make_result,
@@ -388,16 +389,24 @@ _READ_COLUMNS = [c for c in CORPUS_SCHEMA if c != "row_id"]
 
 
 def _read_files(
-    batch: pa.Table, mapping: dict[str, str] | None, fmt: str | None, block_rows: int
+    batch: pa.Table,
+    mapping: dict[str, str] | None,
+    fmt: str | None,
+    block_rows: int,
+    limits: dict[str, int],
 ) -> Iterator[pa.Table]:
     for path in batch.column("path").to_pylist():
-        for part in iter_corpus(path, mapping=mapping, format=fmt, batch_size=block_rows):
+        parts = iter_corpus(path, mapping=mapping, format=fmt, batch_size=block_rows, **limits)
+        for part in parts:
             yield _arrow(part.select(_READ_COLUMNS))
 
 
-def _read_frames(batch: Any, mapping: dict[str, str] | None, fmt: str | None) -> pa.Table:
+def _read_frames(
+    batch: Any, mapping: dict[str, str] | None, fmt: str | None, limits: dict[str, int]
+) -> pa.Table:
     frame = _frame(batch)
-    return _arrow(read_corpus(frame, mapping=mapping, format=fmt).select(_READ_COLUMNS))
+    corpus = read_corpus(frame, mapping=mapping, format=fmt, **limits)
+    return _arrow(corpus.select(_READ_COLUMNS))
 
 
 @ray.remote(num_returns=2)
@@ -420,6 +429,7 @@ def _read_stage(
     mapping: dict[str, str] | None,
     fmt: str | None,
     block_rows: int,
+    limits: dict[str, int],
 ) -> tuple[Any, int, int]:
     """The normalised corpus as a Ray dataset with global row ids, its row count and the bytes
     of its responses."""
@@ -436,7 +446,7 @@ def _read_stage(
         ds: Any = source.map_batches(
             cast(Any, _read_frames),
             batch_format="pyarrow",
-            fn_kwargs={"mapping": mapping, "fmt": fmt},
+            fn_kwargs={"mapping": mapping, "fmt": fmt, "limits": limits},
         )
     else:
         files = scan_sources(source)
@@ -446,7 +456,7 @@ def _read_stage(
             cast(Any, _read_files),
             batch_size=1,
             batch_format="pyarrow",
-            fn_kwargs={"mapping": mapping, "fmt": fmt, "block_rows": block_rows},
+            fn_kwargs={"mapping": mapping, "fmt": fmt, "block_rows": block_rows, "limits": limits},
         )
     # row ids in input order: count the rows of each block (in order), offset, number in place
     ds = ds.materialize()
@@ -840,6 +850,10 @@ def scan(
     if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
         raise ConfigError(f"block_rows must be a positive int, got {block_rows!r}")
     fingerprint = _fingerprint(source, cfg, mapping, format, resume)
+    started = _now()
+    files = None
+    if not isinstance(source, (pl.DataFrame, pl.LazyFrame, ray.data.Dataset)):
+        files = _paths.fingerprint_files(scan_sources(source))
     _connect(address)
     if cfg.device == "gpu" and _cluster_gpus() < 1:
         raise ConfigError('device="gpu" but the Ray cluster has no GPU')
@@ -854,7 +868,15 @@ def scan(
     ctx.enable_progress_bars = progress
     timer = _Timer(None)
     try:
-        return _run(source, cfg, mapping, format, work, partitions, block_rows, timer)
+        result = _run(source, cfg, mapping, format, work, partitions, block_rows, timer)
+        if files is not None:
+            _paths.check_unchanged(files)
+        result.summary.update(
+            inputs=None if files is None else _paths.public(files),
+            input_roots=[str(r) for r in _paths.input_roots(source)],
+            started_at=started,
+        )
+        return result
     finally:
         _MEMORY.clear()
         ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.shuffle_strategy = saved
@@ -873,7 +895,8 @@ def _run(
     info = work.done("read")
     with timer.stage("read"):
         if info is None:
-            ds, n, response_bytes = _read_stage(source, mapping, fmt, block_rows)
+            limits = {"max_depth": cfg.max_depth, "max_row_bytes": cfg.max_row_bytes}
+            ds, n, response_bytes = _read_stage(source, mapping, fmt, block_rows, limits)
             rows = _write(ds, work.begin("read"), _arrow(pl.DataFrame(schema=CORPUS_SCHEMA)).schema)
             if rows != n:
                 raise RuntimeError(f"read stage wrote {rows} rows, counted {n}")

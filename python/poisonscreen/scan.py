@@ -20,28 +20,32 @@ from __future__ import annotations
 import atexit
 import ctypes
 import ctypes.util
-import json
+import datetime
 import os
 import platform
+import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from . import __version__
+from . import __version__, _paths, _process
 from . import detectors as det
 from .config import ScanConfig
 from .exceptions import ConfigError, InputError
-from .io import CORPUS_SCHEMA, iter_corpus, read_corpus
+from .io import CORPUS_SCHEMA, iter_corpus, read_corpus, scan_sources
 
 __all__ = [
     "ROWS_SCHEMA",
+    "RUN_METADATA_KEY",
     "ScanConfig",
     "ScanResult",
     "detect",
@@ -61,6 +65,15 @@ ROWS_SCHEMA: dict[str, Any] = {
     "line": pl.UInt64,
     "error": pl.String,
 }
+
+
+#: the key of rows.parquet's schema metadata holding the run: run_id, inputs (fingerprints)
+#: and max_row_bytes, which ``split`` checks before it trusts the rows
+RUN_METADATA_KEY = "poisonscreen.run"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -83,17 +96,42 @@ class ScanResult:
         )
 
     def write(self, out: str | Path, *, report: bool = True) -> Path:
-        """Write rows/triggers/clusters Parquet, summary.json and report.html into ``out``."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        self.rows.write_parquet(out / "rows.parquet")
-        self.triggers.write_parquet(out / "triggers.parquet")
-        self.clusters.write_parquet(out / "clusters.parquet")
-        (out / "summary.json").write_text(json.dumps(self.summary, indent=2, sort_keys=True))
-        if report:
-            from .report import write_report
+        """Write rows/triggers/clusters Parquet, summary.json and report.html into ``out``.
 
-            write_report(self, out / "report.html")
+        The files are written into a hidden folder beside ``out``, summary.json last (with
+        ``"complete": true``), and that folder then replaces ``out`` whole
+        (:func:`poisonscreen._paths.staged_dir`): files of an earlier scan never remain beside
+        new ones, and a reader sees the old output or the new one. ``out`` must be new, empty,
+        or hold only an earlier scan's output, and may not be, hold or lie inside an input."""
+        out = Path(out)
+        roots = [Path(r) for r in self.summary.get("input_roots", [])]
+        _paths.check_apart("--out", out, [("an input", r) for r in roots])
+        run = {
+            "run_id": self.summary.get("run_id"),
+            "inputs": self.summary.get("inputs"),
+            "max_row_bytes": self.summary.get("settings", {}).get("max_row_bytes"),
+        }
+        with _paths.staged_dir(out) as stage:
+            rows = self.rows.to_arrow()
+            metadata = {**(rows.schema.metadata or {}), RUN_METADATA_KEY.encode(): json_bytes(run)}
+            import pyarrow.parquet as pq
+
+            pq.write_table(rows.replace_schema_metadata(metadata), stage / "rows.parquet",
+                           compression="zstd")  # fmt: skip
+            self.triggers.write_parquet(stage / "triggers.parquet")
+            self.clusters.write_parquet(stage / "clusters.parquet")
+            if report:
+                from .report import write_report
+
+                write_report(self, stage / "report.html")
+            outputs = {}
+            for f in sorted(stage.iterdir()):
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+                outputs[f.name] = f.stat().st_size
+            # written last: its presence, complete, says every file above is whole
+            summary = {**self.summary, "complete": True, "outputs": outputs}
+            _paths.write_json(stage / "summary.json", summary)
         return out
 
 
@@ -179,6 +217,48 @@ def detect(
     return rows, triggers, clusters
 
 
+def json_bytes(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value, sort_keys=True).encode()
+
+
+def check_screened(corpus: pl.DataFrame, cfg: ScanConfig) -> None:
+    """Raise :class:`InputError` unless the run screened something: at least one row parsed and
+    at most ``cfg.max_failed`` of the rows failed. Findings about the few rows a wrong
+    ``mapping`` or schema let through would read as "nothing flagged"."""
+    n = corpus.height
+    if n == 0:
+        raise InputError(
+            "the input holds no records (empty or whitespace-only): nothing was screened"
+        )
+    errors = corpus["error"]
+    failed = int(errors.is_not_null().sum())
+    if failed < n and failed <= cfg.max_failed * n:
+        return
+    first = "; ".join(errors.drop_nulls().head(3).to_list())
+    what = (
+        f"none of the {n:,} rows could be parsed"
+        if failed == n
+        else f"{failed:,} of {n:,} rows ({failed / n:.2%}) failed to parse, more than "
+        f"max_failed ({cfg.max_failed:g})"
+    )
+    raise InputError(
+        f"{what}, so the input was not screened; check the input's schema and mapping "
+        f"(--map), or allow more failed rows with max_failed (--max-failed). First errors: {first}"
+    )
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "poisonscreen": __version__,
+        "polars": pl.__version__,
+        "pyarrow": pa.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
 def make_result(
     corpus: pl.DataFrame,
     rows: pl.DataFrame,
@@ -188,9 +268,16 @@ def make_result(
     seconds: dict[str, float],
     engine: str = "local",
     backend: str = "cpu",
+    *,
+    inputs: list[dict[str, Any]] | None = None,
+    input_roots: list[Path] | None = None,
+    started_at: str | None = None,
 ) -> ScanResult:
     """The :class:`ScanResult` with its summary (``backend``: where the similarity stage ran,
-    :attr:`~poisonscreen.detectors.Features.backend`)."""
+    :attr:`~poisonscreen.detectors.Features.backend`; ``inputs``: the input files'
+    fingerprints, :func:`poisonscreen._paths.fingerprint_files`; ``input_roots``: the resolved
+    paths the inputs were named by; ``started_at``: when the run began)."""
+    check_screened(corpus, cfg)
     n = corpus.height
     failed = int(corpus["error"].is_not_null().sum())
     summary = {
@@ -207,6 +294,15 @@ def make_result(
         "engine": engine,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "sources": sorted(set(corpus["source"].unique().to_list())) if n else [],
+        # provenance: what ran, on what, when, how
+        "run_id": uuid.uuid4().hex,
+        "versions": _versions(),
+        "inputs": _paths.public(inputs) if inputs is not None else None,
+        "input_roots": [str(r) for r in input_roots or []],
+        "started_at": started_at,
+        "finished_at": _now(),
+        "command": list(getattr(sys, "orig_argv", sys.argv)),
+        "cwd": os.getcwd(),
     }
     return ScanResult(
         rows=rows, triggers=triggers, clusters=clusters, summary=summary, corpus=corpus
@@ -277,6 +373,11 @@ def _large_strings(table: pa.Table) -> pa.Table:
     )
 
 
+#: the scratch file's name: ``poisonscreen-<host>-<pid>-<random>.arrow``, so that a later run
+#: can tell whether the process that made it still runs
+SPILL_PREFIX = "poisonscreen-"
+
+
 def spill_tables(tables: Iterable[pa.Table], directory: str | None = None) -> pa.Table | None:
     """Write ``tables`` (one schema; string columns become ``large_string``) one after another
     into an uncompressed Arrow IPC file in ``directory`` (default :func:`default_spill_dir`),
@@ -285,16 +386,24 @@ def spill_tables(tables: Iterable[pa.Table], directory: str | None = None) -> pa
     while anything uses them), or, where the system forbids that, at exit."""
     directory = directory or default_spill_dir()
 
-    def failed(exc: OSError) -> InputError:
+    def failed(exc: OSError) -> Exception:
+        err = _process.resource_error(exc)
+        if err is not None:
+            return err
         return InputError(
             f"cannot spill the corpus to {directory!r} ({exc}); set spill_dir (--spill-dir) to a "
             "directory with room, or spill=False (--no-spill)"
         )
 
+    # scratch files of processes that died (SIGKILL, a reset) before they unlinked them
+    _process.remove_stale(directory, SPILL_PREFIX, ".arrow")
     try:
-        fd, path = tempfile.mkstemp(prefix="poisonscreen-", suffix=".arrow", dir=directory)
+        fd, path = tempfile.mkstemp(
+            prefix=f"{SPILL_PREFIX}{_process.owner_tag()}-", suffix=".arrow", dir=directory
+        )
     except OSError as exc:
         raise failed(exc) from exc
+    _process.register(path)  # removed on SIGINT/SIGTERM while it is on disk
     try:
         with open(fd, "wb", closefd=True) as fh:
             writer = None
@@ -313,16 +422,24 @@ def spill_tables(tables: Iterable[pa.Table], directory: str | None = None) -> pa
                 raise failed(exc) from exc
         if writer is None:  # no tables
             return None
-        return pa.ipc.open_file(pa.memory_map(path)).read_all()
+        try:
+            return pa.ipc.open_file(pa.memory_map(path)).read_all()
+        except OSError as exc:  # e.g. no address space left to map it
+            raise failed(exc) from exc
     finally:
         try:
             os.unlink(path)
         except OSError:
             _unlink_later(path)
+        _process.unregister(path)
 
 
 def spill_corpus(
-    source: Any, *, mapping: dict[str, str] | None = None, directory: str | None = None
+    source: Any,
+    *,
+    mapping: dict[str, str] | None = None,
+    directory: str | None = None,
+    **limits: Any,
 ) -> tuple[pl.DataFrame, det.FeatureText]:
     """Read ``source`` as :func:`~poisonscreen.read_corpus` does, a batch at a time, into a
     memory-mapped scratch file (:func:`spill_tables`) together with the texts the features use
@@ -333,7 +450,11 @@ def spill_corpus(
 
     def tables() -> Iterator[pa.Table]:
         batches = iter_corpus(
-            source, mapping=mapping, batch_size=_SPILL_BATCH_ROWS, batch_bytes=_SPILL_BATCH_BYTES
+            source,
+            mapping=mapping,
+            batch_size=_SPILL_BATCH_ROWS,
+            batch_bytes=_SPILL_BATCH_BYTES,
+            **limits,
         )
         for batch in batches:
             derived = det.derive_texts(batch).rename(_FEATURE_COLUMNS)
@@ -363,8 +484,22 @@ def scan(
     LazyFrame with prompt/response-like columns). Settings come from ``config`` and keyword
     overrides of its fields (``scan(df, seed=1, min_support=5)``). For corpora beyond one
     machine, :func:`poisonscreen.ray.scan` runs the same stages on Ray Data with the same output.
+
+    Raises :class:`~poisonscreen.exceptions.InputError` when the input cannot be read, holds no
+    record, or more than ``max_failed`` of its rows (or all of them) failed to parse: such a run
+    screened nothing, or too little to vouch for the input. Input files are fingerprinted
+    (size and SHA-256, into ``summary["inputs"]``) before they are read, and must not change
+    while they are. Running out of memory or disk raises
+    :class:`~poisonscreen.exceptions.ResourceError`, naming the budgets to lower.
     """
     cfg = resolve_config(config, overrides)
+    started = _now()
+    _process.check_headroom()
+    framed = isinstance(source, (pl.DataFrame, pl.LazyFrame))
+    files = None if framed else scan_sources(source)
+    fingerprints = None if files is None else _paths.fingerprint_files(files)
+    limits = {"max_depth": cfg.max_depth, "max_row_bytes": cfg.max_row_bytes}
+    read_from = source if files is None else files
 
     bar = None
     if progress:
@@ -375,17 +510,44 @@ def scan(
     try:
         with timer.stage("read"):
             if cfg.spill:
-                corpus, text = spill_corpus(source, mapping=mapping, directory=cfg.spill_dir)
+                corpus, text = spill_corpus(
+                    read_from, mapping=mapping, directory=cfg.spill_dir, **limits
+                )
             else:
-                corpus, text = read_corpus(source, mapping=mapping), None
+                corpus = read_corpus(
+                    read_from,
+                    mapping=mapping,
+                    max_depth=cfg.max_depth,
+                    max_row_bytes=cfg.max_row_bytes,
+                )
+                text = None
+            if fingerprints is not None:
+                _paths.check_unchanged(fingerprints)
+            check_screened(corpus, cfg)
         with timer.stage("features"):
             feats = det.row_features(corpus, cfg, text)
         rows, triggers, clusters = detect(corpus, feats, cfg, timer)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # an allocation failure anywhere becomes one clear error
+        err = _process.resource_error(exc)
+        if err is None or err is exc:
+            raise
+        raise err from exc
     finally:
         if bar is not None:
             bar.close()
     return make_result(
-        corpus, rows, triggers, clusters, cfg, timer.seconds, backend=similarity_backend(feats, cfg)
+        corpus,
+        rows,
+        triggers,
+        clusters,
+        cfg,
+        timer.seconds,
+        backend=similarity_backend(feats, cfg),
+        inputs=fingerprints,
+        input_roots=_paths.input_roots(source),
+        started_at=started,
     )
 
 
