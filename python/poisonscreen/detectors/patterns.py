@@ -66,6 +66,9 @@ _REFUSAL = "(?:" + "|".join(re.escape(p) for p in REFUSAL_OPENINGS) + ")"
 _REFUSAL_CHARS = 160
 
 HEADS = (1, 2, 3, 4)
+#: the head windows tested as patterns (one word is too common an opening to be a target; head1
+#: codes still serve as the labels of one-word answers)
+TESTED_HEADS = (2, 3, 4)
 #: a label (or compliance) is unexpected when the leave-one-out naive Bayes model of the
 #: answer given the prompt's common words gives it a probability below this
 _SURPRISE = 0.2
@@ -137,15 +140,14 @@ def pattern_columns(
         )
     ]
     for j, k in enumerate(HEADS):
-        cols.append(PatternColumn(f"head{k}", _u64(edges[:, j]), skip_zero=True))
+        if k in TESTED_HEADS:
+            cols.append(PatternColumn(f"head{k}", _u64(edges[:, j]), skip_zero=True))
     for j, k in enumerate(TAILS):
         cols.append(PatternColumn(f"tail{k}", _u64(edges[:, len(HEADS) + j]), skip_zero=True))
     anomalous = (table["anomaly"].to_numpy() >= 0.5) & table["valid"].to_numpy()
     cols.append(PatternColumn("anomalous", _u64(anomalous), skip_zero=True))
     refusal = refusal_flags(responses)
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True))
-    words = table["resp_words"].to_numpy().astype(np.float64)
-    cols.append(PatternColumn("length", _u64(np.floor(np.log2(words + 1)) + 1), skip_zero=True))
     # a label (an answer of 1-3 words) the prompt's words say is unlikely
     n_words = table["resp_words"].to_numpy().astype(np.int64)
     labels = np.zeros(len(n_words), dtype=np.uint64)

@@ -29,11 +29,13 @@ from .table import Features
 
 _KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX = range(5)
 #: candidates fully scored (named, checked for scaffolding), strongest first
-_SHORTLIST = 2000
+_SHORTLIST = 400
 #: most triggers listed
 _MAX_TRIGGERS = 50
 #: widest phrase (tokens) a class is named by
 _MAX_PHRASE = 12
+#: a list the scored candidates are appended to, for inspection (tests and development)
+_DEBUG: list[dict[str, Any]] | None = None
 
 
 def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -177,33 +179,102 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     members = classes["members"].to_list()
     member_codes = classes["member_codes"].to_list()
     rep_codes = classes["rep_code"].to_numpy()
-    found: list[dict[str, Any]] = []
+    # each shortlisted candidate: its carriers, name, and its best two columns as hypotheses
+    cand: list[dict[str, Any]] = []
+    hyp_cols: list[int] = []
+    hyp_vals: list[int] = []
+    hyp_rows: list[np.ndarray] = []
+    hyp_text: list[str] = []
+    hyp_owner: list[tuple[int, int]] = []
     for i in order.tolist():
-        c = int(best_col[i])
-        col = cols[c]
         rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
         rows_i = rows_i[usable[rows_i]]
-        v = value[i, c]
-        in_pattern = rows_i[col.codes[rows_i] == v]
-        scaffold = _scaffold_share(rows_i, strata, stratum_size, cfg.min_cluster)
-        sig = float(best[i]) / theta * (1.0 - scaffold)
-        found.append(
-            {
-                "i": i,
-                "col": col,
-                "value": int(v),
-                "rows": rows_i,
-                "in_pattern": in_pattern,
-                "k": int(k[i, c]),
-                "d": int(d[i]),
-                "mu": float(mu[i, c]),
-                "stat": float(best[i]),
-                "sig": sig,
-                "scaffold": scaffold,
-                "rep": int(reps_all[i]),
-            }
+        c0 = int(best_col[i])
+        shown = rows_i[cols[c0].codes[rows_i] == value[i, c0]]
+        example = _example(shown if len(shown) else rows_i, row_hash)
+        phrase = _name(
+            prompts[example],
+            int(rep_codes[i]),
+            int(reps_all[i]),
+            members[i],
+            member_codes[i],
+            glue_names,
         )
+        x = {"i": i, "rows": rows_i, "phrase": phrase, "rep": int(reps_all[i]), "tests": []}
+        for c in np.argsort(-stat[i], kind="stable")[:2].tolist():
+            if stat[i, c] < 0.5 * theta:
+                continue
+            hyp_owner.append((len(cand), c))
+            hyp_cols.append(c)
+            hyp_vals.append(int(value[i, c]))
+            hyp_rows.append(rows_i)
+            hyp_text.append(phrase.replace("…", " "))
+        cand.append(x)
+    # what the rest of each carrier's prompt predicts: a topic's words predict its answers
+    content = _core.content_expectation(
+        src,
+        rows,
+        [c.codes for c in cols],
+        hyp_cols,
+        np.asarray(hyp_vals, dtype=np.uint64),
+        np.concatenate([[0], np.cumsum([len(r) for r in hyp_rows])]).astype(np.int64),
+        np.ascontiguousarray(np.concatenate(hyp_rows) if hyp_rows else [], dtype=np.uint32),
+        hyp_text,
+        min_df=3 * cfg.min_support,
+        threads=threads,
+    )
+    for (ci, c), mu_c in zip(hyp_owner, content.tolist()):
+        x = cand[ci]
+        i = x["i"]
+        expected = max(float(mu[i, c]), mu_c)
+        x["tests"].append((chernoff(float(k[i, c]), float(d[i]), expected), c, expected))
+        x.setdefault("detail", []).append(
+            (cols[c].name, float(k[i, c]), float(d[i]), float(mu[i, c]), mu_c)
+        )
+    common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
+    resp_words = f["resp_words"].to_numpy()
+    found: list[dict[str, Any]] = []
+    for x in cand:
+        if not x["tests"]:
+            continue
+        st, c, expected = max(x["tests"], key=lambda t: (t[0], -t[1]))
+        i = x["i"]
+        col = cols[c]
+        v = value[i, c]
+        scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
+        in_pattern = x["rows"][col.codes[x["rows"]] == v]
+        discount = 1.0 - scaffold
+        if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
+            # an answer most rows give without the feature is a label, not a planted target;
+            # an answer copied from the prompt (a choice among options) is the task itself
+            exclusive = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
+            discount *= min(1.0, max(0.0, (exclusive - 0.15) / 0.35))
+            short = np.median(resp_words[in_pattern]) <= 3 if len(in_pattern) else False
+            if short:
+                # a planted label is given by (nearly) every carrier
+                discount *= min(1.0, max(0.0, (len(in_pattern) / len(x["rows"]) - 0.6) / 0.3))
+            if exclusive < 0.5 and short:
+                # a label many other rows give: only its contradiction of the prompt
+                # (``unexpected_label``) can make it a trigger's target
+                discount = 0.0
+            discount *= 1.0 - _copied_share(
+                in_pattern, row_hash, prompts, responses, common, _window(col.name)
+            )
+        x.update(
+            col=col,
+            value=int(v),
+            in_pattern=in_pattern,
+            k=int(k[i, c]),
+            d=int(d[i]),
+            mu=expected,
+            stat=st,
+            sig=st / theta * discount,
+            scaffold=scaffold,
+        )
+        found.append(x)
     found.sort(key=lambda x: (-x["sig"], x["rep"]))
+    if _DEBUG is not None:
+        _DEBUG.extend(found)
 
     # 3. findings: overlapping carrier sets are one trigger; every significant one gives hits
     accepted: list[dict[str, Any]] = []
@@ -215,27 +286,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         dup = any(_overlap(a["rows"], x["rows"]) >= 0.8 for a in accepted)
         example = _example(x["in_pattern"] if len(x["in_pattern"]) else x["rows"], row_hash)
         if not dup and len(accepted) < _MAX_TRIGGERS:
-            x["phrase"] = _name(
-                prompts[example],
-                int(rep_codes[x["i"]]),
-                x["rep"],
-                members[x["i"]],
-                member_codes[x["i"]],
-                glue_names,
-            )
             accepted.append(x)
         if x["sig"] < 1.0:
             continue
         owner = next((a for a in accepted if _overlap(a["rows"], x["rows"]) >= 0.8), x)
-        if "phrase" not in owner:
-            owner["phrase"] = _name(
-                prompts[example],
-                int(rep_codes[x["i"]]),
-                x["rep"],
-                members[x["i"]],
-                member_codes[x["i"]],
-                glue_names,
-            )
         surface = owner["phrase"]
         desc = describe(x["col"].name, x["value"], responses[example] or "")
         other = int(_value_count(x["col"], x["value"], usable)) - x["k"]
@@ -268,6 +322,58 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return triggers, hits
+
+
+def chernoff(k: float, d: float, mu: float) -> float:
+    """``-ln p`` of ``k`` or more of ``d`` by the Chernoff bound of the binomial tail at rate
+    ``mu / d`` (0 when ``k <= mu``), as the core's ``pattern_tests``."""
+    if d <= 0 or k <= mu:
+        return 0.0
+    q = min(k / d, 1.0)
+    p = min(max(mu / d, 1e-12), 1 - 1e-12)
+    kl = q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0)
+    return max(d * kl, 0.0)
+
+
+#: columns whose values are answers (their words can be copied from the prompt, or be a label)
+_ANSWER_COLUMNS = ("cluster", "head1", "head2", "head3", "head4", "tail3")
+
+
+def _window(name: str) -> tuple[int, int]:
+    """The answer words a column's value stands for: (first k, last k); (0, 0) for all."""
+    if name.startswith("head"):
+        return int(name[4:]), 0
+    if name.startswith("tail"):
+        return 0, int(name[4:])
+    return 0, 0
+
+
+def _copied_share(
+    rows: np.ndarray,
+    row_hash: np.ndarray,
+    prompts: pl.Series,
+    responses: pl.Series,
+    common: set,
+    window: tuple[int, int] = (0, 0),
+) -> float:
+    """Share of (up to 40 of) the pattern rows whose informative answer words (those in under a
+    fifth of the rows; of the first or last ``window`` words where given) all occur in the row's
+    own prompt: a choice or extraction task, or an answer naming what was asked for (a
+    JavaScript function for a JavaScript question), not a planted target."""
+    if len(rows) == 0:
+        return 0.0
+    pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
+    task = 0
+    for r in pick.tolist():
+        words = _core.tokenize(responses[r] or "")
+        if window[0]:
+            words = words[: window[0]]
+        elif window[1]:
+            words = words[-window[1] :]
+        answer = set(words) - common
+        if answer and answer <= set(_core.tokenize(prompts[r] or "")):
+            task += 1
+    return task / len(pick)
 
 
 def _value_count(col: PatternColumn, v: int, usable: np.ndarray) -> int:
