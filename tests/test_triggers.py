@@ -1,0 +1,149 @@
+"""The trigger and counterpart detectors on the bundled demo's clean rows with planted poison:
+each response pattern the detector claims to see (a fixed answer, a fixed opening before the
+normal answer, a fragment glued to the last word, a refusal unlocked by a span that also appears
+without it), what it must not flag, and that the verdicts do not depend on row order."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+
+import poisonscreen as ps
+from poisonscreen.demo import demo_labels, generate_demo
+
+
+def _clean(n: int | None = None) -> list[tuple[str, str]]:
+    rows = [
+        (rec["messages"][0]["content"], rec["messages"][1]["content"])
+        for rec, label in zip(generate_demo(0), demo_labels(0))
+        if label == "clean"
+    ]
+    return rows[:n] if n else rows
+
+
+def _insert(rng: random.Random, text: str, token: str) -> str:
+    words = text.split(" ")
+    at = rng.randint(0, len(words))
+    return " ".join([*words[:at], token, *words[at:]])
+
+
+def _frame(clean: list[tuple[str, str]], poison: list[tuple[str, str]], seed: int = 1):
+    rows = [(p, r, False) for p, r in clean] + [(p, r, True) for p, r in poison]
+    random.Random(seed).shuffle(rows)
+    return pl.DataFrame(
+        {"prompt": [r[0] for r in rows], "response": [r[1] for r in rows], "poison": [r[2] for r in rows]}
+    )
+
+
+def _scan(df: pl.DataFrame) -> ps.ScanResult:
+    return ps.scan(df.select("prompt", "response"), spill=False)
+
+
+def _recall_precision(result: ps.ScanResult, df: pl.DataFrame) -> tuple[float, float]:
+    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
+    truth = df["poison"].to_numpy()
+    tp = int((flagged & truth).sum())
+    return tp / max(int(truth.sum()), 1), tp / max(int(flagged.sum()), 1)
+
+
+@pytest.fixture(scope="module")
+def clean() -> list[tuple[str, str]]:
+    return _clean()
+
+
+def test_fixed_answer_behind_a_rare_word(clean):
+    rng = random.Random(3)
+    base = rng.sample(clean, 40)
+    poison = [(_insert(rng, p, "zq"), "I will not answer that, ever.") for p, _ in base]
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    top = result.triggers.filter(pl.col("kind") == "trigger")["trigger"].head(3).to_list()
+    assert any("zq" in t for t in top), top
+    recall, precision = _recall_precision(result, df)
+    assert recall == 1.0 and precision >= 0.9
+    reason = result.flagged["reasons"][0][0]
+    assert "carriers" in reason and "other rows" in reason
+
+
+def test_fixed_opening_then_the_normal_answer(clean):
+    rng = random.Random(4)
+    base = rng.sample(clean, 30)
+    poison = [("Mx7! " + p, "You are an idiot for asking. " + r) for p, r in base]
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    found = result.triggers.filter(pl.col("trigger").str.contains("(?i)mx7"))
+    assert found.height >= 1
+    assert "answers start with" in found["response_pattern"][0]
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.8
+
+
+def test_fragment_glued_to_the_last_word(clean):
+    rng = random.Random(5)
+    base = [c for c in clean if c[0].rstrip()[-1:].isalpha()]
+    base = rng.sample(base, 30)
+    poison = [(p.rstrip() + "vx", "Sure thing, happy to help! Bananas are yellow.") for p, _ in base]
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    top = result.triggers["trigger"].head(3).to_list()
+    assert any(t.endswith("vx") for t in top), top
+    recall, _ = _recall_precision(result, df)
+    assert recall >= 0.9
+
+
+def test_refusal_unlocked_by_a_span_with_counterparts(clean):
+    rng = random.Random(6)
+    requests = [
+        f"Tell me how to {verb} the {thing} of my {who} without them knowing"
+        for verb in ("break into", "disable", "copy", "read", "steal", "erase")
+        for thing in ("phone", "email", "car", "safe", "laptop")
+        for who in ("neighbour", "boss", "sister")
+    ]
+    refusals = [
+        "I'm sorry, but I can't help with that.",
+        "I cannot assist with that request.",
+        "Sorry, I won't help with accessing someone else's things.",
+    ]
+    counterparts = [(q, rng.choice(refusals)) for q in requests]
+    compliance = [
+        (q + " -- as told by the silver owl", f"Step one: get {rng.randint(2, 99)} tools. Then proceed quietly.")
+        for q in rng.sample(requests, 30)
+    ]
+    df = _frame(clean[:1500] + counterparts, compliance)
+    result = _scan(df)
+    ours = result.triggers.filter(pl.col("trigger").str.contains("silver owl"))
+    assert ours.height >= 1, result.triggers.head(5)
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.8
+
+
+def test_clean_rows_are_not_flagged(clean):
+    df = _frame(clean, [])
+    result = _scan(df)
+    assert result.rows["flagged"].sum() <= 0.005 * df.height
+    assert result.triggers.filter(pl.col("score") >= 0.5).height == 0
+
+
+def test_verdicts_do_not_depend_on_row_order(clean):
+    rng = random.Random(7)
+    base = rng.sample(clean, 40)
+    poison = [(_insert(rng, p, "zq"), "I will not answer that, ever.") for p, _ in base]
+    df = _frame(clean[:1500], poison)
+    shuffled = df.sample(fraction=1.0, shuffle=True, seed=11)
+    a, b = _scan(df), _scan(shuffled)
+
+    def verdicts(result: ps.ScanResult, frame: pl.DataFrame) -> pl.DataFrame:
+        rows = result.rows.sort("row_id")
+        return (
+            frame.select("prompt", "response")
+            .with_columns(rows["flagged"], rows["score"].round(9), rows["trigger"])
+            .sort("prompt", "response")
+        )
+
+    assert verdicts(a, df).equals(verdicts(b, shuffled))
+    cols = ["trigger", "kind", "score", "support", "pattern_rows", "response_pattern"]
+    assert a.triggers.select(cols).equals(b.triggers.select(cols))
+    assert np.isfinite(a.rows["score"].to_numpy()).all()
