@@ -46,16 +46,16 @@ EOF
 
 cd "$TREE" || exit 2
 stamp "pytest tests/test_similarity.py (the gpu tests)"
-timeout 300 python3 -m pytest -q -p no:cacheprovider -o "filterwarnings=default" -rs \
+timeout "${SIM_TIMEOUT:-180}" python3 -m pytest -q -p no:cacheprovider -o "filterwarnings=default" -rs \
     tests/test_similarity.py 2>&1 | tee "$OUT/pytest_similarity.log"
 SIM_RC=${PIPESTATUS[0]}
 
 stamp "benchmark"
-timeout 330 python3 benches/gpu_bench.py --budget "${BENCH_BUDGET:-200}" --out "$OUT" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
+timeout "${BENCH_TIMEOUT:-220}" python3 benches/gpu_bench.py --budget "${BENCH_BUDGET:-150}" --out "$OUT" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
 BENCH_RC=${PIPESTATUS[0]}
 
 stamp "pytest: the rest of the suite"
-timeout "${REST_TIMEOUT:-240}" python3 -m pytest -q -p no:cacheprovider -o "filterwarnings=default" \
+timeout "${REST_TIMEOUT:-120}" python3 -m pytest -q -p no:cacheprovider -o "filterwarnings=default" \
     -m "not slow and not ray" tests --ignore=tests/test_similarity.py \
     --maxfail=20 2>&1 | tee "$OUT/pytest.log" | tail -n 25
 REST_RC=${PIPESTATUS[0]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import types
 from typing import ClassVar
 
 import numpy as np
@@ -422,15 +423,22 @@ def _int_sketches(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 @pytest.mark.gpu
 @needs_gpu
+@pytest.mark.parametrize("streams", [1, 2])
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize(
     ("n", "k", "tile"),
     [(5, 32, None), (40, 39, 8), (333, 1, 50), (1000, 32, 100), (2500, 33, 300), (1234, 128, 64)],
 )
 def test_gpu_knn_exact_on_integer_products(
-    precision: str, n: int, k: int, tile: int | None, monkeypatch: pytest.MonkeyPatch
+    precision: str,
+    n: int,
+    k: int,
+    tile: int | None,
+    streams: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _poison(monkeypatch)
+    monkeypatch.setattr(sim, "_KNN_STREAMS", streams)
     x = _int_sketches(np.random.default_rng(n + k), n, 16)
     idx, sims = sim.knn_cosine(x, k, tile=tile, device="gpu", precision=precision)  # type: ignore[arg-type]
     _sync()
@@ -543,8 +551,32 @@ class _FakeKernel:
         best[:] = _select_reference(sims, int(cols), int(row0), int(col0), int(k), best)
 
 
+class _FakeEvent:
+    def __init__(self) -> None:
+        self.recorded = False
+
+    def record(self, stream: object = None) -> None:
+        self.recorded = True
+
+
+class _FakeStream:
+    """Streams run in order here; checks that every waited-on event was recorded first."""
+
+    def __enter__(self) -> _FakeStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def wait_event(self, event: _FakeEvent) -> None:
+        assert event.recorded
+
+
 class _FakeCupy:
     RawKernel = _FakeKernel
+    cuda = types.SimpleNamespace(
+        Stream=_FakeStream, Event=_FakeEvent, get_current_stream=lambda: _FakeStream()
+    )
 
     def __getattr__(self, name: str) -> object:
         return getattr(np, name)
@@ -573,9 +605,12 @@ def test_gpu_code_path_on_numpy_stand_in(monkeypatch: pytest.MonkeyPatch) -> Non
     x = _unit(rng, 120, 16)
     want_idx, want_sims = _brute_knn(x, 9)
     for tile in (25, 32, 200):  # 100, 128, 800 columns a product: scalar and vector loads
-        idx32, sims32 = sim.knn_cosine(x, 9, tile=tile, device="gpu", precision="fp32")
-        np.testing.assert_array_equal(idx32, want_idx)
-        np.testing.assert_allclose(sims32, want_sims, atol=1e-6)
+        for streams in (1, 2):
+            monkeypatch.setattr(sim, "_KNN_STREAMS", streams)
+            idx32, sims32 = sim.knn_cosine(x, 9, tile=tile, device="gpu", precision="fp32")
+            np.testing.assert_array_equal(idx32, want_idx)
+            np.testing.assert_allclose(sims32, want_sims, atol=1e-6)
+    monkeypatch.setattr(sim, "_KNN_STREAMS", 1)
     idx16, sims16 = sim.knn_cosine(x, 9, tile=25, device="gpu")  # fp16 inputs
     assert (idx16 >= 0).all() and sims16.dtype == np.float32
     np.testing.assert_allclose(sims16, want_sims, atol=3e-3)

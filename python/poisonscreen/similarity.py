@@ -26,6 +26,7 @@ offered: neither NumPy nor CuPy has a bfloat16 dtype. Cluster coherence works in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
@@ -449,6 +450,7 @@ _SELECT_THREADS = 256  # 8 warps: 8 query rows per block
 _SELECT_KMAX = 128  # up to 4 keys per lane in registers; larger k takes the tile-by-tile path
 _GPU_TILE = 8192  # query rows per block on the GPU
 _GPU_COLS = 4  # ... times this many columns per product: 8192 x 32768 (512 MiB fp16)
+_KNN_STREAMS = 1  # 2: products and selects on two streams (see _knn_gpu_select)
 
 
 def _select_name(half: bool, kpl: int) -> str:
@@ -467,9 +469,15 @@ def _select_kernel(cupy: Any, half: bool, kpl: int) -> Any:
     return _kernel(cupy, _select_src(half, kpl), _select_name(half, kpl))
 
 
-def _knn_gpu_select(cupy: Any, x: Any, kk: int, tile: int) -> Any:
+def _knn_gpu_select(cupy: Any, x: Any, kk: int, tile: int, streams: int | None = None) -> Any:
     """Keys (n, kk) of every row's kk best, sorted descending: cuBLAS products of ``tile`` query
-    rows by ``_GPU_COLS * tile`` columns, each followed by the top-k select kernel."""
+    rows by ``_GPU_COLS * tile`` columns, each followed by the top-k select kernel.
+
+    ``streams=2`` (default ``_KNN_STREAMS``) puts the products on one stream and the selects on
+    another, two similarity tiles in flight, so that a select overlaps the next product; events
+    order each tile's product before its select and its select before the product that reuses
+    its memory. Both are blocking streams: work on the legacy default stream waits for them.
+    """
     n = int(x.shape[0])
     half = x.dtype == np.float16
     vec_elems = 8 if half else 4
@@ -489,33 +497,71 @@ def _knn_gpu_select(cupy: Any, x: Any, kk: int, tile: int) -> Any:
     if w_last % 8:
         last = cupy.zeros((w_last + (-w_last) % 8, x.shape[1]), dtype=x.dtype)
         last[:w_last] = x[j_last:]
+    two = (streams or _KNN_STREAMS) > 1
+    gemm_s: Any = None
+    sel_s: Any = None
+    held: list[Any] = [None, None]  # the tiles a select may still be reading
+    freed: list[Any] = [None, None]  # events: the select of that tile is done
+    if two:
+        start = cupy.cuda.Event()
+        start.record()  # x, `last` and the buffers are ready on the current stream
+        gemm_s, sel_s = cupy.cuda.Stream(), cupy.cuda.Stream()
+        gemm_s.wait_event(start)
+        sel_s.wait_event(start)
+    t = 0
     for i0 in range(0, n, tile):
         q = x[i0 : i0 + tile]
         r = int(q.shape[0])
         best = best_buf[:r]
-        best.fill(_SENT)
+        with _on(sel_s):
+            best.fill(_SENT)
         for j0 in range(0, n, ctile):
             c = last if j0 == j_last else x[j0 : j0 + ctile]
-            sims = cupy.matmul(q, c.T)  # fp16 inputs give fp16 out, accumulated in fp32
+            b = t & 1
+            t += 1
+            with _on(gemm_s):
+                if two and freed[b] is not None:
+                    gemm_s.wait_event(freed[b])
+                sims = cupy.matmul(q, c.T)  # fp16 inputs give fp16 out, accumulated in fp32
+                if two:
+                    ready = cupy.cuda.Event()
+                    ready.record(gemm_s)
             ld = int(sims.shape[1])
             vec = ld % vec_elems == 0 and _device_ptr(sims) % 16 == 0
-            kern(
-                ((r * 32 + _SELECT_THREADS - 1) // _SELECT_THREADS,),
-                (_SELECT_THREADS,),
-                (
-                    sims,
-                    np.int64(ld),
-                    np.int32(r),
-                    np.int32(min(ctile, n - j0)),
-                    np.int64(i0),
-                    np.int64(j0),
-                    np.int32(kk),
-                    np.int32(vec),
-                    best,
-                ),
-            )
-        out_keys[i0 : i0 + r] = best[:, :kk]
+            with _on(sel_s):
+                if two:
+                    sel_s.wait_event(ready)
+                kern(
+                    ((r * 32 + _SELECT_THREADS - 1) // _SELECT_THREADS,),
+                    (_SELECT_THREADS,),
+                    (
+                        sims,
+                        np.int64(ld),
+                        np.int32(r),
+                        np.int32(min(ctile, n - j0)),
+                        np.int64(i0),
+                        np.int64(j0),
+                        np.int32(kk),
+                        np.int32(vec),
+                        best,
+                    ),
+                )
+                if two:
+                    freed[b] = cupy.cuda.Event()
+                    freed[b].record(sel_s)
+                    held[b] = sims
+        with _on(sel_s):
+            out_keys[i0 : i0 + r] = best[:, :kk]
+    if two:
+        done = cupy.cuda.Event()
+        done.record(sel_s)
+        cupy.cuda.get_current_stream().wait_event(done)
     return out_keys
+
+
+def _on(stream: Any) -> Any:
+    """``with`` the stream, or nothing (the current stream) when it is None."""
+    return contextlib.nullcontext() if stream is None else stream
 
 
 def _sketch_matrix(be: Backend, sketches: Any, precision: str) -> Any:
