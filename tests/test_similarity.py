@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import types
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -220,76 +222,361 @@ def test_sketches_from_text() -> None:
         sim.sketches(texts, dim=0)
 
 
+# ---- coherence: the Gram-matrix identities against brute force ---------------------------------
+
+
+def _brute_pair_stats(x: np.ndarray) -> tuple[float, float]:
+    x64 = x.astype(np.float64)
+    vals = (x64 @ x64.T)[np.triu_indices(len(x), 1)]
+    return float(vals.mean()), float(vals.std())
+
+
+@pytest.mark.parametrize(("n", "d"), [(2, 8), (3, 64), (40, 64), (64, 64), (65, 64), (700, 32)])
+@pytest.mark.parametrize("chunk", [None, 96])
+def test_pair_stats_identities(
+    n: int, d: int, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if chunk is not None:  # many chunks of rows (at least `tile` rows each)
+        monkeypatch.setattr(sim, "_COHERENCE_CHUNK_CPU", chunk * d)
+    rng = np.random.default_rng(n * d)
+    x = _unit(rng, n, d)
+    x[n // 2] = x[0]  # a duplicate pair
+    m, mean, std = sim._pair_stats(np, x, 16)
+    want_mean, want_std = _brute_pair_stats(x)
+    assert m == n * (n - 1) // 2
+    # float64 all through: as the float64 brute force up to rounding
+    assert mean == pytest.approx(want_mean, abs=1e-12)
+    assert std == pytest.approx(want_std, abs=1e-9)
+    # the former float32 tiles agree to float32 rounding
+    _, old_mean, old_std = sim._pair_stats_tiled(np, x, 16)
+    assert mean == pytest.approx(old_mean, abs=1e-6)
+    assert std == pytest.approx(old_std, abs=1e-5)
+
+
+def test_pair_stats_degenerate_sets() -> None:
+    rng = np.random.default_rng(11)
+    same = np.repeat(_unit(rng, 1, 32), 500, axis=0)  # every product 1: std 0, no cancellation
+    m, mean, std = sim._pair_stats(np, same, 64)
+    norm2 = float(same[0].astype(np.float64) @ same[0].astype(np.float64))  # 1 to float32 rounding
+    assert m == 500 * 499 // 2 and mean == pytest.approx(norm2, abs=1e-12) and std < 1e-6
+    zeros = np.zeros((300, 16), np.float32)
+    assert sim._pair_stats(np, zeros, 64)[1:] == (0.0, 0.0)
+    # large offsets (all rows near one direction): mean ~0.99, tiny spread, kept by float64
+    centre = _unit(rng, 1, 48)[0]
+    near = centre + 0.01 * rng.standard_normal((900, 48)).astype(np.float32)
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    _, mean, std = sim._pair_stats(np, near, 64)
+    want_mean, want_std = _brute_pair_stats(near)
+    assert mean == pytest.approx(want_mean, abs=1e-12)
+    assert std == pytest.approx(want_std, rel=1e-6)
+    for n in (0, 1):
+        m, mean, std = sim._pair_stats(np, np.ones((n, 4), np.float32), 8)
+        assert m == 0 and np.isnan(mean) and np.isnan(std)
+
+
+# ---- kNN: the select kernel's contract (NumPy statement of what the CUDA kernel computes) ------
+
+
+def _select_reference(
+    sims: np.ndarray, cols: int, row0: int, col0: int, k: int, best: np.ndarray
+) -> np.ndarray:
+    """What knn_select_* leaves in ``best``: per row, the k largest keys of the old best (SENT
+    excluded) and of the tile's first ``cols`` columns except the row's own, descending, SENT-padded."""
+    out = np.full_like(best, sim._SENT)
+    colidx = np.arange(col0, col0 + cols)
+    for r in range(sims.shape[0]):
+        keep = colidx != row0 + r
+        keys = sim._keys(np, sims[r, :cols][keep].astype(np.float32), colidx[keep])
+        old = best[r][best[r] != sim._SENT]
+        top = np.sort(np.concatenate([old, keys]))[::-1][:k]
+        out[r, : len(top)] = top
+    return out
+
+
+def test_keys_order_and_decode() -> None:
+    vals = np.array([-np.inf, -1.0, -0.0, 0.0, 1e-30, 0.5, 1.0, np.inf], np.float32)
+    cols = np.arange(len(vals))
+    keys = sim._keys(np, vals, cols)
+    assert np.all(np.diff(keys[[0, 1, 2, 4, 5, 6, 7]]) > 0)
+    assert keys[2] > keys[3]  # -0.0 == 0.0: the smaller column wins
+    back_cols, back = sim._decode(np, keys)
+    np.testing.assert_array_equal(back_cols, cols)
+    np.testing.assert_array_equal(back, np.where(vals == 0, 0.0, vals))
+    assert (sim._SENT < keys).all()
+    assert np.isnan(sim._decode(np, np.array([sim._SENT]))[1][0])
+
+
 # ---- GPU parity (skipped without CuPy and a GPU) ----------------------------------------------
+
+
+def _sync() -> None:
+    import cupy
+
+    cupy.cuda.runtime.deviceSynchronize()  # raises on a failed launch or a fault in a kernel
 
 
 @pytest.mark.gpu
 @needs_gpu
-def test_gpu_agreement_kernel_parity() -> None:
+@pytest.mark.parametrize("p", [1, 3, 4, 7, 64, 128, 130, 256])
+def test_gpu_agreement_kernel_parity(p: int) -> None:
     import cupy
 
-    rng = np.random.default_rng(6)
-    sigs = _sigs(rng, 300, 64)
-    pairs = rng.integers(0, 300, size=(100_003, 2)).astype(np.uint32)
+    rng = np.random.default_rng(6 + p)
+    sigs = _sigs(rng, 300, p)
+    sigs[5, : p // 2] = 0xFFFFFFFF  # half empty: not empty
+    m = 100_003  # not a multiple of any block
+    pairs = rng.integers(0, 300, size=(m, 2)).astype(np.uint32)
     pairs[0] = (3, 4)
-    out = cupy.full(len(pairs), -7, dtype=cupy.int32)  # poisoned: every element must be written
-    sim._agreement_gpu(cupy, cupy.asarray(sigs), cupy.asarray(pairs), out)
-    counts = cupy.asnumpy(out)
-    assert not np.any(counts == -7)
-    np.testing.assert_array_equal(counts, sim._agreement_xp(np, sigs, pairs))
+    pairs[1] = (3, 5)
+    pairs[2] = (7, 7)
+    want = sim._agreement_xp(np, sigs, pairs)
+    d_sigs, d_pairs = cupy.asarray(sigs), cupy.asarray(pairs)
+    for lanes in (None, 1, 4, 8, 16, 32):
+        out = cupy.full(m, -7, dtype=cupy.int32)  # poisoned: every element must be written
+        sim._agreement_gpu(cupy, d_sigs, d_pairs, out, lanes=lanes)
+        _sync()
+        np.testing.assert_array_equal(cupy.asnumpy(out), want, err_msg=f"lanes={lanes}")
+    assert want[0] == -1 and want[2] == p
     got = sim.signature_agreement_pairs(sigs, pairs, device="gpu")
     np.testing.assert_array_equal(got, sim.signature_agreement_pairs(sigs, pairs, device="cpu"))
 
 
 @pytest.mark.gpu
 @needs_gpu
+def test_gpu_agreement_unaligned_and_empty() -> None:
+    import cupy
+
+    rng = np.random.default_rng(12)
+    sigs = _sigs(rng, 50, 8)
+    base = cupy.zeros(50 * 8 + 1, dtype=cupy.uint32)
+    base[1:] = cupy.asarray(sigs.ravel())
+    d_sigs = base[1:].reshape(50, 8)  # 4 bytes past an aligned address: the word path
+    assert sim._device_ptr(d_sigs) % 16 == 4
+    pairs = rng.integers(0, 50, size=(999, 2)).astype(np.uint32)
+    out = cupy.full(999, -7, dtype=cupy.int32)
+    sim._agreement_gpu(cupy, d_sigs, cupy.asarray(pairs), out)
+    _sync()
+    np.testing.assert_array_equal(cupy.asnumpy(out), sim._agreement_xp(np, sigs, pairs))
+    empty = sim._agreement_gpu(cupy, d_sigs, cupy.zeros((0, 2), cupy.uint32))
+    assert empty.shape == (0,)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("half", [True, False])
+@pytest.mark.parametrize(
+    ("k", "rows", "cols", "ld", "row0", "col0"),
+    [
+        (1, 9, 40, 40, 0, 0),
+        (5, 13, 100, 104, 3, 0),
+        (32, 300, 7000, 7000, 500, 300),
+        (33, 11, 520, 520, 0, 512),
+        (64, 50, 1100, 1104, 1200, 1000),
+        (128, 29, 2000, 2000, 1999, 0),
+        (7, 4, 3, 8, 0, 0),
+    ],
+)
+def test_gpu_select_kernel_exact(
+    half: bool, k: int, rows: int, cols: int, ld: int, row0: int, col0: int
+) -> None:
+    """The select kernel on a given tile (many ties, ±0, a partly filled best) equals NumPy."""
+    import cupy
+
+    rng = np.random.default_rng(k * 7919 + cols)
+    dt = np.float16 if half else np.float32
+    levels = np.array([-0.5, -0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1 / 3], dtype=dt)
+    tile = levels[rng.integers(0, len(levels), size=(rows, ld))]
+    noise = rng.standard_normal((rows, ld)).astype(dt)
+    tile = np.where(rng.random((rows, ld)) < 0.3, noise, tile)
+    kpl = 1 if k <= 32 else (2 if k <= 64 else 4)
+    best = np.full((rows, 32 * kpl), sim._SENT, np.int64)
+    for r in range(rows):  # earlier columns (past this tile) already ranked
+        fill = int(rng.integers(0, k + 1))
+        c = rng.choice(np.arange(col0 + cols + 1, col0 + cols + 5000), fill, replace=False)
+        v = levels[rng.integers(0, len(levels), fill)].astype(np.float32)
+        best[r, :fill] = np.sort(sim._keys(np, v, c))[::-1]
+    want = _select_reference(tile, cols, row0, col0, k, best)
+    kern = sim._select_kernel(cupy, half, kpl)
+    d_tile = cupy.asarray(tile)
+    for vec in sorted({0, int(ld % (8 if half else 4) == 0)}):
+        d_best = cupy.array(best)  # a copy for each run
+        kern(
+            ((rows * 32 + 255) // 256,),
+            (256,),
+            (d_tile, np.int64(ld), np.int32(rows), np.int32(cols), np.int64(row0),
+             np.int64(col0), np.int32(k), np.int32(vec), d_best),
+        )  # fmt: skip
+        _sync()
+        np.testing.assert_array_equal(cupy.asnumpy(d_best), want, err_msg=f"vec={vec}")
+
+
+def _int_sketches(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """Rows of -1/0/1 (some all zero, some repeated): every product is a small integer, exact in
+    fp16 and fp32 whatever the order of the sums, so even the GPU ranking must be exactly the
+    brute-force stable sort (heavy ties: the smaller index wins)."""
+    x = rng.integers(-1, 2, size=(n, d)).astype(np.float32)
+    x[rng.choice(n, max(n // 20, 1), replace=False)] = 0.0
+    dup = rng.choice(n, max(n // 10, 2), replace=False)
+    x[dup] = x[dup[0]]
+    return x
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("streams", [1, 2])
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_gpu_knn_parity(precision: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("n", "k", "tile"),
+    [(5, 32, None), (40, 39, 8), (333, 1, 50), (1000, 32, 100), (2500, 33, 300), (1234, 128, 64)],
+)
+def test_gpu_knn_exact_on_integer_products(
+    precision: str,
+    n: int,
+    k: int,
+    tile: int | None,
+    streams: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     _poison(monkeypatch)
-    rng = np.random.default_rng(7)
-    x = _unit(rng, 2000, 64)
-    cpu_idx, cpu_sims = sim.knn_cosine(x, 16, tile=300, device="cpu")
-    gpu_idx, gpu_sims = sim.knn_cosine(x, 16, tile=300, device="gpu", precision=precision)  # type: ignore[arg-type]
+    monkeypatch.setattr(sim, "_KNN_STREAMS", streams)
+    x = _int_sketches(np.random.default_rng(n + k), n, 16)
+    idx, sims = sim.knn_cosine(x, k, tile=tile, device="gpu", precision=precision)  # type: ignore[arg-type]
+    _sync()
+    want_idx, want_sims = _brute_knn(x, k)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(sims, want_sims)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize(("n", "k", "tile"), [(2000, 16, 300), (3001, 32, None), (700, 100, 128)])
+def test_gpu_knn_parity(
+    precision: str, n: int, k: int, tile: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _poison(monkeypatch)
+    rng = np.random.default_rng(7 + n)
+    x = _unit(rng, n, 64)
+    x[10] = x[11]  # an exact duplicate
+    cpu_idx, cpu_sims = sim.knn_cosine(x, k, tile=tile, device="cpu")
+    gpu_idx, gpu_sims = sim.knn_cosine(x, k, tile=tile, device="gpu", precision=precision)  # type: ignore[arg-type]
+    _sync()
     assert np.isfinite(gpu_sims).all() and (gpu_idx >= 0).all()
+    assert not (gpu_idx == np.arange(n)[:, None]).any()
+    assert all(len(set(row)) == k for row in gpu_idx.tolist())
+    assert np.all(np.diff(gpu_sims, axis=1) <= 0)
     tol = 1e-5 if precision == "fp32" else 3e-3
     np.testing.assert_allclose(gpu_sims, cpu_sims, atol=tol)
     # the neighbours found on the GPU are as similar (by the exact fp32 product) as the CPU's
     exact = np.take_along_axis(x @ x.T, gpu_idx.astype(np.int64), axis=1)
     np.testing.assert_allclose(exact, cpu_sims, atol=2 * tol)
     if precision == "fp32":
-        assert (gpu_idx == cpu_idx).mean() > 0.99
+        # identical except where two similarities are within float32 rounding of each other
+        differ = gpu_idx != cpu_idx
+        assert differ.mean() < 0.01
+        assert np.all(np.abs(cpu_sims[differ] - gpu_sims[differ]) < 1e-5)
 
 
 @pytest.mark.gpu
 @needs_gpu
-def test_gpu_coherence_parity() -> None:
+def test_gpu_knn_large_k_takes_the_tile_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    _poison(monkeypatch)
+    x = _int_sketches(np.random.default_rng(13), 400, 12)
+    idx, sims = sim.knn_cosine(x, 150, tile=64, device="gpu", precision="fp32")
+    _sync()
+    want_idx, want_sims = _brute_knn(x, 150)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(sims, want_sims)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("chunk", [None, 300])
+def test_gpu_coherence_parity(chunk: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cupy
+
+    if chunk is not None:
+        monkeypatch.setattr(sim, "_COHERENCE_CHUNK_GPU", chunk * 32)
     rng = np.random.default_rng(8)
-    x = _unit(rng, 1500, 32)
-    sets = [rng.choice(1500, m, replace=False) for m in (2, 30, 400)]
+    x = _unit(rng, 5000, 32)
+    for n in (2, 20, 33, 400, 5000):
+        m, mean, std = sim._pair_stats(cupy, cupy.asarray(x[:n]), 128)
+        _sync()
+        want_mean, want_std = _brute_pair_stats(x[:n])
+        assert m == n * (n - 1) // 2
+        assert mean == pytest.approx(want_mean, abs=1e-11)
+        assert std == pytest.approx(want_std, abs=1e-9)
+    sets = [rng.choice(5000, m, replace=False) for m in (2, 30, 400)]
     cpu = sim.cluster_coherence(x, sets, background=300, tile=128, device="cpu")
     gpu = sim.cluster_coherence(x, sets, background=300, tile=128, device="gpu")
     for c in ("mean", "std", "background_mean", "background_std", "z"):
-        np.testing.assert_allclose(gpu[c].to_numpy(), cpu[c].to_numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(gpu[c].to_numpy(), cpu[c].to_numpy(), rtol=1e-9, atol=1e-11)
 
 
 # ---- the GPU code path on a NumPy stand-in for CuPy (plumbing only: no CUDA) ------------------
 
 
 class _FakeKernel:
-    """Runs what sig_agreement computes, with the kernel's argument list."""
+    """Runs what each RawKernel computes (in NumPy), with the kernel's argument list, and checks
+    the launch: grid and block cover the work, dtypes, contiguity and 16-byte alignment."""
+
+    launches: ClassVar[list[str]] = []
 
     def __init__(self, src: str, name: str) -> None:
-        assert name in src and 'extern "C"' in src
+        assert 'extern "C"' in src and f" {name}(" in src.replace("\n", " ")
+        self.name = name
 
-    def __call__(self, grid: tuple[int], block: tuple[int], args: tuple) -> None:
-        sigs, pairs, m, p, out = args
-        assert grid[0] * block[0] >= int(m) and sigs.shape[1] == int(p)
-        assert pairs.dtype == np.uint32 and pairs.flags.c_contiguous and out.dtype == np.int32
-        out[:] = sim._agreement_xp(np, sigs, pairs.reshape(-1, 2))
+    def __call__(self, grid: tuple[int], block: tuple[int], args: tuple, **kw: object) -> None:
+        _FakeKernel.launches.append(self.name)
+        if self.name == "sig_agreement_group":
+            sigs, pairs, m, p, lg, vec, out = args
+            assert (grid[0] * block[0]) >> int(lg) >= int(m) and sigs.shape[1] == int(p)
+            assert block[0] % 32 == 0 and 0 <= int(lg) <= 5
+            assert pairs.dtype == np.uint32 and pairs.flags.c_contiguous and out.dtype == np.int32
+            if vec:
+                assert int(p) % 4 == 0 and sigs.ctypes.data % 16 == 0
+            out[:] = sim._agreement_xp(np, sigs, pairs.reshape(-1, 2))
+            return
+        assert self.name.startswith("knn_select_")
+        sims, ld, rows, cols, row0, col0, k, vec, best = args
+        half = "_f16_" in self.name
+        kpl = int(self.name.rsplit("_k", 1)[1])
+        assert sims.dtype == (np.float16 if half else np.float32) and sims.flags.c_contiguous
+        assert sims.shape == (int(rows), int(ld)) and 0 < int(cols) <= int(ld)
+        assert best.shape == (int(rows), 32 * kpl) and best.dtype == np.int64
+        assert best.flags.c_contiguous and 32 * (kpl // 2) < int(k) <= 32 * kpl
+        assert grid[0] * block[0] >= 32 * int(rows) and block[0] % 32 == 0
+        if vec:
+            assert (int(ld) * sims.itemsize) % 16 == 0 and sims.ctypes.data % 16 == 0
+        best[:] = _select_reference(sims, int(cols), int(row0), int(col0), int(k), best)
+
+
+class _FakeEvent:
+    def __init__(self) -> None:
+        self.recorded = False
+
+    def record(self, stream: object = None) -> None:
+        self.recorded = True
+
+
+class _FakeStream:
+    """Streams run in order here; checks that every waited-on event was recorded first."""
+
+    def __enter__(self) -> _FakeStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def wait_event(self, event: _FakeEvent) -> None:
+        assert event.recorded
 
 
 class _FakeCupy:
     RawKernel = _FakeKernel
+    cuda = types.SimpleNamespace(
+        Stream=_FakeStream, Event=_FakeEvent, get_current_stream=lambda: _FakeStream()
+    )
 
     def __getattr__(self, name: str) -> object:
         return getattr(np, name)
@@ -303,24 +590,54 @@ def test_gpu_code_path_on_numpy_stand_in(monkeypatch: pytest.MonkeyPatch) -> Non
     fake = _FakeCupy()
     monkeypatch.setattr(sim, "_gpu_probe", (fake, ""))
     monkeypatch.setattr(sim, "_kernels", {})
+    monkeypatch.setattr(_FakeKernel, "launches", [])
     _poison(monkeypatch)
     assert sim.get_backend("auto").name == "gpu"
     rng = np.random.default_rng(10)
-    sigs = _sigs(rng, 40, 16)
-    pairs = rng.integers(0, 40, size=(300, 2)).astype(np.uint32)
-    pairs[0] = (3, 4)
-    np.testing.assert_array_equal(
-        sim.signature_agreement_pairs(sigs, pairs, device="gpu"),
-        _core.signature_agreement(sigs, pairs),
-    )
+    for p in (16, 7):
+        sigs = _sigs(rng, 40, p)
+        pairs = rng.integers(0, 40, size=(300, 2)).astype(np.uint32)
+        pairs[0] = (3, 4)
+        np.testing.assert_array_equal(
+            sim.signature_agreement_pairs(sigs, pairs, device="gpu"),
+            _core.signature_agreement(sigs, pairs),
+        )
     x = _unit(rng, 120, 16)
-    idx32, sims32 = sim.knn_cosine(x, 9, tile=25, device="gpu", precision="fp32")
     want_idx, want_sims = _brute_knn(x, 9)
-    np.testing.assert_array_equal(idx32, want_idx)
-    np.testing.assert_allclose(sims32, want_sims, atol=1e-6)
+    for tile in (25, 32, 200):  # 100, 128, 800 columns a product: scalar and vector loads
+        for streams in (1, 2):
+            monkeypatch.setattr(sim, "_KNN_STREAMS", streams)
+            idx32, sims32 = sim.knn_cosine(x, 9, tile=tile, device="gpu", precision="fp32")
+            np.testing.assert_array_equal(idx32, want_idx)
+            np.testing.assert_allclose(sims32, want_sims, atol=1e-6)
+    monkeypatch.setattr(sim, "_KNN_STREAMS", 1)
     idx16, sims16 = sim.knn_cosine(x, 9, tile=25, device="gpu")  # fp16 inputs
     assert (idx16 >= 0).all() and sims16.dtype == np.float32
     np.testing.assert_allclose(sims16, want_sims, atol=3e-3)
+    for k in (33, 64, 65, 119):  # 2 and 4 keys a lane; n - 1 = 119 < 128
+        idx, _ = sim.knn_cosine(x, k, tile=32, device="gpu", precision="fp32")
+        np.testing.assert_array_equal(idx, _brute_knn(x, k)[0])
+    assert {
+        "knn_select_f32_k1",
+        "knn_select_f16_k1",
+        "knn_select_f32_k2",
+        "knn_select_f32_k4",
+    } <= set(_FakeKernel.launches)
+    big = _unit(rng, 140, 8)
+    idx, _ = sim.knn_cosine(big, 130, tile=64, device="gpu", precision="fp32")  # k > 128
+    np.testing.assert_array_equal(idx, _brute_knn(big, 130)[0])
     cpu = sim.cluster_coherence(x, [np.arange(10)], background=50, device="cpu")
     gpu = sim.cluster_coherence(x, [np.arange(10)], background=50, device="gpu")
     assert cpu.equals(gpu)
+
+
+def test_agreement_launch_shapes() -> None:
+    assert sim._agreement_launch(128, True) == (5, 8)  # 32 uint4 a row: a warp a pair
+    assert sim._agreement_launch(64, True) == (4, 16)
+    assert sim._agreement_launch(7, False) == (3, 32)
+    assert sim._agreement_launch(1, False) == (0, 256)
+    assert sim._agreement_launch(0, False) == (0, 256)
+    assert sim._agreement_launch(4096, False) == (5, 8)
+    assert sim._agreement_launch(128, True, 8) == (3, 32)
+    with pytest.raises(ConfigError):
+        sim._agreement_launch(128, True, 3)

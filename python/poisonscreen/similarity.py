@@ -1,8 +1,9 @@
 """Pairwise similarity, nearest neighbours and cluster coherence, on CPU (NumPy) or GPU (CuPy).
 
-The same Python runs against ``numpy`` or ``cupy`` (``xp``); only the MinHash agreement has a
-custom CUDA kernel (:data:`_AGREEMENT_SRC`), whose NumPy reference is :func:`_agreement_xp`.
-Every function takes ``device="auto" | "cpu" | "gpu"``:
+The same Python runs against ``numpy`` or ``cupy`` (``xp``), with two custom CUDA kernels on the
+GPU: the MinHash agreement (:data:`_AGREEMENT_SRC`; NumPy reference :func:`_agreement_xp`) and the
+kNN's running top-k (:data:`_SELECT_SRC`; the CPU computes the same keys tile by tile in
+:func:`_knn_tiles`). Every function takes ``device="auto" | "cpu" | "gpu"``:
 
 - ``"cpu"``: NumPy (and the Rust core for signature agreement);
 - ``"gpu"``: CuPy on the current CUDA device; :class:`~poisonscreen.exceptions.ConfigError` when
@@ -14,17 +15,20 @@ Results are always NumPy arrays (or a polars DataFrame). CuPy is optional
 (``pip install poisonscreen[gpu]``) and never imported unless a GPU path is asked for.
 
 Precision: the CPU multiplies float32 sketches in float32. The GPU (``precision="fp16"``, its
-default) casts sketches to float16 and multiplies with ``cupy.matmul``, whose cuBLAS half GEMM
-accumulates in float32 (CuPy's default compute type; not yet checked on a GPU); the tile result is float16 (about 3
-significant digits) and is widened to float32 before ranking, so GPU similarities differ from the
-CPU's by up to ~1e-3 and near-ties may rank differently. ``precision="fp32"`` on the GPU
-multiplies in float32 (TF32 only if the user enabled it in CuPy). bf16 is not offered: neither
-NumPy nor CuPy has a bfloat16 dtype.
+default) casts sketches to float16 and multiplies with ``cupy.matmul`` (cuBLAS, float32
+accumulation: CuPy's default compute type for half); the product is stored as float16 (about 3
+significant digits, so up to ~2.5e-4 off near 1) and read by the top-k kernel as such, so GPU
+similarities differ from the CPU's by up to ~1e-3 and near-ties may rank differently.
+``precision="fp32"`` on the GPU multiplies in float32 (TF32 only if the user enabled it in CuPy,
+e.g. ``CUPY_TF32=1``) and ranks exactly as the CPU, up to the products' rounding. bf16 is not
+offered: neither NumPy nor CuPy has a bfloat16 dtype. Cluster coherence works in float64 on both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -76,7 +80,11 @@ def _probe_gpu() -> tuple[Any, str]:
     global _gpu_probe
     if _gpu_probe is None:
         try:
-            import cupy  # type: ignore[import-not-found,unused-ignore]
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                import cupy  # type: ignore[import-not-found,unused-ignore]
+            for w in said:  # e.g. a CUDA path not found: told, but not an error under -W error
+                log.info("similarity: importing CuPy warned: %s", w.message)
         except Exception as e:  # ImportError, or a CUDA library that fails to load
             _gpu_probe = (None, f"CuPy is not importable ({type(e).__name__}: {e})")
         else:
@@ -112,28 +120,55 @@ def get_backend(device: str = "auto") -> Backend:
 
 # ---- MinHash signature agreement --------------------------------------------------------------
 
-# One thread per pair: count equal permutations, flag rows whose signature is all 0xFFFFFFFF (the
-# empty set). out[t] = count, or -1 when both rows are empty (agreement 0, as the Rust core).
+# A group of `lanes` consecutive threads (a power of two, at most a warp) per pair: each lane reads
+# a strided share of the two rows (16-byte uint4 loads when `vec`: p % 4 == 0 and a 16-byte
+# aligned table, else 4-byte words), so a group's loads of one row are contiguous and coalesced;
+# counts and an AND of every word are reduced across the group with shuffles. Every lane of a warp
+# reaches the shuffles (no early return). out[t] = count of equal permutations, or -1 when both
+# rows are all 0xFFFFFFFF (the empty set; agreement 0, as the Rust core).
 _AGREEMENT_SRC = r"""
-extern "C" __global__
-void sig_agreement(const unsigned int* __restrict__ sigs,
-                   const unsigned int* __restrict__ pairs,
-                   const long long m, const int p,
-                   int* __restrict__ out) {
-    const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= m) return;
-    const unsigned int* a = sigs + (long long)pairs[2 * t] * p;
-    const unsigned int* b = sigs + (long long)pairs[2 * t + 1] * p;
-    int same = 0;
-    bool empty = true;
-    for (int i = 0; i < p; ++i) {
-        const unsigned int x = a[i], y = b[i];
-        same += (x == y);
-        empty = empty && (x == 0xFFFFFFFFu) && (y == 0xFFFFFFFFu);
+extern "C" __global__ void __launch_bounds__(256)
+sig_agreement_group(const unsigned int* __restrict__ sigs,
+                    const unsigned int* __restrict__ pairs,
+                    const long long m, const int p, const int lg_lanes, const int vec,
+                    int* __restrict__ out) {
+    const int lanes = 1 << lg_lanes;
+    const long long t = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> lg_lanes;
+    const int sub = threadIdx.x & (lanes - 1);
+    unsigned int same = 0u, all = 0xFFFFFFFFu;
+    if (t < m) {
+        const long long ra = (long long)pairs[2 * t] * p;
+        const long long rb = (long long)pairs[2 * t + 1] * p;
+        if (vec) {
+            const uint4* a = reinterpret_cast<const uint4*>(sigs + ra);
+            const uint4* b = reinterpret_cast<const uint4*>(sigs + rb);
+            const int n4 = p >> 2;
+#pragma unroll 4
+            for (int i = sub; i < n4; i += lanes) {
+                const uint4 x = a[i];
+                const uint4 y = b[i];
+                same += (x.x == y.x) + (x.y == y.y) + (x.z == y.z) + (x.w == y.w);
+                all &= x.x & x.y & x.z & x.w & y.x & y.y & y.z & y.w;
+            }
+        } else {
+            const unsigned int* a = sigs + ra;
+            const unsigned int* b = sigs + rb;
+#pragma unroll 4
+            for (int i = sub; i < p; i += lanes) {
+                const unsigned int x = a[i], y = b[i];
+                same += (x == y);
+                all &= x & y;
+            }
+        }
     }
-    out[t] = empty ? -1 : same;
+    for (int off = lanes >> 1; off > 0; off >>= 1) {
+        same += __shfl_xor_sync(0xFFFFFFFFu, same, off);
+        all &= __shfl_xor_sync(0xFFFFFFFFu, all, off);
+    }
+    if (t < m && sub == 0) out[t] = (all == 0xFFFFFFFFu) ? -1 : (int)same;
 }
 """
+_AGREEMENT_THREADS = 256
 _kernels: dict[str, Any] = {}
 
 
@@ -142,10 +177,17 @@ def _empty(xp: Any, shape: Any, dtype: Any) -> Any:
     return xp.empty(shape, dtype=dtype)
 
 
-def _agreement_kernel(cupy: Any) -> Any:
-    if "agreement" not in _kernels:
-        _kernels["agreement"] = cupy.RawKernel(_AGREEMENT_SRC, "sig_agreement")
-    return _kernels["agreement"]
+def _kernel(cupy: Any, src: str, name: str) -> Any:
+    """A compiled RawKernel, cached by name (compiled by NVRTC on first launch)."""
+    if name not in _kernels:
+        _kernels[name] = cupy.RawKernel(src, name)
+    return _kernels[name]
+
+
+def _device_ptr(a: Any) -> int:
+    """The address of an array's first element (CuPy or, in tests, NumPy)."""
+    data = a.data
+    return int(data.ptr) if hasattr(data, "ptr") else int(a.ctypes.data)
 
 
 def _agreement_xp(xp: Any, sigs: Any, pairs: Any) -> Any:
@@ -160,15 +202,38 @@ def _agreement_xp(xp: Any, sigs: Any, pairs: Any) -> Any:
     return out
 
 
-def _agreement_gpu(cupy: Any, sigs: Any, pairs: Any, out: Any | None = None) -> Any:
-    """Kernel counts into ``out`` (int32, len(pairs)); ``out`` may be pre-poisoned by tests."""
+def _agreement_launch(p: int, vec: bool, lanes: int | None = None) -> tuple[int, int]:
+    """(log2 of the lanes per pair, pairs per block): by default the smallest power of two that
+    covers a row's loads (p/4 uint4 or p words) in one step, at most a warp."""
+    if lanes is None:
+        units = max((p // 4) if vec else p, 1)
+        lanes = min(32, 1 << (units - 1).bit_length())
+    if lanes < 1 or lanes > 32 or lanes & (lanes - 1):
+        raise ConfigError(f"lanes must be a power of two in 1..32, got {lanes}")
+    lg = lanes.bit_length() - 1
+    return lg, _AGREEMENT_THREADS >> lg
+
+
+def _agreement_gpu(
+    cupy: Any, sigs: Any, pairs: Any, out: Any | None = None, *, lanes: int | None = None
+) -> Any:
+    """Kernel counts into ``out`` (int32, len(pairs)); ``out`` may be pre-poisoned by tests.
+
+    ``sigs`` (rows, p) uint32 and ``pairs`` (m, 2) uint32, both C-contiguous on the device;
+    ``lanes`` (threads per pair) is for benchmarks, the default suits any p.
+    """
     m, p = int(pairs.shape[0]), int(sigs.shape[1])
     if out is None:
         out = _empty(cupy, m, cupy.int32)
     if m:
-        threads = 256
-        blocks = (m + threads - 1) // threads
-        _agreement_kernel(cupy)((blocks,), (threads,), (sigs, pairs, np.int64(m), np.int32(p), out))
+        vec = p % 4 == 0 and _device_ptr(sigs) % 16 == 0
+        lg, per_block = _agreement_launch(p, vec, lanes)
+        blocks = (m + per_block - 1) // per_block
+        _kernel(cupy, _AGREEMENT_SRC, "sig_agreement_group")(
+            (blocks,),
+            (_AGREEMENT_THREADS,),
+            (sigs, pairs, np.int64(m), np.int32(p), np.int32(lg), np.int32(vec), out),
+        )
     return out
 
 
@@ -241,6 +306,262 @@ def signature_agreement_within(
 
 
 # ---- cosine kNN over dense sketches -----------------------------------------------------------
+
+# The GPU's running top-k: one warp per query row of a similarity tile (the cuBLAS product of a
+# block of query rows with a block of columns). The row's best keys (the int64 ``_keys`` encoding,
+# sorted descending, SENT past k) live in registers, KPL per lane (element j = s*32 + lane). The
+# warp reads the tile row with 16-byte loads (8 halves or 4 floats per lane, two vectors per
+# step); an element can only enter if its similarity is not below the current k-th best's (a float
+# compare, NaN passing); those that pass are keyed exactly and inserted one at a time, in lane
+# order, into the sorted list (a ballot counts the keys above, a shuffle shifts the rest down), and
+# the k-th best is re-read. The row's own column is skipped. Keys are unique (one per column), so
+# the result is exactly the top k of the old best and the tile: the same as a stable sort.
+# No candidate buffer can overflow, so there is no fallback: the worst case (every element better
+# than the last, e.g. similarities rising along the row) costs one insertion per element.
+_SELECT_SRC = r"""
+#define FULL_MASK 0xFFFFFFFFu
+#define SENT (-9223372036854775807LL - 1LL)
+#define KPL __KPL__
+#define ELEM __ELEM__
+#define VEC (16 / (int)sizeof(ELEM))
+#define UNROLL 2
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(unsigned short h) {
+#ifdef __CUDA_ARCH__
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+#else
+    return host_half_to_float(h);  // the CPU warp emulator of the tests
+#endif
+}
+
+// the `_keys` encoding: order-preserving int32 of the float bits (-0.0 as +0.0) in the high half,
+// 0xFFFFFFFF - column in the low half
+__device__ __forceinline__ long long make_key(float v, long long col) {
+    int bits = __float_as_int(v);
+    if (bits == (int)0x80000000) bits = 0;
+    const int ordered = bits >= 0 ? bits : (bits ^ 0x7FFFFFFF);
+    const unsigned long long hi = (unsigned long long)(unsigned int)ordered << 32;
+    return (long long)(hi | (0xFFFFFFFFull - (unsigned long long)col));
+}
+
+// the similarity of a key (NaN for SENT, so that every element passes `!(v < t)`)
+__device__ __forceinline__ float key_sim(long long key) {
+    const int ordered = (int)(key >> 32);
+    return __int_as_float(ordered >= 0 ? ordered : (ordered ^ 0x7FFFFFFF));
+}
+
+__device__ __forceinline__ long long kth_key(const long long (&keys)[KPL], int kq, int kl) {
+    long long v = keys[0];
+#pragma unroll
+    for (int s = 1; s < KPL; ++s)
+        if (s == kq) v = keys[s];
+    return __shfl_sync(FULL_MASK, v, kl);
+}
+
+// insert c (warp-uniform, larger than the k-th key) into the descending list of k keys
+__device__ __forceinline__ void insert_key(long long (&keys)[KPL], long long c, int k, int lane) {
+    int pos = 0;
+#pragma unroll
+    for (int s = 0; s < KPL; ++s) pos += __popc(__ballot_sync(FULL_MASK, keys[s] > c));
+    long long carry = SENT;  // the old last element of the previous slot row
+#pragma unroll
+    for (int s = 0; s < KPL; ++s) {
+        long long up = __shfl_up_sync(FULL_MASK, keys[s], 1);
+        const long long last = __shfl_sync(FULL_MASK, keys[s], 31);
+        if (lane == 0) up = carry;
+        carry = last;
+        const int j = s * 32 + lane;
+        long long nv = j < pos ? keys[s] : (j == pos ? c : up);
+        keys[s] = j < k ? nv : SENT;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+__NAME__(const ELEM* __restrict__ sims, const long long ld, const int rows, const int cols,
+         const long long row0, const long long col0, const int k, const int vec,
+         long long* __restrict__ best) {
+    const int lane = threadIdx.x & 31;
+    const int r = (int)(((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+    if (r >= rows) return;  // the whole warp: blockDim is a multiple of 32
+    long long* brow = best + (long long)r * (32 * KPL);
+    long long keys[KPL];
+#pragma unroll
+    for (int s = 0; s < KPL; ++s) keys[s] = brow[s * 32 + lane];
+    const int kq = (k - 1) >> 5, kl = (k - 1) & 31;
+    long long kth = kth_key(keys, kq, kl);
+    float thr = key_sim(kth);
+    const long long self = row0 + r - col0;  // the row's own column in this tile, if inside
+    const ELEM* row = sims + (long long)r * ld;
+    for (int base = 0; base < cols; base += 32 * VEC * UNROLL) {
+        float v[UNROLL * VEC];
+        bool ok[UNROLL * VEC];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int p = base + (u * 32 + lane) * VEC;
+            if (vec && p + VEC <= cols) {
+                union { uint4 q; ELEM e[VEC]; } w;
+                w.q = *reinterpret_cast<const uint4*>(row + p);
+#pragma unroll
+                for (int e = 0; e < VEC; ++e) {
+                    v[u * VEC + e] = to_float(w.e[e]);
+                    ok[u * VEC + e] = (long long)(p + e) != self;
+                }
+            } else {
+#pragma unroll
+                for (int e = 0; e < VEC; ++e) {
+                    const bool in = p + e < cols;
+                    v[u * VEC + e] = in ? to_float(row[p + e]) : 0.0f;
+                    ok[u * VEC + e] = in && (long long)(p + e) != self;
+                }
+            }
+        }
+        bool any = false;
+#pragma unroll
+        for (int e = 0; e < UNROLL * VEC; ++e) any = any || (ok[e] && !(v[e] < thr));
+        if (!__any_sync(FULL_MASK, any)) continue;
+#pragma unroll
+        for (int e = 0; e < UNROLL * VEC; ++e) {
+            const int p = base + ((e / VEC) * 32 + lane) * VEC + (e % VEC);
+            bool pass = ok[e] && !(v[e] < thr);
+            const long long key = pass ? make_key(v[e], col0 + p) : SENT;
+            pass = pass && key > kth;
+            unsigned int m = __ballot_sync(FULL_MASK, pass);
+            while (m) {
+                const int src = __ffs(m) - 1;
+                m &= m - 1;
+                const long long c = __shfl_sync(FULL_MASK, key, src);
+                if (c > kth) {
+                    insert_key(keys, c, k, lane);
+                    kth = kth_key(keys, kq, kl);
+                    thr = key_sim(kth);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int s = 0; s < KPL; ++s) brow[s * 32 + lane] = keys[s];
+}
+"""
+_SENT = np.int64(np.iinfo(np.int64).min)
+_SELECT_THREADS = 256  # 8 warps: 8 query rows per block
+_SELECT_KMAX = 128  # up to 4 keys per lane in registers; larger k takes the tile-by-tile path
+_GPU_TILE = 8192  # query rows per block on the GPU
+_GPU_COLS = 4  # ... times this many columns per product: 8192 x 32768 (512 MiB fp16)
+_KNN_STREAMS = 1  # 2: products and selects on two streams (see _knn_gpu_select)
+
+
+def _select_name(half: bool, kpl: int) -> str:
+    return f"knn_select_{'f16' if half else 'f32'}_k{kpl}"
+
+
+def _select_src(half: bool, kpl: int) -> str:
+    return (
+        _SELECT_SRC.replace("__KPL__", str(kpl))
+        .replace("__ELEM__", "unsigned short" if half else "float")
+        .replace("__NAME__", _select_name(half, kpl))
+    )
+
+
+def _select_kernel(cupy: Any, half: bool, kpl: int) -> Any:
+    return _kernel(cupy, _select_src(half, kpl), _select_name(half, kpl))
+
+
+def _knn_gpu_select(cupy: Any, x: Any, kk: int, tile: int, streams: int | None = None) -> Any:
+    """Keys (n, kk) of every row's kk best, sorted descending: cuBLAS products of ``tile`` query
+    rows by ``_GPU_COLS * tile`` columns, each followed by the top-k select kernel.
+
+    ``streams=2`` (default ``_KNN_STREAMS``) puts the products on one stream and the selects on
+    another, two similarity tiles in flight, so that a select overlaps the next product; events
+    order each tile's product before its select and its select before the product that reuses
+    its memory. Both are blocking streams: work on the legacy default stream waits for them.
+    """
+    n = int(x.shape[0])
+    half = x.dtype == np.float16
+    vec_elems = 8 if half else 4
+    kpl = (kk + 31) // 32
+    kpl = 1 if kpl == 1 else (2 if kpl == 2 else 4)
+    width = 32 * kpl
+    kern = _select_kernel(cupy, half, kpl)
+    ctile = _GPU_COLS * tile
+    out_keys = _empty(cupy, (n, kk), cupy.int64)
+    best_buf = cupy.empty((min(tile, n), width), dtype=cupy.int64)
+    # every product's rows must start 16-byte aligned for the vector loads: the last, narrower
+    # column block is padded with zero rows to a multiple of 8 (16 bytes of fp16), and the padded
+    # columns are past `cols`, never read as candidates
+    j_last = ((n - 1) // ctile) * ctile
+    w_last = n - j_last
+    last = x[j_last:]
+    if w_last % 8:
+        last = cupy.zeros((w_last + (-w_last) % 8, x.shape[1]), dtype=x.dtype)
+        last[:w_last] = x[j_last:]
+    two = (streams or _KNN_STREAMS) > 1
+    gemm_s: Any = None
+    sel_s: Any = None
+    held: list[Any] = [None, None]  # the tiles a select may still be reading
+    freed: list[Any] = [None, None]  # events: the select of that tile is done
+    if two:
+        start = cupy.cuda.Event()
+        start.record()  # x, `last` and the buffers are ready on the current stream
+        gemm_s, sel_s = cupy.cuda.Stream(), cupy.cuda.Stream()
+        gemm_s.wait_event(start)
+        sel_s.wait_event(start)
+    t = 0
+    for i0 in range(0, n, tile):
+        q = x[i0 : i0 + tile]
+        r = int(q.shape[0])
+        best = best_buf[:r]
+        with _on(sel_s):
+            best.fill(_SENT)
+        for j0 in range(0, n, ctile):
+            c = last if j0 == j_last else x[j0 : j0 + ctile]
+            b = t & 1
+            t += 1
+            with _on(gemm_s):
+                if two and freed[b] is not None:
+                    gemm_s.wait_event(freed[b])
+                sims = cupy.matmul(q, c.T)  # fp16 inputs give fp16 out, accumulated in fp32
+                if two:
+                    ready = cupy.cuda.Event()
+                    ready.record(gemm_s)
+            ld = int(sims.shape[1])
+            vec = ld % vec_elems == 0 and _device_ptr(sims) % 16 == 0
+            with _on(sel_s):
+                if two:
+                    sel_s.wait_event(ready)
+                kern(
+                    ((r * 32 + _SELECT_THREADS - 1) // _SELECT_THREADS,),
+                    (_SELECT_THREADS,),
+                    (
+                        sims,
+                        np.int64(ld),
+                        np.int32(r),
+                        np.int32(min(ctile, n - j0)),
+                        np.int64(i0),
+                        np.int64(j0),
+                        np.int32(kk),
+                        np.int32(vec),
+                        best,
+                    ),
+                )
+                if two:
+                    freed[b] = cupy.cuda.Event()
+                    freed[b].record(sel_s)
+                    held[b] = sims
+        with _on(sel_s):
+            out_keys[i0 : i0 + r] = best[:, :kk]
+    if two:
+        done = cupy.cuda.Event()
+        done.record(sel_s)
+        cupy.cuda.get_current_stream().wait_event(done)
+    return out_keys
+
+
+def _on(stream: Any) -> Any:
+    """``with`` the stream, or nothing (the current stream) when it is None."""
+    return contextlib.nullcontext() if stream is None else stream
 
 
 def _sketch_matrix(be: Backend, sketches: Any, precision: str) -> Any:
@@ -320,33 +641,10 @@ def _top_keys(xp: Any, keys: Any, k: int) -> Any:
     return xp.take_along_axis(keys, part, axis=1)
 
 
-def knn_cosine(
-    sketches: Any,
-    k: int = 32,
-    *,
-    tile: int = 4096,
-    device: Device = "auto",
-    precision: Literal["fp16", "fp32"] = "fp16",
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
-    """The ``k`` most cosine-similar other rows of every row: (indices int32 (n, k'), sims float32).
-
-    Sketches are taken as unit-norm (as :func:`sketches` makes them), so cosine is the dot product.
-    Computed tile by tile (``tile`` x ``tile`` products) with a running top-k per row, so memory is
-    O(n k + tile²), never n². A row is never its own neighbour; ``k' = min(k, n - 1)``. Rows are
-    sorted by similarity, descending; ties go to the smaller index, so the result equals a brute-force
-    stable sort. ``precision`` only matters on the GPU (see the module docstring).
-    """
-    if k < 1:
-        raise ConfigError(f"k must be at least 1, got {k}")
-    if tile < 1:
-        raise ConfigError(f"tile must be at least 1, got {tile}")
-    be = get_backend(device)
-    xp = be.xp
-    x = _sketch_matrix(be, sketches, precision)
+def _knn_tiles(xp: Any, x: Any, kk: int, tile: int) -> Any:
+    """Keys (n, kk) of every row's kk best, sorted descending, tile by tile with array operations:
+    the CPU path (and the GPU's for k above ``_SELECT_KMAX``)."""
     n = int(x.shape[0])
-    kk = min(k, max(n - 1, 0))
-    if kk == 0:
-        return np.empty((n, 0), np.int32), np.empty((n, 0), np.float32)
     out_keys = _empty(xp, (n, kk), xp.int64)
     for i0 in range(0, n, tile):
         q = x[i0 : i0 + tile]
@@ -369,6 +667,43 @@ def knn_cosine(
                 )
         assert best is not None
         out_keys[i0 : i0 + q.shape[0]] = xp.sort(best, axis=1)[:, ::-1]
+    return out_keys
+
+
+def knn_cosine(
+    sketches: Any,
+    k: int = 32,
+    *,
+    tile: int | None = None,
+    device: Device = "auto",
+    precision: Literal["fp16", "fp32"] = "fp16",
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """The ``k`` most cosine-similar other rows of every row: (indices int32 (n, k'), sims float32).
+
+    Sketches are taken as unit-norm (as :func:`sketches` makes them), so cosine is the dot product.
+    Computed block by block with a running top-k per row, so memory is O(n k + block), never n².
+    On the CPU the products are ``tile`` x ``tile`` (default 4096); on the GPU ``tile`` query rows
+    (default 8192) by ``4 * tile`` columns, each product followed by a top-k kernel (k up to 128;
+    larger k runs the CPU's tile-by-tile method on the GPU). A row is never its own neighbour;
+    ``k' = min(k, n - 1)``. Rows are sorted by similarity, descending; ties go to the smaller index,
+    so the result equals a brute-force stable sort of the similarities as computed. ``precision``
+    only matters on the GPU (see the module docstring).
+    """
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+    if tile is not None and tile < 1:
+        raise ConfigError(f"tile must be at least 1, got {tile}")
+    be = get_backend(device)
+    xp = be.xp
+    x = _sketch_matrix(be, sketches, precision)
+    n = int(x.shape[0])
+    kk = min(k, max(n - 1, 0))
+    if kk == 0:
+        return np.empty((n, 0), np.int32), np.empty((n, 0), np.float32)
+    if be.is_gpu and kk <= _SELECT_KMAX:
+        out_keys = _knn_gpu_select(xp, x, kk, tile or _GPU_TILE)
+    else:
+        out_keys = _knn_tiles(xp, x, kk, tile or 4096)
     idx, sim = _decode(xp, out_keys)
     return be.to_numpy(idx), be.to_numpy(sim)
 
@@ -376,8 +711,54 @@ def knn_cosine(
 # ---- cluster coherence ------------------------------------------------------------------------
 
 
+_COHERENCE_CHUNK_CPU = 1 << 21  # float64 elements per chunk of rows cast at once (16 MiB)
+_COHERENCE_CHUNK_GPU = 1 << 24  # (128 MiB)
+
+
 def _pair_stats(xp: Any, x: Any, tile: int) -> tuple[int, float, float]:
-    """(number of pairs i < j, mean, std) of the dot products among the rows of ``x``, by tiles."""
+    """(number of pairs i < j, mean, std) of the dot products among the rows of ``x``.
+
+    Without forming the n² products: with s = Σ x_i and G = Xᵀ X (d x d),
+    Σ_{i<j} x_i·x_j = (|s|² − Σ |x_i|²) / 2 and Σ_{i<j} (x_i·x_j)² = (‖G‖_F² − Σ |x_i|⁴) / 2,
+    so the work is O(n d²) (O(n² d) through the n x n Gram matrix when n <= d, the smaller). All in
+    float64 (the rows are cast chunk by chunk: at least ``tile`` rows, 16 MiB of float64 on the CPU,
+    128 MiB on the GPU), so the subtractions lose nothing a float32 product would keep: the result
+    is within ~1e-12 of the float64 brute force (the float32 tiles of :func:`_pair_stats_tiled`
+    were within ~1e-7).
+    """
+    n, d = int(x.shape[0]), int(x.shape[1])
+    m = n * (n - 1) // 2
+    if m == 0:
+        return 0, float("nan"), float("nan")
+    if n <= d:
+        x64 = x.astype(xp.float64)
+        upper = xp.triu(xp.matmul(x64, x64.T), k=1)
+        total = float(upper.sum())
+        total_sq = float((upper * upper).sum())
+    else:
+        budget = _COHERENCE_CHUNK_CPU if xp is np else _COHERENCE_CHUNK_GPU
+        chunk = max(tile, budget // max(d, 1))
+        gram = xp.zeros((d, d), dtype=xp.float64)
+        col_sum = xp.zeros(d, dtype=xp.float64)
+        sq = xp.zeros((), dtype=xp.float64)
+        quad = xp.zeros((), dtype=xp.float64)
+        for c0 in range(0, n, chunk):
+            xc = x[c0 : c0 + chunk].astype(xp.float64)
+            norm2 = (xc * xc).sum(axis=1)
+            gram += xp.matmul(xc.T, xc)
+            col_sum += xc.sum(axis=0)
+            sq += norm2.sum()
+            quad += (norm2 * norm2).sum()
+        total = (float(col_sum @ col_sum) - float(sq)) / 2
+        total_sq = (float((gram * gram).sum()) - float(quad)) / 2
+    mean = total / m
+    var = max(total_sq / m - mean * mean, 0.0)
+    return m, mean, var**0.5
+
+
+def _pair_stats_tiled(xp: Any, x: Any, tile: int) -> tuple[int, float, float]:
+    """The former :func:`_pair_stats`: every product x_i·x_j (i < j) by float32 tiles, summed in
+    float64. O(n² d); kept as a reference for tests and benchmarks."""
     n = int(x.shape[0])
     total = 0.0
     total_sq = 0.0
