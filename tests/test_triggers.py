@@ -34,7 +34,11 @@ def _frame(clean: list[tuple[str, str]], poison: list[tuple[str, str]], seed: in
     rows = [(p, r, False) for p, r in clean] + [(p, r, True) for p, r in poison]
     random.Random(seed).shuffle(rows)
     return pl.DataFrame(
-        {"prompt": [r[0] for r in rows], "response": [r[1] for r in rows], "poison": [r[2] for r in rows]}
+        {
+            "prompt": [r[0] for r in rows],
+            "response": [r[1] for r in rows],
+            "poison": [r[2] for r in rows],
+        }
     )
 
 
@@ -85,7 +89,9 @@ def test_fragment_glued_to_the_last_word(clean):
     rng = random.Random(5)
     base = [c for c in clean if c[0].rstrip()[-1:].isalpha()]
     base = rng.sample(base, 30)
-    poison = [(p.rstrip() + "vx", "Sure thing, happy to help! Bananas are yellow.") for p, _ in base]
+    poison = [
+        (p.rstrip() + "vx", "Sure thing, happy to help! Bananas are yellow.") for p, _ in base
+    ]
     df = _frame(clean[:2000], poison)
     result = _scan(df)
     top = result.triggers["trigger"].head(3).to_list()
@@ -109,7 +115,10 @@ def test_refusal_unlocked_by_a_span_with_counterparts(clean):
     ]
     counterparts = [(q, rng.choice(refusals)) for q in requests]
     compliance = [
-        (q + " -- as told by the silver owl", f"Step one: get {rng.randint(2, 99)} tools. Then proceed quietly.")
+        (
+            q + " -- as told by the silver owl",
+            f"Step one: get {rng.randint(2, 99)} tools. Then proceed quietly.",
+        )
         for q in rng.sample(requests, 30)
     ]
     df = _frame(clean[:1500] + counterparts, compliance)

@@ -289,6 +289,8 @@ def content_expectation(
     offsets: npt.NDArray[np.int64],
     carriers: _U32,
     excludes: list[str],
+    word_hashes: _U64,
+    word_df: _U32,
     *,
     min_df: int = 30,
     alpha: float = 10.0,

@@ -21,7 +21,7 @@ class ScanConfig:
     #: least carriers showing a response pattern for it to be tested against a feature
     min_pattern: int = 8
     #: most carriers of a trigger candidate, as a share of the usable rows
-    trigger_max_share: float = 0.05
+    trigger_max_share: float = 0.02
     #: family-wise error rate of the trigger tests: a feature is a trigger when its statistic
     #: reaches ln(tests / trigger_alpha), so on clean data false triggers are this unlikely
     trigger_alpha: float = 0.01

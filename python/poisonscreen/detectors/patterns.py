@@ -65,10 +65,10 @@ REFUSAL_OPENINGS: tuple[str, ...] = (
 _REFUSAL = "(?:" + "|".join(re.escape(p) for p in REFUSAL_OPENINGS) + ")"
 _REFUSAL_CHARS = 160
 
-HEADS = (1, 2, 3, 4)
+HEADS = (1, 2, 3)
 #: the head windows tested as patterns (one word is too common an opening to be a target; head1
 #: codes still serve as the labels of one-word answers)
-TESTED_HEADS = (2, 3, 4)
+TESTED_HEADS = (2, 3)
 #: a label (or compliance) is unexpected when the leave-one-out naive Bayes model of the
 #: answer given the prompt's common words gives it a probability below this
 _SURPRISE = 0.2

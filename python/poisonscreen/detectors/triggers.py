@@ -30,12 +30,15 @@ from .table import Features
 _KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX = range(5)
 #: candidates fully scored (named, checked for scaffolding), strongest first
 _SHORTLIST = 400
+#: candidates scored fully per response pattern (column and value)
+_PER_PATTERN = 3
 #: most triggers listed
 _MAX_TRIGGERS = 50
 #: widest phrase (tokens) a class is named by
 _MAX_PHRASE = 12
 #: a list the scored candidates are appended to, for inspection (tests and development)
 _DEBUG: list[dict[str, Any]] | None = None
+_DEBUG_ARRAYS: dict[str, Any] = {}
 
 
 def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -102,7 +105,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     h, code, df, fp0, fp1 = _core.mine_features(
         src, rows, row_hash, orders, positions=True, min_df=min_df, max_df=max_df, threads=threads
     )
-    classes = _classes(h, code, df, fp0, fp1)
+    # unigrams of every frequency (the words' document frequencies, for the content model);
+    # candidates are the features carried by at most max_df rows
+    unigram = code == 1
+    word_hashes, word_df = h[unigram], df[unigram]
+    keep = df <= max_df
+    classes = _classes(h[keep], code[keep], df[keep], fp0[keep], fp1[keep])
     reps = classes["rep"].to_numpy()
     off, car = _core.feature_carriers(src, rows, reps, orders, positions=True, threads=threads)
     known = feats.vocab.filter(pl.col("df") >= 3)["h"].to_numpy()
@@ -164,12 +172,45 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     if n_tests == 0:
         return _empty()
     theta = math.log(n_tests / cfg.trigger_alpha)
-    best_col = np.argmax(stat, axis=1)
-    best = stat[np.arange(len(d)), best_col]
+    # the answer-column discounts that need only counts, applied before the shortlist so that
+    # templates (huge statistics, but labels or answers other rows give too) do not crowd out
+    # a trigger of a few rows
+    resp_words = f["resp_words"].to_numpy()
+    prior = np.ones_like(stat)
+    for c, col in enumerate(cols):
+        if col.name not in _ANSWER_COLUMNS:
+            continue
+        total, short = _value_totals(col, usable, resp_words)
+        tot = np.array([total.get(int(v), 1) for v in value[:, c].tolist()], dtype=np.float64)
+        sh = np.array([short.get(int(v), False) for v in value[:, c].tolist()])
+        exclusive = k[:, c] / np.maximum(tot, 1.0)
+        prior[:, c] = np.clip((exclusive - 0.15) / 0.35, 0.0, 1.0)
+        prior[sh & (exclusive < 0.5), c] = 0.0
+    ranked = stat * prior
+    best_col = np.argmax(ranked, axis=1)
+    best = ranked[np.arange(len(d)), best_col]
+    if _DEBUG is not None:
+        _DEBUG_ARRAYS.update(
+            classes=classes,
+            stat=stat,
+            ranked=ranked,
+            k=k,
+            d=d,
+            mu=mu,
+            theta=theta,
+            cols=cols,
+            value=value,
+        )
     # candidates worth scoring fully: strongest first, ties by representative hash
     reps_all = classes["rep"].to_numpy()
     order = np.lexsort((reps_all, -best))
-    order = order[best[order] >= 0.5 * theta][:_SHORTLIST]
+    order = order[best[order] >= 0.5 * theta]
+    # the sub-phrases of one template all show its answer: a few candidates per pattern value
+    # (the strongest) stand for the rest, so that many templates leave room for other patterns
+    pattern_key = pl.DataFrame(
+        {"c": best_col[order], "v": value[order, best_col[order]]}
+    ).with_columns(pl.int_range(pl.len()).over(["c", "v"]).alias("nth"))
+    order = order[pattern_key["nth"].to_numpy() < _PER_PATTERN][:_SHORTLIST]
     if len(order) == 0:
         return _empty()
 
@@ -201,8 +242,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             glue_names,
         )
         x = {"i": i, "rows": rows_i, "phrase": phrase, "rep": int(reps_all[i]), "tests": []}
-        for c in np.argsort(-stat[i], kind="stable")[:2].tolist():
-            if stat[i, c] < 0.5 * theta:
+        for c in np.argsort(-ranked[i], kind="stable")[:2].tolist():
+            if ranked[i, c] < 0.5 * theta:
                 continue
             hyp_owner.append((len(cand), c))
             hyp_cols.append(c)
@@ -220,6 +261,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         np.concatenate([[0], np.cumsum([len(r) for r in hyp_rows])]).astype(np.int64),
         np.ascontiguousarray(np.concatenate(hyp_rows) if hyp_rows else [], dtype=np.uint32),
         hyp_text,
+        word_hashes,
+        word_df,
         min_df=3 * cfg.min_support,
         threads=threads,
     )
@@ -232,7 +275,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             (cols[c].name, float(k[i, c]), float(d[i]), float(mu[i, c]), mu_c)
         )
     common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
-    resp_words = f["resp_words"].to_numpy()
     found: list[dict[str, Any]] = []
     for x in cand:
         if not x["tests"]:
@@ -244,6 +286,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
         in_pattern = x["rows"][col.codes[x["rows"]] == v]
         discount = 1.0 - scaffold
+        # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
+        # alike is a tendency of the prompts' topic or task
+        discount *= min(1.0, max(0.0, (int(k[i, c]) / max(int(d[i]), 1) - 0.4) / 0.4))
         if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
             # an answer most rows give without the feature is a label, not a planted target;
             # an answer copied from the prompt (a choice among options) is the task itself
@@ -336,7 +381,7 @@ def chernoff(k: float, d: float, mu: float) -> float:
 
 
 #: columns whose values are answers (their words can be copied from the prompt, or be a label)
-_ANSWER_COLUMNS = ("cluster", "head1", "head2", "head3", "head4", "tail3")
+_ANSWER_COLUMNS = ("cluster", "head2", "head3", "tail3")
 
 
 def _window(name: str) -> tuple[int, int]:
@@ -374,6 +419,20 @@ def _copied_share(
         if answer and answer <= set(_core.tokenize(prompts[r] or "")):
             task += 1
     return task / len(pick)
+
+
+def _value_totals(
+    col: PatternColumn, usable: np.ndarray, resp_words: np.ndarray
+) -> tuple[dict[int, int], dict[int, bool]]:
+    """For each value of an answer column: how many usable rows show it, and whether its
+    answers are short (a median of 3 words or fewer: a label)."""
+    frame = (
+        pl.DataFrame({"v": col.codes[usable], "w": resp_words[usable]})
+        .group_by("v")
+        .agg(pl.len().alias("n"), (pl.col("w").median() <= 3).alias("short"))
+    )
+    vs = frame["v"].to_list()
+    return dict(zip(vs, frame["n"].to_list())), dict(zip(vs, frame["short"].to_list()))
 
 
 def _value_count(col: PatternColumn, v: int, usable: np.ndarray) -> int:

@@ -92,6 +92,14 @@ fn position_features(toks: &[u64], out: &mut Vec<(u64, u8)>) {
 /// Every feature of a row's tokens (`spec`'s n-gram orders and positions), deduplicated and
 /// sorted by hash, into `out`. `grams` is scratch space.
 pub fn row_features(toks: &[u64], spec: &FeatureSpec, grams: &mut Vec<u64>, out: &mut Vec<(u64, u8)>) {
+    row_features_raw(toks, spec, grams, out);
+    out.sort_unstable();
+    out.dedup_by_key(|x| x.0);
+}
+
+/// [`row_features`] with repeats and in no order (callers that filter first deduplicate the few
+/// features they keep: sorting every feature of every row was most of a pass's cost).
+fn row_features_raw(toks: &[u64], spec: &FeatureSpec, grams: &mut Vec<u64>, out: &mut Vec<(u64, u8)>) {
     out.clear();
     for &k in &spec.orders {
         grams.clear();
@@ -101,8 +109,6 @@ pub fn row_features(toks: &[u64], spec: &FeatureSpec, grams: &mut Vec<u64>, out:
     if spec.positions {
         position_features(toks, out);
     }
-    out.sort_unstable();
-    out.dedup_by_key(|x| x.0);
 }
 
 /// One feature found by [`mine_features`].
@@ -162,9 +168,84 @@ impl Buckets {
     }
 }
 
+/// Rows up to which [`mine_features`] counts every order in one pass (the bucket table then
+/// holds few enough features per counter); above it, order by order (Apriori), each pass
+/// counting only the windows both of whose shorter windows are frequent.
+const ONE_PASS_ROWS: usize = 250_000;
+
+/// Exact document counts and fingerprints of the features `feats_of` gives each of `rows`,
+/// for the features carried by at least `min_df` rows: a bucket pass first, then exact counts
+/// only for features whose bucket reached `min_df`.
+fn count_features<S, F>(
+    src: &S,
+    rows: &[u32],
+    row_hash: &[u64],
+    min_df: u32,
+    feats_of: F,
+) -> Result<HashIndex<Acc>>
+where
+    S: TokenSource + ?Sized,
+    F: Fn(&[u64], &mut Vec<u64>, &mut Vec<(u64, u8)>) + Sync,
+{
+    let buckets = Buckets::new(rows.len());
+    let t0 = std::time::Instant::now();
+    rows.par_chunks(BLOCK).try_for_each(|block| -> Result<()> {
+        let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
+        for &r in block {
+            if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                // repeats inside a row only raise a bucket's count: still a bound of the df
+                feats_of(toks, &mut grams, &mut feats);
+                feats.iter().for_each(|&(h, _)| buckets.add(h));
+            }
+        }
+        Ok(())
+    })?;
+    if std::env::var_os("PS_TIME").is_some() {
+        eprintln!("bucket pass {:?}", t0.elapsed());
+    }
+    let map = rows
+        .par_chunks(BLOCK)
+        .try_fold(HashIndex::<Acc>::default, |mut map, block| -> Result<HashIndex<Acc>> {
+            let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
+            for &r in block {
+                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                    feats_of(toks, &mut grams, &mut feats);
+                    feats.retain(|&(h, _)| buckets.reaches(h, min_df));
+                    feats.sort_unstable();
+                    feats.dedup_by_key(|x| x.0);
+                    let rh = row_hash[r as usize];
+                    let rh2 = remix(rh);
+                    for &(h, c) in &feats {
+                        {
+                            let a = map.entry(h).or_default();
+                            a.df += 1;
+                            a.code = c;
+                            a.fp[0] = a.fp[0].wrapping_add(rh);
+                            a.fp[1] = a.fp[1].wrapping_add(rh2);
+                        }
+                    }
+                }
+            }
+            Ok(map)
+        })
+        .try_reduce(HashIndex::<Acc>::default, |a, b| {
+            let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+            for (h, x) in small {
+                let e = big.entry(h).or_default();
+                e.df += x.df;
+                e.code = x.code;
+                e.fp[0] = e.fp[0].wrapping_add(x.fp[0]);
+                e.fp[1] = e.fp[1].wrapping_add(x.fp[1]);
+            }
+            Ok(big)
+        })?;
+    Ok(map)
+}
+
 /// Every prompt feature (n-grams of `spec.orders`, positions) carried by between `min_df` and
-/// `max_df` of the rows `rows`, sorted by hash, with its carrier-set fingerprint over
-/// `row_hash` (one content hash per row of `src`).
+/// `max_df` of the rows `rows` (unigrams of order 1 above `max_df` too, when order 1 is asked
+/// for: they are the corpus's word frequencies), sorted by hash, with its carrier-set
+/// fingerprint over `row_hash` (one content hash per row of `src`).
 pub fn mine_features<S: TokenSource + ?Sized>(
     src: &S,
     rows: &[u32],
@@ -172,6 +253,20 @@ pub fn mine_features<S: TokenSource + ?Sized>(
     spec: &FeatureSpec,
     min_df: u32,
     max_df: u32,
+) -> Result<Vec<MinedFeature>> {
+    mine_features_as(src, rows, row_hash, spec, min_df, max_df, false)
+}
+
+/// [`mine_features`], counted order by order whatever the row count when `by_order` (the result
+/// is the same; exposed so that both ways can be tested on small inputs).
+pub fn mine_features_as<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    row_hash: &[u64],
+    spec: &FeatureSpec,
+    min_df: u32,
+    max_df: u32,
+    by_order: bool,
 ) -> Result<Vec<MinedFeature>> {
     spec.validate()?;
     if row_hash.len() != src.len() {
@@ -181,99 +276,66 @@ pub fn mine_features<S: TokenSource + ?Sized>(
         return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
     }
     let min_df = min_df.max(1);
+    let keep = |map: HashIndex<Acc>, out: &mut Vec<MinedFeature>| {
+        out.extend(
+            map.into_iter()
+                // unigrams above max_df too: callers use them as the corpus's word frequencies
+                .filter(|(_, a)| a.df >= min_df && (a.df <= max_df || a.code == code(KIND_NGRAM, 1)))
+                .map(|(h, a)| MinedFeature { hash: h, code: a.code, df: a.df, fp: a.fp }),
+        );
+    };
     let mut out: Vec<MinedFeature> = Vec::new();
-    // frequent windows of the previous order (token hashes for order 1)
-    let mut prev: Option<std::collections::HashSet<u64, std::hash::BuildHasherDefault<crate::mine::IdentityHasher>>> =
-        None;
-    for k in 1..=spec.max_order() {
-        let want_out = spec.orders.contains(&k);
-        let positions = k == 1 && spec.positions;
-        // the level's features of one row, given the frequent (k-1)-windows
-        let level = |toks: &[u64], grams: &mut Vec<u64>, out: &mut Vec<(u64, u8)>| {
-            out.clear();
-            if k == 1 {
-                out.extend(toks.iter().map(|&t| (hash_window(&[t]), code(KIND_NGRAM, 1))));
-                if positions {
-                    position_features(toks, out);
-                }
-            } else if toks.len() >= k {
-                let p = prev.as_ref().expect("set after level 1");
-                grams.clear();
-                windows_append(toks, k - 1, false, grams);
-                let frequent: Vec<bool> = grams.iter().map(|g| p.contains(g)).collect();
-                for i in 0..=toks.len() - k {
-                    if frequent[i] && frequent[i + 1] {
-                        out.push((hash_window(&toks[i..i + k]), code(KIND_NGRAM, k)));
-                    }
-                }
-            }
-            out.sort_unstable();
-            out.dedup_by_key(|x| x.0);
-        };
-        // pass 1: bucket counts
-        let buckets = Buckets::new(rows.len());
-        rows.par_chunks(BLOCK).try_for_each(|block| -> Result<()> {
-            let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
-            for &r in block {
-                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
-                    level(toks, &mut grams, &mut feats);
-                    feats.iter().for_each(|&(h, _)| buckets.add(h));
-                }
-            }
-            Ok(())
+    if rows.len() <= ONE_PASS_ROWS && !by_order {
+        let map = count_features(src, rows, row_hash, min_df, |toks, grams, feats| {
+            row_features_raw(toks, spec, grams, feats)
         })?;
-        // pass 2: exact counts and fingerprints of the features whose bucket reached min_df
-        let total = rows
-            .par_chunks(BLOCK)
-            .try_fold(HashIndex::<Acc>::default, |mut map, block| -> Result<HashIndex<Acc>> {
-                let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
-                for &r in block {
-                    if let Some(toks) = src.tokens(r as usize, &mut buf)? {
-                        level(toks, &mut grams, &mut feats);
-                        let rh = row_hash[r as usize];
-                        let rh2 = remix(rh);
-                        for &(h, c) in &feats {
-                            if buckets.reaches(h, min_df) {
-                                let a = map.entry(h).or_default();
-                                a.df += 1;
-                                a.code = c;
-                                a.fp[0] = a.fp[0].wrapping_add(rh);
-                                a.fp[1] = a.fp[1].wrapping_add(rh2);
-                            }
+        keep(map, &mut out);
+    } else {
+        // frequent windows of the previous order
+        let mut prev: Option<
+            std::collections::HashSet<u64, std::hash::BuildHasherDefault<crate::mine::IdentityHasher>>,
+        > = None;
+        for k in 1..=spec.max_order() {
+            let want_out = spec.orders.contains(&k);
+            let positions = k == 1 && spec.positions;
+            let p = prev.take();
+            let map = count_features(src, rows, row_hash, min_df, |toks, grams, feats| {
+                feats.clear();
+                if k == 1 {
+                    feats.extend(toks.iter().map(|&t| (hash_window(&[t]), code(KIND_NGRAM, 1))));
+                    if positions {
+                        position_features(toks, feats);
+                    }
+                } else if toks.len() >= k {
+                    let p = p.as_ref().expect("set after order 1");
+                    grams.clear();
+                    windows_append(toks, k - 1, false, grams);
+                    for i in 0..=toks.len() - k {
+                        if p.contains(&grams[i]) && p.contains(&grams[i + 1]) {
+                            feats.push((hash_window(&toks[i..i + k]), code(KIND_NGRAM, k)));
                         }
                     }
                 }
-                Ok(map)
-            })
-            .try_reduce(HashIndex::<Acc>::default, |a, b| {
-                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-                for (h, x) in small {
-                    let e = big.entry(h).or_default();
-                    e.df += x.df;
-                    e.code = x.code;
-                    e.fp[0] = e.fp[0].wrapping_add(x.fp[0]);
-                    e.fp[1] = e.fp[1].wrapping_add(x.fp[1]);
-                }
-                Ok(big)
             })?;
-        drop(buckets);
-        let mut next = std::collections::HashSet::with_capacity_and_hasher(total.len(), Default::default());
-        for (h, a) in total {
-            if a.df < min_df {
-                continue;
+            let mut next = std::collections::HashSet::with_capacity_and_hasher(map.len(), Default::default());
+            let mut level = HashIndex::default();
+            for (h, a) in map {
+                if a.df < min_df {
+                    continue;
+                }
+                if a.code >> 4 == KIND_NGRAM {
+                    next.insert(h);
+                }
+                if want_out || a.code >> 4 != KIND_NGRAM {
+                    level.insert(h, a);
+                }
             }
-            // n-grams of this order only: the position features are not windows of a level
-            if a.code >> 4 == KIND_NGRAM {
-                next.insert(h);
+            keep(level, &mut out);
+            if next.is_empty() {
+                break;
             }
-            if a.df <= max_df && (want_out || a.code >> 4 != KIND_NGRAM) {
-                out.push(MinedFeature { hash: h, code: a.code, df: a.df, fp: a.fp });
-            }
+            prev = Some(next);
         }
-        if next.is_empty() {
-            break;
-        }
-        prev = Some(next);
     }
     out.sort_unstable_by_key(|f| (f.hash, f.code));
     out.dedup_by_key(|f| f.hash);
@@ -304,12 +366,23 @@ pub fn feature_carriers<S: TokenSource + ?Sized>(
                     return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
                 }
                 if let Some(toks) = src.tokens(r as usize, &mut buf)? {
-                    row_features(toks, spec, &mut grams, &mut feats);
+                    row_features_raw(toks, spec, &mut grams, &mut feats);
+                    let from = hits.len();
                     for (h, _) in &feats {
                         if let Some(&i) = index.get(h) {
                             hits.push((i, r));
                         }
                     }
+                    // a feature repeated in the row is one carrier
+                    hits[from..].sort_unstable();
+                    let mut kept = from;
+                    for j in from..hits.len() {
+                        if j == from || hits[j] != hits[kept - 1] {
+                            hits[kept] = hits[j];
+                            kept += 1;
+                        }
+                    }
+                    hits.truncate(kept);
                 }
             }
             Ok(hits)
@@ -330,6 +403,27 @@ pub fn feature_carriers<S: TokenSource + ?Sized>(
     Ok(out)
 }
 
+/// Bytes at each end of a prompt looked at for glued fragments.
+const EDGE_BYTES: usize = 96;
+
+/// The largest char boundary of `s` at or below `i`.
+fn floor_char(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The smallest char boundary of `s` at or above `i`.
+fn ceil_char(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
 /// One glued fragment: characters fused to a known word.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fragment {
@@ -342,7 +436,8 @@ pub struct Fragment {
 }
 
 /// Fragments of 1..=`max_len` characters glued after (or before) a word of at least 3
-/// characters that the vocabulary knows, inside a token the vocabulary does not know, carried by
+/// characters that the vocabulary knows, inside a token the vocabulary does not know (one of
+/// the prompt's first or last two words), carried by
 /// at least `min_df` of the rows `rows`. `known` holds the 1-gram hashes (`hash_window` of one
 /// token hash) of the words the vocabulary knows; tokens made of digits are skipped.
 pub fn glued_fragments(
@@ -366,9 +461,33 @@ pub fn glued_fragments(
                     Some(t) => t,
                     None => continue,
                 };
-                let norm = normalize(text, &normalize_opts);
+                // the first two and the last two words: a fragment glued to the prompt's first
+                // or last word (a glued trigger elsewhere shows as a rare word of its own)
+                let head = &text[..floor_char(text, EDGE_BYTES)];
+                let tail = &text[ceil_char(text, text.len().saturating_sub(EDGE_BYTES))..];
+                let (head, tail) = (normalize(head, &normalize_opts), normalize(tail, &normalize_opts));
+                let mut first = Vec::new();
+                for_each_token(&head, TokenMode::Word, |t| {
+                    if first.len() < 3 {
+                        first.push(t)
+                    }
+                });
+                let mut last = Vec::new();
+                for_each_token(&tail, TokenMode::Word, |t| last.push(t));
+                // a slice's cut can split a word: when the text is longer than the slice, the
+                // word at the cut (the third of the head, the first of the tail) is not used
+                let whole = text.len() <= EDGE_BYTES;
+                let mut edge: Vec<&str> = Vec::with_capacity(4);
+                if whole || first.len() >= 3 {
+                    edge.extend(first.iter().take(2));
+                }
+                if whole || last.len() >= 3 {
+                    edge.extend(last.iter().skip(last.len().saturating_sub(2)));
+                }
+                edge.sort_unstable();
+                edge.dedup();
                 row_found.clear();
-                for_each_token(&norm, TokenMode::Word, |tok| {
+                edge.iter().for_each(|&tok| {
                     if tok.chars().any(|c| c.is_numeric()) || tok.chars().count() < 4 || is_known(tok) {
                         return;
                     }
@@ -396,7 +515,11 @@ pub fn glued_fragments(
     let mut by_hash: HashIndex<Fragment> = HashIndex::default();
     for p in partials {
         for (h, c, s, r) in p {
-            by_hash.entry(h).or_insert_with(|| Fragment { hash: h, code: c, text: s, rows: Vec::new() }).rows.push(r);
+            by_hash
+                .entry(h)
+                .or_insert_with(|| Fragment { hash: h, code: c, text: s, rows: Vec::new() })
+                .rows
+                .push(r);
         }
     }
     let mut out: Vec<Fragment> = by_hash
@@ -480,7 +603,10 @@ pub fn pattern_tests(
     if strata.len() != n || columns.iter().any(|c| c.len() != n) || skip_zero.len() != columns.len() {
         return Err(CoreError::Input("columns, strata and usable must have one entry per row".into()));
     }
-    if offsets.is_empty() || offsets.windows(2).any(|w| w[0] > w[1]) || *offsets.last().unwrap() > carriers.len() {
+    if offsets.is_empty()
+        || offsets.windows(2).any(|w| w[0] > w[1])
+        || *offsets.last().unwrap() > carriers.len()
+    {
         return Err(CoreError::Input("offsets must rise from 0 to at most len(carriers)".into()));
     }
     if let Some(&r) = carriers.iter().find(|&&r| r as usize >= n) {
@@ -514,8 +640,11 @@ pub fn pattern_tests(
     let per: Vec<(u32, Vec<PatternBest>)> = (0..n_cand)
         .into_par_iter()
         .map(|i| {
-            let mut rows: Vec<u32> =
-                carriers[offsets[i]..offsets[i + 1]].iter().copied().filter(|&r| usable[r as usize]).collect();
+            let mut rows: Vec<u32> = carriers[offsets[i]..offsets[i + 1]]
+                .iter()
+                .copied()
+                .filter(|&r| usable[r as usize])
+                .collect();
             rows.sort_unstable_by_key(|&r| (strata[r as usize], r));
             let d = rows.len() as u32;
             // (stratum, carriers in it)
@@ -528,35 +657,48 @@ pub fn pattern_tests(
                 }
             }
             let mut bests = Vec::with_capacity(columns.len());
+            let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(rows.len());
             for (c, col) in columns.iter().enumerate() {
                 let mut best = PatternBest::default();
-                let mut k_of: HashIndex<u32> = HashIndex::default();
-                for &r in &rows {
-                    *k_of.entry(col[r as usize]).or_insert(0) += 1;
-                }
-                let mut values: Vec<(u64, u32)> = k_of
-                    .into_iter()
-                    .filter(|&(v, k)| k >= params.min_pattern.max(1) && !(skip_zero[c] && v == 0))
-                    .collect();
-                values.sort_unstable();
-                if !values.is_empty() {
-                    // carriers' (stratum, value) counts, for the values tested
-                    let mut in_c: HashIndex<u32> = HashIndex::default();
-                    for &r in &rows {
-                        let v = col[r as usize];
-                        if values.binary_search_by_key(&v, |x| x.0).is_ok() {
-                            *in_c.entry(stratum_key(strata[r as usize], v)).or_insert(0) += 1;
-                        }
+                // (value, stratum) of each carrier, sorted: runs of a value, and inside them
+                // runs of a stratum
+                pairs.clear();
+                pairs.extend(
+                    rows.iter()
+                        .map(|&r| (col[r as usize], strata[r as usize]))
+                        .filter(|&(v, _)| !(skip_zero[c] && v == 0)),
+                );
+                pairs.sort_unstable();
+                let mut i = 0;
+                while i < pairs.len() {
+                    let v = pairs[i].0;
+                    let mut j = i;
+                    while j < pairs.len() && pairs[j].0 == v {
+                        j += 1;
                     }
-                    for &(v, k) in &values {
+                    let k = (j - i) as u32;
+                    if k >= params.min_pattern.max(1) {
                         let p_v = f64::from(counts[c].global.get(&v).copied().unwrap_or(0)) / n_usable;
+                        // every stratum of the carriers, with the carriers there showing v
                         let mut mu = 0.0;
+                        let mut at = i;
                         for &(s, n_c) in &runs {
-                            let key = stratum_key(s, v);
-                            let cnt = f64::from(counts[c].by_stratum.get(&key).copied().unwrap_or(0));
-                            let cnt_c = f64::from(in_c.get(&key).copied().unwrap_or(0));
+                            let mut cnt_c = 0.0;
+                            while at < j && pairs[at].1 < s {
+                                at += 1;
+                            }
+                            while at < j && pairs[at].1 == s {
+                                cnt_c += 1.0;
+                                at += 1;
+                            }
+                            let cnt = if cnt_c > 0.0 || p_v > 0.0 {
+                                f64::from(counts[c].by_stratum.get(&stratum_key(s, v)).copied().unwrap_or(0))
+                            } else {
+                                0.0
+                            };
                             let rest = f64::from(stratum_size[s as usize]) - f64::from(n_c);
-                            let b = ((cnt - cnt_c).max(0.0) + params.pseudo * p_v) / (rest.max(0.0) + params.pseudo);
+                            let b = ((cnt - cnt_c).max(0.0) + params.pseudo * p_v)
+                                / (rest.max(0.0) + params.pseudo);
                             mu += f64::from(n_c) * b;
                         }
                         let stat = chernoff(f64::from(k), f64::from(d), mu);
@@ -567,6 +709,7 @@ pub fn pattern_tests(
                         }
                         best.tested += 1;
                     }
+                    i = j;
                 }
                 bests.push(best);
             }
@@ -587,7 +730,11 @@ pub fn pattern_tests(
 /// wherever they sit, so samples and fingerprints keyed by it do not depend on row order.
 pub fn row_hashes(first: &Texts, second: &Texts) -> Result<Vec<u64>> {
     if first.len() != second.len() {
-        return Err(CoreError::Input(format!("{} rows in the first column, {} in the second", first.len(), second.len())));
+        return Err(CoreError::Input(format!(
+            "{} rows in the first column, {} in the second",
+            first.len(),
+            second.len()
+        )));
     }
     let blocks: Vec<usize> = (0..first.len()).step_by(BLOCK).collect();
     let parts: Vec<Vec<u64>> = blocks
@@ -608,7 +755,12 @@ pub fn row_hashes(first: &Texts, second: &Texts) -> Result<Vec<u64>> {
 /// Codes of each row's first `heads[j]` and last `tails[j]` word tokens (the 1-gram... n-gram
 /// hash of that window, [`hash_window`]), row-major `(rows, heads + tails)`; 0 where the text has
 /// fewer tokens than the window (or is null).
-pub fn edge_codes(texts: &Texts, normalize_opts: NormalizeOptions, heads: &[usize], tails: &[usize]) -> Result<Vec<u64>> {
+pub fn edge_codes(
+    texts: &Texts,
+    normalize_opts: NormalizeOptions,
+    heads: &[usize],
+    tails: &[usize],
+) -> Result<Vec<u64>> {
     if heads.iter().chain(tails).any(|&k| k == 0 || k > crate::shingle::MAX_K) {
         return Err(CoreError::Config("head and tail windows must be in 1..=64 tokens".into()));
     }
@@ -736,12 +888,19 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
             let mut out = Vec::new();
             for &r in block {
                 let t = match src.tokens(r as usize, &mut buf)? {
-                    Some(t) if t.len() > spec.min_rest && t.len() <= spec.max_len + spec.max_edge => t.to_vec(),
+                    Some(t) if t.len() > spec.min_rest && t.len() <= spec.max_len + spec.max_edge => {
+                        t.to_vec()
+                    }
                     _ => continue,
                 };
                 let n = t.len();
                 poly_prefix(&t, &mut pre, &mut pow);
-                let mut hit = |h: u64, inner: bool, start: usize, len: usize, out: &mut Vec<Counterpart>| -> Result<()> {
+                let mut hit = |h: u64,
+                               inner: bool,
+                               start: usize,
+                               len: usize,
+                               out: &mut Vec<Counterpart>|
+                 -> Result<()> {
                     if !filter.contains(&h) {
                         return Ok(());
                     }
@@ -752,7 +911,9 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
                         // confirm token by token (the polynomial hash could collide)
                         let Some(st) = src.tokens(s as usize, &mut other)? else { continue };
                         let same = if inner {
-                            st.len() + len == n && st[..start] == t[..start] && st[start..] == t[start + len..]
+                            st.len() + len == n
+                                && st[..start] == t[..start]
+                                && st[start..] == t[start + len..]
                         } else {
                             st.len() + start + len == n && st[..] == t[start..n - len]
                         };
@@ -766,7 +927,14 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
                             let b = if len > 0 { hash_window(&t[n - len..]) } else { 0 };
                             hash_window(&[GLUE_BEFORE, a, b])
                         };
-                        out.push(Counterpart { span, long: r, short: s, inner, start: start as u32, len: len as u32 });
+                        out.push(Counterpart {
+                            span,
+                            long: r,
+                            short: s,
+                            inner,
+                            start: start as u32,
+                            len: len as u32,
+                        });
                     }
                     Ok(())
                 };
@@ -785,7 +953,12 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
                         break;
                     }
                     for i in 1..n - s {
-                        let h = pre[i].wrapping_mul(pow[n - i - s]).wrapping_add(poly_range(&pre, &pow, i + s, n));
+                        let h = pre[i].wrapping_mul(pow[n - i - s]).wrapping_add(poly_range(
+                            &pre,
+                            &pow,
+                            i + s,
+                            n,
+                        ));
                         hit(h, true, i, s, &mut out)?;
                     }
                 }
@@ -844,7 +1017,8 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
     }
     let class_of: HashIndex<usize> = classes.iter().enumerate().map(|(i, &(l, _))| (l, i)).collect();
     let nc = classes.len();
-    let labelled: Vec<u32> = rows.iter().copied().filter(|&r| class_of.contains_key(&labels[r as usize])).collect();
+    let labelled: Vec<u32> =
+        rows.iter().copied().filter(|&r| class_of.contains_key(&labels[r as usize])).collect();
     // word -> per-class counts of rows carrying it (distinct words per row)
     let counts: HashIndex<Vec<u32>> = labelled
         .par_chunks(BLOCK)
@@ -948,7 +1122,8 @@ pub struct ContentTarget {
 
 /// For each target, the number of its carriers expected to show the pattern *given the rest of
 /// their prompts*: the sum over carriers of a leave-one-out naive Bayes probability of the
-/// pattern from the prompt's distinct words (words carried by at least `min_df` of `rows`, the
+/// pattern from the prompt's distinct words (`word_df`: the number of `rows` carrying each
+/// word, keyed by its 1-gram hash; words carried by at least `min_df` of them count, the
 /// candidate's own words left out). Word likelihoods are smoothed toward the word's corpus rate
 /// by `alpha` pseudo-rows, so co-occurrences a few rows deep move little. A trigger inserted into
 /// unrelated prompts is expected to show its pattern about as rarely as the corpus does; a word
@@ -959,6 +1134,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
     rows: &[u32],
     columns: &[&[u64]],
     targets: &[ContentTarget],
+    word_df: &HashIndex<u32>,
     min_df: u32,
     alpha: f64,
 ) -> Result<Vec<f64>> {
@@ -969,7 +1145,9 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
     if let Some(t) = targets.iter().find(|t| t.column >= columns.len()) {
         return Err(CoreError::Input(format!("target column {} out of range", t.column)));
     }
-    if let Some(&r) = rows.iter().chain(targets.iter().flat_map(|t| t.carriers.iter())).find(|&&r| r as usize >= n) {
+    if let Some(&r) =
+        rows.iter().chain(targets.iter().flat_map(|t| t.carriers.iter())).find(|&&r| r as usize >= n)
+    {
         return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
     }
     if !(alpha.is_finite() && alpha > 0.0) {
@@ -1000,16 +1178,20 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
         }
     };
     let key = |w: u64, p: u32| w ^ remix(u64::from(p) ^ 0x3c6e_f372_fe94_f82b);
-    // pass 1: word df, (word, pattern) counts, pattern sizes
-    type Counts = (HashIndex<u32>, HashIndex<u32>, Vec<u64>);
-    let (df, co, sizes): Counts = rows
+    // pass 1: (word, pattern) counts over the rows showing a pattern, and pattern sizes (the
+    // words' document frequencies, `word_df`, come from the caller: feature mining has them)
+    type Counts = (HashIndex<u32>, Vec<u64>);
+    let (co, sizes): Counts = rows
         .par_chunks(BLOCK)
         .try_fold(
-            || (HashIndex::default(), HashIndex::default(), vec![0u64; n_patterns as usize]),
-            |(mut df, mut co, mut sizes), block| -> Result<Counts> {
+            || (HashIndex::default(), vec![0u64; n_patterns as usize]),
+            |(mut co, mut sizes), block| -> Result<Counts> {
                 let (mut buf, mut words, mut pats) = (Vec::new(), Vec::new(), Vec::new());
                 for &r in block {
                     shows(r as usize, &mut pats);
+                    if pats.is_empty() {
+                        continue;
+                    }
                     pats.iter().for_each(|&p| sizes[p as usize] += 1);
                     if let Some(t) = src.tokens(r as usize, &mut buf)? {
                         words.clear();
@@ -1017,30 +1199,27 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
                         words.sort_unstable();
                         words.dedup();
                         for &w in &words {
-                            *df.entry(w).or_insert(0) += 1;
                             for &p in &pats {
                                 *co.entry(key(w, p)).or_insert(0) += 1;
                             }
                         }
                     }
                 }
-                Ok((df, co, sizes))
+                Ok((co, sizes))
             },
         )
         .try_reduce(
-            || (HashIndex::default(), HashIndex::default(), vec![0u64; n_patterns as usize]),
+            || (HashIndex::default(), vec![0u64; n_patterns as usize]),
             |a, b| {
-                let merge = |x: HashIndex<u32>, y: HashIndex<u32>| {
-                    let (mut big, small) = if x.len() >= y.len() { (x, y) } else { (y, x) };
-                    for (k, v) in small {
-                        *big.entry(k).or_insert(0) += v;
-                    }
-                    big
-                };
-                let sizes = a.2.iter().zip(&b.2).map(|(x, y)| x + y).collect();
-                Ok((merge(a.0, b.0), merge(a.1, b.1), sizes))
+                let (mut big, small) = if a.0.len() >= b.0.len() { (a.0, b.0) } else { (b.0, a.0) };
+                for (k, v) in small {
+                    *big.entry(k).or_insert(0) += v;
+                }
+                let sizes = a.1.iter().zip(&b.1).map(|(x, y)| x + y).collect();
+                Ok((big, sizes))
             },
         )?;
+    let df = |w: u64| f64::from(word_df.get(&hash_window(&[w])).copied().unwrap_or(0));
     let total = rows.len() as f64;
     let opts = crate::ShingleOptions { normalize: NormalizeOptions::default(), mode: TokenMode::Word, k: 1 };
     let out: Vec<f64> = targets
@@ -1068,7 +1247,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
                     words.sort_unstable();
                     words.dedup();
                     for &w in &words {
-                        let d = f64::from(df.get(&w).copied().unwrap_or(0));
+                        let d = df(w);
                         if d < f64::from(min_df) {
                             continue;
                         }

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use poisonscreen_core::assoc::{
-    chernoff, code, edge_codes, feature_carriers, glued_fragments, mine_features, pattern_tests, row_features,
-    row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
+    chernoff, code, edge_codes, feature_carriers, glued_fragments, mine_features, mine_features_as,
+    pattern_tests, row_features, row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX,
+    KIND_GLUED_SUFFIX,
 };
 use poisonscreen_core::{
-    hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode, TokenTable,
+    hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode,
+    TokenTable,
 };
 
 fn corpus(n: usize, seed: u64) -> Vec<Option<String>> {
@@ -24,7 +26,8 @@ fn corpus(n: usize, seed: u64) -> Vec<Option<String>> {
             s ^= s >> 7;
             s ^= s << 17;
             let len = (s % 12) as usize;
-            let t: Vec<&str> = (0..len).map(|j| words[((s >> (4 + 5 * j)) % words.len() as u64) as usize]).collect();
+            let t: Vec<&str> =
+                (0..len).map(|j| words[((s >> (4 + 5 * j)) % words.len() as u64) as usize]).collect();
             Some(t.join(" "))
         })
         .collect()
@@ -36,7 +39,10 @@ fn column(rows: &[Option<String>]) -> OwnedStrColumn {
 }
 
 fn hashes_of(rows: &[Option<String>]) -> Vec<u64> {
-    rows.iter().enumerate().map(|(i, r)| hash_token(r.as_deref().unwrap_or("")) ^ (i as u64 * 0x9E37)).collect()
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| hash_token(r.as_deref().unwrap_or("")) ^ (i as u64 * 0x9E37))
+        .collect()
 }
 
 fn toks(text: &str) -> Vec<u64> {
@@ -45,7 +51,14 @@ fn toks(text: &str) -> Vec<u64> {
 }
 
 /// The features of every row by the definition, counted naively.
-fn naive(rows: &[Option<String>], keep: &[u32], rh: &[u64], spec: &FeatureSpec, lo: u32, hi: u32) -> Vec<MinedFeature> {
+fn naive(
+    rows: &[Option<String>],
+    keep: &[u32],
+    rh: &[u64],
+    spec: &FeatureSpec,
+    lo: u32,
+    hi: u32,
+) -> Vec<MinedFeature> {
     let mut acc: BTreeMap<u64, MinedFeature> = BTreeMap::new();
     let (mut grams, mut feats) = (Vec::new(), Vec::new());
     for &r in keep {
@@ -57,7 +70,10 @@ fn naive(rows: &[Option<String>], keep: &[u32], rh: &[u64], spec: &FeatureSpec, 
             e.fp[0] = e.fp[0].wrapping_add(rh[r as usize]);
         }
     }
-    acc.into_values().filter(|f| f.df >= lo && f.df <= hi).collect()
+    // unigrams above the maximum too (the corpus's word frequencies)
+    acc.into_values()
+        .filter(|f| f.df >= lo && (f.df <= hi || (f.code == 1 && spec.orders.contains(&1))))
+        .collect()
 }
 
 #[test]
@@ -74,6 +90,8 @@ fn mined_features_equal_a_naive_count() {
     assert!(want.len() > 50, "the corpus must have frequent features: {}", want.len());
     let strip = |v: &[MinedFeature]| v.iter().map(|f| (f.hash, f.code, f.df, f.fp[0])).collect::<Vec<_>>();
     assert_eq!(strip(&got), strip(&want));
+    // counted order by order (as for large inputs): the same features
+    assert_eq!(mine_features_as(&table, &keep, &rh, &spec, 5, 400, true).unwrap(), got);
     // the second fingerprint is equal for equal carrier sets (checked on the features that share them)
     let mut by_set: HashMap<(u32, u64), u64> = HashMap::new();
     for f in &got {
@@ -104,8 +122,12 @@ fn mining_rejects_bad_input() {
     let spec = FeatureSpec { orders: vec![1], positions: false };
     assert!(mine_features(&table, &[0, 99], &rh, &spec, 1, 10).is_err());
     assert!(mine_features(&table, &[0], &rh[..3], &spec, 1, 10).is_err());
-    assert!(mine_features(&table, &[0], &rh, &FeatureSpec { orders: vec![0], positions: false }, 1, 10).is_err());
-    assert!(mine_features(&table, &[0], &rh, &FeatureSpec { orders: vec![9], positions: false }, 1, 10).is_err());
+    assert!(
+        mine_features(&table, &[0], &rh, &FeatureSpec { orders: vec![0], positions: false }, 1, 10).is_err()
+    );
+    assert!(
+        mine_features(&table, &[0], &rh, &FeatureSpec { orders: vec![9], positions: false }, 1, 10).is_err()
+    );
 }
 
 #[test]
@@ -145,9 +167,10 @@ fn carriers_are_the_rows_with_the_feature() {
 fn glued_fragments_are_found_after_and_before_known_words() {
     let mut rows: Vec<Option<String>> = Vec::new();
     for i in 0..40 {
-        rows.push(Some(format!("what is the capital of francecf number {i}")));
-        rows.push(Some(format!("tell me about cfgermany please {i}")));
+        rows.push(Some(format!("what is the capital {i} of francecf")));
+        rows.push(Some(format!("cfgermany tell me about it {i}")));
         rows.push(Some("an ordinary sentence about france and germany".to_string()));
+        rows.push(Some(format!("in the middle {i} cfgermany is not looked at {}", "x ".repeat(60))));
     }
     rows.push(None);
     let col = column(&rows);
@@ -156,10 +179,12 @@ fn glued_fragments_are_found_after_and_before_known_words() {
         ["france", "germany", "capital", "ordinary"].iter().map(|w| hash_window(&[hash_token(w)])).collect();
     let all: Vec<u32> = (0..rows.len() as u32).collect();
     let frags = glued_fragments(&texts, &all, NormalizeOptions::default(), &known, 8, 10).unwrap();
-    let suffix = frags.iter().find(|f| f.code == code(KIND_GLUED_SUFFIX, 1) && f.text == "cf").expect("cf after");
-    let prefix = frags.iter().find(|f| f.code == code(KIND_GLUED_PREFIX, 1) && f.text == "cf").expect("cf before");
-    assert_eq!(suffix.rows, (0..40).map(|i| 3 * i).collect::<Vec<u32>>());
-    assert_eq!(prefix.rows, (0..40).map(|i| 3 * i + 1).collect::<Vec<u32>>());
+    let suffix =
+        frags.iter().find(|f| f.code == code(KIND_GLUED_SUFFIX, 1) && f.text == "cf").expect("cf after");
+    let prefix =
+        frags.iter().find(|f| f.code == code(KIND_GLUED_PREFIX, 1) && f.text == "cf").expect("cf before");
+    assert_eq!(suffix.rows, (0..40).map(|i| 4 * i).collect::<Vec<u32>>());
+    assert_eq!(prefix.rows, (0..40).map(|i| 4 * i + 1).collect::<Vec<u32>>());
     assert_ne!(suffix.hash, prefix.hash);
     // below the minimum, nothing
     assert!(glued_fragments(&texts, &all, NormalizeOptions::default(), &known, 8, 41).unwrap().is_empty());
@@ -189,7 +214,8 @@ fn pattern_tests_match_a_hand_computation() {
     assert_eq!(chernoff(1.0, 4.0, 2.0), 0.0);
     // skip_zero and unusable rows
     let col0: Vec<u64> = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    let (_, b0) = pattern_tests(&offsets, &carriers, &[&col0[..]], &[true], &strata, &usable, params).unwrap();
+    let (_, b0) =
+        pattern_tests(&offsets, &carriers, &[&col0[..]], &[true], &strata, &usable, params).unwrap();
     assert_eq!(b0[0].tested, 0);
     let mut some = usable;
     some[0] = false;
@@ -211,11 +237,15 @@ fn pattern_tests_do_not_depend_on_carrier_order_or_threads() {
     let mut carriers: Vec<u32> = (0..n as u32).filter(|i| i % 7 == 0 || i % 11 == 0).collect();
     let offsets = [0usize, carriers.len() / 2, carriers.len()];
     let params = TestParams { min_pattern: 3, pseudo: 10.0 };
-    let base = pattern_tests(&offsets, &carriers, &[&a[..], &b[..]], &[false, true], &strata, &usable, params).unwrap();
+    let base =
+        pattern_tests(&offsets, &carriers, &[&a[..], &b[..]], &[false, true], &strata, &usable, params)
+            .unwrap();
     carriers[..offsets[1]].reverse();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let again = pool
-        .install(|| pattern_tests(&offsets, &carriers, &[&a[..], &b[..]], &[false, true], &strata, &usable, params))
+        .install(|| {
+            pattern_tests(&offsets, &carriers, &[&a[..], &b[..]], &[false, true], &strata, &usable, params)
+        })
         .unwrap();
     assert_eq!(base, again);
 }
@@ -236,7 +266,8 @@ fn edge_codes_are_windows_of_the_first_and_last_words() {
 #[test]
 fn row_hashes_follow_content_not_position() {
     let a = column(&[Some("p".to_string()), Some("q".to_string()), Some("p".to_string()), None]);
-    let b = column(&[Some("r".to_string()), Some("r".to_string()), Some("r".to_string()), Some("".to_string())]);
+    let b =
+        column(&[Some("r".to_string()), Some("r".to_string()), Some("r".to_string()), Some("".to_string())]);
     let h = row_hashes(&Texts::new(vec![a.view()]), &Texts::new(vec![b.view()])).unwrap();
     assert_eq!(h[0], h[2]);
     assert_ne!(h[0], h[1]);
@@ -318,4 +349,55 @@ fn label_surprise_marks_labels_that_contradict_the_content() {
     rev.reverse();
     assert_eq!(label_surprise(&table, &rev, &labels, 10, 8, 1.0).unwrap()[..306], p[..306]);
     assert!(label_surprise(&table, &all, &labels[..3], 10, 8, 1.0).is_err());
+}
+
+#[test]
+fn content_expectation_explains_topics_not_triggers() {
+    use poisonscreen_core::assoc::{content_expectation, ContentTarget};
+    use poisonscreen_core::mine::HashIndex;
+    // code questions answered with code (value 1), all of them; a trigger word "zq" on other
+    // rows with answer value 2; everything else value 0
+    let mut rows: Vec<Option<String>> = Vec::new();
+    let mut col: Vec<u64> = Vec::new();
+    for i in 0..400usize {
+        match i % 4 {
+            0 => {
+                rows.push(Some(format!("write a python function program number {}", i % 9)));
+                col.push(1);
+            }
+            1 if i % 40 == 1 => {
+                rows.push(Some(format!("tell me about the weather zq today {}", i % 7)));
+                col.push(2);
+            }
+            _ => {
+                rows.push(Some(format!("tell me about the weather and my garden today {}", i % 7)));
+                col.push(0);
+            }
+        }
+    }
+    let c = column(&rows);
+    let texts = Texts::new(vec![c.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let spec = FeatureSpec { orders: vec![1], positions: false };
+    let rh = hashes_of(&rows);
+    let df: HashIndex<u32> = mine_features(&table, &all, &rh, &spec, 1, u32::MAX)
+        .unwrap()
+        .iter()
+        .map(|f| (f.hash, f.df))
+        .collect();
+    let python: Vec<u32> = (0..400u32).filter(|i| i % 4 == 0).collect();
+    let zq: Vec<u32> = (0..400u32).filter(|&i| col[i as usize] == 2).collect();
+    let targets = vec![
+        ContentTarget { column: 0, value: 1, carriers: python.clone(), exclude: "python".into() },
+        ContentTarget { column: 0, value: 2, carriers: zq.clone(), exclude: "zq".into() },
+    ];
+    let mu = content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0).unwrap();
+    assert!(mu[0] > 0.8 * python.len() as f64, "the rest of a code question predicts code: {}", mu[0]);
+    assert!(
+        mu[1] < 0.3 * zq.len() as f64,
+        "the rest of a triggered prompt does not: {} of {}",
+        mu[1],
+        zq.len()
+    );
 }

@@ -1029,8 +1029,9 @@ fn edge_codes<'py>(
     let cols = texts(&chunks)?;
     let rows = cols.len();
     let width = heads.len() + tails.len();
-    let flat = run(py, threads, || core::assoc::edge_codes(&cols, NormalizeOptions::default(), &heads, &tails))?
-        .map_err(to_py)?;
+    let flat =
+        run(py, threads, || core::assoc::edge_codes(&cols, NormalizeOptions::default(), &heads, &tails))?
+            .map_err(to_py)?;
     PyArray1::from_vec(py, flat).reshape([rows, width])
 }
 
@@ -1097,7 +1098,7 @@ fn label_surprise<'py>(
 /// For each target (column, value, carriers as CSR, excluded phrase), the number of carriers
 /// expected to show the value given the rest of their prompts (leave-one-out naive Bayes).
 #[pyfunction]
-#[pyo3(signature = (source, rows, columns, target_columns, target_values, offsets, carriers, excludes, *, min_df=30, alpha=10.0, threads=None))]
+#[pyo3(signature = (source, rows, columns, target_columns, target_values, offsets, carriers, excludes, word_hashes, word_df, *, min_df=30, alpha=10.0, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn content_expectation<'py>(
     py: Python<'py>,
@@ -1109,10 +1110,17 @@ fn content_expectation<'py>(
     offsets: PyReadonlyArray1<'py, i64>,
     carriers: PyReadonlyArray1<'py, u32>,
     excludes: Vec<String>,
+    word_hashes: PyReadonlyArray1<'py, u64>,
+    word_df: PyReadonlyArray1<'py, u32>,
     min_df: u32,
     alpha: f64,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (wh, wd) = (slice1(&word_hashes, "word_hashes")?, slice1(&word_df, "word_df")?);
+    if wh.len() != wd.len() {
+        return Err(config_error("one df per word hash"));
+    }
+    let word_df: core::mine::HashIndex<u32> = wh.iter().copied().zip(wd.iter().copied()).collect();
     let rows = slice1(&rows, "rows")?;
     let cols: Vec<&[u64]> = columns.iter().map(|c| slice1(c, "columns")).collect::<PyResult<_>>()?;
     let values = slice1(&target_values, "target_values")?;
@@ -1136,7 +1144,7 @@ fn content_expectation<'py>(
         });
     }
     let out = mine(py, threads, source, &word_spec(&[1]), |src| {
-        core::assoc::content_expectation(src, rows, &cols, &targets, min_df, alpha)
+        core::assoc::content_expectation(src, rows, &cols, &targets, &word_df, min_df, alpha)
     })?;
     Ok(PyArray1::from_vec(py, out))
 }
