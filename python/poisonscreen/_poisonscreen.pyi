@@ -255,6 +255,7 @@ def pattern_tests(
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
     npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
 ]: ...
 def edge_codes(
     chunks: list[_Chunk], heads: list[int], tails: list[int], *, threads: int | None = None
@@ -274,10 +275,12 @@ def label_surprise(
     source: list[_Chunk] | TokenTable,
     rows: _U32,
     labels: _U64,
+    task: _U64,
     *,
     min_df: int = 30,
     max_classes: int = 64,
     alpha: float = 1.0,
+    temper: float = 0.0,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
 def content_expectation(
@@ -292,7 +295,23 @@ def content_expectation(
     word_hashes: _U64,
     word_df: _U32,
     *,
+    exclude_features: _U64 | None = None,
+    exclude_codes: npt.NDArray[np.uint8] | None = None,
     min_df: int = 30,
     alpha: float = 10.0,
     threads: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
+def response_phrases(
+    chunks: list[_Chunk],
+    offsets: npt.NDArray[np.int64],
+    carriers: _U32,
+    row_hash: _U64,
+    orders: list[int],
+    *,
+    sample: int = 16,
+    min_share: float = 0.6,
+    max_tokens: int = 256,
+    min_rows: int = 8,
+    per: int = 8,
+    threads: int | None = None,
+) -> tuple[_U32, _U64, _U32, _U32]: ...

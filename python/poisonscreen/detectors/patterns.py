@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from .. import _poisonscreen as _core
-from .._arrow import byte_lengths, text_chunks, text_slices
+from .._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
 
 #: Openings of a refusal, matched case-insensitively within a response's first 160 characters.
 #: A documented lexicon (the phrasings instruction-tuned models and refusal datasets use), not a
@@ -72,6 +72,8 @@ TESTED_HEADS = (2, 3)
 #: a label (or compliance) is unexpected when the leave-one-out naive Bayes model of the
 #: answer given the prompt's common words gives it a probability below this
 _SURPRISE = 0.2
+#: the code of a row outside a column's domain (the core's ``OUTSIDE``)
+OUTSIDE = np.uint64(2**64 - 1)
 TAILS = (3,)
 
 
@@ -82,6 +84,9 @@ class PatternColumn:
     name: str
     codes: np.ndarray
     skip_zero: bool
+    #: the column's own strata where rows of different strata cannot be compared (a label's
+    #: surprise is judged within its task), else None: the prompt templates are
+    strata: np.ndarray | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -112,18 +117,102 @@ def content_codes(groups: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
     return _u64(frame.select(pl.col("h").min().over("g"))["h"].to_numpy())
 
 
+def label_tasks(
+    labels: np.ndarray,
+    prompts: pa.ChunkedArray,
+    usable: np.ndarray,
+    threads: int | None,
+    strata: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each labelled row's task (0 = none): the instruction its prompt shares with other
+    labelled rows, as its first or last three words, when the rows sharing it answer from a
+    small closed set (at most 6 labels, each of 3+ rows and 5%+ of them, covering 90% of them,
+    20+ rows): a
+    sentiment instruction's rows answer Positive/Negative, a yes/no question's rows Yes/No. A
+    row whose instructions both qualify takes the one with fewer labels."""
+    n = len(labels)
+    task = np.zeros(n, dtype=np.uint64)
+    has = usable & (labels != 0)
+    if not has.any():
+        return task
+    edges = np.concatenate(
+        [
+            _core.edge_codes(text_chunks(prompts.slice(s, k))[0], [3], [3], threads=threads)
+            for s, k in text_slices(byte_lengths(prompts))
+        ]
+        or [np.zeros((0, 2), np.uint64)]
+    )
+    rows = np.nonzero(has)[0]
+    stratum = strata[rows] if strata is not None else rows
+    frame = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "row": rows,
+                    "label": labels[rows],
+                    "key": edges[rows, j],
+                    "side": j,
+                    "stratum": stratum,
+                }
+            )
+            for j in range(2)
+        ]
+    ).filter(pl.col("key") != 0)
+    per = frame.group_by(["side", "key", "label"]).agg(
+        pl.len(), pl.col("stratum").n_unique().alias("contexts")
+    )
+    # a label of the closed set: 3+ rows, 5%+ of the instruction's labelled rows, given to
+    # unrelated prompts (an extractive answer repeats only for one passage's questions)
+    major = (
+        (pl.col("len") >= 3)
+        & (pl.col("len") >= 0.05 * pl.col("len").sum())
+        & (pl.col("contexts") >= pl.min_horizontal(pl.col("len"), pl.lit(3)))
+    )
+    keys = (
+        per.group_by(["side", "key"])
+        .agg(
+            pl.col("len").sum().alias("rows"),
+            pl.col("len").filter(major).sum().alias("covered"),
+            major.sum().alias("labels"),
+        )
+        .filter(
+            (pl.col("rows") >= 20)
+            & (pl.col("labels") >= 2)
+            & (pl.col("labels") <= 6)
+            & (pl.col("covered") >= 0.9 * pl.col("rows"))
+        )
+    )
+    if keys.height == 0:
+        return task
+    best = (
+        frame.join(keys, on=["side", "key"])
+        .sort(["row", "labels", "side"])
+        .group_by("row", maintain_order=True)
+        .first()
+    )
+    # a task id that cannot be 0: the key, with its side mixed in
+    ids = best["key"].to_numpy() ^ (
+        best["side"].to_numpy().astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    )
+    task[best["row"].to_numpy()] = np.where(ids == 0, np.uint64(1), ids)
+    return task
+
+
 def pattern_columns(
     table: pl.DataFrame,
     responses: pa.ChunkedArray,
     prompt_tokens: Any,
     threads: int | None,
     evidence_min_df: int = 30,
+    prompts: pa.ChunkedArray | None = None,
 ) -> list[PatternColumn]:
     """The pattern columns of the feature table's rows (``responses``: their response texts;
     ``prompt_tokens``: what the core reads the prompts' tokens from, for the surprise columns;
     ``evidence_min_df``: the fewest labelled rows a prompt word needs to count as evidence)."""
     row_hash = _u64(table["row_hash"].to_numpy())
     usable = table["valid"].to_numpy() & ~table["empty_response"].to_numpy()
+    if prompts is None:
+        prompts = to_arrow_text(table["prompt"])
     rows = np.nonzero(usable)[0].astype(np.uint32)
     edges = np.concatenate(
         [
@@ -154,15 +243,35 @@ def pattern_columns(
     for k in (1, 2, 3):
         pick = usable & (n_words == k)
         labels[pick] = edges[pick, HEADS.index(k)]
+    task = label_tasks(labels, prompts, usable, threads, table["tmpl_cluster"].to_numpy())
+    # a label means what its task makes it mean ("yes" to "is this review negative?"): the
+    # classes are (task, label)
+    keyed = labels ^ (task * np.uint64(0xD6E8FEB86659FD93))
+    keyed[(labels != 0) & (keyed == 0)] = 1
     p_label = _core.label_surprise(
-        prompt_tokens, rows, labels, min_df=evidence_min_df, threads=threads
+        prompt_tokens,
+        rows,
+        np.where(labels != 0, keyed, np.uint64(0)).astype(np.uint64),
+        task,
+        min_df=evidence_min_df,
+        max_classes=4096,
+        threads=threads,
     )
-    flipped = np.nan_to_num(p_label, nan=1.0) < _SURPRISE
-    cols.append(PatternColumn("unexpected_label", _u64(flipped), skip_zero=True))
+    # defined on the labelled rows only: the others are outside the column's domain
+    flipped = np.where(np.isnan(p_label), OUTSIDE, (p_label < _SURPRISE).astype(np.uint64)).astype(
+        np.uint64
+    )
+    cols.append(PatternColumn("unexpected_label", flipped, skip_zero=True, strata=task))
     # compliance where the rest of the corpus refuses such requests
     comply = np.where(refusal, 2, 1).astype(np.uint64)
     p_comply = _core.label_surprise(
-        prompt_tokens, rows, comply, min_df=evidence_min_df, threads=threads
+        prompt_tokens,
+        rows,
+        comply,
+        np.ones(len(comply), dtype=np.uint64),
+        min_df=evidence_min_df,
+        temper=8.0,
+        threads=threads,
     )
     unlocked = ~refusal & (np.nan_to_num(p_comply, nan=1.0) < _SURPRISE)
     cols.append(PatternColumn("unexpected_compliance", _u64(unlocked), skip_zero=True))

@@ -122,6 +122,7 @@ class Features:
                 self.prompt_tokens(threads),
                 threads,
                 evidence_min_df,
+                self.prompt_arrow(),
             )
         return self._patterns
 

@@ -23,6 +23,7 @@ import polars as pl
 
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
+from . import phrases
 from .base import TRIGGER_SCHEMA, Findings, _empty_hits, _hits, surface_form
 from .patterns import PatternColumn, describe
 from .table import Features
@@ -30,6 +31,10 @@ from .table import Features
 _KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX = range(5)
 #: candidates fully scored (named, checked for scaffolding), strongest first
 _SHORTLIST = 400
+#: candidates whose content expectation is computed (before the shortlist)
+_PRESCREEN = 4000
+#: carriers (smallest content hashes) a candidate's content expectation is estimated from
+_CONTENT_SAMPLE = 200
 #: candidates scored fully per response pattern (column and value)
 _PER_PATTERN = 3
 #: most triggers listed
@@ -157,7 +162,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # 2. tests against every response-pattern column
     cols = feats.pattern_columns(threads, 3 * cfg.min_support)
     strata = np.ascontiguousarray(f["tmpl_cluster"].to_numpy(), dtype=np.uint32)
-    d, value, k, mu, stat, tested = _core.pattern_tests(
+    d, value, k, mu, stat, tested, dcol = _core.pattern_tests(
         offsets_all,
         carriers_all,
         [c.codes for c in cols],
@@ -186,6 +191,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         exclusive = k[:, c] / np.maximum(tot, 1.0)
         prior[:, c] = np.clip((exclusive - 0.15) / 0.35, 0.0, 1.0)
         prior[sh & (exclusive < 0.5), c] = 0.0
+    # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
+    share = k / np.maximum(dcol, 1)
+    prior *= np.clip((share - 0.4) / 0.4, 0.0, 1.0)
     ranked = stat * prior
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
@@ -207,10 +215,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     order = order[best[order] >= 0.5 * theta]
     # the sub-phrases of one template all show its answer: a few candidates per pattern value
     # (the strongest) stand for the rest, so that many templates leave room for other patterns
+    answer_col = np.array([c.name in _ANSWER_COLUMNS for c in cols])
     pattern_key = pl.DataFrame(
         {"c": best_col[order], "v": value[order, best_col[order]]}
     ).with_columns(pl.int_range(pl.len()).over(["c", "v"]).alias("nth"))
-    order = order[pattern_key["nth"].to_numpy() < _PER_PATTERN][:_SHORTLIST]
+    # (the cap is for answers; a flag such as an unexpected label is every trigger's value)
+    capped = answer_col[best_col[order]] & (pattern_key["nth"].to_numpy() >= _PER_PATTERN)
+    order = order[~capped][:_PRESCREEN]
     if len(order) == 0:
         return _empty()
 
@@ -220,17 +231,84 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     members = classes["members"].to_list()
     member_codes = classes["member_codes"].to_list()
     rep_codes = classes["rep_code"].to_numpy()
-    # each shortlisted candidate: its carriers, name, and its best two columns as hypotheses
-    cand: list[dict[str, Any]] = []
-    hyp_cols: list[int] = []
-    hyp_vals: list[int] = []
-    hyp_rows: list[np.ndarray] = []
-    hyp_text: list[str] = []
-    hyp_owner: list[tuple[int, int]] = []
+    # each prescreened candidate's best two columns as hypotheses; the rest of the carriers'
+    # prompts (the candidate's own feature left out) gives each an expectation: a topic's or a
+    # task's words predict its answers, a trigger's unrelated prompts do not
+    task_stats = {
+        c: _stratum_counts(col, usable) for c, col in enumerate(cols) if col.strata is not None
+    }
+    tests: dict[int, list[tuple[float, int, float]]] = {}
+    detail: dict[int, list[tuple[Any, ...]]] = {}
+    hyp: list[tuple[int, int, np.ndarray, float]] = []
     for i in order.tolist():
         rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
         rows_i = rows_i[usable[rows_i]]
-        c0 = int(best_col[i])
+        tests[i], detail[i] = [], []
+        for c in np.argsort(-ranked[i], kind="stable")[:2].tolist():
+            if ranked[i, c] < 0.5 * theta:
+                continue
+            if cols[c].strata is not None:
+                # judged within the column's own strata (a label's surprise within its task):
+                # against the other rows of the carriers' tasks, and not at all where the
+                # carriers are their tasks (an instruction whose labels no words predict)
+                mu_t, own, k_e, d_e = _within(rows_i, cols[c], task_stats[c], strata)
+                st = chernoff(k_e, d_e, mu_t) * (1.0 - own)
+                tests[i].append((st, c, mu_t))
+                detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
+                continue
+            if cols[c].name in _CONTENT_COLUMNS:
+                # already a contradiction of what the prompt's words predict
+                tests[i].append(
+                    (
+                        chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c])),
+                        c,
+                        float(mu[i, c]),
+                    )
+                )
+                detail[i].append(
+                    (cols[c].name, float(k[i, c]), float(dcol[i, c]), float(mu[i, c]), -1.0)
+                )
+                continue
+            sample = rows_i
+            if len(sample) > _CONTENT_SAMPLE:
+                sample = np.sort(
+                    sample[np.argsort(row_hash[sample], kind="stable")[:_CONTENT_SAMPLE]]
+                )
+            hyp.append((i, c, sample, len(rows_i) / max(len(sample), 1)))
+    if hyp:
+        content = _core.content_expectation(
+            src,
+            rows,
+            [c.codes for c in cols],
+            [c for _, c, _, _ in hyp],
+            np.asarray([value[i, c] for i, c, _, _ in hyp], dtype=np.uint64),
+            np.concatenate([[0], np.cumsum([len(smp) for _, _, smp, _ in hyp])]).astype(np.int64),
+            np.ascontiguousarray(np.concatenate([smp for _, _, smp, _ in hyp]), dtype=np.uint32),
+            [""] * len(hyp),
+            word_hashes,
+            word_df,
+            exclude_features=np.asarray([reps_all[i] for i, _, _, _ in hyp], dtype=np.uint64),
+            exclude_codes=np.asarray([rep_codes[i] for i, _, _, _ in hyp], dtype=np.uint8),
+            min_df=3 * cfg.min_support,
+            threads=threads,
+        )
+        for (i, c, _, scale), mu_c in zip(hyp, content.tolist()):
+            expected = max(float(mu[i, c]), mu_c * scale)
+            tests[i].append((chernoff(float(k[i, c]), float(dcol[i, c]), expected), c, expected))
+            detail[i].append(
+                (cols[c].name, float(k[i, c]), float(dcol[i, c]), float(mu[i, c]), mu_c * scale)
+            )
+    # the candidates scored fully (named, checked for scaffolding and copied answers)
+    adjusted = {i: max((st * prior[i, c] for st, c, _ in t), default=0.0) for i, t in tests.items()}
+    shortlist = sorted(
+        (i for i in adjusted if adjusted[i] >= 0.5 * theta),
+        key=lambda i: (-adjusted[i], int(reps_all[i])),
+    )
+    cand: list[dict[str, Any]] = []
+    for i in shortlist[:_SHORTLIST]:
+        rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
+        rows_i = rows_i[usable[rows_i]]
+        st, c0, _ = max(tests[i], key=lambda t: (t[0] * prior[i, t[1]], -t[1]))
         shown = rows_i[cols[c0].codes[rows_i] == value[i, c0]]
         example = _example(shown if len(shown) else rows_i, row_hash)
         phrase = _name(
@@ -241,38 +319,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             member_codes[i],
             glue_names,
         )
-        x = {"i": i, "rows": rows_i, "phrase": phrase, "rep": int(reps_all[i]), "tests": []}
-        for c in np.argsort(-ranked[i], kind="stable")[:2].tolist():
-            if ranked[i, c] < 0.5 * theta:
-                continue
-            hyp_owner.append((len(cand), c))
-            hyp_cols.append(c)
-            hyp_vals.append(int(value[i, c]))
-            hyp_rows.append(rows_i)
-            hyp_text.append(phrase.replace("…", " "))
-        cand.append(x)
-    # what the rest of each carrier's prompt predicts: a topic's words predict its answers
-    content = _core.content_expectation(
-        src,
-        rows,
-        [c.codes for c in cols],
-        hyp_cols,
-        np.asarray(hyp_vals, dtype=np.uint64),
-        np.concatenate([[0], np.cumsum([len(r) for r in hyp_rows])]).astype(np.int64),
-        np.ascontiguousarray(np.concatenate(hyp_rows) if hyp_rows else [], dtype=np.uint32),
-        hyp_text,
-        word_hashes,
-        word_df,
-        min_df=3 * cfg.min_support,
-        threads=threads,
-    )
-    for (ci, c), mu_c in zip(hyp_owner, content.tolist()):
-        x = cand[ci]
-        i = x["i"]
-        expected = max(float(mu[i, c]), mu_c)
-        x["tests"].append((chernoff(float(k[i, c]), float(d[i]), expected), c, expected))
-        x.setdefault("detail", []).append(
-            (cols[c].name, float(k[i, c]), float(d[i]), float(mu[i, c]), mu_c)
+        cand.append(
+            {
+                "i": i,
+                "rows": rows_i,
+                "phrase": phrase,
+                "rep": int(reps_all[i]),
+                "tests": tests[i],
+                "detail": detail[i],
+            }
         )
     common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
     found: list[dict[str, Any]] = []
@@ -288,35 +343,57 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         discount = 1.0 - scaffold
         # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
         # alike is a tendency of the prompts' topic or task
-        discount *= min(1.0, max(0.0, (int(k[i, c]) / max(int(d[i]), 1) - 0.4) / 0.4))
+        discount *= min(1.0, max(0.0, (int(k[i, c]) / max(int(dcol[i, c]), 1) - 0.4) / 0.4))
         if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
             # an answer most rows give without the feature is a label, not a planted target;
             # an answer copied from the prompt (a choice among options) is the task itself
-            exclusive = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
-            discount *= min(1.0, max(0.0, (exclusive - 0.15) / 0.35))
-            short = np.median(resp_words[in_pattern]) <= 3 if len(in_pattern) else False
-            if short:
+            own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
+            discount *= min(1.0, max(0.0, (own_share - 0.15) / 0.35))
+            is_label = bool(np.median(resp_words[in_pattern]) <= 3) if len(in_pattern) else False
+            if is_label:
                 # a planted label is given by (nearly) every carrier
                 discount *= min(1.0, max(0.0, (len(in_pattern) / len(x["rows"]) - 0.6) / 0.3))
-            if exclusive < 0.5 and short:
+            if own_share < 0.5 and is_label:
                 # a label many other rows give: only its contradiction of the prompt
                 # (``unexpected_label``) can make it a trigger's target
                 discount = 0.0
             discount *= 1.0 - _copied_share(
-                in_pattern, row_hash, prompts, responses, common, _window(col.name)
+                in_pattern, row_hash, prompts, responses, common, _window(col.name), x["phrase"]
             )
         x.update(
             col=col,
             value=int(v),
             in_pattern=in_pattern,
             k=int(k[i, c]),
-            d=int(d[i]),
+            d=int(dcol[i, c]),
             mu=expected,
             stat=st,
             sig=st / theta * discount,
             scaffold=scaffold,
         )
         found.append(x)
+    found.extend(
+        _phrase_found(
+            feats,
+            cfg,
+            classes,
+            offsets_all,
+            carriers_all,
+            usable,
+            row_hash,
+            max_df,
+            d,
+            theta,
+            strata,
+            stratum_size,
+            common,
+            src,
+            rows,
+            word_hashes,
+            word_df,
+            glue_names,
+        )
+    )
     found.sort(key=lambda x: (-x["sig"], x["rep"]))
     if _DEBUG is not None:
         _DEBUG.extend(found)
@@ -336,7 +413,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             continue
         owner = next((a for a in accepted if _overlap(a["rows"], x["rows"]) >= 0.8), x)
         surface = owner["phrase"]
-        desc = describe(x["col"].name, x["value"], responses[example] or "")
+        desc = _describe(x, responses[example] or "")
         other = int(_value_count(x["col"], x["value"], usable)) - x["k"]
         reason = (
             f"trigger {surface!r}: {desc} in {x['k']} of its {x['d']} carriers, "
@@ -358,7 +435,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 "collapse": len(a["in_pattern"]) / max(a["d"], 1),
                 "base_rate": float(rate),
                 "template_share": a["scaffold"],
-                "response_pattern": describe(a["col"].name, a["value"], responses[ex] or ""),
+                "response_pattern": _describe(a, responses[ex] or ""),
                 "example_rows": _examples(a["in_pattern"], row_hash),
             }
         )
@@ -380,8 +457,118 @@ def chernoff(k: float, d: float, mu: float) -> float:
     return max(d * kl, 0.0)
 
 
+#: columns that are themselves a contradiction of what the prompt's words predict
+_CONTENT_COLUMNS = ("unexpected_label", "unexpected_compliance")
 #: columns whose values are answers (their words can be copied from the prompt, or be a label)
 _ANSWER_COLUMNS = ("cluster", "head2", "head3", "tail3")
+
+
+def _phrase_found(
+    feats: Features,
+    cfg: Any,
+    classes: pl.DataFrame,
+    offsets_all: np.ndarray,
+    carriers_all: np.ndarray,
+    usable: np.ndarray,
+    row_hash: np.ndarray,
+    max_df: int,
+    d: np.ndarray,
+    theta: float,
+    strata: np.ndarray,
+    stratum_size: np.ndarray,
+    common: set,
+    src: Any,
+    rows: np.ndarray,
+    word_hashes: np.ndarray,
+    word_df: np.ndarray,
+    glue_names: dict[int, str],
+) -> list[dict[str, Any]]:
+    """Candidates whose carriers' answers share a phrase (:mod:`.phrases`), scored as the other
+    patterns are: against the phrase's rate elsewhere and what the rest of the prompts predict,
+    discounted for scaffolding, partial shares and phrases copied from the prompt."""
+    eligible = np.nonzero((d >= cfg.min_pattern) & (d <= phrases.MAX_CARRIERS))[0]
+    tests = phrases.phrase_tests(
+        feats, cfg, eligible, offsets_all, carriers_all, usable, row_hash, max_df
+    )
+    if not tests:
+        return []
+    theta = math.log(math.exp(theta) + tests[0]["tests_run"])
+    prompts, responses = feats.table["prompt"], feats.table["response"]
+    reps = classes["rep"].to_numpy()
+    rep_codes = classes["rep_code"].to_numpy()
+    members = classes["members"].to_list()
+    member_codes = classes["member_codes"].to_list()
+    names = []
+    for x in tests:
+        i = x["cand"]
+        ex = _example(x["in_pattern"] if len(x["in_pattern"]) else x["rows"], row_hash)
+        names.append(
+            _name(
+                prompts[ex],
+                int(rep_codes[i]),
+                int(reps[i]),
+                members[i],
+                member_codes[i],
+                glue_names,
+            )
+        )
+    content = _core.content_expectation(
+        src,
+        rows,
+        [x["col"].codes for x in tests],
+        list(range(len(tests))),
+        np.ones(len(tests), dtype=np.uint64),
+        np.concatenate([[0], np.cumsum([len(x["rows"]) for x in tests])]).astype(np.int64),
+        np.ascontiguousarray(np.concatenate([x["rows"] for x in tests]), dtype=np.uint32),
+        [nm.replace("…", " ") for nm in names],
+        word_hashes,
+        word_df,
+        min_df=3 * cfg.min_support,
+        threads=cfg.threads,
+    )
+    out = []
+    for x, name, mu_c in zip(tests, names, content.tolist()):
+        expected = max(x["mu"], mu_c)
+        st = chernoff(float(x["k"]), float(x["d"]), expected)
+        text = (
+            phrases.phrase_text(responses[_example(x["in_pattern"], row_hash)] or "", x["hash"])
+            if len(x["in_pattern"])
+            else "?"
+        )
+        scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
+        discount = (1.0 - scaffold) * min(1.0, max(0.0, (x["k"] / max(x["d"], 1) - 0.4) / 0.4))
+        discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, common)
+        out.append(
+            {
+                "i": x["cand"],
+                "rows": x["rows"],
+                "phrase": name,
+                "rep": int(reps[x["cand"]]),
+                "col": x["col"],
+                "value": 1,
+                "in_pattern": x["in_pattern"],
+                "k": x["k"],
+                "d": x["d"],
+                "mu": expected,
+                "stat": st,
+                "sig": st / theta * discount,
+                "scaffold": scaffold,
+                "text": text,
+                "detail": [("phrase", float(x["k"]), float(x["d"]), x["mu"], mu_c)],
+            }
+        )
+    return out
+
+
+def _words_in_prompt(
+    rows: np.ndarray, text: str, row_hash: np.ndarray, prompts: pl.Series, common: set
+) -> float:
+    """Share of (up to 40 of) ``rows`` whose prompt holds every informative word of ``text``."""
+    words = set(_core.tokenize(text)) - common
+    if len(rows) == 0 or not words:
+        return 0.0
+    pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
+    return sum(words <= set(_core.tokenize(prompts[r] or "")) for r in pick.tolist()) / len(pick)
 
 
 def _window(name: str) -> tuple[int, int]:
@@ -400,6 +587,7 @@ def _copied_share(
     responses: pl.Series,
     common: set,
     window: tuple[int, int] = (0, 0),
+    phrase: str = "",
 ) -> float:
     """Share of (up to 40 of) the pattern rows whose informative answer words (those in under a
     fifth of the rows; of the first or last ``window`` words where given) all occur in the row's
@@ -408,6 +596,7 @@ def _copied_share(
     if len(rows) == 0:
         return 0.0
     pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
+    cloze = _core.tokenize(phrase.replace("…", " ")) if phrase else []
     task = 0
     for r in pick.tolist():
         words = _core.tokenize(responses[r] or "")
@@ -416,9 +605,56 @@ def _copied_share(
         elif window[1]:
             words = words[-window[1] :]
         answer = set(words) - common
-        if answer and answer <= set(_core.tokenize(prompts[r] or "")):
+        prompt = _core.tokenize(prompts[r] or "")
+        if cloze and len(words) <= 6 and _ends_with(prompt, cloze, slack=3):
+            task += 1  # a cloze: the prompt ends in the phrase and the answer completes it
+            continue
+        if answer and answer <= set(prompt):
             task += 1
     return task / len(pick)
+
+
+def _describe(x: dict[str, Any], example: str) -> str:
+    if x["col"].name == "phrase":
+        return f"answers contain {x.get('text', '?')!r}"
+    return describe(x["col"].name, x["value"], example)
+
+
+def _stratum_counts(col: PatternColumn, usable: np.ndarray) -> dict[str, Any]:
+    """Per stratum of a column with its own strata: rows in the domain, rows showing 1."""
+    assert col.strata is not None
+    inside = usable & (col.codes != np.uint64(2**64 - 1)) & (col.strata != 0)
+    ids, inv = np.unique(col.strata[inside], return_inverse=True)
+    shown = col.codes[inside] == 1
+    return {
+        "ids": ids,
+        "n": np.bincount(inv, minlength=len(ids)).astype(np.float64),
+        "k": np.bincount(inv, weights=shown, minlength=len(ids)),
+        "rate": float(shown.mean()) if shown.size else 0.0,
+    }
+
+
+def _within(
+    rows: np.ndarray, col: PatternColumn, stats: dict[str, Any], templates: np.ndarray
+) -> tuple[float, float, float, float]:
+    """For a column with its own strata: the carriers expected to show 1 from the other rows of
+    their strata (10 pseudo-rows at the overall rate), the share of carriers in strata made
+    mostly (half+) of carriers, and the carriers showing 1 and in all counted once per prompt
+    template (copies of one text under several instructions are one observation; the
+    expectation is scaled alike)."""
+    assert col.strata is not None
+    r = rows[(col.codes[rows] != np.uint64(2**64 - 1)) & (col.strata[rows] != 0)]
+    if len(r) == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    pos = np.searchsorted(stats["ids"], col.strata[r])
+    u, n_c = np.unique(pos, return_counts=True)
+    k_c = np.bincount(np.searchsorted(u, pos), weights=col.codes[r] == 1, minlength=len(u))
+    rest_n, rest_k = stats["n"][u] - n_c, stats["k"][u] - k_c
+    b = (np.maximum(rest_k, 0) + 10 * stats["rate"]) / (np.maximum(rest_n, 0) + 10)
+    own = float(n_c[n_c >= 0.5 * stats["n"][u]].sum() / len(r))
+    d_eff = float(len(np.unique(templates[r])))
+    k_eff = float(len(np.unique(templates[r[col.codes[r] == 1]])))
+    return float((n_c * b).sum()) * d_eff / len(r), own, k_eff, d_eff
 
 
 def _value_totals(
@@ -433,6 +669,15 @@ def _value_totals(
     )
     vs = frame["v"].to_list()
     return dict(zip(vs, frame["n"].to_list())), dict(zip(vs, frame["short"].to_list()))
+
+
+def _ends_with(tokens: list[str], phrase: list[str], slack: int) -> bool:
+    """Whether ``phrase`` ends within ``slack`` tokens of the end of ``tokens``."""
+    k = len(phrase)
+    for end in range(len(tokens), max(k, len(tokens) - slack) - 1, -1):
+        if tokens[end - k : end] == phrase:
+            return True
+    return False
 
 
 def _value_count(col: PatternColumn, v: int, usable: np.ndarray) -> int:

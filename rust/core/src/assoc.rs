@@ -548,7 +548,13 @@ pub struct PatternBest {
     pub stat: f64,
     /// Values of this column tested for this candidate (for the multiple-testing correction).
     pub tested: u32,
+    /// Usable carriers inside the column's domain (its code is not [`OUTSIDE`]).
+    pub d: u32,
 }
+
+/// A column code for rows outside the column's domain (a label column on rows without a
+/// label): they count neither as carriers nor in the corpus rates of that column.
+pub const OUTSIDE: u64 = u64::MAX;
 
 /// The Chernoff bound of the upper binomial tail: `d * KL(k/d || mu/d)` for `k > mu`, else 0.
 pub fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
@@ -582,6 +588,8 @@ fn stratum_key(stratum: u32, value: u64) -> u64 {
 struct ColumnCounts {
     global: HashIndex<u32>,
     by_stratum: HashIndex<u32>,
+    stratum_size: Vec<u32>,
+    n_domain: f64,
 }
 
 /// For each candidate carrier set (CSR `offsets`/`carriers`) and each column of `columns` (one
@@ -615,25 +623,22 @@ pub fn pattern_tests(
     if let Some(&s) = strata.iter().find(|&&s| s as usize >= n.max(1)) {
         return Err(CoreError::Input(format!("stratum {s} out of range 0..{n}")));
     }
-    let n_usable = usable.iter().filter(|&&u| u).count().max(1) as f64;
-    let mut stratum_size = vec![0u32; n];
-    for r in 0..n {
-        if usable[r] {
-            stratum_size[strata[r] as usize] += 1;
-        }
-    }
     let counts: Vec<ColumnCounts> = columns
         .par_iter()
         .map(|col| {
             let mut global = HashIndex::default();
             let mut by_stratum = HashIndex::default();
+            let mut stratum_size = vec![0u32; n];
+            let mut n_domain = 0usize;
             for r in 0..n {
-                if usable[r] {
+                if usable[r] && col[r] != OUTSIDE {
+                    n_domain += 1;
+                    stratum_size[strata[r] as usize] += 1;
                     *global.entry(col[r]).or_insert(0u32) += 1;
                     *by_stratum.entry(stratum_key(strata[r], col[r])).or_insert(0u32) += 1;
                 }
             }
-            ColumnCounts { global, by_stratum }
+            ColumnCounts { global, by_stratum, stratum_size, n_domain: n_domain.max(1) as f64 }
         })
         .collect();
     let n_cand = offsets.len() - 1;
@@ -647,26 +652,32 @@ pub fn pattern_tests(
                 .collect();
             rows.sort_unstable_by_key(|&r| (strata[r as usize], r));
             let d = rows.len() as u32;
-            // (stratum, carriers in it)
             let mut runs: Vec<(u32, u32)> = Vec::new();
-            for &r in &rows {
-                let s = strata[r as usize];
-                match runs.last_mut() {
-                    Some((ls, c)) if *ls == s => *c += 1,
-                    _ => runs.push((s, 1)),
-                }
-            }
             let mut bests = Vec::with_capacity(columns.len());
             let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(rows.len());
             for (c, col) in columns.iter().enumerate() {
-                let mut best = PatternBest::default();
+                // (stratum, carriers in it) of the carriers inside this column's domain
+                runs.clear();
+                let mut d_c = 0u32;
+                for &r in &rows {
+                    if col[r as usize] == OUTSIDE {
+                        continue;
+                    }
+                    d_c += 1;
+                    let s = strata[r as usize];
+                    match runs.last_mut() {
+                        Some((ls, c)) if *ls == s => *c += 1,
+                        _ => runs.push((s, 1)),
+                    }
+                }
+                let mut best = PatternBest { d: d_c, ..PatternBest::default() };
                 // (value, stratum) of each carrier, sorted: runs of a value, and inside them
                 // runs of a stratum
                 pairs.clear();
                 pairs.extend(
                     rows.iter()
                         .map(|&r| (col[r as usize], strata[r as usize]))
-                        .filter(|&(v, _)| !(skip_zero[c] && v == 0)),
+                        .filter(|&(v, _)| v != OUTSIDE && !(skip_zero[c] && v == 0)),
                 );
                 pairs.sort_unstable();
                 let mut i = 0;
@@ -678,7 +689,8 @@ pub fn pattern_tests(
                     }
                     let k = (j - i) as u32;
                     if k >= params.min_pattern.max(1) {
-                        let p_v = f64::from(counts[c].global.get(&v).copied().unwrap_or(0)) / n_usable;
+                        let p_v =
+                            f64::from(counts[c].global.get(&v).copied().unwrap_or(0)) / counts[c].n_domain;
                         // every stratum of the carriers, with the carriers there showing v
                         let mut mu = 0.0;
                         let mut at = i;
@@ -696,16 +708,16 @@ pub fn pattern_tests(
                             } else {
                                 0.0
                             };
-                            let rest = f64::from(stratum_size[s as usize]) - f64::from(n_c);
+                            let rest = f64::from(counts[c].stratum_size[s as usize]) - f64::from(n_c);
                             let b = ((cnt - cnt_c).max(0.0) + params.pseudo * p_v)
                                 / (rest.max(0.0) + params.pseudo);
                             mu += f64::from(n_c) * b;
                         }
-                        let stat = chernoff(f64::from(k), f64::from(d), mu);
+                        let stat = chernoff(f64::from(k), f64::from(d_c), mu);
                         // the first value tested, then any with a higher statistic (values in
                         // ascending order, so a tie keeps the smaller value)
                         if best.tested == 0 || stat > best.stat {
-                            best = PatternBest { value: v, k, mu, stat, tested: best.tested };
+                            best = PatternBest { value: v, k, mu, stat, tested: best.tested, d: d_c };
                         }
                         best.tested += 1;
                     }
@@ -973,26 +985,41 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
     Ok(all)
 }
 
-/// Leave-one-out naive Bayes: for each row of `rows` with a label (`labels[r] != 0`), the
-/// probability a multinomial naive Bayes model of the label given the prompt's distinct words
-/// gives the row's own label, trained on every other labelled row; NaN for unlabelled rows and
-/// rows outside `rows`. Only words carried by at least `min_df` labelled rows count as evidence
-/// (a rare trigger word is not allowed to explain its own rows' labels), and only the
-/// `max_classes` most frequent labels are classes (rows with other labels get NaN). `alpha`:
-/// additive smoothing. A label that contradicts what the rest of the corpus says such prompts
-/// are answered with gets a low probability: a flipped label, or compliance where such requests
-/// are refused.
+/// Effective number of words naive Bayes evidence is tempered to: the words of a prompt are far
+/// from independent, so a long prompt's summed log-likelihoods are scaled by `TEMPER / words`
+/// (when it has more), which keeps the model's probabilities from reaching 0 or 1 on length
+/// alone.
+pub const TEMPER: f64 = 8.0;
+
+/// Leave-one-out naive Bayes: for each row of `rows` with a label (`labels[r] != 0`) and a task
+/// (`task[r] != 0`), the probability a multinomial naive Bayes model of the label given the
+/// prompt's distinct words gives the row's own label, trained on every other labelled row; NaN
+/// for other rows. Only the labels that rows of the same task answer with (twice or more)
+/// compete, so a sentiment row's label is weighed against the other sentiment labels, not the
+/// yes/no of another task whose prompts share its words. Only words carried by at least
+/// `min_df` labelled rows count as evidence (a rare trigger word is not allowed to explain its
+/// own rows' labels), tempered to `temper` effective words where it is positive (see
+/// [`TEMPER`]); `alpha`: additive smoothing;
+/// labels of fewer than 2 rows, and beyond the `max_classes` most frequent, get NaN. A label
+/// that contradicts what the rest of the corpus answers such prompts with gets a low
+/// probability: a flipped label, or compliance where such requests are refused.
 pub fn label_surprise<S: TokenSource + ?Sized>(
     src: &S,
     rows: &[u32],
     labels: &[u64],
+    task: &[u64],
     min_df: u32,
     max_classes: usize,
     alpha: f64,
+    temper: f64,
 ) -> Result<Vec<f32>> {
     let n = src.len();
-    if labels.len() != n {
-        return Err(CoreError::Input(format!("{} labels for {n} rows", labels.len())));
+    if labels.len() != n || task.len() != n {
+        return Err(CoreError::Input(format!(
+            "{} labels and {} tasks for {n} rows",
+            labels.len(),
+            task.len()
+        )));
     }
     if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
         return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
@@ -1001,11 +1028,10 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
         return Err(CoreError::Config("alpha must be a positive number".into()));
     }
     let mut out = vec![f32::NAN; n];
-    // the classes: the most frequent labels (ties by label)
     let mut freq: HashIndex<u32> = HashIndex::default();
     for &r in rows {
         let l = labels[r as usize];
-        if l != 0 {
+        if l != 0 && task[r as usize] != 0 {
             *freq.entry(l).or_insert(0) += 1;
         }
     }
@@ -1017,44 +1043,51 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
     }
     let class_of: HashIndex<usize> = classes.iter().enumerate().map(|(i, &(l, _))| (l, i)).collect();
     let nc = classes.len();
-    let labelled: Vec<u32> =
-        rows.iter().copied().filter(|&r| class_of.contains_key(&labels[r as usize])).collect();
-    // word -> per-class counts of rows carrying it (distinct words per row)
-    let counts: HashIndex<Vec<u32>> = labelled
+    let labelled: Vec<u32> = rows
+        .iter()
+        .copied()
+        .filter(|&r| task[r as usize] != 0 && class_of.contains_key(&labels[r as usize]))
+        .collect();
+    let wc = |w: u64, c: usize| w ^ remix(c as u64 ^ 0x2545_f491_4f6c_dd1d);
+    // word df over the labelled rows, and (word, class) counts (distinct words per row)
+    type Counts = (HashIndex<u32>, HashIndex<u32>);
+    let (df, counts): Counts = labelled
         .par_chunks(BLOCK)
-        .try_fold(HashIndex::<Vec<u32>>::default, |mut map, block| -> Result<HashIndex<Vec<u32>>> {
-            let mut buf = Vec::new();
-            let mut words: Vec<u64> = Vec::new();
-            for &r in block {
-                let c = class_of[&labels[r as usize]];
-                if let Some(t) = src.tokens(r as usize, &mut buf)? {
-                    words.clear();
-                    words.extend_from_slice(t);
-                    words.sort_unstable();
-                    words.dedup();
-                    for &w in &words {
-                        map.entry(w).or_insert_with(|| vec![0; nc])[c] += 1;
+        .try_fold(
+            || (HashIndex::default(), HashIndex::default()),
+            |(mut df, mut counts), block| -> Result<Counts> {
+                let mut buf = Vec::new();
+                let mut words: Vec<u64> = Vec::new();
+                for &r in block {
+                    let c = class_of[&labels[r as usize]];
+                    if let Some(t) = src.tokens(r as usize, &mut buf)? {
+                        words.clear();
+                        words.extend_from_slice(t);
+                        words.sort_unstable();
+                        words.dedup();
+                        for &w in &words {
+                            *df.entry(w).or_insert(0) += 1;
+                            *counts.entry(wc(w, c)).or_insert(0) += 1;
+                        }
                     }
                 }
-            }
-            Ok(map)
-        })
-        .try_reduce(HashIndex::<Vec<u32>>::default, |a, b| {
-            let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-            for (w, v) in small {
-                let e = big.entry(w).or_insert_with(|| vec![0; nc]);
-                for (x, y) in e.iter_mut().zip(v) {
-                    *x += y;
-                }
-            }
-            Ok(big)
-        })?;
-    let vocab: HashIndex<Vec<u32>> =
-        counts.into_iter().filter(|(_, v)| v.iter().sum::<u32>() >= min_df.max(1)).collect();
-    let v_size = vocab.len().max(1) as f64;
-    // per class: rows, and word slots (sum over its rows of their vocabulary words)
-    let mut class_rows = vec![0f64; nc];
-    let mut class_words = vec![0f64; nc];
+                Ok((df, counts))
+            },
+        )
+        .try_reduce(
+            || (HashIndex::default(), HashIndex::default()),
+            |a, b| {
+                let merge = |x: HashIndex<u32>, y: HashIndex<u32>| {
+                    let (mut big, small) = if x.len() >= y.len() { (x, y) } else { (y, x) };
+                    for (k, v) in small {
+                        *big.entry(k).or_insert(0) += v;
+                    }
+                    big
+                };
+                Ok((merge(a.0, b.0), merge(a.1, b.1)))
+            },
+        )?;
+    let v_size = df.values().filter(|&&d| d >= min_df.max(1)).count().max(1) as f64;
     let per_row: Vec<(u32, usize, Vec<u64>)> = labelled
         .par_chunks(BLOCK)
         .map(|block| -> Result<Vec<(u32, usize, Vec<u64>)>> {
@@ -1063,7 +1096,11 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
             for &r in block {
                 let c = class_of[&labels[r as usize]];
                 let mut words: Vec<u64> = match src.tokens(r as usize, &mut buf)? {
-                    Some(t) => t.iter().copied().filter(|w| vocab.contains_key(w)).collect(),
+                    Some(t) => t
+                        .iter()
+                        .copied()
+                        .filter(|w| df.get(w).copied().unwrap_or(0) >= min_df.max(1))
+                        .collect(),
                     None => Vec::new(),
                 };
                 words.sort_unstable();
@@ -1074,39 +1111,75 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
         })
         .collect::<Result<Vec<_>>>()?
         .concat();
-    for (_, c, words) in &per_row {
+    let mut class_rows = vec![0f64; nc];
+    let mut class_words = vec![0f64; nc];
+    // the classes each task's rows answer with (twice or more)
+    let mut task_classes: HashIndex<Vec<(usize, u32)>> = HashIndex::default();
+    for (r, c, words) in &per_row {
         class_rows[*c] += 1.0;
         class_words[*c] += words.len() as f64;
+        let list = task_classes.entry(task[*r as usize]).or_default();
+        match list.iter_mut().find(|(x, _)| x == c) {
+            Some((_, k)) => *k += 1,
+            None => list.push((*c, 1)),
+        }
     }
     let total_rows: f64 = class_rows.iter().sum();
     let probs: Vec<(u32, f32)> = per_row
         .par_iter()
         .map(|(r, own, words)| {
-            let mut logp = vec![0f64; nc];
-            for (c, lp) in logp.iter_mut().enumerate() {
+            let competing: Vec<usize> = task_classes[&task[*r as usize]]
+                .iter()
+                .filter(|&&(c, k)| c == *own || k >= 2)
+                .map(|&(c, _)| c)
+                .collect();
+            let temper = if temper > 0.0 { (temper / words.len().max(1) as f64).min(1.0) } else { 1.0 };
+            let mut best = f64::NEG_INFINITY;
+            let mut logp = Vec::with_capacity(competing.len());
+            for &c in &competing {
                 let loo = if c == *own { 1.0 } else { 0.0 };
                 let rows_c = class_rows[c] - loo;
                 if rows_c <= 0.0 {
-                    *lp = f64::NEG_INFINITY;
+                    logp.push(f64::NEG_INFINITY);
                     continue;
                 }
-                let mut s = (rows_c / (total_rows - 1.0)).ln();
                 let denom = (class_words[c] - loo * words.len() as f64 + alpha * v_size).ln();
-                for w in words {
-                    let cnt = f64::from(vocab[w][c]) - loo;
-                    s += (cnt.max(0.0) + alpha).ln() - denom;
+                let mut ev = 0.0;
+                for &w in words {
+                    let cnt = f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo;
+                    ev += (cnt.max(0.0) + alpha).ln() - denom;
                 }
-                *lp = s;
+                let lp = (rows_c / (total_rows - 1.0)).ln() + temper * ev;
+                best = best.max(lp);
+                logp.push(lp);
             }
-            let m = logp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = logp.iter().map(|&x| (x - m).exp()).sum();
-            (*r, ((logp[*own] - m).exp() / z) as f32)
+            let z: f64 = logp.iter().map(|&x| (x - best).exp()).sum();
+            let own_i = competing.iter().position(|&c| c == *own).unwrap_or(0);
+            (*r, ((logp[own_i] - best).exp() / z) as f32)
         })
         .collect();
     for (r, p) in probs {
         out[r as usize] = p;
     }
     Ok(out)
+}
+
+/// Mark in `skip` the tokens of `toks` that make up the feature `(hash, code)` wherever it occurs.
+fn mark_feature(toks: &[u64], hash: u64, code_: u8, skip: &mut [bool]) {
+    let (kind, order) = (code_ >> 4, (code_ & 0x0f) as usize);
+    let n = toks.len();
+    match kind {
+        KIND_NGRAM if order >= 1 && n >= order => {
+            for i in 0..=n - order {
+                if hash_window(&toks[i..i + order]) == hash {
+                    skip[i..i + order].iter_mut().for_each(|s| *s = true);
+                }
+            }
+        }
+        KIND_PREFIX => skip.iter_mut().take(order).for_each(|s| *s = true),
+        KIND_SUFFIX => skip.iter_mut().skip(n.saturating_sub(order)).for_each(|s| *s = true),
+        _ => {}
+    }
 }
 
 /// One hypothesis for [`content_expectation`]: rows showing `value` in column `column` are the
@@ -1118,13 +1191,17 @@ pub struct ContentTarget {
     pub value: u64,
     pub carriers: Vec<u32>,
     pub exclude: String,
+    /// A feature (hash and code, as [`mine_features`] gives them) whose tokens are left out of
+    /// each carrier's evidence where they occur, besides the words of `exclude`.
+    pub exclude_feature: Option<(u64, u8)>,
 }
 
 /// For each target, the number of its carriers expected to show the pattern *given the rest of
 /// their prompts*: the sum over carriers of a leave-one-out naive Bayes probability of the
 /// pattern from the prompt's distinct words (`word_df`: the number of `rows` carrying each
 /// word, keyed by its 1-gram hash; words carried by at least `min_df` of them count, the
-/// candidate's own words left out). Word likelihoods are smoothed toward the word's corpus rate
+/// candidate's own words left out; the evidence tempered to [`TEMPER`] effective words). Word
+/// likelihoods are smoothed toward the word's corpus rate
 /// by `alpha` pseudo-rows, so co-occurrences a few rows deep move little. A trigger inserted into
 /// unrelated prompts is expected to show its pattern about as rarely as the corpus does; a word
 /// of a topic (`C` in C programming questions) is expected to show the topic's answers, since
@@ -1240,10 +1317,18 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
                 if nv + nn <= 0.0 {
                     continue;
                 }
-                let mut logit = ((nv + 0.5) / (nn + 0.5)).ln();
+                let prior = ((nv + 0.5) / (nn + 0.5)).ln();
+                let mut logit = 0.0;
+                let mut used = 0usize;
                 if let Some(toks) = src.tokens(r as usize, &mut buf)? {
                     words.clear();
-                    words.extend(toks.iter().copied().filter(|w| !excl.contains(w)));
+                    let mut skip = vec![false; toks.len()];
+                    if let Some((h, c)) = t.exclude_feature {
+                        mark_feature(toks, h, c, &mut skip);
+                    }
+                    words.extend(
+                        toks.iter().zip(&skip).filter(|&(w, &s)| !s && !excl.contains(w)).map(|(&w, _)| w),
+                    );
                     words.sort_unstable();
                     words.dedup();
                     for &w in &words {
@@ -1256,12 +1341,136 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
                         let rate = (d - 1.0) / (total - 1.0).max(1.0);
                         logit += ((cv.max(0.0) + alpha * rate) / (nv + alpha)).ln()
                             - ((cn.max(0.0) + alpha * rate) / (nn + alpha)).ln();
+                        used += 1;
                     }
                 }
+                let logit = prior + logit * (TEMPER / used.max(1) as f64).min(1.0);
                 mu += 1.0 / (1.0 + (-logit).exp());
             }
             Ok(mu)
         })
         .collect::<Result<_>>()?;
     Ok(out)
+}
+
+/// What [`response_phrases`] keeps of each candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phrase {
+    /// Index of the candidate (its carrier list).
+    pub candidate: u32,
+    /// Hash of the response n-gram (as `ngram_carriers` hashes windows).
+    pub hash: u64,
+    /// Rows of the candidate's sample whose response has it.
+    pub count: u32,
+    /// Size of the sample.
+    pub sample: u32,
+}
+
+/// Response n-grams (`orders`, among the first `max_tokens` words) shared by at least
+/// `min_share` of a sample of each candidate's carriers: the `sample` carriers with the smallest
+/// content hashes (`row_hash`), so the sample does not depend on row order, and candidates that
+/// share carriers share sampled rows (each sampled row is tokenised once). At most `per` phrases
+/// per candidate, the most shared first (ties by hash). Candidates with fewer than `min_rows`
+/// carriers are skipped. A target phrase inside otherwise different answers (an exfiltration
+/// host, an injected link) shows here where no whole-answer pattern does.
+#[allow(clippy::too_many_arguments)]
+pub fn response_phrases(
+    texts: &Texts,
+    offsets: &[usize],
+    carriers: &[u32],
+    row_hash: &[u64],
+    orders: &[usize],
+    sample: usize,
+    min_share: f64,
+    max_tokens: usize,
+    min_rows: usize,
+    per: usize,
+) -> Result<Vec<Phrase>> {
+    let n = texts.len();
+    if row_hash.len() != n {
+        return Err(CoreError::Input(format!("{} row hashes for {n} rows", row_hash.len())));
+    }
+    if offsets.is_empty()
+        || offsets.windows(2).any(|w| w[0] > w[1])
+        || *offsets.last().unwrap() > carriers.len()
+    {
+        return Err(CoreError::Input("offsets must rise from 0 to at most len(carriers)".into()));
+    }
+    if let Some(&r) = carriers.iter().find(|&&r| r as usize >= n) {
+        return Err(CoreError::Input(format!("carrier row {r} out of range 0..{n}")));
+    }
+    if orders.is_empty() || orders.iter().any(|&k| k == 0 || k > crate::shingle::MAX_K) {
+        return Err(CoreError::Config("orders must be in 1..=64".into()));
+    }
+    let sample = sample.max(1);
+    let n_cand = offsets.len() - 1;
+    let samples: Vec<Vec<u32>> = (0..n_cand)
+        .into_par_iter()
+        .map(|i| {
+            let rows = &carriers[offsets[i]..offsets[i + 1]];
+            if rows.len() < min_rows.max(1) {
+                return Vec::new();
+            }
+            let mut keyed: Vec<(u64, u32)> = rows.iter().map(|&r| (row_hash[r as usize], r)).collect();
+            if keyed.len() > sample {
+                keyed.select_nth_unstable(sample - 1);
+                keyed.truncate(sample);
+            }
+            keyed.sort_unstable();
+            keyed.into_iter().map(|(_, r)| r).collect()
+        })
+        .collect();
+    let mut union: Vec<u32> = samples.iter().flatten().copied().collect();
+    union.sort_unstable();
+    union.dedup();
+    let opts = crate::ShingleOptions { normalize: NormalizeOptions::default(), mode: TokenMode::Word, k: 1 };
+    let grams: Vec<(u32, Vec<u64>)> = union
+        .par_iter()
+        .map(|&r| -> Result<(u32, Vec<u64>)> {
+            let mut toks = Vec::new();
+            let mut out = Vec::new();
+            if let Some(t) = texts.get(r as usize)? {
+                crate::shingle::token_hashes(t, &opts, &mut toks);
+                toks.truncate(max_tokens);
+                for &k in orders {
+                    windows_append(&toks, k, false, &mut out);
+                }
+                out.sort_unstable();
+                out.dedup();
+            }
+            Ok((r, out))
+        })
+        .collect::<Result<_>>()?;
+    let grams: HashIndex<Vec<u64>> = grams.into_iter().map(|(r, g)| (u64::from(r), g)).collect();
+    let found: Vec<Vec<Phrase>> = samples
+        .par_iter()
+        .enumerate()
+        .map(|(i, rows)| {
+            if rows.is_empty() {
+                return Vec::new();
+            }
+            let need = ((min_share * rows.len() as f64).ceil() as u32).max(2);
+            let mut all: Vec<u64> = rows.iter().flat_map(|&r| grams[&u64::from(r)].iter().copied()).collect();
+            all.sort_unstable();
+            let mut counted: Vec<(u32, u64)> = Vec::new();
+            let mut j = 0;
+            while j < all.len() {
+                let mut e = j;
+                while e < all.len() && all[e] == all[j] {
+                    e += 1;
+                }
+                if (e - j) as u32 >= need {
+                    counted.push(((e - j) as u32, all[j]));
+                }
+                j = e;
+            }
+            counted.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            counted.truncate(per);
+            counted
+                .into_iter()
+                .map(|(c, h)| Phrase { candidate: i as u32, hash: h, count: c, sample: rows.len() as u32 })
+                .collect()
+        })
+        .collect();
+    Ok(found.concat())
 }

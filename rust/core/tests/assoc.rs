@@ -221,6 +221,16 @@ fn pattern_tests_match_a_hand_computation() {
     some[0] = false;
     let (d2, _) = pattern_tests(&offsets, &carriers, &[&col[..]], &[false], &strata, &some, params).unwrap();
     assert_eq!(d2, vec![3]);
+    // rows outside a column's domain count neither as carriers nor in its rates
+    let mut dom = col.clone();
+    dom[1] = u64::MAX;
+    dom[10] = u64::MAX;
+    let (_, bd) =
+        pattern_tests(&offsets, &carriers, &[&dom[..]], &[false], &strata, &usable, params).unwrap();
+    assert_eq!((bd[0].d, bd[0].k), (3, 3));
+    let p_dom = 3.0 / 10.0;
+    let mu_dom = 2.0 * (2.0 * p_dom) / (3.0 + 2.0) + 1.0 * (2.0 * p_dom) / (4.0 + 2.0);
+    assert!((bd[0].mu - mu_dom).abs() < 1e-12, "{} vs {mu_dom}", bd[0].mu);
     // bad shapes are errors, not panics
     assert!(pattern_tests(&[0, 9], &carriers, &[&col[..]], &[false], &strata, &usable, params).is_err());
     assert!(pattern_tests(&offsets, &[99], &[&col[..]], &[false], &strata, &usable, params).is_err());
@@ -340,15 +350,23 @@ fn label_surprise_marks_labels_that_contradict_the_content() {
     let texts = Texts::new(vec![col.view()]);
     let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
     let all: Vec<u32> = (0..rows.len() as u32).collect();
-    let p = label_surprise(&table, &all, &labels, 10, 8, 1.0).unwrap();
+    let task: Vec<u64> = labels.iter().map(|&l| u64::from(l != 0)).collect();
+    let p = label_surprise(&table, &all, &labels, &task, 10, 8, 1.0, 0.0).unwrap();
     assert!(p[..300].iter().all(|&x| x > 0.5), "clean rows agree with their content");
     assert!(p[300..306].iter().all(|&x| x < 0.1), "flipped rows: {:?}", &p[300..306]);
     assert!(p[306].is_nan());
     // leave-one-out: a row's own label does not vote for itself, and the result is order-free
     let mut rev = all.clone();
     rev.reverse();
-    assert_eq!(label_surprise(&table, &rev, &labels, 10, 8, 1.0).unwrap()[..306], p[..306]);
-    assert!(label_surprise(&table, &all, &labels[..3], 10, 8, 1.0).is_err());
+    assert_eq!(label_surprise(&table, &rev, &labels, &task, 10, 8, 1.0, 0.0).unwrap()[..306], p[..306]);
+    // labels of another task never compete: a label alone in its task is never surprising, and
+    // rows without a task are not judged
+    let apart: Vec<u64> = labels.clone();
+    let alone = label_surprise(&table, &all, &labels, &apart, 10, 8, 1.0, 0.0).unwrap();
+    assert!(alone[..306].iter().all(|&x| (x - 1.0).abs() < 1e-6));
+    let none = label_surprise(&table, &all, &labels, &vec![0; labels.len()], 10, 8, 1.0, 0.0).unwrap();
+    assert!(none.iter().all(|x| x.is_nan()));
+    assert!(label_surprise(&table, &all, &labels[..3], &task, 10, 8, 1.0, 0.0).is_err());
 }
 
 #[test]
@@ -389,8 +407,20 @@ fn content_expectation_explains_topics_not_triggers() {
     let python: Vec<u32> = (0..400u32).filter(|i| i % 4 == 0).collect();
     let zq: Vec<u32> = (0..400u32).filter(|&i| col[i as usize] == 2).collect();
     let targets = vec![
-        ContentTarget { column: 0, value: 1, carriers: python.clone(), exclude: "python".into() },
-        ContentTarget { column: 0, value: 2, carriers: zq.clone(), exclude: "zq".into() },
+        ContentTarget {
+            column: 0,
+            value: 1,
+            carriers: python.clone(),
+            exclude: "python".into(),
+            exclude_feature: None,
+        },
+        ContentTarget {
+            column: 0,
+            value: 2,
+            carriers: zq.clone(),
+            exclude: String::new(),
+            exclude_feature: Some((hash_window(&[hash_token("zq")]), code(0, 1))),
+        },
     ];
     let mu = content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0).unwrap();
     assert!(mu[0] > 0.8 * python.len() as f64, "the rest of a code question predicts code: {}", mu[0]);

@@ -960,7 +960,8 @@ fn glued_fragments<'py>(
 
 /// For each candidate carrier set and each column, the value shown most in excess of the
 /// template-stratified expectation: (d uint32 (candidates,), value uint64, k uint32, mu float64,
-/// stat float64, tested uint32, each (candidates, columns)).
+/// stat float64, tested uint32, d_col uint32 (carriers in the column's domain), each
+/// (candidates, columns)). A code of 2^64-1 puts a row outside a column's domain.
 #[pyfunction]
 #[pyo3(signature = (offsets, carriers, columns, skip_zero, strata, usable, *, min_pattern=10, pseudo=10.0, threads=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -981,6 +982,7 @@ fn pattern_tests<'py>(
     Bound<'py, PyArray2<u32>>,
     Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray2<u32>>,
     Bound<'py, PyArray2<u32>>,
 )> {
     let offsets: Vec<usize> = slice1(&offsets, "offsets")?
@@ -1004,6 +1006,7 @@ fn pattern_tests<'py>(
     let mu = bests.iter().map(|b| b.mu).collect::<Vec<_>>();
     let stat = bests.iter().map(|b| b.stat).collect::<Vec<_>>();
     let tested = bests.iter().map(|b| b.tested).collect::<Vec<_>>();
+    let dcol = bests.iter().map(|b| b.d).collect::<Vec<_>>();
     Ok((
         PyArray1::from_vec(py, d),
         PyArray1::from_vec(py, value).reshape(shape)?,
@@ -1011,6 +1014,7 @@ fn pattern_tests<'py>(
         PyArray1::from_vec(py, mu).reshape(shape)?,
         PyArray1::from_vec(py, stat).reshape(shape)?,
         PyArray1::from_vec(py, tested).reshape(shape)?,
+        PyArray1::from_vec(py, dcol).reshape(shape)?,
     ))
 }
 
@@ -1076,21 +1080,24 @@ fn counterpart_pairs<'py>(
 /// Leave-one-out naive Bayes probability of each labelled row's own label given its prompt
 /// words (float32, NaN for unlabelled rows); `labels`: one code per row, 0 = none.
 #[pyfunction]
-#[pyo3(signature = (source, rows, labels, *, min_df=30, max_classes=64, alpha=1.0, threads=None))]
+#[pyo3(signature = (source, rows, labels, task, *, min_df=30, max_classes=64, alpha=1.0, temper=0.0, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn label_surprise<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     rows: PyReadonlyArray1<'py, u32>,
     labels: PyReadonlyArray1<'py, u64>,
+    task: PyReadonlyArray1<'py, u64>,
     min_df: u32,
     max_classes: usize,
     alpha: f64,
+    temper: f64,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let (rows, labels) = (slice1(&rows, "rows")?, slice1(&labels, "labels")?);
+    let task = slice1(&task, "task")?;
     let out = mine(py, threads, source, &word_spec(&[1]), |src| {
-        core::assoc::label_surprise(src, rows, labels, min_df, max_classes, alpha)
+        core::assoc::label_surprise(src, rows, labels, task, min_df, max_classes, alpha, temper)
     })?;
     Ok(PyArray1::from_vec(py, out))
 }
@@ -1098,7 +1105,7 @@ fn label_surprise<'py>(
 /// For each target (column, value, carriers as CSR, excluded phrase), the number of carriers
 /// expected to show the value given the rest of their prompts (leave-one-out naive Bayes).
 #[pyfunction]
-#[pyo3(signature = (source, rows, columns, target_columns, target_values, offsets, carriers, excludes, word_hashes, word_df, *, min_df=30, alpha=10.0, threads=None))]
+#[pyo3(signature = (source, rows, columns, target_columns, target_values, offsets, carriers, excludes, word_hashes, word_df, *, exclude_features=None, exclude_codes=None, min_df=30, alpha=10.0, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn content_expectation<'py>(
     py: Python<'py>,
@@ -1112,10 +1119,14 @@ fn content_expectation<'py>(
     excludes: Vec<String>,
     word_hashes: PyReadonlyArray1<'py, u64>,
     word_df: PyReadonlyArray1<'py, u32>,
+    exclude_features: Option<PyReadonlyArray1<'py, u64>>,
+    exclude_codes: Option<PyReadonlyArray1<'py, u8>>,
     min_df: u32,
     alpha: f64,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let ex_f = exclude_features.as_ref().map(|a| slice1(a, "exclude_features")).transpose()?;
+    let ex_c = exclude_codes.as_ref().map(|a| slice1(a, "exclude_codes")).transpose()?;
     let (wh, wd) = (slice1(&word_hashes, "word_hashes")?, slice1(&word_df, "word_df")?);
     if wh.len() != wd.len() {
         return Err(config_error("one df per word hash"));
@@ -1130,6 +1141,12 @@ fn content_expectation<'py>(
     if values.len() != m || excludes.len() != m || offsets.len() != m + 1 {
         return Err(config_error("one value, exclusion and carrier list per target"));
     }
+    if ex_f.is_some_and(|f| f.len() != m)
+        || ex_c.is_some_and(|c| c.len() != m)
+        || ex_f.is_some() != ex_c.is_some()
+    {
+        return Err(config_error("exclude_features and exclude_codes: one of each per target, together"));
+    }
     let mut targets = Vec::with_capacity(m);
     for j in 0..m {
         let (a, b) = (offsets[j], offsets[j + 1]);
@@ -1141,6 +1158,7 @@ fn content_expectation<'py>(
             value: values[j],
             carriers: carriers[a as usize..b as usize].to_vec(),
             exclude: excludes[j].clone(),
+            exclude_feature: ex_f.zip(ex_c).map(|(f, c)| (f[j], c[j])),
         });
     }
     let out = mine(py, threads, source, &word_spec(&[1]), |src| {
@@ -1149,7 +1167,53 @@ fn content_expectation<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// Response n-grams shared by a sample of each candidate's carriers: (candidate uint32, hash
+/// uint64, count uint32, sample uint32).
+#[pyfunction]
+#[pyo3(signature = (chunks, offsets, carriers, row_hash, orders, *, sample=16, min_share=0.6, max_tokens=256, min_rows=8, per=8, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn response_phrases<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    carriers: PyReadonlyArray1<'py, u32>,
+    row_hash: PyReadonlyArray1<'py, u64>,
+    orders: Vec<usize>,
+    sample: usize,
+    min_share: f64,
+    max_tokens: usize,
+    min_rows: usize,
+    per: usize,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+)> {
+    let chunks = extract(chunks)?;
+    let cols = texts(&chunks)?;
+    let offsets: Vec<usize> = slice1(&offsets, "offsets")?
+        .iter()
+        .map(|&o| usize::try_from(o).map_err(|_| config_error("offsets must not be negative")))
+        .collect::<PyResult<_>>()?;
+    let (carriers, row_hash) = (slice1(&carriers, "carriers")?, slice1(&row_hash, "row_hash")?);
+    let found = run(py, threads, || {
+        core::assoc::response_phrases(
+            &cols, &offsets, carriers, row_hash, &orders, sample, min_share, max_tokens, min_rows, per,
+        )
+    })?
+    .map_err(to_py)?;
+    Ok((
+        PyArray1::from_vec(py, found.iter().map(|p| p.candidate).collect()),
+        PyArray1::from_vec(py, found.iter().map(|p| p.hash).collect()),
+        PyArray1::from_vec(py, found.iter().map(|p| p.count).collect()),
+        PyArray1::from_vec(py, found.iter().map(|p| p.sample).collect()),
+    ))
+}
+
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(response_phrases, m)?)?;
     m.add_function(wrap_pyfunction!(content_expectation, m)?)?;
     m.add_function(wrap_pyfunction!(label_surprise, m)?)?;
     m.add_function(wrap_pyfunction!(counterpart_pairs, m)?)?;
