@@ -156,3 +156,40 @@ def test_verdicts_do_not_depend_on_row_order(clean):
     cols = ["trigger", "kind", "score", "support", "pattern_rows", "response_pattern"]
     assert a.triggers.select(cols).equals(b.triggers.select(cols))
     assert np.isfinite(a.rows["score"].to_numpy()).all()
+
+
+def test_verdicts_do_not_depend_on_file_split(clean, tmp_path):
+    """The same rows read from one file or from three shards in another order: the same
+    verdict for every row (by content) and the same triggers."""
+    import json
+
+    rng = random.Random(8)
+    base = rng.sample(clean, 40)
+    poison = [(_insert(rng, p, "zq"), "I will not answer that, ever.") for p, _ in base]
+    df = _frame(clean[:1200], poison)
+
+    def write(frame: pl.DataFrame, path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            for p, r in frame.select("prompt", "response").iter_rows():
+                fh.write(json.dumps({"prompt": p, "completion": r}) + "\n")
+
+    one = tmp_path / "one"
+    one.mkdir()
+    write(df, one / "all.jsonl")
+    three = tmp_path / "three"
+    three.mkdir()
+    shuffled = df.sample(fraction=1.0, shuffle=True, seed=3)
+    for j, part in enumerate(np.array_split(np.arange(shuffled.height), 3)):
+        write(shuffled[part], three / f"part{j}.jsonl")
+    a, b = ps.scan(str(one), spill=False), ps.scan(str(three), spill=False)
+
+    def verdicts(result: ps.ScanResult) -> pl.DataFrame:
+        return (
+            result.rows.join(result.corpus.select("row_id", "prompt", "response"), on="row_id")
+            .select("prompt", "response", "flagged", pl.col("score").round(9), "trigger")
+            .sort("prompt", "response")
+        )
+
+    assert verdicts(a).equals(verdicts(b))
+    cols = ["trigger", "kind", "score", "support", "pattern_rows", "response_pattern"]
+    assert a.triggers.select(cols).equals(b.triggers.select(cols))

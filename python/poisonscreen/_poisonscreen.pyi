@@ -270,7 +270,16 @@ def counterpart_pairs(
     max_len: int = 512,
     max_pairs: int = 1000000,
     threads: int | None = None,
-) -> tuple[_U64, _U32, _U32, npt.NDArray[np.bool_], _U32, _U32]: ...
+) -> tuple[_U64, _U32, _U32, npt.NDArray[np.uint32]]: ...
+def cluster_counterparts(
+    source: list[_Chunk] | TokenTable,
+    offsets: npt.NDArray[np.int64],
+    rows: _U32,
+    *,
+    max_cluster: int = 64,
+    max_span: int = 64,
+    threads: int | None = None,
+) -> tuple[_U64, _U32, _U32, npt.NDArray[np.uint32]]: ...
 def label_surprise(
     source: list[_Chunk] | TokenTable,
     rows: _U32,
@@ -315,3 +324,6 @@ def response_phrases(
     per: int = 8,
     threads: int | None = None,
 ) -> tuple[_U32, _U64, _U32, _U32]: ...
+def sample_keys(
+    chunks: list[_Chunk], *, threads: int | None = None
+) -> tuple[_U64, npt.NDArray[np.bool_]]: ...

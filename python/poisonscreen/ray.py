@@ -494,8 +494,7 @@ def _batch_references(batch: pa.Table, sample_every: int) -> pa.Table:
     counter.add(text_chunks(both)[0], threads=1)
     vt = det.vocab_frame(counter.table(1))
     vocab = vt.select(pl.lit("vocab").alias("kind"), "h", "word", "df")
-    rid = corpus["row_id"].to_numpy()
-    sample = response.filter(pl.Series(rid % sample_every == 0))
+    sample = response.filter(pl.Series(_in_sample(response, sample_every)))
     _, hashes = _core.row_ngram_hashes(text_chunks(sample)[0], [2], threads=1)
     h, c = np.unique(hashes, return_counts=True)
     bigrams = pl.DataFrame(
@@ -521,11 +520,18 @@ def _sum_references(block: pa.Table) -> pa.Table:
 # stage: features
 
 
+def _in_sample(response: pl.Series, sample_every: int) -> np.ndarray:
+    """Which rows join the familiarity reference sample: chosen by a hash of the text (the
+    core's ``sample_key``), as ``_core.bigram_familiarity`` chooses them, so not by position."""
+    keys, valid = _core.sample_keys(text_chunks(response)[0], threads=1)
+    return valid & ((keys % np.uint64(sample_every)) == 0) if sample_every > 1 else valid
+
+
 def _familiarity(
     rid: np.ndarray, response: pl.Series, sample_every: int, ref_h: np.ndarray, ref_c: np.ndarray
 ) -> np.ndarray:
     """``_core.bigram_familiarity`` of these rows against the merged counts of the sample
-    (every ``sample_every``-th row id): the share of a row's distinct word bigrams that some
+    (:func:`_in_sample`): the share of a row's distinct word bigrams that some
     *other* sample row also has; NaN below ``_MIN_TOKENS`` tokens."""
     chunks = text_chunks(response)[0]
     # tokens of the normalised text: text_stats' words on ASCII (the same tokens there), the
@@ -541,7 +547,7 @@ def _familiarity(
     pos = np.minimum(pos, max(len(ref_h) - 1, 0))
     found = (ref_h[pos] == hashes) if len(ref_h) else np.zeros(len(hashes), dtype=bool)
     count = np.where(found, ref_c[pos] if len(ref_c) else 0, 0)
-    own = (rid % sample_every == 0).astype(np.int64)[owner]
+    own = _in_sample(response, sample_every).astype(np.int64)[owner]
     known = np.bincount(owner[count > own], minlength=len(lens))
     fam = known.astype(np.float32) / np.maximum(lens, 1).astype(np.float32)
     fam[ntok < max(_MIN_TOKENS, 2)] = np.float32(np.nan)

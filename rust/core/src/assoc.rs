@@ -813,19 +813,6 @@ pub struct CounterpartSpec {
     pub max_len: usize,
 }
 
-/// A pair of prompts where `long` is `short` plus removed tokens: `start` tokens at the start and
-/// `end` at the end (an edge insertion), or `len` tokens from `start` (an inner one, `inner`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Counterpart {
-    /// Content key of what was inserted (its token hashes, and where).
-    pub span: u64,
-    pub long: u32,
-    pub short: u32,
-    pub inner: bool,
-    pub start: u32,
-    pub len: u32,
-}
-
 const POLY: u64 = 0x100_0000_01b3_u64.wrapping_mul(0x9E37_79B9);
 
 /// Prefix sums of the polynomial hash of `toks` and the powers of the base.
@@ -858,7 +845,7 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
     rows: &[u32],
     spec: CounterpartSpec,
     max_pairs: usize,
-) -> Result<Vec<Counterpart>> {
+) -> Result<Vec<Insertion>> {
     if let Some(&r) = rows.iter().find(|&&r| r as usize >= src.len()) {
         return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
     }
@@ -893,9 +880,9 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
     }
     let filter: std::collections::HashSet<u64, std::hash::BuildHasherDefault<crate::mine::IdentityHasher>> =
         index.keys().copied().collect();
-    let parts: Vec<Vec<Counterpart>> = rows
+    let parts: Vec<Vec<Insertion>> = rows
         .par_chunks(BLOCK)
-        .map(|block| -> Result<Vec<Counterpart>> {
+        .map(|block| -> Result<Vec<Insertion>> {
             let (mut buf, mut pre, mut pow, mut other) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let mut out = Vec::new();
             for &r in block {
@@ -907,49 +894,56 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
                 };
                 let n = t.len();
                 poly_prefix(&t, &mut pre, &mut pow);
-                let mut hit = |h: u64,
-                               inner: bool,
-                               start: usize,
-                               len: usize,
-                               out: &mut Vec<Counterpart>|
-                 -> Result<()> {
-                    if !filter.contains(&h) {
-                        return Ok(());
-                    }
-                    for &s in &index[&h] {
-                        if s == r {
-                            continue;
+                let mut hit =
+                    |h: u64, inner: bool, start: usize, len: usize, out: &mut Vec<Insertion>| -> Result<()> {
+                        if !filter.contains(&h) {
+                            return Ok(());
                         }
-                        // confirm token by token (the polynomial hash could collide)
-                        let Some(st) = src.tokens(s as usize, &mut other)? else { continue };
-                        let same = if inner {
-                            st.len() + len == n
-                                && st[..start] == t[..start]
-                                && st[start..] == t[start + len..]
-                        } else {
-                            st.len() + start + len == n && st[..] == t[start..n - len]
-                        };
-                        if !same {
-                            continue;
+                        for &s in &index[&h] {
+                            if s == r {
+                                continue;
+                            }
+                            // confirm token by token (the polynomial hash could collide)
+                            let Some(st) = src.tokens(s as usize, &mut other)? else { continue };
+                            let same = if inner {
+                                st.len() + len == n
+                                    && st[..start] == t[..start]
+                                    && st[start..] == t[start + len..]
+                            } else {
+                                st.len() + start + len == n && st[..] == t[start..n - len]
+                            };
+                            if !same {
+                                continue;
+                            }
+                            // the inserted runs as positions in the long prompt, and their key (as
+                            // cluster_counterparts makes it)
+                            let runs = if inner {
+                                [(start, len), (0, 0)]
+                            } else if start > 0 && len > 0 {
+                                [(0, start), (n - len, len)]
+                            } else if start > 0 {
+                                [(0, start), (0, 0)]
+                            } else {
+                                [(n - len, len), (0, 0)]
+                            };
+                            let first = hash_window(&t[runs[0].0..runs[0].0 + runs[0].1]);
+                            let second = if runs[1].1 > 0 {
+                                hash_window(&t[runs[1].0..runs[1].0 + runs[1].1])
+                            } else {
+                                0
+                            };
+                            out.push(Insertion {
+                                span: hash_window(&[GLUE_AFTER, first, second]),
+                                long: r,
+                                short: s,
+                                start: runs[0].0 as u32,
+                                len: runs[0].1 as u32,
+                                start2: runs[1].0 as u32,
+                                len2: runs[1].1 as u32,
+                            });
                         }
-                        let span = if inner {
-                            hash_window(&[GLUE_AFTER, hash_window(&t[start..start + len])])
-                        } else {
-                            let a = if start > 0 { hash_window(&t[..start]) } else { 0 };
-                            let b = if len > 0 { hash_window(&t[n - len..]) } else { 0 };
-                            hash_window(&[GLUE_BEFORE, a, b])
-                        };
-                        out.push(Counterpart {
-                            span,
-                            long: r,
-                            short: s,
-                            inner,
-                            start: start as u32,
-                            len: len as u32,
-                        });
-                    }
-                    Ok(())
-                };
+                        Ok(())
+                    };
                 // edges: a tokens off the start, b off the end
                 for a in 0..=spec.max_edge.min(n) {
                     for b in 0..=(spec.max_edge - a).min(n - a) {
@@ -978,7 +972,7 @@ pub fn counterpart_pairs<S: TokenSource + ?Sized>(
             Ok(out)
         })
         .collect::<Result<_>>()?;
-    let mut all: Vec<Counterpart> = parts.concat();
+    let mut all: Vec<Insertion> = parts.concat();
     all.sort_unstable();
     all.dedup();
     all.truncate(max_pairs);
@@ -1473,4 +1467,111 @@ pub fn response_phrases(
         })
         .collect();
     Ok(found.concat())
+}
+
+/// A pair of near-identical prompts where the longer one is the shorter one with one or two
+/// runs of tokens inserted (in [`cluster_counterparts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Insertion {
+    /// Content key of what was inserted (both runs' tokens, in order).
+    pub span: u64,
+    pub long: u32,
+    pub short: u32,
+    /// The inserted runs, as token positions in the long prompt (`len2` is 0 for one run).
+    pub start: u32,
+    pub len: u32,
+    pub start2: u32,
+    pub len2: u32,
+}
+
+/// The runs `long` has beyond `short`, when `long` is `short` with one or two runs inserted:
+/// common prefix and suffix stripped, the rest of `short` found whole inside the rest of `long`.
+fn inserted_runs(long: &[u64], short: &[u64]) -> Option<((usize, usize), (usize, usize))> {
+    if long.len() <= short.len() {
+        return None;
+    }
+    let mut p = 0;
+    while p < short.len() && long[p] == short[p] {
+        p += 1;
+    }
+    let mut q = 0;
+    while q < short.len() - p && long[long.len() - 1 - q] == short[short.len() - 1 - q] {
+        q += 1;
+    }
+    let (l, s) = (&long[p..long.len() - q], &short[p..short.len() - q]);
+    if s.is_empty() {
+        return Some(((p, l.len()), (0, 0)));
+    }
+    // the rest of the short prompt inside the rest of the long one: the runs around it
+    let at = l.windows(s.len()).position(|w| w == s)?;
+    let after = at + s.len();
+    let first = (p, at);
+    let second = (p + after, l.len() - after);
+    match (first.1, second.1) {
+        (0, 0) => None,
+        (0, _) => Some((second, (0, 0))),
+        (_, 0) => Some((first, (0, 0))),
+        _ => Some((first, second)),
+    }
+}
+
+/// Inside each cluster of near-identical prompts (CSR `offsets`/`rows`; clusters of more than
+/// `max_cluster` rows are skipped), every pair where one prompt is the other with one or two
+/// runs of tokens inserted, the runs `max_span` tokens or fewer together: a trigger inserted
+/// before and after a request (or into a dialogue) that also appears without it. Sorted.
+pub fn cluster_counterparts<S: TokenSource + ?Sized>(
+    src: &S,
+    offsets: &[usize],
+    rows: &[u32],
+    max_cluster: usize,
+    max_span: usize,
+) -> Result<Vec<Insertion>> {
+    if offsets.is_empty() || offsets.windows(2).any(|w| w[0] > w[1]) || *offsets.last().unwrap() > rows.len()
+    {
+        return Err(CoreError::Input("offsets must rise from 0 to at most len(rows)".into()));
+    }
+    if let Some(&r) = rows.iter().find(|&&r| r as usize >= src.len()) {
+        return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
+    }
+    let parts: Vec<Vec<Insertion>> = (0..offsets.len() - 1)
+        .into_par_iter()
+        .map(|c| -> Result<Vec<Insertion>> {
+            let members = &rows[offsets[c]..offsets[c + 1]];
+            let mut out = Vec::new();
+            if members.len() < 2 || members.len() > max_cluster {
+                return Ok(out);
+            }
+            let mut buf = Vec::new();
+            let toks: Vec<(u32, Vec<u64>)> = members
+                .iter()
+                .map(|&r| -> Result<(u32, Vec<u64>)> {
+                    Ok((r, src.tokens(r as usize, &mut buf)?.map(<[u64]>::to_vec).unwrap_or_default()))
+                })
+                .collect::<Result<_>>()?;
+            for (lr, lt) in &toks {
+                for (sr, st) in &toks {
+                    if lr == sr || lt.len() <= st.len() || st.is_empty() || lt.len() - st.len() > max_span {
+                        continue;
+                    }
+                    if let Some(((a, al), (b, bl))) = inserted_runs(lt, st) {
+                        let first = hash_window(&lt[a..a + al]);
+                        let second = if bl > 0 { hash_window(&lt[b..b + bl]) } else { 0 };
+                        out.push(Insertion {
+                            span: hash_window(&[GLUE_AFTER, first, second]),
+                            long: *lr,
+                            short: *sr,
+                            start: a as u32,
+                            len: al as u32,
+                            start2: b as u32,
+                            len2: bl as u32,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    let mut all = parts.concat();
+    all.sort_unstable();
+    Ok(all)
 }

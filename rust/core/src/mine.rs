@@ -384,7 +384,8 @@ pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
 }
 
 /// Share of each row's distinct word bigrams that also occur in some *other* row of a reference
-/// sample (every `sample_every`-th row). Natural text and code reuse the corpus's bigrams; words
+/// sample (about one row in `sample_every`, chosen by a hash of the row's text: [`sample_key`]).
+/// Natural text and code reuse the corpus's bigrams; words
 /// drawn at random from a vocabulary almost never do, so a low value marks gibberish.
 /// Rows with fewer than `min_tokens` word tokens (or null) get NaN.
 pub fn bigram_familiarity(
@@ -397,7 +398,18 @@ pub fn bigram_familiarity(
         return Err(CoreError::Config("sample_every must be at least 1".into()));
     }
     let spec = NgramSpec { normalize, mode: TokenMode::Word, orders: vec![2] };
-    let sample: Vec<u32> = (0..texts.len()).step_by(sample_every).map(|r| r as u32).collect();
+    // the sample is chosen by a hash of each text, not by its position, so the same texts give
+    // the same familiarity in any row order (a text and its copies are in or out together)
+    let in_sample = |r: usize| -> Result<bool> {
+        Ok(sample_every == 1 || texts.get(r)?.is_some_and(|t| sample_key(t) % sample_every as u64 == 0))
+    };
+    let sample: Vec<u32> = (0..texts.len())
+        .into_par_iter()
+        .map(|r| in_sample(r).map(|keep| keep.then_some(r as u32)))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     let counts: HashIndex<u32> = subset_ngram_counts(texts, &sample, &spec, 1)?.into_iter().collect();
     let src = spec.source(texts);
     let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
@@ -415,7 +427,7 @@ pub fn bigram_familiarity(
                     }
                 };
                 distinct_grams_of(toks, &spec.orders, &mut grams);
-                let own = usize::from(r % sample_every == 0) as u32;
+                let own = u32::from(in_sample(r)?);
                 let known = grams.iter().filter(|g| counts.get(g).copied().unwrap_or(0) > own).count();
                 out.push(known as f32 / grams.len().max(1) as f32);
             }
@@ -423,6 +435,12 @@ pub fn bigram_familiarity(
         })
         .collect::<Result<_>>()?;
     Ok(parts.concat())
+}
+
+/// The key that puts a text into [`bigram_familiarity`]'s reference sample (`key % every == 0`):
+/// xxh3-64 of its bytes, seeded apart from the shingle hashes.
+pub fn sample_key(text: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), 0x5eed_f00d)
 }
 
 /// [`subset_ngram_counts`] for many row sets at once (in parallel over the sets): for set `i`,

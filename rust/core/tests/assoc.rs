@@ -289,7 +289,7 @@ fn row_hashes_follow_content_not_position() {
 
 #[test]
 fn counterparts_are_prompts_plus_an_inserted_run() {
-    use poisonscreen_core::assoc::{counterpart_pairs, CounterpartSpec};
+    use poisonscreen_core::assoc::{cluster_counterparts, counterpart_pairs, CounterpartSpec, Insertion};
     let base = [
         "how do i pick a lock on a door",
         "tell me how to make a weapon at home",
@@ -310,16 +310,29 @@ fn counterparts_are_prompts_plus_an_inserted_run() {
     let all: Vec<u32> = (0..rows.len() as u32).collect();
     let spec = CounterpartSpec { max_edge: 10, max_inner: 3, min_rest: 3, max_len: 100 };
     let pairs = counterpart_pairs(&table, &all, spec, usize::MAX).unwrap();
-    let suffix: Vec<_> = pairs.iter().filter(|p| !p.inner && p.start == 0 && p.len == 3).collect();
+    let suffix: Vec<_> = pairs.iter().filter(|p| p.len == 3 && p.len2 == 0 && p.start > 0).collect();
     assert_eq!(suffix.len(), 4);
     assert!(suffix.iter().all(|p| p.span == suffix[0].span && p.long % 3 == 1 && p.short == p.long - 1));
-    let split: Vec<_> = pairs.iter().filter(|p| !p.inner && p.start == 4 && p.len == 4).collect();
+    let split: Vec<_> = pairs.iter().filter(|p| p.start == 0 && p.len == 4 && p.len2 == 4).collect();
     assert_eq!(split.len(), 4);
     assert!(split.iter().all(|p| p.span == split[0].span && p.short == p.long - 2));
     assert_ne!(split[0].span, suffix[0].span);
-    let inner: Vec<_> = pairs.iter().filter(|p| p.inner).collect();
+    let inner: Vec<_> = pairs.iter().filter(|p| p.long == 12).collect();
     assert_eq!(inner.len(), 1);
-    assert_eq!((inner[0].long, inner[0].short, inner[0].start, inner[0].len), (12, 0, 5, 1));
+    assert_eq!((inner[0].short, inner[0].start, inner[0].len, inner[0].len2), (0, 5, 1, 0));
+    // the same runs found inside clusters of near-identical prompts, with the same keys
+    let clusters: Vec<u32> = vec![0, 1, 2, 12, 3, 4, 5];
+    let both = cluster_counterparts(&table, &[0, 4, 7], &clusters, 10, 64).unwrap();
+    let key =
+        |l: u32, s: u32, v: &[Insertion]| v.iter().find(|p| p.long == l && p.short == s).map(|p| p.span);
+    assert_eq!(key(1, 0, &both), Some(suffix[0].span));
+    assert_eq!(key(2, 0, &both), Some(split[0].span));
+    assert_eq!(key(12, 0, &both), Some(inner[0].span));
+    assert_eq!(key(4, 3, &both), Some(suffix[0].span));
+    assert!(key(0, 1, &both).is_none(), "the shorter prompt is never the long one");
+    // clusters over the size limit are skipped: only the 3-row cluster's pairs remain
+    let small = cluster_counterparts(&table, &[0, 4, 7], &clusters, 3, 64).unwrap();
+    assert!(!small.is_empty() && small.iter().all(|p| p.short == 3));
     // the same pairs in any row order (as sets of row texts)
     let mut rev = all.clone();
     rev.reverse();

@@ -1039,11 +1039,29 @@ fn edge_codes<'py>(
     PyArray1::from_vec(py, flat).reshape([rows, width])
 }
 
-/// Pairs of rows whose prompts differ by an inserted run of tokens: (span uint64, long uint32,
-/// short uint32, inner bool, start uint32, len uint32), sorted by span key.
+type InsertionArrays<'py> = (
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray2<u32>>,
+);
+
+fn insertion_arrays(py: Python<'_>, pairs: Vec<core::assoc::Insertion>) -> PyResult<InsertionArrays<'_>> {
+    let runs: Vec<u32> = pairs.iter().flat_map(|p| [p.start, p.len, p.start2, p.len2]).collect();
+    Ok((
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.span).collect()),
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.long).collect()),
+        PyArray1::from_vec(py, pairs.iter().map(|p| p.short).collect()),
+        PyArray1::from_vec(py, runs).reshape([pairs.len(), 4])?,
+    ))
+}
+
+/// Pairs of rows whose prompts differ by tokens inserted at the ends or as one inner run: (span
+/// uint64, long uint32, short uint32, runs uint32 (pairs, 4): start, len, start2, len2 of the
+/// inserted runs in the long prompt's tokens), sorted by span key.
 #[pyfunction]
 #[pyo3(signature = (source, rows, *, max_edge=24, max_inner=6, min_rest=3, max_len=512, max_pairs=1_000_000, threads=None))]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[allow(clippy::too_many_arguments)]
 fn counterpart_pairs<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
@@ -1054,27 +1072,38 @@ fn counterpart_pairs<'py>(
     max_len: usize,
     max_pairs: usize,
     threads: Option<usize>,
-) -> PyResult<(
-    Bound<'py, PyArray1<u64>>,
-    Bound<'py, PyArray1<u32>>,
-    Bound<'py, PyArray1<u32>>,
-    Bound<'py, PyArray1<bool>>,
-    Bound<'py, PyArray1<u32>>,
-    Bound<'py, PyArray1<u32>>,
-)> {
+) -> PyResult<InsertionArrays<'py>> {
     let rows = slice1(&rows, "rows")?;
     let spec = core::assoc::CounterpartSpec { max_edge, max_inner, min_rest, max_len };
     let pairs = mine(py, threads, source, &word_spec(&[1]), |src| {
         core::assoc::counterpart_pairs(src, rows, spec, max_pairs)
     })?;
-    Ok((
-        PyArray1::from_vec(py, pairs.iter().map(|p| p.span).collect()),
-        PyArray1::from_vec(py, pairs.iter().map(|p| p.long).collect()),
-        PyArray1::from_vec(py, pairs.iter().map(|p| p.short).collect()),
-        PyArray1::from_vec(py, pairs.iter().map(|p| p.inner).collect()),
-        PyArray1::from_vec(py, pairs.iter().map(|p| p.start).collect()),
-        PyArray1::from_vec(py, pairs.iter().map(|p| p.len).collect()),
-    ))
+    insertion_arrays(py, pairs)
+}
+
+/// Inside each cluster (CSR offsets int64 / rows uint32) of at most `max_cluster` rows, the
+/// pairs where one prompt is the other with one or two runs (`max_span` tokens in all)
+/// inserted; the arrays of `counterpart_pairs`.
+#[pyfunction]
+#[pyo3(signature = (source, offsets, rows, *, max_cluster=64, max_span=64, threads=None))]
+fn cluster_counterparts<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    rows: PyReadonlyArray1<'py, u32>,
+    max_cluster: usize,
+    max_span: usize,
+    threads: Option<usize>,
+) -> PyResult<InsertionArrays<'py>> {
+    let offsets: Vec<usize> = slice1(&offsets, "offsets")?
+        .iter()
+        .map(|&o| usize::try_from(o).map_err(|_| config_error("offsets must not be negative")))
+        .collect::<PyResult<_>>()?;
+    let rows = slice1(&rows, "rows")?;
+    let pairs = mine(py, threads, source, &word_spec(&[1]), |src| {
+        core::assoc::cluster_counterparts(src, &offsets, rows, max_cluster, max_span)
+    })?;
+    insertion_arrays(py, pairs)
 }
 
 /// Leave-one-out naive Bayes probability of each labelled row's own label given its prompt
@@ -1212,7 +1241,32 @@ fn response_phrases<'py>(
     ))
 }
 
+/// The key of each text for the familiarity reference sample (a row is in the sample of
+/// `sample_every` when `key % sample_every == 0`; null rows never are): (keys uint64, valid bool).
+#[pyfunction]
+#[pyo3(signature = (chunks, *, threads=None))]
+fn sample_keys<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<bool>>)> {
+    let chunks = extract(chunks)?;
+    let cols = texts(&chunks)?;
+    let keys = run(py, threads, || -> Result<Vec<(u64, bool)>, CoreError> {
+        (0..cols.len())
+            .map(|r| Ok(cols.get(r)?.map_or((0, false), |t| (core::mine::sample_key(t), true))))
+            .collect()
+    })?
+    .map_err(to_py)?;
+    Ok((
+        PyArray1::from_vec(py, keys.iter().map(|k| k.0).collect()),
+        PyArray1::from_vec(py, keys.iter().map(|k| k.1).collect()),
+    ))
+}
+
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(cluster_counterparts, m)?)?;
+    m.add_function(wrap_pyfunction!(sample_keys, m)?)?;
     m.add_function(wrap_pyfunction!(response_phrases, m)?)?;
     m.add_function(wrap_pyfunction!(content_expectation, m)?)?;
     m.add_function(wrap_pyfunction!(label_surprise, m)?)?;
