@@ -17,7 +17,17 @@ runs short:
    128 table (1 GiB, far above L2), old kernel and new at several lanes per pair; kNN 1M x 256, k=32
    (new path, fp16 and, at 262,144 rows, fp32; the old path at 32,768 / 65,536 rows, extrapolated
    by n²), with a split into products and select; coherence of 1k, 100k, 1M rows x 256 (old tiles
-   at small n, extrapolated by n²).
+   at small n, extrapolated by n²), against the larger of its compute floor (2 n d² at the matmul
+   rate of the product's precision) and its memory floor (4 n d bytes), the table saying which.
+
+``--sections`` picks sections (ceilings always run; the kNN's own tile product among the ceilings
+and the kNN parity checks only with ``knn``); ``--previous FILE`` (an earlier run's JSON) fills
+the table's rows for the sections skipped, marked with ``--previous-label`` and computed against
+that run's ceilings. The coherence section also times the run-1 code (one float64 product a
+chunk, the generic path) on the same rows, the library's knobs (rows a product, two streams), the
+split (the cast-and-sums kernel alone, the batched float64 products alone) and, bench only,
+float32 and TF32 batched products straight from the float32 rows with the standard deviation they
+would give against float64.
 
 Writes ``$OUT/gpu_bench.json`` (or ``--out``) and prints a markdown table last. The CPU mode writes
 ``benches/gpu_bench_cpu.json``, which the GPU mode reads (when present) for the speed-up column.
@@ -68,6 +78,7 @@ void sig_agreement(const unsigned int* __restrict__ sigs,
 """
 
 T0 = time.perf_counter()
+SECTIONS = ("ceilings", "parity", "agreement", "knn", "coherence")
 
 
 def say(msg: str) -> None:
@@ -151,7 +162,7 @@ def set_compute_type(cp: Any, dtype: Any, name: str) -> bool:
         return name == "DEFAULT"
 
 
-def ceilings(cp: Any, res: dict[str, Any], quick: bool) -> None:
+def ceilings(cp: Any, res: dict[str, Any], quick: bool, knn: bool = True) -> None:
     nbytes = (1 << 20) if quick else (2 << 30)
     src = cp.random.random_sample(nbytes // 4, dtype=cp.float32)
     dst = cp.empty_like(src)
@@ -196,6 +207,8 @@ def ceilings(cp: Any, res: dict[str, Any], quick: bool) -> None:
         a = b = None
     free(cp)
     res["matmul_TFLOPs"] = rates
+    if not knn:
+        return
     # the kNN's product: 8192 query rows x 32768 columns x 256, fp16 in and out
     q = unit_rows(cp, 512 if quick else 8192, 256, cp.float16)
     c = unit_rows(cp, 2048 if quick else 32768, 256, cp.float16)
@@ -219,7 +232,7 @@ def old_agreement(cp: Any, sigs: Any, pairs: Any, out: Any) -> Any:
     return out
 
 
-def parity(cp: Any, res: dict[str, Any], quick: bool) -> None:
+def parity(cp: Any, res: dict[str, Any], quick: bool, wanted: set[str] | None = None) -> None:
     checks: dict[str, Any] = res.setdefault("parity", {})
     rng = np.random.default_rng(int(time.time()))
 
@@ -281,15 +294,24 @@ def parity(cp: Any, res: dict[str, Any], quick: bool) -> None:
             x /= np.linalg.norm(x, axis=1, keepdims=True)
             x64 = x.astype(np.float64)
             vals = (x64 @ x64.T)[np.triu_indices(n, 1)]
-            _, mean, std = sim._pair_stats(cp, cp.asarray(x), 4096)
-            err = max(abs(mean - vals.mean()), abs(std - vals.std()))
-            checks[f"coherence_n{n}"] = ok = bool(err < 1e-9)
-            checks[f"coherence_n{n}_err"] = err
-            if not ok:
-                say(f"FAIL coherence n={n}: error {err:.2e}")
+            for name, kv in (("", {}),  # and many chunks, blocks and a tail; on two streams
+                             ("_chunks", {"_COHERENCE_BATCH": 64, "_COHERENCE_CHUNK_GPU": 300 * 256}),
+                             ("_chunks_2streams", {"_COHERENCE_BATCH": 64, "_COHERENCE_STREAMS": 2,
+                                                   "_COHERENCE_CHUNK_GPU": 300 * 256})):  # fmt: skip
+                if name and n < 3000:
+                    continue
+                with patched(**kv):
+                    _, mean, std = sim._pair_stats(cp, cp.asarray(x), 4096)
+                err = max(abs(mean - vals.mean()), abs(std - vals.std()))
+                checks[f"coherence_n{n}{name}"] = ok = bool(err < 1e-9)
+                checks[f"coherence_n{n}{name}_err"] = err
+                if not ok:
+                    say(f"FAIL coherence n={n}{name}: error {err:.2e}")
 
     for name, fn in (("agreement", agreement), ("knn_exact", knn_exact), ("knn_unit", knn_unit),
                      ("coherence", coherence)):  # fmt: skip
+        if wanted is not None and name.split("_")[0] not in wanted:
+            continue
         try:
             fn()
         except Exception as e:  # a failed check must not stop the others
@@ -484,48 +506,209 @@ def bench_knn(
             break
 
 
+def coherence_floors(n: int, d: int, ceil: dict[str, float], bw: float) -> dict[str, Any]:
+    """The coherence's floors: FLOP = 2 n d² (the d x d Gram; its symmetry is not used) at the
+    product's own matmul rate, bytes = 4 n d (each float32 row read once)."""
+    flops, nbytes = 2.0 * n * d * d, 4.0 * n * d
+    out = {"flops": flops, "bytes": nbytes, "floor_mem_ms": nbytes / (bw * 1e9) * 1e3}
+    for prec in ("fp64", "fp32", "tf32"):
+        out[f"floor_{prec}_ms"] = flops / (ceil.get(prec, float("nan")) * 1e12) * 1e3
+    return out
+
+
+def coherence_entry(
+    n: int, d: int, t: dict[str, Any], ceil: dict[str, float], bw: float, prec: str = "fp64"
+) -> dict[str, Any]:
+    """A timing against its roofline: the larger of the compute floor (at ``prec``'s measured
+    rate) and the memory floor, and which of the two that is."""
+    f = coherence_floors(n, d, ceil, bw)
+    comp, mem = f[f"floor_{prec}_ms"], f["floor_mem_ms"]
+    return {
+        "n": n, "d": d, **t, **f, "prec": prec,
+        "GBps": f["bytes"] / (t["ms"] * 1e-3) / 1e9,
+        "TFLOPs": f["flops"] / (t["ms"] * 1e-3) / 1e12,
+        "pct_roofline": 100 * max(comp, mem) / t["ms"],
+        "bound": prec if comp > mem else "memory",
+    }  # fmt: skip
+
+
+class patched:
+    """Set module attributes of poisonscreen.similarity for a block, restored after."""
+
+    def __init__(self, **values: Any) -> None:
+        self.values = values
+        self.saved: dict[str, Any] = {}
+
+    def __enter__(self) -> None:
+        for k, v in self.values.items():
+            self.saved[k] = getattr(sim, k)
+            setattr(sim, k, v)
+
+    def __exit__(self, *exc: object) -> None:
+        for k, v in self.saved.items():
+            setattr(sim, k, v)
+
+
+def gemm32_batched(cp: Any, x: Any, kb: int, tf32: bool) -> tuple[Callable[[], Any], Any]:
+    """The same chunks and blocks as the library, but float32 products straight from the float32
+    rows (cuBLAS GemmStridedBatchedEx, compute type 32F or 32F_FAST_TF32), each chunk's block
+    products summed into float64 (n a multiple of kb). Bench only: (run, Gram)."""
+    from cupy_backends.cuda.libs import cublas
+
+    n, d = int(x.shape[0]), int(x.shape[1])
+    chunk, products, _ = sim._coherence_geometry(n, d, kb)
+    out = cp.empty((products, d, d), dtype=cp.float32)
+    gram = cp.zeros((d, d), dtype=cp.float64)
+    one, zero = np.array(1.0, np.float32), np.array(0.0, np.float32)
+    r32 = cp.cuda.runtime.CUDA_R_32F
+    compute = cublas.CUBLAS_COMPUTE_32F_FAST_TF32 if tf32 else cublas.CUBLAS_COMPUTE_32F
+    algo = getattr(cublas, "CUBLAS_GEMM_DEFAULT_TENSOR_OP", -1) if tf32 else -1
+
+    def run() -> Any:
+        handle = cp.cuda.get_cublas_handle()
+        mode = cublas.getPointerMode(handle)
+        cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
+        gram.fill(0)
+        try:
+            for c0 in range(0, n, chunk):
+                full = min(chunk, n - c0) // kb
+                ptr = sim._device_ptr(x[c0:])
+                cublas.gemmStridedBatchedEx(
+                    handle, 0, 1, d, d, kb, one.ctypes.data,
+                    ptr, r32, d, kb * d, ptr, r32, d, kb * d,
+                    zero.ctypes.data, sim._device_ptr(out), r32, d, d * d, full, compute, algo,
+                )  # fmt: skip
+                gram[...] += out[:full].sum(axis=0, dtype=cp.float64)
+        finally:
+            cublas.setPointerMode(handle, mode)
+        return gram
+
+    return run, gram
+
+
 def bench_coherence(
     cp: Any, res: dict[str, Any], quick: bool, ceil: dict[str, float], bw: float, budget: Budget
 ) -> None:
-    r: dict[str, Any] = {}
+    r: dict[str, Any] = {
+        "path": "batched fp64 Gram",
+        "batch": sim._COHERENCE_BATCH,
+        "chunk_elements": sim._COHERENCE_CHUNK_GPU,
+        "streams": sim._COHERENCE_STREAMS,
+    }
     res["coherence"] = r
+    checks: dict[str, Any] = res.setdefault("parity", {})
     d = 256
     sizes = (1_000, 10_000, 50_000) if quick else (1_000, 100_000, 1_000_000)
+    big = sizes[-1]
     cp.random.seed(4)
-    x = unit_rows(cp, sizes[-1], d, cp.float32)
-    for n in sizes:
+    x = unit_rows(cp, big, d, cp.float32)
+    got: dict[int, tuple[int, float, float]] = {}
+    for n in sizes:  # the library's path: batched float64 products
         xs = x[:n]
         t = gpu_time(cp, lambda xs=xs: sim._pair_stats(cp, xs, 4096), warmup=1, repeats=5)
-        flops, nbytes = 2.0 * n * d * d, 4.0 * n * d
-        floor_mem = nbytes / (bw * 1e9) * 1e3
-        floor_f64 = flops / (ceil.get("fp64", float("nan")) * 1e12) * 1e3
-        r[f"new_{n}"] = {
-            "n": n, **t, "GBps": nbytes / (t["ms"] * 1e-3) / 1e9,
-            "TFLOPs": flops / (t["ms"] * 1e-3) / 1e12,
-            "floor_mem_ms": floor_mem, "floor_fp64_ms": floor_f64,
-            "pct_roofline": 100 * max(floor_mem, floor_f64) / t["ms"],
-            "bound": "fp64" if floor_f64 > floor_mem else "memory",
-        }  # fmt: skip
-        say(
-            f"coherence new n={n:,}: {t['ms']:.2f} ms ({r[f'new_{n}']['pct_roofline']:.0f}% of the {r[f'new_{n}']['bound']} floor)"
-        )
-    for n in (1_000, 16_384):
+        got[n] = sim._pair_stats(cp, xs, 4096)
+        r[f"new_{n}"] = e = coherence_entry(n, d, t, ceil, bw)
+        say(f"coherence new n={n:,}: {t['ms']:.2f} ms ({e['pct_roofline']:.0f}% of the {e['bound']} floor)")  # fmt: skip
+    r["gram_fallback"] = sim._gram_fallback
+    if sim._gram_fallback is not None:
+        say(f"FAIL: the batched cuBLAS Gram fell back: {sim._gram_fallback}")
+        checks["coherence_batched_cublas_used"] = False
+    # the run-1 code (float64 casts of 65,536 rows, one product a chunk: the generic path)
+    with patched(_COHERENCE_MAX_D=0, _COHERENCE_CHUNK_GPU=1 << 24):
+        for n in sizes[1:]:
+            xs = x[:n]
+            t = gpu_time(cp, lambda xs=xs: sim._pair_stats(cp, xs, 4096), warmup=1, repeats=3)
+            r[f"run1code_{n}"] = coherence_entry(n, d, t, ceil, bw)
+            _, mean1, std1 = sim._pair_stats(cp, xs, 4096)
+            err = max(abs(got[n][1] - mean1), abs(got[n][2] - std1))
+            checks[f"coherence_n{n}_new_vs_run1code"] = ok = err < 1e-12
+            checks[f"coherence_n{n}_new_vs_run1code_err"] = err
+            say(f"coherence run-1 code n={n:,}: {t['ms']:.2f} ms; new - run-1 code: {err:.1e}" + ("" if ok else " FAIL"))  # fmt: skip
+    # variants at the largest n: rows a product, two streams
+    for name, kv in (("batch1024", {"_COHERENCE_BATCH": 1024}), ("batch4096", {"_COHERENCE_BATCH": 4096}),
+                     ("batch8192", {"_COHERENCE_BATCH": 8192}), ("streams2", {"_COHERENCE_STREAMS": 2})):  # fmt: skip
+        with patched(**kv):
+            t = gpu_time(cp, lambda: sim._pair_stats(cp, x, 4096), warmup=1, repeats=5)
+            _, mean_v, std_v = sim._pair_stats(cp, x, 4096)
+        err = max(abs(got[big][1] - mean_v), abs(got[big][2] - std_v))
+        checks[f"coherence_{name}_same"] = err < 1e-12
+        r[f"{name}_{big}"] = e = {**coherence_entry(big, d, t, ceil, bw), "err_vs_new": err}
+        say(f"coherence {name} n={big:,}: {t['ms']:.2f} ms ({e['pct_roofline']:.0f}%), differs by {err:.1e}")  # fmt: skip
+    # the split at the largest n: the cast-and-sums kernel alone, the float64 products alone
+    kb = sim._COHERENCE_BATCH
+    chunk, products, grid = sim._coherence_geometry(big, d, kb)
+    kern = sim._kernel(cp, sim._COHERENCE_SRC.replace("__D__", str(d)), f"coherence_rows_{d}")
+    buf = cp.empty((chunk, d), dtype=cp.float64)
+    colp = cp.zeros((grid, d), dtype=cp.float64)
+    normp = cp.zeros((grid, 2), dtype=cp.float64)
+
+    def cast_sums() -> None:
+        for c0 in range(0, big, chunk):
+            rows = min(chunk, big - c0)
+            kern((grid,), (256,), (x[c0 : c0 + rows], np.int64(rows), buf, colp, normp))
+
+    t = gpu_time(cp, cast_sums, warmup=1, repeats=5)
+    moved = 12.0 * big * d  # float32 read, float64 written
+    r[f"split_cast_sums_{big}"] = {"n": big, **t, "bytes": moved, "GBps": moved / (t["ms"] * 1e-3) / 1e9,
+                                   "pct_bandwidth": 100 * moved / (t["ms"] * 1e-3) / 1e9 / bw}  # fmt: skip
+    say(
+        f"coherence split: cast + sums {t['ms']:.2f} ms ({moved / (t['ms'] * 1e-3) / 1e9:,.0f} GB/s)"
+    )
+    buf = colp = normp = None
+    x64 = x.astype(cp.float64)
+    acc = cp.zeros((products, d, d), dtype=cp.float64)
+
+    def products64() -> None:
+        for c0 in range(0, big, chunk):
+            full = min(chunk, big - c0) // kb
+            sim._gram_batched(cp, x64[c0:], full, kb, acc)
+
+    t = gpu_time(cp, products64, warmup=1, repeats=5)
+    r[f"split_products_fp64_{big}"] = e = coherence_entry(big, d, t, ceil, bw)
+    say(f"coherence split: float64 products {t['ms']:.2f} ms, {e['TFLOPs']:.1f} TFLOP/s")
+    x64 = acc = None
+    free(cp)
+    # float32 / TF32 products (bench only): time, and the std they would give against float64
+    n32 = big // kb * kb
+    col = x[:n32].astype(cp.float64).sum(axis=0)
+    norm2 = (x[:n32].astype(cp.float64) ** 2).sum(axis=1)
+    m = n32 * (n32 - 1) // 2
+    mean = (float(col @ col) - float(norm2.sum())) / 2 / m
+    quad = float((norm2 * norm2).sum())
+    want_std = (got[big] if n32 == big else sim._pair_stats(cp, x[:n32], 4096))[2]
+    col = norm2 = None
+    for prec in ("fp32", "tf32"):
+        try:
+            run, gram = gemm32_batched(cp, x[:n32], kb, prec == "tf32")
+            t = gpu_time(cp, run, warmup=1, repeats=5)
+            run()
+            std = max((float((gram * gram).sum()) - quad) / 2 / m - mean * mean, 0.0) ** 0.5
+            r[f"split_products_{prec}_{n32}"] = e = {
+                **coherence_entry(n32, d, t, ceil, bw, prec),
+                "std": std, "std_fp64": want_std, "std_abs_err": abs(std - want_std),
+            }  # fmt: skip
+            say(f"coherence split: {prec} products {t['ms']:.2f} ms, {e['TFLOPs']:.1f} TFLOP/s; std off by {abs(std - want_std):.1e} (of {want_std:.4f})")  # fmt: skip
+        except Exception as ex:  # bench-only variants: report, do not fail the run
+            r[f"split_products_{prec}_error"] = f"{type(ex).__name__}: {ex}"
+            say(f"coherence {prec} products not measured: {type(ex).__name__}: {ex}")
+        free(cp)
+    for n in (1_000, 16_384):  # the pre-issue float32 tiles (n² work), extrapolated
         if not budget.allows(15, f"coherence old n={n}", res):
             break
         xs = x[:n]
         t = gpu_time(cp, lambda xs=xs: sim._pair_stats_tiled(cp, xs, 4096), warmup=1, repeats=3)
         r[f"old_{n}"] = {"n": n, **t, "ms_at_1M_est": t["ms"] * (1_000_000 / n) ** 2}
-        say(f"coherence old n={n:,}: {t['ms']:.2f} ms")
+        say(f"coherence old tiles n={n:,}: {t['ms']:.2f} ms")
     # the public function: three sets and a background of 2000 rows, end to end (gathers included)
     if budget.allows(20, "coherence end to end", res):
         xh = cp.asnumpy(x) if quick else x
         rng = np.random.default_rng(5)
-        sets = [rng.choice(sizes[-1], s, replace=False) for s in (1_000, sizes[1])] + [
-            np.arange(sizes[-1])
-        ]
+        sets = [rng.choice(big, s, replace=False) for s in (1_000, sizes[1])] + [np.arange(big)]
+        sim.cluster_coherence(xh, sets[:1], device="gpu")  # warm
         t0 = time.perf_counter()
         sim.cluster_coherence(xh, sets, device="gpu")
         r["cluster_coherence_end_to_end_s"] = time.perf_counter() - t0
+        say(f"cluster_coherence end to end (sets of 1k, {sizes[1]:,}, {big:,}): {r['cluster_coherence_end_to_end_s'] * 1e3:.1f} ms")  # fmt: skip
     x = None
     free(cp)
 
@@ -533,7 +716,15 @@ def bench_coherence(
 # ---- the table -----------------------------------------------------------------------------------
 
 
-def table(res: dict[str, Any], cpu: dict[str, Any] | None) -> str:
+def table(
+    res: dict[str, Any],
+    cpu: dict[str, Any] | None,
+    prev: dict[str, Any] | None = None,
+    prev_label: str = "earlier run",
+) -> str:
+    """The markdown table. Sections this run skipped come from ``prev`` (an earlier run's JSON),
+    against that run's own ceilings, their kernel names marked with ``prev_label``."""
+
     def cpu_s(key: str) -> float | None:
         return None if cpu is None else cpu.get(key)
 
@@ -542,60 +733,110 @@ def table(res: dict[str, Any], cpu: dict[str, Any] | None) -> str:
 
     rows = ["| kernel | size | time | achieved | roofline (measured) | % of roofline | vs old GPU | vs 2-core CPU |",
             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    bw = res.get("bandwidth_GBps", float("nan"))
-    ag = res.get("agreement")
+
+    def source(key: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+        if res.get(key):
+            return res[key], res, ""
+        if prev and prev.get(key):
+            return prev[key], prev, f" ({prev_label})"
+        return {}, res, ""
+
+    ag, run, mark = source("agreement")
     if ag:
+        bw = run.get("bandwidth_GBps", float("nan"))
         best_name = min((k for k in ag if k.startswith("new")), key=lambda k: ag[k]["ms"])
         for name in ("old", "new", best_name) if best_name != "new" else ("old", "new"):
             t = ag[name]
             rows.append(
-                f"| agreement {name} | {ag['pairs']:,} pairs × {ag['p']} (table {ag['rows']:,} rows) "
+                f"| agreement {name}{mark} | {ag['pairs']:,} pairs × {ag['p']} (table {ag['rows']:,} rows) "
                 f"| {t['ms']:.2f} ms | {t['GBps']:,.0f} GB/s | {bw:,.0f} GB/s copy | {t['pct_bandwidth']:.0f}% "
                 f"| {ag['old']['ms'] / t['ms']:.1f}× | {speed(cpu_s('agreement_rust_10M_s'), t['ms'])} |"
             )
-    kn = res.get("knn", {})
-    fp16 = res.get("matmul_TFLOPs", {}).get("fp16", float("nan"))
+    kn, run, mark = source("knn")
+    fp16 = run.get("matmul_TFLOPs", {}).get("fp16", float("nan"))
     if "new_fp16" in kn:
         t = kn["new_fp16"]
         old = [v["ms_at_1M_est"] for k, v in kn.items() if k.startswith("old_")]
         vs_old = f"{old[-1] / t['ms']:.0f}× (old extrapolated n²)" if old else "–"
         rows.append(
-            f"| kNN new fp16, k=32 | {t['n']:,} × 256 | {t['ms'] / 1e3:.2f} s | {t['TFLOPs']:.0f} TFLOP/s "
+            f"| kNN new fp16, k=32{mark} | {t['n']:,} × 256 | {t['ms'] / 1e3:.2f} s | {t['TFLOPs']:.0f} TFLOP/s "
             f"| {fp16:.0f} TFLOP/s fp16 | {t['pct_fp16']:.0f}% | {vs_old} "
             f"| {speed(cpu_s('knn_1M_est_s'), t['ms'])} (CPU extrapolated n²) |"
         )
     if "new_fp16_two_streams" in kn:
         t = kn["new_fp16_two_streams"]
         rows.append(
-            f"| kNN new fp16, two streams | {kn['new_fp16']['n']:,} × 256 | {t['ms'] / 1e3:.2f} s "
+            f"| kNN new fp16, two streams{mark} | {kn['new_fp16']['n']:,} × 256 | {t['ms'] / 1e3:.2f} s "
             f"| {t['TFLOPs']:.0f} TFLOP/s | {fp16:.0f} TFLOP/s fp16 | {100 * t['TFLOPs'] / fp16:.0f}% "
             f"| same keys: {t['same_keys']} | – |"
         )
     if "new_fp32" in kn:
         t = kn["new_fp32"]
-        fp32 = res.get("matmul_TFLOPs", {}).get("fp32", float("nan"))
+        fp32 = run.get("matmul_TFLOPs", {}).get("fp32", float("nan"))
         rows.append(
-            f"| kNN new fp32, k=32 | {t['n']:,} × 256 | {t['ms'] / 1e3:.2f} s | {t['TFLOPs']:.1f} TFLOP/s "
+            f"| kNN new fp32, k=32{mark} | {t['n']:,} × 256 | {t['ms'] / 1e3:.2f} s | {t['TFLOPs']:.1f} TFLOP/s "
             f"| {fp32:.0f} TFLOP/s fp32 | {t['pct_fp32']:.0f}% | – "
             f"| {speed(cpu_s('knn_1M_est_s'), t['ms_at_1M_est'])} (both at 1M, extrapolated) |"
         )
-    co = res.get("coherence", {})
+    co, run, mark = source("coherence")
+    bw = run.get("bandwidth_GBps", float("nan"))
+    rates = run.get("matmul_TFLOPs", {})
+
+    def coherence_row(name: str, t: dict[str, Any], vs_old: str, cpu_key: str | None) -> None:
+        prec = t.get("prec", "fp64")
+        if t["bound"] == "memory":
+            ach, lim = f"{t['GBps']:,.0f} GB/s", f"{bw:,.0f} GB/s copy"
+        else:
+            ach = f"{t['TFLOPs']:.1f} TFLOP/s"
+            lim = f"{rates.get(prec, float('nan')):.0f} TFLOP/s {prec}"
+        cpu_col = speed(cpu_s(cpu_key), t["ms"]) if cpu_key else "–"
+        rows.append(
+            f"| {name}{mark} | {t['n']:,} × {t.get('d', 256)} | {t['ms']:.2f} ms | {ach} | {lim} "
+            f"| {t['pct_roofline']:.0f}% ({t['bound']} bound) | {vs_old} | {cpu_col} |"
+        )
+
+    def old_ms(n: int) -> float | None:
+        if f"old_{n}" in co:
+            return float(co[f"old_{n}"]["ms"])
+        return co["old_16384"]["ms"] * (n / 16_384) ** 2 if "old_16384" in co else None
+
+    path = co.get("path", "Gram, fp64")
     for key, t in co.items():
-        if not key.startswith("new_"):
+        if not key.startswith("new_") or not isinstance(t, dict):
             continue
         n = t["n"]
-        old = co.get(f"old_{n}", {}).get("ms") or (
-            co["old_16384"]["ms"] * (n / 16_384) ** 2 if "old_16384" in co else None
-        )
-        vs_old = "–" if old is None else f"{old / t['ms']:,.0f}×"
-        fp64 = res.get("matmul_TFLOPs", {}).get("fp64", float("nan"))
-        lim = f"{fp64:.0f} TFLOP/s fp64" if t["bound"] == "fp64" else f"{bw:,.0f} GB/s copy"
-        ach = f"{t['TFLOPs']:.1f} TFLOP/s" if t["bound"] == "fp64" else f"{t['GBps']:,.0f} GB/s"
+        old = old_ms(n)
+        vs_old = "–" if old is None else f"{old / t['ms']:,.0f}× (tiles)"
+        if f"run1code_{n}" in co:
+            vs_old += f", {co[f'run1code_{n}']['ms'] / t['ms']:.1f}× (run-1 Gram)"
+        coherence_row(f"coherence new ({path})", t, vs_old, f"coherence_new_{n}_s")
+    for key, t in co.items():
+        if not isinstance(t, dict) or "ms" not in t:
+            continue
+        if key.startswith("run1code_") and t["n"] >= 1_000_000:
+            coherence_row(
+                "coherence, run-1 code (one fp64 product a chunk)",
+                t,
+                "–",
+                f"coherence_new_{t['n']}_s",
+            )
+        elif key.startswith(("batch1024_", "batch4096_", "batch8192_", "streams2_")):
+            coherence_row(
+                f"coherence new, {key.rsplit('_', 1)[0]}",
+                t,
+                f"differs by {t['err_vs_new']:.0e}",
+                None,
+            )
+        elif key.startswith("split_products_"):
+            what = key[len("split_products_") :].rsplit("_", 1)[0]
+            note = f"std off by {t['std_abs_err']:.0e}" if "std_abs_err" in t else "–"
+            coherence_row(f"coherence: {what} products alone", t, note, None)
+    cs = next((v for k, v in co.items() if k.startswith("split_cast_sums_")), None)
+    if cs:
         rows.append(
-            f"| coherence new (Gram, fp64) | {n:,} × 256 | {t['ms']:.2f} ms | {ach} | {lim} "
-            f"| {t['pct_roofline']:.0f}% | {vs_old} "
-            f"| {speed(cpu_s(f'coherence_new_{n}_s'), t['ms'])} |"
-        )
+            f"| coherence: cast + sums kernel alone{mark} | {cs['n']:,} × 256 "
+            f"| {cs['ms']:.2f} ms | {cs['GBps']:,.0f} GB/s | {bw:,.0f} GB/s copy | {cs['pct_bandwidth']:.0f}% (memory bound) | – | – |"
+        )  # fmt: skip
     return "\n".join(rows)
 
 
@@ -662,7 +903,19 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (to check the script)")
     ap.add_argument("--budget", type=float, default=240.0, help="seconds for the GPU sections")
     ap.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for gpu_bench.json")
+    ap.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, of {','.join(SECTIONS)} (ceilings always run)",
+    )
+    ap.add_argument(
+        "--previous", help="an earlier run's gpu_bench.json: its rows for the skipped sections"
+    )
+    ap.add_argument("--previous-label", default="earlier run", help="how those rows are marked")
     args = ap.parse_args()
+    wanted = {"ceilings", *(w.strip() for w in args.sections.split(",") if w.strip())}
+    if wanted - set(SECTIONS):
+        ap.error(f"unknown sections: {sorted(wanted - set(SECTIONS))}")
     if args.cpu:
         cpu_mode(args.quick)
         return 0
@@ -682,6 +935,8 @@ def main() -> int:
         "numpy": np.__version__,
         "python": platform.python_version(),
         "quick": args.quick,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "sections": sorted(wanted),
         "times_s": {},
     }
     say(
@@ -694,8 +949,8 @@ def main() -> int:
         (out_dir / "gpu_bench.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
 
     sections: list[tuple[str, float, Callable[[], None]]] = [
-        ("ceilings", 20, lambda: ceilings(cp, res, args.quick)),
-        ("parity", 40, lambda: parity(cp, res, args.quick)),
+        ("ceilings", 20, lambda: ceilings(cp, res, args.quick, knn="knn" in wanted)),
+        ("parity", 40, lambda: parity(cp, res, args.quick, wanted)),
         ("agreement", 15, lambda: bench_agreement(cp, res, args.quick, res["bandwidth_GBps"])),
         ("knn", 30, lambda: bench_knn(cp, res, args.quick, res.get("matmul_TFLOPs", {}), res["bandwidth_GBps"], budget)),
         ("coherence", 15, lambda: bench_coherence(cp, res, args.quick, res.get("matmul_TFLOPs", {}), res["bandwidth_GBps"], budget)),
@@ -707,6 +962,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_term)  # `timeout` stops us: still print the table
     for label, need, fn in sections:
+        if label not in wanted:
+            continue
         if label != "ceilings" and "bandwidth_GBps" not in res:
             res["bandwidth_GBps"] = float("nan")
         if not budget.allows(need, label, res):
@@ -734,15 +991,18 @@ def main() -> int:
         save()
     cpu = json.loads(CPU_JSON.read_text()) if CPU_JSON.exists() else None
     res["cpu_reference"] = cpu
+    prev = json.loads(Path(args.previous).read_text()) if args.previous else None
+    if prev is not None:
+        res["previous"] = {"file": args.previous, "label": args.previous_label}
     save()
     bad = [k for k, v in res.get("parity", {}).items() if _failed(v)]
     print()
-    print(f"## {res['device']} — CuPy {res['cupy']}, CUDA runtime {res['cuda_runtime']}, "
+    print(f"## {res['device']} — {res['date']}, CuPy {res['cupy']}, CUDA runtime {res['cuda_runtime']}, "
           f"copy {res.get('bandwidth_GBps', float('nan')):,.0f} GB/s, matmul TFLOP/s "
           + ", ".join(f"{k} {v:.0f}" for k, v in res.get("matmul_TFLOPs", {}).items()))  # fmt: skip
     print(f"parity: {'all passed' if not bad else 'FAILED ' + ', '.join(bad)}; "
           f"errors: {res.get('errors', {}) or 'none'}; skipped: {res.get('skipped', []) or 'none'}")  # fmt: skip
-    print(table(res, cpu))
+    print(table(res, cpu, prev, args.previous_label))
     return 1 if bad or failed else 0
 
 

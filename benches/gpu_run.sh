@@ -5,6 +5,14 @@
 #
 #   bash .gpu/tree/benches/gpu_run.sh      # from the repository root, on the GPU machine
 #
+# env: BENCH_SECTIONS (gpu_bench.py --sections), BENCH_PREVIOUS / BENCH_PREVIOUS_LABEL (an earlier
+# run's gpu_bench.json, relative to the staged tree, for the sections skipped), SKIP_REST=1 (only
+# tests/test_similarity.py), BENCH_TIMEOUT / BENCH_BUDGET / SIM_TIMEOUT / REST_TIMEOUT (seconds).
+# The second run of issue 17 (coherence and the agreement default changed; kNN as in run 1):
+#   SKIP_REST=1 BENCH_SECTIONS=parity,agreement,coherence \
+#   BENCH_PREVIOUS=benches/gpu_bench_h200_run1.json BENCH_PREVIOUS_LABEL="run 1, 2026-11-30" \
+#   bash .gpu/tree/benches/gpu_run.sh
+#
 # The machine has CuPy, NumPy, pyarrow, pytest, tqdm but no polars, ijson or Rust toolchain:
 # .gpu/deps.tar.xz holds polars + polars-runtime-32 + ijson installed for CPython 3.12, and
 # .gpu/poisonscreen.tar.xz the package with its cp312 extension (xz: the wheels and the extension
@@ -51,14 +59,24 @@ timeout "${SIM_TIMEOUT:-180}" python3 -m pytest -q -p no:cacheprovider -o "filte
 SIM_RC=${PIPESTATUS[0]}
 
 stamp "benchmark"
-timeout "${BENCH_TIMEOUT:-220}" python3 benches/gpu_bench.py --budget "${BENCH_BUDGET:-150}" --out "$OUT" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
+bench_args=(--budget "${BENCH_BUDGET:-150}" --out "$OUT")
+[ -n "${BENCH_SECTIONS:-}" ] && bench_args+=(--sections "$BENCH_SECTIONS")
+[ -n "${BENCH_PREVIOUS:-}" ] &&
+    bench_args+=(--previous "$BENCH_PREVIOUS" --previous-label "${BENCH_PREVIOUS_LABEL:-earlier run}")
+timeout "${BENCH_TIMEOUT:-220}" python3 benches/gpu_bench.py "${bench_args[@]}" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
 BENCH_RC=${PIPESTATUS[0]}
 
-stamp "pytest: the rest of the suite"
-timeout "${REST_TIMEOUT:-120}" python3 -m pytest -q -p no:cacheprovider -o "filterwarnings=default" \
-    -m "not slow and not ray" tests --ignore=tests/test_similarity.py \
-    --maxfail=20 2>&1 | tee "$OUT/pytest.log" | tail -n 25
-REST_RC=${PIPESTATUS[0]}
+if [ "${SKIP_REST:-0}" = 1 ]; then
+    stamp "the rest of the suite skipped (SKIP_REST=1)"
+    echo "skipped (SKIP_REST=1)" >"$OUT/pytest.log"
+    REST_RC=0
+else
+    stamp "pytest: the rest of the suite"
+    timeout "${REST_TIMEOUT:-120}" python3 -m pytest -q -p no:cacheprovider -o "filterwarnings=default" \
+        -m "not slow and not ray" tests --ignore=tests/test_similarity.py \
+        --maxfail=20 2>&1 | tee "$OUT/pytest.log" | tail -n 25
+    REST_RC=${PIPESTATUS[0]}
+fi
 
 stamp "summary"
 grep -E "passed|failed|error" "$OUT/pytest_similarity.log" | tail -n 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import types
 from typing import ClassVar
@@ -491,12 +492,17 @@ def test_gpu_knn_large_k_takes_the_tile_path(monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.gpu
 @needs_gpu
-@pytest.mark.parametrize("chunk", [None, 300])
-def test_gpu_coherence_parity(chunk: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", ["batched", "chunks", "chunks_2_streams", "one_product_a_chunk"])
+def test_gpu_coherence_parity(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import cupy
 
-    if chunk is not None:
-        monkeypatch.setattr(sim, "_COHERENCE_CHUNK_GPU", chunk * 32)
+    if path != "batched":  # many chunks (of 256 rows), each 4 blocks of 64 rows, a tail
+        monkeypatch.setattr(sim, "_COHERENCE_CHUNK_GPU", 300 * 32)
+        monkeypatch.setattr(sim, "_COHERENCE_BATCH", 64)
+    if path == "chunks_2_streams":
+        monkeypatch.setattr(sim, "_COHERENCE_STREAMS", 2)
+    if path == "one_product_a_chunk":  # the generic path (float64 casts, one product a chunk)
+        monkeypatch.setattr(sim, "_COHERENCE_MAX_D", 0)
     rng = np.random.default_rng(8)
     x = _unit(rng, 5000, 32)
     for n in (2, 20, 33, 400, 5000):
@@ -511,6 +517,15 @@ def test_gpu_coherence_parity(chunk: int | None, monkeypatch: pytest.MonkeyPatch
     gpu = sim.cluster_coherence(x, sets, background=300, tile=128, device="gpu")
     for c in ("mean", "std", "background_mean", "background_std", "z"):
         np.testing.assert_allclose(gpu[c].to_numpy(), cpu[c].to_numpy(), rtol=1e-9, atol=1e-11)
+    # rows packed around one direction (mean ~0.995, std ~1e-3): float64 keeps the small spread
+    centre = _unit(rng, 1, 32)[0]
+    near = centre + 0.01 * rng.standard_normal((3000, 32)).astype(np.float32)
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    _, mean, std = sim._pair_stats(cupy, cupy.asarray(near), 128)
+    want_mean, want_std = _brute_pair_stats(near)
+    assert mean == pytest.approx(want_mean, abs=1e-12)
+    assert std == pytest.approx(want_std, rel=1e-6)
+    assert sim._gram_fallback is None  # the batched cuBLAS call worked
 
 
 # ---- the GPU code path on a NumPy stand-in for CuPy (plumbing only: no CUDA) ------------------
@@ -536,6 +551,20 @@ class _FakeKernel:
             if vec:
                 assert int(p) % 4 == 0 and sigs.ctypes.data % 16 == 0
             out[:] = sim._agreement_xp(np, sigs, pairs.reshape(-1, 2))
+            return
+        if self.name.startswith("coherence_rows_"):
+            x, rows, x64, col_part, norm_part = args
+            d = int(self.name.rsplit("_", 1)[1])
+            assert block == (256,) and grid[0] == col_part.shape[0] == norm_part.shape[0]
+            assert x.dtype == np.float32 and x.flags.c_contiguous and x.shape == (int(rows), d)
+            assert x64.dtype == np.float64 and x64.flags.c_contiguous and x64.shape[1] == d
+            assert col_part.shape[1] == d and norm_part.shape[1] == 2
+            x64[: int(rows)] = x
+            norm2 = (x64[: int(rows)] ** 2).sum(axis=1)
+            for b in range(grid[0]):  # each block its rows (warps take rows 8 at a time)
+                mine = (np.arange(int(rows)) // 8) % grid[0] == b
+                col_part[b] += x64[: int(rows)][mine].sum(axis=0)
+                norm_part[b] += (norm2[mine].sum(), (norm2[mine] ** 2).sum())
             return
         assert self.name.startswith("knn_select_")
         sims, ld, rows, cols, row0, col0, k, vec, best = args
@@ -572,10 +601,52 @@ class _FakeStream:
         assert event.recorded
 
 
+def _host_matrix(ptr: int, rows: int, cols: int, ld: int) -> np.ndarray:
+    """The column-major rows x cols float64 matrix at host address ptr (leading dimension ld)."""
+    size = ld * (cols - 1) + rows
+    flat = np.ctypeslib.as_array((ctypes.c_double * size).from_address(ptr))
+    return np.lib.stride_tricks.as_strided(flat, shape=(rows, cols), strides=(8, 8 * ld))
+
+
+class _FakeCublas:
+    """cuBLAS's column-major strided-batched DGEMM on host memory (addresses from .ctypes)."""
+
+    CUBLAS_POINTER_MODE_HOST = 0
+    calls: ClassVar[list[tuple[int, ...]]] = []
+    mode = 0
+
+    @classmethod
+    def getPointerMode(cls, handle: int) -> int:  # cuBLAS names
+        return cls.mode
+
+    @classmethod
+    def setPointerMode(cls, handle: int, mode: int) -> None:
+        cls.mode = mode
+
+    @classmethod
+    def dgemmStridedBatched(cls, handle: int, ta: int, tb: int, m: int, n: int, k: int,
+                            alpha: int, a: int, lda: int, sa: int, b: int, ldb: int, sb: int,
+                            beta: int, c: int, ldc: int, sc: int, count: int) -> None:  # fmt: skip
+        assert cls.mode == cls.CUBLAS_POINTER_MODE_HOST
+        cls.calls.append((ta, tb, m, n, k, lda, sa, ldb, sb, ldc, sc, count))
+        al = ctypes.c_double.from_address(alpha).value
+        be = ctypes.c_double.from_address(beta).value
+        for i in range(count):
+            opa = _host_matrix(a + 8 * i * sa, *((m, k) if ta == 0 else (k, m)), lda)
+            opb = _host_matrix(b + 8 * i * sb, *((k, n) if tb == 0 else (n, k)), ldb)
+            opa, opb = (opa if ta == 0 else opa.T), (opb if tb == 0 else opb.T)
+            out = _host_matrix(c + 8 * i * sc, m, n, ldc)
+            out[...] = al * (opa @ opb) + (be * out if be != 0 else 0)  # beta 0: C unread
+
+
 class _FakeCupy:
     RawKernel = _FakeKernel
     cuda = types.SimpleNamespace(
-        Stream=_FakeStream, Event=_FakeEvent, get_current_stream=lambda: _FakeStream()
+        Stream=lambda non_blocking=False: _FakeStream(),
+        Event=_FakeEvent,
+        get_current_stream=lambda: _FakeStream(),
+        get_cublas_handle=lambda: 0,
+        cublas=_FakeCublas,
     )
 
     def __getattr__(self, name: str) -> object:
@@ -628,16 +699,58 @@ def test_gpu_code_path_on_numpy_stand_in(monkeypatch: pytest.MonkeyPatch) -> Non
     np.testing.assert_array_equal(idx, _brute_knn(big, 130)[0])
     cpu = sim.cluster_coherence(x, [np.arange(10)], background=50, device="cpu")
     gpu = sim.cluster_coherence(x, [np.arange(10)], background=50, device="gpu")
-    assert cpu.equals(gpu)
+    for c in cpu.columns:
+        np.testing.assert_allclose(gpu[c].to_numpy(), cpu[c].to_numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("streams", [1, 2])
+@pytest.mark.parametrize("cublas", [True, False])
+def test_gpu_coherence_path_on_numpy_stand_in(
+    streams: int, cublas: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU coherence (fused cast-and-sums kernel, batched DGEMM read column-major, slots,
+    tails, two streams, the fallback without the cuBLAS binding) against the float64 brute
+    force, on the NumPy stand-in."""
+    fake = _FakeCupy()
+    monkeypatch.setattr(sim, "_gpu_probe", (fake, ""))
+    monkeypatch.setattr(sim, "_kernels", {})
+    monkeypatch.setattr(sim, "_gram_fallback", None)
+    monkeypatch.setattr(_FakeCublas, "calls", [])
+    monkeypatch.setattr(sim, "_COHERENCE_STREAMS", streams)
+    if not cublas:
+        monkeypatch.setattr(fake, "cuda", types.SimpleNamespace(**{
+            k: v for k, v in vars(_FakeCupy.cuda).items() if k != "cublas"}))  # fmt: skip
+    rng = np.random.default_rng(12)
+    x = _unit(rng, 1000, 24)
+    x[:300] += 0.5  # a cluster
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    for batch, chunk_rows in ((8, 64), (16, 1000), (2048, 10)):
+        monkeypatch.setattr(sim, "_COHERENCE_BATCH", batch)
+        monkeypatch.setattr(sim, "_COHERENCE_CHUNK_GPU", chunk_rows * 24)
+        for n in (25, 100, 999, 1000):  # a tail of rows past the last block, or none
+            m, mean, std = sim._pair_stats(fake, x[:n], 16)
+            want_mean, want_std = _brute_pair_stats(x[:n])
+            assert m == n * (n - 1) // 2
+            assert mean == pytest.approx(want_mean, abs=1e-12)
+            assert std == pytest.approx(want_std, abs=1e-12)
+    if cublas:
+        assert sim._gram_fallback is None
+        # m = n = d, k = batch; A = block (lda = d), op(B) = Bᵀ; one slot per block
+        assert (0, 1, 24, 24, 8, 24, 8 * 24, 24, 8 * 24, 24, 24 * 24, 8) in _FakeCublas.calls
+    else:
+        assert sim._gram_fallback is not None
 
 
 def test_agreement_launch_shapes() -> None:
-    assert sim._agreement_launch(128, True) == (5, 8)  # 32 uint4 a row: a warp a pair
-    assert sim._agreement_launch(64, True) == (4, 16)
-    assert sim._agreement_launch(7, False) == (3, 32)
+    # 4 loads of each row a lane: 32 uint4 a row -> 8 lanes a pair, 32 pairs a block
+    assert sim._agreement_launch(128, True) == (3, 32)
+    assert sim._agreement_launch(64, True) == (2, 64)
+    assert sim._agreement_launch(256, True) == (4, 16)
+    assert sim._agreement_launch(7, False) == (1, 128)
+    assert sim._agreement_launch(4, False) == (0, 256)
     assert sim._agreement_launch(1, False) == (0, 256)
     assert sim._agreement_launch(0, False) == (0, 256)
     assert sim._agreement_launch(4096, False) == (5, 8)
-    assert sim._agreement_launch(128, True, 8) == (3, 32)
+    assert sim._agreement_launch(128, True, 32) == (5, 8)
     with pytest.raises(ConfigError):
         sim._agreement_launch(128, True, 3)

@@ -202,12 +202,20 @@ def _agreement_xp(xp: Any, sigs: Any, pairs: Any) -> Any:
     return out
 
 
+_AGREEMENT_LOADS = 4  # loads (uint4 or words) of each row a lane makes, by default
+
+
 def _agreement_launch(p: int, vec: bool, lanes: int | None = None) -> tuple[int, int]:
     """(log2 of the lanes per pair, pairs per block): by default the smallest power of two that
-    covers a row's loads (p/4 uint4 or p words) in one step, at most a warp."""
+    covers a row's loads (p/4 uint4 or p words) in ``_AGREEMENT_LOADS`` steps, at most a warp.
+
+    On the H200 (2026-11-30, 10M pairs of a 2M x 128 table) 8 lanes a pair (4 uint4 of each row a
+    lane) took 2.25 ms, 16 lanes 2.40, 4 lanes 2.55, a warp (the former default: one uint4 a
+    lane) 2.89: more independent loads in flight per lane, fewer shuffle steps."""
     if lanes is None:
         units = max((p // 4) if vec else p, 1)
-        lanes = min(32, 1 << (units - 1).bit_length())
+        per_lane = -(-units // _AGREEMENT_LOADS)
+        lanes = min(32, 1 << (per_lane - 1).bit_length())
     if lanes < 1 or lanes > 32 or lanes & (lanes - 1):
         raise ConfigError(f"lanes must be a power of two in 1..32, got {lanes}")
     lg = lanes.bit_length() - 1
@@ -712,7 +720,217 @@ def knn_cosine(
 
 
 _COHERENCE_CHUNK_CPU = 1 << 21  # float64 elements per chunk of rows cast at once (16 MiB)
-_COHERENCE_CHUNK_GPU = 1 << 24  # (128 MiB)
+_COHERENCE_CHUNK_GPU = 1 << 25  # (256 MiB: 131,072 rows at d = 256)
+_COHERENCE_BATCH = 2048  # rows per product of the GPU's batched Gram (a multiple of 8)
+_COHERENCE_STREAMS = 1  # 2: the next chunk's cast on a second stream, beside this chunk's products
+_COHERENCE_MAX_D = 1024  # widest rows for the GPU's fused cast-and-sums kernel (registers)
+_COHERENCE_GRID = 1024  # blocks of that kernel (each keeps its own partial sums)
+_gram_fallback: str | None = None  # why the batched cuBLAS call was not used (set once)
+
+# The GPU's single pass over a chunk of float32 rows: each warp takes whole rows (a lane reads
+# columns lane, lane + 32, ...: 128-byte loads), writes the row as float64 (the batched products'
+# input) and keeps, in float64, the running column sums of its rows (in registers, D / 32 a lane)
+# and of |x_i|² and |x_i|⁴ (the row's squares are summed across the warp with shuffles). At the
+# end the block's warps add their column sums in shared memory, one warp after another, and the
+# block adds its partial sums to its own slot of col_part / norm_part (so the chunks, launched in
+# order on one stream, accumulate there without atomics, and the result does not depend on timing).
+_COHERENCE_SRC = r"""
+#define D __D__
+#define NC ((D + 31) / 32)
+#define WARPS 8
+extern "C" __global__ void __launch_bounds__(256)
+coherence_rows___D__(const float* __restrict__ x, const long long rows,
+                     double* __restrict__ x64, double* __restrict__ col_part,
+                     double* __restrict__ norm_part) {
+    __shared__ double red[D];
+    __shared__ double red_n[2 * WARPS];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    double cs[NC];
+#pragma unroll
+    for (int c = 0; c < NC; ++c) cs[c] = 0.0;
+    double sq = 0.0, quad = 0.0;
+    for (long long i = (long long)blockIdx.x * WARPS + warp; i < rows;
+         i += (long long)gridDim.x * WARPS) {
+        const float* xr = x + i * D;
+        double* yr = x64 + i * D;
+        double s = 0.0;
+#pragma unroll
+        for (int c = 0; c < NC; ++c) {
+            const int j = c * 32 + lane;
+            if (j < D) {
+                const double v = (double)xr[j];
+                yr[j] = v;
+                cs[c] += v;
+                s += v * v;
+            }
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xFFFFFFFFu, s, off);
+        sq += s;
+        quad += s * s;
+    }
+    for (int j = threadIdx.x; j < D; j += blockDim.x) red[j] = 0.0;
+    __syncthreads();
+    for (int w = 0; w < WARPS; ++w) {
+        if (warp == w) {
+#pragma unroll
+            for (int c = 0; c < NC; ++c) {
+                const int j = c * 32 + lane;
+                if (j < D) red[j] += cs[c];
+            }
+        }
+        __syncthreads();
+    }
+    for (int j = threadIdx.x; j < D; j += blockDim.x) {
+        col_part[(long long)blockIdx.x * D + j] += red[j];
+    }
+    if (lane == 0) {
+        red_n[warp] = sq;
+        red_n[WARPS + warp] = quad;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double a = 0.0, b = 0.0;
+        for (int w = 0; w < WARPS; ++w) {
+            a += red_n[w];
+            b += red_n[WARPS + w];
+        }
+        norm_part[2 * blockIdx.x] += a;
+        norm_part[2 * blockIdx.x + 1] += b;
+    }
+}
+"""
+
+
+def _gram_batched(cupy: Any, buf: Any, products: int, batch: int, acc: Any) -> None:
+    """acc[b] += X_bᵀ X_b for the ``products`` blocks X_b of ``batch`` rows at the start of
+    ``buf`` (float64, C-contiguous (rows, d)): one strided-batched cuBLAS DGEMM. Read as
+    column-major, a block is the d x batch matrix X_bᵀ (leading dimension d), so the product is
+    op(A) = A, op(B) = Bᵀ with A = B = that block: m = n = d, k = batch."""
+    cublas = cupy.cuda.cublas
+    d = int(buf.shape[1])
+    handle = cupy.cuda.get_cublas_handle()
+    one = np.array(1.0, dtype=np.float64)  # host scalars (pointer mode HOST), alive for the call
+    mode = cublas.getPointerMode(handle)
+    host = getattr(cublas, "CUBLAS_POINTER_MODE_HOST", 0)
+    cublas.setPointerMode(handle, host)
+    try:
+        cublas.dgemmStridedBatched(
+            handle, 0, 1, d, d, batch, one.ctypes.data,
+            _device_ptr(buf), d, batch * d,
+            _device_ptr(buf), d, batch * d,
+            one.ctypes.data, _device_ptr(acc), d, d * d, products,
+        )  # fmt: skip
+    finally:
+        cublas.setPointerMode(handle, mode)
+
+
+def _coherence_geometry(n: int, d: int, batch: int) -> tuple[int, int, int]:
+    """(rows a chunk, products a chunk, blocks of the cast-and-sums kernel) for n rows of d."""
+    chunk = max(batch, (_COHERENCE_CHUNK_GPU // d) // batch * batch)
+    chunk = min(chunk, -(-n // batch) * batch)  # no bigger than the rows need
+    return chunk, chunk // batch, max(1, min(_COHERENCE_GRID, -(-chunk // 8)))
+
+
+def _gram_sums_gpu(
+    cupy: Any, x: Any, *, batch: int | None = None, streams: int | None = None
+) -> tuple[float, float, float, float]:
+    """(|Σ x_i|², Σ |x_i|², Σ |x_i|⁴, ‖XᵀX‖_F²) of float32 rows (n > d, d <= _COHERENCE_MAX_D).
+
+    Chunks of rows (``_COHERENCE_CHUNK_GPU`` float64 elements, a multiple of ``batch`` rows) are
+    cast to float64 by one kernel that also sums them (:data:`_COHERENCE_SRC`); the chunk's Gram
+    is then a strided-batched DGEMM over its blocks of ``batch`` rows, each block's d x d product
+    added to its own slot of ``acc`` (beta = 1), and the slots are summed once at the end. Against
+    one product over all the chunk's rows (k = 65,536 and a d x d output: a handful of output
+    tiles for the whole GPU), that is chunk / batch independent products to spread over the SMs.
+    Products are exact in float64 and sums are float64, as on the CPU. ``streams`` = 2 alternates
+    the chunks between two streams, each with its own buffers, so one chunk's cast can run beside
+    the other's products. The last chunk's rows past a whole block go through one plain product.
+    """
+    global _gram_fallback
+    n, d = int(x.shape[0]), int(x.shape[1])
+    kb = int(batch or _COHERENCE_BATCH)
+    ns = max(1, min(int(streams or _COHERENCE_STREAMS), 2))
+    chunk, products, grid = _coherence_geometry(n, d, kb)
+    kern = _kernel(cupy, _COHERENCE_SRC.replace("__D__", str(d)), f"coherence_rows_{d}")
+    lanes = []
+    for _ in range(min(ns, -(-n // chunk))):
+        lanes.append(
+            {
+                "buf": cupy.empty((chunk, d), dtype=cupy.float64),
+                "acc": cupy.zeros((products, d, d), dtype=cupy.float64),
+                "col": cupy.zeros((grid, d), dtype=cupy.float64),
+                "norm": cupy.zeros((grid, 2), dtype=cupy.float64),
+                "stream": cupy.cuda.Stream(non_blocking=True) if ns > 1 else None,
+            }
+        )
+    if ns > 1:  # the side streams start after the buffers are zeroed
+        ready = cupy.cuda.Event()
+        ready.record()
+        for lane in lanes:
+            lane["stream"].wait_event(ready)
+    for i, c0 in enumerate(range(0, n, chunk)):
+        lane = lanes[i % len(lanes)]
+        rows = min(chunk, n - c0)
+        full = rows // kb
+        buf, acc = lane["buf"], lane["acc"]
+        with _on(lane["stream"]):
+            kern(
+                (grid,),
+                (256,),
+                (x[c0 : c0 + rows], np.int64(rows), buf, lane["col"], lane["norm"]),
+            )
+            if full and _gram_fallback is None:
+                try:
+                    _gram_batched(cupy, buf, full, kb, acc)
+                except Exception as e:  # a CuPy without this binding: one product a block
+                    _gram_fallback = f"{type(e).__name__}: {e}"
+                    log.warning("similarity: batched cuBLAS Gram unavailable (%s)", e)
+            if full and _gram_fallback is not None:
+                for b in range(full):
+                    blk = buf[b * kb : (b + 1) * kb]
+                    acc[b] += cupy.matmul(blk.T, blk)
+            if rows > full * kb:
+                tail = buf[full * kb : rows]
+                acc[0] += cupy.matmul(tail.T, tail)
+    if ns > 1:
+        cur = cupy.cuda.get_current_stream()
+        for lane in lanes:
+            done = cupy.cuda.Event()
+            done.record(lane["stream"])
+            cur.wait_event(done)
+    gram = lanes[0]["acc"].sum(axis=0)
+    col = lanes[0]["col"].sum(axis=0)
+    norm = lanes[0]["norm"].sum(axis=0)
+    for lane in lanes[1:]:
+        gram += lane["acc"].sum(axis=0)
+        col += lane["col"].sum(axis=0)
+        norm += lane["norm"].sum(axis=0)
+    sums = cupy.asnumpy(cupy.stack([col @ col, norm[0], norm[1], (gram * gram).sum()]))
+    return float(sums[0]), float(sums[1]), float(sums[2]), float(sums[3])
+
+
+def _gram_sums(xp: Any, x: Any, tile: int) -> tuple[float, float, float, float]:
+    """(|Σ x_i|², Σ |x_i|², Σ |x_i|⁴, ‖XᵀX‖_F²) in float64: rows cast chunk by chunk (at least
+    ``tile`` rows, ``_COHERENCE_CHUNK_CPU`` / ``_COHERENCE_CHUNK_GPU`` float64 elements), one
+    product a chunk. The CPU's path; the GPU's for rows that are not float32 or wider than
+    ``_COHERENCE_MAX_D``."""
+    n, d = int(x.shape[0]), int(x.shape[1])
+    budget = _COHERENCE_CHUNK_CPU if xp is np else _COHERENCE_CHUNK_GPU
+    chunk = max(tile, budget // max(d, 1))
+    gram = xp.zeros((d, d), dtype=xp.float64)
+    col_sum = xp.zeros(d, dtype=xp.float64)
+    sq = xp.zeros((), dtype=xp.float64)
+    quad = xp.zeros((), dtype=xp.float64)
+    for c0 in range(0, n, chunk):
+        xc = x[c0 : c0 + chunk].astype(xp.float64)
+        norm2 = (xc * xc).sum(axis=1)
+        gram += xp.matmul(xc.T, xc)
+        col_sum += xc.sum(axis=0)
+        sq += norm2.sum()
+        quad += (norm2 * norm2).sum()
+    return float(col_sum @ col_sum), float(sq), float(quad), float((gram * gram).sum())
 
 
 def _pair_stats(xp: Any, x: Any, tile: int) -> tuple[int, float, float]:
@@ -721,10 +939,13 @@ def _pair_stats(xp: Any, x: Any, tile: int) -> tuple[int, float, float]:
     Without forming the n² products: with s = Σ x_i and G = Xᵀ X (d x d),
     Σ_{i<j} x_i·x_j = (|s|² − Σ |x_i|²) / 2 and Σ_{i<j} (x_i·x_j)² = (‖G‖_F² − Σ |x_i|⁴) / 2,
     so the work is O(n d²) (O(n² d) through the n x n Gram matrix when n <= d, the smaller). All in
-    float64 (the rows are cast chunk by chunk: at least ``tile`` rows, 16 MiB of float64 on the CPU,
-    128 MiB on the GPU), so the subtractions lose nothing a float32 product would keep: the result
-    is within ~1e-12 of the float64 brute force (the float32 tiles of :func:`_pair_stats_tiled`
-    were within ~1e-7).
+    float64 (the rows are cast chunk by chunk; :func:`_gram_sums`, and on the GPU
+    :func:`_gram_sums_gpu`, which computes G as a batched product), so the subtractions lose
+    nothing a float32 product would keep: the result is within ~1e-12 of the float64 brute force
+    (the float32 tiles of :func:`_pair_stats_tiled` were within ~1e-7). Float32 products
+    (measured on the CPU, blocks of 256 to 4096 rows, sums of blocks in float64) were off by up to
+    ~1e-8 in the standard deviation of random unit rows and ~1e-2 (relative) for rows packed
+    around one direction (std 1e-3 at mean 0.995), 1e-5 with the rows centred first: not kept.
     """
     n, d = int(x.shape[0]), int(x.shape[1])
     m = n * (n - 1) // 2
@@ -736,21 +957,12 @@ def _pair_stats(xp: Any, x: Any, tile: int) -> tuple[int, float, float]:
         total = float(upper.sum())
         total_sq = float((upper * upper).sum())
     else:
-        budget = _COHERENCE_CHUNK_CPU if xp is np else _COHERENCE_CHUNK_GPU
-        chunk = max(tile, budget // max(d, 1))
-        gram = xp.zeros((d, d), dtype=xp.float64)
-        col_sum = xp.zeros(d, dtype=xp.float64)
-        sq = xp.zeros((), dtype=xp.float64)
-        quad = xp.zeros((), dtype=xp.float64)
-        for c0 in range(0, n, chunk):
-            xc = x[c0 : c0 + chunk].astype(xp.float64)
-            norm2 = (xc * xc).sum(axis=1)
-            gram += xp.matmul(xc.T, xc)
-            col_sum += xc.sum(axis=0)
-            sq += norm2.sum()
-            quad += (norm2 * norm2).sum()
-        total = (float(col_sum @ col_sum) - float(sq)) / 2
-        total_sq = (float((gram * gram).sum()) - float(quad)) / 2
+        if xp is not np and x.dtype == np.float32 and d <= _COHERENCE_MAX_D:
+            col_sq, sq, quad, frob2 = _gram_sums_gpu(xp, xp.ascontiguousarray(x))
+        else:
+            col_sq, sq, quad, frob2 = _gram_sums(xp, x, tile)
+        total = (col_sq - sq) / 2
+        total_sq = (frob2 - quad) / 2
     mean = total / m
     var = max(total_sq / m - mean * mean, 0.0)
     return m, mean, var**0.5
