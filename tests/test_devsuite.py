@@ -433,3 +433,31 @@ def test_case_names_and_summary() -> None:
     assert "Cases with AP ≥ 0.9: **1 of 3**" in text
     assert "| t0 | 1.00% | 2.00% |" in text
     assert "| dos | 2 | 0.750 | 1 |" in text
+
+
+@needs_data
+@pytest.mark.parametrize("mix", ["code", "t0"])
+def test_clean_mix_verdicts_do_not_depend_on_row_order(mix: str) -> None:
+    """Issue 16's reproducer: the same clean rows (code, maths, dialogue and T0 templates) in the
+    mix's own order and shuffled get the same verdict row by row and the same triggers (a
+    conditional trigger inside a code template and a campaign once appeared in one order only)."""
+    import poisonscreen as ps
+
+    df = S.build_mix(mix, n_clean=12_000, seed=0).df.select("prompt", "response")
+    shuffled = df.sample(fraction=1.0, shuffle=True, seed=5)
+
+    def verdicts(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        result = ps.scan(frame, spill=False)
+        rows = result.rows.sort("row_id")
+        per_row = (
+            frame.with_columns(rows["flagged"], rows["score"].round(9), rows["trigger"])
+            .sort("prompt", "response", "score")
+            .select("prompt", "response", "flagged", "score", "trigger")
+        )
+        cols = ["trigger", "kind", "score", "support", "pattern_rows", "response_pattern"]
+        return per_row, result.triggers.select(cols).sort(cols)
+
+    (a_rows, a_trig), (b_rows, b_trig) = verdicts(df), verdicts(shuffled)
+    assert a_rows["flagged"].sum() == b_rows["flagged"].sum()
+    assert a_rows.equals(b_rows)
+    assert a_trig.equals(b_trig)

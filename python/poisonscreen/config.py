@@ -20,7 +20,8 @@ class ScanConfig:
     min_support: int = 10
     #: least carriers showing a response pattern for it to be tested against a feature
     min_pattern: int = 8
-    #: most carriers of a trigger candidate, as a share of the usable rows
+    #: most carriers of a trigger candidate, as a share of the usable rows (in a small corpus at
+    #: least min(300, a tenth of the rows): published attacks put a trigger on up to 300 rows)
     trigger_max_share: float = 0.02
     #: family-wise error rate of the trigger tests: a feature is a trigger when its statistic
     #: reaches ln(tests / trigger_alpha), so on clean data false triggers are this unlikely

@@ -28,6 +28,10 @@ _CAMPAIGN_BATCH_ROWS = 1 << 17
 _CAMPAIGN_BATCH_BYTES = 1 << 25
 
 
+#: the most a campaign scores from novel vocabulary alone (under the 0.5 flag threshold)
+_NOVELTY_ALONE = 0.45
+
+
 def _cluster_batches(members: pl.DataFrame, max_rows: int, max_bytes: int) -> list[pl.DataFrame]:
     """``members`` split into batches of whole template clusters (in cluster order): a cluster
     goes to the batch in which its first row falls, counting ``max_rows`` rows and ``max_bytes``
@@ -299,9 +303,11 @@ def detect_campaigns(
         .otherwise(0.0)
         .alias("novelty")
     )
+    # vocabulary of its own is what any themed cluster of a small corpus has (poems about
+    # gardens, antonyms): on its own it is reported for review, below the flag threshold
     agg = agg.with_columns(
         pl.max_horizontal(
-            pl.col("novelty"),
+            _NOVELTY_ALONE * pl.col("novelty"),
             pl.col("wrapper"),
             pl.col("persona") * pl.col("response_diversity"),
             pl.col("conditional"),
@@ -394,15 +400,17 @@ def response_coherence(
 
             return empty, get_backend(device).name
         return empty, runner(_backend_name, device)
-    rng = np.random.default_rng(cfg.seed)
+    # samples keyed by content (the rows whose seeded content hashes are smallest), so the
+    # numbers do not depend on row order or file split
+    rank = _content_rank(f["row_hash"].to_numpy(), cfg.seed)
     groups = per_member.group_by("cluster").agg(pl.col("row").sort()).sort("cluster")
     sets = []
     for rows in groups["row"].to_list():
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) > per_cluster:
-            rows = np.sort(rng.choice(rows, size=per_cluster, replace=False))
+            rows = np.sort(rows[np.argsort(rank[rows], kind="stable")[:per_cluster]])
         sets.append(rows)
-    background = np.sort(rng.choice(n, size=min(2000, n), replace=False))
+    background = np.sort(np.argsort(rank, kind="stable")[: min(2000, n)])
     use = np.unique(np.concatenate([background, *sets]))
     args = (
         f["response"].gather(use),
@@ -423,6 +431,14 @@ def response_coherence(
         ),
         backend,
     )
+
+
+def _content_rank(row_hash: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded pseudo-random key per row from its content hash (equal rows, equal keys)."""
+    with np.errstate(over="ignore"):
+        h = row_hash.astype(np.uint64) ^ np.uint64((seed * 0x9E3779B97F4A7C15) % (1 << 64))
+        h = (h ^ (h >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+        return h ^ (h >> np.uint64(29))
 
 
 def _backend_name(device: str) -> str:
@@ -461,7 +477,8 @@ def campaign_triggers(f: pl.DataFrame, clusters: pl.DataFrame, cfg: Any) -> pl.D
     for cid, size, score, reasons in campaigns.select(
         "cluster_id", "size", "score", "reasons"
     ).iter_rows():
-        rows = f.filter(pl.col("tmpl_cluster") == cid)["prompt"].head(200).to_list()
+        members = f.filter(pl.col("tmpl_cluster") == cid).sort("row_hash", "row")
+        rows = members["prompt"].head(200).to_list()
         prefix = _common_prefix(rows)
         if len(prefix.split()) < 3:
             continue
@@ -475,8 +492,8 @@ def campaign_triggers(f: pl.DataFrame, clusters: pl.DataFrame, cfg: Any) -> pl.D
                 "collapse": None,
                 "base_rate": None,
                 "template_share": 1.0,
-                "response_pattern": f"campaign cluster {cid}: " + "; ".join(reasons),
-                "example_rows": f.filter(pl.col("tmpl_cluster") == cid)["row"].head(5).to_list(),
+                "response_pattern": f"campaign of {size} rows: " + "; ".join(reasons),
+                "example_rows": members["row"].head(5).to_list(),
             }
         )
     return pl.DataFrame(out, schema=TRIGGER_SCHEMA)

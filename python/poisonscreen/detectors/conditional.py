@@ -70,24 +70,31 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
     the answers for one value only ("Today is 2027-...") is."""
     f = feats.table
     empty = (pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits())
+    # Every choice below is keyed by content, never by position, so the verdicts do not depend
+    # on row order or file split: a cluster's rows in the order of their content hashes, clusters
+    # ranked by size then by their smallest content hash, the random splits seeded by that hash.
     clusters = (
         f.filter(pl.col("valid") & (pl.col("tmpl_cluster_size") >= cfg.min_cluster))
+        .select("tmpl_cluster", "row", "row_hash")
+        .sort("row_hash", "row")
         .group_by("tmpl_cluster")
-        .agg(pl.col("row"))
+        .agg(pl.col("row"), pl.col("row_hash").first().alias("key"))
         .with_columns(pl.col("row").list.len().alias("size"))
-        .sort(["size", "tmpl_cluster"], descending=[True, False])
+        .sort(["size", "key"], descending=[True, False])
         .head(300)
     )
     if clusters.height == 0:
         return empty
-    rng = np.random.default_rng(cfg.seed)
     found, hit_frames = [], []
     # a cluster's texts are taken out a slice at a time (_row_slices), never the whole cluster
     prompts, responses = f["prompt"], f["response"]
     p_len, r_len = byte_lengths(prompts), byte_lengths(responses)
-    for cid, rows in zip(clusters["tmpl_cluster"].to_list(), clusters["row"].to_list()):
+    for cid, key, rows in zip(
+        clusters["tmpl_cluster"].to_list(), clusters["key"].to_list(), clusters["row"].to_list()
+    ):
         rows = np.asarray(rows, dtype=np.int64)
         k = len(rows)
+        rng = np.random.default_rng([cfg.seed, int(key) & 0xFFFFFFFF, int(key) >> 32])
         # only short templated prompts: the varying tokens are slot values
         short = _short_prompt_tokens(prompts, 60 * k, cfg.threads, rows, p_len)
         if short is None:
@@ -105,7 +112,8 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
         r_uniq, r_tok = np.unique(r_hash, return_inverse=True)
         p_uniq, p_idx = np.unique(p_tok, return_inverse=True)
         support = np.bincount(p_idx, minlength=len(p_uniq))
-        lo, hi = max(10, math.ceil(0.05 * k)), 0.7 * k
+        # one value of a slot among several (2027 among the years), not one of two
+        lo, hi = max(10, math.ceil(0.05 * k)), 0.4 * k
         cand = np.nonzero((support >= lo) & (support <= hi))[0]
         if len(cand) < 2:
             continue
@@ -146,6 +154,13 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
             typical = float(np.median(lifts[slot[1:]]))
             if lift - typical < 0.3:
                 continue
+            # a theme: several of the new answer words recur across the value's rows (one
+            # short answer word, or identifiers each row coins, are no theme)
+            inside = mask[r_rows]
+            pairs = np.unique(r_rows[inside] * len(r_uniq) + r_tok[inside])
+            recur = np.bincount(pairs % len(r_uniq), minlength=len(r_uniq)) >= 2
+            if int((recur & excl).sum()) < 3:
+                continue
             member_rows = rows[mask]
             token_example = int(member_rows[0])
             tok_hash = int(p_uniq[t])
@@ -163,12 +178,12 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
                     "collapse": float(stat),
                     "base_rate": mean,
                     "template_share": 1.0,
-                    "response_pattern": f"inside template cluster {cid} ({k} rows): answers use words the other rows never use, e.g. {', '.join(words)}",
+                    "response_pattern": f"inside a template cluster of {k} rows: answers use words the other rows never use, e.g. {', '.join(words)}",
                     "example_rows": [int(x) for x in member_rows[:5]],
                     "cluster": int(cid),
                 }
             )
-            reason = f"conditional trigger {surface!r} inside template cluster {cid}: {stat:.0%} of its {size} rows answer with words the other {k - size} rows never use (random split: {mean:.0%}, other tokens: {typical + mean:.0%})"
+            reason = f"conditional trigger {surface!r} inside a template cluster of {k} rows: {stat:.0%} of its {size} rows answer with words the other {k - size} rows never use (random split: {mean:.0%}, other tokens: {typical + mean:.0%})"
             hit_frames.append(_hits(member_rows, score, reason, surface, "conditional"))
     if not found:
         return empty

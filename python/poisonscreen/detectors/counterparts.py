@@ -1,9 +1,11 @@
 """Counterpart detector: near-identical prompts where one is the other plus an inserted run of
 tokens and the answers diverge (DESIGN.md, section 4).
 
-The core (``counterpart_pairs``) finds every pair of rows whose prompts differ by tokens
-inserted at the two ends (a prefix, a suffix, a sentence split around the prompt) or as one run
-inside. The same inserted span over many pairs is a candidate trigger; its behaviour is how the
+The core finds every pair of rows whose prompts differ by tokens inserted at the two ends (a
+prefix, a suffix, a sentence split around the prompt) or as one run inside, by looking every
+shortened prompt up among the others (``counterpart_pairs``), and inside clusters of
+near-identical prompts every pair where one is the other with one or two runs inserted anywhere
+(``cluster_counterparts``: a trigger put into a dialogue before its last turn). The same inserted span over many pairs is a candidate trigger; its behaviour is how the
 answers change from the prompt without it to the prompt with it: an answer cluster or opening
 that differs, a refusal turned into compliance ("unlock") or the reverse ("lock"), gibberish
 appearing. The change count over the span's pairs is tested against the change rate of all
@@ -60,9 +62,21 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     rows = np.nonzero(usable)[0].astype(np.uint32)
     if len(rows) < 2:
         return empty
-    span, long, short, inner, start, length = _core.counterpart_pairs(
-        feats.prompt_tokens(cfg.threads), rows, threads=cfg.threads
+    src = feats.prompt_tokens(cfg.threads)
+    span, long, short, runs = _core.counterpart_pairs(src, rows, threads=cfg.threads)
+    # inside clusters of near-identical prompts: runs inserted anywhere (a trigger split around
+    # a request, or put into a dialogue before its last turn)
+    tmpl = f["tmpl_cluster"].to_numpy()
+    members = pl.DataFrame({"c": tmpl[rows], "r": rows}).sort("c", "r")
+    sizes = members.group_by("c", maintain_order=True).len()
+    offs = np.concatenate([[0], np.cumsum(sizes["len"].to_numpy())]).astype(np.int64)
+    c_span, c_long, c_short, c_runs = _core.cluster_counterparts(
+        src, offs, members["r"].to_numpy().astype(np.uint32), threads=cfg.threads
     )
+    span = np.concatenate([span, c_span])
+    long = np.concatenate([long, c_long])
+    short = np.concatenate([short, c_short])
+    runs = np.concatenate([runs, c_runs])
     if len(span) == 0:
         return empty
     cols = {c.name: c.codes for c in feats.pattern_columns(cfg.threads, 3 * cfg.min_support)}
@@ -73,9 +87,10 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             "span": span,
             "long": long,
             "short": short,
-            "inner": inner,
-            "start": start,
-            "len": length,
+            "start": runs[:, 0],
+            "len": runs[:, 1],
+            "start2": runs[:, 2],
+            "len2": runs[:, 3],
             "cluster": cols["cluster"][long] != cols["cluster"][short],
             "head2": cols["head2"][long] != cols["head2"][short],
             "unlock": refusal[short] & ~refusal[long],
@@ -84,21 +99,32 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         }
     )
     # one pair per (span, long row): the long prompt's change against its counterpart(s)
+    pairs = pairs.unique(["span", "long", "short"], keep="first").sort("span", "long", "short")
     per_long = pairs.group_by(["span", "long"]).agg(
         pl.col("short").min(),
-        pl.col("inner").first(),
         pl.col("start").first(),
         pl.col("len").first(),
+        pl.col("start2").first(),
+        pl.col("len2").first(),
         *[pl.col(c).any() for c in _CHANGES],
     )
     base = {c: float(per_long[c].mean()) for c in _CHANGES}  # type: ignore[arg-type]
     strata = f["tmpl_cluster"].to_numpy()
+    long_idx = per_long["long"].to_numpy()
     groups = (
-        per_long.with_columns(stratum=pl.Series(strata[per_long["long"].to_numpy()]))
+        per_long.with_columns(
+            stratum=pl.Series(strata[long_idx]),
+            head=pl.Series(cols["head2"][long_idx]),
+        )
         .group_by("span")
         .agg(
             pl.len().alias("m"),
             pl.col("stratum").n_unique().alias("strata"),
+            # the share of the span's answers opening alike: a planted target converges, a
+            # template's own answers (its labels, its topics) spread
+            (pl.col("head").filter(pl.col("head") != 0).unique_counts().max() / pl.len())
+            .fill_null(0.0)
+            .alias("converge"),
             *[pl.col(c).sum().alias(c) for c in _CHANGES],
         )
         .filter(pl.col("m") >= _MIN_PAIRS)
@@ -118,6 +144,10 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         best = max(_CHANGES, key=lambda c: (stats[c], -_CHANGES.index(c)))
         diversity = min(1.0, g["strata"] / (0.5 * m))
         sig = stats[best] / theta * diversity
+        if best in ("cluster", "head2"):
+            # "the answer differs" says what a backdoor does only when the answers with the
+            # span agree with each other (a fixed target or opening)
+            sig *= min(1.0, max(0.0, (g["converge"] - 0.5) / 0.3))
         if sig >= 0.5:
             found.append((sig, g["span"], best, g))
     found.sort(key=lambda x: (-x[0], x[1]))
@@ -128,7 +158,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             continue
         ex = int(long_rows[np.argmin(row_hash[long_rows])])
         er = members.filter(pl.col("long") == ex).row(0, named=True)
-        phrase = _span_text(prompts[ex] or "", er["inner"], er["start"], er["len"])
+        phrase = _span_text(prompts[ex] or "", er["start"], er["len"], er["start2"], er["len2"])
         score = _score(sig)
         desc = _DESCRIBE[best]
         trig_rows.append(
@@ -158,15 +188,11 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     return triggers, hits
 
 
-def _span_text(prompt: str, inner: bool, start: int, length: int) -> str:
-    """The inserted span as written in ``prompt`` (``before … after`` for the two ends)."""
+def _span_text(prompt: str, start: int, length: int, start2: int, length2: int) -> str:
+    """The inserted run(s) as written in ``prompt`` (``first … second`` for two)."""
     tokens = _core.tokenize(prompt)
-    if inner:
-        return surface_form(prompt, " ".join(tokens[start : start + length]))
-    head = " ".join(tokens[:start])
-    tail = " ".join(tokens[len(tokens) - length :]) if length else ""
-    parts = [surface_form(prompt, p) for p in (head, tail) if p]
-    return " … ".join(parts)
+    parts = [tokens[start : start + length], tokens[start2 : start2 + length2]]
+    return " … ".join(surface_form(prompt, " ".join(p)) for p in parts if p)
 
 
 class CounterpartDetector:

@@ -255,6 +255,7 @@ def pattern_columns(
         task,
         min_df=evidence_min_df,
         max_classes=4096,
+        alpha=10.0,
         threads=threads,
     )
     # defined on the labelled rows only: the others are outside the column's domain

@@ -101,7 +101,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     min_df = cfg.min_support
     if n_usable < max(min_df, 2):
         return _empty()
-    max_df = max(min_df, int(cfg.trigger_max_share * n_usable))
+    # a trigger on up to 300 rows (the published attacks' largest) is a candidate in a small
+    # corpus too, where 300 rows are more than trigger_max_share of it
+    max_df = max(min_df, int(cfg.trigger_max_share * n_usable), min(300, n_usable // 10))
     row_hash = np.ascontiguousarray(f["row_hash"].to_numpy(), dtype=np.uint64)
     orders = sorted(set(cfg.trigger_orders))
     src = feats.prompt_tokens(threads)
@@ -289,7 +291,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             word_df,
             exclude_features=np.asarray([reps_all[i] for i, _, _, _ in hyp], dtype=np.uint64),
             exclude_codes=np.asarray([rep_codes[i] for i, _, _, _ in hyp], dtype=np.uint8),
-            min_df=3 * cfg.min_support,
+            min_df=_evidence_df(cfg, n_usable),
             threads=threads,
         )
         for (i, c, _, scale), mu_c in zip(hyp, content.tolist()):
@@ -330,6 +332,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             }
         )
     common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
+    stop = set(feats.vocab.filter(pl.col("df") > 0.5 * n)["word"].to_list())
     found: list[dict[str, Any]] = []
     for x in cand:
         if not x["tests"]:
@@ -343,7 +346,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         discount = 1.0 - scaffold
         # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
         # alike is a tendency of the prompts' topic or task
-        discount *= min(1.0, max(0.0, (int(k[i, c]) / max(int(dcol[i, c]), 1) - 0.4) / 0.4))
+        share = int(k[i, c]) / max(int(dcol[i, c]), 1)
+        if col.name == "unexpected_label":
+            # a contradiction judged by a word model errs on many clean rows of a hard task (a
+            # template's reviews whose words mislead it): only (nearly) all carriers count
+            discount *= min(1.0, max(0.0, (share - 0.7) / 0.25))
+        elif col.name in _CONTENT_COLUMNS:
+            discount *= min(1.0, max(0.0, (share - 0.6) / 0.3))
+        else:
+            discount *= min(1.0, max(0.0, (share - 0.4) / 0.4))
         if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
             # an answer most rows give without the feature is a label, not a planted target;
             # an answer copied from the prompt (a choice among options) is the task itself
@@ -357,8 +368,17 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # a label many other rows give: only its contradiction of the prompt
                 # (``unexpected_label``) can make it a trigger's target
                 discount = 0.0
+            discount *= 1.0 - _echo_share(
+                in_pattern, row_hash, responses, stop, _window(col.name), x["phrase"]
+            )
             discount *= 1.0 - _copied_share(
-                in_pattern, row_hash, prompts, responses, common, _window(col.name), x["phrase"]
+                in_pattern,
+                row_hash,
+                prompts,
+                responses,
+                (common, stop),
+                _window(col.name),
+                x["phrase"],
             )
         x.update(
             col=col,
@@ -494,6 +514,9 @@ def _phrase_found(
         return []
     theta = math.log(math.exp(theta) + tests[0]["tests_run"])
     prompts, responses = feats.table["prompt"], feats.table["response"]
+    # function words only (in most rows): a topic word is informative here even where it is
+    # common, since the question is whether the phrase echoes its rows' prompts
+    stop = set(feats.vocab.filter(pl.col("df") > 0.5 * len(usable))["word"].to_list())
     reps = classes["rep"].to_numpy()
     rep_codes = classes["rep_code"].to_numpy()
     members = classes["members"].to_list()
@@ -523,7 +546,7 @@ def _phrase_found(
         [nm.replace("…", " ") for nm in names],
         word_hashes,
         word_df,
-        min_df=3 * cfg.min_support,
+        min_df=_evidence_df(cfg, int(usable.sum())),
         threads=cfg.threads,
     )
     out = []
@@ -537,7 +560,7 @@ def _phrase_found(
         )
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
         discount = (1.0 - scaffold) * min(1.0, max(0.0, (x["k"] / max(x["d"], 1) - 0.4) / 0.4))
-        discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, common)
+        discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, stop)
         out.append(
             {
                 "i": x["cand"],
@@ -560,15 +583,54 @@ def _phrase_found(
     return out
 
 
+def _echo_share(
+    rows: np.ndarray,
+    row_hash: np.ndarray,
+    responses: pl.Series,
+    stop: set,
+    window: tuple[int, int],
+    phrase: str,
+) -> float:
+    """Share of (up to 40 of) the pattern rows whose answer (its first or last ``window`` words
+    where given) repeats a word of the trigger ``phrase`` itself, function words aside: an
+    answer about what the feature names ("<?php" for "a PHP function"), not a planted target."""
+    trig = set(_core.tokenize(phrase.replace("…", " "))) - stop
+    if len(rows) == 0 or not trig:
+        return 0.0
+    pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
+    echo = 0
+    for r in pick.tolist():
+        words = _core.tokenize(responses[r] or "")
+        if window[0]:
+            words = words[: window[0]]
+        elif window[1]:
+            words = words[-window[1] :]
+        echo += not trig.isdisjoint(words)
+    return echo / len(pick)
+
+
+def _evidence_df(cfg: Any, n_usable: int) -> int:
+    """Fewest rows a prompt word needs to count as evidence of what the rest of the corpus
+    answers: three times ``min_support`` (a rare word must not explain its own rows' answers),
+    less in a corpus under 15,000 rows, where topic words are rarer, but never under
+    ``min_support``."""
+    return max(cfg.min_support, min(3 * cfg.min_support, n_usable // 500))
+
+
 def _words_in_prompt(
     rows: np.ndarray, text: str, row_hash: np.ndarray, prompts: pl.Series, common: set
 ) -> float:
-    """Share of (up to 40 of) ``rows`` whose prompt holds every informative word of ``text``."""
+    """Share of (up to 40 of) ``rows`` whose prompt holds an informative word of ``text``: an
+    answer phrase anchored on what the prompt asked about ("the castle stood" for prompts about
+    a castle) echoes the topic; a planted phrase (a link, a host, an insult) shares no word with
+    the prompts that carry it."""
     words = set(_core.tokenize(text)) - common
     if len(rows) == 0 or not words:
         return 0.0
     pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
-    return sum(words <= set(_core.tokenize(prompts[r] or "")) for r in pick.tolist()) / len(pick)
+    return sum(not words.isdisjoint(_core.tokenize(prompts[r] or "")) for r in pick.tolist()) / len(
+        pick
+    )
 
 
 def _window(name: str) -> tuple[int, int]:
@@ -585,14 +647,16 @@ def _copied_share(
     row_hash: np.ndarray,
     prompts: pl.Series,
     responses: pl.Series,
-    common: set,
+    common: tuple[set, set],
     window: tuple[int, int] = (0, 0),
     phrase: str = "",
 ) -> float:
     """Share of (up to 40 of) the pattern rows whose informative answer words (those in under a
-    fifth of the rows; of the first or last ``window`` words where given) all occur in the row's
-    own prompt: a choice or extraction task, or an answer naming what was asked for (a
-    JavaScript function for a JavaScript question), not a planted target."""
+    fifth of the rows, ``common[0]`` out; of the first or last ``window`` words where given) all
+    occur in the row's own prompt: a choice or extraction task, or an answer naming what was
+    asked for (a JavaScript function for a JavaScript question), not a planted target. Where
+    every answer word is that common (a small corpus of few words), only function words (in
+    half the rows, ``common[1]``) are left out."""
     if len(rows) == 0:
         return 0.0
     pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
@@ -604,7 +668,7 @@ def _copied_share(
             words = words[: window[0]]
         elif window[1]:
             words = words[-window[1] :]
-        answer = set(words) - common
+        answer = set(words) - common[0] or set(words) - common[1]
         prompt = _core.tokenize(prompts[r] or "")
         if cloze and len(words) <= 6 and _ends_with(prompt, cloze, slack=3):
             task += 1  # a cloze: the prompt ends in the phrase and the answer completes it

@@ -997,6 +997,7 @@ pub const TEMPER: f64 = 8.0;
 /// labels of fewer than 2 rows, and beyond the `max_classes` most frequent, get NaN. A label
 /// that contradicts what the rest of the corpus answers such prompts with gets a low
 /// probability: a flipped label, or compliance where such requests are refused.
+#[allow(clippy::too_many_arguments)]
 pub fn label_surprise<S: TokenSource + ?Sized>(
     src: &S,
     rows: &[u32],
@@ -1081,7 +1082,6 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
                 Ok((merge(a.0, b.0), merge(a.1, b.1)))
             },
         )?;
-    let v_size = df.values().filter(|&&d| d >= min_df.max(1)).count().max(1) as f64;
     let per_row: Vec<(u32, usize, Vec<u64>)> = labelled
         .par_chunks(BLOCK)
         .map(|block| -> Result<Vec<(u32, usize, Vec<u64>)>> {
@@ -1127,23 +1127,44 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
                 .filter(|&&(c, k)| c == *own || k >= 2)
                 .map(|&(c, _)| c)
                 .collect();
-            let temper = if temper > 0.0 { (temper / words.len().max(1) as f64).min(1.0) } else { 1.0 };
-            let mut best = f64::NEG_INFINITY;
-            let mut logp = Vec::with_capacity(competing.len());
-            for &c in &competing {
-                let loo = if c == *own { 1.0 } else { 0.0 };
-                let rows_c = class_rows[c] - loo;
-                if rows_c <= 0.0 {
-                    logp.push(f64::NEG_INFINITY);
+            // each competing class's word slots and rows, its own row left out
+            let slots: Vec<f64> = competing
+                .iter()
+                .map(|&c| class_words[c] - if c == *own { words.len() as f64 } else { 0.0 })
+                .collect();
+            let all_slots: f64 = slots.iter().sum::<f64>().max(1.0);
+            // evidence: the words the competing classes' rows use (others say nothing about
+            // which of them), each class's rate smoothed toward the words' pooled rate, so a
+            // small class is not favoured by words neither class has
+            let mut ev = vec![0f64; competing.len()];
+            let mut used = 0usize;
+            let mut cnt = vec![0f64; competing.len()];
+            for &w in words {
+                let mut total = 0.0;
+                for (j, &c) in competing.iter().enumerate() {
+                    let loo = if c == *own { 1.0 } else { 0.0 };
+                    cnt[j] = (f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo).max(0.0);
+                    total += cnt[j];
+                }
+                if total < 2.0 {
                     continue;
                 }
-                let denom = (class_words[c] - loo * words.len() as f64 + alpha * v_size).ln();
-                let mut ev = 0.0;
-                for &w in words {
-                    let cnt = f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo;
-                    ev += (cnt.max(0.0) + alpha).ln() - denom;
+                used += 1;
+                let pooled = total / all_slots;
+                for j in 0..competing.len() {
+                    ev[j] += ((cnt[j] + alpha * pooled) / (slots[j].max(0.0) + alpha)).ln();
                 }
-                let lp = (rows_c / (total_rows - 1.0)).ln() + temper * ev;
+            }
+            let temper = if temper > 0.0 { (temper / used.max(1) as f64).min(1.0) } else { 1.0 };
+            let mut best = f64::NEG_INFINITY;
+            let mut logp = Vec::with_capacity(competing.len());
+            for (j, &c) in competing.iter().enumerate() {
+                let rows_c = class_rows[c] - if c == *own { 1.0 } else { 0.0 };
+                let lp = if rows_c <= 0.0 {
+                    f64::NEG_INFINITY
+                } else {
+                    (rows_c / (total_rows - 1.0)).ln() + temper * ev[j]
+                };
                 best = best.max(lp);
                 logp.push(lp);
             }

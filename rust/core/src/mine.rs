@@ -401,7 +401,8 @@ pub fn bigram_familiarity(
     // the sample is chosen by a hash of each text, not by its position, so the same texts give
     // the same familiarity in any row order (a text and its copies are in or out together)
     let in_sample = |r: usize| -> Result<bool> {
-        Ok(sample_every == 1 || texts.get(r)?.is_some_and(|t| sample_key(t) % sample_every as u64 == 0))
+        Ok(sample_every == 1
+            || texts.get(r)?.is_some_and(|t| sample_key(t).is_multiple_of(sample_every as u64)))
     };
     let sample: Vec<u32> = (0..texts.len())
         .into_par_iter()

@@ -1249,7 +1249,7 @@ fn sample_keys<'py>(
     py: Python<'py>,
     chunks: &Bound<'py, PyList>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<bool>>)> {
+) -> Arrays2<'py, u64, bool> {
     let chunks = extract(chunks)?;
     let cols = texts(&chunks)?;
     let keys = run(py, threads, || -> Result<Vec<(u64, bool)>, CoreError> {
