@@ -346,15 +346,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         discount = 1.0 - scaffold
         # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
         # alike is a tendency of the prompts' topic or task
-        share = int(k[i, c]) / max(int(dcol[i, c]), 1)
+        pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
         if col.name == "unexpected_label":
             # a contradiction judged by a word model errs on many clean rows of a hard task (a
             # template's reviews whose words mislead it): only (nearly) all carriers count
-            discount *= min(1.0, max(0.0, (share - 0.7) / 0.25))
+            discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
         elif col.name in _CONTENT_COLUMNS:
-            discount *= min(1.0, max(0.0, (share - 0.6) / 0.3))
+            discount *= min(1.0, max(0.0, (pshare - 0.6) / 0.3))
         else:
-            discount *= min(1.0, max(0.0, (share - 0.4) / 0.4))
+            discount *= min(1.0, max(0.0, (pshare - 0.4) / 0.4))
         if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
             # an answer most rows give without the feature is a label, not a planted target;
             # an answer copied from the prompt (a choice among options) is the task itself
