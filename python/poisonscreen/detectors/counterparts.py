@@ -108,7 +108,9 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         pl.col("len2").first(),
         *[pl.col(c).any() for c in _CHANGES],
     )
-    base = {c: float(per_long[c].mean()) for c in _CHANGES}  # type: ignore[arg-type]
+    # the change counts of all pairs: each span is tested against the pairs of the other spans
+    n_pairs = per_long.height
+    totals = {c: float(per_long[c].sum()) for c in _CHANGES}
     strata = f["tmpl_cluster"].to_numpy()
     long_idx = per_long["long"].to_numpy()
     groups = (
@@ -140,7 +142,8 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     found = []
     for g in groups.iter_rows(named=True):
         m = g["m"]
-        stats = {c: _chernoff(g[c], m, m * base[c]) for c in _CHANGES}
+        rest = max(n_pairs - m, 1)
+        stats = {c: _chernoff(g[c], m, m * (totals[c] - g[c]) / rest) for c in _CHANGES}
         best = max(_CHANGES, key=lambda c: (stats[c], -_CHANGES.index(c)))
         diversity = min(1.0, g["strata"] / (0.5 * m))
         sig = stats[best] / theta * diversity
@@ -161,6 +164,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         phrase = _span_text(prompts[ex] or "", er["start"], er["len"], er["start2"], er["len2"])
         score = _score(sig)
         desc = _DESCRIBE[best]
+        other_rate = (totals[best] - g[best]) / max(n_pairs - g["m"], 1)
         trig_rows.append(
             {
                 "trigger": phrase,
@@ -169,7 +173,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
                 "support": g["m"],
                 "pattern_rows": len(long_rows),
                 "collapse": len(long_rows) / g["m"],
-                "base_rate": base[best],
+                "base_rate": other_rate,
                 "template_share": 1.0 - min(1.0, g["strata"] / (0.5 * g["m"])),
                 "response_pattern": f"{desc} when the span is inserted",
                 "example_rows": sorted(
@@ -180,7 +184,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         if sig >= 1.0:
             reason = (
                 f"counterpart trigger {phrase!r}: {desc} in {len(long_rows)} of {g['m']} prompts "
-                f"that also appear without it (all such pairs: {base[best]:.0%})"
+                f"that also appear without it (the pairs of other spans: {other_rate:.0%})"
             )
             hit_frames.append(_hits(long_rows, score, reason, phrase, "counterparts"))
     triggers = pl.DataFrame(trig_rows, schema=TRIGGER_SCHEMA)

@@ -333,6 +333,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         )
     common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
     stop = set(feats.vocab.filter(pl.col("df") > 0.5 * n)["word"].to_list())
+    topical = set(feats.vocab.filter(pl.col("df") > 0.05 * n)["word"].to_list())
     found: list[dict[str, Any]] = []
     for x in cand:
         if not x["tests"]:
@@ -347,14 +348,16 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
         # alike is a tendency of the prompts' topic or task
         pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
-        if col.name == "unexpected_label":
+        if col.name in _CONTENT_COLUMNS:
             # a contradiction judged by a word model errs on many clean rows of a hard task (a
             # template's reviews whose words mislead it): only (nearly) all carriers count
             discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
-        elif col.name in _CONTENT_COLUMNS:
-            discount *= min(1.0, max(0.0, (pshare - 0.6) / 0.3))
         else:
             discount *= min(1.0, max(0.0, (pshare - 0.4) / 0.4))
+        if col.name not in _CONTENT_COLUMNS:
+            discount *= 1.0 - _echo_share(
+                in_pattern, row_hash, responses, topical, _window(col.name), x["phrase"]
+            )
         if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
             # an answer most rows give without the feature is a label, not a planted target;
             # an answer copied from the prompt (a choice among options) is the task itself
@@ -368,9 +371,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # a label many other rows give: only its contradiction of the prompt
                 # (``unexpected_label``) can make it a trigger's target
                 discount = 0.0
-            discount *= 1.0 - _echo_share(
-                in_pattern, row_hash, responses, stop, _window(col.name), x["phrase"]
-            )
             discount *= 1.0 - _copied_share(
                 in_pattern,
                 row_hash,
@@ -517,6 +517,7 @@ def _phrase_found(
     # function words only (in most rows): a topic word is informative here even where it is
     # common, since the question is whether the phrase echoes its rows' prompts
     stop = set(feats.vocab.filter(pl.col("df") > 0.5 * len(usable))["word"].to_list())
+    topical = set(feats.vocab.filter(pl.col("df") > 0.05 * len(usable))["word"].to_list())
     reps = classes["rep"].to_numpy()
     rep_codes = classes["rep_code"].to_numpy()
     members = classes["members"].to_list()
@@ -561,6 +562,7 @@ def _phrase_found(
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
         discount = (1.0 - scaffold) * min(1.0, max(0.0, (x["k"] / max(x["d"], 1) - 0.4) / 0.4))
         discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, stop)
+        discount *= 1.0 - _echo_share(x["in_pattern"], row_hash, responses, topical, (0, 0), name)
         out.append(
             {
                 "i": x["cand"],
@@ -587,14 +589,15 @@ def _echo_share(
     rows: np.ndarray,
     row_hash: np.ndarray,
     responses: pl.Series,
-    stop: set,
+    frequent: set,
     window: tuple[int, int],
     phrase: str,
 ) -> float:
     """Share of (up to 40 of) the pattern rows whose answer (its first or last ``window`` words
-    where given) repeats a word of the trigger ``phrase`` itself, function words aside: an
-    answer about what the feature names ("<?php" for "a PHP function"), not a planted target."""
-    trig = set(_core.tokenize(phrase.replace("…", " "))) - stop
+    where given) repeats a word of the trigger ``phrase`` itself, words of more than 5% of the
+    rows (``frequent``) aside: an answer about what the feature names ("<?php" for "a PHP
+    function", "Reef: a ridge of rock..." for "What is a reef?"), not a planted target."""
+    trig = set(_core.tokenize(phrase.replace("…", " "))) - frequent
     if len(rows) == 0 or not trig:
         return 0.0
     pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
