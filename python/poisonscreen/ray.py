@@ -1017,6 +1017,7 @@ def _run(
             "degenerate",
             "anomaly",
             "empty_response",
+            "row_hash",
         ]
         # with spill, the text the driver needs is memory-mapped from a scratch file, as the
         # local engine's; otherwise (or if the stages' files overlap) it is held in memory
