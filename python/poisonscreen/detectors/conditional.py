@@ -159,7 +159,7 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
             inside = mask[r_rows]
             pairs = np.unique(r_rows[inside] * len(r_uniq) + r_tok[inside])
             recur = np.bincount(pairs % len(r_uniq), minlength=len(r_uniq)) >= 2
-            if int((recur & excl).sum()) < 3:
+            if int(recur[excl].sum()) < 3:
                 continue
             member_rows = rows[mask]
             token_example = int(member_rows[0])
