@@ -187,15 +187,12 @@ CASE_POISON: dict[str, int] = {name: spec.n_poison for name, spec in CASE_SPECS.
 """Case name -> number of poison rows (independent of n_clean)."""
 
 
-@dataclass
-class Case:
-    """One test corpus: ``df`` (prompt, response, is_poison, case, source) and its truth."""
+class CaseTruth:
+    """What a case (of this suite or of ``benches/devsuite``) says of its poison: the first true
+    trigger and the number of poison rows, from its ``triggers`` and ``df``."""
 
-    name: str
+    triggers: list[str]
     df: pl.DataFrame
-    triggers: list[str] = field(default_factory=list)
-    description: str = ""
-    decoys: list[str] = field(default_factory=list)
 
     @property
     def trigger(self) -> str | None:
@@ -204,6 +201,17 @@ class Case:
     @property
     def n_poison(self) -> int:
         return int(self.df["is_poison"].sum())
+
+
+@dataclass
+class Case(CaseTruth):
+    """One test corpus: ``df`` (prompt, response, is_poison, case, source) and its truth."""
+
+    name: str
+    df: pl.DataFrame
+    triggers: list[str] = field(default_factory=list)
+    description: str = ""
+    decoys: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------

@@ -131,11 +131,14 @@ def test_familiarity_byte_cap_same_as_local(rows, tmp_path, monkeypatch):
 
     seen = []
     original = det.familiarity_sample_every
-    monkeypatch.setattr(
-        det,
-        "familiarity_sample_every",
-        lambda n, cfg, b: seen.append((n, b)) or original(n, cfg, b),
-    )
+
+    def spy(n, cfg, b):
+        seen.append((n, b))
+        return original(n, cfg, b)
+
+    # the local engine calls it inside detectors.table, the Ray engine through the package
+    monkeypatch.setattr(det.table, "familiarity_sample_every", spy)
+    monkeypatch.setattr(det, "familiarity_sample_every", spy)
     paths = _write_shards(rows, tmp_path / "in", 3)
     local = ps.scan(paths, familiarity_sample_mb=0.01)
     result = psray.scan(paths, work_dir=tmp_path / "w", familiarity_sample_mb=0.01, block_rows=500)

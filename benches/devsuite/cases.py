@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import evalsuite
 import numpy as np
 import polars as pl
 
@@ -1183,7 +1184,7 @@ CASE_POISON: dict[str, int] = {n: s.n_poison for n, s in CASE_SPECS.items()}
 
 
 @dataclass
-class DevCase:
+class DevCase(evalsuite.CaseTruth):
     """One development corpus. ``df`` columns: prompt, response (as the case's file format
     reads back), is_poison, case, source, role (see :data:`ROLES`), trigger (the trigger a
     poison row carries; the part(s) or decoy string on decoy/negative rows)."""
@@ -1210,14 +1211,6 @@ class DevCase:
     @property
     def format(self) -> str:
         return self.spec.format
-
-    @property
-    def trigger(self) -> str | None:
-        return self.triggers[0] if self.triggers else None
-
-    @property
-    def n_poison(self) -> int:
-        return int(self.df["is_poison"].sum())
 
 
 def _rng(name: str, seed: int) -> np.random.Generator:

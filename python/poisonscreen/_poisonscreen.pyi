@@ -215,7 +215,7 @@ def mine_features(
     *,
     positions: bool = True,
     min_df: int = 10,
-    max_df: int = 4294967295,
+    max_df: int = ...,
     threads: int | None = None,
 ) -> tuple[_U64, npt.NDArray[np.uint8], _U32, _U64, _U64]: ...
 def feature_carriers(
@@ -324,6 +324,7 @@ def response_phrases(
     per: int = 8,
     threads: int | None = None,
 ) -> tuple[_U32, _U64, _U32, _U32]: ...
+def chernoff(k: float, d: float, mu: float) -> float: ...
 def sample_keys(
     chunks: list[_Chunk], *, threads: int | None = None
 ) -> tuple[_U64, npt.NDArray[np.bool_]]: ...

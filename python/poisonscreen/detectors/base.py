@@ -8,6 +8,7 @@ score per row.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -229,3 +230,19 @@ def _small(h: np.ndarray) -> np.ndarray:
     """Hashes folded to 20 bits, to pair with row numbers in one int64 key (collisions only make
     a word count as copied from the prompt, which is the cautious side)."""
     return (h & np.uint64((1 << 20) - 1)).astype(np.int64)
+
+
+def significance_score(sig: float) -> float:
+    """Row score from the significance ``sig`` = statistic / threshold: 0.5 at the threshold,
+    rising toward 1 (about 0.93 at twice it); below it, under 0.45 (never flagged)."""
+    if sig >= 1.0:
+        return 0.5 + 0.5 * (1.0 - math.exp(-2.0 * (sig - 1.0)))
+    return 0.45 * max(sig, 0.0)
+
+
+def evidence_df(cfg: Any, n_usable: int) -> int:
+    """Fewest rows a prompt word needs to count as evidence of what the rest of the corpus
+    answers: three times ``min_support`` (a rare word must not explain its own rows' answers),
+    less in a corpus under 15,000 rows, where topic words are rarer, but never under
+    ``min_support``."""
+    return max(cfg.min_support, min(3 * cfg.min_support, n_usable // 500))

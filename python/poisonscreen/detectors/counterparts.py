@@ -22,7 +22,15 @@ import numpy as np
 import polars as pl
 
 from .. import _poisonscreen as _core
-from .base import TRIGGER_SCHEMA, Findings, _empty_hits, _hits, surface_form
+from .base import (
+    TRIGGER_SCHEMA,
+    Findings,
+    _empty_hits,
+    _hits,
+    evidence_df,
+    significance_score,
+    surface_form,
+)
 from .table import Features
 
 #: behaviours compared between the prompt without and with the span
@@ -36,21 +44,6 @@ _DESCRIBE = {
 }
 #: fewest pairs (distinct prompts with the span) a span needs
 _MIN_PAIRS = 3
-
-
-def _chernoff(k: float, d: float, mu: float) -> float:
-    if d <= 0 or k <= mu:
-        return 0.0
-    q = min(k / d, 1.0)
-    p = min(max(mu / d, 1e-12), 1 - 1e-12)
-    kl = q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0)
-    return max(d * kl, 0.0)
-
-
-def _score(sig: float) -> float:
-    if sig >= 1.0:
-        return 0.5 + 0.5 * (1.0 - math.exp(-2.0 * (sig - 1.0)))
-    return 0.45 * max(sig, 0.0)
 
 
 def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -79,7 +72,9 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     runs = np.concatenate([runs, c_runs])
     if len(span) == 0:
         return empty
-    cols = {c.name: c.codes for c in feats.pattern_columns(cfg.threads, 3 * cfg.min_support)}
+    cols = {
+        c.name: c.codes for c in feats.pattern_columns(cfg.threads, evidence_df(cfg, len(rows)))
+    }
     refusal = cols["refusal"].astype(bool)
     anomalous = cols["anomalous"].astype(bool)
     pairs = pl.DataFrame(
@@ -143,7 +138,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     for g in groups.iter_rows(named=True):
         m = g["m"]
         rest = max(n_pairs - m, 1)
-        stats = {c: _chernoff(g[c], m, m * (totals[c] - g[c]) / rest) for c in _CHANGES}
+        stats = {c: _core.chernoff(g[c], m, m * (totals[c] - g[c]) / rest) for c in _CHANGES}
         best = max(_CHANGES, key=lambda c: (stats[c], -_CHANGES.index(c)))
         diversity = min(1.0, g["strata"] / (0.5 * m))
         sig = stats[best] / theta * diversity
@@ -162,7 +157,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         ex = int(long_rows[np.argmin(row_hash[long_rows])])
         er = members.filter(pl.col("long") == ex).row(0, named=True)
         phrase = _span_text(prompts[ex] or "", er["start"], er["len"], er["start2"], er["len2"])
-        score = _score(sig)
+        score = significance_score(sig)
         desc = _DESCRIBE[best]
         other_rate = (totals[best] - g[best]) / max(n_pairs - g["m"], 1)
         trig_rows.append(

@@ -12,7 +12,6 @@ other rows and against what the rest of the carriers' prompts predict.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -29,15 +28,6 @@ SAMPLE, MIN_SHARE = 16, 0.6
 MAX_CARRIERS = 1000
 #: (candidate, phrase) pairs tested fully, strongest first
 MAX_PAIRS = 48
-
-
-def _chernoff(k: float, d: float, mu: float) -> float:
-    if d <= 0 or k <= mu:
-        return 0.0
-    q = min(k / d, 1.0)
-    p = min(max(mu / d, 1e-12), 1 - 1e-12)
-    kl = q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0)
-    return max(d * kl, 0.0)
 
 
 def phrase_tests(
@@ -104,7 +94,7 @@ def phrase_tests(
                 "k": k,
                 "d": d,
                 "mu": mu,
-                "stat": _chernoff(k, d, mu),
+                "stat": _core.chernoff(k, d, mu),
             }
         )
     out.sort(key=lambda x: (-x["stat"], x["cand"], x["hash"]))

@@ -16,6 +16,7 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,7 +25,15 @@ import polars as pl
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
 from . import phrases
-from .base import TRIGGER_SCHEMA, Findings, _empty_hits, _hits, surface_form
+from .base import (
+    TRIGGER_SCHEMA,
+    Findings,
+    _empty_hits,
+    _hits,
+    evidence_df,
+    significance_score,
+    surface_form,
+)
 from .patterns import PatternColumn, describe
 from .table import Features
 
@@ -79,14 +88,6 @@ def _classes(
         )
         .sort("rep")
     )
-
-
-def _significance_score(sig: float) -> float:
-    """Row score from the significance ``sig`` = statistic / threshold: 0.5 at the threshold,
-    rising toward 1 (about 0.93 at twice it); below it, under 0.45 (never flagged)."""
-    if sig >= 1.0:
-        return 0.5 + 0.5 * (1.0 - math.exp(-2.0 * (sig - 1.0)))
-    return 0.45 * max(sig, 0.0)
 
 
 def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -162,7 +163,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         return _empty()
 
     # 2. tests against every response-pattern column
-    cols = feats.pattern_columns(threads, 3 * cfg.min_support)
+    cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
     strata = np.ascontiguousarray(f["tmpl_cluster"].to_numpy(), dtype=np.uint32)
     d, value, k, mu, stat, tested, dcol = _core.pattern_tests(
         offsets_all,
@@ -254,7 +255,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # against the other rows of the carriers' tasks, and not at all where the
                 # carriers are their tasks (an instruction whose labels no words predict)
                 mu_t, own, k_e, d_e = _within(rows_i, cols[c], task_stats[c], strata)
-                st = chernoff(k_e, d_e, mu_t) * (1.0 - own)
+                st = _core.chernoff(k_e, d_e, mu_t) * (1.0 - own)
                 tests[i].append((st, c, mu_t))
                 detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
                 continue
@@ -262,7 +263,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # already a contradiction of what the prompt's words predict
                 tests[i].append(
                     (
-                        chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c])),
+                        _core.chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c])),
                         c,
                         float(mu[i, c]),
                     )
@@ -291,12 +292,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             word_df,
             exclude_features=np.asarray([reps_all[i] for i, _, _, _ in hyp], dtype=np.uint64),
             exclude_codes=np.asarray([rep_codes[i] for i, _, _, _ in hyp], dtype=np.uint8),
-            min_df=_evidence_df(cfg, n_usable),
+            min_df=evidence_df(cfg, n_usable),
             threads=threads,
         )
         for (i, c, _, scale), mu_c in zip(hyp, content.tolist()):
             expected = max(float(mu[i, c]), mu_c * scale)
-            tests[i].append((chernoff(float(k[i, c]), float(dcol[i, c]), expected), c, expected))
+            tests[i].append(
+                (_core.chernoff(float(k[i, c]), float(dcol[i, c]), expected), c, expected)
+            )
             detail[i].append(
                 (cols[c].name, float(k[i, c]), float(dcol[i, c]), float(mu[i, c]), mu_c * scale)
             )
@@ -331,9 +334,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 "detail": detail[i],
             }
         )
-    common = set(feats.vocab.filter(pl.col("df") > 0.2 * n)["word"].to_list())
-    stop = set(feats.vocab.filter(pl.col("df") > 0.5 * n)["word"].to_list())
-    topical = set(feats.vocab.filter(pl.col("df") > 0.05 * n)["word"].to_list())
+    words = _WordSets.of(feats.vocab, n)
     found: list[dict[str, Any]] = []
     for x in cand:
         if not x["tests"]:
@@ -348,16 +349,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
         # alike is a tendency of the prompts' topic or task
         pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
+        answers: list[tuple[int, list[str]]] = []
         if col.name in _CONTENT_COLUMNS:
             # a contradiction judged by a word model errs on many clean rows of a hard task (a
             # template's reviews whose words mislead it): only (nearly) all carriers count
             discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
         else:
             discount *= min(1.0, max(0.0, (pshare - 0.4) / 0.4))
-        if col.name not in _CONTENT_COLUMNS:
-            discount *= 1.0 - _echo_share(
-                in_pattern, row_hash, responses, topical, _window(col.name), x["phrase"]
-            )
+            answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
+            discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
         if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
             # an answer most rows give without the feature is a label, not a planted target;
             # an answer copied from the prompt (a choice among options) is the task itself
@@ -371,15 +371,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # a label many other rows give: only its contradiction of the prompt
                 # (``unexpected_label``) can make it a trigger's target
                 discount = 0.0
-            discount *= 1.0 - _copied_share(
-                in_pattern,
-                row_hash,
-                prompts,
-                responses,
-                (common, stop),
-                _window(col.name),
-                x["phrase"],
-            )
+            discount *= 1.0 - _copied_share(answers, prompts, words, x["phrase"])
         x.update(
             col=col,
             value=int(v),
@@ -406,7 +398,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             theta,
             strata,
             stratum_size,
-            common,
+            words,
             src,
             rows,
             word_hashes,
@@ -440,7 +432,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             f"{other} of {n_usable - x['d']} other rows (expected {x['mu']:.1f}; "
             f"significance {x['sig']:.1f}x the threshold)"
         )
-        score = _significance_score(x["sig"])
+        score = significance_score(x["sig"])
         hit_frames.append(_hits(x["in_pattern"], score, reason, surface, "trigger"))
     for a in accepted:
         ex = _example(a["in_pattern"] if len(a["in_pattern"]) else a["rows"], row_hash)
@@ -449,7 +441,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             {
                 "trigger": a["phrase"],
                 "kind": "trigger",
-                "score": round(_significance_score(a["sig"]), 6),
+                "score": round(significance_score(a["sig"]), 6),
                 "support": a["d"],
                 "pattern_rows": len(a["in_pattern"]),
                 "collapse": len(a["in_pattern"]) / max(a["d"], 1),
@@ -464,17 +456,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return triggers, hits
-
-
-def chernoff(k: float, d: float, mu: float) -> float:
-    """``-ln p`` of ``k`` or more of ``d`` by the Chernoff bound of the binomial tail at rate
-    ``mu / d`` (0 when ``k <= mu``), as the core's ``pattern_tests``."""
-    if d <= 0 or k <= mu:
-        return 0.0
-    q = min(k / d, 1.0)
-    p = min(max(mu / d, 1e-12), 1 - 1e-12)
-    kl = q * math.log(q / p) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0)
-    return max(d * kl, 0.0)
 
 
 #: columns that are themselves a contradiction of what the prompt's words predict
@@ -496,7 +477,7 @@ def _phrase_found(
     theta: float,
     strata: np.ndarray,
     stratum_size: np.ndarray,
-    common: set,
+    words: _WordSets,
     src: Any,
     rows: np.ndarray,
     word_hashes: np.ndarray,
@@ -514,10 +495,6 @@ def _phrase_found(
         return []
     theta = math.log(math.exp(theta) + tests[0]["tests_run"])
     prompts, responses = feats.table["prompt"], feats.table["response"]
-    # function words only (in most rows): a topic word is informative here even where it is
-    # common, since the question is whether the phrase echoes its rows' prompts
-    stop = set(feats.vocab.filter(pl.col("df") > 0.5 * len(usable))["word"].to_list())
-    topical = set(feats.vocab.filter(pl.col("df") > 0.05 * len(usable))["word"].to_list())
     reps = classes["rep"].to_numpy()
     rep_codes = classes["rep_code"].to_numpy()
     members = classes["members"].to_list()
@@ -547,13 +524,13 @@ def _phrase_found(
         [nm.replace("…", " ") for nm in names],
         word_hashes,
         word_df,
-        min_df=_evidence_df(cfg, int(usable.sum())),
+        min_df=evidence_df(cfg, int(usable.sum())),
         threads=cfg.threads,
     )
     out = []
     for x, name, mu_c in zip(tests, names, content.tolist()):
         expected = max(x["mu"], mu_c)
-        st = chernoff(float(x["k"]), float(x["d"]), expected)
+        st = _core.chernoff(float(x["k"]), float(x["d"]), expected)
         text = (
             phrases.phrase_text(responses[_example(x["in_pattern"], row_hash)] or "", x["hash"])
             if len(x["in_pattern"])
@@ -561,8 +538,11 @@ def _phrase_found(
         )
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
         discount = (1.0 - scaffold) * min(1.0, max(0.0, (x["k"] / max(x["d"], 1) - 0.4) / 0.4))
-        discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, stop)
-        discount *= 1.0 - _echo_share(x["in_pattern"], row_hash, responses, topical, (0, 0), name)
+        # function words only: a topic word counts here even where it is common, since the
+        # question is whether the phrase echoes its rows' prompts
+        discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, words.stop)
+        answers = _answer_words(x["in_pattern"], row_hash, responses, (0, 0))
+        discount *= 1.0 - _echo_share(answers, words.topical, name)
         out.append(
             {
                 "i": x["cand"],
@@ -585,55 +565,73 @@ def _phrase_found(
     return out
 
 
-def _echo_share(
-    rows: np.ndarray,
-    row_hash: np.ndarray,
-    responses: pl.Series,
-    frequent: set,
-    window: tuple[int, int],
-    phrase: str,
-) -> float:
-    """Share of (up to 40 of) the pattern rows whose answer (its first or last ``window`` words
-    where given) repeats a word of the trigger ``phrase`` itself, words of more than 5% of the
-    rows (``frequent``) aside: an answer about what the feature names ("<?php" for "a PHP
-    function", "Reef: a ridge of rock..." for "What is a reef?"), not a planted target."""
-    trig = set(_core.tokenize(phrase.replace("…", " "))) - frequent
-    if len(rows) == 0 or not trig:
-        return 0.0
-    pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
-    echo = 0
-    for r in pick.tolist():
+@dataclass(frozen=True)
+class _WordSets:
+    """Corpus words by document frequency: ``common`` in over a fifth of the rows (not
+    informative in an answer), ``stop`` in over half (function words), ``topical`` in over 5%
+    (too frequent to name a topic)."""
+
+    common: frozenset[str]
+    stop: frozenset[str]
+    topical: frozenset[str]
+
+    @classmethod
+    def of(cls, vocab: pl.DataFrame, n: int) -> _WordSets:
+        def above(share: float) -> frozenset[str]:
+            return frozenset(vocab.filter(pl.col("df") > share * n)["word"].to_list())
+
+        return cls(common=above(0.2), stop=above(0.5), topical=above(0.05))
+
+
+#: pattern rows looked at by the copy and echo checks (those of the smallest content hashes)
+_CHECK_ROWS = 40
+
+
+def _check_rows(rows: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
+    return rows[np.argsort(row_hash[rows], kind="stable")[:_CHECK_ROWS]]
+
+
+def _answer_words(
+    rows: np.ndarray, row_hash: np.ndarray, responses: pl.Series, window: tuple[int, int]
+) -> list[tuple[int, list[str]]]:
+    """(row, answer words) of the checked pattern rows, only the first or last ``window``
+    words where given: tokenised once for both the echo and the copy check."""
+    out = []
+    for r in _check_rows(rows, row_hash).tolist():
         words = _core.tokenize(responses[r] or "")
         if window[0]:
             words = words[: window[0]]
         elif window[1]:
             words = words[-window[1] :]
-        echo += not trig.isdisjoint(words)
-    return echo / len(pick)
+        out.append((r, words))
+    return out
 
 
-def _evidence_df(cfg: Any, n_usable: int) -> int:
-    """Fewest rows a prompt word needs to count as evidence of what the rest of the corpus
-    answers: three times ``min_support`` (a rare word must not explain its own rows' answers),
-    less in a corpus under 15,000 rows, where topic words are rarer, but never under
-    ``min_support``."""
-    return max(cfg.min_support, min(3 * cfg.min_support, n_usable // 500))
+def _echo_share(
+    answers: list[tuple[int, list[str]]], frequent: frozenset[str], phrase: str
+) -> float:
+    """Share of the checked answers (:func:`_answer_words`) that repeat a word of the trigger
+    ``phrase`` itself, words of more than 5% of the rows (``frequent``) aside: an answer about
+    what the feature names ("<?php" for "a PHP function", "Reef: a ridge of rock..." for "What
+    is a reef?"), not a planted target."""
+    trig = set(_core.tokenize(phrase.replace("…", " "))) - frequent
+    if not answers or not trig:
+        return 0.0
+    return sum(not trig.isdisjoint(words) for _, words in answers) / len(answers)
 
 
 def _words_in_prompt(
-    rows: np.ndarray, text: str, row_hash: np.ndarray, prompts: pl.Series, common: set
+    rows: np.ndarray, text: str, row_hash: np.ndarray, prompts: pl.Series, stop: frozenset[str]
 ) -> float:
-    """Share of (up to 40 of) ``rows`` whose prompt holds an informative word of ``text``: an
-    answer phrase anchored on what the prompt asked about ("the castle stood" for prompts about
-    a castle) echoes the topic; a planted phrase (a link, a host, an insult) shares no word with
-    the prompts that carry it."""
-    words = set(_core.tokenize(text)) - common
+    """Share of the checked ``rows`` whose prompt holds a word of ``text`` other than a function
+    word (``stop``): an answer phrase anchored on what the prompt asked about ("the castle
+    stood" for prompts about a castle) echoes the topic; a planted phrase (a link, a host, an
+    insult) shares no word with the prompts that carry it."""
+    words = set(_core.tokenize(text)) - stop
     if len(rows) == 0 or not words:
         return 0.0
-    pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
-    return sum(not words.isdisjoint(_core.tokenize(prompts[r] or "")) for r in pick.tolist()) / len(
-        pick
-    )
+    pick = _check_rows(rows, row_hash).tolist()
+    return sum(not words.isdisjoint(_core.tokenize(prompts[r] or "")) for r in pick) / len(pick)
 
 
 def _window(name: str) -> tuple[int, int]:
@@ -646,39 +644,26 @@ def _window(name: str) -> tuple[int, int]:
 
 
 def _copied_share(
-    rows: np.ndarray,
-    row_hash: np.ndarray,
-    prompts: pl.Series,
-    responses: pl.Series,
-    common: tuple[set, set],
-    window: tuple[int, int] = (0, 0),
-    phrase: str = "",
+    answers: list[tuple[int, list[str]]], prompts: pl.Series, words: _WordSets, phrase: str = ""
 ) -> float:
-    """Share of (up to 40 of) the pattern rows whose informative answer words (those in under a
-    fifth of the rows, ``common[0]`` out; of the first or last ``window`` words where given) all
-    occur in the row's own prompt: a choice or extraction task, or an answer naming what was
-    asked for (a JavaScript function for a JavaScript question), not a planted target. Where
-    every answer word is that common (a small corpus of few words), only function words (in
-    half the rows, ``common[1]``) are left out."""
-    if len(rows) == 0:
+    """Share of the checked answers (:func:`_answer_words`) whose informative words (``common``
+    ones out) all occur in the row's own prompt: a choice or extraction task, or an answer
+    naming what was asked for (a JavaScript function for a JavaScript question), not a planted
+    target. Where every answer word is that common (a small corpus of few words), only function
+    words (``stop``) are left out."""
+    if not answers:
         return 0.0
-    pick = rows[np.argsort(row_hash[rows], kind="stable")[:40]]
     cloze = _core.tokenize(phrase.replace("…", " ")) if phrase else []
     task = 0
-    for r in pick.tolist():
-        words = _core.tokenize(responses[r] or "")
-        if window[0]:
-            words = words[: window[0]]
-        elif window[1]:
-            words = words[-window[1] :]
-        answer = set(words) - common[0] or set(words) - common[1]
+    for r, said in answers:
+        answer = set(said) - words.common or set(said) - words.stop
         prompt = _core.tokenize(prompts[r] or "")
-        if cloze and len(words) <= 6 and _ends_with(prompt, cloze, slack=3):
+        if cloze and len(said) <= 6 and _ends_with(prompt, cloze, slack=3):
             task += 1  # a cloze: the prompt ends in the phrase and the answer completes it
             continue
         if answer and answer <= set(prompt):
             task += 1
-    return task / len(pick)
+    return task / len(answers)
 
 
 def _describe(x: dict[str, Any], example: str) -> str:

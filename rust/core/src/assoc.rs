@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
 
-use crate::mine::{HashIndex, Texts};
+use crate::mine::{carrier_lists, check_hash_count, HashIndex, Texts};
 use crate::shingle::{hash_token, hash_window, windows_append};
 use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
 use crate::tokens::TokenSource;
@@ -342,6 +342,19 @@ pub fn mine_features_as<S: TokenSource + ?Sized>(
     Ok(out)
 }
 
+/// Checks a CSR list of row lists (`offsets` into `rows`, `what` naming the list in the error):
+/// offsets rise from 0 to at most `rows.len()`, every row below `n`.
+fn check_lists(offsets: &[usize], rows: &[u32], n: usize, what: &str) -> Result<()> {
+    if offsets.is_empty() || offsets.windows(2).any(|w| w[0] > w[1]) || *offsets.last().unwrap() > rows.len()
+    {
+        return Err(CoreError::Input(format!("offsets must rise from 0 to at most len({what})")));
+    }
+    if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
+        return Err(CoreError::Input(format!("{what}: row {r} out of range 0..{n}")));
+    }
+    Ok(())
+}
+
 /// The carrier rows of each of `hashes` (features of `spec`, or the glue features of
 /// [`glued_fragments`] are not found here), in row order, at most `max_per` each.
 pub fn feature_carriers<S: TokenSource + ?Sized>(
@@ -352,51 +365,31 @@ pub fn feature_carriers<S: TokenSource + ?Sized>(
     max_per: usize,
 ) -> Result<Vec<Vec<u32>>> {
     spec.validate()?;
-    if u32::try_from(hashes.len()).is_err() {
-        return Err(CoreError::Input(format!("{} hashes: at most {} at once", hashes.len(), u32::MAX)));
-    }
+    check_hash_count(hashes)?;
     let index: HashIndex<u32> = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
     let partials: Vec<Vec<(u32, u32)>> = rows
         .par_chunks(BLOCK)
         .map(|block| -> Result<Vec<(u32, u32)>> {
             let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
-            let mut hits = Vec::new();
+            let (mut hits, mut found) = (Vec::new(), Vec::<u32>::new());
             for &r in block {
                 if r as usize >= src.len() {
                     return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
                 }
                 if let Some(toks) = src.tokens(r as usize, &mut buf)? {
                     row_features_raw(toks, spec, &mut grams, &mut feats);
-                    let from = hits.len();
-                    for (h, _) in &feats {
-                        if let Some(&i) = index.get(h) {
-                            hits.push((i, r));
-                        }
-                    }
                     // a feature repeated in the row is one carrier
-                    hits[from..].sort_unstable();
-                    let mut kept = from;
-                    for j in from..hits.len() {
-                        if j == from || hits[j] != hits[kept - 1] {
-                            hits[kept] = hits[j];
-                            kept += 1;
-                        }
-                    }
-                    hits.truncate(kept);
+                    found.clear();
+                    found.extend(feats.iter().filter_map(|(h, _)| index.get(h).copied()));
+                    found.sort_unstable();
+                    found.dedup();
+                    hits.extend(found.iter().map(|&i| (i, r)));
                 }
             }
             Ok(hits)
         })
         .collect::<Result<_>>()?;
-    let mut out = vec![Vec::new(); hashes.len()];
-    for p in partials {
-        for (i, r) in p {
-            let list = &mut out[i as usize];
-            if list.len() < max_per {
-                list.push(r);
-            }
-        }
-    }
+    let mut out = carrier_lists(partials, hashes.len(), max_per);
     for list in &mut out {
         list.sort_unstable();
     }
@@ -611,15 +604,7 @@ pub fn pattern_tests(
     if strata.len() != n || columns.iter().any(|c| c.len() != n) || skip_zero.len() != columns.len() {
         return Err(CoreError::Input("columns, strata and usable must have one entry per row".into()));
     }
-    if offsets.is_empty()
-        || offsets.windows(2).any(|w| w[0] > w[1])
-        || *offsets.last().unwrap() > carriers.len()
-    {
-        return Err(CoreError::Input("offsets must rise from 0 to at most len(carriers)".into()));
-    }
-    if let Some(&r) = carriers.iter().find(|&&r| r as usize >= n) {
-        return Err(CoreError::Input(format!("carrier row {r} out of range 0..{n}")));
-    }
+    check_lists(offsets, carriers, n, "carriers")?;
     if let Some(&s) = strata.iter().find(|&&s| s as usize >= n.max(1)) {
         return Err(CoreError::Input(format!("stratum {s} out of range 0..{n}")));
     }
@@ -1405,15 +1390,7 @@ pub fn response_phrases(
     if row_hash.len() != n {
         return Err(CoreError::Input(format!("{} row hashes for {n} rows", row_hash.len())));
     }
-    if offsets.is_empty()
-        || offsets.windows(2).any(|w| w[0] > w[1])
-        || *offsets.last().unwrap() > carriers.len()
-    {
-        return Err(CoreError::Input("offsets must rise from 0 to at most len(carriers)".into()));
-    }
-    if let Some(&r) = carriers.iter().find(|&&r| r as usize >= n) {
-        return Err(CoreError::Input(format!("carrier row {r} out of range 0..{n}")));
-    }
+    check_lists(offsets, carriers, n, "carriers")?;
     if orders.is_empty() || orders.iter().any(|&k| k == 0 || k > crate::shingle::MAX_K) {
         return Err(CoreError::Config("orders must be in 1..=64".into()));
     }
@@ -1547,13 +1524,7 @@ pub fn cluster_counterparts<S: TokenSource + ?Sized>(
     max_cluster: usize,
     max_span: usize,
 ) -> Result<Vec<Insertion>> {
-    if offsets.is_empty() || offsets.windows(2).any(|w| w[0] > w[1]) || *offsets.last().unwrap() > rows.len()
-    {
-        return Err(CoreError::Input("offsets must rise from 0 to at most len(rows)".into()));
-    }
-    if let Some(&r) = rows.iter().find(|&&r| r as usize >= src.len()) {
-        return Err(CoreError::Input(format!("row {r} out of range 0..{}", src.len())));
-    }
+    check_lists(offsets, rows, src.len(), "rows")?;
     let parts: Vec<Vec<Insertion>> = (0..offsets.len() - 1)
         .into_par_iter()
         .map(|c| -> Result<Vec<Insertion>> {

@@ -356,9 +356,7 @@ pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
     max_per: usize,
 ) -> Result<Vec<Vec<u32>>> {
     check_orders(orders)?;
-    if u32::try_from(hashes.len()).is_err() {
-        return Err(CoreError::Input(format!("{} hashes: at most {} at once", hashes.len(), u32::MAX)));
-    }
+    check_hash_count(hashes)?;
     let index = Wanted::new(hashes);
     let blocks: Vec<usize> = (0..src.len()).step_by(BLOCK).collect();
     // (hash index, row) per hit: 8 bytes, the largest transient of trigger mining
@@ -371,16 +369,28 @@ pub fn ngram_carriers_in<S: TokenSource + ?Sized>(
             Ok(hits)
         })
         .collect::<Result<_>>()?;
-    let mut out = vec![Vec::new(); hashes.len()];
-    for p in partials {
-        for (i, r) in p {
-            let list = &mut out[i as usize];
-            if list.len() < max_per {
-                list.push(r);
-            }
+    Ok(carrier_lists(partials, hashes.len(), max_per))
+}
+
+/// At most `u32::MAX` hashes are looked up at once (their indices are `u32`).
+pub(crate) fn check_hash_count(hashes: &[u64]) -> Result<()> {
+    if u32::try_from(hashes.len()).is_err() {
+        return Err(CoreError::Input(format!("{} hashes: at most {} at once", hashes.len(), u32::MAX)));
+    }
+    Ok(())
+}
+
+/// (hash index, row) hits of row blocks, in block order, gathered into one row list per hash,
+/// at most `max_per` rows each (the first ones found).
+pub(crate) fn carrier_lists(partials: Vec<Vec<(u32, u32)>>, n: usize, max_per: usize) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); n];
+    for (i, r) in partials.into_iter().flatten() {
+        let list = &mut out[i as usize];
+        if list.len() < max_per {
+            list.push(r);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Share of each row's distinct word bigrams that also occur in some *other* row of a reference

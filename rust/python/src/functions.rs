@@ -76,6 +76,25 @@ fn slice1<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> 
     a.as_slice().map_err(|_| config_error(format!("{what} must be a contiguous 1-d array")))
 }
 
+/// CSR offsets given as int64 from NumPy, as `usize`.
+fn offsets_arg(offsets: &PyReadonlyArray1<'_, i64>) -> PyResult<Vec<usize>> {
+    slice1(offsets, "offsets")?
+        .iter()
+        .map(|&o| usize::try_from(o).map_err(|_| config_error("offsets must not be negative")))
+        .collect()
+}
+
+/// Row lists as CSR arrays: (offsets int64, rows uint32).
+fn csr_arrays<'py>(py: Python<'py>, lists: impl IntoIterator<Item = Vec<u32>>) -> Arrays2<'py, i64, u32> {
+    let mut offsets = vec![0i64];
+    let mut flat = Vec::new();
+    for l in lists {
+        flat.extend_from_slice(&l);
+        offsets.push(flat.len() as i64);
+    }
+    Ok((PyArray1::from_vec(py, offsets), PyArray1::from_vec(py, flat)))
+}
+
 fn pairs_of(pairs: &[u32], n_rows: usize) -> PyResult<Vec<(u32, u32)>> {
     let out: Vec<(u32, u32)> = pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
     if let Some(&(a, b)) = out.iter().find(|&&(a, b)| a as usize >= n_rows || b as usize >= n_rows) {
@@ -672,13 +691,7 @@ fn ngram_carriers<'py>(
     let hashes = slice1(&hashes, "hashes")?;
     let lists =
         mine(py, threads, chunks, &spec, |src| core::ngram_carriers_in(src, &spec.orders, hashes, max_per))?;
-    let mut offsets = vec![0i64];
-    let mut flat = Vec::new();
-    for l in lists {
-        flat.extend_from_slice(&l);
-        offsets.push(flat.len() as i64);
-    }
-    Ok((PyArray1::from_vec(py, offsets), PyArray1::from_vec(py, flat)))
+    csr_arrays(py, lists)
 }
 
 /// Share of each row's word bigrams seen in another row of the reference sample (NaN when the
@@ -903,13 +916,7 @@ fn feature_carriers<'py>(
     let lists = mine(py, threads, source, &word_spec(&spec.orders), |src| {
         core::assoc::feature_carriers(src, rows, &spec, hashes, max_per)
     })?;
-    let mut offsets = vec![0i64];
-    let mut flat = Vec::new();
-    for l in lists {
-        flat.extend_from_slice(&l);
-        offsets.push(flat.len() as i64);
-    }
-    Ok((PyArray1::from_vec(py, offsets), PyArray1::from_vec(py, flat)))
+    csr_arrays(py, lists)
 }
 
 /// Characters glued to a known word: (hashes uint64, codes uint8, texts, offsets int64, rows
@@ -939,23 +946,16 @@ fn glued_fragments<'py>(
         core::assoc::glued_fragments(&cols, rows, NormalizeOptions::default(), known, max_len, min_df)
     })?
     .map_err(to_py)?;
-    let mut offsets = vec![0i64];
-    let mut flat = Vec::new();
     let (mut h, mut c, mut t) = (Vec::new(), Vec::new(), Vec::new());
+    let mut lists = Vec::with_capacity(found.len());
     for f in found {
         h.push(f.hash);
         c.push(f.code);
         t.push(f.text);
-        flat.extend_from_slice(&f.rows);
-        offsets.push(flat.len() as i64);
+        lists.push(f.rows);
     }
-    Ok((
-        PyArray1::from_vec(py, h),
-        PyArray1::from_vec(py, c),
-        t,
-        PyArray1::from_vec(py, offsets),
-        PyArray1::from_vec(py, flat),
-    ))
+    let (offsets, flat) = csr_arrays(py, lists)?;
+    Ok((PyArray1::from_vec(py, h), PyArray1::from_vec(py, c), t, offsets, flat))
 }
 
 /// For each candidate carrier set and each column, the value shown most in excess of the
@@ -985,10 +985,7 @@ fn pattern_tests<'py>(
     Bound<'py, PyArray2<u32>>,
     Bound<'py, PyArray2<u32>>,
 )> {
-    let offsets: Vec<usize> = slice1(&offsets, "offsets")?
-        .iter()
-        .map(|&o| usize::try_from(o).map_err(|_| config_error("offsets must not be negative")))
-        .collect::<PyResult<_>>()?;
+    let offsets = offsets_arg(&offsets)?;
     let carriers = slice1(&carriers, "carriers")?;
     let cols: Vec<&[u64]> = columns.iter().map(|c| slice1(c, "columns")).collect::<PyResult<_>>()?;
     let (strata, usable) = (slice1(&strata, "strata")?, slice1(&usable, "usable")?);
@@ -1095,10 +1092,7 @@ fn cluster_counterparts<'py>(
     max_span: usize,
     threads: Option<usize>,
 ) -> PyResult<InsertionArrays<'py>> {
-    let offsets: Vec<usize> = slice1(&offsets, "offsets")?
-        .iter()
-        .map(|&o| usize::try_from(o).map_err(|_| config_error("offsets must not be negative")))
-        .collect::<PyResult<_>>()?;
+    let offsets = offsets_arg(&offsets)?;
     let rows = slice1(&rows, "rows")?;
     let pairs = mine(py, threads, source, &word_spec(&[1]), |src| {
         core::assoc::cluster_counterparts(src, &offsets, rows, max_cluster, max_span)
@@ -1222,10 +1216,7 @@ fn response_phrases<'py>(
 )> {
     let chunks = extract(chunks)?;
     let cols = texts(&chunks)?;
-    let offsets: Vec<usize> = slice1(&offsets, "offsets")?
-        .iter()
-        .map(|&o| usize::try_from(o).map_err(|_| config_error("offsets must not be negative")))
-        .collect::<PyResult<_>>()?;
+    let offsets = offsets_arg(&offsets)?;
     let (carriers, row_hash) = (slice1(&carriers, "carriers")?, slice1(&row_hash, "row_hash")?);
     let found = run(py, threads, || {
         core::assoc::response_phrases(
@@ -1264,7 +1255,15 @@ fn sample_keys<'py>(
     ))
 }
 
+/// `-ln p` of `k` or more of `d` at rate `mu / d` by the Chernoff bound of the binomial tail
+/// (0 when `k <= mu`): the statistic of `pattern_tests`, for the detectors' own tests.
+#[pyfunction]
+fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
+    core::assoc::chernoff(k, d, mu)
+}
+
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(chernoff, m)?)?;
     m.add_function(wrap_pyfunction!(cluster_counterparts, m)?)?;
     m.add_function(wrap_pyfunction!(sample_keys, m)?)?;
     m.add_function(wrap_pyfunction!(response_phrases, m)?)?;
