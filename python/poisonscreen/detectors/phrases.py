@@ -43,16 +43,22 @@ def phrase_tests(
     """(candidate index, phrase column, carriers, k, d, rate-based expectation, statistic) for
     the best phrase of each candidate that has one; ``candidates`` index the CSR carriers."""
     n_usable = int(usable.sum())
-    sets = []
-    for i in candidates.tolist():
-        r = carriers[offsets[i] : offsets[i + 1]]
-        sets.append(r[usable[r]])
-    keep = [j for j, r in enumerate(sets) if cfg.min_pattern <= len(r) <= MAX_CARRIERS]
-    if not keep:
+    # the candidates' usable carriers as one CSR list (vectorised: there are ~10^5 candidates)
+    starts, lengths = offsets[candidates], offsets[candidates + 1] - offsets[candidates]
+    owner = np.repeat(np.arange(len(candidates), dtype=np.int32), lengths)
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    shift += np.arange(len(shift))
+    rows_all = carriers[shift]
+    del shift
+    ok = usable[rows_all]
+    count = np.bincount(owner[ok], minlength=len(candidates))
+    keep = np.nonzero((count >= cfg.min_pattern) & (count <= MAX_CARRIERS))[0]
+    if not len(keep):
         return []
-    sub = [sets[j] for j in keep]
-    off = np.concatenate([[0], np.cumsum([len(r) for r in sub])]).astype(np.int64)
-    car = np.ascontiguousarray(np.concatenate(sub), dtype=np.uint32)
+    kept = np.zeros(len(candidates), dtype=bool)
+    kept[keep] = True
+    car = np.ascontiguousarray(rows_all[ok & kept[owner]], dtype=np.uint32)
+    off = np.concatenate([[0], np.cumsum(count[keep])]).astype(np.int64)
     responses = text_chunks(feats.response_arrow())[0]
     ci, qh, _qc, _qs = _core.response_phrases(
         responses,
@@ -72,15 +78,22 @@ def phrase_tests(
     q_off, q_rows = _core.ngram_carriers(
         responses, uq, list(ORDERS), max_per=2**31 - 1, threads=cfg.threads
     )
+    # each phrase's usable rows once; a phrase of many answers (code boilerplate, a formula) is
+    # no target
+    q_lists = [q_rows[q_off[j] : q_off[j + 1]] for j in range(len(uq))]
+    q_lists = [r[usable[r]] for r in q_lists]
+    q_pos = np.searchsorted(uq, qh)
+    # a candidate's carriers marked with its own stamp: a phrase's carriers among them are a
+    # gather over the phrase's rows, not a sorted intersection
+    stamp = np.zeros(len(usable), dtype=np.int64)
     out: list[dict[str, Any]] = []
-    for c_i, h in zip(ci.tolist(), qh.tolist()):
-        j = int(np.searchsorted(uq, h))
-        rows_q = q_rows[q_off[j] : q_off[j + 1]]
-        rows_q = rows_q[usable[rows_q]]
+    for c_i, h, j in zip(ci.tolist(), qh.tolist(), q_pos.tolist()):
+        rows_q = q_lists[j]
         if len(rows_q) > max_df:
-            continue  # a phrase of many answers (code boilerplate, a formula) is no target
-        carriers_i = sub[c_i]
-        shown = np.intersect1d(carriers_i, rows_q, assume_unique=True)
+            continue
+        carriers_i = car[off[c_i] : off[c_i + 1]]
+        stamp[carriers_i] = c_i + 1
+        shown = rows_q[stamp[rows_q] == c_i + 1]
         k, d = len(shown), len(carriers_i)
         rate = (len(rows_q) - k) / max(n_usable - d, 1)
         mu = d * rate
