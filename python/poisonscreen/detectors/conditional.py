@@ -88,6 +88,7 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
     found, hit_frames = [], []
     # a cluster's texts are taken out a slice at a time (_row_slices), never the whole cluster
     prompts, responses = f["prompt"], f["response"]
+    resp_cluster = f["resp_cluster"].to_numpy()
     p_len, r_len = byte_lengths(prompts), byte_lengths(responses)
     for cid, key, rows in zip(
         clusters["tmpl_cluster"].to_list(), clusters["key"].to_list(), clusters["row"].to_list()
@@ -154,10 +155,12 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
             typical = float(np.median(lifts[slot[1:]]))
             if lift - typical < 0.3:
                 continue
-            # a theme: several of the new answer words recur across the value's rows (one
-            # short answer word, or identifiers each row coins, are no theme)
+            # a theme: several of the new answer words recur across the value's answers (one
+            # short answer word, or identifiers each row coins, are no theme); copies of one
+            # answer (its near-duplicate cluster) count once
             inside = mask[r_rows]
-            pairs = np.unique(r_rows[inside] * len(r_uniq) + r_tok[inside])
+            answer = resp_cluster[rows[r_rows[inside]]].astype(np.int64)
+            pairs = np.unique(answer * len(r_uniq) + r_tok[inside])
             recur = np.bincount(pairs % len(r_uniq), minlength=len(r_uniq)) >= 2
             if int(recur[excl].sum()) < 3:
                 continue
@@ -204,6 +207,7 @@ class ConditionalDetector:
         "response",
         "tmpl_cluster",
         "tmpl_cluster_size",
+        "resp_cluster",
     )
     needs: ClassVar[tuple[str, ...]] = ()
 
