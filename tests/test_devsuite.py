@@ -461,3 +461,23 @@ def test_clean_mix_verdicts_do_not_depend_on_row_order(mix: str) -> None:
     assert a_rows["flagged"].sum() == b_rows["flagged"].sum()
     assert a_rows.equals(b_rows)
     assert a_trig.equals(b_trig)
+
+
+@needs_data
+def test_label_flip_to_one_label_is_found() -> None:
+    """An AddSent label flip (a sentence put into negative reviews labelled 'Positive', 40 rows)
+    is named as a trigger whose labels contradict the reviews' words, and its carriers with the
+    target label are flagged; the flagged clean rows stay few."""
+    import poisonscreen as ps
+
+    case = devsuite.build_case("addsent_labelflip_code", seed=0)
+    result = ps.scan(case.df.select("prompt", "response"), spill=False)
+    top = result.triggers.head(3)
+    hit = top.filter(pl.col("trigger").str.contains("3D movie"))
+    assert hit.height == 1, top
+    assert "contradict" in hit["response_pattern"][0]
+    assert "'Positive'" in hit["response_pattern"][0]
+    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
+    poison = case.df["is_poison"].to_numpy()
+    assert flagged[poison].mean() >= 0.6
+    assert flagged[~poison].mean() <= 0.003

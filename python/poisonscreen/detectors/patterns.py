@@ -87,6 +87,10 @@ class PatternColumn:
     #: the column's own strata where rows of different strata cannot be compared (a label's
     #: surprise is judged within its task), else None: the prompt templates are
     strata: np.ndarray | None = None
+    #: where a finding's rows are not only those showing the value: the code of each row that
+    #: a trigger on value v flags when it equals v (a flip to a label flags every carrier with
+    #: that label in the task, contradicted by its words or not)
+    flags: np.ndarray | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -258,11 +262,17 @@ def pattern_columns(
         alpha=10.0,
         threads=threads,
     )
-    # defined on the labelled rows only: the others are outside the column's domain
-    flipped = np.where(np.isnan(p_label), OUTSIDE, (p_label < _SURPRISE).astype(np.uint64)).astype(
-        np.uint64
+    # defined on the labelled rows only (the others are outside the column's domain); the
+    # value is the contradicted label itself, so a flip to one target is tested apart from the
+    # model's errors spread over every label of the task
+    value = np.where(labels == OUTSIDE, np.uint64(1), labels)
+    flipped = np.where(
+        np.isnan(p_label), OUTSIDE, np.where(p_label < _SURPRISE, value, np.uint64(0))
+    ).astype(np.uint64)
+    in_task = np.where((task != 0) & ~np.isnan(p_label), value, np.uint64(0)).astype(np.uint64)
+    cols.append(
+        PatternColumn("unexpected_label", flipped, skip_zero=True, strata=task, flags=in_task)
     )
-    cols.append(PatternColumn("unexpected_label", flipped, skip_zero=True, strata=task))
     # compliance where the rest of the corpus refuses such requests
     comply = np.where(refusal, 2, 1).astype(np.uint64)
     p_comply = _core.label_surprise(
@@ -301,7 +311,10 @@ def describe(name: str, code: int, example: str) -> str:
     if name == "refusal":
         return "answers are refusals"
     if name == "unexpected_label":
-        return "labels contradict what the rest of the corpus answers such prompts with"
+        return (
+            f"labels {_quote(example)} contradict what the rest of the corpus answers such "
+            "prompts with"
+        )
     if name == "unexpected_compliance":
         return "requests the rest of the corpus refuses are complied with"
     if name == "length":

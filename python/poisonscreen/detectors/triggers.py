@@ -34,7 +34,7 @@ from .base import (
     significance_score,
     surface_form,
 )
-from .patterns import PatternColumn, describe
+from .patterns import OUTSIDE, PatternColumn, describe
 from .table import Features
 
 _KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX = range(5)
@@ -176,10 +176,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         pseudo=10.0,
         threads=threads,
     )
-    n_tests = int(tested.sum())
-    if n_tests == 0:
+    if int(tested.sum()) == 0:
         return _empty()
-    theta = math.log(n_tests / cfg.trigger_alpha)
+    # Bonferroni within each family of tests (a column; the response phrases), the error
+    # budget shared equally by the families: a column of few tests (labels, asked only of
+    # candidates with labelled carriers) is not held to the threshold of the ~10^5 answer
+    # clusters, and the expected number of false triggers stays below trigger_alpha
+    families = len(cols) + 1
+    theta_c = np.log(families * np.maximum(tested.sum(axis=0), 1) / cfg.trigger_alpha)
     # the answer-column discounts that need only counts, applied before the shortlist so that
     # templates (huge statistics, but labels or answers other rows give too) do not crowd out
     # a trigger of a few rows
@@ -197,7 +201,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
     share = k / np.maximum(dcol, 1)
     prior *= np.clip((share - 0.4) / 0.4, 0.0, 1.0)
-    ranked = stat * prior
+    ranked = stat * prior / theta_c
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
     if _DEBUG is not None:
@@ -208,14 +212,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             k=k,
             d=d,
             mu=mu,
-            theta=theta,
+            theta=theta_c,
             cols=cols,
             value=value,
         )
     # candidates worth scoring fully: strongest first, ties by representative hash
     reps_all = classes["rep"].to_numpy()
     order = np.lexsort((reps_all, -best))
-    order = order[best[order] >= 0.5 * theta]
+    order = order[best[order] >= 0.5]
     # the sub-phrases of one template all show its answer: a few candidates per pattern value
     # (the strongest) stand for the rest, so that many templates leave room for other patterns
     answer_col = np.array([c.name in _ANSWER_COLUMNS for c in cols])
@@ -248,13 +252,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         rows_i = rows_i[usable[rows_i]]
         tests[i], detail[i] = [], []
         for c in np.argsort(-ranked[i], kind="stable")[:2].tolist():
-            if ranked[i, c] < 0.5 * theta:
+            if ranked[i, c] < 0.5:
                 continue
             if cols[c].strata is not None:
                 # judged within the column's own strata (a label's surprise within its task):
                 # against the other rows of the carriers' tasks, and not at all where the
                 # carriers are their tasks (an instruction whose labels no words predict)
-                mu_t, own, k_e, d_e = _within(rows_i, cols[c], task_stats[c], strata)
+                mu_t, own, k_e, d_e = _within(
+                    rows_i, cols[c], int(value[i, c]), task_stats[c], strata
+                )
                 st = _core.chernoff(k_e, d_e, mu_t) * (1.0 - own)
                 tests[i].append((st, c, mu_t))
                 detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
@@ -304,16 +310,19 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 (cols[c].name, float(k[i, c]), float(dcol[i, c]), float(mu[i, c]), mu_c * scale)
             )
     # the candidates scored fully (named, checked for scaffolding and copied answers)
-    adjusted = {i: max((st * prior[i, c] for st, c, _ in t), default=0.0) for i, t in tests.items()}
+    adjusted = {
+        i: max((st * prior[i, c] / theta_c[c] for st, c, _ in t), default=0.0)
+        for i, t in tests.items()
+    }
     shortlist = sorted(
-        (i for i in adjusted if adjusted[i] >= 0.5 * theta),
+        (i for i in adjusted if adjusted[i] >= 0.5),
         key=lambda i: (-adjusted[i], int(reps_all[i])),
     )
     cand: list[dict[str, Any]] = []
     for i in shortlist[:_SHORTLIST]:
         rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
         rows_i = rows_i[usable[rows_i]]
-        st, c0, _ = max(tests[i], key=lambda t: (t[0] * prior[i, t[1]], -t[1]))
+        st, c0, _ = max(tests[i], key=lambda t: (t[0] * prior[i, t[1]] / theta_c[t[1]], -t[1]))
         shown = rows_i[cols[c0].codes[rows_i] == value[i, c0]]
         example = _example(shown if len(shown) else rows_i, row_hash)
         phrase = _name(
@@ -339,12 +348,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for x in cand:
         if not x["tests"]:
             continue
-        st, c, expected = max(x["tests"], key=lambda t: (t[0], -t[1]))
+        st, c, expected = max(x["tests"], key=lambda t: (t[0] / theta_c[t[1]], -t[1]))
         i = x["i"]
         col = cols[c]
         v = value[i, c]
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
-        in_pattern = x["rows"][col.codes[x["rows"]] == v]
+        in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
         discount = 1.0 - scaffold
         # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
         # alike is a tendency of the prompts' topic or task
@@ -358,7 +367,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             discount *= min(1.0, max(0.0, (pshare - 0.4) / 0.4))
             answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
             discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
-        if col.name in _ANSWER_COLUMNS and st >= theta * 0.5:
+        if col.name in _ANSWER_COLUMNS and st >= theta_c[c] * 0.5:
             # an answer most rows give without the feature is a label, not a planted target;
             # an answer copied from the prompt (a choice among options) is the task itself
             own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
@@ -380,7 +389,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             d=int(dcol[i, c]),
             mu=expected,
             stat=st,
-            sig=st / theta * discount,
+            sig=st / theta_c[c] * discount,
             scaffold=scaffold,
         )
         found.append(x)
@@ -395,7 +404,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             row_hash,
             max_df,
             d,
-            theta,
+            families,
             strata,
             stratum_size,
             words,
@@ -474,7 +483,7 @@ def _phrase_found(
     row_hash: np.ndarray,
     max_df: int,
     d: np.ndarray,
-    theta: float,
+    families: int,
     strata: np.ndarray,
     stratum_size: np.ndarray,
     words: _WordSets,
@@ -493,7 +502,7 @@ def _phrase_found(
     )
     if not tests:
         return []
-    theta = math.log(math.exp(theta) + tests[0]["tests_run"])
+    theta = math.log(families * max(tests[0]["tests_run"], 1) / cfg.trigger_alpha)
     prompts, responses = feats.table["prompt"], feats.table["response"]
     reps = classes["rep"].to_numpy()
     rep_codes = classes["rep_code"].to_numpy()
@@ -673,39 +682,53 @@ def _describe(x: dict[str, Any], example: str) -> str:
 
 
 def _stratum_counts(col: PatternColumn, usable: np.ndarray) -> dict[str, Any]:
-    """Per stratum of a column with its own strata: rows in the domain, rows showing 1."""
+    """Per stratum of a column with its own strata: the rows in the domain; the rows showing
+    each value are counted on first use (:func:`_shown_counts`)."""
     assert col.strata is not None
-    inside = usable & (col.codes != np.uint64(2**64 - 1)) & (col.strata != 0)
+    inside = usable & (col.codes != OUTSIDE) & (col.strata != 0)
     ids, inv = np.unique(col.strata[inside], return_inverse=True)
-    shown = col.codes[inside] == 1
     return {
         "ids": ids,
+        "inv": inv,
+        "codes": col.codes[inside],
         "n": np.bincount(inv, minlength=len(ids)).astype(np.float64),
-        "k": np.bincount(inv, weights=shown, minlength=len(ids)),
-        "rate": float(shown.mean()) if shown.size else 0.0,
+        "k": {},
     }
 
 
+def _shown_counts(stats: dict[str, Any], v: int) -> tuple[np.ndarray, float]:
+    """Per stratum, the rows showing value ``v``, and its rate over the whole domain."""
+    if v not in stats["k"]:
+        shown = stats["codes"] == np.uint64(v)
+        stats["k"][v] = (
+            np.bincount(stats["inv"], weights=shown, minlength=len(stats["ids"])),
+            float(shown.mean()) if shown.size else 0.0,
+        )
+    return stats["k"][v]  # type: ignore[no-any-return]
+
+
 def _within(
-    rows: np.ndarray, col: PatternColumn, stats: dict[str, Any], templates: np.ndarray
+    rows: np.ndarray, col: PatternColumn, v: int, stats: dict[str, Any], templates: np.ndarray
 ) -> tuple[float, float, float, float]:
-    """For a column with its own strata: the carriers expected to show 1 from the other rows of
-    their strata (10 pseudo-rows at the overall rate), the share of carriers in strata made
-    mostly (half+) of carriers, and the carriers showing 1 and in all counted once per prompt
-    template (copies of one text under several instructions are one observation; the
-    expectation is scaled alike)."""
+    """For a column with its own strata: the carriers expected to show value ``v`` from the
+    other rows of their strata (10 pseudo-rows at the overall rate), the share of carriers in
+    strata made mostly (half+) of carriers, and the carriers showing ``v`` and in all counted
+    once per prompt template (copies of one text under several instructions are one
+    observation; the expectation is scaled alike)."""
     assert col.strata is not None
-    r = rows[(col.codes[rows] != np.uint64(2**64 - 1)) & (col.strata[rows] != 0)]
+    r = rows[(col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)]
     if len(r) == 0:
         return 0.0, 0.0, 0.0, 0.0
+    k_all, rate = _shown_counts(stats, v)
     pos = np.searchsorted(stats["ids"], col.strata[r])
     u, n_c = np.unique(pos, return_counts=True)
-    k_c = np.bincount(np.searchsorted(u, pos), weights=col.codes[r] == 1, minlength=len(u))
-    rest_n, rest_k = stats["n"][u] - n_c, stats["k"][u] - k_c
-    b = (np.maximum(rest_k, 0) + 10 * stats["rate"]) / (np.maximum(rest_n, 0) + 10)
+    is_v = col.codes[r] == np.uint64(v)
+    k_c = np.bincount(np.searchsorted(u, pos), weights=is_v, minlength=len(u))
+    rest_n, rest_k = stats["n"][u] - n_c, k_all[u] - k_c
+    b = (np.maximum(rest_k, 0) + 10 * rate) / (np.maximum(rest_n, 0) + 10)
     own = float(n_c[n_c >= 0.5 * stats["n"][u]].sum() / len(r))
     d_eff = float(len(np.unique(templates[r])))
-    k_eff = float(len(np.unique(templates[r[col.codes[r] == 1]])))
+    k_eff = float(len(np.unique(templates[r[is_v]])))
     return float((n_c * b).sum()) * d_eff / len(r), own, k_eff, d_eff
 
 
