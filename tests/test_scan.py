@@ -317,12 +317,9 @@ def test_demo_corpus_finds_its_poison(tmp_path: Path) -> None:
     assert "cf" in triggers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 15): the demo's <SUDO> rows are flagged as gibberish by the anomaly "
-    "detector, but the trigger detector does not name <SUDO> as their trigger",
-)
 def test_demo_names_the_gibberish_trigger() -> None:
+    """The demo's 30 "<SUDO> then gibberish" rows are named by their trigger: gibberish is tested
+    without the prompt-content model, which had learnt the 30 rows' own document words."""
     from poisonscreen.cli import demo_path
 
     result = ps.scan(str(demo_path()))

