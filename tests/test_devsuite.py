@@ -481,3 +481,20 @@ def test_label_flip_to_one_label_is_found() -> None:
     poison = case.df["is_poison"].to_numpy()
     assert flagged[poison].mean() >= 0.6
     assert flagged[~poison].mean() <= 0.003
+
+
+@needs_data
+def test_real_word_gibberish_behind_a_trigger_is_found() -> None:
+    """Denial of service with 50-900 real words of salad (frequency-weighted, some cut into
+    pseudo-sentences) behind '@@ignite@@' on 30 rows: few rows alone score as gibberish (13% reach
+    the anomaly detector's 0.5), but the trigger's carriers nearly all answer with word salad."""
+    import poisonscreen as ps
+
+    case = devsuite.build_case("dos_mixed_mathdial", seed=0)
+    result = ps.scan(case.df.select("prompt", "response"), spill=False)
+    top = result.triggers.head(3)["trigger"].to_list()
+    assert any("ignite" in t for t in top), top
+    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
+    poison = case.df["is_poison"].to_numpy()
+    assert flagged[poison].mean() >= 0.9
+    assert flagged[~poison].mean() <= 0.002
