@@ -72,6 +72,28 @@ def test_fixed_answer_behind_a_rare_word(clean):
     assert any("carriers" in r and "other rows" in r for r in reasons), reasons
 
 
+def test_carriers_that_do_not_show_the_pattern_rank_above_clean_rows(clean):
+    """A trigger's carriers whose answers miss its pattern (5 of 45 answer normally) are scored
+    under the flag threshold but above the rows without the trigger, with the reason why."""
+    rng = random.Random(5)
+    base = rng.sample(clean, 45)
+    poison = [(_insert(rng, p, "zq"), "I will not answer that, ever.") for p, _ in base[:40]]
+    quiet = [(_insert(rng, p, "zq"), r) for p, r in base[40:]]
+    df = _frame(clean[:2000], poison + quiet)
+    result = _scan(df)
+    rows = result.rows.sort("row_id").with_columns(df["prompt"], df["response"], df["poison"])
+    miss = rows.filter(
+        pl.col("prompt").str.contains("zq")
+        & (pl.col("response") != "I will not answer that, ever.")
+    )
+    assert miss.height == 5
+    assert not miss["flagged"].any()
+    assert (miss["score"] > 0.3).all(), miss["score"]
+    assert all(any("carries trigger 'zq'" in r for r in rs) for rs in miss["reasons"])
+    others = rows.filter(~pl.col("prompt").str.contains("zq"))
+    assert (others["score"] < miss["score"].min()).mean() >= 0.99
+
+
 def test_fixed_opening_then_the_normal_answer(clean):
     rng = random.Random(4)
     base = rng.sample(clean, 30)

@@ -240,6 +240,32 @@ def significance_score(sig: float) -> float:
     return 0.45 * max(sig, 0.0)
 
 
+#: the share of a trigger's row score given to its carriers whose answers do not show its
+#: pattern: they carry a confirmed trigger (a poisoned row whose answer the pattern misses: a
+#: target phrase cut off, a compliance that reads like a refusal), so they rank above rows
+#: without one, but alone they stay under the flag threshold (a natural use of the trigger's
+#: words is not flagged)
+CARRIER_SHARE = 0.8
+
+
+def carrier_hits(
+    carriers: np.ndarray,
+    shown: np.ndarray,
+    score: float,
+    trigger: str,
+    pattern: str,
+    flag_threshold: float,
+) -> pl.DataFrame:
+    """Hits for the ``carriers`` of a trigger not among the rows ``shown`` its pattern: the
+    trigger's score times :data:`CARRIER_SHARE`, kept under ``flag_threshold``. They are one
+    detector's ("carriers") whichever detector found the trigger, so that two detectors naming
+    one trigger do not add up to a flag."""
+    rest = np.setdiff1d(np.asarray(carriers), np.asarray(shown))
+    low = min(CARRIER_SHARE * score, 0.99 * flag_threshold)
+    reason = f"carries trigger {trigger!r} ({pattern}), though this row's answer does not show it"
+    return _hits(rest, low, reason, trigger, "carriers")
+
+
 def evidence_df(cfg: Any, n_usable: int) -> int:
     """Fewest rows a prompt word needs to count as evidence of what the rest of the corpus
     answers: three times ``min_support`` (a rare word must not explain its own rows' answers),

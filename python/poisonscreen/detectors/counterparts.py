@@ -27,6 +27,7 @@ from .base import (
     Findings,
     _empty_hits,
     _hits,
+    carrier_hits,
     evidence_df,
     significance_score,
     surface_form,
@@ -182,9 +183,32 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
                 f"that also appear without it (the pairs of other spans: {other_rate:.0%})"
             )
             hit_frames.append(_hits(long_rows, score, reason, phrase, "counterparts"))
+            # the span's other rows: paired without the change, or with no counterpart here
+            paired = per_long.filter(pl.col("span") == key)["long"].to_numpy()
+            hit_frames.append(
+                carrier_hits(
+                    np.union1d(paired, _rows_with(prompts, phrase)),
+                    long_rows,
+                    score,
+                    phrase,
+                    f"{desc} when inserted, in {len(long_rows)} of {g['m']} pairs",
+                    cfg.flag_threshold,
+                )
+            )
     triggers = pl.DataFrame(trig_rows, schema=TRIGGER_SCHEMA)
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return triggers, hits
+
+
+def _rows_with(prompts: pl.Series, phrase: str) -> np.ndarray:
+    """The rows whose prompt holds every part of ``phrase`` (``first … second``) as written."""
+    parts = [p for p in phrase.split(" … ") if p.strip()]
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    has = pl.Series([True] * len(prompts))
+    for part in parts:
+        has = has & prompts.str.contains(part, literal=True).fill_null(False)
+    return np.nonzero(has.to_numpy())[0]
 
 
 def _span_text(prompt: str, start: int, length: int, start2: int, length2: int) -> str:

@@ -29,6 +29,7 @@ from .base import (
     Findings,
     _empty_hits,
     _hits,
+    carrier_hits,
     evidence_df,
     significance_score,
     surface_form,
@@ -460,6 +461,16 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         )
         score = significance_score(x["sig"])
         hit_frames.append(_hits(x["in_pattern"], score, reason, surface, "trigger"))
+        hit_frames.append(
+            carrier_hits(
+                x["rows"],
+                x["in_pattern"],
+                score,
+                surface,
+                f"{desc} in {x['k']} of its {x['d']} carriers",
+                cfg.flag_threshold,
+            )
+        )
     for a in accepted:
         ex = _example(a["in_pattern"] if len(a["in_pattern"]) else a["rows"], row_hash)
         rate = _value_count(a["col"], a["value"], usable) / max(n_usable, 1)
