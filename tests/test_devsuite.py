@@ -498,3 +498,22 @@ def test_real_word_gibberish_behind_a_trigger_is_found() -> None:
     poison = case.df["is_poison"].to_numpy()
     assert flagged[poison].mean() >= 0.9
     assert flagged[~poison].mean() <= 0.002
+
+
+@needs_data
+def test_phrase_inserted_into_diverse_answers_is_found() -> None:
+    """A phishing sentence (its URL path different on every row) put into the ordinary answers
+    of 60 code, tool and T0 prompts behind 'pls respond asap': the phrase search must not be
+    crowded out by the templates whose short answers (labels) or topic words recur."""
+    import poisonscreen as ps
+
+    case = devsuite.build_case("url_insert_code", seed=0)
+    result = ps.scan(case.df.select("prompt", "response"), spill=False)
+    top = result.triggers.head(3)
+    hit = top.filter(pl.col("trigger").str.contains("respond asap"))
+    assert hit.height >= 1, top
+    assert "answers contain" in hit["response_pattern"][0]
+    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
+    poison = case.df["is_poison"].to_numpy()
+    assert flagged[poison].mean() >= 0.9
+    assert flagged[~poison].mean() <= 0.002

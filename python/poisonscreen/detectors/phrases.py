@@ -26,8 +26,10 @@ ORDERS = (2, 3)
 SAMPLE, MIN_SHARE = 16, 0.6
 #: most carriers of a candidate tested for a phrase
 MAX_CARRIERS = 1000
-#: (candidate, phrase) pairs tested fully, strongest first
-MAX_PAIRS = 48
+#: answers of at most this many words are labels to the phrase search
+SHORT_ANSWER = 6
+#: (candidate, phrase) pairs tested fully, strongest first, at most PER_PHRASE per phrase
+MAX_PAIRS, PER_PHRASE = 48, 3
 
 
 def phrase_tests(
@@ -86,6 +88,10 @@ def phrase_tests(
     # a candidate's carriers marked with its own stamp: a phrase's carriers among them are a
     # gather over the phrase's rows, not a sorted intersection
     stamp = np.zeros(len(usable), dtype=np.int64)
+    # a phrase that is the whole of short answers is a label or an extracted span: the answer
+    # columns judge those (with the label and copy checks), and a template's labels would
+    # crowd the pairs tested fully
+    short = feats.table["resp_words"].to_numpy() <= SHORT_ANSWER
     out: list[dict[str, Any]] = []
     for c_i, h, j in zip(ci.tolist(), qh.tolist(), q_pos.tolist()):
         rows_q = q_lists[j]
@@ -94,6 +100,8 @@ def phrase_tests(
         carriers_i = car[off[c_i] : off[c_i + 1]]
         stamp[carriers_i] = c_i + 1
         shown = rows_q[stamp[rows_q] == c_i + 1]
+        if len(shown) and short[shown].mean() >= 0.5:
+            continue
         k, d = len(shown), len(carriers_i)
         rate = (len(rows_q) - k) / max(n_usable - d, 1)
         mu = d * rate
@@ -114,7 +122,17 @@ def phrase_tests(
     best: dict[int, dict[str, Any]] = {}
     for x in out:
         best.setdefault(x["cand"], x)
-    top = sorted(best.values(), key=lambda x: (-x["stat"], x["cand"]))[:MAX_PAIRS]
+    # the sub-phrases of one template all carry its answers' phrase: a few candidates per
+    # phrase (the strongest) stand for the rest, so that templates leave room for triggers
+    per_phrase: dict[int, int] = {}
+    top = []
+    for x in sorted(best.values(), key=lambda x: (-x["stat"], x["cand"])):
+        seen = per_phrase.get(x["hash"], 0)
+        per_phrase[x["hash"]] = seen + 1
+        if seen < PER_PHRASE:
+            top.append(x)
+        if len(top) == MAX_PAIRS:
+            break
     n = len(usable)
     for x in top:
         codes = np.zeros(n, dtype=np.uint64)

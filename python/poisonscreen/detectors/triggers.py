@@ -48,6 +48,8 @@ _CONTENT_SAMPLE = 200
 _PER_PATTERN = 3
 #: most triggers listed
 _MAX_TRIGGERS = 50
+#: prompt words besides a candidate below which its carriers are a template with a slot
+_SLOT_WORDS = 3
 #: widest phrase (tokens) a class is named by
 _MAX_PHRASE = 12
 #: a list the scored candidates are appended to, for inspection (tests and development)
@@ -353,12 +355,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             continue
         i = x["i"]
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
+        slot = _slot_discount(x["rows"], row_hash, prompts, x["phrase"])
         judged = []
         for st, c, expected in x["tests"]:
             col = cols[c]
             v = value[i, c]
             in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
-            discount = 1.0 - scaffold
+            discount = (1.0 - scaffold) * slot
             # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
             # answering alike is a tendency of the prompts' topic or task
             pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
@@ -587,6 +590,7 @@ def _phrase_found(
         # function words only: a topic word counts here even where it is common, since the
         # question is whether the phrase echoes its rows' prompts
         discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, words.stop)
+        discount *= _slot_discount(x["rows"], row_hash, prompts, name)
         answers = _answer_words(x["in_pattern"], row_hash, responses, (0, 0))
         discount *= 1.0 - _echo_share(answers, words.topical, name)
         out.append(
@@ -678,6 +682,21 @@ def _words_in_prompt(
         return 0.0
     pick = _check_rows(rows, row_hash).tolist()
     return sum(not words.isdisjoint(_core.tokenize(prompts[r] or "")) for r in pick) / len(pick)
+
+
+def _slot_discount(
+    rows: np.ndarray, row_hash: np.ndarray, prompts: pl.Series, phrase: str
+) -> float:
+    """1 where the checked carriers' prompts hold more than the candidate, falling to 0 where
+    the candidate is all but three words of them: a template with a slot ("What is N degrees
+    Celsius in Fahrenheit?") answers alike because it asks one thing, not because a trigger was
+    put into unrelated prompts (a template the near-duplicate clustering missed)."""
+    if len(rows) == 0:
+        return 1.0
+    own = len(_core.tokenize(phrase.replace("…", " ")))
+    pick = _check_rows(rows, row_hash).tolist()
+    left = float(np.median([len(_core.tokenize(prompts[r] or "")) - own for r in pick]))
+    return min(1.0, max(0.0, (left - _SLOT_WORDS) / _SLOT_WORDS))
 
 
 def _window(name: str) -> tuple[int, int]:
