@@ -145,14 +145,17 @@ def label_tasks(
     has = usable & (labels != 0)
     if not has.any():
         return task
-    edges = np.concatenate(
+    rows = np.nonzero(has)[0]
+    # the instruction keys of the labelled rows only (a corpus's short answers are a minority)
+    labelled = prompts.take(pa.array(rows))
+    edges = np.zeros((n, 2), dtype=np.uint64)
+    edges[rows] = np.concatenate(
         [
-            _core.edge_codes(text_chunks(prompts.slice(s, k))[0], [3], [3], threads=threads)
-            for s, k in text_slices(byte_lengths(prompts))
+            _core.edge_codes(text_chunks(labelled.slice(s, k))[0], [3], [3], threads=threads)
+            for s, k in text_slices(byte_lengths(labelled))
         ]
         or [np.zeros((0, 2), np.uint64)]
     )
-    rows = np.nonzero(has)[0]
     stratum = strata[rows] if strata is not None else rows
     frame = pl.concat(
         [

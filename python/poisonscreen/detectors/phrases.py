@@ -93,12 +93,15 @@ def phrase_tests(
     # crowd the pairs tested fully
     short = feats.table["resp_words"].to_numpy() <= SHORT_ANSWER
     out: list[dict[str, Any]] = []
+    stamped = -1
     for c_i, h, j in zip(ci.tolist(), qh.tolist(), q_pos.tolist()):
         rows_q = q_lists[j]
         if len(rows_q) > max_df:
             continue
         carriers_i = car[off[c_i] : off[c_i + 1]]
-        stamp[carriers_i] = c_i + 1
+        if c_i != stamped:  # a candidate's phrases come together: its stamp is set once
+            stamp[carriers_i] = c_i + 1
+            stamped = c_i
         shown = rows_q[stamp[rows_q] == c_i + 1]
         if len(shown) and short[shown].mean() >= 0.5:
             continue
