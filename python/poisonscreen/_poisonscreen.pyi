@@ -290,6 +290,7 @@ def label_surprise(
     max_classes: int = 64,
     alpha: float = 1.0,
     temper: float = 0.0,
+    pool: _U64 | None = None,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
 def content_expectation(

@@ -269,6 +269,8 @@ def pattern_columns(
         min_df=evidence_min_df,
         max_classes=4096,
         alpha=10.0,
+        # a task borrows what its labels' words say in the other tasks with those labels
+        pool=np.where(labels != 0, labels, np.uint64(0)).astype(np.uint64),
         threads=threads,
     )
     # defined on the labelled rows only (the others are outside the column's domain); the

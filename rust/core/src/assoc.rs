@@ -979,7 +979,11 @@ pub const TEMPER: f64 = 8.0;
 /// `min_df` labelled rows count as evidence (a rare trigger word is not allowed to explain its
 /// own rows' labels), tempered to `temper` effective words where it is positive (see
 /// [`TEMPER`]); `alpha`: additive smoothing;
-/// labels of fewer than 2 rows, and beyond the `max_classes` most frequent, get NaN. A label
+/// labels of fewer than 2 rows, and beyond the `max_classes` most frequent, get NaN. With
+/// `pool` (one code per row, the same for a class's rows: the label's own words, whatever its
+/// task), each class's word rate is the mean of its rate in its task and its pool's rate over
+/// every task, so a task of a few hundred rows borrows what its labels' words say in the other
+/// tasks with those labels (a sentiment set asked under many instructions). A label
 /// that contradicts what the rest of the corpus answers such prompts with gets a low
 /// probability: a flipped label, or compliance where such requests are refused.
 #[allow(clippy::too_many_arguments)]
@@ -992,9 +996,10 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
     max_classes: usize,
     alpha: f64,
     temper: f64,
+    pool: Option<&[u64]>,
 ) -> Result<Vec<f32>> {
     let n = src.len();
-    if labels.len() != n || task.len() != n {
+    if labels.len() != n || task.len() != n || pool.is_some_and(|p| p.len() != n) {
         return Err(CoreError::Input(format!(
             "{} labels and {} tasks for {n} rows",
             labels.len(),
@@ -1029,6 +1034,20 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
         .filter(|&r| task[r as usize] != 0 && class_of.contains_key(&labels[r as usize]))
         .collect();
     let wc = |w: u64, c: usize| w ^ remix(c as u64 ^ 0x2545_f491_4f6c_dd1d);
+    // each class's pool (its label across tasks), counted as class `nc + pool index`
+    let mut pool_ids: HashIndex<usize> = HashIndex::default();
+    let mut pool_of = vec![usize::MAX; nc];
+    if let Some(pool) = pool {
+        for &r in rows {
+            let l = labels[r as usize];
+            if let Some(&c) = class_of.get(&l) {
+                if pool_of[c] == usize::MAX {
+                    let next = pool_ids.len();
+                    pool_of[c] = *pool_ids.entry(pool[r as usize]).or_insert(next);
+                }
+            }
+        }
+    }
     // word df over the labelled rows, and (word, class) counts (distinct words per row)
     type Counts = (HashIndex<u32>, HashIndex<u32>);
     let (df, counts): Counts = labelled
@@ -1048,6 +1067,9 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
                         for &w in &words {
                             *df.entry(w).or_insert(0) += 1;
                             *counts.entry(wc(w, c)).or_insert(0) += 1;
+                            if pool_of[c] != usize::MAX {
+                                *counts.entry(wc(w, nc + pool_of[c])).or_insert(0) += 1;
+                            }
                         }
                     }
                 }
@@ -1104,6 +1126,12 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
         }
     }
     let total_rows: f64 = class_rows.iter().sum();
+    let mut pool_words = vec![0f64; pool_ids.len()];
+    for c in 0..nc {
+        if pool_of[c] != usize::MAX {
+            pool_words[pool_of[c]] += class_words[c];
+        }
+    }
     let probs: Vec<(u32, f32)> = per_row
         .par_iter()
         .map(|(r, own, words)| {
@@ -1124,20 +1152,48 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
             let mut ev = vec![0f64; competing.len()];
             let mut used = 0usize;
             let mut cnt = vec![0f64; competing.len()];
+            // with pools: each class's label over every task, its own row left out
+            let pooled_of = |c: usize| (pool_of[c] != usize::MAX).then_some(pool_of[c]);
+            let own_pool = pooled_of(*own);
+            let pool_slots: Vec<f64> = competing
+                .iter()
+                .map(|&c| match pooled_of(c) {
+                    Some(p) => pool_words[p] - if Some(p) == own_pool { words.len() as f64 } else { 0.0 },
+                    None => 0.0,
+                })
+                .collect();
+            let all_pool: f64 = pool_slots.iter().sum::<f64>().max(1.0);
+            let mut pcnt = vec![0f64; competing.len()];
             for &w in words {
-                let mut total = 0.0;
+                let (mut total, mut ptotal) = (0.0, 0.0);
                 for (j, &c) in competing.iter().enumerate() {
                     let loo = if c == *own { 1.0 } else { 0.0 };
                     cnt[j] = (f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo).max(0.0);
                     total += cnt[j];
+                    if let Some(p) = pooled_of(c) {
+                        let loo = if Some(p) == own_pool { 1.0 } else { 0.0 };
+                        pcnt[j] =
+                            (f64::from(counts.get(&wc(w, nc + p)).copied().unwrap_or(0)) - loo).max(0.0);
+                        ptotal += pcnt[j];
+                    }
                 }
-                if total < 2.0 {
+                if total.max(ptotal) < 2.0 {
                     continue;
                 }
                 used += 1;
                 let pooled = total / all_slots;
+                let ppooled = ptotal / all_pool;
                 for j in 0..competing.len() {
-                    ev[j] += ((cnt[j] + alpha * pooled) / (slots[j].max(0.0) + alpha)).ln();
+                    let rate = (cnt[j] + alpha * pooled) / (slots[j].max(0.0) + alpha);
+                    ev[j] += match pooled_of(competing[j]) {
+                        // the mean of the class's rate in its task and its label's over all
+                        // tasks: a task of few rows borrows what its labels' words say elsewhere
+                        Some(_) => {
+                            let prate = (pcnt[j] + alpha * ppooled) / (pool_slots[j].max(0.0) + alpha);
+                            (0.5 * (rate + prate)).ln()
+                        }
+                        None => rate.ln(),
+                    };
                 }
             }
             let temper = if temper > 0.0 { (temper / used.max(1) as f64).min(1.0) } else { 1.0 };

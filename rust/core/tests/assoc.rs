@@ -341,6 +341,46 @@ fn counterparts_are_prompts_plus_an_inserted_run() {
 }
 
 #[test]
+fn label_surprise_pools_a_small_task_with_the_same_labels_elsewhere() {
+    use poisonscreen_core::assoc::label_surprise;
+    let pos = ["great", "wonderful", "loved", "superb", "delightful"];
+    let neg = ["awful", "terrible", "hated", "boring", "dreadful"];
+    let mut rows: Vec<Option<String>> = Vec::new();
+    // (keyed label, task, pool): the pool is the label's own words, whatever the task
+    let mut labels: Vec<u64> = Vec::new();
+    let mut task: Vec<u64> = Vec::new();
+    let mut pool: Vec<u64> = Vec::new();
+    for i in 0..300usize {
+        let (words, l) = if i % 2 == 0 { (&pos, 1u64) } else { (&neg, 2u64) };
+        rows.push(Some(format!("review {} {} film number", words[i % 5], words[(i / 2) % 5])));
+        labels.push(10 + l);
+        task.push(1);
+        pool.push(l);
+    }
+    // a small task asking the same under another instruction; 4 of its rows flipped to positive
+    for i in 0..20usize {
+        let (words, l) =
+            if i < 4 || i % 2 == 0 { (if i < 4 { &neg } else { &pos }, 1u64) } else { (&neg, 2u64) };
+        rows.push(Some(format!("opinion please {} {}", words[i % 5], words[(i + 2) % 5])));
+        labels.push(20 + l);
+        task.push(2);
+        pool.push(l);
+    }
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let alone = label_surprise(&table, &all, &labels, &task, 10, 8, 1.0, 0.0, None).unwrap();
+    let pooled = label_surprise(&table, &all, &labels, &task, 10, 8, 1.0, 0.0, Some(&pool)).unwrap();
+    for r in 300..304 {
+        assert!(pooled[r] < 0.2, "flipped row {r} with the pool: {}", pooled[r]);
+        assert!(pooled[r] < alone[r], "row {r}: pooled {} alone {}", pooled[r], alone[r]);
+    }
+    assert!(pooled[304..].iter().all(|&x| x > 0.5), "the small task's clean rows: {:?}", &pooled[304..]);
+    assert!(label_surprise(&table, &all, &labels, &task, 10, 8, 1.0, 0.0, Some(&pool[..5])).is_err());
+}
+
+#[test]
 fn label_surprise_marks_labels_that_contradict_the_content() {
     use poisonscreen_core::assoc::label_surprise;
     let pos = ["great", "wonderful", "loved", "superb", "delightful"];
@@ -364,22 +404,22 @@ fn label_surprise_marks_labels_that_contradict_the_content() {
     let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
     let all: Vec<u32> = (0..rows.len() as u32).collect();
     let task: Vec<u64> = labels.iter().map(|&l| u64::from(l != 0)).collect();
-    let p = label_surprise(&table, &all, &labels, &task, 10, 8, 1.0, 0.0).unwrap();
+    let p = label_surprise(&table, &all, &labels, &task, 10, 8, 1.0, 0.0, None).unwrap();
     assert!(p[..300].iter().all(|&x| x > 0.5), "clean rows agree with their content");
     assert!(p[300..306].iter().all(|&x| x < 0.1), "flipped rows: {:?}", &p[300..306]);
     assert!(p[306].is_nan());
     // leave-one-out: a row's own label does not vote for itself, and the result is order-free
     let mut rev = all.clone();
     rev.reverse();
-    assert_eq!(label_surprise(&table, &rev, &labels, &task, 10, 8, 1.0, 0.0).unwrap()[..306], p[..306]);
+    assert_eq!(label_surprise(&table, &rev, &labels, &task, 10, 8, 1.0, 0.0, None).unwrap()[..306], p[..306]);
     // labels of another task never compete: a label alone in its task is never surprising, and
     // rows without a task are not judged
     let apart: Vec<u64> = labels.clone();
-    let alone = label_surprise(&table, &all, &labels, &apart, 10, 8, 1.0, 0.0).unwrap();
+    let alone = label_surprise(&table, &all, &labels, &apart, 10, 8, 1.0, 0.0, None).unwrap();
     assert!(alone[..306].iter().all(|&x| (x - 1.0).abs() < 1e-6));
-    let none = label_surprise(&table, &all, &labels, &vec![0; labels.len()], 10, 8, 1.0, 0.0).unwrap();
+    let none = label_surprise(&table, &all, &labels, &vec![0; labels.len()], 10, 8, 1.0, 0.0, None).unwrap();
     assert!(none.iter().all(|x| x.is_nan()));
-    assert!(label_surprise(&table, &all, &labels[..3], &task, 10, 8, 1.0, 0.0).is_err());
+    assert!(label_surprise(&table, &all, &labels[..3], &task, 10, 8, 1.0, 0.0, None).is_err());
 }
 
 #[test]

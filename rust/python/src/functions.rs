@@ -1103,7 +1103,7 @@ fn cluster_counterparts<'py>(
 /// Leave-one-out naive Bayes probability of each labelled row's own label given its prompt
 /// words (float32, NaN for unlabelled rows); `labels`: one code per row, 0 = none.
 #[pyfunction]
-#[pyo3(signature = (source, rows, labels, task, *, min_df=30, max_classes=64, alpha=1.0, temper=0.0, threads=None))]
+#[pyo3(signature = (source, rows, labels, task, *, min_df=30, max_classes=64, alpha=1.0, temper=0.0, pool=None, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn label_surprise<'py>(
     py: Python<'py>,
@@ -1115,12 +1115,14 @@ fn label_surprise<'py>(
     max_classes: usize,
     alpha: f64,
     temper: f64,
+    pool: Option<PyReadonlyArray1<'py, u64>>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let (rows, labels) = (slice1(&rows, "rows")?, slice1(&labels, "labels")?);
     let task = slice1(&task, "task")?;
+    let pool = pool.as_ref().map(|p| slice1(p, "pool")).transpose()?;
     let out = mine(py, threads, source, &word_spec(&[1]), |src| {
-        core::assoc::label_surprise(src, rows, labels, task, min_df, max_classes, alpha, temper)
+        core::assoc::label_surprise(src, rows, labels, task, min_df, max_classes, alpha, temper, pool)
     })?;
     Ok(PyArray1::from_vec(py, out))
 }
