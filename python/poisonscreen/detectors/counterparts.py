@@ -34,6 +34,9 @@ from .base import (
 )
 from .table import Features
 
+#: the most rows holding a counterpart span's text, per pair of the span, that its carrier
+#: hits reach (a span written in many more prompts than its pairs is common text)
+_WRITTEN_PER_PAIR = 4
 #: behaviours compared between the prompt without and with the span
 _CHANGES = ("cluster", "head2", "unlock", "lock", "anomalous")
 _DESCRIBE = {
@@ -184,10 +187,14 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             )
             hit_frames.append(_hits(long_rows, score, reason, phrase, "counterparts"))
             # the span's other rows: paired without the change, or with no counterpart here
+            # (unless the span's text is common: then it is not what marks them)
             paired = per_long.filter(pl.col("span") == key)["long"].to_numpy()
+            written = _rows_with(prompts, phrase)
+            if len(written) > _WRITTEN_PER_PAIR * len(paired):
+                written = written[:0]
             hit_frames.append(
                 carrier_hits(
-                    np.union1d(paired, _rows_with(prompts, phrase)),
+                    np.union1d(paired, written),
                     long_rows,
                     score,
                     phrase,
