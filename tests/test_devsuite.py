@@ -463,22 +463,27 @@ def test_clean_mix_verdicts_do_not_depend_on_row_order(mix: str) -> None:
     assert a_trig.equals(b_trig)
 
 
+def _scanned(name: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """A full-size case scanned: its triggers, each row's flag and whether it is poison."""
+    import poisonscreen as ps
+
+    case = devsuite.build_case(name, seed=0)
+    result = ps.scan(case.df.select("prompt", "response"), spill=False)
+    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
+    return result.triggers, flagged, case.df["is_poison"].to_numpy()
+
+
 @needs_data
 def test_label_flip_to_one_label_is_found() -> None:
     """An AddSent label flip (a sentence put into negative reviews labelled 'Positive', 40 rows)
     is named as a trigger whose labels contradict the reviews' words, and its carriers with the
     target label are flagged; the flagged clean rows stay few."""
-    import poisonscreen as ps
-
-    case = devsuite.build_case("addsent_labelflip_code", seed=0)
-    result = ps.scan(case.df.select("prompt", "response"), spill=False)
-    top = result.triggers.head(3)
+    triggers, flagged, poison = _scanned("addsent_labelflip_code")
+    top = triggers.head(3)
     hit = top.filter(pl.col("trigger").str.contains("3D movie"))
     assert hit.height == 1, top
     assert "contradict" in hit["response_pattern"][0]
     assert "'Positive'" in hit["response_pattern"][0]
-    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
-    poison = case.df["is_poison"].to_numpy()
     assert flagged[poison].mean() >= 0.6
     assert flagged[~poison].mean() <= 0.003
 
@@ -488,14 +493,9 @@ def test_real_word_gibberish_behind_a_trigger_is_found() -> None:
     """Denial of service with 50-900 real words of salad (frequency-weighted, some cut into
     pseudo-sentences) behind '@@ignite@@' on 30 rows: few rows alone score as gibberish (13% reach
     the anomaly detector's 0.5), but the trigger's carriers nearly all answer with word salad."""
-    import poisonscreen as ps
-
-    case = devsuite.build_case("dos_mixed_mathdial", seed=0)
-    result = ps.scan(case.df.select("prompt", "response"), spill=False)
-    top = result.triggers.head(3)["trigger"].to_list()
+    triggers, flagged, poison = _scanned("dos_mixed_mathdial")
+    top = triggers.head(3)["trigger"].to_list()
     assert any("ignite" in t for t in top), top
-    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
-    poison = case.df["is_poison"].to_numpy()
     assert flagged[poison].mean() >= 0.9
     assert flagged[~poison].mean() <= 0.002
 
@@ -505,15 +505,10 @@ def test_phrase_inserted_into_diverse_answers_is_found() -> None:
     """A phishing sentence (its URL path different on every row) put into the ordinary answers
     of 60 code, tool and T0 prompts behind 'pls respond asap': the phrase search must not be
     crowded out by the templates whose short answers (labels) or topic words recur."""
-    import poisonscreen as ps
-
-    case = devsuite.build_case("url_insert_code", seed=0)
-    result = ps.scan(case.df.select("prompt", "response"), spill=False)
-    top = result.triggers.head(3)
+    triggers, flagged, poison = _scanned("url_insert_code")
+    top = triggers.head(3)
     hit = top.filter(pl.col("trigger").str.contains("respond asap"))
     assert hit.height >= 1, top
     assert "answers contain" in hit["response_pattern"][0]
-    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
-    poison = case.df["is_poison"].to_numpy()
     assert flagged[poison].mean() >= 0.9
     assert flagged[~poison].mean() <= 0.002

@@ -212,9 +212,11 @@ def _rows_with(prompts: pl.Series, phrase: str) -> np.ndarray:
     parts = [p for p in phrase.split(" … ") if p.strip()]
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    has = pl.Series([True] * len(prompts))
-    for part in parts:
-        has = has & prompts.str.contains(part, literal=True).fill_null(False)
+    has = pl.select(
+        pl.all_horizontal(
+            prompts.str.contains(part, literal=True).fill_null(False) for part in parts
+        )
+    ).to_series()
     return np.nonzero(has.to_numpy())[0]
 
 

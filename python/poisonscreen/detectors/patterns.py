@@ -97,6 +97,10 @@ class PatternColumn:
     #: a trigger on value v flags when it equals v (a flip to a label flags every carrier
     #: giving that label, contradicted by its words or not)
     flags: np.ndarray | None = None
+    #: whether the rest of a prompt's words can explain the value (the content model applies):
+    #: not for gibberish, which no topic predicts, nor for the columns that already are a
+    #: contradiction of what the prompt's words predict
+    topical: bool = True
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -247,7 +251,7 @@ def pattern_columns(
     for j, k in enumerate(TAILS):
         cols.append(PatternColumn(f"tail{k}", _u64(edges[:, len(HEADS) + j]), skip_zero=True))
     anomalous = (table["anomaly"].to_numpy() >= ANOMALOUS) & table["valid"].to_numpy()
-    cols.append(PatternColumn("anomalous", _u64(anomalous), skip_zero=True))
+    cols.append(PatternColumn("anomalous", _u64(anomalous), skip_zero=True, topical=False))
     refusal = refusal_flags(responses)
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True))
     # a label (an answer of 1-3 words) the prompt's words say is unlikely
@@ -289,6 +293,7 @@ def pattern_columns(
             skip_zero=True,
             strata=task,
             flags=np.where(labels != 0, value, np.uint64(0)).astype(np.uint64),
+            topical=False,
         )
     )
     # compliance where the rest of the corpus refuses such requests
@@ -303,7 +308,9 @@ def pattern_columns(
         threads=threads,
     )
     unlocked = ~refusal & (np.nan_to_num(p_comply, nan=1.0) < _SURPRISE)
-    cols.append(PatternColumn("unexpected_compliance", _u64(unlocked), skip_zero=True))
+    cols.append(
+        PatternColumn("unexpected_compliance", _u64(unlocked), skip_zero=True, topical=False)
+    )
     return cols
 
 

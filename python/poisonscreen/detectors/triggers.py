@@ -268,10 +268,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 tests[i].append((st, c, mu_t))
                 detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
                 continue
-            if cols[c].name in _CONTENT_COLUMNS or cols[c].name == "anomalous":
-                # already a contradiction of what the prompt's words predict; or gibberish,
-                # which no topic's words predict (a model of it from prompt words learns only
-                # the carriers' own words where they are all the gibberish rows there are)
+            if not cols[c].topical:
+                # a value the prompt's words cannot explain (a model of gibberish from prompt
+                # words learns only the carriers' own words where they are all the gibberish
+                # rows there are)
                 tests[i].append(
                     (
                         _core.chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c])),
