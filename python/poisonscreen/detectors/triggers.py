@@ -15,6 +15,7 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,6 +32,8 @@ from .base import (
     _hits,
     carrier_hits,
     evidence_df,
+    scaffold_shares,
+    shown_share,
     significance_score,
     surface_form,
 )
@@ -166,7 +169,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
 
     # 2. tests against every response-pattern column
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
+    words = _WordSets.of(feats.vocab, n)
     strata = np.ascontiguousarray(f["tmpl_cluster"].to_numpy(), dtype=np.uint32)
+    stratum_size = np.bincount(strata[usable], minlength=n)
     d, value, k, mu, stat, tested, dcol = _core.pattern_tests(
         offsets_all,
         carriers_all,
@@ -183,7 +188,19 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # the response phrases of the candidates' carriers (a family of tests of its own)
     eligible = np.nonzero((d >= cfg.min_pattern) & (d <= phrases.MAX_CARRIERS))[0]
     phrase_hyps = phrases.phrase_tests(
-        feats, cfg, eligible, offsets_all, carriers_all, usable, row_hash, max_df
+        feats,
+        cfg,
+        eligible,
+        offsets_all,
+        carriers_all,
+        usable,
+        row_hash,
+        max_df,
+        lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster),
+        lambda r, text: _words_in_prompt(
+            r, text, row_hash, f["prompt"], words.stop, most=8, stems=True
+        ),
+        next(c.codes for c in cols if c.name == "cluster"),
     )
     n_phrase = phrase_hyps[0]["tests_run"] if phrase_hyps else 0
     theta_c, theta_phrase = _thresholds(tested.sum(axis=0), n_phrase, cfg.trigger_alpha)
@@ -202,8 +219,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         prior[:, c] = np.clip((exclusive - 0.15) / 0.35, 0.0, 1.0)
         prior[sh & (exclusive < 0.5), c] = 0.0
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
-    share = k / np.maximum(dcol, 1)
-    prior *= np.clip((share - 0.4) / 0.4, 0.0, 1.0)
+    prior *= shown_share(k, dcol)
     ranked = stat * prior / theta_c
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
@@ -235,7 +251,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     if len(order) == 0:
         return _empty()
 
-    stratum_size = np.bincount(strata[usable], minlength=n)
     prompts = f["prompt"]
     responses = f["response"]
     members = classes["members"].to_list()
@@ -348,7 +363,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 "detail": detail[i],
             }
         )
-    words = _WordSets.of(feats.vocab, n)
     found: list[dict[str, Any]] = []
     for x in cand:
         if not x["tests"]:
@@ -371,7 +385,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # (a template's reviews whose words mislead it): only (nearly) all carriers count
                 discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
             else:
-                discount *= min(1.0, max(0.0, (pshare - 0.4) / 0.4))
+                discount *= float(shown_share(k[i, c], dcol[i, c]))
                 answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
                 discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
             if col.name in _ANSWER_COLUMNS and st >= theta_c[c] * 0.5:
@@ -562,31 +576,41 @@ def _phrase_found(
                 glue_names,
             )
         )
+    # a family's carriers inside templates with rows of their own (toolformer tasks, most of
+    # whose rows lack the candidate) are expected to show it at their template's rate; the
+    # word model judges the rest (:func:`_template_contrast`)
+    contrast = [
+        _template_contrast(x, strata, stratum_size, cfg.min_cluster, int(usable.sum()))
+        if "distinct" in x
+        else (x["rows"], 0.0)
+        for x in tests
+    ]
     content = _core.content_expectation(
         src,
         rows,
         [x["col"].codes for x in tests],
         list(range(len(tests))),
         np.ones(len(tests), dtype=np.uint64),
-        np.concatenate([[0], np.cumsum([len(x["rows"]) for x in tests])]).astype(np.int64),
-        np.ascontiguousarray(np.concatenate([x["rows"] for x in tests]), dtype=np.uint32),
+        np.concatenate([[0], np.cumsum([len(r) for r, _ in contrast])]).astype(np.int64),
+        np.ascontiguousarray(np.concatenate([r for r, _ in contrast]), dtype=np.uint32),
         [nm.replace("…", " ") for nm in names],
         word_hashes,
         word_df,
         min_df=evidence_df(cfg, int(usable.sum())),
         threads=cfg.threads,
     )
+    content = content + np.asarray([b for _, b in contrast])
     out = []
     for x, name, mu_c in zip(tests, names, content.tolist()):
         expected = max(x["mu"], mu_c)
         st = _core.chernoff(float(x["k"]), float(x["d"]), expected)
-        text = (
-            phrases.phrase_text(responses[_example(x["in_pattern"], row_hash)] or "", x["hash"])
-            if len(x["in_pattern"])
-            else "?"
-        )
+        if "distinct" in x:  # a family counts distinct answers (:func:`.phrases._family`)
+            k_e, d_e, mu_e = x["distinct"]
+            st = _core.chernoff(k_e, d_e, max(mu_e, mu_c * d_e / max(x["d"], 1)))
+        texts = phrases.pattern_text(x, responses, row_hash)
+        text = " ".join(texts)
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
-        discount = (1.0 - scaffold) * min(1.0, max(0.0, (x["k"] / max(x["d"], 1) - 0.4) / 0.4))
+        discount = (1.0 - scaffold) * float(shown_share(x["k"], x["d"]))
         # function words only: a topic word counts here even where it is common, since the
         # question is whether the phrase echoes its rows' prompts
         discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, words.stop)
@@ -608,7 +632,7 @@ def _phrase_found(
                 "stat": st,
                 "sig": st / theta * discount,
                 "scaffold": scaffold,
-                "text": text,
+                "text": texts,
                 "detail": [("phrase", float(x["k"]), float(x["d"]), x["mu"], mu_c)],
             }
         )
@@ -637,8 +661,8 @@ class _WordSets:
 _CHECK_ROWS = 40
 
 
-def _check_rows(rows: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
-    return rows[np.argsort(row_hash[rows], kind="stable")[:_CHECK_ROWS]]
+def _check_rows(rows: np.ndarray, row_hash: np.ndarray, most: int = _CHECK_ROWS) -> np.ndarray:
+    return rows[np.argsort(row_hash[rows], kind="stable")[:most]]
 
 
 def _answer_words(
@@ -671,17 +695,39 @@ def _echo_share(
 
 
 def _words_in_prompt(
-    rows: np.ndarray, text: str, row_hash: np.ndarray, prompts: pl.Series, stop: frozenset[str]
+    rows: np.ndarray,
+    text: str,
+    row_hash: np.ndarray,
+    prompts: pl.Series,
+    stop: frozenset[str],
+    most: int = _CHECK_ROWS,
+    stems: bool = False,
 ) -> float:
     """Share of the checked ``rows`` whose prompt holds a word of ``text`` other than a function
     word (``stop``): an answer phrase anchored on what the prompt asked about ("the castle
     stood" for prompts about a castle) echoes the topic; a planted phrase (a link, a host, an
-    insult) shares no word with the prompts that carry it."""
+    insult) shares no word with the prompts that carry it. With ``stems``, a word's leading
+    letters (three or more) that begin a prompt word count too, and a prompt word of five
+    letters or more inside a word: code names what the prompt asked for ("str1" for "two
+    strings", "arr2" for "arrays", "ispalindrome" for "a palindrome")."""
     words = set(_core.tokenize(text)) - stop
     if len(rows) == 0 or not words:
         return 0.0
-    pick = _check_rows(rows, row_hash).tolist()
-    return sum(not words.isdisjoint(_core.tokenize(prompts[r] or "")) for r in pick) / len(pick)
+    pick = _check_rows(rows, row_hash, most).tolist()
+    if not stems:
+        return sum(not words.isdisjoint(_core.tokenize(prompts[r] or "")) for r in pick) / len(pick)
+    heads = tuple({m.group(0) for w in words if (m := _LEADING_LETTERS.match(w))})
+
+    def echoes(prompt: list[str]) -> bool:
+        return any(
+            t.startswith(heads) or (len(t) >= 5 and any(t in w for w in words)) for t in prompt
+        )
+
+    return sum(echoes(_core.tokenize(prompts[r] or "")) for r in pick) / len(pick)
+
+
+#: a word's leading letters, three or more (:func:`_words_in_prompt`)
+_LEADING_LETTERS = re.compile(r"[^\W\d_]{3,}")
 
 
 def _slot_discount(
@@ -733,7 +779,10 @@ def _copied_share(
 
 def _describe(x: dict[str, Any], example: str) -> str:
     if x["col"].name == "phrase":
-        return f"answers contain {x.get('text', '?')!r}"
+        texts = x.get("text", ["?"])
+        if len(texts) == 1:
+            return f"answers contain {texts[0]!r}"
+        return "answers contain one of " + ", ".join(repr(t) for t in texts)
     return describe(x["col"].name, x["value"], example)
 
 
@@ -833,18 +882,40 @@ def _examples(rows: np.ndarray, row_hash: np.ndarray, k: int = 5) -> list[int]:
     return sorted(int(r) for r in pick)
 
 
+def _template_contrast(
+    x: dict[str, Any],
+    strata: np.ndarray,
+    stratum_size: np.ndarray,
+    min_cluster: int,
+    n_usable: int,
+) -> tuple[np.ndarray, float]:
+    """The carriers of test ``x`` left to the word model, and the pattern count expected of the
+    others: those in prompt templates (``min_cluster`` rows or more) made mostly of rows without
+    the candidate, each expected to show the pattern at the rate of its template's other rows
+    (10 pseudo-rows at the corpus rate). Naive Bayes over a template's boilerplate counts
+    fifty words that always come together as fifty pieces of evidence; the template's own
+    rows are the contrast it lacks."""
+    rows = x["rows"]
+    s, inv, n_c = np.unique(strata[rows], return_inverse=True, return_counts=True)
+    size = stratum_size[s]
+    contrasted = (size >= min_cluster) & (n_c < 0.5 * size)
+    if not contrasted.any():
+        return rows, 0.0
+    pattern = x["q_rows"]
+    rate = len(pattern) / max(n_usable, 1)
+    ps = strata[pattern]
+    shown_t = np.bincount(np.searchsorted(s, ps[np.isin(ps, s)]), minlength=len(s))
+    own = np.bincount(inv, weights=np.isin(rows, pattern), minlength=len(s))
+    b = (shown_t - own + 10.0 * rate) / (size - n_c + 10.0)
+    return rows[~contrasted[inv]], float((b * n_c)[contrasted].sum())
+
+
 def _scaffold_share(
     rows: np.ndarray, strata: np.ndarray, stratum_size: np.ndarray, min_cluster: int
 ) -> float:
-    """Share of the carriers that sit in prompt templates (clusters of ``min_cluster`` rows or
-    more) made mostly (half or more) of carriers: there the feature is the template's own
-    scaffolding, with no rows of the template to contrast the carriers with."""
-    if len(rows) == 0:
-        return 0.0
-    s, cnt = np.unique(strata[rows], return_counts=True)
-    size = stratum_size[s]
-    own = (size >= min_cluster) & (cnt >= 0.5 * size)
-    return float(cnt[own].sum() / len(rows))
+    """:func:`.base.scaffold_shares` of one carrier list."""
+    one = np.asarray([0, len(rows)], dtype=np.int64)
+    return float(scaffold_shares(one, rows, strata, stratum_size, min_cluster)[0])
 
 
 def _name(

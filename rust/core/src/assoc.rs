@@ -1420,15 +1420,29 @@ pub struct Phrase {
     pub count: u32,
     /// Size of the sample.
     pub sample: u32,
+    /// Whether a word of it is a dotted name (a host, a file, a module: letters or digits
+    /// either side of a dot).
+    pub dotted: bool,
+}
+
+/// A word with letters or digits either side of a dot: `sync.nwt-backup.com`'s
+/// `sync.nwt`, `id_rsa.pub`, `requests.post`.
+fn is_dotted(word: &str) -> bool {
+    let b = word.as_bytes();
+    (1..b.len().saturating_sub(1))
+        .any(|i| b[i] == b'.' && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric())
 }
 
 /// Response n-grams (`orders`, among the first `max_tokens` words) shared by at least
 /// `min_share` of a sample of each candidate's carriers: the `sample` carriers with the smallest
 /// content hashes (`row_hash`), so the sample does not depend on row order, and candidates that
 /// share carriers share sampled rows (each sampled row is tokenised once). At most `per` phrases
-/// per candidate, the most shared first (ties by hash). Candidates with fewer than `min_rows`
-/// carriers are skipped. A target phrase inside otherwise different answers (an exfiltration
-/// host, an injected link) shows here where no whole-answer pattern does.
+/// per candidate, the most shared first (ties by hash); phrases in `ignore` (sorted: those of
+/// too many answers to be a target) are not counted, so they do not take those places. Phrases
+/// under `any_share` of the sample are kept only where a word of them is a dotted name.
+/// Candidates with fewer than `min_rows` carriers are skipped. A target phrase inside otherwise
+/// different answers (an exfiltration host, an injected link) shows here where no whole-answer
+/// pattern does.
 #[allow(clippy::too_many_arguments)]
 pub fn response_phrases(
     texts: &Texts,
@@ -1438,9 +1452,11 @@ pub fn response_phrases(
     orders: &[usize],
     sample: usize,
     min_share: f64,
+    any_share: f64,
     max_tokens: usize,
     min_rows: usize,
     per: usize,
+    ignore: &[u64],
 ) -> Result<Vec<Phrase>> {
     let n = texts.len();
     if row_hash.len() != n {
@@ -1449,6 +1465,9 @@ pub fn response_phrases(
     check_lists(offsets, carriers, n, "carriers")?;
     if orders.is_empty() || orders.iter().any(|&k| k == 0 || k > crate::shingle::MAX_K) {
         return Err(CoreError::Config("orders must be in 1..=64".into()));
+    }
+    if !ignore.is_sorted() {
+        return Err(CoreError::Input("ignore must be sorted".into()));
     }
     let sample = sample.max(1);
     let n_cand = offsets.len() - 1;
@@ -1471,25 +1490,32 @@ pub fn response_phrases(
     let mut union: Vec<u32> = samples.iter().flatten().copied().collect();
     union.sort_unstable();
     union.dedup();
-    let opts = crate::ShingleOptions { normalize: NormalizeOptions::default(), mode: TokenMode::Word, k: 1 };
-    let grams: Vec<(u32, Vec<u64>)> = union
+    let norm = NormalizeOptions::default();
+    // each sampled row's distinct n-grams, each with whether a word of it is a dotted name
+    let grams: Vec<(u32, Vec<(u64, bool)>)> = union
         .par_iter()
-        .map(|&r| -> Result<(u32, Vec<u64>)> {
-            let mut toks = Vec::new();
+        .map(|&r| -> Result<(u32, Vec<(u64, bool)>)> {
+            let (mut toks, mut dots) = (Vec::new(), Vec::new());
             let mut out = Vec::new();
             if let Some(t) = texts.get(r as usize)? {
-                crate::shingle::token_hashes(t, &opts, &mut toks);
-                toks.truncate(max_tokens);
+                for_each_token(&normalize(t, &norm), TokenMode::Word, |w| {
+                    if toks.len() < max_tokens {
+                        toks.push(hash_token(w));
+                        dots.push(is_dotted(w));
+                    }
+                });
                 for &k in orders {
-                    windows_append(&toks, k, false, &mut out);
+                    for i in 0..(toks.len() + 1).saturating_sub(k) {
+                        out.push((hash_window(&toks[i..i + k]), dots[i..i + k].iter().any(|&d| d)));
+                    }
                 }
                 out.sort_unstable();
-                out.dedup();
+                out.dedup_by_key(|g| g.0);
             }
             Ok((r, out))
         })
         .collect::<Result<_>>()?;
-    let grams: HashIndex<Vec<u64>> = grams.into_iter().map(|(r, g)| (u64::from(r), g)).collect();
+    let grams: HashIndex<Vec<(u64, bool)>> = grams.into_iter().map(|(r, g)| (u64::from(r), g)).collect();
     let found: Vec<Vec<Phrase>> = samples
         .par_iter()
         .enumerate()
@@ -1498,17 +1524,20 @@ pub fn response_phrases(
                 return Vec::new();
             }
             let need = ((min_share * rows.len() as f64).ceil() as u32).max(2);
-            let mut all: Vec<u64> = rows.iter().flat_map(|&r| grams[&u64::from(r)].iter().copied()).collect();
+            let need_any = ((any_share * rows.len() as f64).ceil() as u32).max(need);
+            let mut all: Vec<(u64, bool)> =
+                rows.iter().flat_map(|&r| grams[&u64::from(r)].iter().copied()).collect();
             all.sort_unstable();
-            let mut counted: Vec<(u32, u64)> = Vec::new();
+            let mut counted: Vec<(u32, u64, bool)> = Vec::new();
             let mut j = 0;
             while j < all.len() {
                 let mut e = j;
-                while e < all.len() && all[e] == all[j] {
+                while e < all.len() && all[e].0 == all[j].0 {
                     e += 1;
                 }
-                if (e - j) as u32 >= need {
-                    counted.push(((e - j) as u32, all[j]));
+                let (c, (h, dotted)) = ((e - j) as u32, all[j]);
+                if c >= need && (dotted || c >= need_any) && ignore.binary_search(&h).is_err() {
+                    counted.push((c, h, dotted));
                 }
                 j = e;
             }
@@ -1516,7 +1545,13 @@ pub fn response_phrases(
             counted.truncate(per);
             counted
                 .into_iter()
-                .map(|(c, h)| Phrase { candidate: i as u32, hash: h, count: c, sample: rows.len() as u32 })
+                .map(|(c, h, dotted)| Phrase {
+                    candidate: i as u32,
+                    hash: h,
+                    count: c,
+                    sample: rows.len() as u32,
+                    dotted,
+                })
                 .collect()
         })
         .collect();

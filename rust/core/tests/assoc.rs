@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use poisonscreen_core::assoc::{
     chernoff, code, edge_codes, feature_carriers, glued_fragments, mine_features, mine_features_as,
-    pattern_tests, row_features, row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX,
-    KIND_GLUED_SUFFIX,
+    pattern_tests, response_phrases, row_features, row_hashes, FeatureSpec, MinedFeature, TestParams,
+    KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
 };
 use poisonscreen_core::{
     hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode,
@@ -258,6 +258,54 @@ fn pattern_tests_do_not_depend_on_carrier_order_or_threads() {
         })
         .unwrap();
     assert_eq!(base, again);
+}
+
+#[test]
+fn response_phrases_are_shared_by_the_sample_and_not_ignored() {
+    // candidate 0: rows 0..6, each answer with the host "evil sync net" and a common "thank you";
+    // candidate 1: rows 6..9, too few rows
+    let rows: Vec<Option<String>> =
+        (0..9).map(|i| Some(format!("thank you word{i} then evil sync net and more{i}"))).collect();
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let rh: Vec<u64> = (0..9u64).map(|i| i * 7919).collect();
+    let offsets = [0usize, 6, 9];
+    let carriers: Vec<u32> = (0..9).collect();
+    let found =
+        response_phrases(&texts, &offsets, &carriers, &rh, &[2], 16, 0.5, 0.0, 256, 4, 8, &[]).unwrap();
+    let host = hash_window(&toks("evil sync"));
+    let thanks = hash_window(&toks("thank you"));
+    assert!(found.iter().all(|p| p.candidate == 0 && p.count == 6 && p.sample == 6));
+    assert!(found.iter().any(|p| p.hash == host) && found.iter().any(|p| p.hash == thanks));
+    // the most shared first, ties by hash, at most `per`
+    let two = response_phrases(&texts, &offsets, &carriers, &rh, &[2], 16, 0.5, 0.0, 256, 4, 2, &[]).unwrap();
+    let mut all: Vec<u64> = found.iter().map(|p| p.hash).collect();
+    all.sort_unstable();
+    assert_eq!(two.iter().map(|p| p.hash).collect::<Vec<_>>(), all[..2].to_vec());
+    // an ignored phrase is not counted and leaves its place to the others
+    let mut ignore = vec![thanks];
+    ignore.sort_unstable();
+    let kept =
+        response_phrases(&texts, &offsets, &carriers, &rh, &[2], 16, 0.5, 0.0, 256, 4, 8, &ignore).unwrap();
+    assert!(kept.iter().all(|p| p.hash != thanks) && kept.iter().any(|p| p.hash == host));
+    assert_eq!(kept.len(), found.len() - 1);
+    assert!(
+        response_phrases(&texts, &offsets, &carriers, &rh, &[2], 16, 0.5, 0.0, 256, 4, 8, &[2, 1]).is_err()
+    );
+    // under `any_share`, only phrases with a dotted name: "sync.net" (a host) in 3 of 9 answers
+    let rows: Vec<Option<String>> = (0..9)
+        .map(|i| {
+            Some(if i % 3 == 0 { format!("see sync.net now {i}") } else { format!("plain words here {i}") })
+        })
+        .collect();
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let (offsets, carriers) = ([0usize, 9], (0..9).collect::<Vec<u32>>());
+    let got = response_phrases(&texts, &offsets, &carriers, &rh, &[2], 16, 0.3, 0.6, 256, 4, 8, &[]).unwrap();
+    let host = hash_window(&toks("sync.net now"));
+    assert!(got.iter().any(|p| p.hash == host && p.dotted && p.count == 3));
+    assert!(got.iter().all(|p| p.dotted || p.count >= 6), "{got:?}");
+    assert!(got.iter().any(|p| p.hash == hash_window(&toks("plain words")) && !p.dotted));
 }
 
 #[test]

@@ -1192,10 +1192,11 @@ fn content_expectation<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
-/// Response n-grams shared by a sample of each candidate's carriers: (candidate uint32, hash
-/// uint64, count uint32, sample uint32).
+/// Response n-grams shared by a sample of each candidate's carriers, those in `ignore` (sorted)
+/// aside, those under `any_share` only with a dotted name: (candidate uint32, hash uint64, count
+/// uint32, sample uint32, dotted bool).
 #[pyfunction]
-#[pyo3(signature = (chunks, offsets, carriers, row_hash, orders, *, sample=16, min_share=0.6, max_tokens=256, min_rows=8, per=8, threads=None))]
+#[pyo3(signature = (chunks, offsets, carriers, row_hash, orders, *, sample=16, min_share=0.6, any_share=0.0, max_tokens=256, min_rows=8, per=8, ignore=None, threads=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn response_phrases<'py>(
     py: Python<'py>,
@@ -1206,23 +1207,31 @@ fn response_phrases<'py>(
     orders: Vec<usize>,
     sample: usize,
     min_share: f64,
+    any_share: f64,
     max_tokens: usize,
     min_rows: usize,
     per: usize,
+    ignore: Option<PyReadonlyArray1<'py, u64>>,
     threads: Option<usize>,
 ) -> PyResult<(
     Bound<'py, PyArray1<u32>>,
     Bound<'py, PyArray1<u64>>,
     Bound<'py, PyArray1<u32>>,
     Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<bool>>,
 )> {
     let chunks = extract(chunks)?;
     let cols = texts(&chunks)?;
     let offsets = offsets_arg(&offsets)?;
     let (carriers, row_hash) = (slice1(&carriers, "carriers")?, slice1(&row_hash, "row_hash")?);
+    let ignore = match &ignore {
+        Some(a) => slice1(a, "ignore")?,
+        None => &[],
+    };
     let found = run(py, threads, || {
         core::assoc::response_phrases(
-            &cols, &offsets, carriers, row_hash, &orders, sample, min_share, max_tokens, min_rows, per,
+            &cols, &offsets, carriers, row_hash, &orders, sample, min_share, any_share, max_tokens, min_rows,
+            per, ignore,
         )
     })?
     .map_err(to_py)?;
@@ -1231,6 +1240,7 @@ fn response_phrases<'py>(
         PyArray1::from_vec(py, found.iter().map(|p| p.hash).collect()),
         PyArray1::from_vec(py, found.iter().map(|p| p.count).collect()),
         PyArray1::from_vec(py, found.iter().map(|p| p.sample).collect()),
+        PyArray1::from_vec(py, found.iter().map(|p| p.dotted).collect()),
     ))
 }
 
