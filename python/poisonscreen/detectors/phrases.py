@@ -238,7 +238,8 @@ def _family(
     instructions is one observation of its phrases, a planted host in forty different answers
     is forty."""
     rows_q = np.unique(np.concatenate([r for _, r in members]))
-    in_c = np.isin(rows_q, carriers, assume_unique=True)
+    carriers = np.sort(carriers)
+    in_c = _in_sorted(rows_q, carriers)
     shown = rows_q[in_c]
     k, d = len(shown), len(carriers)
     mu = d * (len(rows_q) - k) / max(n_usable - d, 1)
@@ -246,8 +247,6 @@ def _family(
     k_e, d_e = len(np.unique(key[shown])), len(np.unique(key[carriers]))
     out_e = len(np.unique(key[rows_q[~in_c]]))
     mu_e = d_e * out_e / max(n_keys - d_e, 1)
-    shown_by = [(-int(np.isin(r, shown, assume_unique=True).sum()), h, r) for h, r in members]
-    shown_by.sort(key=lambda t: (t[0], t[1]))
     return {
         "cand": cand,
         "c_i": c_i,
@@ -255,9 +254,7 @@ def _family(
         "hash": int(
             np.bitwise_xor.reduce(rows_q.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         ),
-        # the members, most carriers first (the pattern's name)
-        "members": [h for _, h, _ in shown_by],
-        "member_rows": [(h, r) for _, h, r in shown_by],
+        "member_rows": members,
         "rows": carriers,
         "in_pattern": shown,
         "q_rows": rows_q,
@@ -293,6 +290,13 @@ def _qualified(
         _, _, j, checked = heapq.heappop(heap)
         fam = families[j]
         if checked:
+            # the members, most carriers first (the pattern's name; the key of its leader)
+            fam["members"] = [
+                h
+                for _, h in sorted(
+                    (-int(_in_sorted(r, fam["in_pattern"]).sum()), h) for h, r in fam["member_rows"]
+                )
+            ]
             key = fam["members"][0]
             if per_key.get(key, 0) < PER_FAMILY:
                 per_key[key] = per_key.get(key, 0) + 1
@@ -321,6 +325,14 @@ def _qualified(
 
 #: families looked at (members checked) at most
 _LOOK_AT = 400
+
+
+def _in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Which of ``a`` are in ``b`` (sorted)."""
+    at = np.searchsorted(b, a)
+    return (
+        (at < len(b)) & (b[np.minimum(at, len(b) - 1)] == a) if len(b) else np.zeros(len(a), bool)
+    )
 
 
 def _strongest(tests: Any, most: int, by: str) -> list[dict[str, Any]]:

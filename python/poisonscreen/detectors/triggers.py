@@ -170,6 +170,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # 2. tests against every response-pattern column
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
     words = _WordSets.of(feats.vocab, n)
+    prompt_words: dict[int, list[str]] = {}  # prompts tokenised by the family echo check
     strata = np.ascontiguousarray(f["tmpl_cluster"].to_numpy(), dtype=np.uint32)
     stratum_size = np.bincount(strata[usable], minlength=n)
     d, value, k, mu, stat, tested, dcol = _core.pattern_tests(
@@ -198,7 +199,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         max_df,
         lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster),
         lambda r, text: _words_in_prompt(
-            r, text, row_hash, f["prompt"], words.stop, most=8, stems=True
+            r, text, row_hash, f["prompt"], words.stop, most=8, stems=True, seen=prompt_words
         ),
         next(c.codes for c in cols if c.name == "cluster"),
     )
@@ -702,6 +703,7 @@ def _words_in_prompt(
     stop: frozenset[str],
     most: int = _CHECK_ROWS,
     stems: bool = False,
+    seen: dict[int, list[str]] | None = None,
 ) -> float:
     """Share of the checked ``rows`` whose prompt holds a word of ``text`` other than a function
     word (``stop``): an answer phrase anchored on what the prompt asked about ("the castle
@@ -709,7 +711,8 @@ def _words_in_prompt(
     insult) shares no word with the prompts that carry it. With ``stems``, a word's leading
     letters (three or more) that begin a prompt word count too, and a prompt word of five
     letters or more inside a word: code names what the prompt asked for ("str1" for "two
-    strings", "arr2" for "arrays", "ispalindrome" for "a palindrome")."""
+    strings", "arr2" for "arrays", "ispalindrome" for "a palindrome"). ``seen`` keeps the
+    prompts' words across calls."""
     words = set(_core.tokenize(text)) - stop
     if len(rows) == 0 or not words:
         return 0.0
@@ -723,7 +726,14 @@ def _words_in_prompt(
             t.startswith(heads) or (len(t) >= 5 and any(t in w for w in words)) for t in prompt
         )
 
-    return sum(echoes(_core.tokenize(prompts[r] or "")) for r in pick) / len(pick)
+    def prompt(r: int) -> list[str]:
+        if seen is None:
+            return _core.tokenize(prompts[r] or "")
+        if r not in seen:
+            seen[r] = _core.tokenize(prompts[r] or "")
+        return seen[r]
+
+    return sum(echoes(prompt(r)) for r in pick) / len(pick)
 
 
 #: a word's leading letters, three or more (:func:`_words_in_prompt`)

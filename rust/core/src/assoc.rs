@@ -1490,24 +1490,24 @@ pub fn response_phrases(
     let mut union: Vec<u32> = samples.iter().flatten().copied().collect();
     union.sort_unstable();
     union.dedup();
-    let norm = NormalizeOptions::default();
+    let opts = crate::ShingleOptions { normalize: NormalizeOptions::default(), mode: TokenMode::Word, k: 1 };
     // each sampled row's distinct n-grams, each with whether a word of it is a dotted name
     let grams: Vec<(u32, Vec<(u64, bool)>)> = union
         .par_iter()
         .map(|&r| -> Result<(u32, Vec<(u64, bool)>)> {
             let (mut toks, mut dots) = (Vec::new(), Vec::new());
-            let mut out = Vec::new();
+            let (mut hashes, mut out) = (Vec::new(), Vec::new());
             if let Some(t) = texts.get(r as usize)? {
-                for_each_token(&normalize(t, &norm), TokenMode::Word, |w| {
+                crate::shingle::for_each_token_hash(t, &opts, |h, w| {
                     if toks.len() < max_tokens {
-                        toks.push(hash_token(w));
+                        toks.push(h);
                         dots.push(is_dotted(w));
                     }
                 });
                 for &k in orders {
-                    for i in 0..(toks.len() + 1).saturating_sub(k) {
-                        out.push((hash_window(&toks[i..i + k]), dots[i..i + k].iter().any(|&d| d)));
-                    }
+                    hashes.clear();
+                    windows_append(&toks, k, false, &mut hashes);
+                    out.extend(hashes.iter().enumerate().map(|(i, &h)| (h, dots[i..i + k].contains(&true))));
                 }
                 out.sort_unstable();
                 out.dedup_by_key(|g| g.0);

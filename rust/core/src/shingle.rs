@@ -79,6 +79,12 @@ thread_local! {
 /// The hash of every token of the normalised `text`, into `out` (cleared first).
 pub(crate) fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>) {
     out.clear();
+    for_each_token_hash(text, opts, |h, _| out.push(h));
+}
+
+/// Every token of the normalised `text` with its hash, in order (the word as written where
+/// the text is ASCII: lowercasing aside, the same word).
+pub(crate) fn for_each_token_hash(text: &str, opts: &ShingleOptions, mut f: impl FnMut(u64, &str)) {
     if opts.mode == TokenMode::Word && text.is_ascii() {
         // Fast path, same result: on ASCII, NFKC is the identity, whitespace never joins or
         // splits UAX #29 words and lowercasing moves no boundary, so the words of the
@@ -98,15 +104,15 @@ pub(crate) fn token_hashes(text: &str, opts: &ShingleOptions, out: &mut Vec<u64>
                 };
                 buf.copy_from_slice(tb);
                 buf.make_ascii_lowercase();
-                out.push(xxh3_64(buf));
+                f(xxh3_64(buf), t);
             } else {
-                out.push(xxh3_64(tb));
+                f(xxh3_64(tb), t);
             }
         });
         return;
     }
     let norm = normalize(text, &opts.normalize);
-    for_each_token(&norm, opts.mode, |t| out.push(hash_token(t)));
+    for_each_token(&norm, opts.mode, |t| f(hash_token(t), t));
 }
 
 /// Hashes of every window of `opts.k` consecutive tokens of the normalised `text`, into `out`
