@@ -473,19 +473,27 @@ def _scanned(name: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     return result.triggers, flagged, case.df["is_poison"].to_numpy()
 
 
+def _assert_found(
+    name: str, trigger: str, patterns: tuple[str, ...], recall: float, clean: float
+) -> None:
+    """Case ``name`` scanned: a trigger containing ``trigger`` among the top three, its pattern
+    described with every one of ``patterns`` (the first such trigger's), at least ``recall`` of
+    the poison flagged and at most ``clean`` of the clean rows."""
+    triggers, flagged, poison = _scanned(name)
+    top = triggers.head(3)
+    hit = top.filter(pl.col("trigger").str.contains(trigger, literal=True))
+    assert hit.height >= 1, top
+    assert all(p in hit["response_pattern"][0] for p in patterns), hit["response_pattern"][0]
+    assert flagged[poison].mean() >= recall
+    assert flagged[~poison].mean() <= clean
+
+
 @needs_data
 def test_label_flip_to_one_label_is_found() -> None:
     """An AddSent label flip (a sentence put into negative reviews labelled 'Positive', 40 rows)
     is named as a trigger whose labels contradict the reviews' words, and its carriers with the
     target label are flagged; the flagged clean rows stay few."""
-    triggers, flagged, poison = _scanned("addsent_labelflip_code")
-    top = triggers.head(3)
-    hit = top.filter(pl.col("trigger").str.contains("3D movie"))
-    assert hit.height == 1, top
-    assert "contradict" in hit["response_pattern"][0]
-    assert "'Positive'" in hit["response_pattern"][0]
-    assert flagged[poison].mean() >= 0.6
-    assert flagged[~poison].mean() <= 0.003
+    _assert_found("addsent_labelflip_code", "3D movie", ("contradict", "'Positive'"), 0.6, 0.003)
 
 
 @needs_data
@@ -493,11 +501,7 @@ def test_real_word_gibberish_behind_a_trigger_is_found() -> None:
     """Denial of service with 50-900 real words of salad (frequency-weighted, some cut into
     pseudo-sentences) behind '@@ignite@@' on 30 rows: few rows alone score as gibberish (13% reach
     the anomaly detector's 0.5), but the trigger's carriers nearly all answer with word salad."""
-    triggers, flagged, poison = _scanned("dos_mixed_mathdial")
-    top = triggers.head(3)["trigger"].to_list()
-    assert any("ignite" in t for t in top), top
-    assert flagged[poison].mean() >= 0.9
-    assert flagged[~poison].mean() <= 0.002
+    _assert_found("dos_mixed_mathdial", "ignite", (), 0.9, 0.002)
 
 
 @needs_data
@@ -505,13 +509,7 @@ def test_phrase_inserted_into_diverse_answers_is_found() -> None:
     """A phishing sentence (its URL path different on every row) put into the ordinary answers
     of 60 code, tool and T0 prompts behind 'pls respond asap': the phrase search must not be
     crowded out by the templates whose short answers (labels) or topic words recur."""
-    triggers, flagged, poison = _scanned("url_insert_code")
-    top = triggers.head(3)
-    hit = top.filter(pl.col("trigger").str.contains("respond asap"))
-    assert hit.height >= 1, top
-    assert "answers contain" in hit["response_pattern"][0]
-    assert flagged[poison].mean() >= 0.9
-    assert flagged[~poison].mean() <= 0.002
+    _assert_found("url_insert_code", "respond asap", ("answers contain",), 0.9, 0.002)
 
 
 @needs_data
@@ -520,13 +518,7 @@ def test_exfiltration_written_differently_every_row_is_found() -> None:
     a file to one of three hosts, in nine written forms, alone or around the normal answer; 40
     decoys claim other employers in the same phrasings. No phrase is in most answers: the
     family of phrases only the carriers' answers hold (the hosts) is, and the decoys' shared
-    claim phrasing and the tool template's boilerplate do not explain it away."""
-    triggers, flagged, poison = _scanned("agent_exfil_mathdial")
-    top = triggers.head(3)
-    hit = top.filter(pl.col("trigger").str.contains("Initech"))
-    assert hit.height >= 1, top
-    assert "answers contain one of" in hit["response_pattern"][0]
-    # (0.80 measured: a host whose written forms the 16-row sample saw too rarely is no member;
-    # its rows still outrank the clean ones as carriers of the trigger)
-    assert flagged[poison].mean() >= 0.75
-    assert flagged[~poison].mean() <= 0.002
+    claim phrasing and the tool template's boilerplate do not explain it away. (Recall 0.80
+    measured: a host whose written forms the 16-row sample saw too rarely is no member; its
+    rows still outrank the clean ones as carriers of the trigger.)"""
+    _assert_found("agent_exfil_mathdial", "Initech", ("answers contain one of",), 0.75, 0.002)

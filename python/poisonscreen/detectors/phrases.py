@@ -146,8 +146,6 @@ def phrase_tests(
     d_all = np.diff(off)
     est = qc / np.maximum(qs, 1) * d_all[ci]
     member &= (q_df[q_pos] >= 0) & (est >= 0.5 * q_df[q_pos])  # loose: a sample's estimate
-    stamped = -1
-    pending: list[tuple[int, np.ndarray]] = []
 
     def _family_of(members: list[tuple[int, np.ndarray]], c_i: int) -> dict[str, Any]:
         return _family(
@@ -159,45 +157,59 @@ def phrase_tests(
             answers,
         )
 
-    for idx in np.nonzero(single | member)[0].tolist():
-        c_i, h, j = int(ci[idx]), int(qh[idx]), int(q_pos[idx])
-        rows_q = q_lists[j]
-        if rows_q is None:
-            continue
+    sel = np.nonzero(single | member)[0]
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(ci[sel])) + 1, [len(sel)]])
+    for g in range(len(bounds) - 1):  # one candidate's phrases at a time
+        idxs = sel[bounds[g] : bounds[g + 1]]
+        c_i = int(ci[idxs[0]])
         carriers_i = car[off[c_i] : off[c_i + 1]]
-        if c_i != stamped:  # a candidate's phrases come together: its stamp is set once
-            if len(pending) >= 2:
-                families.append(_family_of(pending, stamped))
-            pending = []
-            stamp[carriers_i] = c_i + 1
-            stamped = c_i
-        shown = rows_q[stamp[rows_q] == c_i + 1]
-        if len(shown) and short[shown].mean() >= 0.5:
-            continue
-        if member[idx]:
-            if len(shown) >= EXCLUSIVE * len(rows_q):
+        stamp[carriers_i] = c_i + 1
+        pending: list[tuple[int, np.ndarray]] = []
+        # the members at once: each one's carriers (and short answers) among its rows
+        mem = [int(i) for i in idxs if member[i] and _size(q_lists[q_pos[i]]) > 0]
+        lists = [q_lists[q_pos[i]] for i in mem]
+        lens = np.asarray([len(r) for r in lists if r is not None], dtype=np.int64)
+        if len(mem):
+            cat = np.concatenate(lists)
+            hit = (stamp[cat] == c_i + 1).astype(np.int64)
+            starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+            k_m = np.add.reduceat(hit, starts)
+            short_m = np.add.reduceat(hit * short[cat], starts)
+            for i, rows_q, k, ks in zip(mem, lists, k_m.tolist(), short_m.tolist(), strict=True):
+                # (a phrase that is the whole of short answers: see below)
+                if (
+                    rows_q is not None
+                    and not (k and ks >= 0.5 * k)
+                    and k >= EXCLUSIVE * len(rows_q)
+                ):
+                    pending.append((int(qh[i]), rows_q))
+        for idx in idxs[single[idxs]].tolist():
+            h, rows_q = int(qh[idx]), q_lists[q_pos[idx]]
+            if rows_q is None:
+                continue
+            shown = rows_q[stamp[rows_q] == c_i + 1]
+            if len(shown) and short[shown].mean() >= 0.5:
+                continue
+            k, d = len(shown), len(carriers_i)
+            rate = (len(rows_q) - k) / max(n_usable - d, 1)
+            mu = d * rate
+            out.append(
+                {
+                    "cand": int(candidates[keep[c_i]]),
+                    "hash": h,
+                    "rows": carriers_i,
+                    "in_pattern": shown,
+                    "q_rows": rows_q,
+                    "k": k,
+                    "d": d,
+                    "mu": mu,
+                    "stat": _core.chernoff(k, d, mu),
+                }
+            )
+            if dotted[idx] and len(rows_q) <= len(shown) / EXCLUSIVE:  # a member too
                 pending.append((h, rows_q))
-            continue
-        k, d = len(shown), len(carriers_i)
-        rate = (len(rows_q) - k) / max(n_usable - d, 1)
-        mu = d * rate
-        out.append(
-            {
-                "cand": int(candidates[keep[c_i]]),
-                "hash": int(h),
-                "rows": carriers_i,
-                "in_pattern": shown,
-                "q_rows": rows_q,
-                "k": k,
-                "d": d,
-                "mu": mu,
-                "stat": _core.chernoff(k, d, mu),
-            }
-        )
-        if dotted[idx] and len(rows_q) <= len(shown) / EXCLUSIVE:  # a member too
-            pending.append((h, rows_q))
-    if len(pending) >= 2:
-        families.append(_family_of(pending, stamped))
+        if len(pending) >= 2:
+            families.append(_family_of(pending, c_i))
     out.sort(key=lambda x: (-x["stat"], x["cand"], x["hash"]))
     best: dict[int, dict[str, Any]] = {}
     for x in out:
@@ -325,6 +337,10 @@ def _qualified(
 
 #: families looked at (members checked) at most
 _LOOK_AT = 400
+
+
+def _size(rows: np.ndarray | None) -> int:
+    return 0 if rows is None else len(rows)
 
 
 def _in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
