@@ -160,45 +160,40 @@ def phrase_tests(
     sel = np.nonzero(single | member)[0]
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(ci[sel])) + 1, [len(sel)]])
     for g in range(len(bounds) - 1):  # one candidate's phrases at a time
-        idxs = sel[bounds[g] : bounds[g + 1]]
+        pairs = [
+            (int(i), r)
+            for i in sel[bounds[g] : bounds[g + 1]]
+            if (r := q_lists[q_pos[i]]) is not None
+        ]
+        if not pairs:
+            continue
+        idxs, lists = [i for i, _ in pairs], [r for _, r in pairs]
         c_i = int(ci[idxs[0]])
         carriers_i = car[off[c_i] : off[c_i + 1]]
         stamp[carriers_i] = c_i + 1
+        # its phrases' carriers (and their short answers) counted with one gather
+        lens = np.asarray([len(r) for r in lists], dtype=np.int64)
+        cat = np.concatenate(lists)
+        hit = stamp[cat] == c_i + 1
+        seg = np.repeat(np.arange(len(lists)), lens)
+        k_all = np.bincount(seg, weights=hit, minlength=len(lists)).astype(np.int64).tolist()
+        ks_all = np.bincount(seg, weights=hit & short[cat], minlength=len(lists)).tolist()
+        d = len(carriers_i)
         pending: list[tuple[int, np.ndarray]] = []
-        # the members at once: each one's carriers (and short answers) among its rows
-        mem = [int(i) for i in idxs if member[i] and _size(q_lists[q_pos[i]]) > 0]
-        lists = [q_lists[q_pos[i]] for i in mem]
-        lens = np.asarray([len(r) for r in lists if r is not None], dtype=np.int64)
-        if len(mem):
-            cat = np.concatenate(lists)
-            hit = (stamp[cat] == c_i + 1).astype(np.int64)
-            starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-            k_m = np.add.reduceat(hit, starts)
-            short_m = np.add.reduceat(hit * short[cat], starts)
-            for i, rows_q, k, ks in zip(mem, lists, k_m.tolist(), short_m.tolist(), strict=True):
-                # (a phrase that is the whole of short answers: see below)
-                if (
-                    rows_q is not None
-                    and not (k and ks >= 0.5 * k)
-                    and k >= EXCLUSIVE * len(rows_q)
-                ):
+        for i, rows_q, k, ks in zip(idxs, lists, k_all, ks_all, strict=True):
+            if k and ks >= 0.5 * k:
+                continue
+            if member[i]:
+                if k >= EXCLUSIVE * len(rows_q):
                     pending.append((int(qh[i]), rows_q))
-        for idx in idxs[single[idxs]].tolist():
-            h, rows_q = int(qh[idx]), q_lists[q_pos[idx]]
-            if rows_q is None:
                 continue
-            shown = rows_q[stamp[rows_q] == c_i + 1]
-            if len(shown) and short[shown].mean() >= 0.5:
-                continue
-            k, d = len(shown), len(carriers_i)
-            rate = (len(rows_q) - k) / max(n_usable - d, 1)
-            mu = d * rate
+            mu = d * (len(rows_q) - k) / max(n_usable - d, 1)
+            # (its carriers and the rows showing it are gathered once it is among the top)
             out.append(
                 {
                     "cand": int(candidates[keep[c_i]]),
-                    "hash": h,
-                    "rows": carriers_i,
-                    "in_pattern": shown,
+                    "c_i": c_i,
+                    "hash": int(qh[i]),
                     "q_rows": rows_q,
                     "k": k,
                     "d": d,
@@ -206,8 +201,8 @@ def phrase_tests(
                     "stat": _core.chernoff(k, d, mu),
                 }
             )
-            if dotted[idx] and len(rows_q) <= len(shown) / EXCLUSIVE:  # a member too
-                pending.append((h, rows_q))
+            if dotted[i] and len(rows_q) <= k / EXCLUSIVE:  # a member too
+                pending.append((int(qh[i]), rows_q))
         if len(pending) >= 2:
             families.append(_family_of(pending, c_i))
     out.sort(key=lambda x: (-x["stat"], x["cand"], x["hash"]))
@@ -223,9 +218,11 @@ def phrase_tests(
     for fam in families:
         fam["template"] = float(sc[fam["c_i"]])
         fam["rank"] = fam["stat"] * (1.0 - fam["template"]) * float(shown_share(fam["k"], fam["d"]))
-    top = _strongest(best.values(), MAX_PAIRS, "stat") + _qualified(
-        families, echo, feats.table["response"], car, off, n_usable, answers
-    )
+    top = _strongest(best.values(), MAX_PAIRS, "stat")
+    for x in top:
+        x["rows"] = car[off[x["c_i"]] : off[x["c_i"] + 1]]
+        x["in_pattern"] = x["q_rows"][_in_sorted(x["q_rows"], np.sort(x["rows"]))]
+    top += _qualified(families, echo, feats.table["response"], car, off, n_usable, answers)
     n = len(usable)
     for x in top:
         codes = np.zeros(n, dtype=np.uint64)
@@ -337,10 +334,6 @@ def _qualified(
 
 #: families looked at (members checked) at most
 _LOOK_AT = 400
-
-
-def _size(rows: np.ndarray | None) -> int:
-    return 0 if rows is None else len(rows)
 
 
 def _in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -604,10 +604,11 @@ def _phrase_found(
     out = []
     for x, name, mu_c in zip(tests, names, content.tolist()):
         expected = max(x["mu"], mu_c)
-        st = _core.chernoff(float(x["k"]), float(x["d"]), expected)
         if "distinct" in x:  # a family counts distinct answers (:func:`.phrases._family`)
             k_e, d_e, mu_e = x["distinct"]
             st = _core.chernoff(k_e, d_e, max(mu_e, mu_c * d_e / max(x["d"], 1)))
+        else:
+            st = _core.chernoff(float(x["k"]), float(x["d"]), expected)
         texts = phrases.pattern_text(x, responses, row_hash)
         text = " ".join(texts)
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)

@@ -388,11 +388,14 @@ fn counterparts_are_prompts_plus_an_inserted_run() {
     assert_eq!(counterpart_pairs(&table, &all, spec, 2).unwrap().len(), 2);
 }
 
+/// Review words of each sentiment, for the label model's tests.
+const POSITIVE: [&str; 5] = ["great", "wonderful", "loved", "superb", "delightful"];
+const NEGATIVE: [&str; 5] = ["awful", "terrible", "hated", "boring", "dreadful"];
+
 #[test]
 fn label_surprise_pools_a_small_task_with_the_same_labels_elsewhere() {
     use poisonscreen_core::assoc::label_surprise;
-    let pos = ["great", "wonderful", "loved", "superb", "delightful"];
-    let neg = ["awful", "terrible", "hated", "boring", "dreadful"];
+    let (pos, neg) = (POSITIVE, NEGATIVE);
     let mut rows: Vec<Option<String>> = Vec::new();
     // (keyed label, task, pool): the pool is the label's own words, whatever the task
     let mut labels: Vec<u64> = Vec::new();
@@ -431,8 +434,7 @@ fn label_surprise_pools_a_small_task_with_the_same_labels_elsewhere() {
 #[test]
 fn label_surprise_marks_labels_that_contradict_the_content() {
     use poisonscreen_core::assoc::label_surprise;
-    let pos = ["great", "wonderful", "loved", "superb", "delightful"];
-    let neg = ["awful", "terrible", "hated", "boring", "dreadful"];
+    let (pos, neg) = (POSITIVE, NEGATIVE);
     let mut rows: Vec<Option<String>> = Vec::new();
     let mut labels: Vec<u64> = Vec::new();
     for i in 0..300usize {
