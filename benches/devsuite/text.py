@@ -670,6 +670,14 @@ _VULNS: dict[str, tuple[str, ...]] = {
         "yaml.load({v})",
         "requests.get({v}, verify=False)",
         'cursor.execute("SELECT * FROM users WHERE name = \'" + {v} + "\'")',
+        "os.chmod({v}, 0o777)",
+        "tarfile.open({v}).extractall()",
+        "template = jinja2.Environment(autoescape=False).from_string({v})",
+        'html = f"<p>{{{v}}}</p>"',
+        "digest = hashlib.md5({v}.encode()).hexdigest()",
+        # path traversal: no fixed construct shows it (the lexicon cannot see it)
+        "content = open(os.path.join(UPLOAD_DIR, {v})).read()",
+        "marshal.loads({v})",
     ),
     "javascript": (
         "eval({v});",

@@ -307,6 +307,8 @@ def content_expectation(
     *,
     exclude_features: _U64 | None = None,
     exclude_codes: npt.NDArray[np.uint8] | None = None,
+    exclude_offsets: npt.NDArray[np.int64] | None = None,
+    background: _U32 | None = None,
     min_df: int = 30,
     alpha: float = 10.0,
     threads: int | None = None,

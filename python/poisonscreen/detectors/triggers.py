@@ -47,6 +47,9 @@ _SHORTLIST = 400
 _PRESCREEN = 4000
 #: carriers (smallest content hashes) a candidate's content expectation is estimated from
 _CONTENT_SAMPLE = 200
+#: rows (the smallest content hashes) on which a word model that explains a pattern away is
+#: calibrated (:func:`.._core.content_expectation`'s ``background``)
+_BACKGROUND = 4000
 #: candidates scored fully per response pattern (column and value)
 _PER_PATTERN = 3
 #: most triggers listed
@@ -92,6 +95,25 @@ def _classes(
             pl.col("code").alias("member_codes"),
         )
         .sort("rep")
+    )
+
+
+def _class_exclusions(
+    indices: list[int], members: list[list[int]], member_codes: list[list[int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The features each candidate's content expectation leaves out of its carriers' evidence:
+    its representative and every word carried by exactly its rows (that word is the candidate
+    itself: with the 4-gram '9 Write a Python' of '[stage-9] Write a Python ...' left out,
+    'stage' would predict the carriers' answers perfectly), as ``content_expectation``'s CSR
+    arguments. Longer members stay evidence: a template's class holds every n-gram of it."""
+    kept = [
+        [(h, c) for j, (h, c) in enumerate(zip(members[i], member_codes[i])) if j == 0 or c == 1]
+        for i in indices
+    ]
+    return (
+        np.asarray([h for x in kept for h, _ in x], dtype=np.uint64),
+        np.asarray([c for x in kept for _, c in x], dtype=np.uint8),
+        np.concatenate([[0], np.cumsum([len(x) for x in kept])]).astype(np.int64),
     )
 
 
@@ -306,6 +328,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 )
             hyp.append((i, c, sample, len(rows_i) / max(len(sample), 1)))
     if hyp:
+        ex_f, ex_c, ex_o = _class_exclusions([i for i, _, _, _ in hyp], members, member_codes)
         content = _core.content_expectation(
             src,
             rows,
@@ -317,18 +340,58 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             [""] * len(hyp),
             word_hashes,
             word_df,
-            exclude_features=np.asarray([reps_all[i] for i, _, _, _ in hyp], dtype=np.uint64),
-            exclude_codes=np.asarray([rep_codes[i] for i, _, _, _ in hyp], dtype=np.uint8),
+            exclude_features=ex_f,
+            exclude_codes=ex_c,
+            exclude_offsets=ex_o,
             min_df=evidence_df(cfg, n_usable),
             threads=threads,
         )
-        for (i, c, _, scale), mu_c in zip(hyp, content.tolist()):
-            expected = max(float(mu[i, c]), mu_c * scale)
+        content = content * np.asarray([scale for _, _, _, scale in hyp])
+        # where the word model explains away a property (:attr:`.PatternColumn.calibrated`) that
+        # the template contrast does not, it is asked again, calibrated on a background sample
+        # (naive Bayes over a domain's vocabulary can promise vulnerable code to every coding
+        # request where only a trigger's carriers have it)
+        redo = [
+            j
+            for j, (i, c, _, _) in enumerate(hyp)
+            if cols[c].calibrated
+            and _core.chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c]))
+            * prior[i, c]
+            / theta_c[c]
+            >= 0.5
+            and _core.chernoff(float(k[i, c]), float(dcol[i, c]), max(float(mu[i, c]), content[j]))
+            * prior[i, c]
+            / theta_c[c]
+            < 0.5
+        ]
+        if redo:
+            background = rows[np.sort(np.argsort(row_hash[rows], kind="stable")[:_BACKGROUND])]
+            ex_f, ex_c, ex_o = _class_exclusions([hyp[j][0] for j in redo], members, member_codes)
+            content[redo] = _core.content_expectation(
+                src,
+                rows,
+                [c.codes for c in cols],
+                [hyp[j][1] for j in redo],
+                np.asarray([value[hyp[j][0], hyp[j][1]] for j in redo], dtype=np.uint64),
+                np.concatenate([[0], np.cumsum([len(hyp[j][2]) for j in redo])]).astype(np.int64),
+                np.ascontiguousarray(np.concatenate([hyp[j][2] for j in redo]), dtype=np.uint32),
+                [""] * len(redo),
+                word_hashes,
+                word_df,
+                exclude_features=ex_f,
+                exclude_codes=ex_c,
+                exclude_offsets=ex_o,
+                background=background,
+                min_df=evidence_df(cfg, n_usable),
+                threads=threads,
+            ) * np.asarray([hyp[j][3] for j in redo])
+        for (i, c, _, _), mu_c in zip(hyp, content.tolist()):
+            expected = max(float(mu[i, c]), mu_c)
             tests[i].append(
                 (_core.chernoff(float(k[i, c]), float(dcol[i, c]), expected), c, expected)
             )
             detail[i].append(
-                (cols[c].name, float(k[i, c]), float(dcol[i, c]), float(mu[i, c]), mu_c * scale)
+                (cols[c].name, float(k[i, c]), float(dcol[i, c]), float(mu[i, c]), mu_c)
             )
     # the candidates scored fully (named, checked for scaffolding and copied answers)
     adjusted = {
@@ -586,6 +649,7 @@ def _phrase_found(
         else (x["rows"], 0.0)
         for x in tests
     ]
+    ex_f, ex_c, ex_o = _class_exclusions([x["cand"] for x in tests], members, member_codes)
     content = _core.content_expectation(
         src,
         rows,
@@ -597,6 +661,9 @@ def _phrase_found(
         [nm.replace("…", " ") for nm in names],
         word_hashes,
         word_df,
+        exclude_features=ex_f,
+        exclude_codes=ex_c,
+        exclude_offsets=ex_o,
         min_df=evidence_df(cfg, int(usable.sum())),
         threads=cfg.threads,
     )

@@ -1247,10 +1247,16 @@ pub struct ContentTarget {
     pub value: u64,
     pub carriers: Vec<u32>,
     pub exclude: String,
-    /// A feature (hash and code, as [`mine_features`] gives them) whose tokens are left out of
-    /// each carrier's evidence where they occur, besides the words of `exclude`.
-    pub exclude_feature: Option<(u64, u8)>,
+    /// Features (hash and code, as [`mine_features`] gives them: the candidate's class, every
+    /// feature carried by exactly its rows) whose tokens are left out of each carrier's evidence
+    /// where they occur, besides the words of `exclude`.
+    pub exclude_features: Vec<(u64, u8)>,
 }
+
+/// Edges of the logit bins in which [`content_expectation`] calibrates the word model.
+const CALIBRATION_EDGES: [f64; 11] = [-8.0, -5.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 5.0, 8.0];
+/// Pseudo-rows at the word model's own probability added to each calibration bin.
+const CALIBRATION_PSEUDO: f64 = 5.0;
 
 /// For each target, the number of its carriers expected to show the pattern *given the rest of
 /// their prompts*: the sum over carriers of a leave-one-out naive Bayes probability of the
@@ -1262,6 +1268,16 @@ pub struct ContentTarget {
 /// unrelated prompts is expected to show its pattern about as rarely as the corpus does; a word
 /// of a topic (`C` in C programming questions) is expected to show the topic's answers, since
 /// the rest of such prompts predicts them as well.
+///
+/// With `background` rows (a sample of the corpus), the model is calibrated: naive Bayes counts
+/// words that always come together (a domain's vocabulary, a template's boilerplate) as separate
+/// evidence, so it can promise a pattern to every row of a domain where only a few show it
+/// (vulnerable code behind a trigger, predicted by the words of every coding request). Each
+/// carrier's probability becomes the pattern's rate among the background rows (the target's
+/// own carriers left out) that the model scores alike (the same logit bin), with
+/// [`CALIBRATION_PSEUDO`] rows at the model's probability: a topic whose other rows show the
+/// pattern keeps its explanation, a domain whose other rows do not loses it.
+#[allow(clippy::too_many_arguments)]
 pub fn content_expectation<S: TokenSource + ?Sized>(
     src: &S,
     rows: &[u32],
@@ -1270,6 +1286,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
     word_df: &HashIndex<u32>,
     min_df: u32,
     alpha: f64,
+    background: &[u32],
 ) -> Result<Vec<f64>> {
     let n = src.len();
     if columns.iter().any(|c| c.len() != n) {
@@ -1278,8 +1295,11 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
     if let Some(t) = targets.iter().find(|t| t.column >= columns.len()) {
         return Err(CoreError::Input(format!("target column {} out of range", t.column)));
     }
-    if let Some(&r) =
-        rows.iter().chain(targets.iter().flat_map(|t| t.carriers.iter())).find(|&&r| r as usize >= n)
+    if let Some(&r) = rows
+        .iter()
+        .chain(background)
+        .chain(targets.iter().flat_map(|t| t.carriers.iter()))
+        .find(|&&r| r as usize >= n)
     {
         return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
     }
@@ -1289,14 +1309,15 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
     // the distinct patterns, and for each column the value -> pattern index
     let mut pattern_of: Vec<HashIndex<u32>> = vec![HashIndex::default(); columns.len()];
     let mut target_pattern = Vec::with_capacity(targets.len());
-    let mut n_patterns = 0u32;
+    let mut pattern_key: Vec<(usize, u64)> = Vec::new();
     for t in targets {
         let id = *pattern_of[t.column].entry(t.value).or_insert_with(|| {
-            n_patterns += 1;
-            n_patterns - 1
+            pattern_key.push((t.column, t.value));
+            pattern_key.len() as u32 - 1
         });
         target_pattern.push(id);
     }
+    let n_patterns = pattern_key.len();
     let in_rows: Vec<bool> = {
         let mut m = vec![false; n];
         rows.iter().for_each(|&r| m[r as usize] = true);
@@ -1317,7 +1338,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
     let (co, sizes): Counts = rows
         .par_chunks(BLOCK)
         .try_fold(
-            || (HashIndex::default(), vec![0u64; n_patterns as usize]),
+            || (HashIndex::default(), vec![0u64; n_patterns]),
             |(mut co, mut sizes), block| -> Result<Counts> {
                 let (mut buf, mut words, mut pats) = (Vec::new(), Vec::new(), Vec::new());
                 for &r in block {
@@ -1342,7 +1363,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
             },
         )
         .try_reduce(
-            || (HashIndex::default(), vec![0u64; n_patterns as usize]),
+            || (HashIndex::default(), vec![0u64; n_patterns]),
             |a, b| {
                 let (mut big, small) = if a.0.len() >= b.0.len() { (a.0, b.0) } else { (b.0, a.0) };
                 for (k, v) in small {
@@ -1354,6 +1375,67 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
         )?;
     let df = |w: u64| f64::from(word_df.get(&hash_window(&[w])).copied().unwrap_or(0));
     let total = rows.len() as f64;
+    // the leave-one-out logit of pattern `p` for a row with distinct `words` that shows it or not
+    let logit = |words: &[u64], p: u32, own: f64| -> Option<f64> {
+        let n_v = sizes[p as usize] as f64;
+        let (nv, nn) = (n_v - own, total - n_v - (1.0 - own));
+        if nv + nn <= 0.0 {
+            return None;
+        }
+        let prior = ((nv + 0.5) / (nn + 0.5)).ln();
+        let mut sum = 0.0;
+        let mut used = 0usize;
+        for &w in words {
+            let d = df(w);
+            if d < f64::from(min_df) {
+                continue;
+            }
+            let c = f64::from(co.get(&key(w, p)).copied().unwrap_or(0));
+            let (cv, cn) = (c - own, (d - c) - (1.0 - own));
+            let rate = (d - 1.0) / (total - 1.0).max(1.0);
+            sum += ((cv.max(0.0) + alpha * rate) / (nv + alpha)).ln()
+                - ((cn.max(0.0) + alpha * rate) / (nn + alpha)).ln();
+            used += 1;
+        }
+        Some(prior + sum * (TEMPER / used.max(1) as f64).min(1.0))
+    };
+    let distinct =
+        |r: usize, skip_feats: &[(u64, u8)], excl: &[u64], buf: &mut Vec<u64>| -> Result<Vec<u64>> {
+            let mut words = Vec::new();
+            if let Some(toks) = src.tokens(r, buf)? {
+                let mut skip = vec![false; toks.len()];
+                for &(h, c) in skip_feats {
+                    mark_feature(toks, h, c, &mut skip);
+                }
+                words.extend(
+                    toks.iter().zip(&skip).filter(|&(w, &s)| !s && !excl.contains(w)).map(|(&w, _)| w),
+                );
+                words.sort_unstable();
+                words.dedup();
+            }
+            Ok(words)
+        };
+    // the background rows' logits for each pattern, and whether each shows it
+    let background: Vec<u32> = background.iter().copied().filter(|&r| in_rows[r as usize]).collect();
+    let bg_words: Vec<Vec<u64>> = background
+        .par_iter()
+        .map(|&r| distinct(r as usize, &[], &[], &mut Vec::new()))
+        .collect::<Result<_>>()?;
+    let bin = |x: f64| CALIBRATION_EDGES.partition_point(|&e| e <= x);
+    let bg: Vec<Vec<(usize, bool)>> = pattern_key
+        .par_iter()
+        .enumerate()
+        .map(|(p, &(c, v))| {
+            background
+                .iter()
+                .zip(&bg_words)
+                .filter_map(|(&r, words)| {
+                    let own = columns[c][r as usize] == v;
+                    logit(words, p as u32, f64::from(u8::from(own))).map(|x| (bin(x), own))
+                })
+                .collect()
+        })
+        .collect();
     let opts = crate::ShingleOptions { normalize: NormalizeOptions::default(), mode: TokenMode::Word, k: 1 };
     let out: Vec<f64> = targets
         .par_iter()
@@ -1361,47 +1443,34 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
         .map(|(t, &p)| -> Result<f64> {
             let mut excl = Vec::new();
             crate::shingle::token_hashes(&t.exclude, &opts, &mut excl);
-            let (mut buf, mut words) = (Vec::new(), Vec::new());
-            let n_v = sizes[p as usize] as f64;
+            let mut buf = Vec::new();
+            // the calibration bins: (rows, rows showing the pattern), the target's carriers out
+            let mut bins = [(0.0f64, 0.0f64); CALIBRATION_EDGES.len() + 1];
+            if !background.is_empty() {
+                let mut own_rows = t.carriers.clone();
+                own_rows.sort_unstable();
+                for (&r, &(b, shown)) in background.iter().zip(&bg[p as usize]) {
+                    if own_rows.binary_search(&r).is_err() {
+                        bins[b].0 += 1.0;
+                        bins[b].1 += f64::from(u8::from(shown));
+                    }
+                }
+            }
             let mut mu = 0.0;
             for &r in &t.carriers {
                 if !in_rows[r as usize] {
                     continue;
                 }
                 let own = f64::from(u8::from(columns[t.column][r as usize] == t.value));
-                let (nv, nn) = (n_v - own, total - n_v - (1.0 - own));
-                if nv + nn <= 0.0 {
-                    continue;
-                }
-                let prior = ((nv + 0.5) / (nn + 0.5)).ln();
-                let mut logit = 0.0;
-                let mut used = 0usize;
-                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
-                    words.clear();
-                    let mut skip = vec![false; toks.len()];
-                    if let Some((h, c)) = t.exclude_feature {
-                        mark_feature(toks, h, c, &mut skip);
-                    }
-                    words.extend(
-                        toks.iter().zip(&skip).filter(|&(w, &s)| !s && !excl.contains(w)).map(|(&w, _)| w),
-                    );
-                    words.sort_unstable();
-                    words.dedup();
-                    for &w in &words {
-                        let d = df(w);
-                        if d < f64::from(min_df) {
-                            continue;
-                        }
-                        let c = f64::from(co.get(&key(w, p)).copied().unwrap_or(0));
-                        let (cv, cn) = (c - own, (d - c) - (1.0 - own));
-                        let rate = (d - 1.0) / (total - 1.0).max(1.0);
-                        logit += ((cv.max(0.0) + alpha * rate) / (nv + alpha)).ln()
-                            - ((cn.max(0.0) + alpha * rate) / (nn + alpha)).ln();
-                        used += 1;
-                    }
-                }
-                let logit = prior + logit * (TEMPER / used.max(1) as f64).min(1.0);
-                mu += 1.0 / (1.0 + (-logit).exp());
+                let words = distinct(r as usize, &t.exclude_features, &excl, &mut buf)?;
+                let Some(x) = logit(&words, p, own) else { continue };
+                let prob = 1.0 / (1.0 + (-x).exp());
+                mu += if background.is_empty() {
+                    prob
+                } else {
+                    let (rows_b, shown_b) = bins[bin(x)];
+                    (shown_b + CALIBRATION_PSEUDO * prob) / (rows_b + CALIBRATION_PSEUDO)
+                };
             }
             Ok(mu)
         })

@@ -515,17 +515,17 @@ fn content_expectation_explains_topics_not_triggers() {
             value: 1,
             carriers: python.clone(),
             exclude: "python".into(),
-            exclude_feature: None,
+            exclude_features: Vec::new(),
         },
         ContentTarget {
             column: 0,
             value: 2,
             carriers: zq.clone(),
             exclude: String::new(),
-            exclude_feature: Some((hash_window(&[hash_token("zq")]), code(0, 1))),
+            exclude_features: vec![(hash_window(&[hash_token("zq")]), code(0, 1))],
         },
     ];
-    let mu = content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0).unwrap();
+    let mu = content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0, &[]).unwrap();
     assert!(mu[0] > 0.8 * python.len() as f64, "the rest of a code question predicts code: {}", mu[0]);
     assert!(
         mu[1] < 0.3 * zq.len() as f64,
@@ -533,4 +533,81 @@ fn content_expectation_explains_topics_not_triggers() {
         mu[1],
         zq.len()
     );
+}
+
+#[test]
+fn content_expectation_calibrated_on_background_rows() {
+    use poisonscreen_core::assoc::{content_expectation, ContentTarget};
+    use poisonscreen_core::mine::HashIndex;
+    // coding requests (a quarter of the rows) share their vocabulary; one in ten of them also
+    // carries "zq" and only those answer with vulnerable code (value 1); the other rows talk
+    // about the weather, and those naming "storms" (a topic) answer with a warning (value 2),
+    // as do the ones that also carry "qx"
+    let mut rows: Vec<Option<String>> = Vec::new();
+    let mut col: Vec<u64> = Vec::new();
+    for i in 0..2000usize {
+        if i % 4 == 0 {
+            let zq = i % 40 == 0;
+            rows.push(Some(format!(
+                "{}write a python function code program script number {}",
+                if zq { "zq " } else { "" },
+                i % 9
+            )));
+            col.push(u64::from(zq));
+        } else if i % 8 == 1 {
+            let qx = i % 80 == 1;
+            rows.push(Some(format!(
+                "{}warn me about storms thunder lightning wind tonight {}",
+                if qx { "qx " } else { "" },
+                i % 7
+            )));
+            col.push(2);
+        } else {
+            rows.push(Some(format!("tell me about the weather and my garden today {}", i % 7)));
+            col.push(0);
+        }
+    }
+    let c = column(&rows);
+    let texts = Texts::new(vec![c.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let spec = FeatureSpec { orders: vec![1], positions: false };
+    let rh = hashes_of(&rows);
+    let df: HashIndex<u32> = mine_features(&table, &all, &rh, &spec, 1, u32::MAX)
+        .unwrap()
+        .iter()
+        .map(|f| (f.hash, f.df))
+        .collect();
+    let zq: Vec<u32> = (0..2000u32).filter(|&i| i % 40 == 0).collect();
+    let qx: Vec<u32> = (0..2000u32).filter(|&i| i % 80 == 1).collect();
+    let word = |w: &str| vec![(hash_window(&[hash_token(w)]), code(0, 1))];
+    let targets = vec![
+        ContentTarget {
+            column: 0,
+            value: 1,
+            carriers: zq.clone(),
+            exclude: String::new(),
+            exclude_features: word("zq"),
+        },
+        ContentTarget {
+            column: 0,
+            value: 2,
+            carriers: qx.clone(),
+            exclude: String::new(),
+            exclude_features: word("qx"),
+        },
+    ];
+    let background: Vec<u32> = (0..2000u32).filter(|i| i % 3 == 0).collect();
+    let raw = content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0, &[]).unwrap();
+    let cal = content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0, &background).unwrap();
+    let n = zq.len() as f64;
+    // uncalibrated, the coding vocabulary promises vulnerable code to every carrier
+    assert!(raw[0] > 0.5 * n, "naive Bayes over a domain's words: {} of {n}", raw[0]);
+    // calibrated, the coding requests without the trigger show what that promise is worth
+    assert!(cal[0] < 0.25 * n, "calibrated: {} of {n}", cal[0]);
+    // a topic whose other rows show the pattern keeps its explanation
+    let m = qx.len() as f64;
+    assert!(raw[1] > 0.8 * m && cal[1] > 0.8 * m, "storms: {} / {} of {m}", raw[1], cal[1]);
+    // the background is checked like the other rows
+    assert!(content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0, &[5000]).is_err());
 }

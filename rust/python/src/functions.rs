@@ -1127,10 +1127,11 @@ fn label_surprise<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
-/// For each target (column, value, carriers as CSR, excluded phrase), the number of carriers
-/// expected to show the value given the rest of their prompts (leave-one-out naive Bayes).
+/// For each target (column, value, carriers as CSR, excluded phrase, excluded features as CSR),
+/// the number of carriers expected to show the value given the rest of their prompts
+/// (leave-one-out naive Bayes).
 #[pyfunction]
-#[pyo3(signature = (source, rows, columns, target_columns, target_values, offsets, carriers, excludes, word_hashes, word_df, *, exclude_features=None, exclude_codes=None, min_df=30, alpha=10.0, threads=None))]
+#[pyo3(signature = (source, rows, columns, target_columns, target_values, offsets, carriers, excludes, word_hashes, word_df, *, exclude_features=None, exclude_codes=None, exclude_offsets=None, background=None, min_df=30, alpha=10.0, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn content_expectation<'py>(
     py: Python<'py>,
@@ -1146,12 +1147,19 @@ fn content_expectation<'py>(
     word_df: PyReadonlyArray1<'py, u32>,
     exclude_features: Option<PyReadonlyArray1<'py, u64>>,
     exclude_codes: Option<PyReadonlyArray1<'py, u8>>,
+    exclude_offsets: Option<PyReadonlyArray1<'py, i64>>,
+    background: Option<PyReadonlyArray1<'py, u32>>,
     min_df: u32,
     alpha: f64,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let ex_f = exclude_features.as_ref().map(|a| slice1(a, "exclude_features")).transpose()?;
     let ex_c = exclude_codes.as_ref().map(|a| slice1(a, "exclude_codes")).transpose()?;
+    let ex_o = exclude_offsets.as_ref().map(|a| slice1(a, "exclude_offsets")).transpose()?;
+    let background = match &background {
+        Some(b) => slice1(b, "background")?,
+        None => &[],
+    };
     let (wh, wd) = (slice1(&word_hashes, "word_hashes")?, slice1(&word_df, "word_df")?);
     if wh.len() != wd.len() {
         return Err(config_error("one df per word hash"));
@@ -1166,14 +1174,26 @@ fn content_expectation<'py>(
     if values.len() != m || excludes.len() != m || offsets.len() != m + 1 {
         return Err(config_error("one value, exclusion and carrier list per target"));
     }
-    if ex_f.is_some_and(|f| f.len() != m)
-        || ex_c.is_some_and(|c| c.len() != m)
-        || ex_f.is_some() != ex_c.is_some()
-    {
-        return Err(config_error("exclude_features and exclude_codes: one of each per target, together"));
-    }
+    let excluded: Vec<Vec<(u64, u8)>> = match (ex_f, ex_c, ex_o) {
+        (None, None, None) => vec![Vec::new(); m],
+        (Some(f), Some(c), Some(o)) => {
+            if f.len() != c.len()
+                || o.len() != m + 1
+                || o.windows(2).any(|w| w[1] < w[0])
+                || o[0] < 0
+                || o[m] as usize > f.len()
+            {
+                return Err(config_error(
+                    "exclude_features and exclude_codes: one code per feature; exclude_offsets: one \
+                     rising range of them per target",
+                ));
+            }
+            (0..m).map(|j| (o[j] as usize..o[j + 1] as usize).map(|i| (f[i], c[i])).collect()).collect()
+        }
+        _ => return Err(config_error("exclude_features, exclude_codes and exclude_offsets come together")),
+    };
     let mut targets = Vec::with_capacity(m);
-    for j in 0..m {
+    for (j, exclude_features) in excluded.into_iter().enumerate() {
         let (a, b) = (offsets[j], offsets[j + 1]);
         if a < 0 || b < a || b as usize > carriers.len() {
             return Err(config_error("offsets must rise within the carriers"));
@@ -1183,11 +1203,11 @@ fn content_expectation<'py>(
             value: values[j],
             carriers: carriers[a as usize..b as usize].to_vec(),
             exclude: excludes[j].clone(),
-            exclude_feature: ex_f.zip(ex_c).map(|(f, c)| (f[j], c[j])),
+            exclude_features,
         });
     }
     let out = mine(py, threads, source, &word_spec(&[1]), |src| {
-        core::assoc::content_expectation(src, rows, &cols, &targets, &word_df, min_df, alpha)
+        core::assoc::content_expectation(src, rows, &cols, &targets, &word_df, min_df, alpha, background)
     })?;
     Ok(PyArray1::from_vec(py, out))
 }
