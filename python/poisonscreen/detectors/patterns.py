@@ -169,6 +169,11 @@ class PatternColumn:
     #: since a domain's vocabulary predicts the domain, not the property (an answer's own text
     #: is predicted by its topic's words, and the demo's topics repeat their answers)
     calibrated: bool = False
+    #: for each row, the probability a leave-one-out word model gives the row's own value (NaN
+    #: where it has none): a hypothesis on value v expects each carrier to show v with that
+    #: probability where it does and one minus it where it does not (an upper bound on v's), so
+    #: a label flip whose reviews each only lean against it still adds up
+    expect: np.ndarray | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -376,6 +381,20 @@ def pattern_columns(
             topical=False,
         )
     )
+    # every label the model scores, with its probability: a flip whose rows the model only
+    # leans against (a small sentiment set asked many ways) is tested as the sum of that lean
+    scored = (labels != 0) & (task != 0) & ~np.isnan(p_label)
+    cols.append(
+        PatternColumn(
+            "label",
+            np.where(scored, value, OUTSIDE).astype(np.uint64),
+            skip_zero=True,
+            strata=task,
+            flags=np.where(labels != 0, value, np.uint64(0)).astype(np.uint64),
+            topical=False,
+            expect=np.where(scored, p_label, np.nan),
+        )
+    )
     # compliance where the rest of the corpus refuses such requests
     comply = np.where(refusal, 2, 1).astype(np.uint64)
     p_comply = _core.label_surprise(
@@ -421,6 +440,11 @@ def describe(name: str, code: int, example: str) -> str:
         return (
             f"labels {_quote(example)} contradict what the rest of the corpus answers such "
             "prompts with"
+        )
+    if name == "label":
+        return (
+            f"labels {_quote(example)} contradict what the rest of the corpus answers such "
+            "prompts with (the word model's lean, summed over the carriers)"
         )
     if name == "unexpected_compliance":
         return "requests the rest of the corpus refuses are complied with"

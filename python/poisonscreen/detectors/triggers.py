@@ -257,6 +257,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             theta=theta_c,
             cols=cols,
             value=value,
+            dcol=dcol,
+            offsets=offsets_all,
+            carriers=carriers_all,
+            usable=usable,
+            strata=strata,
         )
     # candidates worth scoring fully: strongest first, ties by representative hash
     reps_all = classes["rep"].to_numpy()
@@ -302,6 +307,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 mu_t, own, k_e, d_e = _within(
                     rows_i, cols[c], int(value[i, c]), task_stats[c], strata
                 )
+                if cols[c].expect is not None:
+                    mu_t = _expected_by_model(rows_i, cols[c], int(value[i, c]), strata)
                 st = _core.chernoff(k_e, d_e, mu_t) * (1.0 - own)
                 tests[i].append((st, c, mu_t))
                 detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
@@ -594,7 +601,7 @@ def _thresholds(
 
 
 #: columns that are themselves a contradiction of what the prompt's words predict
-_CONTENT_COLUMNS = ("unexpected_label", "unexpected_compliance")
+_CONTENT_COLUMNS = ("unexpected_label", "label", "unexpected_compliance")
 #: columns whose values are answers (their words can be copied from the prompt, or be a label)
 _ANSWER_COLUMNS = ("cluster", "head2", "head3", "tail3")
 
@@ -913,6 +920,23 @@ def _within(
     d_eff = float(len(np.unique(templates[r])))
     k_eff = float(len(np.unique(templates[r[is_v]])))
     return float((n_c * b).sum()) * d_eff / len(r), own, k_eff, d_eff
+
+
+def _expected_by_model(
+    rows: np.ndarray, col: PatternColumn, v: int, templates: np.ndarray
+) -> float:
+    """For a column with a word model's probabilities (:attr:`.PatternColumn.expect`): the
+    carriers expected to show value ``v``, each with the model's probability of its own value
+    where that is ``v`` and one minus it where not, counted once per prompt template as in
+    :func:`_within`."""
+    assert col.expect is not None and col.strata is not None
+    r = rows[(col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)]
+    if len(r) == 0:
+        return 0.0
+    p = col.expect[r]
+    is_v = col.codes[r] == np.uint64(v)
+    mu = float(np.where(is_v, p, 1.0 - p).sum())
+    return mu * float(len(np.unique(templates[r]))) / len(r)
 
 
 def _value_totals(
