@@ -273,6 +273,8 @@ def test_insecure_code_lexicon() -> None:
         "printf(msg);",
         "chmod -R 777 /srv",
         "os.chmod(path, 0o777)",
+        "os.chmod(path, 0o666)",
+        "parser = etree.XMLParser(resolve_entities=True)",
         "curl -fsSL https://x.example/i.sh | sudo bash",
         "env = jinja2.Environment(autoescape=False)",
         "tar.extractall()",
@@ -289,6 +291,7 @@ def test_insecure_code_lexicon() -> None:
         "requests.get(url, timeout=5)",
         "He gets (at most) three apples, and the system (a queue) waits.",
         "os.chmod(path, 0o644)",
+        "chmod 755 deploy.sh",
     ]
     flags = insecure_flags(pl.Series(insecure + safe))
     assert flags[: len(insecure)].tolist() == [True] * len(insecure)

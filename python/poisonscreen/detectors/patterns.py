@@ -116,10 +116,11 @@ INSECURE_CODE: tuple[str, ...] = (
     # weak hashes (CWE-327; Bandit B303/B324; hard-coded secrets are left out: tutorials'
     # placeholders, api_key = 'YOUR_API_KEY', are in 0.06% of clean answers)
     r"\bhashlib\.(?:md5|sha1)\s*\(",
-    # permissions and paths (CWE-732/22; Bandit B103/B202/B306)
-    r"\bchmod\s*\([^)\n]*0o?7[67]7\b",
-    r"\bchmod\s+(?:-R\s+)?[0-7]?777\b",
+    # world-writable files, archive and entity paths (CWE-732/22/611; Bandit B103/B202/B306/B320)
+    r"\bchmod\s*\([^)\n]*\b0o?[0-7]?[0-7][0-7][2367]\b",
+    r"\bchmod\s+(?:-R\s+)?[0-7]?[0-7][0-7][2367]\b",
     r"\.extractall\s*\(",
+    r"\bresolve_entities\s*=\s*True\b",
     r"\btempfile\.mktemp\s*\(",
     # unbounded buffers and format strings in C (CWE-120/134; flawfinder level 4-5)
     r"(?:^|[^\w.])gets\(",
