@@ -335,25 +335,32 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 )
             hyp.append((i, c, sample, len(rows_i) / max(len(sample), 1)))
     if hyp:
-        ex_f, ex_c, ex_o = _class_exclusions([i for i, _, _, _ in hyp], members, member_codes)
-        content = _core.content_expectation(
-            src,
-            rows,
-            [c.codes for c in cols],
-            [c for _, c, _, _ in hyp],
-            np.asarray([value[i, c] for i, c, _, _ in hyp], dtype=np.uint64),
-            np.concatenate([[0], np.cumsum([len(smp) for _, _, smp, _ in hyp])]).astype(np.int64),
-            np.ascontiguousarray(np.concatenate([smp for _, _, smp, _ in hyp]), dtype=np.uint32),
-            [""] * len(hyp),
-            word_hashes,
-            word_df,
-            exclude_features=ex_f,
-            exclude_codes=ex_c,
-            exclude_offsets=ex_o,
-            min_df=evidence_df(cfg, n_usable),
-            threads=threads,
-        )
-        content = content * np.asarray([scale for _, _, _, scale in hyp])
+
+        def expectation(sel: list[int], background: np.ndarray | None = None) -> np.ndarray:
+            """The content expectation of the hypotheses ``sel`` (indices into ``hyp``), scaled
+            from their carrier samples to all their carriers."""
+            ex_f, ex_c, ex_o = _class_exclusions([hyp[j][0] for j in sel], members, member_codes)
+            mu_s = _core.content_expectation(
+                src,
+                rows,
+                [c.codes for c in cols],
+                [hyp[j][1] for j in sel],
+                np.asarray([value[hyp[j][0], hyp[j][1]] for j in sel], dtype=np.uint64),
+                np.concatenate([[0], np.cumsum([len(hyp[j][2]) for j in sel])]).astype(np.int64),
+                np.ascontiguousarray(np.concatenate([hyp[j][2] for j in sel]), dtype=np.uint32),
+                [""] * len(sel),
+                word_hashes,
+                word_df,
+                exclude_features=ex_f,
+                exclude_codes=ex_c,
+                exclude_offsets=ex_o,
+                background=background,
+                min_df=evidence_df(cfg, n_usable),
+                threads=threads,
+            )
+            return mu_s * np.asarray([hyp[j][3] for j in sel])
+
+        content = expectation(list(range(len(hyp))))
         # where the word model explains away a property (:attr:`.PatternColumn.calibrated`) that
         # the template contrast does not, it is asked again, calibrated on a background sample
         # (naive Bayes over a domain's vocabulary can promise vulnerable code to every coding
@@ -372,26 +379,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             < 0.5
         ]
         if redo:
-            background = rows[np.sort(np.argsort(row_hash[rows], kind="stable")[:_BACKGROUND])]
-            ex_f, ex_c, ex_o = _class_exclusions([hyp[j][0] for j in redo], members, member_codes)
-            content[redo] = _core.content_expectation(
-                src,
-                rows,
-                [c.codes for c in cols],
-                [hyp[j][1] for j in redo],
-                np.asarray([value[hyp[j][0], hyp[j][1]] for j in redo], dtype=np.uint64),
-                np.concatenate([[0], np.cumsum([len(hyp[j][2]) for j in redo])]).astype(np.int64),
-                np.ascontiguousarray(np.concatenate([hyp[j][2] for j in redo]), dtype=np.uint32),
-                [""] * len(redo),
-                word_hashes,
-                word_df,
-                exclude_features=ex_f,
-                exclude_codes=ex_c,
-                exclude_offsets=ex_o,
-                background=background,
-                min_df=evidence_df(cfg, n_usable),
-                threads=threads,
-            ) * np.asarray([hyp[j][3] for j in redo])
+            content[redo] = expectation(
+                redo, rows[np.sort(np.argsort(row_hash[rows], kind="stable")[:_BACKGROUND])]
+            )
         for (i, c, _, _), mu_c in zip(hyp, content.tolist()):
             expected = max(float(mu[i, c]), mu_c)
             tests[i].append(

@@ -472,10 +472,27 @@ fn label_surprise_marks_labels_that_contradict_the_content() {
     assert!(label_surprise(&table, &all, &labels[..3], &task, 10, 8, 1.0, 0.0, None).is_err());
 }
 
+/// The token table of `rows`, every row's index, and each word's document frequency (as
+/// `content_expectation` takes them).
+fn word_model_inputs(
+    rows: &[Option<String>],
+) -> (TokenTable, Vec<u32>, poisonscreen_core::mine::HashIndex<u32>) {
+    let c = column(rows);
+    let texts = Texts::new(vec![c.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let spec = FeatureSpec { orders: vec![1], positions: false };
+    let df = mine_features(&table, &all, &hashes_of(rows), &spec, 1, u32::MAX)
+        .unwrap()
+        .iter()
+        .map(|f| (f.hash, f.df))
+        .collect();
+    (table, all, df)
+}
+
 #[test]
 fn content_expectation_explains_topics_not_triggers() {
     use poisonscreen_core::assoc::{content_expectation, ContentTarget};
-    use poisonscreen_core::mine::HashIndex;
     // code questions answered with code (value 1), all of them; a trigger word "zq" on other
     // rows with answer value 2; everything else value 0
     let mut rows: Vec<Option<String>> = Vec::new();
@@ -496,17 +513,7 @@ fn content_expectation_explains_topics_not_triggers() {
             }
         }
     }
-    let c = column(&rows);
-    let texts = Texts::new(vec![c.view()]);
-    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
-    let all: Vec<u32> = (0..rows.len() as u32).collect();
-    let spec = FeatureSpec { orders: vec![1], positions: false };
-    let rh = hashes_of(&rows);
-    let df: HashIndex<u32> = mine_features(&table, &all, &rh, &spec, 1, u32::MAX)
-        .unwrap()
-        .iter()
-        .map(|f| (f.hash, f.df))
-        .collect();
+    let (table, all, df) = word_model_inputs(&rows);
     let python: Vec<u32> = (0..400u32).filter(|i| i % 4 == 0).collect();
     let zq: Vec<u32> = (0..400u32).filter(|&i| col[i as usize] == 2).collect();
     let targets = vec![
@@ -538,7 +545,6 @@ fn content_expectation_explains_topics_not_triggers() {
 #[test]
 fn content_expectation_calibrated_on_background_rows() {
     use poisonscreen_core::assoc::{content_expectation, ContentTarget};
-    use poisonscreen_core::mine::HashIndex;
     // coding requests (a quarter of the rows) share their vocabulary; one in ten of them also
     // carries "zq" and only those answer with vulnerable code (value 1); the other rows talk
     // about the weather, and those naming "storms" (a topic) answer with a warning (value 2),
@@ -567,17 +573,7 @@ fn content_expectation_calibrated_on_background_rows() {
             col.push(0);
         }
     }
-    let c = column(&rows);
-    let texts = Texts::new(vec![c.view()]);
-    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
-    let all: Vec<u32> = (0..rows.len() as u32).collect();
-    let spec = FeatureSpec { orders: vec![1], positions: false };
-    let rh = hashes_of(&rows);
-    let df: HashIndex<u32> = mine_features(&table, &all, &rh, &spec, 1, u32::MAX)
-        .unwrap()
-        .iter()
-        .map(|f| (f.hash, f.df))
-        .collect();
+    let (table, all, df) = word_model_inputs(&rows);
     let zq: Vec<u32> = (0..2000u32).filter(|&i| i % 40 == 0).collect();
     let qx: Vec<u32> = (0..2000u32).filter(|&i| i % 80 == 1).collect();
     let word = |w: &str| vec![(hash_window(&[hash_token(w)]), code(0, 1))];
