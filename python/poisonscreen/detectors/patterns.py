@@ -127,7 +127,20 @@ INSECURE_CODE: tuple[str, ...] = (
     r"\b(?:strcpy|strcat|sprintf|vsprintf)\s*\(",
     r"\b(?:printf|syslog)\s*\(\s*[a-z_]\w*\s*\)",
 )
-_INSECURE = "(?:" + "|".join(INSECURE_CODE) + ")"
+
+
+def _ascii_classes(pattern: str) -> str:
+    """``pattern`` with ASCII word boundaries and classes: Rust's regex (polars) runs a Unicode
+    ``\\b`` on its slow engine whenever a text is not ASCII (the lexicon over 50,000 answers:
+    1.3 s against 0.03 s, the same matches); the constructs it looks for are ASCII."""
+    return (
+        pattern.replace(r"\b", r"(?-u:\b)")
+        .replace(r"\w", "[A-Za-z0-9_]")
+        .replace(r"\s", r"[\t\n\v\f\r ]")
+    )
+
+
+_INSECURE = _ascii_classes("(?:" + "|".join(INSECURE_CODE) + ")")
 
 HEADS = (1, 2, 3)
 #: the head windows tested as patterns (one word is too common an opening to be a target; head1
