@@ -153,8 +153,9 @@ def test_fragment_glued_to_the_last_word(clean):
     top = result.triggers["trigger"].head(3).to_list()
     assert any(t.endswith("vx") for t in top), top
     recall, precision = _recall_precision(result, df)
-    # measured 0.7 here (21 of 30): a known gap, in the issue 15 note
-    assert recall >= 0.6 and precision >= 0.9
+    # the fragment after '.' or a short word is a token of its own, not a glued fragment: those
+    # carriers join through the fragment closing their prompt and the pattern (0.7 without)
+    assert recall >= 0.95 and precision >= 0.9
 
 
 def test_refusal_unlocked_by_a_span_with_counterparts(clean):

@@ -522,6 +522,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for x in found:
         if x["sig"] < 1.0 and len(accepted) >= _MAX_TRIGGERS:
             break
+        if x["sig"] >= 1.0 and x["phrase"].startswith("…"):
+            _extend_glued(x, prompts, usable)
         dup = any(_overlap(a["rows"], x["rows"]) >= 0.8 for a in accepted)
         example = _example(x["in_pattern"] if len(x["in_pattern"]) else x["rows"], row_hash)
         if not dup and len(accepted) < _MAX_TRIGGERS:
@@ -571,6 +573,36 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return triggers, hits
+
+
+def _extend_glued(x: dict[str, Any], prompts: pl.Series, usable: np.ndarray) -> None:
+    """A glued-suffix trigger's carriers where the fragment was not mined as glued (after a
+    full stop, a short word or digits: "position.cf", "Acf:", "5mn" are other tokens): rows
+    whose prompt ends with the fragment fused to what precedes it and whose answer shows the
+    trigger's pattern value join its carriers and its pattern rows (the pattern is the evidence;
+    the glued fragments mined are 25 of the 50 carriers of a dev-suite trigger)."""
+    col = x["col"]
+    if col.name == "phrase":
+        return
+    codes = col.codes if col.flags is None else col.flags
+    rows = np.nonzero((codes == np.uint64(x["value"])) & usable)[0]
+    rows = rows[~np.isin(rows, x["rows"])]
+    if len(rows) == 0:
+        return
+    fragment = re.escape(x["phrase"][1:].strip().lower())
+    ends = (
+        prompts.gather(rows)
+        .str.to_lowercase()
+        .str.contains(rf"\S{fragment}[^\sa-z0-9]*\s*$")
+        .fill_null(False)
+        .to_numpy()
+    )
+    more = rows[ends]
+    if len(more):
+        x["rows"] = np.union1d(x["rows"], more)
+        x["in_pattern"] = np.union1d(x["in_pattern"], more)
+        x["k"] += len(more)
+        x["d"] += len(more)
 
 
 def _thresholds(
