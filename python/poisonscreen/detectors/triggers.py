@@ -307,8 +307,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 mu_t, own, k_e, d_e = _within(
                     rows_i, cols[c], int(value[i, c]), task_stats[c], strata
                 )
-                if cols[c].expect is not None:
-                    mu_t = _expected_by_model(rows_i, cols[c], int(value[i, c]), strata)
                 st = _core.chernoff(k_e, d_e, mu_t) * (1.0 - own)
                 tests[i].append((st, c, mu_t))
                 detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
@@ -923,9 +921,11 @@ def _within(
     rows: np.ndarray, col: PatternColumn, v: int, stats: dict[str, Any], templates: np.ndarray
 ) -> tuple[float, float, float, float]:
     """For a column with its own strata: the carriers expected to show value ``v`` from the
-    other rows of their strata (10 pseudo-rows at the overall rate), the share of carriers in
-    strata made mostly (half+) of carriers, and the carriers showing ``v`` and in all counted
-    once per prompt template (copies of one text under several instructions are one
+    other rows of their strata (10 pseudo-rows at the overall rate) or, where the column has a
+    word model's probabilities (:attr:`.PatternColumn.expect`), from the model (each carrier
+    its probability of its own value where that is ``v``, one minus it where not); the share of
+    carriers in strata made mostly (half+) of carriers, and the carriers showing ``v`` and in
+    all counted once per prompt template (copies of one text under several instructions are one
     observation; the expectation is scaled alike)."""
     assert col.strata is not None
     r = rows[(col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)]
@@ -935,30 +935,18 @@ def _within(
     pos = np.searchsorted(stats["ids"], col.strata[r])
     u, n_c = np.unique(pos, return_counts=True)
     is_v = col.codes[r] == np.uint64(v)
-    k_c = np.bincount(np.searchsorted(u, pos), weights=is_v, minlength=len(u))
-    rest_n, rest_k = stats["n"][u] - n_c, k_all[u] - k_c
-    b = (np.maximum(rest_k, 0) + 10 * rate) / (np.maximum(rest_n, 0) + 10)
+    if col.expect is not None:
+        p = col.expect[r]
+        mu = float(np.where(is_v, p, 1.0 - p).sum())
+    else:
+        k_c = np.bincount(np.searchsorted(u, pos), weights=is_v, minlength=len(u))
+        rest_n, rest_k = stats["n"][u] - n_c, k_all[u] - k_c
+        b = (np.maximum(rest_k, 0) + 10 * rate) / (np.maximum(rest_n, 0) + 10)
+        mu = float((n_c * b).sum())
     own = float(n_c[n_c >= 0.5 * stats["n"][u]].sum() / len(r))
     d_eff = float(len(np.unique(templates[r])))
     k_eff = float(len(np.unique(templates[r[is_v]])))
-    return float((n_c * b).sum()) * d_eff / len(r), own, k_eff, d_eff
-
-
-def _expected_by_model(
-    rows: np.ndarray, col: PatternColumn, v: int, templates: np.ndarray
-) -> float:
-    """For a column with a word model's probabilities (:attr:`.PatternColumn.expect`): the
-    carriers expected to show value ``v``, each with the model's probability of its own value
-    where that is ``v`` and one minus it where not, counted once per prompt template as in
-    :func:`_within`."""
-    assert col.expect is not None and col.strata is not None
-    r = rows[(col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)]
-    if len(r) == 0:
-        return 0.0
-    p = col.expect[r]
-    is_v = col.codes[r] == np.uint64(v)
-    mu = float(np.where(is_v, p, 1.0 - p).sum())
-    return mu * float(len(np.unique(templates[r]))) / len(r)
+    return mu * d_eff / len(r), own, k_eff, d_eff
 
 
 def _value_totals(
