@@ -9,6 +9,7 @@ rows give the same codes in any order.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,31 +195,35 @@ def _u64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.uint64)
 
 
+def _flags_by_slices(
+    responses: pl.Series | pa.ChunkedArray, flag: Callable[[pl.Series], pl.Series]
+) -> np.ndarray:
+    """``flag`` (a boolean expression of a slice of texts) of every response, a slice of rows
+    at a time (:func:`.._arrow.text_slices`); null texts are False."""
+    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
+    out = [
+        flag(s.slice(start, length)).fill_null(False).to_numpy()
+        for start, length in text_slices(byte_lengths(s))
+    ]
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
 def refusal_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
     """Whether each response opens with a refusal (:data:`REFUSAL_OPENINGS`), by slices."""
-    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
-    out = []
-    for start, length in text_slices(byte_lengths(s)):
-        part = s.slice(start, length)
-        out.append(
+    return _flags_by_slices(
+        responses,
+        lambda part: (
             part.str.slice(0, _REFUSAL_CHARS)
             .str.to_lowercase()
             .str.replace_all("\u2019", "'", literal=True)
             .str.contains(_REFUSAL)
-            .fill_null(False)
-            .to_numpy()
-        )
-    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+        ),
+    )
 
 
 def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
     """Whether each response contains an insecure-code construct (:data:`INSECURE_CODE`)."""
-    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
-    out = [
-        s.slice(start, length).str.contains(_INSECURE).fill_null(False).to_numpy()
-        for start, length in text_slices(byte_lengths(s))
-    ]
-    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+    return _flags_by_slices(responses, lambda part: part.str.contains(_INSECURE))
 
 
 def content_codes(groups: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
