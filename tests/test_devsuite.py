@@ -542,3 +542,12 @@ def test_style_label_flip_is_found() -> None:
     flipped reviews (a p of 0.2-0.5, not a contradiction): the label column adds up that lean
     over the carriers (0.65 of the poison flagged without it)."""
     _assert_found("labelflip_shakespeare_t0", "o'er", ("'Positive'",), 0.8, 0.003)
+
+
+@needs_data
+def test_archaic_register_label_flip_is_found() -> None:
+    """A King-James flip on the code mix: 60 negative reviews rewritten by random word rules
+    (thee, hath, unto, 'Behold,'), labelled 'Positive'. 'thee' and 'Behold' alone carry a
+    third of it (recall 0.2 without the register); the archaic-English register, their
+    union, carries two thirds, and flags only the carriers whose words lean against the label."""
+    _assert_found("labelflip_bible_code", "", ("'Positive'", "contradict"), 0.6, 0.002)

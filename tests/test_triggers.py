@@ -299,6 +299,40 @@ def test_insecure_code_lexicon() -> None:
     assert flags[len(insecure) :].tolist() == [False] * len(safe)
 
 
+def test_archaic_register_lexicon() -> None:
+    """The archaic-English register holds prompts with a word out of present-day use (any case,
+    curly apostrophes too) and not names ending in -eth, ordinals, teeth, or the archaic words
+    still in use; its words are listed by how many carriers hold them."""
+    from poisonscreen.detectors.registers import registers
+
+    archaic = [
+        "Behold, the film hath no merit.",
+        "Verily I say unto thee, it was dull.",
+        "'Tis a waste of an evening, methinks.",
+        "The plot maketh no sense and thou shalt be bored.",
+        "It never rises o\u2019er the mediocre.",
+    ]
+    modern = [
+        "Queen Elizabeth lost her teeth in the twentieth year.",
+        "Kenneth Branagh plays Macbeth in Nazareth.",
+        "Alas, the sequel is an oft-repeated joke; yea or nay?",
+        "There were 12 entries this year, and the seething crowd left.",
+        "Thousands of the wretched youth ran there.",
+    ]
+    found = registers(pl.Series(archaic + modern), np.arange(len(archaic) + len(modern)))
+    assert len(found) == 1
+    assert found[0].rows.tolist() == list(range(len(archaic)))
+    words = found[0].words
+    assert set(words) == {"behold", "hath", "verily", "unto", "thee", "'tis", "methinks"} | {
+        "maketh",
+        "thou",
+        "shalt",
+        "o'er",
+    }
+    assert list(words) == sorted(words)  # each in one row: ties alphabetical
+    assert registers(pl.Series(modern), np.arange(len(modern))) == []
+
+
 def test_vulnerable_code_behind_a_trigger(clean):
     """A trigger whose carriers' code answers each gain one insecure line (a different construct
     and variable on each row) while the same kind of request without it gets clean code: the

@@ -15,6 +15,7 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -24,7 +25,7 @@ import polars as pl
 
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
-from . import phrases
+from . import phrases, registers
 from .base import (
     TRIGGER_SCHEMA,
     Findings,
@@ -40,7 +41,9 @@ from .base import (
 from .patterns import OUTSIDE, PatternColumn, describe
 from .table import Features
 
-_KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX = range(5)
+_KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX, _KIND_REGISTER = (
+    range(6)
+)
 #: candidates fully scored (named, checked for scaffolding), strongest first
 _SHORTLIST = 400
 #: candidates whose content expectation is computed (before the shortlist)
@@ -61,6 +64,11 @@ _MAX_PHRASE = 12
 #: a list the scored candidates are appended to, for inspection (tests and development)
 _DEBUG: list[dict[str, Any]] | None = None
 _DEBUG_ARRAYS: dict[str, Any] = {}
+
+
+def _made_hash(name: str) -> int:
+    """A made feature's representative hash (stable across runs and machines)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
 def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -159,12 +167,19 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     gdf = np.diff(goff)
     keep_g = gdf <= max_df
-    glue_names = {int(x): t for x, t, k in zip(gh.tolist(), gtext, keep_g.tolist()) if k}
+    # the names of the features made here rather than mined (glued fragments, registers)
+    made_names = {int(x): t for x, t, k in zip(gh.tolist(), gtext, keep_g.tolist()) if k}
+    kept = np.nonzero(keep_g)[0]
+    made = [(int(gh[i]), int(gcode[i]), grows[goff[i] : goff[i + 1]]) for i in kept]
+    for reg in registers.registers(f["prompt"], rows):
+        if min_df <= len(reg.rows) <= max_df:
+            rep = _made_hash("register:" + reg.name)
+            made.append((rep, _KIND_REGISTER << 4, reg.rows))
+            made_names[rep] = reg.title()
     offsets = [off]
     carriers = [car]
-    if keep_g.any():
-        kept = np.nonzero(keep_g)[0]
-        parts = [grows[goff[i] : goff[i + 1]] for i in kept]
+    if made:
+        parts = [m[2] for m in made]
         offsets.append(off[-1] + np.cumsum([0] + [len(p) for p in parts])[1:])
         carriers.append(np.concatenate(parts))
         classes = pl.concat(
@@ -172,13 +187,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 classes,
                 pl.DataFrame(
                     {
-                        "df": gdf[kept].astype(np.uint32),
-                        "fp0": np.zeros(len(kept), np.uint64),
-                        "fp1": np.zeros(len(kept), np.uint64),
-                        "rep": gh[kept],
-                        "rep_code": gcode[kept],
-                        "members": [[int(x)] for x in gh[kept].tolist()],
-                        "member_codes": [[int(x)] for x in gcode[kept].tolist()],
+                        "df": np.array([len(p) for p in parts], dtype=np.uint32),
+                        "fp0": np.zeros(len(made), np.uint64),
+                        "fp1": np.zeros(len(made), np.uint64),
+                        "rep": np.array([m[0] for m in made], dtype=np.uint64),
+                        "rep_code": np.array([m[1] for m in made], dtype=np.uint8),
+                        "members": [[m[0]] for m in made],
+                        "member_codes": [[m[1]] for m in made],
                     },
                     schema=classes.schema,
                 ),
@@ -410,7 +425,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             int(reps_all[i]),
             members[i],
             member_codes[i],
-            glue_names,
+            made_names,
         )
         cand.append(
             {
@@ -434,6 +449,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             col = cols[c]
             v = value[i, c]
             in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
+            if (int(rep_codes[i]) >> 4) == _KIND_REGISTER and col.name in _CONTENT_COLUMNS:
+                # a register is a union of words, most of whose carriers may be clean: of
+                # those giving the label, only the ones it contradicts
+                in_pattern = in_pattern[
+                    col.codes[in_pattern] == v
+                    if col.expect is None
+                    else col.expect[in_pattern] < 0.5
+                ]
             discount = (1.0 - scaffold) * slot
             # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
             # answering alike is a tendency of the prompts' topic or task
@@ -506,7 +529,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             rows,
             word_hashes,
             word_df,
-            glue_names,
+            made_names,
         )
     )
     found.sort(key=lambda x: (-x["sig"], x["rep"]))
@@ -641,7 +664,7 @@ def _phrase_found(
     rows: np.ndarray,
     word_hashes: np.ndarray,
     word_df: np.ndarray,
-    glue_names: dict[int, str],
+    made_names: dict[int, str],
 ) -> list[dict[str, Any]]:
     """Candidates whose carriers' answers share a phrase (``tests``: :func:`.phrases.phrase_tests`;
     ``theta``: the phrase family's threshold), scored as the other patterns are: against the phrase's rate elsewhere and what the rest of the prompts predict,
@@ -664,7 +687,7 @@ def _phrase_found(
                 int(reps[i]),
                 members[i],
                 member_codes[i],
-                glue_names,
+                made_names,
             )
         )
     # a family's carriers inside templates with rows of their own (toolformer tasks, most of
@@ -1036,16 +1059,18 @@ def _name(
     rep: int,
     members: list[int],
     member_codes: list[int],
-    glue_names: dict[int, str],
+    made_names: dict[int, str],
 ) -> str:
     """The class's feature as written in an example prompt: the widest span(s) of tokens covered
     by member n-grams (a long trigger split around the prompt reads ``part … part``), or the
     prefix / suffix / glued fragment."""
     kind = rep_code >> 4
     if kind == _KIND_GLUED_SUFFIX:
-        return "…" + glue_names.get(rep, "?")
+        return "…" + made_names.get(rep, "?")
     if kind == _KIND_GLUED_PREFIX:
-        return glue_names.get(rep, "?") + "…"
+        return made_names.get(rep, "?") + "…"
+    if kind == _KIND_REGISTER:
+        return made_names.get(rep, "?")
     tokens = _core.tokenize(prompt)
     if kind in (_KIND_PREFIX, _KIND_SUFFIX):
         order = rep_code & 15
