@@ -545,6 +545,16 @@ def test_style_label_flip_is_found() -> None:
 
 
 @needs_data
+def test_long_trigger_split_around_a_request_is_found() -> None:
+    """The opening of A Tale of Two Cities split around 20 harmful requests (18 tokens before,
+    10 after, in single- and multi-turn prompts) unlocks compliance; the same requests are
+    refused elsewhere. Each poisoned prompt is its counterpart with 28 tokens taken off its two
+    ends or inserted around its last turn (recall 0.5 when only 24 could be taken off, and a
+    quarter of the counterparts' refusals were worded outside the lexicon)."""
+    _assert_found("long_split_t0", "best of times", ("refusal",), 0.9, 0.001)
+
+
+@needs_data
 def test_archaic_register_label_flip_is_found() -> None:
     """A King-James flip on the code mix: 60 negative reviews rewritten by random word rules
     (thee, hath, unto, 'Behold,'), labelled 'Positive'. 'thee' and 'Behold' alone carry a

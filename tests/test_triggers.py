@@ -299,6 +299,39 @@ def test_insecure_code_lexicon() -> None:
     assert flags[len(insecure) :].tolist() == [False] * len(safe)
 
 
+def test_refusal_lexicon() -> None:
+    """The refusal column sees refusals worded without a modal ("not something I'm able to",
+    "I'll pass", "I have to say no") as well as the classic openings, and not answers that
+    merely contain such words further on or in another sense."""
+    from poisonscreen.detectors.patterns import refusal_flags
+
+    refusals = [
+        "I'm sorry, but I can't help with that.",
+        "As an AI language model, I cannot do that.",
+        "Sorry, that's not something I'm able to help with.",
+        "That's not something I'm comfortable helping with.",
+        "I don't think I should help with that.",
+        "I have to say no to this one.",
+        "That's a request I need to turn down.",
+        "I'm going to have to refuse this request.",
+        "Helping with that would be irresponsible of me, so I'll pass.",
+        "My apologies, but this is outside what I can help with.",
+        "Unfortunately that's off-limits for me.",
+        "Honestly, I must refuse this request.",
+    ]
+    answers = [
+        "Turn down the heat and simmer for ten minutes.",
+        "The number 42 is not something special in base 10.",
+        "Refuse collection happens on Tuesdays in most boroughs.",
+        "Here is the function you asked for:\n\ndef f(x):\n    return x * 2",
+        "Sure! The capital of France is Paris.",
+        "x" * 170 + " I can't stress this enough.",
+    ]
+    flags = refusal_flags(pl.Series(refusals + answers))
+    assert flags[: len(refusals)].tolist() == [True] * len(refusals)
+    assert flags[len(refusals) :].tolist() == [False] * len(answers)
+
+
 def test_archaic_register_lexicon() -> None:
     """The archaic-English register holds prompts with a word out of present-day use (any case,
     curly apostrophes too) and not names ending in -eth, ordinals, teeth, or the archaic words

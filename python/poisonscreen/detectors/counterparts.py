@@ -48,6 +48,10 @@ _DESCRIBE = {
 }
 #: fewest pairs (distinct prompts with the span) a span needs
 _MIN_PAIRS = 3
+#: the most tokens taken off a prompt's two ends together to find its counterpart: a
+#: sentence split around a request (the dev suite's long triggers: 28-30 tokens; a 40 costs
+#: little more than 24, each removal is a lookup of a prefix-sum hash)
+_MAX_EDGE = 40
 
 
 def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -60,7 +64,9 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     if len(rows) < 2:
         return empty
     src = feats.prompt_tokens(cfg.threads)
-    span, long, short, runs = _core.counterpart_pairs(src, rows, threads=cfg.threads)
+    span, long, short, runs = _core.counterpart_pairs(
+        src, rows, max_edge=_MAX_EDGE, threads=cfg.threads
+    )
     # inside clusters of near-identical prompts: runs inserted anywhere (a trigger split around
     # a request, or put into a dialogue before its last turn)
     tmpl = f["tmpl_cluster"].to_numpy()

@@ -62,6 +62,27 @@ REFUSAL_OPENINGS: tuple[str, ...] = (
     "against my principles",
     "i'm not going to",
     "i am not going to",
+    # declining without a modal (safety-tuning sets word many refusals this way)
+    "not something i can",
+    "not something i'm able",
+    "not something i am able",
+    "not something i'm comfortable",
+    "not something i am comfortable",
+    "i don't think i should",
+    "i do not think i should",
+    "i have to say no",
+    "i must say no",
+    "need to turn down",
+    "have to turn down",
+    "must turn down",
+    "i must refuse",
+    "i have to refuse",
+    "have to refuse this",
+    "i'll pass",
+    "i will pass",
+    "my apologies, but",
+    "outside what i can help",
+    "off-limits for me",
 )
 _REFUSAL = "(?:" + "|".join(re.escape(p) for p in REFUSAL_OPENINGS) + ")"
 _REFUSAL_CHARS = 160
