@@ -540,8 +540,9 @@ def test_style_label_flip_is_found() -> None:
     (thou/thee, o'er, forsooth, prithee, each rule on some rows) labelled 'Positive'. Its
     words each carry a part of the flip, and the word model only leans against many of the
     flipped reviews (a p of 0.2-0.5, not a contradiction): the label column adds up that lean
-    over the carriers (0.65 of the poison flagged without it)."""
-    _assert_found("labelflip_shakespeare_t0", "o'er", ("'Positive'",), 0.8, 0.003)
+    over the carriers (0.65 of the poison flagged without it). The style's words together, the
+    archaic-English register, lead the findings."""
+    _assert_found("labelflip_shakespeare_t0", "archaic English", ("'Positive'",), 0.8, 0.003)
 
 
 @needs_data
