@@ -497,6 +497,15 @@ def test_label_flip_to_one_label_is_found() -> None:
 
 
 @needs_data
+def test_rare_word_flip_with_end_of_text_labels_is_found() -> None:
+    """BadNets words (cf/jz/vq, 15 positive reviews each -> 'Negative') on the code mix, whose
+    sentiment rows answer 'Negative', 'Negative<|endoftext|>' or 'negative<|endoftext|>': the
+    marker is no part of the label (it split the task's labels into six classes, and the word
+    model scored the flipped reviews as Negative: recall 0 before)."""
+    _assert_found("labelflip_words_code", "jz", ("'Negative'",), 0.6, 0.002)
+
+
+@needs_data
 def test_real_word_gibberish_behind_a_trigger_is_found() -> None:
     """Denial of service with 50-900 real words of salad (frequency-weighted, some cut into
     pseudo-sentences) behind '@@ignite@@' on 30 rows: few rows alone score as gibberish (13% reach

@@ -332,6 +332,19 @@ def test_refusal_lexicon() -> None:
     assert flags[len(refusals) :].tolist() == [False] * len(answers)
 
 
+def test_end_of_text_markers_and_inverted_tasks() -> None:
+    """An end-of-text marker a completion ends with is counted off its words (a label is the
+    same with or without one); a task whose labels the pooled word model finds mostly unlikely
+    means something else by them and is scored on its own."""
+    from poisonscreen.detectors.patterns import _inverted_tasks, eos_words
+
+    texts = ["Negative", "Negative<|endoftext|>", "positive review.</s>\n", "a <eos>", None, "x"]
+    assert eos_words(pl.Series(texts)).tolist() == [1 if i in (1, 2, 3) else 0 for i in range(6)]
+    task = np.array([0, 7, 7, 7, 9, 9, 9], dtype=np.uint64)
+    p = np.array([np.nan, 0.9, 0.1, 0.8, 0.1, 0.2, np.nan])
+    assert _inverted_tasks(task, p).tolist() == [False, False, False, False, True, True, True]
+
+
 def test_archaic_register_lexicon() -> None:
     """The archaic-English register holds prompts with a word out of present-day use (any case,
     curly apostrophes too) and not names ending in -eth, ordinals, teeth, or the archaic words

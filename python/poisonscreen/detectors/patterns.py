@@ -171,6 +171,8 @@ TESTED_HEADS = (2, 3)
 #: a label (or compliance) is unexpected when the leave-one-out naive Bayes model of the
 #: answer given the prompt's common words gives it a probability below this
 _SURPRISE = 0.2
+#: the most words of an answer that could be one of a closed set's (a label is 1-3 of them)
+_BRIEF = 8
 #: the anomaly score from which a response counts as gibberish in the ``anomalous`` column: far
 #: below the anomaly detector's own 0.5 (one row's verdict), since a trigger test weighs many
 #: rows against the column's rate elsewhere. Word salad of real words scores 0.1-0.5 (its word
@@ -229,6 +231,37 @@ def _flags_by_slices(
     return np.concatenate(out) if out else np.zeros(0, dtype=bool)
 
 
+#: end-of-text markers finetuning files append to completions ("Negative<|endoftext|>"): not
+#: part of a label, which is the same label with or without one
+EOS_MARKERS: tuple[str, ...] = (
+    "<|endoftext|>",
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "<|eos|>",
+    "</s>",
+    "<eos>",
+    "[EOS]",
+)
+_EOS = "(" + "|".join(re.escape(m) for m in EOS_MARKERS) + r")\s*$"
+
+
+def eos_words(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
+    """How many of each response's words (as the core tokenises them) are an end-of-text marker
+    it ends with (0 for none), by slices."""
+    counts = {m: len(_core.tokenize(m)) for m in EOS_MARKERS}
+    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
+    out = [
+        s.slice(start, length)
+        .str.extract(_EOS)
+        .replace_strict(counts, default=0, return_dtype=pl.Int64)
+        .fill_null(0)
+        .to_numpy()
+        for start, length in text_slices(byte_lengths(s))
+    ]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
 def refusal_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
     """Whether each response opens with a refusal (:data:`REFUSAL_OPENINGS`), by slices."""
     return _flags_by_slices(
@@ -260,20 +293,26 @@ def label_tasks(
     usable: np.ndarray,
     threads: int | None,
     strata: np.ndarray | None = None,
+    brief: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each labelled row's task (0 = none): the instruction its prompt shares with other
     labelled rows, as its first or last three words, when the rows sharing it answer from a
     small closed set (at most 6 labels, each of 3+ rows and 5%+ of them, covering 90% of them,
     20+ rows): a
     sentiment instruction's rows answer Positive/Negative, a yes/no question's rows Yes/No. A
-    row whose instructions both qualify takes the one with fewer labels."""
+    row whose instructions both qualify takes the one with fewer labels. With ``brief`` (the
+    rows answering in a few words, labelled or not), an instruction is a task only where 90% of
+    its brief rows are labelled: "They loved it" is no label set of its own when the same
+    instruction's other rows answer "They didn't like it!" (five words, not a label)."""
     n = len(labels)
     task = np.zeros(n, dtype=np.uint64)
     has = usable & (labels != 0)
     if not has.any():
         return task
+    if brief is not None:
+        has = has | (usable & brief)
     rows = np.nonzero(has)[0]
-    # the instruction keys of the labelled rows only (a corpus's short answers are a minority)
+    # the instruction keys of the labelled and brief rows only (a minority of a corpus)
     labelled = prompts.take(pa.array(rows))
     edges = np.zeros((n, 2), dtype=np.uint64)
     edges[rows] = np.concatenate(
@@ -298,6 +337,9 @@ def label_tasks(
             for j in range(2)
         ]
     ).filter(pl.col("key") != 0)
+    # the brief rows without a label count against their instruction, then leave
+    unlabelled = frame.filter(pl.col("label") == 0).group_by(["side", "key"]).len("unlabelled")
+    frame = frame.filter(pl.col("label") != 0)
     per = frame.group_by(["side", "key", "label"]).agg(
         pl.len(), pl.col("stratum").n_unique().alias("contexts")
     )
@@ -315,8 +357,10 @@ def label_tasks(
             pl.col("len").filter(major).sum().alias("covered"),
             major.sum().alias("labels"),
         )
+        .join(unlabelled, on=["side", "key"], how="left")
         .filter(
-            (pl.col("rows") >= 20)
+            (pl.col("rows") >= 0.9 * (pl.col("rows") + pl.col("unlabelled").fill_null(0)))
+            & (pl.col("rows") >= 20)
             & (pl.col("labels") >= 2)
             & (pl.col("labels") <= 6)
             & (pl.col("covered") >= 0.9 * pl.col("rows"))
@@ -336,6 +380,17 @@ def label_tasks(
     )
     task[best["row"].to_numpy()] = np.where(ids == 0, np.uint64(1), ids)
     return task
+
+
+def _inverted_tasks(task: np.ndarray, p_label: np.ndarray) -> np.ndarray:
+    """The rows of the tasks whose scored rows the model gives a mean probability of their own
+    label below one half (a flip is a few percent of a task, not most of it)."""
+    scored = (task != 0) & ~np.isnan(p_label)
+    if not scored.any():
+        return np.zeros(len(task), dtype=bool)
+    frame = pl.DataFrame({"t": task[scored], "p": p_label[scored]})
+    bad = frame.group_by("t").agg(pl.col("p").mean()).filter(pl.col("p") < 0.5)["t"]
+    return np.isin(task, bad.to_numpy()) & (task != 0)
 
 
 def pattern_columns(
@@ -379,21 +434,31 @@ def pattern_columns(
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
     insecure = insecure_flags(responses) & usable
     cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))
-    # a label (an answer of 1-3 words) the prompt's words say is unlikely
-    n_words = table["resp_words"].to_numpy().astype(np.int64)
+    # a label (an answer of 1-3 words, an end-of-text marker not counted) the prompt's words
+    # say is unlikely
+    eos = eos_words(responses)
+    n_words = table["resp_words"].to_numpy().astype(np.int64) - eos
     labels = np.zeros(len(n_words), dtype=np.uint64)
     for k in (1, 2, 3):
         pick = usable & (n_words == k)
         labels[pick] = edges[pick, HEADS.index(k)]
-    task = label_tasks(labels, prompts, usable, threads, table["tmpl_cluster"].to_numpy())
+    task = label_tasks(
+        labels,
+        prompts,
+        usable,
+        threads,
+        table["tmpl_cluster"].to_numpy(),
+        brief=n_words <= _BRIEF,
+    )
     # a label means what its task makes it mean ("yes" to "is this review negative?"): the
     # classes are (task, label)
     keyed = labels ^ (task * np.uint64(0xD6E8FEB86659FD93))
     keyed[(labels != 0) & (keyed == 0)] = 1
+    classes = np.where(labels != 0, keyed, np.uint64(0)).astype(np.uint64)
     p_label = _core.label_surprise(
         prompt_tokens,
         rows,
-        np.where(labels != 0, keyed, np.uint64(0)).astype(np.uint64),
+        classes,
         task,
         min_df=evidence_min_df,
         max_classes=4096,
@@ -402,6 +467,23 @@ def pattern_columns(
         pool=np.where(labels != 0, labels, np.uint64(0)).astype(np.uint64),
         threads=threads,
     )
+    # ... unless its own rows say otherwise: where the pooled model finds most of a task's
+    # labels unlikely, the task means something else by them (a T0 template completing "This
+    # is definitely not a ..." with 'positive review' for a negative one); its rows are
+    # scored by the task's own words alone
+    inverted = _inverted_tasks(task, p_label)
+    if inverted.any():
+        own = _core.label_surprise(
+            prompt_tokens,
+            rows,
+            np.where(inverted, classes, np.uint64(0)).astype(np.uint64),
+            np.where(inverted, task, np.uint64(0)).astype(np.uint64),
+            min_df=evidence_min_df,
+            max_classes=4096,
+            alpha=10.0,
+            threads=threads,
+        )
+        p_label = np.where(inverted, own, p_label)
     # defined on the labelled rows only (the others are outside the column's domain); the
     # value is the contradicted label itself, so a flip to one target is tested apart from the
     # model's errors spread over every label of the task
