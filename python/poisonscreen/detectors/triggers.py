@@ -208,6 +208,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
     words = _WordSets.of(feats.vocab, n)
     prompt_words: dict[int, list[str]] = {}  # prompts tokenised by the family echo check
+    prompt_lengths: dict[int, int] = {}  # and counted by the slot check
     strata = np.ascontiguousarray(f["tmpl_cluster"].to_numpy(), dtype=np.uint32)
     stratum_size = np.bincount(strata[usable], minlength=n)
     d, value, k, mu, stat, tested, dcol = _core.pattern_tests(
@@ -443,7 +444,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             continue
         i = x["i"]
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
-        slot = _slot_discount(x["rows"], row_hash, prompts, x["phrase"])
+        slot = _slot_discount(x["rows"], row_hash, prompts, x["phrase"], prompt_lengths)
         judged = []
         for st, c, expected in x["tests"]:
             col = cols[c]
@@ -530,6 +531,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             word_hashes,
             word_df,
             made_names,
+            prompt_lengths,
         )
     )
     found.sort(key=lambda x: (-x["sig"], x["rep"]))
@@ -665,6 +667,7 @@ def _phrase_found(
     word_hashes: np.ndarray,
     word_df: np.ndarray,
     made_names: dict[int, str],
+    prompt_lengths: dict[int, int],
 ) -> list[dict[str, Any]]:
     """Candidates whose carriers' answers share a phrase (``tests``: :func:`.phrases.phrase_tests`;
     ``theta``: the phrase family's threshold), scored as the other patterns are: against the phrase's rate elsewhere and what the rest of the prompts predict,
@@ -733,7 +736,7 @@ def _phrase_found(
         # function words only: a topic word counts here even where it is common, since the
         # question is whether the phrase echoes its rows' prompts
         discount *= 1.0 - _words_in_prompt(x["in_pattern"], text, row_hash, prompts, words.stop)
-        discount *= _slot_discount(x["rows"], row_hash, prompts, name)
+        discount *= _slot_discount(x["rows"], row_hash, prompts, name, prompt_lengths)
         answers = _answer_words(x["in_pattern"], row_hash, responses, (0, 0))
         discount *= 1.0 - _echo_share(answers, words.topical, name)
         out.append(
@@ -859,17 +862,25 @@ _LEADING_LETTERS = re.compile(r"[^\W\d_]{3,}")
 
 
 def _slot_discount(
-    rows: np.ndarray, row_hash: np.ndarray, prompts: pl.Series, phrase: str
+    rows: np.ndarray,
+    row_hash: np.ndarray,
+    prompts: pl.Series,
+    phrase: str,
+    lengths: dict[int, int],
 ) -> float:
     """1 where the checked carriers' prompts hold more than the candidate, falling to 0 where
     the candidate is all but three words of them: a template with a slot ("What is N degrees
     Celsius in Fahrenheit?") answers alike because it asks one thing, not because a trigger was
-    put into unrelated prompts (a template the near-duplicate clustering missed)."""
+    put into unrelated prompts (a template the near-duplicate clustering missed). ``lengths``:
+    the prompts' token counts counted so far (candidates share their checked rows)."""
     if len(rows) == 0:
         return 1.0
     own = len(_core.tokenize(phrase.replace("…", " ")))
     pick = _check_rows(rows, row_hash).tolist()
-    left = float(np.median([len(_core.tokenize(prompts[r] or "")) - own for r in pick]))
+    for r in pick:
+        if r not in lengths:
+            lengths[r] = len(_core.tokenize(prompts[r] or ""))
+    left = float(np.median([lengths[r] - own for r in pick]))
     return min(1.0, max(0.0, (left - _SLOT_WORDS) / _SLOT_WORDS))
 
 
