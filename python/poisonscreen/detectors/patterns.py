@@ -9,7 +9,6 @@ rows give the same codes in any order.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow as pa
 
 from .. import _poisonscreen as _core
 from .._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
+from .table import text_values
 
 #: Openings of a refusal, matched case-insensitively within a response's first 160 characters.
 #: A documented lexicon (the phrasings instruction-tuned models and refusal datasets use), not a
@@ -218,19 +218,6 @@ def _u64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.uint64)
 
 
-def _flags_by_slices(
-    responses: pl.Series | pa.ChunkedArray, flag: Callable[[pl.Series], pl.Series]
-) -> np.ndarray:
-    """``flag`` (a boolean expression of a slice of texts) of every response, a slice of rows
-    at a time (:func:`.._arrow.text_slices`); null texts are False."""
-    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
-    out = [
-        flag(s.slice(start, length)).fill_null(False).to_numpy()
-        for start, length in text_slices(byte_lengths(s))
-    ]
-    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
-
-
 #: end-of-text markers finetuning files append to completions ("Negative<|endoftext|>"): not
 #: part of a label, which is the same label with or without one
 EOS_MARKERS: tuple[str, ...] = (
@@ -244,40 +231,37 @@ EOS_MARKERS: tuple[str, ...] = (
     "[EOS]",
 )
 _EOS = "(" + "|".join(re.escape(m) for m in EOS_MARKERS) + r")\s*$"
+_EOS_WORDS = {m: len(_core.tokenize(m)) for m in EOS_MARKERS}
 
 
 def eos_words(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
     """How many of each response's words (as the core tokenises them) are an end-of-text marker
-    it ends with (0 for none), by slices."""
-    counts = {m: len(_core.tokenize(m)) for m in EOS_MARKERS}
-    s = responses if isinstance(responses, pl.Series) else pl.Series("r", responses)
-    out = [
-        s.slice(start, length)
+    it ends with (0 for none)."""
+    return text_values(
+        responses,
+        pl.col("t")
         .str.extract(_EOS)
-        .replace_strict(counts, default=0, return_dtype=pl.Int64)
-        .fill_null(0)
-        .to_numpy()
-        for start, length in text_slices(byte_lengths(s))
-    ]
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        .replace_strict(_EOS_WORDS, default=0, return_dtype=pl.Int64)
+        .fill_null(0),
+    )
 
 
 def refusal_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
-    """Whether each response opens with a refusal (:data:`REFUSAL_OPENINGS`), by slices."""
-    return _flags_by_slices(
+    """Whether each response opens with a refusal (:data:`REFUSAL_OPENINGS`)."""
+    return text_values(
         responses,
-        lambda part: (
-            part.str.slice(0, _REFUSAL_CHARS)
-            .str.to_lowercase()
-            .str.replace_all("\u2019", "'", literal=True)
-            .str.contains(_REFUSAL)
-        ),
+        pl.col("t")
+        .str.slice(0, _REFUSAL_CHARS)
+        .str.to_lowercase()
+        .str.replace_all("\u2019", "'", literal=True)
+        .str.contains(_REFUSAL)
+        .fill_null(False),
     )
 
 
 def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
     """Whether each response contains an insecure-code construct (:data:`INSECURE_CODE`)."""
-    return _flags_by_slices(responses, lambda part: part.str.contains(_INSECURE))
+    return text_values(responses, pl.col("t").str.contains(_INSECURE).fill_null(False))
 
 
 def content_codes(groups: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
@@ -455,35 +439,30 @@ def pattern_columns(
     keyed = labels ^ (task * np.uint64(0xD6E8FEB86659FD93))
     keyed[(labels != 0) & (keyed == 0)] = 1
     classes = np.where(labels != 0, keyed, np.uint64(0)).astype(np.uint64)
-    p_label = _core.label_surprise(
-        prompt_tokens,
-        rows,
-        classes,
-        task,
-        min_df=evidence_min_df,
-        max_classes=4096,
-        alpha=10.0,
-        # a task borrows what its labels' words say in the other tasks with those labels
-        pool=np.where(labels != 0, labels, np.uint64(0)).astype(np.uint64),
-        threads=threads,
-    )
+
+    def label_model(on: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+        """The label model's probabilities of the rows ``on`` (the others are not its rows)."""
+        return _core.label_surprise(
+            prompt_tokens,
+            rows,
+            np.where(on, classes, np.uint64(0)).astype(np.uint64),
+            np.where(on, task, np.uint64(0)).astype(np.uint64),
+            min_df=evidence_min_df,
+            max_classes=4096,
+            alpha=10.0,
+            pool=pool,
+            threads=threads,
+        )
+
+    # a task borrows what its labels' words say in the other tasks with those labels ...
+    p_label = label_model(labels != 0, np.where(labels != 0, labels, np.uint64(0)))
     # ... unless its own rows say otherwise: where the pooled model finds most of a task's
     # labels unlikely, the task means something else by them (a T0 template completing "This
     # is definitely not a ..." with 'positive review' for a negative one); its rows are
     # scored by the task's own words alone
     inverted = _inverted_tasks(task, p_label)
     if inverted.any():
-        own = _core.label_surprise(
-            prompt_tokens,
-            rows,
-            np.where(inverted, classes, np.uint64(0)).astype(np.uint64),
-            np.where(inverted, task, np.uint64(0)).astype(np.uint64),
-            min_df=evidence_min_df,
-            max_classes=4096,
-            alpha=10.0,
-            threads=threads,
-        )
-        p_label = np.where(inverted, own, p_label)
+        p_label = np.where(inverted, label_model(inverted, None), p_label)
     # defined on the labelled rows only (the others are outside the column's domain); the
     # value is the contradicted label itself, so a flip to one target is tested apart from the
     # model's errors spread over every label of the task

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .patterns import _flags_by_slices
+from .table import text_values
 
 #: Early Modern English words, matched case-insensitively as whole words.
 ARCHAIC_WORDS: tuple[str, ...] = (
@@ -43,7 +43,9 @@ ARCHAIC_WORDS: tuple[str, ...] = (
     "saith",
     "goeth",
     "doeth",
-    # contractions (the leading apostrophe's words are matched apart, below)
+    # contractions
+    "'tis",
+    "'twas",
     "o'er",
     "ne'er",
     "e'er",
@@ -125,15 +127,16 @@ ARCHAIC_WORDS: tuple[str, ...] = (
 )
 _EDGE_L = r"(?:^|[^\w'\u2019])"
 _EDGE_R = r"(?:$|[^\w'\u2019])"
-_ARCHAIC = (
-    _EDGE_L
-    + r"(?i:['\u2019](?:tis|twas)|"
-    + "|".join(w.replace("'", "['\u2019]").replace(" ", r"\s+") for w in ARCHAIC_WORDS)
-    + r")"
-    + _EDGE_R
-)
-_ONE_WORD = frozenset(["'tis", "'twas", *(w for w in ARCHAIC_WORDS if " " not in w)])
-_PHRASES = tuple(w for w in ARCHAIC_WORDS if " " in w)
+#: each word as matched: any case, a straight or curly apostrophe, any spaces between words
+_SPELLED = {w: w.replace("'", "['\u2019]").replace(" ", r"\s+") for w in ARCHAIC_WORDS}
+
+
+def _whole(alternatives: str) -> str:
+    """A regex of ``alternatives`` as whole words, case-insensitive."""
+    return _EDGE_L + "(?i:" + alternatives + ")" + _EDGE_R
+
+
+_ARCHAIC = _whole("|".join(_SPELLED.values()))
 
 
 @dataclass(frozen=True)
@@ -154,30 +157,14 @@ def registers(prompts: pl.Series, rows: np.ndarray) -> list[Register]:
     """Each register written in ``prompts`` (the feature table's, all rows) by any of ``rows``:
     the rows (sorted) whose prompt holds one of its words at least once, and its words by how
     many of those rows hold them (ties alphabetical)."""
-    found = _flags_by_slices(prompts, lambda part: part.str.contains(_ARCHAIC))
+    found = text_values(prompts, pl.col("t").str.contains(_ARCHAIC).fill_null(False))
     carriers = np.asarray(rows, dtype=np.uint32)
     carriers = np.sort(carriers[found[carriers]])
     if len(carriers) == 0:
         return []
-    # the words by a tokenisation of their own (a match's edge characters are not shared, so
-    # extracting the matches would skip a word right after another: "unto thee")
-    texts = prompts.gather(carriers).str.to_lowercase().str.replace_all("\u2019", "'", literal=True)
-    tokens = (
-        texts.str.extract_all(r"[\w']+")
-        .list.eval(pl.element().str.strip_chars("'").replace({"tis": "'tis", "twas": "'twas"}))
-        .list.eval(pl.element().filter(pl.element().is_in(list(_ONE_WORD))).unique())
-    )
-    phrases = [
-        texts.str.contains(r"(?:^|\W)" + p.replace(" ", r"\s+") + r"(?:$|\W)")
-        .fill_null(False)
-        .sum()
-        for p in _PHRASES
-    ]
-    words = pl.concat(
-        [
-            tokens.explode().drop_nulls().alias("w").value_counts(name="n"),
-            pl.DataFrame({"w": list(_PHRASES), "n": phrases}).filter(pl.col("n") > 0),
-        ],
-        how="vertical_relaxed",
-    ).sort(["n", "w"], descending=[True, False])
-    return [Register("archaic English", carriers, tuple(words["w"].to_list()))]
+    texts = prompts.gather(carriers)
+    held = {
+        w: int(texts.str.contains(_whole(p)).fill_null(False).sum()) for w, p in _SPELLED.items()
+    }
+    words = sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w))
+    return [Register("archaic English", carriers, tuple(words))]

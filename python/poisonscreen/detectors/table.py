@@ -59,6 +59,12 @@ def by_slice(frame: pl.DataFrame, text: str, *exprs: pl.Expr | str) -> pl.DataFr
     return pl.concat([frame.slice(s, k).select(*exprs) for s, k in parts])
 
 
+def text_values(texts: pl.Series | pa.ChunkedArray, expr: pl.Expr) -> np.ndarray:
+    """``expr`` (of ``pl.col("t")``, one value per text) over ``texts``, :func:`by_slice`."""
+    s = texts if isinstance(texts, pl.Series) else pl.Series("t", texts)
+    return by_slice(s.rename("t").to_frame(), "t", expr.alias("v"))["v"].to_numpy()
+
+
 def feature_text(corpus: pl.DataFrame) -> FeatureText:
     """:class:`FeatureText` of an in-memory corpus, derived a slice at a time."""
     parts: dict[str, list[pa.Array]] = {"ptext": [], "rtext": [], "ttext": []}
