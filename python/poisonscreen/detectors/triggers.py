@@ -545,8 +545,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for x in found:
         if x["sig"] < 1.0 and len(accepted) >= _MAX_TRIGGERS:
             break
-        if x["sig"] >= 1.0 and x["phrase"].startswith("…"):
-            _extend_glued(x, prompts, usable)
+        if x["sig"] >= 1.0 and (int(rep_codes[x["i"]]) >> 4) == _KIND_GLUED_SUFFIX:
+            _extend_glued(x, made_names[x["rep"]], prompts, usable)
         dup = any(_overlap(a["rows"], x["rows"]) >= 0.8 for a in accepted)
         example = _example(x["in_pattern"] if len(x["in_pattern"]) else x["rows"], row_hash)
         if not dup and len(accepted) < _MAX_TRIGGERS:
@@ -598,7 +598,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     return triggers, hits
 
 
-def _extend_glued(x: dict[str, Any], prompts: pl.Series, usable: np.ndarray) -> None:
+def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: np.ndarray) -> None:
     """A glued-suffix trigger's carriers where the fragment was not mined as glued (after a
     full stop, a short word or digits: "position.cf", "Acf:", "5mn" are other tokens): rows
     whose prompt ends with the fragment fused to what precedes it and whose answer shows the
@@ -612,11 +612,10 @@ def _extend_glued(x: dict[str, Any], prompts: pl.Series, usable: np.ndarray) -> 
     rows = rows[~np.isin(rows, x["rows"])]
     if len(rows) == 0:
         return
-    fragment = re.escape(x["phrase"][1:].strip().lower())
     ends = (
         prompts.gather(rows)
         .str.to_lowercase()
-        .str.contains(rf"\S{fragment}[^\sa-z0-9]*\s*$")
+        .str.contains(rf"\S{re.escape(fragment.strip().lower())}[^\sa-z0-9]*\s*$")
         .fill_null(False)
         .to_numpy()
     )
