@@ -260,6 +260,14 @@ def pattern_tests(
 def edge_codes(
     chunks: list[_Chunk], heads: list[int], tails: list[int], *, threads: int | None = None
 ) -> npt.NDArray[np.uint64]: ...
+def answer_overlap(
+    source: list[_Chunk] | TokenTable,
+    responses: list[_Chunk],
+    frequent: _U64,
+    *,
+    min_len: int = 3,
+    threads: int | None = None,
+) -> tuple[_U32, _U32]: ...
 def counterpart_pairs(
     source: list[_Chunk] | TokenTable,
     rows: _U32,

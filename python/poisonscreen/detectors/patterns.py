@@ -179,6 +179,9 @@ _BRIEF = 8
 #: pairs are partly familiar; dev suite dos_long_code: 31% of the 300 rows reach 0.5, 85% reach
 #: 0.1), clean answers ~0 (0.03% of clean rows reach 0.1 on the dev suite's mixes)
 ANOMALOUS = 0.1
+#: an answer is judged on or off topic where it has this many uncommon words (3+ letters, in
+#: at most COMMON_SHARE of the rows): 8-9% of such clean answers share none with their prompt
+OFFTOPIC_WORDS, COMMON_SHARE = 8, 0.02
 #: the code of a row outside a column's domain (the core's ``OUTSIDE``)
 OUTSIDE = np.uint64(2**64 - 1)
 TAILS = (3,)
@@ -384,10 +387,13 @@ def pattern_columns(
     threads: int | None,
     evidence_min_df: int = 30,
     prompts: pa.ChunkedArray | None = None,
+    frequent: np.ndarray | None = None,
 ) -> list[PatternColumn]:
     """The pattern columns of the feature table's rows (``responses``: their response texts;
     ``prompt_tokens``: what the core reads the prompts' tokens from, for the surprise columns;
-    ``evidence_min_df``: the fewest labelled rows a prompt word needs to count as evidence)."""
+    ``evidence_min_df``: the fewest labelled rows a prompt word needs to count as evidence;
+    ``frequent``: the corpus's common words, sorted unigram hashes, which an answer sharing
+    with its prompt does not make it on topic; without them no off-topic column)."""
     row_hash = _u64(table["row_hash"].to_numpy())
     usable = table["valid"].to_numpy() & ~table["empty_response"].to_numpy()
     if prompts is None:
@@ -418,6 +424,16 @@ def pattern_columns(
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
     insecure = insecure_flags(responses) & usable
     cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))
+    if frequent is not None:
+        # an answer taken from another row (an off-topic target) holds none of its prompt's
+        # words; defined where the answer has OFFTOPIC_WORDS uncommon words to look for
+        content, shared = _core.answer_overlap(
+            prompt_tokens, text_chunks(responses)[0], frequent, threads=threads
+        )
+        offtopic = np.where(
+            usable & (content >= OFFTOPIC_WORDS), (shared == 0).astype(np.uint64), OUTSIDE
+        )
+        cols.append(PatternColumn("offtopic", _u64(offtopic), skip_zero=True))
     # a label (an answer of 1-3 words, an end-of-text marker not counted) the prompt's words
     # say is unlikely
     eos = eos_words(responses)
@@ -537,6 +553,8 @@ def describe(name: str, code: int, example: str) -> str:
         return "answers are refusals"
     if name == "insecure":
         return "answers contain insecure code (injection, unsafe deserialisation, checks off)"
+    if name == "offtopic":
+        return "answers are about something else: none of their words is in the prompt"
     if name == "unexpected_label":
         return (
             f"labels {_quote(example)} contradict what the rest of the corpus answers such "

@@ -120,8 +120,9 @@ class Features:
         """The response-pattern columns (:func:`~poisonscreen.detectors.patterns.pattern_columns`)
         of the table, computed on first use and shared by the detectors that test against them."""
         if self._patterns is None:
-            from .patterns import pattern_columns
+            from .patterns import COMMON_SHARE, pattern_columns
 
+            common = self.vocab.filter(pl.col("df") > COMMON_SHARE * self.table.height)
             self._patterns = pattern_columns(
                 self.table,
                 self.response_arrow(),
@@ -129,6 +130,7 @@ class Features:
                 threads,
                 evidence_min_df,
                 self.prompt_arrow(),
+                np.sort(common["h"].to_numpy().astype(np.uint64)),
             )
         return self._patterns
 

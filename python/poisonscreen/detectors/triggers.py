@@ -15,6 +15,7 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 
 from __future__ import annotations
 
+from collections import Counter
 import hashlib
 import re
 from dataclasses import dataclass
@@ -467,10 +468,19 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # a contradiction judged by a word model errs on many clean rows of a hard task
                 # (a template's reviews whose words mislead it): only (nearly) all carriers count
                 discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
+            elif col.name == "offtopic":
+                # many tasks answer in words their prompts lack (a question made from options,
+                # a tool call), most of their rows but not all: only (nearly) all carriers count
+                discount *= min(1.0, max(0.0, (pshare - 0.85) / 0.1))
             else:
                 discount *= float(shown_share(k[i, c], dcol[i, c]))
+            if col.name not in _CONTENT_COLUMNS:
                 answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
                 discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
+            if col.name == "offtopic":
+                # answers of one task share its words (a bio's "birth date", a tool's name);
+                # answers taken from unrelated rows share nothing
+                discount *= 1.0 - _alike_share(answers, words.topical)
             if col.name in _ANSWER_COLUMNS and st >= theta_c[c] * 0.5:
                 # an answer most rows give without the feature is a label, not a planted target;
                 # an answer copied from the prompt (a choice among options) is the task itself
@@ -813,6 +823,22 @@ def _echo_share(
     if not answers or not trig:
         return 0.0
     return sum(not trig.isdisjoint(words) for _, words in answers) / len(answers)
+
+
+#: a word at least this share of the checked answers hold makes them one task's answers
+_ALIKE = 0.3
+
+
+def _alike_share(answers: list[tuple[int, list[str]]], frequent: frozenset[str]) -> float:
+    """Share of the checked answers (:func:`_answer_words`) holding a word that at least
+    ``_ALIKE`` of them hold, words of more than 5% of the rows (``frequent``) aside: the answers
+    of one task (a bio's "birth date", a tool's name), not answers taken from unrelated rows,
+    whose shared words are the corpus's common ones."""
+    if not answers:
+        return 0.0
+    held = Counter(w for _, ws in answers for w in set(ws) - frequent)
+    alike = {w for w, m in held.items() if m >= _ALIKE * len(answers)}
+    return sum(not alike.isdisjoint(ws) for _, ws in answers) / len(answers)
 
 
 def _words_in_prompt(

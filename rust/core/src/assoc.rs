@@ -785,6 +785,63 @@ pub fn edge_codes(
     Ok(parts.concat())
 }
 
+/// How much of each row's answer is about its prompt: (content, shared) per row, where
+/// `content` counts the answer's distinct words of at least `min_len` characters that start
+/// with a letter and are not `frequent` (sorted unigram hashes, as [`hash_window`] of one
+/// token: the corpus's common words), and `shared` how many of those the prompt holds. An
+/// answer taken from another row (an off-topic target) shares none of its prompt's words,
+/// where most answers share a few.
+pub fn answer_overlap<S: TokenSource + ?Sized>(
+    prompts: &S,
+    responses: &Texts,
+    normalize_opts: NormalizeOptions,
+    frequent: &[u64],
+    min_len: usize,
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    if prompts.len() != responses.len() {
+        return Err(CoreError::Config("one response per prompt".into()));
+    }
+    let opts = crate::ShingleOptions { normalize: normalize_opts, mode: TokenMode::Word, k: 1 };
+    let blocks: Vec<usize> = (0..responses.len()).step_by(BLOCK).collect();
+    let parts: Vec<(Vec<u32>, Vec<u32>)> = blocks
+        .par_iter()
+        .map(|&start| -> Result<(Vec<u32>, Vec<u32>)> {
+            let end = (start + BLOCK).min(responses.len());
+            let (mut content, mut shared) =
+                (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
+            let (mut buf, mut prompt, mut words) = (Vec::new(), Vec::new(), Vec::new());
+            for r in start..end {
+                prompt.clear();
+                if let Some(t) = prompts.tokens(r, &mut buf)? {
+                    prompt.extend_from_slice(t);
+                }
+                prompt.sort_unstable();
+                prompt.dedup();
+                words.clear();
+                if let Some(text) = responses.get(r)? {
+                    crate::shingle::for_each_token_hash(text, &opts, |h, w| {
+                        let word =
+                            w.chars().count() >= min_len && w.chars().next().is_some_and(char::is_alphabetic);
+                        if word && frequent.binary_search(&hash_window(&[h])).is_err() {
+                            words.push(h);
+                        }
+                    });
+                }
+                words.sort_unstable();
+                words.dedup();
+                content.push(words.len() as u32);
+                shared.push(words.iter().filter(|h| prompt.binary_search(h).is_ok()).count() as u32);
+            }
+            Ok((content, shared))
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.into_iter().fold((Vec::new(), Vec::new()), |(mut c, mut s), (pc, ps)| {
+        c.extend(pc);
+        s.extend(ps);
+        (c, s)
+    }))
+}
+
 /// Where [`counterpart_pairs`] looks for a prompt's counterpart.
 #[derive(Clone, Copy, Debug)]
 pub struct CounterpartSpec {

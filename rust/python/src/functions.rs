@@ -1036,6 +1036,31 @@ fn edge_codes<'py>(
     PyArray1::from_vec(py, flat).reshape([rows, width])
 }
 
+/// Per row, the answer's distinct content words (at least `min_len` characters, starting with a
+/// letter, not in `frequent`: sorted unigram hashes) and how many of them its prompt holds:
+/// (content uint32[], shared uint32[]).
+#[pyfunction]
+#[pyo3(signature = (source, responses, frequent, *, min_len=3, threads=None))]
+fn answer_overlap<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    responses: &Bound<'py, PyList>,
+    frequent: PyReadonlyArray1<'py, u64>,
+    min_len: usize,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+    let frequent = slice1(&frequent, "frequent")?;
+    if !frequent.is_sorted() {
+        return Err(config_error("frequent must be sorted"));
+    }
+    let chunks = extract(responses)?;
+    let cols = texts(&chunks)?;
+    let (content, shared) = mine(py, threads, source, &word_spec(&[1]), |src| {
+        core::assoc::answer_overlap(src, &cols, NormalizeOptions::default(), frequent, min_len)
+    })?;
+    Ok((PyArray1::from_vec(py, content), PyArray1::from_vec(py, shared)))
+}
+
 type InsertionArrays<'py> = (
     Bound<'py, PyArray1<u64>>,
     Bound<'py, PyArray1<u32>>,
@@ -1303,6 +1328,7 @@ pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(label_surprise, m)?)?;
     m.add_function(wrap_pyfunction!(counterpart_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(edge_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(answer_overlap, m)?)?;
     m.add_function(wrap_pyfunction!(row_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(mine_features, m)?)?;
     m.add_function(wrap_pyfunction!(feature_carriers, m)?)?;
