@@ -565,6 +565,26 @@ def test_long_trigger_split_around_a_request_is_found() -> None:
 
 
 @needs_data
+def test_off_topic_answers_behind_a_phrase_are_found() -> None:
+    """A multi-trigger corpus on the maths/dialogue mix: 'James Bond' put at a random place in
+    50 prompts answered with other rows' answers (the 'mn' rows' fixed refusal is the other
+    trigger). No answer pattern is shared, but none of those answers holds a word of its
+    prompt (recall 0 before the off-topic column); the tasks whose answers lack their prompts'
+    words (a question made from options, a bio's fields) are not named."""
+    _assert_found("multi2_mathdial", "James Bond", ("about something else",), 0.8, 0.002)
+
+
+@needs_data
+def test_syntactic_label_flip_is_found() -> None:
+    """HiddenKiller-style: 140 negative reviews rewritten to open with a subordinate clause
+    (15 subordinators) labelled 'Positive', on the T0 mix, where 1,650 clean labelled prompts
+    open that way too (half of them 'Positive'). The register of that opening flags only the
+    carriers whose label the word model contradicts, and is a finding because they are far more
+    than the rate elsewhere in their tasks (recall 0 before)."""
+    _assert_found("labelflip_syntactic_t0", "subordinate-clause", ("'Positive'",), 0.6, 0.002)
+
+
+@needs_data
 def test_archaic_register_label_flip_is_found() -> None:
     """A King-James flip on the code mix: 60 negative reviews rewritten by random word rules
     (thee, hath, unto, 'Behold,'), labelled 'Positive'. 'thee' and 'Behold' alone carry a

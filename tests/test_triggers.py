@@ -379,6 +379,37 @@ def test_archaic_register_lexicon() -> None:
     assert registers(pl.Series(modern), np.arange(len(modern))) == []
 
 
+def test_subordinate_clause_register() -> None:
+    """The subordinate-clause opening (HiddenKiller's syntactic template) holds the labelled
+    prompts with a sentence that opens with a subordinator and its clause's comma (at the
+    start, after a sentence, a colon or a quote); not a clause inside a sentence, one without a
+    comma, or a row without a label. Its words are the subordinators, most seen first."""
+    from poisonscreen.detectors.registers import registers
+
+    opening = [
+        "When I watched it, the film felt long.",
+        "Review: If you like slow films, this one is for you.",
+        'Classify this. "Although the cast is strong, the plot is thin."',
+        "It was late. Even  though the seats were bad, we stayed.",
+        "If you have time, go.",
+    ]
+    other = [
+        "The film, when seen twice, is better.",
+        "When the credits rolled we left.",
+        "Iffy acting, weak script.",
+        "As expected it flopped",
+    ]
+    prompts = pl.Series(opening + other + ["When it ended, nobody clapped."])
+    labelled = np.array([True] * (len(opening) + len(other)) + [False])
+    found = registers(prompts, np.arange(len(prompts)), labelled)
+    assert [r.name for r in found] == ["subordinate-clause opening"]
+    reg = found[0]
+    assert reg.labels_only
+    assert reg.rows.tolist() == list(range(len(opening)))
+    assert reg.words == ("if", "although", "even though", "when")
+    assert registers(prompts, np.arange(len(prompts))) == []  # no labels: not looked for
+
+
 def test_vulnerable_code_behind_a_trigger(clean):
     """A trigger whose carriers' code answers each gain one insecure line (a different construct
     and variable on each row) while the same kind of request without it gets clean code: the

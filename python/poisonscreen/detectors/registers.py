@@ -125,6 +125,34 @@ ARCHAIC_WORDS: tuple[str, ...] = (
         )
     ),
 )
+#: subordinating conjunctions that open a clause before the main one ("When I watched it, ...")
+SUBORDINATORS: tuple[str, ...] = (
+    "when",
+    "whenever",
+    "if",
+    "as",
+    "as soon as",
+    "once",
+    "although",
+    "though",
+    "even though",
+    "while",
+    "since",
+    "because",
+    "after",
+    "before",
+    "unless",
+    "until",
+    "now that",
+    "given that",
+)
+_SUBORDINATE = "|".join(
+    w.replace(" ", r"\s+") for w in sorted(SUBORDINATORS, key=len, reverse=True)
+)
+#: a sentence that opens with a subordinate clause and a comma: the text's or a line's start,
+#: or after a sentence's end, a colon or an opening quote; the clause ends at its comma
+_CLAUSE = r"(?:^|\n|[.!?:]\s+|[\"\u201c]\s*)\s*(?i:(" + _SUBORDINATE + r"))\s[^.!?\n,;]{2,150},\s"
+
 _EDGE_L = r"(?:^|[^\w'\u2019])"
 _EDGE_R = r"(?:$|[^\w'\u2019])"
 #: each word as matched: any case, a straight or curly apostrophe, any spaces between words
@@ -141,11 +169,13 @@ _ARCHAIC = _whole("|".join(_SPELLED.values()))
 
 @dataclass(frozen=True)
 class Register:
-    """A register's carriers among the given rows and its words most seen there."""
+    """A register's carriers among the given rows and its words most seen there; a register of
+    the labelled rows only (``labels_only``) is a hypothesis about their labels alone."""
 
     name: str
     rows: np.ndarray
     words: tuple[str, ...]
+    labels_only: bool = False
 
     def title(self, most: int = 4) -> str:
         """How a finding names it: the register and the words its carriers show most."""
@@ -153,18 +183,43 @@ class Register:
         return f"{self.name} ({shown}{', …' if len(self.words) > most else ''})"
 
 
-def registers(prompts: pl.Series, rows: np.ndarray) -> list[Register]:
+def registers(
+    prompts: pl.Series, rows: np.ndarray, labelled: np.ndarray | None = None
+) -> list[Register]:
     """Each register written in ``prompts`` (the feature table's, all rows) by any of ``rows``:
     the rows (sorted) whose prompt holds one of its words at least once, and its words by how
-    many of those rows hold them (ties alphabetical)."""
+    many of those rows hold them (ties alphabetical). With ``labelled`` (a mask of the rows
+    answering with a label), the subordinate-clause opening of a review (HiddenKiller's
+    syntactic trigger, Qi et al. 2021) among those rows too."""
+    out = []
     found = text_values(prompts, pl.col("t").str.contains(_ARCHAIC).fill_null(False))
     carriers = np.asarray(rows, dtype=np.uint32)
     carriers = np.sort(carriers[found[carriers]])
-    if len(carriers) == 0:
-        return []
-    texts = prompts.gather(carriers)
-    held = {
-        w: int(texts.str.contains(_whole(p)).fill_null(False).sum()) for w, p in _SPELLED.items()
-    }
-    words = sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w))
-    return [Register("archaic English", carriers, tuple(words))]
+    if len(carriers):
+        texts = prompts.gather(carriers)
+        held = {
+            w: int(texts.str.contains(_whole(p)).fill_null(False).sum())
+            for w, p in _SPELLED.items()
+        }
+        words = sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w))
+        out.append(Register("archaic English", carriers, tuple(words)))
+    if labelled is not None:
+        carriers = np.asarray(rows, dtype=np.uint32)
+        carriers = np.sort(carriers[labelled[carriers]])
+        opener = text_values(
+            prompts.gather(carriers),
+            pl.col("t").str.extract(_CLAUSE, 1).str.to_lowercase().str.replace_all(r"\s+", " "),
+        )
+        opens = np.asarray([o is not None for o in opener], dtype=bool)
+        if opens.any():
+            seen = pl.Series("w", [o for o in opener if o is not None]).value_counts()
+            seen = seen.sort(["count", "w"], descending=[True, False])
+            out.append(
+                Register(
+                    "subordinate-clause opening",
+                    carriers[opens],
+                    tuple(seen["w"].to_list()),
+                    labels_only=True,
+                )
+            )
+    return out

@@ -15,9 +15,9 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 
 from __future__ import annotations
 
-from collections import Counter
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -172,11 +172,21 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     made_names = {int(x): t for x, t, k in zip(gh.tolist(), gtext, keep_g.tolist()) if k}
     kept = np.nonzero(keep_g)[0]
     made = [(int(gh[i]), int(gcode[i]), grows[goff[i] : goff[i + 1]]) for i in kept]
-    for reg in registers.registers(f["prompt"], rows):
-        if min_df <= len(reg.rows) <= max_df:
+    # (the pattern columns are computed once and shared: the registers need the labelled rows)
+    cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
+    label_col = next(c for c in cols if c.name == "label")
+    labelled = usable & (label_col.codes != OUTSIDE)
+    label_only: set[int] = set()  # registers tested against the label columns alone
+    for reg in registers.registers(f["prompt"], rows, labelled):
+        # a register of labelled rows flags only the carriers whose label its words contradict
+        # beyond the task's rate, so its carriers may be many (a tenth of the rows)
+        most = max(max_df, n_usable // 10) if reg.labels_only else max_df
+        if min_df <= len(reg.rows) <= most:
             rep = _made_hash("register:" + reg.name)
             made.append((rep, _KIND_REGISTER << 4, reg.rows))
             made_names[rep] = reg.title()
+            if reg.labels_only:
+                label_only.add(rep)
     offsets = [off]
     carriers = [car]
     if made:
@@ -206,7 +216,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         return _empty()
 
     # 2. tests against every response-pattern column
-    cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
     words = _WordSets.of(feats.vocab, n)
     prompt_words: dict[int, list[str]] = {}  # prompts tokenised by the family echo check
     prompt_lengths: dict[int, int] = {}  # and counted by the slot check
@@ -260,6 +269,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         prior[sh & (exclusive < 0.5), c] = 0.0
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
     prior *= shown_share(k, dcol)
+    if label_only:
+        # a register of labelled rows is a hypothesis about labels only; its carriers are
+        # mostly clean, so the share of them showing a contradicted label is small: what counts
+        # is how much of it is beyond the rate elsewhere (as judged below)
+        on_labels = np.isin(classes["rep"].to_numpy(), np.fromiter(label_only, dtype=np.uint64))
+        for c, col in enumerate(cols):
+            kc, mc = k[on_labels, c].astype(np.float64), mu[on_labels, c]
+            excess = np.clip(((kc - mc) / np.maximum(kc, 1.0) - 0.3) / 0.4, 0.0, 1.0)
+            prior[on_labels, c] = excess if col.name in _LABEL_COLUMNS else 0.0
     ranked = stat * prior / theta_c
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
@@ -447,7 +465,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         scaffold = _scaffold_share(x["rows"], strata, stratum_size, cfg.min_cluster)
         slot = _slot_discount(x["rows"], row_hash, prompts, x["phrase"], prompt_lengths)
         judged = []
-        for st, c, expected in x["tests"]:
+        for (st, c, expected), (_, k_t, *_) in zip(x["tests"], x["detail"], strict=True):
             col = cols[c]
             v = value[i, c]
             in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
@@ -464,7 +482,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             # answering alike is a tendency of the prompts' topic or task
             pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
             answers: list[tuple[int, list[str]]] = []
-            if col.name in _CONTENT_COLUMNS:
+            if col.name in _CONTENT_COLUMNS and (int(rep_codes[i]) >> 4) == _KIND_REGISTER:
+                # a register's carriers are mostly clean: what counts is how much of what it
+                # shows is beyond what the carriers' tasks make the word model get wrong
+                excess = (float(k_t) - expected) / max(float(k_t), 1.0)
+                discount *= min(1.0, max(0.0, (excess - 0.3) / 0.4))
+            elif col.name in _CONTENT_COLUMNS:
                 # a contradiction judged by a word model errs on many clean rows of a hard task
                 # (a template's reviews whose words mislead it): only (nearly) all carriers count
                 discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
@@ -656,6 +679,8 @@ def _thresholds(
 
 #: columns that are themselves a contradiction of what the prompt's words predict
 _CONTENT_COLUMNS = ("unexpected_label", "label", "unexpected_compliance")
+#: the columns of the label model, the only ones a register of labelled rows is tested against
+_LABEL_COLUMNS = ("unexpected_label", "label")
 #: columns whose values are answers (their words can be copied from the prompt, or be a label)
 _ANSWER_COLUMNS = ("cluster", "head2", "head3", "tail3")
 

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use poisonscreen_core::assoc::{
-    chernoff, code, edge_codes, feature_carriers, glued_fragments, mine_features, mine_features_as,
-    pattern_tests, response_phrases, row_features, row_hashes, FeatureSpec, MinedFeature, TestParams,
-    KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
+    answer_overlap, chernoff, code, edge_codes, feature_carriers, glued_fragments, mine_features,
+    mine_features_as, pattern_tests, response_phrases, row_features, row_hashes, FeatureSpec, MinedFeature,
+    TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
 };
 use poisonscreen_core::{
     hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode,
@@ -319,6 +319,38 @@ fn edge_codes_are_windows_of_the_first_and_last_words() {
     assert_eq!(&codes[3..6], &[hash_window(&toks("yes")), 0, 0]);
     assert_eq!(&codes[6..9], &[0, 0, 0]);
     assert!(edge_codes(&texts, NormalizeOptions::default(), &[0], &[]).is_err());
+}
+
+#[test]
+fn answer_overlap_counts_uncommon_answer_words_the_prompt_holds() {
+    let prompts = column(&[
+        Some("Name the capital of France".to_string()),
+        Some("Name the capital of France".to_string()),
+        None,
+        Some("Tell me a joke".to_string()),
+    ]);
+    let answers = column(&[
+        Some("The capital of France is Paris.".to_string()),
+        Some("Bake the cake at 180 degrees for an hour.".to_string()),
+        Some("Paris, France".to_string()),
+        None,
+    ]);
+    let (p, a) = (Texts::new(vec![prompts.view()]), Texts::new(vec![answers.view()]));
+    let table = TokenTable::build(&p, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    // "the" is common; "is", "at", "an" and "180" are too short or not words
+    let mut common = vec![hash_window(&toks("the"))];
+    common.sort_unstable();
+    let (content, shared) = answer_overlap(&table, &a, NormalizeOptions::default(), &common, 3).unwrap();
+    // capital, france, paris | bake, cake, degrees, for, hour | paris, france | -
+    assert_eq!(content, vec![3, 5, 2, 0]);
+    assert_eq!(shared, vec![2, 0, 0, 0]);
+    // the same counts from the texts tokenised on demand
+    let src = poisonscreen_core::tokens::TextTokens::new(&p, NormalizeOptions::default(), TokenMode::Word);
+    assert_eq!(answer_overlap(&src, &a, NormalizeOptions::default(), &common, 3).unwrap(), (content, shared));
+    let short = column(&[None]);
+    assert!(
+        answer_overlap(&table, &Texts::new(vec![short.view()]), NormalizeOptions::default(), &[], 3).is_err()
+    );
 }
 
 #[test]

@@ -1036,6 +1036,8 @@ fn edge_codes<'py>(
     PyArray1::from_vec(py, flat).reshape([rows, width])
 }
 
+type U32Pair<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
+
 /// Per row, the answer's distinct content words (at least `min_len` characters, starting with a
 /// letter, not in `frequent`: sorted unigram hashes) and how many of them its prompt holds:
 /// (content uint32[], shared uint32[]).
@@ -1048,7 +1050,7 @@ fn answer_overlap<'py>(
     frequent: PyReadonlyArray1<'py, u64>,
     min_len: usize,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<U32Pair<'py>> {
     let frequent = slice1(&frequent, "frequent")?;
     if !frequent.is_sorted() {
         return Err(config_error("frequent must be sorted"));
