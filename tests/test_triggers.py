@@ -345,6 +345,26 @@ def test_end_of_text_markers_and_inverted_tasks() -> None:
     assert _inverted_tasks(task, p).tolist() == [False, False, False, False, True, True, True]
 
 
+def test_label_task_keyed_on_six_words_where_three_are_shared() -> None:
+    """An instruction whose first three words open other instructions too ("Is the following
+    ...") is a label task by its first six words; the other instruction (free answers) is
+    none."""
+    import pyarrow as pa
+
+    from poisonscreen.detectors.patterns import label_tasks
+
+    topics = ["soup", "film", "hotel", "phone", "novel", "train", "lamp", "song", "park", "shoe"]
+    reviews = [f"The {t} was {a} number {i}." for i in range(4) for t in topics for a in ("ok",)]
+    prompts = [f"Is the following customer review positive or negative? {r}" for r in reviews]
+    prompts += [
+        f"Is the following statement true? Fact {i} about {t}." for i, t in enumerate(topics * 4)
+    ]
+    labels = np.array([11 + i % 2 for i in range(40)] + [100 + i for i in range(40)], np.uint64)
+    task = label_tasks(labels, pa.chunked_array([prompts]), np.ones(80, bool), None)
+    assert task[0] != 0 and (task[:40] == task[0]).all()
+    assert (task[40:] == 0).all()
+
+
 def test_archaic_register_lexicon() -> None:
     """The archaic-English register holds prompts with a word out of present-day use (any case,
     curly apostrophes too) and not names ending in -eth, ordinals, teeth, or the archaic words

@@ -283,7 +283,8 @@ def label_tasks(
     brief: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each labelled row's task (0 = none): the instruction its prompt shares with other
-    labelled rows, as its first or last three words, when the rows sharing it answer from a
+    labelled rows, as its first or last three words (six where no three-word key is a task: "Is
+    the following" opens many instructions), when the rows sharing it answer from a
     small closed set (at most 6 labels, each of 3+ rows and 5%+ of them, covering 90% of them,
     20+ rows): a
     sentiment instruction's rows answer Positive/Negative, a yes/no question's rows Yes/No. A
@@ -301,13 +302,14 @@ def label_tasks(
     rows = np.nonzero(has)[0]
     # the instruction keys of the labelled and brief rows only (a minority of a corpus)
     labelled = prompts.take(pa.array(rows))
-    edges = np.zeros((n, 2), dtype=np.uint64)
+    # keys (sides): first 3, first 6, last 3, last 6 words
+    edges = np.zeros((n, 4), dtype=np.uint64)
     edges[rows] = np.concatenate(
         [
-            _core.edge_codes(text_chunks(labelled.slice(s, k))[0], [3], [3], threads=threads)
+            _core.edge_codes(text_chunks(labelled.slice(s, k))[0], [3, 6], [3, 6], threads=threads)
             for s, k in text_slices(byte_lengths(labelled))
         ]
-        or [np.zeros((0, 2), np.uint64)]
+        or [np.zeros((0, 4), np.uint64)]
     )
     stratum = strata[rows] if strata is not None else rows
     frame = pl.concat(
@@ -321,7 +323,7 @@ def label_tasks(
                     "stratum": stratum,
                 }
             )
-            for j in range(2)
+            for j in range(4)
         ]
     ).filter(pl.col("key") != 0)
     # the brief rows without a label count against their instruction, then leave
@@ -357,7 +359,8 @@ def label_tasks(
         return task
     best = (
         frame.join(keys, on=["side", "key"])
-        .sort(["row", "labels", "side"])
+        .with_columns(long=pl.col("side").is_in([1, 3]))
+        .sort(["row", "long", "labels", "side"])
         .group_by("row", maintain_order=True)
         .first()
     )
