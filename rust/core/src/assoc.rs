@@ -1651,21 +1651,12 @@ pub fn response_phrases(
             }
             let need = ((min_share * rows.len() as f64).ceil() as u32).max(2);
             let need_any = ((any_share * rows.len() as f64).ceil() as u32).max(need);
-            let mut all: Vec<(u64, bool)> =
-                rows.iter().flat_map(|&r| grams[&u64::from(r)].iter().copied()).collect();
-            all.sort_unstable();
+            let lists: Vec<&[(u64, bool)]> = rows.iter().map(|&r| grams[&u64::from(r)].as_slice()).collect();
             let mut counted: Vec<(u32, u64, bool)> = Vec::new();
-            let mut j = 0;
-            while j < all.len() {
-                let mut e = j;
-                while e < all.len() && all[e].0 == all[j].0 {
-                    e += 1;
-                }
-                let (c, (h, dotted)) = ((e - j) as u32, all[j]);
-                if c >= need && (dotted || c >= need_any) && ignore.binary_search(&h).is_err() {
+            for (c, h, dotted) in shared_grams(&lists, need, need_any) {
+                if ignore.binary_search(&h).is_err() {
                     counted.push((c, h, dotted));
                 }
-                j = e;
             }
             counted.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
             counted.truncate(per);
@@ -1682,6 +1673,53 @@ pub fn response_phrases(
         })
         .collect();
     Ok(found.concat())
+}
+
+/// (count, hash, dotted) of the grams in `need_any` or more of the `lists` (each sorted by
+/// hash, one entry per hash), and of the dotted ones in `need` or more, in hash order. A gram in
+/// `need_any` of them is in at least `need_any - (len - f)` of the first `f` (pigeonhole): only
+/// the first half's grams that often are looked up in the other half, and the dotted grams
+/// (a few per answer) are counted over all lists, instead of sorting every gram of every list.
+fn shared_grams(lists: &[&[(u64, bool)]], need: u32, need_any: u32) -> Vec<(u32, u64, bool)> {
+    let runs = |all: &mut Vec<(u64, bool)>| -> Vec<(u32, u64, bool)> {
+        all.sort_unstable();
+        let mut out = Vec::new();
+        let mut j = 0;
+        while j < all.len() {
+            let mut e = j;
+            while e < all.len() && all[e].0 == all[j].0 {
+                e += 1;
+            }
+            out.push(((e - j) as u32, all[j].0, all[j].1));
+            j = e;
+        }
+        out
+    };
+    let len = lists.len();
+    let f = len.div_ceil(2);
+    let least = i64::from(need_any) - (len - f) as i64;
+    if least < 1 {
+        // too few lists to prune: every gram counted
+        let mut all: Vec<(u64, bool)> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+        return runs(&mut all)
+            .into_iter()
+            .filter(|&(c, _, dotted)| c >= need && (dotted || c >= need_any))
+            .collect();
+    }
+    let mut first: Vec<(u64, bool)> = lists[..f].iter().flat_map(|l| l.iter().copied()).collect();
+    let mut out: Vec<(u32, u64, bool)> = runs(&mut first)
+        .into_iter()
+        .filter(|&(c, _, dotted)| !dotted && c as i64 >= least)
+        .map(|(c, h, dotted)| {
+            let more = lists[f..].iter().filter(|l| l.binary_search_by_key(&h, |g| g.0).is_ok()).count();
+            (c + more as u32, h, dotted)
+        })
+        .filter(|&(c, _, _)| c >= need_any)
+        .collect();
+    let mut dotted: Vec<(u64, bool)> = lists.iter().flat_map(|l| l.iter().copied().filter(|g| g.1)).collect();
+    out.extend(runs(&mut dotted).into_iter().filter(|&(c, _, _)| c >= need));
+    out.sort_unstable_by_key(|g| g.1);
+    out
 }
 
 /// A pair of near-identical prompts where the longer one is the shorter one with one or two
@@ -1783,4 +1821,47 @@ pub fn cluster_counterparts<S: TokenSource + ?Sized>(
     let mut all = parts.concat();
     all.sort_unstable();
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::shared_grams;
+
+    /// Every gram counted over every list, as `response_phrases` did before the pruning.
+    fn naive(lists: &[Vec<(u64, bool)>], need: u32, need_any: u32) -> Vec<(u32, u64, bool)> {
+        let mut all: Vec<(u64, bool)> = lists.iter().flatten().copied().collect();
+        all.sort_unstable();
+        let mut out = Vec::new();
+        for g in all.chunk_by(|a, b| a.0 == b.0) {
+            let (c, (h, dotted)) = (g.len() as u32, g[0]);
+            if c >= need && (dotted || c >= need_any) {
+                out.push((c, h, dotted));
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn shared_grams_equal_a_full_count(
+            raw in prop::collection::vec(prop::collection::vec(0u64..40, 0..30), 1..20),
+            need in 2u32..5,
+            extra in 0u32..12,
+        ) {
+            // a gram's dotted flag follows its hash (as a gram's words do)
+            let lists: Vec<Vec<(u64, bool)>> = raw
+                .iter()
+                .map(|l| {
+                    let mut v: Vec<(u64, bool)> = l.iter().map(|&h| (h, h % 7 == 0)).collect();
+                    v.sort_unstable();
+                    v.dedup_by_key(|g| g.0);
+                    v
+                })
+                .collect();
+            let refs: Vec<&[(u64, bool)]> = lists.iter().map(Vec::as_slice).collect();
+            prop_assert_eq!(shared_grams(&refs, need, need + extra), naive(&lists, need, need + extra));
+        }
+    }
 }
