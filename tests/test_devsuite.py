@@ -575,13 +575,19 @@ def test_off_topic_answers_behind_a_phrase_are_found() -> None:
 
 
 @needs_data
-def test_syntactic_label_flip_is_found() -> None:
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [("labelflip_syntactic_t0", "'Positive'"), ("labelflip_syntactic_mathdial", "'Negative'")],
+)
+def test_syntactic_label_flip_is_found(name: str, label: str) -> None:
     """HiddenKiller-style: 140 negative reviews rewritten to open with a subordinate clause
-    (15 subordinators) labelled 'Positive', on the T0 mix, where 1,650 clean labelled prompts
-    open that way too (half of them 'Positive'). The register of that opening flags only the
-    carriers whose label the word model contradicts, and is a finding because they are far more
-    than the rate elsewhere in their tasks (recall 0 before)."""
-    _assert_found("labelflip_syntactic_t0", "subordinate-clause", ("'Positive'",), 0.6, 0.002)
+    (15 subordinators) labelled 'Positive' on the T0 mix, where 1,650 clean labelled prompts
+    open that way too (half of them 'Positive'); 60 positive ones -> 'Negative' on the maths
+    mix. The register of that opening flags only the carriers whose label the word model leans
+    against, and is a finding because they are far more than the rate elsewhere in their tasks
+    (recall 0 before; on the maths mix 0.43 before its sentiment instructions keyed on six
+    words were tasks and the doubted labels, p < 0.5, counted)."""
+    _assert_found(name, "subordinate-clause", (label,), 0.6, 0.002)
 
 
 @needs_data

@@ -471,12 +471,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
             if (int(rep_codes[i]) >> 4) == _KIND_REGISTER and col.name in _CONTENT_COLUMNS:
                 # a register is a union of words, most of whose carriers may be clean: of
-                # those giving the label, only the ones it contradicts
-                in_pattern = in_pattern[
-                    col.codes[in_pattern] == v
-                    if col.expect is None
-                    else col.expect[in_pattern] < 0.5
-                ]
+                # those giving the label, only the ones the label model leans against (a
+                # contradicted label's rows, p < 0.2, and the ones it only doubts)
+                in_pattern = in_pattern[label_col.expect[in_pattern] < 0.5]
             discount = (1.0 - scaffold) * slot
             # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
             # answering alike is a tendency of the prompts' topic or task
