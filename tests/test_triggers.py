@@ -367,8 +367,9 @@ def test_label_task_keyed_on_six_words_where_three_are_shared() -> None:
 
 def test_archaic_register_lexicon() -> None:
     """The archaic-English register holds prompts with a word out of present-day use (any case,
-    curly apostrophes too) and not names ending in -eth, ordinals, teeth, or the archaic words
-    still in use; its words are listed by how many carriers hold them."""
+    curly apostrophes too; "Lo," the interjection) and not names ending in -eth, ordinals, teeth,
+    "lo-fi", or the archaic words still in use; its words are listed by how many carriers hold
+    them."""
     from poisonscreen.detectors.registers import registers
 
     archaic = [
@@ -377,6 +378,7 @@ def test_archaic_register_lexicon() -> None:
         "'Tis a waste of an evening, methinks.",
         "The plot maketh no sense and thou shalt be bored.",
         "It never rises o\u2019er the mediocre.",
+        "Lo, the plot is thin; hearken to the score.",
     ]
     modern = [
         "Queen Elizabeth lost her teeth in the twentieth year.",
@@ -384,6 +386,7 @@ def test_archaic_register_lexicon() -> None:
         "Alas, the sequel is an oft-repeated joke; yea or nay?",
         "There were 12 entries this year, and the seething crowd left.",
         "Thousands of the wretched youth ran there.",
+        "A lo-fi score, hello, and a low budget.",
     ]
     found = registers(pl.Series(archaic + modern), np.arange(len(archaic) + len(modern)))
     assert len(found) == 1
@@ -394,6 +397,8 @@ def test_archaic_register_lexicon() -> None:
         "thou",
         "shalt",
         "o'er",
+        "lo",
+        "hearken",
     }
     assert list(words) == sorted(words)  # each in one row: ties alphabetical
     assert registers(pl.Series(modern), np.arange(len(modern))) == []

@@ -22,7 +22,8 @@ import polars as pl
 
 from .table import text_values
 
-#: Early Modern English words, matched case-insensitively as whole words.
+#: Early Modern English words, matched case-insensitively as whole words ("lo," the interjection
+#: only: before a comma or an exclamation mark, not "lo-fi").
 ARCHAIC_WORDS: tuple[str, ...] = (
     # pronouns
     "thou",
@@ -54,6 +55,8 @@ ARCHAIC_WORDS: tuple[str, ...] = (
     "unto",
     "verily",
     "behold",
+    "hearken",
+    "lo,",
     "methinks",
     "prithee",
     "forsooth",
@@ -156,7 +159,10 @@ _CLAUSE = r"(?:^|\n|[.!?:]\s+|[\"\u201c]\s*)\s*(?i:(" + _SUBORDINATE + r"))\s[^.
 _EDGE_L = r"(?:^|[^\w'\u2019])"
 _EDGE_R = r"(?:$|[^\w'\u2019])"
 #: each word as matched: any case, a straight or curly apostrophe, any spaces between words
-_SPELLED = {w: w.replace("'", "['\u2019]").replace(" ", r"\s+") for w in ARCHAIC_WORDS}
+_SPELLED = {
+    w.rstrip(","): w.replace("'", "['\u2019]").replace(" ", r"\s+").replace(",", r"\s*[,!]")
+    for w in ARCHAIC_WORDS
+}
 
 
 def _whole(alternatives: str) -> str:
