@@ -202,11 +202,18 @@ def registers(
     carriers = np.asarray(rows, dtype=np.uint32)
     carriers = np.sort(carriers[found[carriers]])
     if len(carriers):
-        texts = prompts.gather(carriers)
-        held = {
-            w: int(texts.str.contains(_whole(p)).fill_null(False).sum())
-            for w, p in _SPELLED.items()
-        }
+        # every word's count in one query (a query per word cost its fixed overhead ~100 times)
+        counts = (
+            prompts.gather(carriers)
+            .rename("t")
+            .to_frame()
+            .select(
+                pl.col("t").str.contains(_whole(p)).fill_null(False).sum().alias(str(j))
+                for j, p in enumerate(_SPELLED.values())
+            )
+            .row(0)
+        )
+        held = dict(zip(_SPELLED, counts, strict=True))
         words = sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w))
         out.append(Register("archaic English", carriers, tuple(words)))
     if labelled is not None:
