@@ -107,8 +107,20 @@ def _classes(
     )
 
 
+class _Lists:
+    """The rows of a list column as Python lists, converted one row at a time (the classes'
+    member lists are read for a few hundred candidates of ~10^5)."""
+
+    def __init__(self, column: pl.Series) -> None:
+        self.flat = column.explode().to_numpy()
+        self.off = np.concatenate([[0], np.cumsum(column.list.len().to_numpy(), dtype=np.int64)])
+
+    def __getitem__(self, i: int) -> list[int]:
+        return self.flat[self.off[i] : self.off[i + 1]].tolist()
+
+
 def _class_exclusions(
-    indices: list[int], members: list[list[int]], member_codes: list[list[int]]
+    indices: list[int], members: _Lists, member_codes: _Lists
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The features each candidate's content expectation leaves out of its carriers' evidence:
     its representative and every word carried by exactly its rows (that word is the candidate
@@ -316,8 +328,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
 
     prompts = f["prompt"]
     responses = f["response"]
-    members = classes["members"].to_list()
-    member_codes = classes["member_codes"].to_list()
+    members = _Lists(classes["members"])
+    member_codes = _Lists(classes["member_codes"])
     rep_codes = classes["rep_code"].to_numpy()
     # each prescreened candidate's best two columns as hypotheses; the rest of the carriers'
     # prompts (the candidate's own feature left out) gives each an expectation: a topic's or a
@@ -708,8 +720,8 @@ def _phrase_found(
     prompts, responses = feats.table["prompt"], feats.table["response"]
     reps = classes["rep"].to_numpy()
     rep_codes = classes["rep_code"].to_numpy()
-    members = classes["members"].to_list()
-    member_codes = classes["member_codes"].to_list()
+    members = _Lists(classes["members"])
+    member_codes = _Lists(classes["member_codes"])
     names = []
     for x in tests:
         i = x["cand"]
