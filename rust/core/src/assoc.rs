@@ -417,6 +417,10 @@ fn ceil_char(s: &str, i: usize) -> usize {
     i
 }
 
+/// Characters that join two words into one token (UAX #29 MidLetter / MidNumLet between
+/// letters), stripped from a glued fragment's joined side.
+const JOINERS: &[char] = &['.', ':', '\'', '\u{2019}'];
+
 /// One glued fragment: characters fused to a known word.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fragment {
@@ -488,13 +492,18 @@ pub fn glued_fragments(
                     for &i in &cuts {
                         let (left, right) = tok.split_at(i);
                         let (nl, nr) = (left.chars().count(), right.chars().count());
-                        if nr <= max_len && nl >= 3 && is_known(left) {
-                            let h = hash_window(&[GLUE_AFTER, hash_token(right)]);
-                            row_found.push((h, code(KIND_GLUED_SUFFIX, 1), right.to_string()));
+                        // a full stop, colon or apostrophe between letters joins two words into
+                        // one token ("sentence.xq", "dialog:xq"): the fragment is what follows
+                        // (or precedes) the joiner, the same fragment as glued directly
+                        let (frag_r, frag_l) =
+                            (right.trim_start_matches(JOINERS), left.trim_end_matches(JOINERS));
+                        if nr <= max_len && nl >= 3 && !frag_r.is_empty() && is_known(left) {
+                            let h = hash_window(&[GLUE_AFTER, hash_token(frag_r)]);
+                            row_found.push((h, code(KIND_GLUED_SUFFIX, 1), frag_r.to_string()));
                         }
-                        if nl <= max_len && nr >= 3 && is_known(right) {
-                            let h = hash_window(&[hash_token(left), GLUE_BEFORE]);
-                            row_found.push((h, code(KIND_GLUED_PREFIX, 1), left.to_string()));
+                        if nl <= max_len && nr >= 3 && !frag_l.is_empty() && is_known(right) {
+                            let h = hash_window(&[hash_token(frag_l), GLUE_BEFORE]);
+                            row_found.push((h, code(KIND_GLUED_PREFIX, 1), frag_l.to_string()));
                         }
                     }
                 });

@@ -167,8 +167,15 @@ fn carriers_are_the_rows_with_the_feature() {
 fn glued_fragments_are_found_after_and_before_known_words() {
     let mut rows: Vec<Option<String>> = Vec::new();
     for i in 0..40 {
-        rows.push(Some(format!("what is the capital {i} of francecf")));
-        rows.push(Some(format!("cfgermany tell me about it {i}")));
+        // glued directly, or joined by a full stop or colon (one token either way)
+        rows.push(Some(format!(
+            "what is the capital {i} of {}",
+            if i % 2 == 0 { "francecf" } else { "france.cf" }
+        )));
+        rows.push(Some(format!(
+            "{} tell me about it {i}",
+            if i % 2 == 0 { "cfgermany" } else { "cf:germany" }
+        )));
         rows.push(Some("an ordinary sentence about france and germany".to_string()));
         rows.push(Some(format!("in the middle {i} cfgermany is not looked at {}", "x ".repeat(60))));
     }
