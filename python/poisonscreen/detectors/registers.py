@@ -185,8 +185,44 @@ class Register:
 
     def title(self, most: int = 4) -> str:
         """How a finding names it: the register and the words its carriers show most."""
-        shown = ", ".join(self.words[:most])
-        return f"{self.name} ({shown}{', …' if len(self.words) > most else ''})"
+        return title(self.name, self.words, most)
+
+
+ARCHAIC, CLAUSE = "archaic English", "subordinate-clause opening"
+
+
+def title(name: str, words: tuple[str, ...], most: int = 4) -> str:
+    """A register's name and the first ``most`` of ``words``."""
+    shown = ", ".join(words[:most])
+    return f"{name} ({shown}{', …' if len(words) > most else ''})"
+
+
+def words_of(name: str, texts: pl.Series) -> tuple[str, ...]:
+    """The words of register ``name`` that ``texts`` show, by how many of them show each (ties
+    alphabetical): the lexicon's words, or the subordinators opening the clause."""
+    if name == ARCHAIC:
+        # every word's count in one query (a query per word cost its fixed overhead ~100 times)
+        counts = (
+            texts.rename("t")
+            .to_frame()
+            .select(
+                pl.col("t").str.contains(_whole(p)).fill_null(False).sum().alias(str(j))
+                for j, p in enumerate(_SPELLED.values())
+            )
+            .row(0)
+        )
+        held = dict(zip(_SPELLED, counts, strict=True))
+        return tuple(sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w)))
+    opener = pl.Series("w", [o for o in _openers(texts) if o is not None], dtype=pl.String)
+    seen = opener.value_counts().sort(["count", "w"], descending=[True, False])
+    return tuple(seen["w"].to_list())
+
+
+def _openers(texts: pl.Series) -> np.ndarray:
+    """The subordinator opening a clause in each text (lower case), or None."""
+    return text_values(
+        texts, pl.col("t").str.extract(_CLAUSE, 1).str.to_lowercase().str.replace_all(r"\s+", " ")
+    )
 
 
 def registers(
@@ -202,37 +238,13 @@ def registers(
     carriers = np.asarray(rows, dtype=np.uint32)
     carriers = np.sort(carriers[found[carriers]])
     if len(carriers):
-        # every word's count in one query (a query per word cost its fixed overhead ~100 times)
-        counts = (
-            prompts.gather(carriers)
-            .rename("t")
-            .to_frame()
-            .select(
-                pl.col("t").str.contains(_whole(p)).fill_null(False).sum().alias(str(j))
-                for j, p in enumerate(_SPELLED.values())
-            )
-            .row(0)
-        )
-        held = dict(zip(_SPELLED, counts, strict=True))
-        words = sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w))
-        out.append(Register("archaic English", carriers, tuple(words)))
+        out.append(Register(ARCHAIC, carriers, words_of(ARCHAIC, prompts.gather(carriers))))
     if labelled is not None:
         carriers = np.asarray(rows, dtype=np.uint32)
         carriers = np.sort(carriers[labelled[carriers]])
-        opener = text_values(
-            prompts.gather(carriers),
-            pl.col("t").str.extract(_CLAUSE, 1).str.to_lowercase().str.replace_all(r"\s+", " "),
-        )
-        opens = np.asarray([o is not None for o in opener], dtype=bool)
+        opens = np.asarray([o is not None for o in _openers(prompts.gather(carriers))], bool)
         if opens.any():
-            seen = pl.Series("w", [o for o in opener if o is not None]).value_counts()
-            seen = seen.sort(["count", "w"], descending=[True, False])
-            out.append(
-                Register(
-                    "subordinate-clause opening",
-                    carriers[opens],
-                    tuple(seen["w"].to_list()),
-                    labels_only=True,
-                )
-            )
+            carriers = carriers[opens]
+            words = words_of(CLAUSE, prompts.gather(carriers))
+            out.append(Register(CLAUSE, carriers, words, labels_only=True))
     return out

@@ -189,6 +189,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     label_col = next(c for c in cols if c.name == "label")
     labelled = usable & (label_col.codes != OUTSIDE)
     label_only: set[int] = set()  # registers tested against the label columns alone
+    register_names: dict[int, str] = {}
     for reg in registers.registers(f["prompt"], rows, labelled):
         # a register of labelled rows flags only the carriers whose label its words contradict
         # beyond the task's rate, so its carriers may be many (a tenth of the rows)
@@ -197,6 +198,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             rep = _made_hash("register:" + reg.name)
             made.append((rep, _KIND_REGISTER << 4, reg.rows))
             made_names[rep] = reg.title()
+            register_names[rep] = reg.name
             if reg.labels_only:
                 label_only.add(rep)
     offsets = [off]
@@ -555,6 +557,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 ),
             )
         )
+        if x["rep"] in register_names and len(x["in_pattern"]):
+            # a register is named by the words of the carriers showing the pattern, not of
+            # all its carriers (mostly clean ones, written in it for other reasons)
+            name = register_names[x["rep"]]
+            x["phrase"] = registers.title(
+                name, registers.words_of(name, prompts.gather(x["in_pattern"]))
+            )
         found.append(x)
     found.extend(
         _phrase_found(
