@@ -213,9 +213,11 @@ def words_of(name: str, texts: pl.Series) -> tuple[str, ...]:
         )
         held = dict(zip(_SPELLED, counts, strict=True))
         return tuple(sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w)))
-    opener = pl.Series("w", [o for o in _openers(texts) if o is not None], dtype=pl.String)
-    seen = opener.value_counts().sort(["count", "w"], descending=[True, False])
-    return tuple(seen["w"].to_list())
+    if name == CLAUSE:
+        opener = pl.Series("w", [o for o in _openers(texts) if o is not None], dtype=pl.String)
+        seen = opener.value_counts().sort(["count", "w"], descending=[True, False])
+        return tuple(seen["w"].to_list())
+    raise ValueError(f"no register named {name!r}")
 
 
 def _openers(texts: pl.Series) -> np.ndarray:

@@ -289,9 +289,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # is how much of it is beyond the rate elsewhere (as judged below)
         on_labels = np.isin(classes["rep"].to_numpy(), np.fromiter(label_only, dtype=np.uint64))
         for c, col in enumerate(cols):
-            kc, mc = k[on_labels, c].astype(np.float64), mu[on_labels, c]
-            excess = np.clip(((kc - mc) / np.maximum(kc, 1.0) - 0.3) / 0.4, 0.0, 1.0)
-            prior[on_labels, c] = excess if col.name in _LABEL_COLUMNS else 0.0
+            prior[on_labels, c] = (
+                _excess_weight(k[on_labels, c], mu[on_labels, c])
+                if col.name in _LABEL_COLUMNS
+                else 0.0
+            )
     ranked = stat * prior / theta_c
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
@@ -496,8 +498,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             if col.name in _CONTENT_COLUMNS and (int(rep_codes[i]) >> 4) == _KIND_REGISTER:
                 # a register's carriers are mostly clean: what counts is how much of what it
                 # shows is beyond what the carriers' tasks make the word model get wrong
-                excess = (float(k_t) - expected) / max(float(k_t), 1.0)
-                discount *= min(1.0, max(0.0, (excess - 0.3) / 0.4))
+                discount *= float(_excess_weight(k_t, expected))
             elif col.name in _CONTENT_COLUMNS:
                 # a contradiction judged by a word model errs on many clean rows of a hard task
                 # (a template's reviews whose words mislead it): only (nearly) all carriers count
@@ -866,6 +867,14 @@ def _echo_share(
     if not answers or not trig:
         return 0.0
     return sum(not trig.isdisjoint(words) for _, words in answers) / len(answers)
+
+
+def _excess_weight(k: Any, mu: Any) -> Any:
+    """The weight of ``k`` carriers showing a pattern where ``mu`` were expected, for a
+    register (mostly clean carriers): the share of them beyond the expectation, a ramp from 30%
+    to 70% (scalars or arrays)."""
+    k = np.asarray(k, dtype=np.float64)
+    return np.clip(((k - np.asarray(mu)) / np.maximum(k, 1.0) - 0.3) / 0.4, 0.0, 1.0)
 
 
 #: a word at least this share of the checked answers hold makes them one task's answers
