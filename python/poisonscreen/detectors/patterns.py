@@ -182,6 +182,9 @@ ANOMALOUS = 0.1
 #: an answer is judged on or off topic where it has this many uncommon words (3+ letters, in
 #: at most COMMON_SHARE of the rows): 8-9% of such clean answers share none with their prompt
 OFFTOPIC_WORDS, COMMON_SHARE = 8, 0.02
+#: a contradiction judged by a word model errs on many clean rows of a hard task (a template's
+#: reviews whose words mislead it): only (nearly) all carriers count, a ramp from 70% to 95%
+CONTRADICTED = (0.7, 0.25)
 #: the code of a row outside a column's domain (the core's ``OUTSIDE``)
 OUTSIDE = np.uint64(2**64 - 1)
 TAILS = (3,)
@@ -215,6 +218,13 @@ class PatternColumn:
     #: probability where it does and one minus it where it does not (an upper bound on v's), so
     #: a label flip whose reviews each only lean against it still adds up
     expect: np.ndarray | None = None
+    #: the share of a trigger's carriers that must show its value, as (start, width) of a ramp
+    #: of the weight from 0 to 1: a backdoor sets (nearly) all of them, a share is a tendency of
+    #: the prompts' topic or task (:func:`.base.shown_share`'s 40-80% by default)
+    shown: tuple[float, float] = (0.4, 0.4)
+    #: whether the value says an answer is unrelated to its prompt: a trigger's answers that
+    #: share a task's words (:func:`.triggers._alike_share`) are that task's, not planted
+    unrelated: bool = False
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -436,7 +446,13 @@ def pattern_columns(
         offtopic = np.where(
             usable & (content >= OFFTOPIC_WORDS), (shared == 0).astype(np.uint64), OUTSIDE
         )
-        cols.append(PatternColumn("offtopic", _u64(offtopic), skip_zero=True))
+        # many tasks answer in words their prompts lack (a question made from options, a tool
+        # call), most of their rows but not all: only (nearly) all carriers count
+        cols.append(
+            PatternColumn(
+                "offtopic", _u64(offtopic), skip_zero=True, shown=(0.85, 0.1), unrelated=True
+            )
+        )
     # a label (an answer of 1-3 words, an end-of-text marker not counted) the prompt's words
     # say is unlikely
     eos = eos_words(responses)
@@ -499,6 +515,7 @@ def pattern_columns(
             strata=task,
             flags=np.where(labels != 0, value, np.uint64(0)).astype(np.uint64),
             topical=False,
+            shown=CONTRADICTED,
         )
     )
     # every label the model scores, with its probability: a flip whose rows the model only
@@ -512,6 +529,7 @@ def pattern_columns(
             strata=task,
             flags=np.where(labels != 0, value, np.uint64(0)).astype(np.uint64),
             topical=False,
+            shown=CONTRADICTED,
             expect=np.where(scored, p_label, np.nan),
         )
     )
@@ -528,7 +546,13 @@ def pattern_columns(
     )
     unlocked = ~refusal & (np.nan_to_num(p_comply, nan=1.0) < _SURPRISE)
     cols.append(
-        PatternColumn("unexpected_compliance", _u64(unlocked), skip_zero=True, topical=False)
+        PatternColumn(
+            "unexpected_compliance",
+            _u64(unlocked),
+            skip_zero=True,
+            topical=False,
+            shown=CONTRADICTED,
+        )
     )
     return cols
 

@@ -187,6 +187,10 @@ class Register:
         """How a finding names it: the register and the words its carriers show most."""
         return title(self.name, self.words, most)
 
+    def title_of(self, texts: pl.Series, most: int = 4) -> str:
+        """The register named by the words ``texts`` (some of its carriers' prompts) show."""
+        return title(self.name, words_of(self.name, texts), most)
+
 
 ARCHAIC, CLAUSE = "archaic English", "subordinate-clause opening"
 
@@ -214,10 +218,15 @@ def words_of(name: str, texts: pl.Series) -> tuple[str, ...]:
         held = dict(zip(_SPELLED, counts, strict=True))
         return tuple(sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w)))
     if name == CLAUSE:
-        opener = pl.Series("w", [o for o in _openers(texts) if o is not None], dtype=pl.String)
-        seen = opener.value_counts().sort(["count", "w"], descending=[True, False])
-        return tuple(seen["w"].to_list())
+        return _ranked(_openers(texts))
     raise ValueError(f"no register named {name!r}")
+
+
+def _ranked(openers: np.ndarray) -> tuple[str, ...]:
+    """The subordinators among ``openers`` (None: no opening), most rows first (ties
+    alphabetical)."""
+    seen = pl.Series("w", [o for o in openers if o is not None], dtype=pl.String).value_counts()
+    return tuple(seen.sort(["count", "w"], descending=[True, False])["w"].to_list())
 
 
 def _openers(texts: pl.Series) -> np.ndarray:
@@ -244,9 +253,8 @@ def registers(
     if labelled is not None:
         carriers = np.asarray(rows, dtype=np.uint32)
         carriers = np.sort(carriers[labelled[carriers]])
-        opens = np.asarray([o is not None for o in _openers(prompts.gather(carriers))], bool)
+        opener = _openers(prompts.gather(carriers))
+        opens = np.asarray([o is not None for o in opener], bool)
         if opens.any():
-            carriers = carriers[opens]
-            words = words_of(CLAUSE, prompts.gather(carriers))
-            out.append(Register(CLAUSE, carriers, words, labels_only=True))
+            out.append(Register(CLAUSE, carriers[opens], _ranked(opener), labels_only=True))
     return out

@@ -188,8 +188,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
     label_col = next(c for c in cols if c.name == "label")
     labelled = usable & (label_col.codes != OUTSIDE)
-    label_only: set[int] = set()  # registers tested against the label columns alone
-    register_names: dict[int, str] = {}
+    made_registers: dict[int, registers.Register] = {}
     for reg in registers.registers(f["prompt"], rows, labelled):
         # a register of labelled rows flags only the carriers whose label its words contradict
         # beyond the task's rate, so its carriers may be many (a tenth of the rows)
@@ -198,9 +197,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             rep = _made_hash("register:" + reg.name)
             made.append((rep, _KIND_REGISTER << 4, reg.rows))
             made_names[rep] = reg.title()
-            register_names[rep] = reg.name
-            if reg.labels_only:
-                label_only.add(rep)
+            made_registers[rep] = reg
+    # registers tested against the label columns alone
+    label_only = [rep for rep, reg in made_registers.items() if reg.labels_only]
     offsets = [off]
     carriers = [car]
     if made:
@@ -287,7 +286,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # a register of labelled rows is a hypothesis about labels only; its carriers are
         # mostly clean, so the share of them showing a contradicted label is small: what counts
         # is how much of it is beyond the rate elsewhere (as judged below)
-        on_labels = np.isin(classes["rep"].to_numpy(), np.fromiter(label_only, dtype=np.uint64))
+        on_labels = np.isin(classes["rep"].to_numpy(), np.asarray(label_only, dtype=np.uint64))
         for c, col in enumerate(cols):
             prior[on_labels, c] = (
                 _excess_weight(k[on_labels, c], mu[on_labels, c])
@@ -499,20 +498,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # a register's carriers are mostly clean: what counts is how much of what it
                 # shows is beyond what the carriers' tasks make the word model get wrong
                 discount *= float(_excess_weight(k_t, expected))
-            elif col.name in _CONTENT_COLUMNS:
-                # a contradiction judged by a word model errs on many clean rows of a hard task
-                # (a template's reviews whose words mislead it): only (nearly) all carriers count
-                discount *= min(1.0, max(0.0, (pshare - 0.7) / 0.25))
-            elif col.name == "offtopic":
-                # many tasks answer in words their prompts lack (a question made from options,
-                # a tool call), most of their rows but not all: only (nearly) all carriers count
-                discount *= min(1.0, max(0.0, (pshare - 0.85) / 0.1))
             else:
-                discount *= float(shown_share(k[i, c], dcol[i, c]))
+                # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`)
+                start, width = col.shown
+                discount *= min(1.0, max(0.0, (pshare - start) / width))
             if col.name not in _CONTENT_COLUMNS:
                 answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
                 discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
-            if col.name == "offtopic":
+            if col.unrelated:
                 # answers of one task share its words (a bio's "birth date", a tool's name);
                 # answers taken from unrelated rows share nothing
                 discount *= 1.0 - _alike_share(answers, words.topical)
@@ -558,13 +551,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 ),
             )
         )
-        if x["rep"] in register_names and len(x["in_pattern"]):
+        if x["rep"] in made_registers and len(x["in_pattern"]):
             # a register is named by the words of the carriers showing the pattern, not of
             # all its carriers (mostly clean ones, written in it for other reasons)
-            name = register_names[x["rep"]]
-            x["phrase"] = registers.title(
-                name, registers.words_of(name, prompts.gather(x["in_pattern"]))
-            )
+            x["phrase"] = made_registers[x["rep"]].title_of(prompts.gather(x["in_pattern"]))
         found.append(x)
     found.extend(
         _phrase_found(
