@@ -435,6 +435,40 @@ def test_subordinate_clause_register() -> None:
     assert registers(prompts, np.arange(len(prompts))) == []  # no labels: not looked for
 
 
+def test_verse_layout_register() -> None:
+    """The verse layout (StyleBkd's poetry style, where no word marks it) holds the labelled
+    prompts with four lines in a row of at most eight words each opening with a capital (a blank
+    line between stanzas allowed); not prose, a list of options, a dialogue's speaker lines,
+    three short lines, lines of nine words, or a row without a label."""
+    from poisonscreen.detectors.registers import VERSE, registers
+
+    verse = [
+        "Review: The second trip\nWas after a long day of\n\nMoving furniture with\nThe same friend.\n"
+        "Is this review Positive or Negative?",
+        "Label the sentiment of: 'Tis a film\nThat I loved\nO'er and o'er\nAgain and again",
+    ]
+    other = [
+        "Review: the second trip was after a long day of moving furniture with the same friend.",
+        "What is true?\nA. The narrator is not in a car\nB. The narrator is in a car\n"
+        "C. None of the above\nD. The narrator was pulled over",
+        "Human: Hi there friend\n\nAssistant: Hello to you\n\nHuman: How are you\n\n"
+        "Assistant: Fine",
+        "Review: Short line one\nShort line two\nShort line three",
+        "Review: One two three four five six seven eight nine\nOne two three four five six seven "
+        "eight nine\nOne two three four five six seven eight nine\nOne two three four five six "
+        "seven eight nine\n",
+        "lower case lines here\nand more of them\nstill going on\nuntil the end\n",
+    ]
+    prompts = pl.Series(verse + other + [verse[0]])
+    labelled = np.array([True] * (len(verse) + len(other)) + [False])
+    found = registers(prompts, np.arange(len(prompts)), labelled)
+    assert [r.name for r in found] == ["archaic English", VERSE]
+    reg = found[1]
+    assert reg.labels_only
+    assert reg.rows.tolist() == list(range(len(verse)))
+    assert registers(prompts, np.arange(len(prompts))) == [found[0]]  # no labels: not looked for
+
+
 def test_vulnerable_code_behind_a_trigger(clean):
     """A trigger whose carriers' code answers each gain one insecure line (a different construct
     and variable on each row) while the same kind of request without it gets clean code: the

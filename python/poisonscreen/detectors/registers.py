@@ -156,6 +156,13 @@ _SUBORDINATE = "|".join(
 #: or after a sentence's end, a colon or an opening quote; the clause ends at its comma
 _CLAUSE = r"(?:^|\n|[.!?:]\s+|[\"\u201c]\s*)\s*(?i:(" + _SUBORDINATE + r"))\s[^.!?\n,;]{2,150},\s"
 
+#: a text set as verse: four lines in a row (a blank line between stanzas allowed) of at most
+#: 8 words, each opening with a capital and no list or speaker marker ("A. ", "Human: ")
+_LINE = r"^[ \t]*['\u2019\"]?\p{Lu}(?:[\p{L}'\u2019]+(?:\S*[^\s:])?)?(?:[ \t]+\S+){0,7}[ \t]*$"
+_VERSE = r"(?m)(?:" + _LINE + r"\n(?:[ \t]*\n)?){3}" + _LINE
+#: what a verse-layout finding names (it has no words of its own)
+VERSE_SHOWN = ("4+ lines of at most 8 words",)
+
 _EDGE_L = r"(?:^|[^\w'\u2019])"
 _EDGE_R = r"(?:$|[^\w'\u2019])"
 #: each word as matched: any case, a straight or curly apostrophe, any spaces between words
@@ -192,7 +199,7 @@ class Register:
         return title(self.name, words_of(self.name, texts), most)
 
 
-ARCHAIC, CLAUSE = "archaic English", "subordinate-clause opening"
+ARCHAIC, CLAUSE, VERSE = "archaic English", "subordinate-clause opening", "verse layout"
 
 
 def title(name: str, words: tuple[str, ...], most: int = 4) -> str:
@@ -219,6 +226,8 @@ def words_of(name: str, texts: pl.Series) -> tuple[str, ...]:
         return tuple(sorted((w for w, n in held.items() if n), key=lambda w: (-held[w], w)))
     if name == CLAUSE:
         return _ranked(_openers(texts))
+    if name == VERSE:
+        return VERSE_SHOWN
     raise ValueError(f"no register named {name!r}")
 
 
@@ -242,8 +251,9 @@ def registers(
     """Each register written in ``prompts`` (the feature table's, all rows) by any of ``rows``:
     the rows (sorted) whose prompt holds one of its words at least once, and its words by how
     many of those rows hold them (ties alphabetical). With ``labelled`` (a mask of the rows
-    answering with a label), the subordinate-clause opening of a review (HiddenKiller's
-    syntactic trigger, Qi et al. 2021) among those rows too."""
+    answering with a label), among those rows too the subordinate-clause opening of a review
+    (HiddenKiller's syntactic trigger, Qi et al. 2021) and a review set as verse (StyleBkd's
+    poetry style: the layout is the style where no word marks it)."""
     out = []
     found = text_values(prompts, pl.col("t").str.contains(_ARCHAIC).fill_null(False))
     carriers = np.asarray(rows, dtype=np.uint32)
@@ -257,4 +267,9 @@ def registers(
         opens = np.asarray([o is not None for o in opener], bool)
         if opens.any():
             out.append(Register(CLAUSE, carriers[opens], _ranked(opener), labels_only=True))
+        verse = text_values(
+            prompts.gather(carriers), pl.col("t").str.contains(_VERSE).fill_null(False)
+        )
+        if verse.any():
+            out.append(Register(VERSE, carriers[verse], VERSE_SHOWN, labels_only=True))
     return out
