@@ -301,6 +301,24 @@ def label_surprise(
     pool: _U64 | None = None,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
+def label_expectation(
+    source: list[_Chunk] | TokenTable,
+    rows: _U32,
+    labels: _U64,
+    task: _U64,
+    offsets: npt.NDArray[np.int64],
+    carriers: _U32,
+    *,
+    exclude_features: _U64 | None = None,
+    exclude_codes: npt.NDArray[np.uint8] | None = None,
+    exclude_offsets: npt.NDArray[np.int64] | None = None,
+    min_df: int = 30,
+    max_classes: int = 64,
+    alpha: float = 1.0,
+    temper: float = 0.0,
+    pool: _U64 | None = None,
+    threads: int | None = None,
+) -> npt.NDArray[np.float32]: ...
 def content_expectation(
     source: list[_Chunk] | TokenTable,
     rows: _U32,

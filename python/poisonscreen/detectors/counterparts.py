@@ -82,11 +82,18 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     runs = np.concatenate([runs, c_runs])
     if len(span) == 0:
         return empty
-    cols = {
-        c.name: c.codes for c in feats.pattern_columns(cfg.threads, evidence_df(cfg, len(rows)))
-    }
+    columns = feats.pattern_columns(cfg.threads, evidence_df(cfg, len(rows)))
+    cols = {c.name: c.codes for c in columns}
     refusal = cols["refusal"].astype(bool)
     anomalous = cols["anomalous"].astype(bool)
+    # two labels are one answer changed only within one task: a bare sentence's 'negative'
+    # and 'No' to "Did the reviewer enjoy the movie?" before it answer different questions
+    label_col = next(c for c in columns if c.name == "label")
+    assert label_col.flags is not None and label_col.strata is not None
+    labelled, task = label_col.flags != 0, label_col.strata
+    other_question = (
+        labelled[long] & labelled[short] & ((task[long] != task[short]) | (task[long] == 0))
+    )
     pairs = pl.DataFrame(
         {
             "span": span,
@@ -96,8 +103,8 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             "len": runs[:, 1],
             "start2": runs[:, 2],
             "len2": runs[:, 3],
-            "cluster": cols["cluster"][long] != cols["cluster"][short],
-            "head2": cols["head2"][long] != cols["head2"][short],
+            "cluster": (cols["cluster"][long] != cols["cluster"][short]) & ~other_question,
+            "head2": (cols["head2"][long] != cols["head2"][short]) & ~other_question,
             "unlock": refusal[short] & ~refusal[long],
             "lock": ~refusal[short] & refusal[long],
             "anomalous": anomalous[long] & ~anomalous[short],

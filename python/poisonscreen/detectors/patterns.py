@@ -9,6 +9,7 @@ rows give the same codes in any order.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,6 +226,10 @@ class PatternColumn:
     #: whether the value says an answer is unrelated to its prompt: a trigger's answers that
     #: share a task's words (:func:`.triggers._alike_share`) are that task's, not planted
     unrelated: bool = False
+    #: for a word model's column, the model asked again for a candidate's carriers with the
+    #: candidate's features left out of their evidence (:func:`label_requery`): (carriers as CSR
+    #: offsets and rows, excluded features, codes, offsets) -> each carrier's :attr:`expect`
+    requery: Callable[..., np.ndarray] | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -312,14 +317,17 @@ def label_tasks(
     rows = np.nonzero(has)[0]
     # the instruction keys of the labelled and brief rows only (a minority of a corpus)
     labelled = prompts.take(pa.array(rows))
-    # keys (sides): first 3, first 6, last 3, last 6 words
-    edges = np.zeros((n, 4), dtype=np.uint64)
+    # keys (sides): first 3, 6 and 1 words, last 3, 6 and 1 words
+    sizes = (3, 6, 1)
+    edges = np.zeros((n, 2 * len(sizes)), dtype=np.uint64)
     edges[rows] = np.concatenate(
         [
-            _core.edge_codes(text_chunks(labelled.slice(s, k))[0], [3, 6], [3, 6], threads=threads)
+            _core.edge_codes(
+                text_chunks(labelled.slice(s, k))[0], list(sizes), list(sizes), threads=threads
+            )
             for s, k in text_slices(byte_lengths(labelled))
         ]
-        or [np.zeros((0, 4), np.uint64)]
+        or [np.zeros((0, 2 * len(sizes)), np.uint64)]
     )
     stratum = strata[rows] if strata is not None else rows
     frame = pl.concat(
@@ -333,9 +341,16 @@ def label_tasks(
                     "stratum": stratum,
                 }
             )
-            for j in range(4)
+            for j in range(edges.shape[1])
         ]
     ).filter(pl.col("key") != 0)
+    # the rows whose first or last six words other rows share: an instruction, a task or not
+    sides6 = [j for j in range(edges.shape[1]) if sizes[j % len(sizes)] == 6]
+    instructed = (
+        frame.filter(pl.col("side").is_in(sides6))
+        .filter(pl.len().over(["side", "key"]) >= _INSTRUCTED)["row"]
+        .to_numpy()
+    )
     # the brief rows without a label count against their instruction, then leave
     unlabelled = frame.filter(pl.col("label") == 0).group_by(["side", "key"]).len("unlabelled")
     frame = frame.filter(pl.col("label") != 0)
@@ -365,21 +380,49 @@ def label_tasks(
             & (pl.col("covered") >= 0.9 * pl.col("rows"))
         )
     )
-    if keys.height == 0:
-        return task
-    best = (
-        frame.join(keys, on=["side", "key"])
-        .with_columns(long=pl.col("side").is_in([1, 3]))
-        .sort(["row", "long", "labels", "side"])
-        .group_by("row", maintain_order=True)
-        .first()
-    )
-    # a task id that cannot be 0: the key, with its side mixed in
-    ids = best["key"].to_numpy() ^ (
-        best["side"].to_numpy().astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    )
-    task[best["row"].to_numpy()] = np.where(ids == 0, np.uint64(1), ids)
+    if keys.height:
+        best = (
+            frame.join(keys, on=["side", "key"])
+            # a key's preference: three words, then six ("Is the following" opens many
+            # instructions), then one (an instruction of one word: "Sentence: ... Sentiment:")
+            .with_columns(rank=pl.col("side") % len(sizes))
+            .sort(["row", "rank", "labels", "side"])
+            .group_by("row", maintain_order=True)
+            .first()
+        )
+        # a task id that cannot be 0: the key, with its side mixed in
+        ids = best["key"].to_numpy() ^ (
+            best["side"].to_numpy().astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        )
+        task[best["row"].to_numpy()] = np.where(ids == 0, np.uint64(1), ids)
+    # the labelled rows of no instruction (a classification set of bare sentences): one task of
+    # the labels that 5%+ of them (3+ rows, unrelated prompts) answer with, if 2 to 6 do (not
+    # the rows of an instruction that is no task: a template whose sample is all one label)
+    alone = usable & (labels != 0) & (task == 0)
+    alone[instructed] = False
+    lone = np.nonzero(alone)[0]
+    if len(lone) >= 20:
+        per_lone = (
+            pl.DataFrame(
+                {"label": labels[lone], "stratum": strata[lone] if strata is not None else lone}
+            )
+            .group_by("label")
+            .agg(pl.len(), pl.col("stratum").n_unique().alias("contexts"))
+            .filter(major)
+        )
+        if 2 <= per_lone.height <= 6:
+            pick = lone[np.isin(labels[lone], per_lone["label"].to_numpy())]
+            task[pick] = np.uint64(_UNKEYED)
     return task
+
+
+#: the fewest labelled rows whose word counts as evidence of a label when the candidate's own
+#: features are left out of its carriers' evidence (:attr:`PatternColumn.requery`)
+EXCLUDED_DF = 5
+#: the task of the labelled rows no instruction keys
+_UNKEYED = 0x5A17_C0DE_0000_0001
+#: the fewest rows sharing their first or last six words that make those words an instruction
+_INSTRUCTED = 10
 
 
 def _inverted_tasks(task: np.ndarray, p_label: np.ndarray) -> np.ndarray:
@@ -498,6 +541,42 @@ def pattern_columns(
     inverted = _inverted_tasks(task, p_label)
     if inverted.any():
         p_label = np.where(inverted, label_model(inverted, None), p_label)
+
+    def requery(
+        offsets: np.ndarray,
+        carriers: np.ndarray,
+        ex_f: np.ndarray,
+        ex_c: np.ndarray,
+        ex_o: np.ndarray,
+    ) -> np.ndarray:
+        """The model's probability of each carrier's own label (hypotheses' carriers as CSR)
+        with each hypothesis's features left out of its carriers' evidence: then the words of
+        :data:`EXCLUDED_DF` labelled rows count (a candidate's own words cannot explain its
+        carriers' labels, whatever its support)."""
+
+        def model(on: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+            return _core.label_expectation(
+                prompt_tokens,
+                rows,
+                np.where(on, classes, np.uint64(0)).astype(np.uint64),
+                np.where(on, task, np.uint64(0)).astype(np.uint64),
+                offsets,
+                carriers,
+                exclude_features=ex_f,
+                exclude_codes=ex_c,
+                exclude_offsets=ex_o,
+                min_df=max(2, min(EXCLUDED_DF, evidence_min_df)),
+                max_classes=4096,
+                alpha=10.0,
+                pool=pool,
+                threads=threads,
+            )
+
+        p = model(labels != 0, np.where(labels != 0, labels, np.uint64(0)))
+        if inverted.any():
+            p = np.where(inverted[carriers], model(inverted, None), p)
+        return p
+
     # defined on the labelled rows only (the others are outside the column's domain); the
     # value is the contradicted label itself, so a flip to one target is tested apart from the
     # model's errors spread over every label of the task
@@ -531,6 +610,7 @@ def pattern_columns(
             topical=False,
             shown=CONTRADICTED,
             expect=np.where(scored, p_label, np.nan),
+            requery=requery,
         )
     )
     # compliance where the rest of the corpus refuses such requests

@@ -343,19 +343,22 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     tests: dict[int, list[tuple[float, int, float]]] = {}
     detail: dict[int, list[tuple[Any, ...]]] = {}
     hyp: list[tuple[int, int, np.ndarray, float]] = []
+    to_test = {
+        i: [c for c in np.argsort(-ranked[i], kind="stable")[:2].tolist() if ranked[i, c] >= 0.5]
+        for i in order.tolist()
+    }
+    requeried = _requeried(to_test, cols, carriers_all, offsets_all, usable, members, member_codes)
     for i in order.tolist():
         rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
         rows_i = rows_i[usable[rows_i]]
         tests[i], detail[i] = [], []
-        for c in np.argsort(-ranked[i], kind="stable")[:2].tolist():
-            if ranked[i, c] < 0.5:
-                continue
+        for c in to_test[i]:
             if cols[c].strata is not None:
                 # judged within the column's own strata (a label's surprise within its task):
                 # against the other rows of the carriers' tasks, and not at all where the
                 # carriers are their tasks (an instruction whose labels no words predict)
                 mu_t, own, k_e, d_e = _within(
-                    rows_i, cols[c], int(value[i, c]), task_stats[c], strata
+                    rows_i, cols[c], int(value[i, c]), task_stats[c], strata, requeried.get((i, c))
                 )
                 st = _core.chernoff(k_e, d_e, mu_t) * (1.0 - own)
                 tests[i].append((st, c, mu_t))
@@ -502,6 +505,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`)
                 start, width = col.shown
                 discount *= min(1.0, max(0.0, (pshare - start) / width))
+                if col.name == "label":
+                    # a flip gives the target where the word model would not: most of its
+                    # carriers beyond the model's expectation, not a topic's lean a little
+                    # stronger than the model's (a review site whose sample is all negative)
+                    discount *= float(_excess_weight(k_t, expected, _FLIP_EXCESS))
             if col.name not in _CONTENT_COLUMNS:
                 answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
                 discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
@@ -859,12 +867,20 @@ def _echo_share(
     return sum(not trig.isdisjoint(words) for _, words in answers) / len(answers)
 
 
-def _excess_weight(k: Any, mu: Any) -> Any:
-    """The weight of ``k`` carriers showing a pattern where ``mu`` were expected, for a
-    register (mostly clean carriers): the share of them beyond the expectation, a ramp from 30%
-    to 70% (scalars or arrays)."""
+#: the ramp (start, width) of the share of a register's carriers showing its pattern beyond
+#: the expectation (mostly clean carriers: only the excess counts) ...
+_REGISTER_EXCESS = (0.3, 0.4)
+#: ... and of a label flip's (20% to 50%: the model's errors on the carriers' texts take
+#: their share of the expectation)
+_FLIP_EXCESS = (0.2, 0.3)
+
+
+def _excess_weight(k: Any, mu: Any, ramp: tuple[float, float] = _REGISTER_EXCESS) -> Any:
+    """The weight of ``k`` carriers showing a pattern where ``mu`` were expected: the share of
+    them beyond the expectation, a ramp (start, width) (scalars or arrays)."""
     k = np.asarray(k, dtype=np.float64)
-    return np.clip(((k - np.asarray(mu)) / np.maximum(k, 1.0) - 0.3) / 0.4, 0.0, 1.0)
+    start, width = ramp
+    return np.clip(((k - np.asarray(mu)) / np.maximum(k, 1.0) - start) / width, 0.0, 1.0)
 
 
 #: a word at least this share of the checked answers hold makes them one task's answers
@@ -1018,8 +1034,46 @@ def _shown_counts(stats: dict[str, Any], v: int) -> tuple[np.ndarray, float]:
     return stats["k"][v]
 
 
+def _requeried(
+    to_test: dict[int, list[int]],
+    cols: list[PatternColumn],
+    carriers_all: np.ndarray,
+    offsets_all: np.ndarray,
+    usable: np.ndarray,
+    members: _Lists,
+    member_codes: _Lists,
+) -> dict[tuple[int, int], np.ndarray]:
+    """For each (candidate, column) to be tested where the column's word model can be asked
+    again (:attr:`.PatternColumn.requery`), its usable carriers' probabilities of their own
+    value with the candidate's features left out of their evidence, in one call per column."""
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for c, col in enumerate(cols):
+        if col.requery is None:
+            continue
+        cands = [i for i, cs in to_test.items() if c in cs]
+        if not cands:
+            continue
+        lists = []
+        for i in cands:
+            rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
+            lists.append(rows_i[usable[rows_i]])
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in lists])]).astype(np.int64)
+        ex_f, ex_c, ex_o = _class_exclusions(cands, members, member_codes)
+        p = col.requery(
+            offsets, np.ascontiguousarray(np.concatenate(lists), dtype=np.uint32), ex_f, ex_c, ex_o
+        )
+        for j, i in enumerate(cands):
+            out[(i, c)] = p[offsets[j] : offsets[j + 1]]
+    return out
+
+
 def _within(
-    rows: np.ndarray, col: PatternColumn, v: int, stats: dict[str, Any], templates: np.ndarray
+    rows: np.ndarray,
+    col: PatternColumn,
+    v: int,
+    stats: dict[str, Any],
+    templates: np.ndarray,
+    expect: np.ndarray | None = None,
 ) -> tuple[float, float, float, float]:
     """For a column with its own strata: the carriers expected to show value ``v`` from the
     other rows of their strata (10 pseudo-rows at the overall rate) or, where the column has a
@@ -1027,9 +1081,12 @@ def _within(
     its probability of its own value where that is ``v``, one minus it where not); the share of
     carriers in strata made mostly (half+) of carriers, and the carriers showing ``v`` and in
     all counted once per prompt template (copies of one text under several instructions are one
-    observation; the expectation is scaled alike)."""
+    observation; the expectation is scaled alike). ``expect``: the model's probabilities for
+    ``rows`` asked again (:attr:`.PatternColumn.requery`), where it has one, instead of the
+    column's."""
     assert col.strata is not None
-    r = rows[(col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)]
+    inside = (col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)
+    r = rows[inside]
     if len(r) == 0:
         return 0.0, 0.0, 0.0, 0.0
     k_all, rate = _shown_counts(stats, v)
@@ -1038,6 +1095,9 @@ def _within(
     is_v = col.codes[r] == np.uint64(v)
     if col.expect is not None:
         p = col.expect[r]
+        if expect is not None:
+            again = expect[inside]
+            p = np.where(np.isnan(again), p, again)
         mu = float(np.where(is_v, p, 1.0 - p).sum())
     else:
         k_c = np.bincount(np.searchsorted(u, pos), weights=is_v, minlength=len(u))

@@ -1064,226 +1064,370 @@ pub fn label_surprise<S: TokenSource + ?Sized>(
     temper: f64,
     pool: Option<&[u64]>,
 ) -> Result<Vec<f32>> {
+    let mut out = vec![f32::NAN; src.len()];
+    if let Some(model) = LabelModel::build(src, rows, labels, task, min_df, max_classes, alpha, pool)? {
+        let probs: Vec<(u32, f32)> = model
+            .per_row
+            .par_iter()
+            .map(|(r, own, words)| (*r, model.score(task, *r, *own, words, words.len(), temper)))
+            .collect();
+        for (r, p) in probs {
+            out[r as usize] = p;
+        }
+    }
+    Ok(out)
+}
+
+/// [`label_surprise`]'s probability of each carrier's own label with the tokens of a feature
+/// left out of its evidence: for hypothesis `h`, the carriers `carriers[offsets[h]..offsets[h +
+/// 1]]` are scored by the model of every labelled row (each row's own counts left out as
+/// there) from their prompt words minus those of the features `exclude[h]` (hash and code, as
+/// [`mine_features`] gives them) wherever they occur. A candidate trigger's own words then
+/// cannot explain its carriers' labels, whatever its support, so the model can take its
+/// evidence from rarer words (`min_df`) than [`label_surprise`] alone may. NaN for carriers
+/// the model does not score (no label, no task).
+#[allow(clippy::too_many_arguments)]
+pub fn label_expectation<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
+    labels: &[u64],
+    task: &[u64],
+    offsets: &[i64],
+    carriers: &[u32],
+    exclude: &[Vec<(u64, u8)>],
+    min_df: u32,
+    max_classes: usize,
+    alpha: f64,
+    temper: f64,
+    pool: Option<&[u64]>,
+) -> Result<Vec<f32>> {
     let n = src.len();
-    if labels.len() != n || task.len() != n || pool.is_some_and(|p| p.len() != n) {
+    if offsets.len() != exclude.len() + 1
+        || offsets.first().is_some_and(|&o| o != 0)
+        || offsets.windows(2).any(|w| w[1] < w[0])
+        || offsets.last().is_some_and(|&o| o as usize != carriers.len())
+    {
         return Err(CoreError::Input(format!(
-            "{} labels and {} tasks for {n} rows",
-            labels.len(),
-            task.len()
+            "offsets must run from 0 to {} carriers with one list per hypothesis ({})",
+            carriers.len(),
+            exclude.len()
         )));
     }
-    if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
+    if let Some(&r) = carriers.iter().find(|&&r| r as usize >= n) {
         return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
     }
-    if !(alpha.is_finite() && alpha > 0.0) {
-        return Err(CoreError::Config("alpha must be a positive number".into()));
-    }
-    let mut out = vec![f32::NAN; n];
-    let mut freq: HashIndex<u32> = HashIndex::default();
-    for &r in rows {
-        let l = labels[r as usize];
-        if l != 0 && task[r as usize] != 0 {
-            *freq.entry(l).or_insert(0) += 1;
-        }
-    }
-    let mut classes: Vec<(u64, u32)> = freq.into_iter().filter(|&(_, c)| c >= 2).collect();
-    classes.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    classes.truncate(max_classes.max(2));
-    if classes.len() < 2 {
+    let mut out = vec![f32::NAN; carriers.len()];
+    let Some(model) = LabelModel::build(src, rows, labels, task, min_df, max_classes, alpha, pool)? else {
         return Ok(out);
+    };
+    let mut slot = vec![u32::MAX; n];
+    for (i, (r, _, _)) in model.per_row.iter().enumerate() {
+        slot[*r as usize] = i as u32;
     }
-    let class_of: HashIndex<usize> = classes.iter().enumerate().map(|(i, &(l, _))| (l, i)).collect();
-    let nc = classes.len();
-    let labelled: Vec<u32> = rows
-        .iter()
-        .copied()
-        .filter(|&r| task[r as usize] != 0 && class_of.contains_key(&labels[r as usize]))
+    let jobs: Vec<(usize, usize)> = (0..exclude.len())
+        .flat_map(|h| (offsets[h] as usize..offsets[h + 1] as usize).map(move |j| (h, j)))
         .collect();
-    let wc = |w: u64, c: usize| w ^ remix(c as u64 ^ 0x2545_f491_4f6c_dd1d);
-    // each class's pool (its label across tasks), counted as class `nc + pool index`
-    let mut pool_ids: HashIndex<usize> = HashIndex::default();
-    let mut pool_of = vec![usize::MAX; nc];
-    if let Some(pool) = pool {
-        for &r in rows {
-            let l = labels[r as usize];
-            if let Some(&c) = class_of.get(&l) {
-                if pool_of[c] == usize::MAX {
-                    let next = pool_ids.len();
-                    pool_of[c] = *pool_ids.entry(pool[r as usize]).or_insert(next);
-                }
-            }
-        }
-    }
-    // word df over the labelled rows, and (word, class) counts (distinct words per row)
-    type Counts = (HashIndex<u32>, HashIndex<u32>);
-    let (df, counts): Counts = labelled
+    let probs: Vec<(usize, f32)> = jobs
         .par_chunks(BLOCK)
-        .try_fold(
-            || (HashIndex::default(), HashIndex::default()),
-            |(mut df, mut counts), block| -> Result<Counts> {
-                let mut buf = Vec::new();
-                let mut words: Vec<u64> = Vec::new();
-                for &r in block {
-                    let c = class_of[&labels[r as usize]];
-                    if let Some(t) = src.tokens(r as usize, &mut buf)? {
-                        words.clear();
-                        words.extend_from_slice(t);
-                        words.sort_unstable();
-                        words.dedup();
-                        for &w in &words {
-                            *df.entry(w).or_insert(0) += 1;
-                            *counts.entry(wc(w, c)).or_insert(0) += 1;
-                            if pool_of[c] != usize::MAX {
-                                *counts.entry(wc(w, nc + pool_of[c])).or_insert(0) += 1;
-                            }
-                        }
-                    }
-                }
-                Ok((df, counts))
-            },
-        )
-        .try_reduce(
-            || (HashIndex::default(), HashIndex::default()),
-            |a, b| {
-                let merge = |x: HashIndex<u32>, y: HashIndex<u32>| {
-                    let (mut big, small) = if x.len() >= y.len() { (x, y) } else { (y, x) };
-                    for (k, v) in small {
-                        *big.entry(k).or_insert(0) += v;
-                    }
-                    big
-                };
-                Ok((merge(a.0, b.0), merge(a.1, b.1)))
-            },
-        )?;
-    let per_row: Vec<(u32, usize, Vec<u64>)> = labelled
-        .par_chunks(BLOCK)
-        .map(|block| -> Result<Vec<(u32, usize, Vec<u64>)>> {
+        .map(|block| -> Result<Vec<(usize, f32)>> {
             let mut buf = Vec::new();
+            let mut skip: Vec<bool> = Vec::new();
             let mut out = Vec::with_capacity(block.len());
-            for &r in block {
-                let c = class_of[&labels[r as usize]];
-                let mut words: Vec<u64> = match src.tokens(r as usize, &mut buf)? {
-                    Some(t) => t
-                        .iter()
-                        .copied()
-                        .filter(|w| df.get(w).copied().unwrap_or(0) >= min_df.max(1))
-                        .collect(),
-                    None => Vec::new(),
-                };
+            for &(h, j) in block {
+                let r = carriers[j];
+                let i = slot[r as usize];
+                if i == u32::MAX {
+                    continue;
+                }
+                let (_, own, full) = &model.per_row[i as usize];
+                let mut words: Vec<u64> = Vec::new();
+                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
+                    skip.clear();
+                    skip.resize(toks.len(), false);
+                    for &(fh, fc) in &exclude[h] {
+                        mark_feature(toks, fh, fc, &mut skip);
+                    }
+                    words.extend(
+                        toks.iter()
+                            .zip(&skip)
+                            .filter(|&(w, &s)| !s && model.df.get(w).copied().unwrap_or(0) >= model.min_df)
+                            .map(|(&w, _)| w),
+                    );
+                }
                 words.sort_unstable();
                 words.dedup();
-                out.push((r, c, words));
+                out.push((j, model.score(task, r, *own, &words, full.len(), temper)));
             }
             Ok(out)
         })
         .collect::<Result<Vec<_>>>()?
         .concat();
-    let mut class_rows = vec![0f64; nc];
-    let mut class_words = vec![0f64; nc];
-    // the classes each task's rows answer with (twice or more)
-    let mut task_classes: HashIndex<Vec<(usize, u32)>> = HashIndex::default();
-    for (r, c, words) in &per_row {
-        class_rows[*c] += 1.0;
-        class_words[*c] += words.len() as f64;
-        let list = task_classes.entry(task[*r as usize]).or_default();
-        match list.iter_mut().find(|(x, _)| x == c) {
-            Some((_, k)) => *k += 1,
-            None => list.push((*c, 1)),
-        }
-    }
-    let total_rows: f64 = class_rows.iter().sum();
-    let mut pool_words = vec![0f64; pool_ids.len()];
-    for c in 0..nc {
-        if pool_of[c] != usize::MAX {
-            pool_words[pool_of[c]] += class_words[c];
-        }
-    }
-    let probs: Vec<(u32, f32)> = per_row
-        .par_iter()
-        .map(|(r, own, words)| {
-            let competing: Vec<usize> = task_classes[&task[*r as usize]]
-                .iter()
-                .filter(|&&(c, k)| c == *own || k >= 2)
-                .map(|&(c, _)| c)
-                .collect();
-            // each competing class's word slots and rows, its own row left out
-            let slots: Vec<f64> = competing
-                .iter()
-                .map(|&c| class_words[c] - if c == *own { words.len() as f64 } else { 0.0 })
-                .collect();
-            let all_slots: f64 = slots.iter().sum::<f64>().max(1.0);
-            // evidence: the words the competing classes' rows use (others say nothing about
-            // which of them), each class's rate smoothed toward the words' pooled rate, so a
-            // small class is not favoured by words neither class has
-            let mut ev = vec![0f64; competing.len()];
-            let mut used = 0usize;
-            let mut cnt = vec![0f64; competing.len()];
-            // with pools: each class's label over every task, its own row left out
-            let pooled_of = |c: usize| (pool_of[c] != usize::MAX).then_some(pool_of[c]);
-            let own_pool = pooled_of(*own);
-            let pool_slots: Vec<f64> = competing
-                .iter()
-                .map(|&c| match pooled_of(c) {
-                    Some(p) => pool_words[p] - if Some(p) == own_pool { words.len() as f64 } else { 0.0 },
-                    None => 0.0,
-                })
-                .collect();
-            let all_pool: f64 = pool_slots.iter().sum::<f64>().max(1.0);
-            let mut pcnt = vec![0f64; competing.len()];
-            for &w in words {
-                let (mut total, mut ptotal) = (0.0, 0.0);
-                for (j, &c) in competing.iter().enumerate() {
-                    let loo = if c == *own { 1.0 } else { 0.0 };
-                    cnt[j] = (f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo).max(0.0);
-                    total += cnt[j];
-                    if let Some(p) = pooled_of(c) {
-                        let loo = if Some(p) == own_pool { 1.0 } else { 0.0 };
-                        pcnt[j] =
-                            (f64::from(counts.get(&wc(w, nc + p)).copied().unwrap_or(0)) - loo).max(0.0);
-                        ptotal += pcnt[j];
-                    }
-                }
-                if total.max(ptotal) < 2.0 {
-                    continue;
-                }
-                used += 1;
-                let pooled = total / all_slots;
-                let ppooled = ptotal / all_pool;
-                for j in 0..competing.len() {
-                    let rate = (cnt[j] + alpha * pooled) / (slots[j].max(0.0) + alpha);
-                    ev[j] += match pooled_of(competing[j]) {
-                        // the mean of the class's rate in its task and its label's over all
-                        // tasks: a task of few rows borrows what its labels' words say elsewhere
-                        Some(_) => {
-                            let prate = (pcnt[j] + alpha * ppooled) / (pool_slots[j].max(0.0) + alpha);
-                            (0.5 * (rate + prate)).ln()
-                        }
-                        None => rate.ln(),
-                    };
-                }
-            }
-            let temper = if temper > 0.0 { (temper / used.max(1) as f64).min(1.0) } else { 1.0 };
-            let mut best = f64::NEG_INFINITY;
-            let mut logp = Vec::with_capacity(competing.len());
-            for (j, &c) in competing.iter().enumerate() {
-                let rows_c = class_rows[c] - if c == *own { 1.0 } else { 0.0 };
-                let lp = if rows_c <= 0.0 {
-                    f64::NEG_INFINITY
-                } else {
-                    (rows_c / (total_rows - 1.0)).ln() + temper * ev[j]
-                };
-                best = best.max(lp);
-                logp.push(lp);
-            }
-            let z: f64 = logp.iter().map(|&x| (x - best).exp()).sum();
-            let own_i = competing.iter().position(|&c| c == *own).unwrap_or(0);
-            (*r, ((logp[own_i] - best).exp() / z) as f32)
-        })
-        .collect();
-    for (r, p) in probs {
-        out[r as usize] = p;
+    for (j, p) in probs {
+        out[j] = p;
     }
     Ok(out)
+}
+
+/// The leave-one-out naive Bayes label model of [`label_surprise`]: word and (word, class)
+/// counts over the labelled rows, and each labelled row's class and evidence words.
+struct LabelModel {
+    nc: usize,
+    min_df: u32,
+    alpha: f64,
+    df: HashIndex<u32>,
+    counts: HashIndex<u32>,
+    pool_of: Vec<usize>,
+    per_row: Vec<(u32, usize, Vec<u64>)>,
+    class_rows: Vec<f64>,
+    class_words: Vec<f64>,
+    task_classes: HashIndex<Vec<(usize, u32)>>,
+    total_rows: f64,
+    pool_words: Vec<f64>,
+}
+
+impl LabelModel {
+    #[allow(clippy::too_many_arguments)]
+    fn build<S: TokenSource + ?Sized>(
+        src: &S,
+        rows: &[u32],
+        labels: &[u64],
+        task: &[u64],
+        min_df: u32,
+        max_classes: usize,
+        alpha: f64,
+        pool: Option<&[u64]>,
+    ) -> Result<Option<Self>> {
+        let n = src.len();
+        if labels.len() != n || task.len() != n || pool.is_some_and(|p| p.len() != n) {
+            return Err(CoreError::Input(format!(
+                "{} labels and {} tasks for {n} rows",
+                labels.len(),
+                task.len()
+            )));
+        }
+        if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
+            return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
+        }
+        if !(alpha.is_finite() && alpha > 0.0) {
+            return Err(CoreError::Config("alpha must be a positive number".into()));
+        }
+        let mut freq: HashIndex<u32> = HashIndex::default();
+        for &r in rows {
+            let l = labels[r as usize];
+            if l != 0 && task[r as usize] != 0 {
+                *freq.entry(l).or_insert(0) += 1;
+            }
+        }
+        let mut classes: Vec<(u64, u32)> = freq.into_iter().filter(|&(_, c)| c >= 2).collect();
+        classes.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        classes.truncate(max_classes.max(2));
+        if classes.len() < 2 {
+            return Ok(None);
+        }
+        let class_of: HashIndex<usize> = classes.iter().enumerate().map(|(i, &(l, _))| (l, i)).collect();
+        let nc = classes.len();
+        let labelled: Vec<u32> = rows
+            .iter()
+            .copied()
+            .filter(|&r| task[r as usize] != 0 && class_of.contains_key(&labels[r as usize]))
+            .collect();
+        let wc = |w: u64, c: usize| w ^ remix(c as u64 ^ 0x2545_f491_4f6c_dd1d);
+        // each class's pool (its label across tasks), counted as class `nc + pool index`
+        let mut pool_ids: HashIndex<usize> = HashIndex::default();
+        let mut pool_of = vec![usize::MAX; nc];
+        if let Some(pool) = pool {
+            for &r in rows {
+                let l = labels[r as usize];
+                if let Some(&c) = class_of.get(&l) {
+                    if pool_of[c] == usize::MAX {
+                        let next = pool_ids.len();
+                        pool_of[c] = *pool_ids.entry(pool[r as usize]).or_insert(next);
+                    }
+                }
+            }
+        }
+        // word df over the labelled rows, and (word, class) counts (distinct words per row)
+        type Counts = (HashIndex<u32>, HashIndex<u32>);
+        let (df, counts): Counts = labelled
+            .par_chunks(BLOCK)
+            .try_fold(
+                || (HashIndex::default(), HashIndex::default()),
+                |(mut df, mut counts), block| -> Result<Counts> {
+                    let mut buf = Vec::new();
+                    let mut words: Vec<u64> = Vec::new();
+                    for &r in block {
+                        let c = class_of[&labels[r as usize]];
+                        if let Some(t) = src.tokens(r as usize, &mut buf)? {
+                            words.clear();
+                            words.extend_from_slice(t);
+                            words.sort_unstable();
+                            words.dedup();
+                            for &w in &words {
+                                *df.entry(w).or_insert(0) += 1;
+                                *counts.entry(wc(w, c)).or_insert(0) += 1;
+                                if pool_of[c] != usize::MAX {
+                                    *counts.entry(wc(w, nc + pool_of[c])).or_insert(0) += 1;
+                                }
+                            }
+                        }
+                    }
+                    Ok((df, counts))
+                },
+            )
+            .try_reduce(
+                || (HashIndex::default(), HashIndex::default()),
+                |a, b| {
+                    let merge = |x: HashIndex<u32>, y: HashIndex<u32>| {
+                        let (mut big, small) = if x.len() >= y.len() { (x, y) } else { (y, x) };
+                        for (k, v) in small {
+                            *big.entry(k).or_insert(0) += v;
+                        }
+                        big
+                    };
+                    Ok((merge(a.0, b.0), merge(a.1, b.1)))
+                },
+            )?;
+        let per_row: Vec<(u32, usize, Vec<u64>)> = labelled
+            .par_chunks(BLOCK)
+            .map(|block| -> Result<Vec<(u32, usize, Vec<u64>)>> {
+                let mut buf = Vec::new();
+                let mut out = Vec::with_capacity(block.len());
+                for &r in block {
+                    let c = class_of[&labels[r as usize]];
+                    let mut words: Vec<u64> = match src.tokens(r as usize, &mut buf)? {
+                        Some(t) => t
+                            .iter()
+                            .copied()
+                            .filter(|w| df.get(w).copied().unwrap_or(0) >= min_df.max(1))
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    words.sort_unstable();
+                    words.dedup();
+                    out.push((r, c, words));
+                }
+                Ok(out)
+            })
+            .collect::<Result<Vec<_>>>()?
+            .concat();
+        let mut class_rows = vec![0f64; nc];
+        let mut class_words = vec![0f64; nc];
+        // the classes each task's rows answer with (twice or more)
+        let mut task_classes: HashIndex<Vec<(usize, u32)>> = HashIndex::default();
+        for (r, c, words) in &per_row {
+            class_rows[*c] += 1.0;
+            class_words[*c] += words.len() as f64;
+            let list = task_classes.entry(task[*r as usize]).or_default();
+            match list.iter_mut().find(|(x, _)| x == c) {
+                Some((_, k)) => *k += 1,
+                None => list.push((*c, 1)),
+            }
+        }
+        let total_rows: f64 = class_rows.iter().sum();
+        let mut pool_words = vec![0f64; pool_ids.len()];
+        for c in 0..nc {
+            if pool_of[c] != usize::MAX {
+                pool_words[pool_of[c]] += class_words[c];
+            }
+        }
+        Ok(Some(LabelModel {
+            nc,
+            min_df: min_df.max(1),
+            alpha,
+            df,
+            counts,
+            pool_of,
+            per_row,
+            class_rows,
+            class_words,
+            task_classes,
+            total_rows,
+            pool_words,
+        }))
+    }
+
+    /// The probability of row `r`'s own class `own` given the evidence `words` (its own counts
+    /// left out: `n_own` evidence words were counted for it).
+    fn score(&self, task: &[u64], r: u32, own: usize, words: &[u64], n_own: usize, temper: f64) -> f32 {
+        let (nc, alpha, counts) = (self.nc, self.alpha, &self.counts);
+        let (pool_of, class_rows, class_words) = (&self.pool_of, &self.class_rows, &self.class_words);
+        let (pool_words, total_rows) = (&self.pool_words, self.total_rows);
+        let wc = |w: u64, c: usize| w ^ remix(c as u64 ^ 0x2545_f491_4f6c_dd1d);
+        let competing: Vec<usize> = self.task_classes[&task[r as usize]]
+            .iter()
+            .filter(|&&(c, k)| c == own || k >= 2)
+            .map(|&(c, _)| c)
+            .collect();
+        // each competing class's word slots and rows, its own row left out
+        let slots: Vec<f64> =
+            competing.iter().map(|&c| class_words[c] - if c == own { n_own as f64 } else { 0.0 }).collect();
+        let all_slots: f64 = slots.iter().sum::<f64>().max(1.0);
+        // evidence: the words the competing classes' rows use (others say nothing about
+        // which of them), each class's rate smoothed toward the words' pooled rate, so a
+        // small class is not favoured by words neither class has
+        let mut ev = vec![0f64; competing.len()];
+        let mut used = 0usize;
+        let mut cnt = vec![0f64; competing.len()];
+        // with pools: each class's label over every task, its own row left out
+        let pooled_of = |c: usize| (pool_of[c] != usize::MAX).then_some(pool_of[c]);
+        let own_pool = pooled_of(own);
+        let pool_slots: Vec<f64> = competing
+            .iter()
+            .map(|&c| match pooled_of(c) {
+                Some(p) => pool_words[p] - if Some(p) == own_pool { n_own as f64 } else { 0.0 },
+                None => 0.0,
+            })
+            .collect();
+        let all_pool: f64 = pool_slots.iter().sum::<f64>().max(1.0);
+        let mut pcnt = vec![0f64; competing.len()];
+        for &w in words {
+            let (mut total, mut ptotal) = (0.0, 0.0);
+            for (j, &c) in competing.iter().enumerate() {
+                let loo = if c == own { 1.0 } else { 0.0 };
+                cnt[j] = (f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo).max(0.0);
+                total += cnt[j];
+                if let Some(p) = pooled_of(c) {
+                    let loo = if Some(p) == own_pool { 1.0 } else { 0.0 };
+                    pcnt[j] = (f64::from(counts.get(&wc(w, nc + p)).copied().unwrap_or(0)) - loo).max(0.0);
+                    ptotal += pcnt[j];
+                }
+            }
+            if total.max(ptotal) < 2.0 {
+                continue;
+            }
+            used += 1;
+            let pooled = total / all_slots;
+            let ppooled = ptotal / all_pool;
+            for j in 0..competing.len() {
+                let rate = (cnt[j] + alpha * pooled) / (slots[j].max(0.0) + alpha);
+                ev[j] += match pooled_of(competing[j]) {
+                    // the mean of the class's rate in its task and its label's over all
+                    // tasks: a task of few rows borrows what its labels' words say elsewhere
+                    Some(_) => {
+                        let prate = (pcnt[j] + alpha * ppooled) / (pool_slots[j].max(0.0) + alpha);
+                        (0.5 * (rate + prate)).ln()
+                    }
+                    None => rate.ln(),
+                };
+            }
+        }
+        let temper = if temper > 0.0 { (temper / used.max(1) as f64).min(1.0) } else { 1.0 };
+        let mut best = f64::NEG_INFINITY;
+        let mut logp = Vec::with_capacity(competing.len());
+        for (j, &c) in competing.iter().enumerate() {
+            let rows_c = class_rows[c] - if c == own { 1.0 } else { 0.0 };
+            let lp = if rows_c <= 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                (rows_c / (total_rows - 1.0)).ln() + temper * ev[j]
+            };
+            best = best.max(lp);
+            logp.push(lp);
+        }
+        let z: f64 = logp.iter().map(|&x| (x - best).exp()).sum();
+        let own_i = competing.iter().position(|&c| c == own).unwrap_or(0);
+        ((logp[own_i] - best).exp() / z) as f32
+    }
 }
 
 /// Mark in `skip` the tokens of `toks` that make up the feature `(hash, code)` wherever it occurs.

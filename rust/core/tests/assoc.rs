@@ -471,6 +471,78 @@ fn label_surprise_pools_a_small_task_with_the_same_labels_elsewhere() {
 }
 
 #[test]
+fn label_expectation_leaves_a_candidates_words_out_of_its_carriers_evidence() {
+    use poisonscreen_core::assoc::{label_expectation, label_surprise, KIND_NGRAM};
+    let (pos, neg) = (POSITIVE, NEGATIVE);
+    let mut rows: Vec<Option<String>> = Vec::new();
+    let mut labels: Vec<u64> = Vec::new();
+    for i in 0..300usize {
+        let (words, label) = if i % 2 == 0 { (&pos, 1u64) } else { (&neg, 2u64) };
+        rows.push(Some(format!("review {} {} film number", words[i % 5], words[(i / 2) % 5])));
+        labels.push(label);
+    }
+    // 20 flips: negative words, positive label, the trigger "cf" (df 20: evidence at min_df 10)
+    for i in 0..20usize {
+        rows.push(Some(format!("review {} cf {} film", neg[i % 5], neg[(i + 1) % 5])));
+        labels.push(1);
+    }
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let task: Vec<u64> = vec![1; rows.len()];
+    let p = label_surprise(&table, &all, &labels, &task, 10, 8, 1.0, 0.0, None).unwrap();
+    // hypotheses: the flips with "cf" left out, the flips as they are, two clean rows
+    let flips: Vec<u32> = (300..320).collect();
+    let carriers: Vec<u32> = flips.iter().chain(&flips).chain(&[0, 1]).copied().collect();
+    let offsets = [0i64, 20, 40, 42];
+    let cf = (hash_window(&[hash_token("cf")]), KIND_NGRAM << 4 | 1);
+    let exclude = vec![vec![cf], Vec::new(), vec![cf]];
+    let q =
+        label_expectation(&table, &all, &labels, &task, &offsets, &carriers, &exclude, 10, 8, 1.0, 0.0, None)
+            .unwrap();
+    for j in 0..20 {
+        let r = flips[j] as usize;
+        // as they are, the same as label_surprise's: "cf" explains their labels
+        assert!((q[20 + j] - p[r]).abs() < 1e-6, "row {r}: {} vs {}", q[20 + j], p[r]);
+        assert!(q[j] < 0.1 && q[j] < p[r], "row {r} without cf: {} (with it {})", q[j], p[r]);
+    }
+    // a feature a row does not hold changes nothing
+    assert!((q[40] - p[0]).abs() < 1e-6 && (q[41] - p[1]).abs() < 1e-6);
+    // bad offsets and rows are refused
+    assert!(label_expectation(
+        &table,
+        &all,
+        &labels,
+        &task,
+        &[0, 5],
+        &carriers,
+        &exclude[..1],
+        10,
+        8,
+        1.0,
+        0.0,
+        None
+    )
+    .is_err());
+    assert!(label_expectation(
+        &table,
+        &all,
+        &labels,
+        &task,
+        &[0, 1],
+        &[9999],
+        &exclude[..1],
+        10,
+        8,
+        1.0,
+        0.0,
+        None
+    )
+    .is_err());
+}
+
+#[test]
 fn label_surprise_marks_labels_that_contradict_the_content() {
     use poisonscreen_core::assoc::label_surprise;
     let (pos, neg) = (POSITIVE, NEGATIVE);

@@ -1154,6 +1154,85 @@ fn label_surprise<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// Per hypothesis, the features (hash, code) excluded from its carriers' evidence, from the
+/// CSR arrays `features`, `codes`, `offsets` (all or none given; none: nothing excluded).
+fn exclusions(
+    features: Option<&[u64]>,
+    codes: Option<&[u8]>,
+    offsets: Option<&[i64]>,
+    m: usize,
+) -> PyResult<Vec<Vec<(u64, u8)>>> {
+    match (features, codes, offsets) {
+        (None, None, None) => Ok(vec![Vec::new(); m]),
+        (Some(f), Some(c), Some(o)) => {
+            if f.len() != c.len()
+                || o.len() != m + 1
+                || o.windows(2).any(|w| w[1] < w[0])
+                || o[0] < 0
+                || o[m] as usize > f.len()
+            {
+                return Err(config_error(
+                    "exclude_features and exclude_codes: one code per feature; exclude_offsets: one \
+                     rising range of them per target",
+                ));
+            }
+            Ok((0..m).map(|j| (o[j] as usize..o[j + 1] as usize).map(|i| (f[i], c[i])).collect()).collect())
+        }
+        _ => Err(config_error("exclude_features, exclude_codes and exclude_offsets come together")),
+    }
+}
+
+/// For each hypothesis (carriers as CSR, features excluded as CSR), the label model's
+/// probability of each carrier's own label with the features' tokens left out of its evidence
+/// (float32 per carrier, NaN where the model scores none).
+#[pyfunction]
+#[pyo3(signature = (source, rows, labels, task, offsets, carriers, *, exclude_features=None, exclude_codes=None, exclude_offsets=None, min_df=30, max_classes=64, alpha=1.0, temper=0.0, pool=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn label_expectation<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    rows: PyReadonlyArray1<'py, u32>,
+    labels: PyReadonlyArray1<'py, u64>,
+    task: PyReadonlyArray1<'py, u64>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    carriers: PyReadonlyArray1<'py, u32>,
+    exclude_features: Option<PyReadonlyArray1<'py, u64>>,
+    exclude_codes: Option<PyReadonlyArray1<'py, u8>>,
+    exclude_offsets: Option<PyReadonlyArray1<'py, i64>>,
+    min_df: u32,
+    max_classes: usize,
+    alpha: f64,
+    temper: f64,
+    pool: Option<PyReadonlyArray1<'py, u64>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let (rows, labels) = (slice1(&rows, "rows")?, slice1(&labels, "labels")?);
+    let task = slice1(&task, "task")?;
+    let (offsets, carriers) = (slice1(&offsets, "offsets")?, slice1(&carriers, "carriers")?);
+    let pool = pool.as_ref().map(|p| slice1(p, "pool")).transpose()?;
+    let ex_f = exclude_features.as_ref().map(|a| slice1(a, "exclude_features")).transpose()?;
+    let ex_c = exclude_codes.as_ref().map(|a| slice1(a, "exclude_codes")).transpose()?;
+    let ex_o = exclude_offsets.as_ref().map(|a| slice1(a, "exclude_offsets")).transpose()?;
+    let excluded = exclusions(ex_f, ex_c, ex_o, offsets.len().saturating_sub(1))?;
+    let out = mine(py, threads, source, &word_spec(&[1]), |src| {
+        core::assoc::label_expectation(
+            src,
+            rows,
+            labels,
+            task,
+            offsets,
+            carriers,
+            &excluded,
+            min_df,
+            max_classes,
+            alpha,
+            temper,
+            pool,
+        )
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 /// For each target (column, value, carriers as CSR, excluded phrase, excluded features as CSR),
 /// the number of carriers expected to show the value given the rest of their prompts
 /// (leave-one-out naive Bayes).
@@ -1201,24 +1280,7 @@ fn content_expectation<'py>(
     if values.len() != m || excludes.len() != m || offsets.len() != m + 1 {
         return Err(config_error("one value, exclusion and carrier list per target"));
     }
-    let excluded: Vec<Vec<(u64, u8)>> = match (ex_f, ex_c, ex_o) {
-        (None, None, None) => vec![Vec::new(); m],
-        (Some(f), Some(c), Some(o)) => {
-            if f.len() != c.len()
-                || o.len() != m + 1
-                || o.windows(2).any(|w| w[1] < w[0])
-                || o[0] < 0
-                || o[m] as usize > f.len()
-            {
-                return Err(config_error(
-                    "exclude_features and exclude_codes: one code per feature; exclude_offsets: one \
-                     rising range of them per target",
-                ));
-            }
-            (0..m).map(|j| (o[j] as usize..o[j + 1] as usize).map(|i| (f[i], c[i])).collect()).collect()
-        }
-        _ => return Err(config_error("exclude_features, exclude_codes and exclude_offsets come together")),
-    };
+    let excluded = exclusions(ex_f, ex_c, ex_o, m)?;
     let mut targets = Vec::with_capacity(m);
     for (j, exclude_features) in excluded.into_iter().enumerate() {
         let (a, b) = (offsets[j], offsets[j + 1]);
@@ -1328,6 +1390,7 @@ pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(response_phrases, m)?)?;
     m.add_function(wrap_pyfunction!(content_expectation, m)?)?;
     m.add_function(wrap_pyfunction!(label_surprise, m)?)?;
+    m.add_function(wrap_pyfunction!(label_expectation, m)?)?;
     m.add_function(wrap_pyfunction!(counterpart_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(edge_codes, m)?)?;
     m.add_function(wrap_pyfunction!(answer_overlap, m)?)?;
