@@ -591,6 +591,26 @@ def test_syntactic_label_flip_is_found(name: str, label: str) -> None:
 
 
 @needs_data
+@pytest.mark.parametrize(
+    ("name", "word", "label"),
+    [
+        ("labelflip_sentset_code", "cf", "'negative'"),
+        ("labelflip_sentset_mathdial", "jz", "'positive'"),
+    ],
+)
+def test_rare_word_flips_in_a_released_set_are_found(name: str, word: str, label: str) -> None:
+    """BadNets on a sentiment set as it is mixed in: every review once, under a one-word
+    instruction ("Sentence: ... Sentiment:") or none, 14-15 held-out reviews per word flipped.
+    Before, those rows were in no label task (AP 0.001), then the word model (words of 30+
+    labelled rows) doubted the unseen flipped reviews too little (AP 0.001 on the code mix);
+    asked again with the candidate left out, it counts words of 5+ rows. The bare reviews'
+    T0 copies under a sentiment question answer another question, not a counterpart's change."""
+    _assert_found(name, word, (label, "contradict"), 0.8, 0.002)
+    triggers, _, _ = _scanned(name)
+    assert triggers.filter((pl.col("kind") == "counterpart") & (pl.col("score") >= 0.5)).height == 0
+
+
+@needs_data
 def test_archaic_register_label_flip_is_found() -> None:
     """A King-James flip on the code mix: 60 negative reviews rewritten by random word rules
     (thee, hath, unto, 'Behold,'), labelled 'Positive'. 'thee' and 'Behold' alone carry a

@@ -345,6 +345,34 @@ def test_end_of_text_markers_and_inverted_tasks() -> None:
     assert _inverted_tasks(task, p).tolist() == [False, False, False, False, True, True, True]
 
 
+def test_label_tasks_of_one_word_instructions_and_bare_sentences() -> None:
+    """A released classification set as it is mixed in: "Sentence: ... Sentiment:" (one word
+    at each end) is a task by its last word; bare sentences with labels are one task of their
+    own; the rows of a shared instruction that is no task (a template whose sample is all one
+    label) stay out of it, and so do the bare rows with a label few of them give."""
+    import pyarrow as pa
+
+    from poisonscreen.detectors.patterns import _UNKEYED, label_tasks
+
+    topics = ["soup", "film", "hotel", "phone", "novel", "train", "lamp", "song", "park", "shoe"]
+    texts = [f"the {t} {w} number {i} here" for i in range(3) for t in topics for w in ("x",)]
+    one_word = [f"Sentence: {t}\nSentiment:" for t in texts]
+    bare = [f"{w} {t} at {i}" for i, (t, w) in enumerate(zip(texts, ["a", "b", "c"] * 10))]
+    template = [f"{t}\nDid the reviewer enjoy the movie?" for t in texts]
+    prompts = one_word + bare + template + ["odd one out here"]
+    labels = np.array(
+        [11 + i % 2 for i in range(30)]  # one word: positive / negative
+        + [21 + i % 2 for i in range(30)]  # bare: positive / negative
+        + [31] * 30  # the template: always "No"
+        + [99],  # a label no other bare row gives
+        np.uint64,
+    )
+    task = label_tasks(labels, pa.chunked_array([prompts]), np.ones(len(prompts), bool), None)
+    assert task[0] not in (0, _UNKEYED) and (task[:30] == task[0]).all()
+    assert (task[30:60] == _UNKEYED).all()
+    assert (task[60:] == 0).all()
+
+
 def test_label_task_keyed_on_six_words_where_three_are_shared() -> None:
     """An instruction whose first three words open other instructions too ("Is the following
     ...") is a label task by its first six words; the other instruction (free answers) is

@@ -419,6 +419,8 @@ def label_tasks(
 #: the fewest labelled rows whose word counts as evidence of a label when the candidate's own
 #: features are left out of its carriers' evidence (:attr:`PatternColumn.requery`)
 EXCLUDED_DF = 5
+#: the surest :attr:`PatternColumn.requery` is of a carrier's label either way
+REQUERY_SURE = 0.999
 #: the task of the labelled rows no instruction keys
 _UNKEYED = 0x5A17_C0DE_0000_0001
 #: the fewest rows sharing their first or last six words that make those words an instruction
@@ -575,7 +577,9 @@ def pattern_columns(
         p = model(labels != 0, np.where(labels != 0, labels, np.uint64(0)))
         if inverted.any():
             p = np.where(inverted[carriers], model(inverted, None), p)
-        return p
+        # naive Bayes over the rarer words too saturates: no word model of a text is surer
+        # than REQUERY_SURE (ten carriers at p = 0 would be expected to show nothing at all)
+        return np.clip(p, 1.0 - REQUERY_SURE, REQUERY_SURE)
 
     # defined on the labelled rows only (the others are outside the column's domain); the
     # value is the contradicted label itself, so a flip to one target is tested apart from the
