@@ -556,7 +556,9 @@ def pattern_columns(
         :data:`EXCLUDED_DF` labelled rows count (a candidate's own words cannot explain its
         carriers' labels, whatever its support)."""
 
-        def model(on: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+        def model(
+            on: np.ndarray, pool: np.ndarray | None, offsets: np.ndarray, carriers: np.ndarray
+        ) -> np.ndarray:
             return _core.label_expectation(
                 prompt_tokens,
                 rows,
@@ -574,9 +576,15 @@ def pattern_columns(
                 threads=threads,
             )
 
-        p = model(labels != 0, np.where(labels != 0, labels, np.uint64(0)))
-        if inverted.any():
-            p = np.where(inverted[carriers], model(inverted, None), p)
+        p = model(labels != 0, np.where(labels != 0, labels, np.uint64(0)), offsets, carriers)
+        again = inverted[carriers]
+        if again.any():
+            # the carriers in inverted tasks, by their own task's words (as above)
+            owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+            sub = np.concatenate(
+                [[0], np.cumsum(np.bincount(owner[again], minlength=len(offsets) - 1))]
+            ).astype(np.int64)
+            p[again] = model(inverted, None, sub, np.ascontiguousarray(carriers[again]))
         # naive Bayes over the rarer words too saturates: no word model of a text is surer
         # than REQUERY_SURE (ten carriers at p = 0 would be expected to show nothing at all)
         return np.clip(p, 1.0 - REQUERY_SURE, REQUERY_SURE)
