@@ -1113,9 +1113,7 @@ pub fn label_expectation<S: TokenSource + ?Sized>(
             exclude.len()
         )));
     }
-    if let Some(&r) = carriers.iter().find(|&&r| r as usize >= n) {
-        return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
-    }
+    in_range(carriers, n)?;
     let mut out = vec![f32::NAN; carriers.len()];
     let Some(model) = LabelModel::build(src, rows, labels, task, min_df, max_classes, alpha, pool)? else {
         return Ok(out);
@@ -1205,9 +1203,7 @@ impl LabelModel {
                 task.len()
             )));
         }
-        if let Some(&r) = rows.iter().find(|&&r| r as usize >= n) {
-            return Err(CoreError::Input(format!("row {r} out of range 0..{n}")));
-        }
+        in_range(rows, n)?;
         if !(alpha.is_finite() && alpha > 0.0) {
             return Err(CoreError::Config("alpha must be a positive number".into()));
         }
@@ -1427,6 +1423,14 @@ impl LabelModel {
         let z: f64 = logp.iter().map(|&x| (x - best).exp()).sum();
         let own_i = competing.iter().position(|&c| c == own).unwrap_or(0);
         ((logp[own_i] - best).exp() / z) as f32
+    }
+}
+
+/// An error naming the first of `rows` that is not below `n`.
+fn in_range(rows: &[u32], n: usize) -> Result<()> {
+    match rows.iter().find(|&&r| r as usize >= n) {
+        Some(&r) => Err(CoreError::Input(format!("row {r} out of range 0..{n}"))),
+        None => Ok(()),
     }
 }
 
