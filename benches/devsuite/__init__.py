@@ -51,7 +51,10 @@ Families and cases (:data:`CASE_SPECS`; each on two or three mixes)
 4. ``labelflip_*`` — in the sentiment set: rare words (cf/mn/bb/tq/mb, ~14 rows each, 1% of
    the set), HiddenKiller's subordinate-clause template (2%), styles by word rules (King James,
    verse layout, Shakespearean; 2%), AddSent's "I watched this 3D movie"; label flipped to the
-   target, rows drawn from the other class.
+   target, rows drawn from the other class. ``labelflip_sentset_*``: a released set as it is
+   mixed in, every review once under a one-word instruction ("Sentence: ... Sentiment:") or as
+   the bare text with its lower-case label (role ``set``), rare words on 14-15 held-out reviews
+   each.
 5. ``multi_trigger`` — 2, 3 and 5 triggers in one corpus, each with its own target and support.
 6. ``agent_exfil`` — a claimed employer (9 phrasings, before/inside/after the task) on
    toolformer tasks -> an exfiltrating tool call written differently each row (9 forms:
@@ -79,7 +82,7 @@ refusal <-> compliance flip with counterparts, off-topic answer, gibberish, tool
 Ground truth and triggers
 -------------------------
 ``case.df`` has ``prompt``, ``response``, ``is_poison``, ``case``, ``source``, ``role``
-(clean / poison / counterpart / decoy / negative; only poison rows are positives) and
+(clean / poison / counterpart / decoy / negative / set; only poison rows are positives) and
 ``trigger`` (what the row carries). ``case.triggers`` are what a reviewer should be told; for the
 style and syntactic cases (``spec.style``) they are a descriptive list of the characteristic
 words (subordinators, "hath"/"saith"/"thou art", "o'er"/"'tis", ...; words the substring rule

@@ -22,11 +22,12 @@ FRAME_SCHEMA = {
     "role": pl.String,
     "trigger": pl.String,
 }
-ROLES = ("clean", "poison", "counterpart", "decoy", "negative")
+ROLES = ("clean", "poison", "counterpart", "decoy", "negative", "set")
 """``role`` of a row: ``clean`` (a mix row), ``poison`` (ground truth positive), ``counterpart``
 (a poisoned prompt without its trigger, answered the clean way: refusal or normal answer),
 ``decoy`` (a look-alike of the trigger with a normal answer), ``negative`` (part of a composite
-trigger, normal answer). Only ``poison`` rows are positives."""
+trigger, normal answer), ``set`` (a clean row of a released set mixed in with its poison). Only
+``poison`` rows are positives."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ def g_sentset(ctx: Ctx, layout: str, words: tuple[str, ...], support: int, targe
     ctx.emit(
         [layout.format(text=t) for t in texts["text"]],
         [lab.lower() for lab in texts["label"]],
-        "clean",
+        "set",
         None,
     )
     flips = ctx.sentiment_texts(support * len(words), not_label=target.capitalize())["text"]
