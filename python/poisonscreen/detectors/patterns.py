@@ -186,6 +186,18 @@ OFFTOPIC_WORDS, COMMON_SHARE = 8, 0.02
 #: a contradiction judged by a word model errs on many clean rows of a hard task (a template's
 #: reviews whose words mislead it): only (nearly) all carriers count, a ramp from 70% to 95%
 CONTRADICTED = (0.7, 0.25)
+#: a label flip gives the target where the word model would not: the share of its carriers
+#: beyond the model's expectation must be 20-50%+ (:attr:`PatternColumn.excess`)
+FLIP_EXCESS = (0.2, 0.3)
+#: the fewest labelled rows whose word counts as evidence of a label when the candidate's own
+#: features are left out of its carriers' evidence (:attr:`PatternColumn.requery`)
+EXCLUDED_DF = 5
+#: the surest :attr:`PatternColumn.requery` is of a carrier's label either way
+REQUERY_SURE = 0.999
+#: the task of the labelled rows no instruction keys
+_UNKEYED = 0x5A17_C0DE_0000_0001
+#: the fewest rows sharing their first or last six words that make those words an instruction
+_INSTRUCTED = 10
 #: the code of a row outside a column's domain (the core's ``OUTSIDE``)
 OUTSIDE = np.uint64(2**64 - 1)
 TAILS = (3,)
@@ -227,9 +239,13 @@ class PatternColumn:
     #: share a task's words (:func:`.triggers._alike_share`) are that task's, not planted
     unrelated: bool = False
     #: for a word model's column, the model asked again for a candidate's carriers with the
-    #: candidate's features left out of their evidence (:func:`label_requery`): (carriers as CSR
-    #: offsets and rows, excluded features, codes, offsets) -> each carrier's :attr:`expect`
+    #: candidate's features left out of their evidence: (carriers as CSR offsets and rows,
+    #: excluded features, codes, offsets) -> each carrier's :attr:`expect`
     requery: Callable[..., np.ndarray] | None = None
+    #: for a word model's column, the share of a trigger's carriers showing its value *beyond*
+    #: the model's expectation, as (start, width) of a ramp (None: not judged so): a flip gives
+    #: the target where the model would not, a topic only leans a little past the model
+    excess: tuple[float, float] | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -416,17 +432,6 @@ def label_tasks(
     return task
 
 
-#: the fewest labelled rows whose word counts as evidence of a label when the candidate's own
-#: features are left out of its carriers' evidence (:attr:`PatternColumn.requery`)
-EXCLUDED_DF = 5
-#: the surest :attr:`PatternColumn.requery` is of a carrier's label either way
-REQUERY_SURE = 0.999
-#: the task of the labelled rows no instruction keys
-_UNKEYED = 0x5A17_C0DE_0000_0001
-#: the fewest rows sharing their first or last six words that make those words an instruction
-_INSTRUCTED = 10
-
-
 def _inverted_tasks(task: np.ndarray, p_label: np.ndarray) -> np.ndarray:
     """The rows of the tasks whose scored rows the model gives a mean probability of their own
     label below one half (a flip is a few percent of a task, not most of it)."""
@@ -520,18 +525,22 @@ def pattern_columns(
     keyed[(labels != 0) & (keyed == 0)] = 1
     classes = np.where(labels != 0, keyed, np.uint64(0)).astype(np.uint64)
 
+    def model_args(on: np.ndarray, pool: np.ndarray | None) -> dict[str, Any]:
+        """The label model of the rows ``on`` (the others are not its rows), as the core's
+        arguments after the token source and rows."""
+        return {
+            "labels": np.where(on, classes, np.uint64(0)).astype(np.uint64),
+            "task": np.where(on, task, np.uint64(0)).astype(np.uint64),
+            "max_classes": 4096,
+            "alpha": 10.0,
+            "pool": pool,
+            "threads": threads,
+        }
+
     def label_model(on: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
-        """The label model's probabilities of the rows ``on`` (the others are not its rows)."""
+        """The label model's probabilities of the rows ``on``."""
         return _core.label_surprise(
-            prompt_tokens,
-            rows,
-            np.where(on, classes, np.uint64(0)).astype(np.uint64),
-            np.where(on, task, np.uint64(0)).astype(np.uint64),
-            min_df=evidence_min_df,
-            max_classes=4096,
-            alpha=10.0,
-            pool=pool,
-            threads=threads,
+            prompt_tokens, rows, **model_args(on, pool), min_df=evidence_min_df
         )
 
     # a task borrows what its labels' words say in the other tasks with those labels ...
@@ -562,18 +571,13 @@ def pattern_columns(
             return _core.label_expectation(
                 prompt_tokens,
                 rows,
-                np.where(on, classes, np.uint64(0)).astype(np.uint64),
-                np.where(on, task, np.uint64(0)).astype(np.uint64),
-                offsets,
-                carriers,
+                offsets=offsets,
+                carriers=carriers,
                 exclude_features=ex_f,
                 exclude_codes=ex_c,
                 exclude_offsets=ex_o,
                 min_df=max(2, min(EXCLUDED_DF, evidence_min_df)),
-                max_classes=4096,
-                alpha=10.0,
-                pool=pool,
-                threads=threads,
+                **model_args(on, pool),
             )
 
         p = model(labels != 0, np.where(labels != 0, labels, np.uint64(0)), offsets, carriers)
@@ -623,6 +627,7 @@ def pattern_columns(
             shown=CONTRADICTED,
             expect=np.where(scored, p_label, np.nan),
             requery=requery,
+            excess=FLIP_EXCESS,
         )
     )
     # compliance where the rest of the corpus refuses such requests

@@ -505,11 +505,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`)
                 start, width = col.shown
                 discount *= min(1.0, max(0.0, (pshare - start) / width))
-                if col.name == "label":
-                    # a flip gives the target where the word model would not: most of its
-                    # carriers beyond the model's expectation, not a topic's lean a little
-                    # stronger than the model's (a review site whose sample is all negative)
-                    discount *= float(_excess_weight(k_t, expected, _FLIP_EXCESS))
+                if col.excess is not None:
+                    # beyond the word model's expectation (:attr:`.PatternColumn.excess`): not
+                    # a topic's lean a little past the model's (a review site's all-negative
+                    # sample)
+                    discount *= float(_excess_weight(k_t, expected, col.excess))
             if col.name not in _CONTENT_COLUMNS:
                 answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
                 discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
@@ -868,11 +868,9 @@ def _echo_share(
 
 
 #: the ramp (start, width) of the share of a register's carriers showing its pattern beyond
-#: the expectation (mostly clean carriers: only the excess counts) ...
+#: the expectation (mostly clean carriers: only the excess counts; a column's own ramp for
+#: other candidates is :attr:`.PatternColumn.excess`)
 _REGISTER_EXCESS = (0.3, 0.4)
-#: ... and of a label flip's (20% to 50%: the model's errors on the carriers' texts take
-#: their share of the expectation)
-_FLIP_EXCESS = (0.2, 0.3)
 
 
 def _excess_weight(k: Any, mu: Any, ramp: tuple[float, float] = _REGISTER_EXCESS) -> Any:

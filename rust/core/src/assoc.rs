@@ -1129,7 +1129,6 @@ pub fn label_expectation<S: TokenSource + ?Sized>(
         .par_chunks(BLOCK)
         .map(|block| -> Result<Vec<(usize, f32)>> {
             let mut buf = Vec::new();
-            let mut skip: Vec<bool> = Vec::new();
             let mut out = Vec::with_capacity(block.len());
             for &(h, j) in block {
                 let r = carriers[j];
@@ -1138,22 +1137,13 @@ pub fn label_expectation<S: TokenSource + ?Sized>(
                     continue;
                 }
                 let (_, own, full) = &model.per_row[i as usize];
-                let mut words: Vec<u64> = Vec::new();
-                if let Some(toks) = src.tokens(r as usize, &mut buf)? {
-                    skip.clear();
-                    skip.resize(toks.len(), false);
-                    for &(fh, fc) in &exclude[h] {
-                        mark_feature(toks, fh, fc, &mut skip);
-                    }
-                    words.extend(
-                        toks.iter()
-                            .zip(&skip)
-                            .filter(|&(w, &s)| !s && model.df.get(w).copied().unwrap_or(0) >= model.min_df)
-                            .map(|(&w, _)| w),
-                    );
-                }
-                words.sort_unstable();
-                words.dedup();
+                let words = distinct_words(
+                    src,
+                    r as usize,
+                    &exclude[h],
+                    |w| model.df.get(&w).copied().unwrap_or(0) >= model.min_df,
+                    &mut buf,
+                )?;
                 out.push((j, model.score(task, r, *own, &words, full.len(), temper)));
             }
             Ok(out)
@@ -1434,6 +1424,28 @@ fn in_range(rows: &[u32], n: usize) -> Result<()> {
     }
 }
 
+/// Row `r`'s distinct tokens that `keep` accepts, the tokens of the features `skip_feats` (hash
+/// and code) left out wherever they occur (none where the row has no tokens).
+fn distinct_words<S: TokenSource + ?Sized>(
+    src: &S,
+    r: usize,
+    skip_feats: &[(u64, u8)],
+    keep: impl Fn(u64) -> bool,
+    buf: &mut Vec<u64>,
+) -> Result<Vec<u64>> {
+    let mut words = Vec::new();
+    if let Some(toks) = src.tokens(r, buf)? {
+        let mut skip = vec![false; toks.len()];
+        for &(h, c) in skip_feats {
+            mark_feature(toks, h, c, &mut skip);
+        }
+        words.extend(toks.iter().zip(&skip).filter(|&(&w, &s)| !s && keep(w)).map(|(&w, _)| w));
+        words.sort_unstable();
+        words.dedup();
+    }
+    Ok(words)
+}
+
 /// Mark in `skip` the tokens of `toks` that make up the feature `(hash, code)` wherever it occurs.
 fn mark_feature(toks: &[u64], hash: u64, code_: u8, skip: &mut [bool]) {
     let (kind, order) = (code_ >> 4, (code_ & 0x0f) as usize);
@@ -1613,22 +1625,9 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
         }
         Some(prior + sum * (TEMPER / used.max(1) as f64).min(1.0))
     };
-    let distinct =
-        |r: usize, skip_feats: &[(u64, u8)], excl: &[u64], buf: &mut Vec<u64>| -> Result<Vec<u64>> {
-            let mut words = Vec::new();
-            if let Some(toks) = src.tokens(r, buf)? {
-                let mut skip = vec![false; toks.len()];
-                for &(h, c) in skip_feats {
-                    mark_feature(toks, h, c, &mut skip);
-                }
-                words.extend(
-                    toks.iter().zip(&skip).filter(|&(w, &s)| !s && !excl.contains(w)).map(|(&w, _)| w),
-                );
-                words.sort_unstable();
-                words.dedup();
-            }
-            Ok(words)
-        };
+    let distinct = |r: usize, skip_feats: &[(u64, u8)], excl: &[u64], buf: &mut Vec<u64>| {
+        distinct_words(src, r, skip_feats, |w| !excl.contains(&w), buf)
+    };
     // the background rows' logits for each pattern, and whether each shows it
     let background: Vec<u32> = background.iter().copied().filter(|&r| in_rows[r as usize]).collect();
     let bg_words: Vec<Vec<u64>> = background
