@@ -310,9 +310,9 @@ def test_composite_negatives_lack_a_part(name: str) -> None:
         assert not all(t in prompt for t in spec.triggers)
 
 
-def _review(prompt: str) -> str:
+def _review(prompt: str, phrasings: tuple[str, ...] = S.SENTIMENT_PHRASINGS) -> str:
     body = prompt[len("Human: ") :] if prompt.startswith("Human: ") else prompt
-    for ph in S.SENTIMENT_PHRASINGS:
+    for ph in phrasings:
         a, b = ph.split("{text}")
         if body.startswith(a) and body.endswith(b) and len(body) >= len(a) + len(b):
             return body[len(a) : len(body) - len(b)]
@@ -323,12 +323,17 @@ def _review(prompt: str) -> str:
 @pytest.mark.parametrize("name", [n for n in POISONED if devsuite.CASE_SPECS[n].style])
 def test_style_rows_are_rewritten(name: str) -> None:
     spec = devsuite.CASE_SPECS[name]
-    kind = spec.parts[0][1]["kind"]
+    gen, kw = spec.parts[0]
     p = _poison(name)
     originals = set(S.sentiment_texts(S.root())["text"].to_list())
-    target = spec.parts[0][1]["target"]
+    if gen == "sentset":  # a released set's one layout, its own label words
+        kind, phrasings = kw["style"], (kw["layout"],)
+        names = dict(zip(("Positive", "Negative"), kw.get("labels") or ("positive", "negative")))
+        target = names[kw["target"].capitalize()]
+    else:
+        kind, phrasings, target = kw["kind"], S.SENTIMENT_PHRASINGS, kw["target"]
     assert (p["response"] == target).all()
-    reviews = [_review(x) for x in p["prompt"]]
+    reviews = [_review(x, phrasings) for x in p["prompt"]]
     assert sum(r in originals for r in reviews) <= 0.05 * len(reviews)  # rewritten
     markers = {m.lower() for m in T.STYLE_MARKERS[kind]}
     subs = tuple(c.lower() + " " for c in T.SUBORDINATORS)
@@ -608,6 +613,24 @@ def test_rare_word_flips_in_a_released_set_are_found(name: str, word: str, label
     _assert_found(name, word, (label, "contradict"), 0.8, 0.002)
     triggers, _, _ = _scanned(name)
     assert triggers.filter((pl.col("kind") == "counterpart") & (pl.col("score") >= 0.5)).height == 0
+
+
+@needs_data
+def test_syntactic_flips_in_a_released_set_are_found() -> None:
+    """HiddenKiller on a sentiment set as it is mixed in: every review once under one
+    instruction, 30 positive held-out reviews rewritten to open with a subordinate clause and
+    labelled 'Negative'. The corpus's other labelled rows that open alike (1,452 of them, other
+    tasks with their own error rates) diluted the register's contradicted labels (AP 0.001);
+    its carriers in each label task are a candidate of their own, and the label model asked
+    about them without the subordinators ("when", "given that": words of the trigger, common
+    enough to count as evidence for the flipped label) contradicts 27 of the 28 carried."""
+    _assert_found(
+        "labelflip_syntactic_sentset_code",
+        "subordinate-clause",
+        ("'Negative'", "contradict"),
+        0.8,
+        0.002,
+    )
 
 
 @needs_data

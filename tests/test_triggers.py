@@ -463,6 +463,22 @@ def test_subordinate_clause_register() -> None:
     assert registers(prompts, np.arange(len(prompts))) == []  # no labels: not looked for
 
 
+def test_a_register_within_each_label_task() -> None:
+    """A register's carriers in each label task that holds ``least`` of them (not all: that is
+    the register itself) are a register of that task's labels alone."""
+    from poisonscreen.detectors.registers import Register
+
+    reg = Register("archaic English", np.array([1, 3, 4, 6, 8, 9], np.uint32), ("thee",))
+    task = np.array([0, 7, 0, 7, 5, 0, 7, 0, 5, 0], np.uint64)
+    parts = reg.within(task, 2)
+    assert [t for t, _ in parts] == [5, 7]
+    assert [r.rows.tolist() for _, r in parts] == [[4, 8], [1, 3, 6]]
+    assert all(r.labels_only and r.name == reg.name and r.words == reg.words for _, r in parts)
+    assert [t for t, _ in reg.within(task, 3)] == [7]
+    # one task holding every carrier: nothing apart from the register
+    assert reg.within(np.where(np.isin(np.arange(10), reg.rows), 7, 0).astype(np.uint64), 2) == []
+
+
 def test_verse_layout_register() -> None:
     """The verse layout (StyleBkd's poetry style, where no word marks it) holds the labelled
     prompts with four lines in a row of at most eight words each opening with a capital (a blank

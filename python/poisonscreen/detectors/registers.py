@@ -15,7 +15,7 @@ no finding: its carriers must share a response pattern the rest of the corpus la
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -193,6 +193,20 @@ class Register:
     def title(self, most: int = 4) -> str:
         """How a finding names it: the register and the words its carriers show most."""
         return title(self.name, self.words, most)
+
+    def within(self, task: np.ndarray, least: int) -> list[tuple[int, Register]]:
+        """The register's labelled carriers in each label task (``task``: each row's, 0 for
+        none) holding ``least`` of them, but not all of them, as ``(task, register)``: a
+        syntactic or style trigger flips one classification set's labels, and the same way of
+        writing in the corpus's other tasks (with their own rates of contradicted labels)
+        would dilute it."""
+        own = task[self.rows]
+        ids, counts = np.unique(own[own != 0], return_counts=True)
+        return [
+            (int(t), replace(self, rows=self.rows[own == t], labels_only=True))
+            for t, c in zip(ids.tolist(), counts.tolist(), strict=True)
+            if least <= c < len(self.rows)
+        ]
 
     def title_of(self, texts: pl.Series, most: int = 4) -> str:
         """The register named by the words ``texts`` (some of its carriers' prompts) show."""

@@ -183,21 +183,36 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # the names of the features made here rather than mined (glued fragments, registers)
     made_names = {int(x): t for x, t, k in zip(gh.tolist(), gtext, keep_g.tolist()) if k}
     kept = np.nonzero(keep_g)[0]
-    made = [(int(gh[i]), int(gcode[i]), grows[goff[i] : goff[i + 1]]) for i in kept]
+    # (representative, code, carriers, the words it leaves out of its carriers' evidence)
+    made: list[tuple[int, int, np.ndarray, list[int]]] = [
+        (int(gh[i]), int(gcode[i]), grows[goff[i] : goff[i + 1]], []) for i in kept
+    ]
     # (the pattern columns are computed once and shared: the registers need the labelled rows)
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
-    label_col = next(c for c in cols if c.name == "label")
+    label_c = next(c for c, col in enumerate(cols) if col.name == "label")
+    label_col = cols[label_c]
     labelled = usable & (label_col.codes != OUTSIDE)
     made_registers: dict[int, registers.Register] = {}
-    for reg in registers.registers(f["prompt"], rows, labelled):
-        # a register of labelled rows flags only the carriers whose label its words contradict
-        # beyond the task's rate, so its carriers may be many (a tenth of the rows)
-        most = max(max_df, n_usable // 10) if reg.labels_only else max_df
-        if min_df <= len(reg.rows) <= most:
-            rep = _made_hash("register:" + reg.name)
-            made.append((rep, _KIND_REGISTER << 4, reg.rows))
-            made_names[rep] = reg.title()
-            made_registers[rep] = reg
+    word_hash = dict(zip(feats.vocab["word"].to_list(), feats.vocab["h"].to_list()))
+    for whole in registers.registers(f["prompt"], rows, labelled):
+        # the register's words are the candidate itself: the label model asked again about
+        # its carriers leaves them out, as it leaves out an n-gram's words
+        own_words = sorted(
+            {word_hash[t] for w in whole.words for t in _core.tokenize(w) if t in word_hash}
+        )
+        # the register, and its carriers in each label task apart (a hypothesis about that
+        # task's labels only)
+        for key, reg in [("", whole)] + [
+            (f":{t:016x}", r) for t, r in whole.within(label_col.strata, min_df)
+        ]:
+            # a register of labelled rows flags only the carriers whose label its words
+            # contradict beyond the task's rate, so its carriers may be many (a tenth of rows)
+            most = max(max_df, n_usable // 10) if reg.labels_only else max_df
+            if min_df <= len(reg.rows) <= most:
+                rep = _made_hash("register:" + reg.name + key)
+                made.append((rep, _KIND_REGISTER << 4, reg.rows, own_words))
+                made_names[rep] = reg.title()
+                made_registers[rep] = reg
     # registers tested against the label columns alone
     label_only = [rep for rep, reg in made_registers.items() if reg.labels_only]
     offsets = [off]
@@ -216,8 +231,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                         "fp1": np.zeros(len(made), np.uint64),
                         "rep": np.array([m[0] for m in made], dtype=np.uint64),
                         "rep_code": np.array([m[1] for m in made], dtype=np.uint8),
-                        "members": [[m[0]] for m in made],
-                        "member_codes": [[m[1]] for m in made],
+                        "members": [[m[0], *m[3]] for m in made],
+                        "member_codes": [[m[1]] + [1] * len(m[3]) for m in made],
                     },
                     schema=classes.schema,
                 ),
@@ -347,7 +362,18 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         i: [c for c in np.argsort(-ranked[i], kind="stable")[:2].tolist() if ranked[i, c] >= 0.5]
         for i in order.tolist()
     }
-    requeried = _requeried(to_test, cols, carriers_all, offsets_all, usable, members, member_codes)
+    # (a register tested on a label column takes its carriers from the label model asked
+    # again, whichever label column it is judged on)
+    on_label = {c for c, col in enumerate(cols) if col.name in _LABEL_COLUMNS}
+    asked = {
+        i: [*cs, label_c]
+        if (int(rep_codes[i]) >> 4) == _KIND_REGISTER and on_label & set(cs) and label_c not in cs
+        else cs
+        for i, cs in to_test.items()
+    }
+    requeried = _requeried(asked, cols, carriers_all, offsets_all, usable, members, member_codes)
+    if _DEBUG is not None:
+        _DEBUG_ARRAYS.update(requeried=requeried, to_test=to_test)
     for i in order.tolist():
         rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
         rows_i = rows_i[usable[rows_i]]
@@ -491,7 +517,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # a register is a union of words, most of whose carriers may be clean: of
                 # those giving the label, only the ones the label model leans against (a
                 # contradicted label's rows, p < 0.2, and the ones it only doubts)
-                in_pattern = in_pattern[label_col.expect[in_pattern] < 0.5]
+                # (or the model asked again without the register's words: a trigger whose
+                # words are common, "when", is evidence for its own label at any floor)
+                lean = label_col.expect[in_pattern] < 0.5
+                again = requeried.get((i, label_c))
+                if again is not None:
+                    at = np.searchsorted(x["rows"], in_pattern)
+                    lean |= again[at] < 0.5
+                in_pattern = in_pattern[lean]
             discount = (1.0 - scaffold) * slot
             # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
             # answering alike is a tendency of the prompts' topic or task
