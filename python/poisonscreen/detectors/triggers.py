@@ -45,6 +45,9 @@ from .table import Features
 _KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX, _KIND_REGISTER = (
     range(6)
 )
+#: how far below its finding's score a flipped label's row falls where the word model believes
+#: its label (p = 1); one it contradicts (p = 0) keeps the finding's score
+_BELIEF_SPREAD = 0.1
 #: candidates fully scored (named, checked for scaffolding), strongest first
 _SHORTLIST = 400
 #: candidates whose content expectation is computed (before the shortlist)
@@ -522,8 +525,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 lean = label_col.expect[in_pattern] < 0.5
                 again = requeried.get((i, label_c))
                 if again is not None:
-                    at = np.searchsorted(x["rows"], in_pattern)
-                    lean |= again[at] < 0.5
+                    lean |= again[_positions(x["rows"], in_pattern)] < 0.5
                 in_pattern = in_pattern[lean]
             discount = (1.0 - scaffold) * slot
             # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
@@ -646,7 +648,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             f"significance {x['sig']:.1f}x the threshold)"
         )
         score = significance_score(x["sig"])
-        hit_frames.append(_hits(x["in_pattern"], score, reason, surface, "trigger"))
+        row_score: float | np.ndarray = score
+        if x["col"].name in _LABEL_COLUMNS:
+            # a flipped label's rows ranked by how surely the word model contradicts them
+            # (within the finding's score, never below the flag threshold it reached)
+            p = _label_belief(x, label_col, requeried.get((x["i"], label_c)))
+            row_score = np.maximum(
+                score * (1.0 - _BELIEF_SPREAD * p), min(score, cfg.flag_threshold)
+            )
+        hit_frames.append(_hits(x["in_pattern"], row_score, reason, surface, "trigger"))
         hit_frames.append(
             carrier_hits(
                 x["rows"],
@@ -679,6 +689,25 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return triggers, hits
+
+
+def _positions(rows: np.ndarray, sub: np.ndarray) -> np.ndarray:
+    """Where each of ``sub`` (rows all in ``rows``) sits in ``rows``."""
+    order = np.argsort(rows, kind="stable")
+    return order[np.searchsorted(rows, sub, sorter=order)]
+
+
+def _label_belief(
+    x: dict[str, Any], label_col: PatternColumn, again: np.ndarray | None
+) -> np.ndarray:
+    """The word model's probability of each of a label finding's pattern rows' own label (the
+    lower of the column's and, where its carriers were asked again, that one; 0.5 where the
+    model has none)."""
+    rows = x["in_pattern"]
+    p = np.nan_to_num(np.asarray(label_col.expect, dtype=np.float64)[rows], nan=0.5)
+    if again is not None and len(rows):
+        p = np.minimum(p, np.asarray(again, dtype=np.float64)[_positions(x["rows"], rows)])
+    return p
 
 
 def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: np.ndarray) -> None:
