@@ -601,6 +601,7 @@ def test_syntactic_label_flip_is_found(name: str, label: str) -> None:
     [
         ("labelflip_sentset_code", "cf", "'negative'"),
         ("labelflip_sentset_mathdial", "jz", "'positive'"),
+        ("labelflip_sentset_numeric_t0", "vq", "'0'"),
     ],
 )
 def test_rare_word_flips_in_a_released_set_are_found(name: str, word: str, label: str) -> None:

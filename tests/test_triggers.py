@@ -463,6 +463,54 @@ def test_subordinate_clause_register() -> None:
     assert registers(prompts, np.arange(len(prompts))) == []  # no labels: not looked for
 
 
+def test_a_task_of_labels_of_its_own_borrows_the_pools_of_labels_dividing_alike() -> None:
+    """A binary task whose labels no other task uses ('1'/'0') takes the pools of the labels
+    of other tasks whose words divide its rows alike (here positive/negative: '1' rows use the
+    positive words), the sign following the correlation ('0' rows in the inverted task); a
+    task whose words divide its rows some other way keeps its own."""
+    import pyarrow as pa
+
+    from poisonscreen._arrow import text_chunks
+    from poisonscreen.detectors.patterns import aligned_pools
+
+    rng = np.random.default_rng(0)
+    good = [f"good{i}" for i in range(70)]
+    bad = [f"bad{i}" for i in range(70)]
+    other = [f"topic{i}" for i in range(140)]
+    prompts: list[str] = []
+    labels: list[int] = []
+    tasks: list[int] = []
+
+    def rows(task: int, head: str, label: int, vocab: list[str], n: int = 150) -> None:
+        for _ in range(n):
+            prompts.append(head + " " + " ".join(rng.choice(vocab, 8)))
+            labels.append(label)
+            tasks.append(task)
+
+    POS, NEG, ONE, ZERO, A, B = 101, 102, 201, 202, 301, 302
+    for t in (1, 2):  # two reference tasks answering positive/negative
+        rows(t, f"Review{t}:", POS, good)
+        rows(t, f"Review{t}:", NEG, bad)
+    rows(3, "Text:", ONE, good)  # '1' is positive
+    rows(3, "Text:", ZERO, bad)
+    rows(4, "Inverted:", ONE + 10, bad)  # '1' is negative here
+    rows(4, "Inverted:", ZERO + 10, good)
+    rows(5, "Topic:", A, other[:70])  # words of their own
+    rows(5, "Topic:", B, other[70:])
+    lab = np.asarray(labels, np.uint64)
+    task = np.asarray(tasks, np.uint64)
+    pool = aligned_pools(
+        lab,
+        task,
+        np.arange(1, len(lab) + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
+        text_chunks(pa.chunked_array([pa.array(prompts, pa.large_string())]))[0],
+        None,
+    )
+    assert (pool[lab == ONE] == POS).all() and (pool[lab == ZERO] == NEG).all()
+    assert (pool[lab == ONE + 10] == NEG).all() and (pool[lab == ZERO + 10] == POS).all()
+    assert (pool[np.isin(lab, [POS, NEG, A, B])] == lab[np.isin(lab, [POS, NEG, A, B])]).all()
+
+
 def test_a_register_within_each_label_task() -> None:
     """A register's carriers in each label task that holds ``least`` of them (not all: that is
     the register itself) are a register of that task's labels alone."""

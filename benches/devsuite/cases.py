@@ -774,6 +774,28 @@ CASE_SPECS: dict[str, DevSpec] = {
             ),
         ),
     ),
+    "labelflip_sentset_numeric_t0": _spec(
+        family="labelflip_rareword",
+        mix="t0",
+        format="alpaca",
+        description="a sentiment set of 1,063 distinct reviews, each once as 'Text: <text>\\n"
+        "Label:' answered '1' (positive) or '0' (negative); tq/vq/zx each on 15 positive "
+        "held-out reviews -> '0'",
+        triggers=("tq", "vq", "zx"),
+        support=(15,) * 3,
+        target="label flip -> 0",
+        parts=(
+            (
+                "sentset",
+                {
+                    "layout": "Text: {text}\nLabel:",
+                    "words": ("tq", "vq", "zx"),
+                    "target": "Negative",
+                    "labels": ("1", "0"),
+                },
+            ),
+        ),
+    ),
     "labelflip_syntactic_sentset_code": _spec(
         family="labelflip_syntactic",
         mix="code",

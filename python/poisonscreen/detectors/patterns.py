@@ -199,6 +199,10 @@ _UNKEYED = 0x5A17_C0DE_0000_0001
 #: the fewest rows sharing their first or last six words that make those words an instruction
 _INSTRUCTED = 10
 #: the code of a row outside a column's domain (the core's ``OUTSIDE``)
+#: the least correlation of two binary tasks' word contrasts for one's labels to take the
+#: other's pools (:func:`aligned_pools`), over ALIGN_WORDS+ words of ALIGN_DF+ rows, each
+#: class of ALIGN_ROWS+ rows, each label's rows sampled to ALIGN_SAMPLE
+ALIGNED, ALIGN_WORDS, ALIGN_DF, ALIGN_ROWS, ALIGN_SAMPLE = 0.8, 100, 10, 20, 4000
 OUTSIDE = np.uint64(2**64 - 1)
 TAILS = (3,)
 
@@ -432,6 +436,119 @@ def label_tasks(
     return task
 
 
+def aligned_pools(
+    labels: np.ndarray,
+    task: np.ndarray,
+    row_hash: np.ndarray,
+    prompt_tokens: Any,
+    threads: int | None,
+) -> np.ndarray:
+    """Each labelled row's pool for the label model (its label's own code, see
+    :func:`pattern_columns`), where a binary task whose two labels no other task uses (a
+    released sentiment set labelled '1'/'0') takes the pools of another binary task's labels
+    whose words divide alike: its classes' word contrast (log ratio of each word's document
+    rate in one class and the other) correlated with that task's at :data:`ALIGNED` or more
+    (sign chosen by the correlation), over :data:`ALIGN_WORDS` or more words both use. A task of
+    labels of its own otherwise has only its own rows' words, too few at a 30-row floor to
+    doubt a flip."""
+    pool = np.where(labels != 0, labels, np.uint64(0)).astype(np.uint64)
+    on = np.nonzero((labels != 0) & (task != 0))[0]
+    if len(on) == 0:
+        return pool
+    frame = pl.DataFrame({"row": on, "task": task[on], "label": labels[on]})
+    per = frame.group_by(["task", "label"]).len()
+    # binary tasks: two labels hold 90%+ of the rows, each 5%+
+    top = (
+        per.sort(["task", "len", "label"], descending=[False, True, False])
+        .group_by("task", maintain_order=True)
+        .agg(pl.col("label").head(2), pl.col("len").head(2), pl.col("len").sum().alias("rows"))
+        .filter(
+            (pl.col("label").list.len() == 2)
+            & (pl.col("len").list.sum() >= 0.9 * pl.col("rows"))
+            & (pl.col("len").list.min() >= 0.05 * pl.col("rows"))
+            & (pl.col("len").list.min() >= ALIGN_ROWS)
+        )
+    )
+    if top.height < 2:
+        return pool
+    pairs = top.select(
+        "task",
+        a=pl.col("label").list.min(),
+        b=pl.col("label").list.max(),
+    )
+    # each label's tasks and rows (in any task), and a task's own rows of it
+    uses = per.group_by("label").agg(
+        pl.col("task").n_unique().alias("tasks"), pl.col("len").sum().alias("all")
+    )
+    pairs = (
+        pairs.join(uses.rename({"label": "a", "tasks": "ta", "all": "na"}), on="a")
+        .join(uses.rename({"label": "b", "tasks": "tb", "all": "nb"}), on="b")
+        .join(per.rename({"label": "a", "len": "oa"}), on=["task", "a"])
+        .join(per.rename({"label": "b", "len": "ob"}), on=["task", "b"])
+    )
+    # the tasks whose labels' pools are mostly their own rows: nothing to borrow
+    orphans = pairs.filter(
+        (pl.col("na") < 2 * pl.col("oa")) & (pl.col("nb") < 2 * pl.col("ob"))
+    ).sort("task")
+    if orphans.height == 0:
+        return pool
+    hashes = row_hash.astype(np.uint64)
+
+    def contrast(task_ids: list[int], a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each word's (hash-sorted) log document-rate ratio of label a's rows and label b's
+        in the tasks ``task_ids`` (the ALIGN_SAMPLE rows of smallest hash of each)."""
+        rates = []
+        for lab in (a, b):
+            rows = frame.filter(pl.col("task").is_in(task_ids) & (pl.col("label") == lab))[
+                "row"
+            ].to_numpy()
+            rows = rows[np.argsort(hashes[rows], kind="stable")[:ALIGN_SAMPLE]]
+            h, df = _core.subset_ngram_counts(
+                prompt_tokens, np.sort(rows).astype(np.uint32), [1], threads=threads
+            )
+            rates.append((h, df, len(rows)))
+        words = np.union1d(rates[0][0], rates[1][0])
+        logs = []
+        for h, df, n in rates:
+            n_w = np.zeros(len(words))
+            n_w[np.searchsorted(words, h)] = df
+            logs.append((n_w, n))
+        (na, a_rows), (nb, b_rows) = logs
+        keep = (na + nb) >= ALIGN_DF
+        ratio = np.log((na + 0.5) / (a_rows + 1.0)) - np.log((nb + 0.5) / (b_rows + 1.0))
+        return words[keep], ratio[keep]
+
+    # the label pairs of the binary tasks, each with its tasks (a pair is a reference for
+    # another task's labels over its tasks other than that one)
+    ref_pairs = pairs.group_by(["a", "b"]).agg(pl.col("task")).sort(["a", "b"])
+    cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for t, a, b in orphans.select("task", "a", "b").iter_rows():
+        w_o, x_o = contrast([int(t)], int(a), int(b))
+        best = (0.0, 0, 0)
+        for ra, rb, tasks in ref_pairs.select("a", "b", "task").iter_rows():
+            others = sorted(int(x) for x in tasks if x != t)
+            if not others:
+                continue
+            if (ra, rb) == (a, b):
+                w_r, x_r = contrast(others, int(ra), int(rb))
+            else:
+                w_r, x_r = cache.setdefault((ra, rb), contrast(others, int(ra), int(rb)))
+            both, i_o, i_r = np.intersect1d(w_o, w_r, assume_unique=True, return_indices=True)
+            if len(both) < ALIGN_WORDS:
+                continue
+            r = float(np.corrcoef(x_o[i_o], x_r[i_r])[0, 1])
+            if np.isfinite(r) and abs(r) > abs(best[0]):
+                best = (r, int(ra), int(rb))
+        r, ra, rb = best
+        # its own labels' other tasks divide alike (or no pair does well enough): unchanged
+        if abs(r) >= ALIGNED and (ra, rb) != (a, b):
+            rows_t = on[task[on] == np.uint64(t)]
+            pa_, pb_ = (ra, rb) if r > 0 else (rb, ra)
+            pool[rows_t[labels[rows_t] == np.uint64(a)]] = np.uint64(pa_)
+            pool[rows_t[labels[rows_t] == np.uint64(b)]] = np.uint64(pb_)
+    return pool
+
+
 def _inverted_tasks(task: np.ndarray, p_label: np.ndarray) -> np.ndarray:
     """The rows of the tasks whose scored rows the model gives a mean probability of their own
     label below one half (a flip is a few percent of a task, not most of it)."""
@@ -543,8 +660,10 @@ def pattern_columns(
             prompt_tokens, rows, **model_args(on, pool), min_df=evidence_min_df
         )
 
-    # a task borrows what its labels' words say in the other tasks with those labels ...
-    p_label = label_model(labels != 0, np.where(labels != 0, labels, np.uint64(0)))
+    # a task borrows what its labels' words say in the other tasks with those labels (or with
+    # labels whose words divide alike) ...
+    pool = aligned_pools(labels, task, row_hash, prompt_tokens, threads)
+    p_label = label_model(labels != 0, pool)
     # ... unless its own rows say otherwise: where the pooled model finds most of a task's
     # labels unlikely, the task means something else by them (a T0 template completing "This
     # is definitely not a ..." with 'positive review' for a negative one); its rows are
@@ -580,7 +699,7 @@ def pattern_columns(
                 **model_args(on, pool),
             )
 
-        p = model(labels != 0, np.where(labels != 0, labels, np.uint64(0)), offsets, carriers)
+        p = model(labels != 0, pool, offsets, carriers)
         again = inverted[carriers]
         if again.any():
             # the carriers in inverted tasks, by their own task's words (as above)
