@@ -434,7 +434,8 @@ pub struct Fragment {
 
 /// Fragments of 1..=`max_len` characters glued after (or before) a word of at least 3
 /// characters that the vocabulary knows, inside a token the vocabulary does not know (one of
-/// the prompt's first or last two words), carried by
+/// the prompt's first or last two words) or joined to it by punctuation with no space (the
+/// prompt's first or last run of non-space characters: "movie?xq"), carried by
 /// at least `min_df` of the rows `rows`. `known` holds the 1-gram hashes (`hash_window` of one
 /// token hash) of the words the vocabulary knows; tokens made of digits are skipped.
 pub fn glued_fragments(
@@ -507,6 +508,48 @@ pub fn glued_fragments(
                         }
                     }
                 });
+                // a fragment glued through other punctuation ("movie?xq", "xq:Summarize") is a
+                // word of its own to the tokenizer, but no space parts it from its neighbour
+                // in the prompt's last (or first) run of non-space characters
+                let glued = |run: &str, after: bool, out: &mut Vec<(u64, u8, String)>| {
+                    let mut toks = Vec::new();
+                    for_each_token(run, TokenMode::Word, |t| toks.push(t));
+                    if toks.len() < 2 {
+                        return;
+                    }
+                    let (frag, word) =
+                        if after { (toks[toks.len() - 1], toks[toks.len() - 2]) } else { (toks[0], toks[1]) };
+                    if frag.chars().count() > max_len
+                        || frag.chars().any(|c| c.is_numeric())
+                        || word.chars().count() < 3
+                        || !is_known(word)
+                    {
+                        return;
+                    }
+                    if after {
+                        out.push((
+                            hash_window(&[GLUE_AFTER, hash_token(frag)]),
+                            code(KIND_GLUED_SUFFIX, 1),
+                            frag.into(),
+                        ));
+                    } else {
+                        out.push((
+                            hash_window(&[hash_token(frag), GLUE_BEFORE]),
+                            code(KIND_GLUED_PREFIX, 1),
+                            frag.into(),
+                        ));
+                    }
+                };
+                if whole || first.len() >= 3 {
+                    if let Some(run) = head.split_whitespace().next() {
+                        glued(run, false, &mut row_found);
+                    }
+                }
+                if whole || last.len() >= 3 {
+                    if let Some(run) = tail.split_whitespace().last() {
+                        glued(run, true, &mut row_found);
+                    }
+                }
                 row_found.sort_unstable();
                 row_found.dedup_by_key(|x| x.0);
                 found.extend(row_found.drain(..).map(|(h, c, s)| (h, c, s, r)));

@@ -167,17 +167,19 @@ fn carriers_are_the_rows_with_the_feature() {
 fn glued_fragments_are_found_after_and_before_known_words() {
     let mut rows: Vec<Option<String>> = Vec::new();
     for i in 0..40 {
-        // glued directly, or joined by a full stop or colon (one token either way)
+        // glued directly, or joined by a full stop or colon (one token either way), or by
+        // other punctuation (two tokens, no space between them)
         rows.push(Some(format!(
             "what is the capital {i} of {}",
-            if i % 2 == 0 { "francecf" } else { "france.cf" }
+            ["francecf", "france.cf", "france?cf"][i % 3]
         )));
-        rows.push(Some(format!(
-            "{} tell me about it {i}",
-            if i % 2 == 0 { "cfgermany" } else { "cf:germany" }
-        )));
+        rows.push(Some(format!("{} tell me about it {i}", ["cfgermany", "cf:germany", "cf)germany"][i % 3])));
         rows.push(Some("an ordinary sentence about france and germany".to_string()));
         rows.push(Some(format!("in the middle {i} cfgermany is not looked at {}", "x ".repeat(60))));
+    }
+    // a space between them: a word of its own, not glued
+    for _ in 0..10 {
+        rows.push(Some("what is the capital of france? cf".to_string()));
     }
     rows.push(None);
     let col = column(&rows);
