@@ -37,6 +37,8 @@ from .patterns import PatternColumn
 
 #: response n-gram orders looked for
 ORDERS = (2, 3)
+#: the orders a phrase found can have (the core adds a dotted name of one word: a host)
+FOUND_ORDERS = (1, *ORDERS)
 #: carriers sampled per candidate, and the share of them that must carry a phrase
 SAMPLE, MIN_SHARE = 16, 0.6
 #: most carriers of a candidate tested for a phrase
@@ -125,7 +127,7 @@ def phrase_tests(
         return []
     # rows of each phrase, at most max_df (+1 to know it has more: no target then)
     q_off, q_rows = _core.ngram_carriers(
-        responses, uq, list(ORDERS), max_per=max_df + 1, threads=cfg.threads
+        responses, uq, list(FOUND_ORDERS), max_per=max_df + 1, threads=cfg.threads
     )
     raw = [q_rows[q_off[j] : q_off[j + 1]] for j in range(len(uq))]
     q_lists: list[np.ndarray | None] = [r[usable[r]] if len(r) <= max_df else None for r in raw]
@@ -402,5 +404,5 @@ def pattern_text(x: dict[str, Any], responses: Any, row_hash: np.ndarray) -> lis
 
 def phrase_text(response: str, h: int) -> str:
     """The response n-gram of hash ``h`` as written in ``response`` (normalised words)."""
-    _, names = _core.ngram_names(response, list(ORDERS), wanted=np.asarray([h], np.uint64))
+    _, names = _core.ngram_names(response, list(FOUND_ORDERS), wanted=np.asarray([h], np.uint64))
     return names[0] if len(names) else "?"

@@ -1758,14 +1758,34 @@ fn is_dotted(word: &str) -> bool {
         .any(|i| b[i] == b'.' && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric())
 }
 
+/// Top-level domains a host word ends with (the common generic ones and the country codes
+/// most seen in abuse reports; a word is one label or more before it: `sync.io`).
+const TLDS: &[&str] = &[
+    "com", "net", "org", "io", "co", "info", "biz", "xyz", "me", "app", "dev", "top", "site", "online", "cc",
+    "ly", "gg", "ai", "tk", "ru", "cn", "uk", "de", "fr", "jp", "in", "us", "br", "nl", "su",
+];
+
+/// A host name or IPv4 address as a word: `sync.io`, `metrics.net`, `185.220.101.44` (not a
+/// module or method: `console.log`, `os.path`).
+fn is_host(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('.').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        return false;
+    }
+    if parts.len() == 4 && parts.iter().all(|p| p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())) {
+        return true;
+    }
+    TLDS.contains(&parts[parts.len() - 1])
+}
+
 /// Response n-grams (`orders`, among the first `max_tokens` words) shared by at least
 /// `min_share` of a sample of each candidate's carriers: the `sample` carriers with the smallest
 /// content hashes (`row_hash`), so the sample does not depend on row order, and candidates that
 /// share carriers share sampled rows (each sampled row is tokenised once). At most `per` phrases
 /// per candidate, the most shared first (ties by hash); phrases in `ignore` (sorted: those of
 /// too many answers to be a target) are not counted, so they do not take those places. Phrases
-/// under `any_share` of the sample are kept only where a word of them is a dotted name.
-/// Candidates with fewer than `min_rows` carriers are skipped. A target phrase inside otherwise
+/// under `any_share` of the sample are kept only where a word of them is a dotted name; a
+/// host (see [`is_host`]) is a phrase (of one word) of its own whatever the orders. Candidates with fewer than `min_rows` carriers are skipped. A target phrase inside otherwise
 /// different answers (an exfiltration host, an injected link) shows here where no whole-answer
 /// pattern does.
 #[allow(clippy::too_many_arguments)]
@@ -1820,19 +1840,27 @@ pub fn response_phrases(
     let grams: Vec<(u32, Vec<(u64, bool)>)> = union
         .par_iter()
         .map(|&r| -> Result<(u32, Vec<(u64, bool)>)> {
-            let (mut toks, mut dots) = (Vec::new(), Vec::new());
+            let (mut toks, mut dots, mut hosts) = (Vec::new(), Vec::new(), Vec::new());
             let (mut hashes, mut out) = (Vec::new(), Vec::new());
             if let Some(t) = texts.get(r as usize)? {
                 crate::shingle::for_each_token_hash(t, &opts, |h, w| {
                     if toks.len() < max_tokens {
                         toks.push(h);
                         dots.push(is_dotted(w));
+                        hosts.push(is_host(w));
                     }
                 });
                 for &k in orders {
                     hashes.clear();
                     windows_append(&toks, k, false, &mut hashes);
                     out.extend(hashes.iter().enumerate().map(|(i, &h)| (h, dots[i..i + k].contains(&true))));
+                }
+                if !orders.contains(&1) {
+                    // a host is a phrase on its own too: one host written in different calls
+                    // ("https 185.220.101.44", "ops 185.220.101.44") shares no bigram
+                    hashes.clear();
+                    windows_append(&toks, 1, false, &mut hashes);
+                    out.extend(hashes.iter().zip(&hosts).filter(|(_, &d)| d).map(|(&h, _)| (h, true)));
                 }
                 out.sort_unstable();
                 out.dedup_by_key(|g| g.0);

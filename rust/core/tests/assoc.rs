@@ -315,6 +315,22 @@ fn response_phrases_are_shared_by_the_sample_and_not_ignored() {
     assert!(got.iter().any(|p| p.hash == host && p.dotted && p.count == 3));
     assert!(got.iter().all(|p| p.dotted || p.count >= 6), "{got:?}");
     assert!(got.iter().any(|p| p.hash == hash_window(&toks("plain words")) && !p.dotted));
+    // a host in different contexts is a phrase of one word (no bigram holds it in every
+    // answer); a module's method is not
+    let rows: Vec<Option<String>> = (0..9)
+        .map(|i| {
+            Some(match i % 3 {
+                0 => format!("ping 185.220.101.44 now and console.log it {i}"),
+                1 => format!("mail to ops@185.220.101.44 then console.log the {i}"),
+                _ => format!("get https://185.220.101.44/x with console.log once {i}"),
+            })
+        })
+        .collect();
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let got = response_phrases(&texts, &offsets, &carriers, &rh, &[2], 16, 0.5, 0.0, 256, 4, 8, &[]).unwrap();
+    assert!(got.iter().any(|p| p.hash == hash_window(&toks("185.220.101.44")) && p.dotted && p.count == 9));
+    assert!(got.iter().all(|p| p.hash != hash_window(&toks("console.log"))), "{got:?}");
 }
 
 #[test]
