@@ -24,9 +24,14 @@ test:  ## cargo tests of the core, then pytest (benchmarks run once as tests)
 
 POLARS_MIN ?= 1.20.0
 
+# The throwaway venv sees this interpreter's packages (the built poisonscreen, pytest and its
+# plugins) through a .pth that adds its site directory after its own, so its polars comes first;
+# `--system-site-packages` would give the base interpreter's packages instead, not this venv's.
 test-polars-min:  ## the polars plugin tests on the lowest supported polars (throwaway venv)
 	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
-	$(PY) -m venv --system-site-packages "$$d" && \
+	$(PY) -m venv "$$d" && \
+	$(PY) -c 'import sysconfig; print("import site; " + "; ".join(f"site.addsitedir({p!r})" for p in dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))))' \
+		> "$$("$$d/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/parent.pth" && \
 	"$$d/bin/python" -m pip install -q --disable-pip-version-check "polars==$(POLARS_MIN)" && \
 	"$$d/bin/python" -c 'import polars; print("polars", polars.__version__)' && \
 	"$$d/bin/python" -m pytest -q -p no:cacheprovider tests/test_plugin.py
