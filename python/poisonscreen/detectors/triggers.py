@@ -386,8 +386,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # judged within the column's own strata (a label's surprise within its task):
                 # against the other rows of the carriers' tasks, and not at all where the
                 # carriers are their tasks (an instruction whose labels no words predict)
+                again = requeried.get((i, c))
+                if again is not None and (int(rep_codes[i]) >> 4) == _KIND_REGISTER:
+                    # a register's words are common: the model asked again without them can
+                    # doubt a whole task's labels (a pooled 'No' meaning no two things), so its
+                    # expectation is the more believing of the two models, row by row
+                    again = np.maximum(again, np.nan_to_num(cols[c].expect[rows_i], nan=0.0))
                 mu_t, own, k_e, d_e = _within(
-                    rows_i, cols[c], int(value[i, c]), task_stats[c], strata, requeried.get((i, c))
+                    rows_i, cols[c], int(value[i, c]), task_stats[c], strata, again
                 )
                 st = _core.chernoff(k_e, d_e, mu_t) * (1.0 - own)
                 tests[i].append((st, c, mu_t))
