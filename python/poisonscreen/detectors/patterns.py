@@ -530,9 +530,12 @@ def aligned_pools(
             if not others:
                 continue
             if (ra, rb) == (a, b):
+                # its own labels' other tasks: without it, so not kept for the next task
                 w_r, x_r = contrast(others, int(ra), int(rb))
             else:
-                w_r, x_r = cache.setdefault((ra, rb), contrast(others, int(ra), int(rb)))
+                if (ra, rb) not in cache:
+                    cache[(ra, rb)] = contrast(others, int(ra), int(rb))
+                w_r, x_r = cache[(ra, rb)]
             both, i_o, i_r = np.intersect1d(w_o, w_r, assume_unique=True, return_indices=True)
             if len(both) < ALIGN_WORDS:
                 continue

@@ -219,19 +219,12 @@ def phrase_tests(
     # a family of a template's own answers (its carriers are the template) has no contrast;
     # ranked by what the template check will leave of it
     sc = scaffold(off, car)
-    for fam in families:
-        fam["template"] = float(sc[fam["c_i"]])
-        fam["rank"] = fam["stat"] * (1.0 - fam["template"]) * float(shown_share(fam["k"], fam["d"]))
-    # the pairs tested fully: a planted phrase is in (nearly) all its carriers' answers and
-    # nowhere else; a template's or a topic's phrase ("int main" behind "C++ program", half of
-    # its rows elsewhere) over hundreds of rows must not take the places of one in twenty
-    for x in best.values():
-        x["rank"] = (
-            x["stat"]
-            * (1.0 - float(sc[x["c_i"]]))
-            * float(shown_share(x["k"], x["d"]))
-            * float(np.clip((x["k"] / max(len(x["q_rows"]), 1) - 0.5) / 0.4, 0.0, 1.0))
-        )
+    # the pairs tested fully, ranked alike: a template's or a topic's phrase ("int main" behind
+    # "C++ program", half of its rows elsewhere) over hundreds of rows must not take the places
+    # of a planted one in twenty
+    for x in (*families, *best.values()):
+        x["template"] = float(sc[x["c_i"]])
+        _rank(x)
     top = _strongest(best.values(), MAX_PAIRS, "rank")
     for x in top:
         x["rows"] = car[off[x["c_i"]] : off[x["c_i"] + 1]]
@@ -244,6 +237,20 @@ def phrase_tests(
         x["col"] = PatternColumn("phrase", codes, skip_zero=True)
         x["tests_run"] = tests_run
     return top
+
+
+def _rank(x: dict[str, Any]) -> None:
+    """A (candidate, phrase) pair's or a family's rank: its statistic times what the template
+    and share checks will leave of it, and its exclusivity (a planted phrase is in (nearly) all
+    its carriers' answers and nowhere else: a ramp from half of its rows among the carriers to
+    EXCLUSIVE)."""
+    own = x["k"] / max(len(x["q_rows"]), 1)
+    x["rank"] = (
+        x["stat"]
+        * (1.0 - x["template"])
+        * float(shown_share(x["k"], x["d"]))
+        * float(np.clip((own - 0.5) / (EXCLUSIVE - 0.5), 0.0, 1.0))
+    )
 
 
 def _family(
@@ -340,7 +347,7 @@ def _qualified(
             template = fam["template"]
             fam = _family(kept, c_i, fam["cand"], car[off[c_i] : off[c_i + 1]], n_usable, answers)
             fam["template"] = template
-            fam["rank"] = fam["stat"] * (1.0 - template) * float(shown_share(fam["k"], fam["d"]))
+            _rank(fam)
             families[j] = fam
         heapq.heappush(heap, (-fam["rank"], fam["cand"], j, True))
     return chosen

@@ -31,6 +31,7 @@ from .base import (
     TRIGGER_SCHEMA,
     Findings,
     _empty_hits,
+    _hash_strings,
     _hits,
     carrier_hits,
     evidence_df,
@@ -196,13 +197,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     label_col = cols[label_c]
     labelled = usable & (label_col.codes != OUTSIDE)
     made_registers: dict[int, registers.Register] = {}
-    word_hash = dict(zip(feats.vocab["word"].to_list(), feats.vocab["h"].to_list()))
     for whole in registers.registers(f["prompt"], rows, labelled):
         # the register's words are the candidate itself: the label model asked again about
         # its carriers leaves them out, as it leaves out an n-gram's words
-        own_words = sorted(
-            {word_hash[t] for w in whole.words for t in _core.tokenize(w) if t in word_hash}
-        )
+        tokens = sorted({t for w in whole.words for t in _core.tokenize(w)})
+        own_words = [int(h) for h in np.unique(_hash_strings(tokens, 1))]
         # the register, and its carriers in each label task apart (a hypothesis about that
         # task's labels only)
         for key, reg in [("", whole)] + [
@@ -528,11 +527,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # contradicted label's rows, p < 0.2, and the ones it only doubts)
                 # (or the model asked again without the register's words: a trigger whose
                 # words are common, "when", is evidence for its own label at any floor)
-                lean = label_col.expect[in_pattern] < 0.5
-                again = requeried.get((i, label_c))
-                if again is not None:
-                    lean |= again[_positions(x["rows"], in_pattern)] < 0.5
-                in_pattern = in_pattern[lean]
+                belief = _label_belief(
+                    in_pattern, x["rows"], label_col, requeried.get((i, label_c))
+                )
+                in_pattern = in_pattern[belief < 0.5]
             discount = (1.0 - scaffold) * slot
             # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
             # answering alike is a tendency of the prompts' topic or task
@@ -658,7 +656,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         if x["col"].name in _LABEL_COLUMNS:
             # a flipped label's rows ranked by how surely the word model contradicts them
             # (within the finding's score, never below the flag threshold it reached)
-            p = _label_belief(x, label_col, requeried.get((x["i"], label_c)))
+            p = _label_belief(
+                x["in_pattern"], x["rows"], label_col, requeried.get((x["i"], label_c))
+            )
             row_score = np.maximum(
                 score * (1.0 - _BELIEF_SPREAD * p), min(score, cfg.flag_threshold)
             )
@@ -704,15 +704,14 @@ def _positions(rows: np.ndarray, sub: np.ndarray) -> np.ndarray:
 
 
 def _label_belief(
-    x: dict[str, Any], label_col: PatternColumn, again: np.ndarray | None
+    rows: np.ndarray, carriers: np.ndarray, label_col: PatternColumn, again: np.ndarray | None
 ) -> np.ndarray:
-    """The word model's probability of each of a label finding's pattern rows' own label (the
-    lower of the column's and, where its carriers were asked again, that one; 0.5 where the
-    model has none)."""
-    rows = x["in_pattern"]
+    """The word model's probability of each of ``rows``' own label (the lower of the label
+    column's and, where the candidate's ``carriers`` were asked again, ``again``'s for them;
+    0.5 where the model has none)."""
     p = np.nan_to_num(np.asarray(label_col.expect, dtype=np.float64)[rows], nan=0.5)
     if again is not None and len(rows):
-        p = np.minimum(p, np.asarray(again, dtype=np.float64)[_positions(x["rows"], rows)])
+        p = np.minimum(p, np.asarray(again, dtype=np.float64)[_positions(carriers, rows)])
     return p
 
 

@@ -432,6 +432,15 @@ pub struct Fragment {
     pub rows: Vec<u32>,
 }
 
+/// A glued fragment's feature: its hash, code and text (glued `after` a word, or before one).
+fn glued_feature(frag: &str, after: bool) -> (u64, u8, String) {
+    if after {
+        (hash_window(&[GLUE_AFTER, hash_token(frag)]), code(KIND_GLUED_SUFFIX, 1), frag.to_string())
+    } else {
+        (hash_window(&[hash_token(frag), GLUE_BEFORE]), code(KIND_GLUED_PREFIX, 1), frag.to_string())
+    }
+}
+
 /// Fragments of 1..=`max_len` characters glued after (or before) a word of at least 3
 /// characters that the vocabulary knows, inside a token the vocabulary does not know (one of
 /// the prompt's first or last two words) or joined to it by punctuation with no space (the
@@ -499,12 +508,10 @@ pub fn glued_fragments(
                         let (frag_r, frag_l) =
                             (right.trim_start_matches(JOINERS), left.trim_end_matches(JOINERS));
                         if nr <= max_len && nl >= 3 && !frag_r.is_empty() && is_known(left) {
-                            let h = hash_window(&[GLUE_AFTER, hash_token(frag_r)]);
-                            row_found.push((h, code(KIND_GLUED_SUFFIX, 1), frag_r.to_string()));
+                            row_found.push(glued_feature(frag_r, true));
                         }
                         if nl <= max_len && nr >= 3 && !frag_l.is_empty() && is_known(right) {
-                            let h = hash_window(&[hash_token(frag_l), GLUE_BEFORE]);
-                            row_found.push((h, code(KIND_GLUED_PREFIX, 1), frag_l.to_string()));
+                            row_found.push(glued_feature(frag_l, false));
                         }
                     }
                 });
@@ -526,19 +533,7 @@ pub fn glued_fragments(
                     {
                         return;
                     }
-                    if after {
-                        out.push((
-                            hash_window(&[GLUE_AFTER, hash_token(frag)]),
-                            code(KIND_GLUED_SUFFIX, 1),
-                            frag.into(),
-                        ));
-                    } else {
-                        out.push((
-                            hash_window(&[hash_token(frag), GLUE_BEFORE]),
-                            code(KIND_GLUED_PREFIX, 1),
-                            frag.into(),
-                        ));
-                    }
+                    out.push(glued_feature(frag, after));
                 };
                 if whole || first.len() >= 3 {
                     if let Some(run) = head.split_whitespace().next() {
