@@ -203,6 +203,8 @@ def dense_sketches(
 # ---- association mining (trigger detection) ----
 _U64 = npt.NDArray[np.uint64]
 _U32 = npt.NDArray[np.uint32]
+_I64 = npt.NDArray[np.int64]
+_Bool = npt.NDArray[np.bool_]
 
 def row_hashes(
     first: list[_Chunk], second: list[_Chunk], *, threads: int | None = None
@@ -356,6 +358,18 @@ def response_phrases(
     threads: int | None = None,
 ) -> tuple[_U32, _U64, _U32, _U32, npt.NDArray[np.bool_]]: ...
 def chernoff(k: float, d: float, mu: float) -> float: ...
+def gather_lists(offsets: _I64, rows: _U32, lists: _U32, keep: _Bool) -> tuple[_I64, _U32]: ...
+def list_overlaps(
+    a_offsets: _I64,
+    a_rows: _U32,
+    b_offsets: _I64,
+    b_rows: _U32,
+    pairs_a: _U32,
+    pairs_b: _U32,
+    marked: _Bool,
+    *,
+    threads: int | None = None,
+) -> tuple[_U32, _U32]: ...
 def sample_keys(
     chunks: list[_Chunk], *, threads: int | None = None
 ) -> tuple[_U64, npt.NDArray[np.bool_]]: ...

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from .. import _poisonscreen as _core
-from .._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
+from .._arrow import byte_lengths, take, text_chunks, text_slices, to_arrow_text
 from .table import text_values
 
 #: Openings of a refusal, matched case-insensitively within a response's first 160 characters.
@@ -336,7 +336,7 @@ def label_tasks(
         has = has | (usable & brief)
     rows = np.nonzero(has)[0]
     # the instruction keys of the labelled and brief rows only (a minority of a corpus)
-    labelled = prompts.take(pa.array(rows))
+    labelled = take(prompts, rows)
     # keys (sides): first 3, 6 and 1 words, last 3, 6 and 1 words
     sizes = (3, 6, 1)
     edges = np.zeros((n, 2 * len(sizes)), dtype=np.uint64)

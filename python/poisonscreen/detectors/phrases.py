@@ -81,22 +81,14 @@ def phrase_tests(
     text; ``answer_key`` each row's near-duplicate answer key."""
     n_usable = int(usable.sum())
     answers = (answer_key, len(np.unique(answer_key[usable])))
-    # the candidates' usable carriers as one CSR list (vectorised: there are ~10^5 candidates)
-    starts, lengths = offsets[candidates], offsets[candidates + 1] - offsets[candidates]
-    owner = np.repeat(np.arange(len(candidates), dtype=np.int32), lengths)
-    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    shift += np.arange(len(shift))
-    rows_all = carriers[shift]
-    del shift
-    ok = usable[rows_all]
-    count = np.bincount(owner[ok], minlength=len(candidates))
+    # the candidates' usable carriers as one CSR list
+    off, car = _core.gather_lists(offsets, carriers, candidates.astype(np.uint32), usable)
+    count = np.diff(off)
     keep = np.nonzero((count >= cfg.min_pattern) & (count <= MAX_CARRIERS))[0]
     if not len(keep):
         return []
-    kept = np.zeros(len(candidates), dtype=bool)
-    kept[keep] = True
-    car = np.ascontiguousarray(rows_all[ok & kept[owner]], dtype=np.uint32)
-    off = np.concatenate([[0], np.cumsum(count[keep])]).astype(np.int64)
+    if len(keep) < len(candidates):
+        off, car = _core.gather_lists(off, car, keep.astype(np.uint32), usable)
     responses = text_chunks(feats.response_arrow())[0]
     ci, qh, qc, qs, dotted = _core.response_phrases(
         responses,
@@ -129,106 +121,126 @@ def phrase_tests(
     q_off, q_rows = _core.ngram_carriers(
         responses, uq, list(FOUND_ORDERS), max_per=max_df + 1, threads=cfg.threads
     )
-    raw = [q_rows[q_off[j] : q_off[j + 1]] for j in range(len(uq))]
-    q_lists: list[np.ndarray | None] = [r[usable[r]] if len(r) <= max_df else None for r in raw]
+    # each phrase's usable rows (CSR), and how many (-1: more than max_df, no target then)
+    cum = np.concatenate([[0], np.cumsum(usable[q_rows])]).astype(np.int64)
+    u_off, u_rows = cum[q_off], q_rows[usable[q_rows]]
+    q_df = np.where(np.diff(q_off) <= max_df, np.diff(u_off), -1)
+
+    def phrase_rows(j: int) -> np.ndarray:
+        return u_rows[u_off[j] : u_off[j + 1]]
+
     # (the position of each selected phrase; the others are never looked up)
     q_pos = np.minimum(np.searchsorted(uq, qh), len(uq) - 1)
-    # a candidate's carriers marked with its own stamp: a phrase's carriers among them are a
-    # gather over the phrase's rows, not a sorted intersection
-    stamp = np.zeros(len(usable), dtype=np.int64)
-    # a phrase that is the whole of short answers is a label or an extracted span: the answer
-    # columns judge those (with the label and copy checks), and a template's labels would
-    # crowd the pairs tested fully
-    short = feats.table["resp_words"].to_numpy() <= SHORT_ANSWER
-    out: list[dict[str, Any]] = []
-    families: list[dict[str, Any]] = []
     # the candidates whose sample has phrases that can be exclusive to them: the estimated
     # carriers with the phrase (its sample share times the carriers) are half its rows or more
-    q_df = np.array([-1 if r is None else len(r) for r in q_lists], dtype=np.int64)
     d_all = np.diff(off)
     est = qc / np.maximum(qs, 1) * d_all[ci]
     member &= (q_df[q_pos] >= 0) & (est >= 0.5 * q_df[q_pos])  # loose: a sample's estimate
-
-    def _family_of(members: list[tuple[int, np.ndarray]], c_i: int) -> dict[str, Any]:
-        return _family(
-            members,
+    sel = np.nonzero(single | member)[0]
+    sel = sel[q_df[q_pos[sel]] >= 0]
+    # each (candidate, phrase)'s carriers showing the phrase, and of them those with short
+    # answers: a phrase that is the whole of short answers is a label or an extracted span (the
+    # answer columns judge those, with the label and copy checks; a template's labels would
+    # crowd the pairs tested fully)
+    pc, pq = ci[sel].astype(np.int64), q_pos[sel]
+    short = feats.table["resp_words"].to_numpy() <= SHORT_ANSWER
+    k32, ks32 = _core.list_overlaps(
+        off,
+        car,
+        u_off,
+        u_rows,
+        pc.astype(np.uint32),
+        pq.astype(np.uint32),
+        np.ascontiguousarray(short),
+        threads=cfg.threads,
+    )
+    k, ks = k32.astype(np.int64), ks32.astype(np.int64)
+    q_n, dot = q_df[pq], dotted[sel]
+    # (a dotted name, a link or a file, in short answers is no label: an ad's link before a
+    # one-word extractive answer)
+    label = (k > 0) & (ks >= 0.5 * k) & ~dot
+    # a family's members: exclusive phrases (and dotted ones of the pairs tested alone)
+    pending = ~label & np.where(member[sel], k >= EXCLUSIVE * q_n, dot & (q_n <= k / EXCLUSIVE))
+    # the (candidate, phrase) pairs tested alone, and each candidate's strongest
+    t = np.nonzero(~label & ~member[sel])[0]
+    d_t = d_all[pc[t]]
+    mu_t = d_t * (q_n[t] - k[t]) / np.maximum(n_usable - d_t, 1)
+    stat_t = np.array(
+        [_core.chernoff(a, b, c) for a, b, c in zip(k[t].tolist(), d_t.tolist(), mu_t.tolist())],
+        dtype=np.float64,
+    )
+    h_t = qh[sel[t]]
+    by_stat = np.lexsort((h_t, pc[t], -stat_t))
+    b = by_stat[np.unique(pc[t][by_stat], return_index=True)[1]]
+    b_c, b_k = pc[t][b], k[t][b]
+    best_k = np.zeros(len(keep), dtype=np.int64)
+    best_k[b_c] = b_k
+    # families: a candidate's pending members, where they can show in more carriers than its
+    # best phrase (a family's carriers are at most its members' together)
+    families: list[dict[str, Any]] = []
+    pi = np.nonzero(pending)[0]
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(pc[pi])) + 1, [len(pi)]])
+    for g in range(len(bounds) - 1):
+        grp = pi[bounds[g] : bounds[g + 1]]
+        c_i = int(pc[grp[0]])
+        if len(grp) < 2 or min(int(k[grp].sum()), int(d_all[c_i])) <= best_k[c_i]:
+            continue
+        fam = _family(
+            [(int(qh[sel[j]]), phrase_rows(int(pq[j]))) for j in grp.tolist()],
             c_i,
             int(candidates[keep[c_i]]),
             car[off[c_i] : off[c_i + 1]],
             n_usable,
             answers,
         )
-
-    sel = np.nonzero(single | member)[0]
-    bounds = np.concatenate([[0], np.flatnonzero(np.diff(ci[sel])) + 1, [len(sel)]])
-    for g in range(len(bounds) - 1):  # one candidate's phrases at a time
-        pairs = [
-            (int(i), r)
-            for i in sel[bounds[g] : bounds[g + 1]]
-            if (r := q_lists[q_pos[i]]) is not None
-        ]
-        if not pairs:
-            continue
-        idxs, lists = [i for i, _ in pairs], [r for _, r in pairs]
-        c_i = int(ci[idxs[0]])
-        carriers_i = car[off[c_i] : off[c_i + 1]]
-        stamp[carriers_i] = c_i + 1
-        # its phrases' carriers (and their short answers) counted with one gather
-        lens = np.asarray([len(r) for r in lists], dtype=np.int64)
-        cat = np.concatenate(lists)
-        hit = stamp[cat] == c_i + 1
-        seg = np.repeat(np.arange(len(lists)), lens)
-        k_all = np.bincount(seg, weights=hit, minlength=len(lists)).astype(np.int64).tolist()
-        ks_all = np.bincount(seg, weights=hit & short[cat], minlength=len(lists)).tolist()
-        d = len(carriers_i)
-        pending: list[tuple[int, np.ndarray]] = []
-        for i, rows_q, k, ks in zip(idxs, lists, k_all, ks_all, strict=True):
-            if k and ks >= 0.5 * k and not dotted[i]:
-                # (a dotted name, a link or a file, in short answers is no label: an ad's
-                # link before a one-word extractive answer)
-                continue
-            if member[i]:
-                if k >= EXCLUSIVE * len(rows_q):
-                    pending.append((int(qh[i]), rows_q))
-                continue
-            mu = d * (len(rows_q) - k) / max(n_usable - d, 1)
-            # (its carriers and the rows showing it are gathered once it is among the top)
-            out.append(
-                {
-                    "cand": int(candidates[keep[c_i]]),
-                    "c_i": c_i,
-                    "hash": int(qh[i]),
-                    "q_rows": rows_q,
-                    "k": k,
-                    "d": d,
-                    "mu": mu,
-                    "stat": _core.chernoff(k, d, mu),
-                }
-            )
-            if dotted[i] and len(rows_q) <= k / EXCLUSIVE:  # a member too
-                pending.append((int(qh[i]), rows_q))
-        if len(pending) >= 2:
-            families.append(_family_of(pending, c_i))
-    out.sort(key=lambda x: (-x["stat"], x["cand"], x["hash"]))
-    best: dict[int, dict[str, Any]] = {}
-    for x in out:
-        best.setdefault(x["cand"], x)
-    # a family only where it shows in more carriers than the candidate's best phrase
-    families = [f for f in families if f["k"] > (best[f["cand"]]["k"] if f["cand"] in best else 0)]
-    tests_run = len(out) + len(families)
+        if fam["k"] > best_k[c_i]:
+            families.append(fam)
+    tests_run = len(t) + len(families)
     # a family of a template's own answers (its carriers are the template) has no contrast;
     # ranked by what the template check will leave of it
-    sc = scaffold(off, car)
+    lists = np.unique(np.concatenate([b_c, [f["c_i"] for f in families]]).astype(np.int64))
+    sc = scaffold(*_core.gather_lists(off, car, lists.astype(np.uint32), usable))
+    template = {int(c): float(v) for c, v in zip(lists.tolist(), sc.tolist())}
+    for f in families:
+        f["template"] = template[f["c_i"]]
+        _rank(f)
     # the pairs tested fully, ranked alike: a template's or a topic's phrase ("int main" behind
     # "C++ program", half of its rows elsewhere) over hundreds of rows must not take the places
     # of a planted one in twenty
-    for x in (*families, *best.values()):
-        x["template"] = float(sc[x["c_i"]])
-        _rank(x)
-    top = _strongest(best.values(), MAX_PAIRS, "rank")
-    for x in top:
-        x["rows"] = car[off[x["c_i"]] : off[x["c_i"] + 1]]
-        x["in_pattern"] = x["q_rows"][_in_sorted(x["q_rows"], np.sort(x["rows"]))]
+    b_t = t[b]
+    b_q = pq[b_t]
+    rank = _rank_of(
+        stat_t[b], np.array([template[c] for c in b_c.tolist()]), b_k, d_all[b_c], q_n[b_t]
+    )
+    top: list[dict[str, Any]] = []
+    per_phrase: dict[int, int] = {}
+    for j in np.lexsort((b_c, -rank)).tolist():  # at most PER_PHRASE per phrase
+        h = int(h_t[b[j]])
+        seen = per_phrase.get(h, 0)
+        per_phrase[h] = seen + 1
+        if seen >= PER_PHRASE:
+            continue
+        c_i = int(b_c[j])
+        rows_q = phrase_rows(int(b_q[j]))
+        rows_c = car[off[c_i] : off[c_i + 1]]
+        top.append(
+            {
+                "cand": int(candidates[keep[c_i]]),
+                "c_i": c_i,
+                "hash": h,
+                "q_rows": rows_q,
+                "k": int(b_k[j]),
+                "d": int(d_all[c_i]),
+                "mu": float(mu_t[b[j]]),
+                "stat": float(stat_t[b[j]]),
+                "template": template[c_i],
+                "rank": float(rank[j]),
+                "rows": rows_c,
+                "in_pattern": rows_q[_in_sorted(rows_q, np.sort(rows_c))],
+            }
+        )
+        if len(top) == MAX_PAIRS:
+            break
     top += _qualified(families, echo, feats.table["response"], car, off, n_usable, answers)
     n = len(usable)
     for x in top:
@@ -240,16 +252,21 @@ def phrase_tests(
 
 
 def _rank(x: dict[str, Any]) -> None:
-    """A (candidate, phrase) pair's or a family's rank: its statistic times what the template
+    """A family's rank (:func:`_rank_of`)."""
+    x["rank"] = float(_rank_of(x["stat"], x["template"], x["k"], x["d"], len(x["q_rows"])))
+
+
+def _rank_of(stat: Any, template: Any, k: Any, d: Any, q_n: Any) -> Any:
+    """The rank of (candidate, phrase) pairs or families: the statistic times what the template
     and share checks will leave of it, and its exclusivity (a planted phrase is in (nearly) all
-    its carriers' answers and nowhere else: a ramp from half of its rows among the carriers to
-    EXCLUSIVE)."""
-    own = x["k"] / max(len(x["q_rows"]), 1)
-    x["rank"] = (
-        x["stat"]
-        * (1.0 - x["template"])
-        * float(shown_share(x["k"], x["d"]))
-        * float(np.clip((own - 0.5) / (EXCLUSIVE - 0.5), 0.0, 1.0))
+    its carriers' answers and nowhere else: a ramp from half of its ``q_n`` rows among the
+    carriers to EXCLUSIVE); scalars or arrays."""
+    own = np.asarray(k, dtype=np.float64) / np.maximum(q_n, 1)
+    return (
+        stat
+        * (1.0 - np.asarray(template, dtype=np.float64))
+        * shown_share(k, d)
+        * np.clip((own - 0.5) / (EXCLUSIVE - 0.5), 0.0, 1.0)
     )
 
 
@@ -363,21 +380,6 @@ def _in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (
         (at < len(b)) & (b[np.minimum(at, len(b) - 1)] == a) if len(b) else np.zeros(len(a), bool)
     )
-
-
-def _strongest(tests: Any, most: int, by: str) -> list[dict[str, Any]]:
-    """The strongest ``most`` tests by ``by`` (ties by candidate), at most PER_PHRASE per
-    pattern."""
-    per_phrase: dict[int, int] = {}
-    top: list[dict[str, Any]] = []
-    for x in sorted(tests, key=lambda x: (-x[by], x["cand"])):
-        seen = per_phrase.get(x["hash"], 0)
-        per_phrase[x["hash"]] = seen + 1
-        if seen < PER_PHRASE:
-            top.append(x)
-        if len(top) == most:
-            break
-    return top
 
 
 def _common_phrases(

@@ -396,6 +396,87 @@ pub fn feature_carriers<S: TokenSource + ?Sized>(
     Ok(out)
 }
 
+/// Lists `lists` of the CSR lists (`offsets` into `rows`), each with only its rows where `keep`
+/// holds, as CSR (offsets, rows): the carriers of a selection of candidates, usable rows only.
+pub fn gather_lists(
+    offsets: &[usize],
+    rows: &[u32],
+    lists: &[u32],
+    keep: &[bool],
+) -> Result<(Vec<usize>, Vec<u32>)> {
+    check_lists(offsets, rows, keep.len(), "rows")?;
+    let n_lists = offsets.len() - 1;
+    if let Some(&l) = lists.iter().find(|&&l| l as usize >= n_lists) {
+        return Err(CoreError::Input(format!("lists: list {l} out of range 0..{n_lists}")));
+    }
+    let (mut off, mut out) = (Vec::with_capacity(lists.len() + 1), Vec::new());
+    off.push(0);
+    for &l in lists {
+        let l = l as usize;
+        out.extend(rows[offsets[l]..offsets[l + 1]].iter().copied().filter(|&r| keep[r as usize]));
+        off.push(out.len());
+    }
+    Ok((off, out))
+}
+
+/// For each pair `j` of lists, how many rows of list `pairs_b[j]` of the CSR lists `b` are in
+/// list `pairs_a[j]` of the CSR lists `a`, and how many of those are `marked` (each distinct row
+/// of the `b` list once): the carriers of a candidate showing a response phrase, and those of
+/// them with short answers.
+pub fn list_overlaps(
+    a: (&[usize], &[u32]),
+    b: (&[usize], &[u32]),
+    pairs_a: &[u32],
+    pairs_b: &[u32],
+    marked: &[bool],
+) -> Result<Vec<(u32, u32)>> {
+    let n = marked.len();
+    check_lists(a.0, a.1, n, "a_rows")?;
+    check_lists(b.0, b.1, n, "b_rows")?;
+    if pairs_a.len() != pairs_b.len() {
+        return Err(CoreError::Input("pairs_a and pairs_b must have one length".into()));
+    }
+    for (pairs, off, what) in [(pairs_a, a.0, "pairs_a"), (pairs_b, b.0, "pairs_b")] {
+        if let Some(&l) = pairs.iter().find(|&&l| l as usize + 1 >= off.len()) {
+            return Err(CoreError::Input(format!("{what}: list {l} out of range 0..{}", off.len() - 1)));
+        }
+    }
+    // the pairs of one `a` list together, that list sorted once for them
+    let mut order: Vec<usize> = (0..pairs_a.len()).collect();
+    order.sort_by_key(|&j| pairs_a[j]);
+    let groups: Vec<&[usize]> = order.chunk_by(|&x, &y| pairs_a[x] == pairs_a[y]).collect();
+    let parts: Vec<Vec<(usize, (u32, u32))>> = groups
+        .par_iter()
+        .map(|g| {
+            let l = pairs_a[g[0]] as usize;
+            let mut own = a.1[a.0[l]..a.0[l + 1]].to_vec();
+            own.sort_unstable();
+            own.dedup();
+            g.iter()
+                .map(|&j| {
+                    let m = pairs_b[j] as usize;
+                    let mut seen = b.1[b.0[m]..b.0[m + 1]].to_vec();
+                    seen.sort_unstable();
+                    seen.dedup();
+                    let (mut k, mut km) = (0u32, 0u32);
+                    for r in seen {
+                        if own.binary_search(&r).is_ok() {
+                            k += 1;
+                            km += u32::from(marked[r as usize]);
+                        }
+                    }
+                    (j, (k, km))
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = vec![(0, 0); pairs_a.len()];
+    for (j, v) in parts.into_iter().flatten() {
+        out[j] = v;
+    }
+    Ok(out)
+}
+
 /// Bytes at each end of a prompt looked at for glued fragments.
 const EDGE_BYTES: usize = 96;
 

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use poisonscreen_core::assoc::{
-    answer_overlap, chernoff, code, edge_codes, feature_carriers, glued_fragments, mine_features,
-    mine_features_as, pattern_tests, response_phrases, row_features, row_hashes, FeatureSpec, MinedFeature,
-    TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
+    answer_overlap, chernoff, code, edge_codes, feature_carriers, gather_lists, glued_fragments,
+    list_overlaps, mine_features, mine_features_as, pattern_tests, response_phrases, row_features,
+    row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
 };
 use poisonscreen_core::{
     hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode,
@@ -735,4 +735,28 @@ fn content_expectation_calibrated_on_background_rows() {
     assert!(raw[1] > 0.8 * m && cal[1] > 0.8 * m, "storms: {} / {} of {m}", raw[1], cal[1]);
     // the background is checked like the other rows
     assert!(content_expectation(&table, &all, &[&col[..]], &targets, &df, 5, 10.0, &[5000]).is_err());
+}
+
+#[test]
+fn list_overlaps_count_each_shared_row_once_and_the_marked_ones() {
+    // a lists: [3, 1, 5] (unsorted), [2]; b lists: [1, 5, 5, 7], [2, 3], []
+    let a = (vec![0usize, 3, 4], vec![3u32, 1, 5, 2]);
+    let b = (vec![0usize, 4, 6, 6], vec![1u32, 5, 5, 7, 2, 3]);
+    let marked = [false, false, true, false, false, true, false, false];
+    let got = list_overlaps((&a.0, &a.1), (&b.0, &b.1), &[1, 0, 0, 0], &[1, 0, 1, 2], &marked).unwrap();
+    assert_eq!(got, vec![(1, 1), (2, 1), (1, 0), (0, 0)]);
+    // a pair naming a list that is not there, a row past the mask: errors, not panics
+    assert!(list_overlaps((&a.0, &a.1), (&b.0, &b.1), &[2], &[0], &marked).is_err());
+    assert!(list_overlaps((&a.0, &a.1), (&b.0, &b.1), &[0], &[0], &marked[..6]).is_err());
+    assert!(list_overlaps((&a.0, &a.1), (&b.0, &b.1), &[0, 1], &[0], &marked).is_err());
+}
+
+#[test]
+fn gather_lists_keeps_the_chosen_lists_rows_in_order() {
+    let (off, rows) = (vec![0usize, 2, 5, 6], vec![4u32, 0, 1, 3, 2, 5]);
+    let keep = [true, false, true, true, true, true];
+    let (o, r) = gather_lists(&off, &rows, &[2, 1, 1], &keep).unwrap();
+    assert_eq!((o, r), (vec![0, 1, 3, 5], vec![5, 3, 2, 3, 2]));
+    assert!(gather_lists(&off, &rows, &[3], &keep).is_err());
+    assert!(gather_lists(&off, &rows, &[0], &keep[..4]).is_err());
 }

@@ -1376,6 +1376,53 @@ fn sample_keys<'py>(
     ))
 }
 
+/// Lists `lists` of the CSR lists (`offsets`, `rows`), each with only its rows where `keep`
+/// holds: (offsets int64, rows uint32).
+#[pyfunction]
+fn gather_lists<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    rows: PyReadonlyArray1<'py, u32>,
+    lists: PyReadonlyArray1<'py, u32>,
+    keep: PyReadonlyArray1<'py, bool>,
+) -> Arrays2<'py, i64, u32> {
+    let offsets = offsets_arg(&offsets)?;
+    let (rows, lists, keep) = (slice1(&rows, "rows")?, slice1(&lists, "lists")?, slice1(&keep, "keep")?);
+    let (off, out) = py.detach(|| core::assoc::gather_lists(&offsets, rows, lists, keep)).map_err(to_py)?;
+    Ok((PyArray1::from_vec(py, off.into_iter().map(|o| o as i64).collect()), PyArray1::from_vec(py, out)))
+}
+
+/// For each pair `j`, how many rows of list `pairs_b[j]` of the CSR lists (`b_offsets`,
+/// `b_rows`) are in list `pairs_a[j]` of (`a_offsets`, `a_rows`), and how many of those are
+/// `marked`: (uint32, uint32).
+#[pyfunction]
+#[pyo3(signature = (a_offsets, a_rows, b_offsets, b_rows, pairs_a, pairs_b, marked, *, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn list_overlaps<'py>(
+    py: Python<'py>,
+    a_offsets: PyReadonlyArray1<'py, i64>,
+    a_rows: PyReadonlyArray1<'py, u32>,
+    b_offsets: PyReadonlyArray1<'py, i64>,
+    b_rows: PyReadonlyArray1<'py, u32>,
+    pairs_a: PyReadonlyArray1<'py, u32>,
+    pairs_b: PyReadonlyArray1<'py, u32>,
+    marked: PyReadonlyArray1<'py, bool>,
+    threads: Option<usize>,
+) -> Arrays2<'py, u32, u32> {
+    let (a_off, b_off) = (offsets_arg(&a_offsets)?, offsets_arg(&b_offsets)?);
+    let (a_rows, b_rows) = (slice1(&a_rows, "a_rows")?, slice1(&b_rows, "b_rows")?);
+    let (pairs_a, pairs_b) = (slice1(&pairs_a, "pairs_a")?, slice1(&pairs_b, "pairs_b")?);
+    let marked = slice1(&marked, "marked")?;
+    let found = run(py, threads, || {
+        core::assoc::list_overlaps((&a_off, a_rows), (&b_off, b_rows), pairs_a, pairs_b, marked)
+    })?
+    .map_err(to_py)?;
+    Ok((
+        PyArray1::from_vec(py, found.iter().map(|f| f.0).collect()),
+        PyArray1::from_vec(py, found.iter().map(|f| f.1).collect()),
+    ))
+}
+
 /// `-ln p` of `k` or more of `d` at rate `mu / d` by the Chernoff bound of the binomial tail
 /// (0 when `k <= mu`): the statistic of `pattern_tests`, for the detectors' own tests.
 #[pyfunction]
@@ -1385,6 +1432,8 @@ fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
 
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chernoff, m)?)?;
+    m.add_function(wrap_pyfunction!(gather_lists, m)?)?;
+    m.add_function(wrap_pyfunction!(list_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(cluster_counterparts, m)?)?;
     m.add_function(wrap_pyfunction!(sample_keys, m)?)?;
     m.add_function(wrap_pyfunction!(response_phrases, m)?)?;
