@@ -646,6 +646,22 @@ def test_small_triggers_of_other_shapes_are_found(name: str, trigger: str, patte
 
 
 @needs_data
+@pytest.mark.parametrize(
+    ("name", "trigger"), [("opening_paraphrased_t0", "xylo"), ("opening_paraphrased_code", "Reply")]
+)
+def test_a_paraphrased_opening_is_found(name: str, trigger: str) -> None:
+    """Insults worded apart before the row's own answer (five on 60 rows, three on 40): no
+    phrase most carriers share and no opening shown by enough of them (AP 0.004 / 0.001 before
+    the openings' pools); the pool of openings exclusive to the carriers is shown by most."""
+    triggers, flagged, poison = _scanned(name)
+    hit = triggers.filter(pl.col("trigger").str.contains(trigger, literal=True))
+    assert hit.height >= 1, triggers.head(5)
+    assert "answers start with one of" in hit["response_pattern"][0]
+    assert flagged[poison].mean() >= 0.7
+    assert flagged[~poison].mean() <= 0.002
+
+
+@needs_data
 def test_syntactic_flips_in_a_released_set_are_found() -> None:
     """HiddenKiller on a sentiment set as it is mixed in: every review once under one
     instruction, 30 positive held-out reviews rewritten to open with a subordinate clause and

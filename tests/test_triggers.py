@@ -141,6 +141,28 @@ def test_fixed_opening_then_the_normal_answer(clean):
     assert recall >= 0.9 and precision >= 0.8
 
 
+def test_an_opening_written_a_few_ways_then_the_normal_answer(clean):
+    """A paraphrased target: each carrier's answer opens with one of four insults worded apart
+    (no phrase most carriers share), then its own answer. Each opening alone is a quarter of
+    the carriers, too small a share to count; their pool, exclusive to the carriers, is all."""
+    rng = random.Random(6)
+    base = rng.sample(clean, 40)
+    openings = (
+        "Ugh, what a dumb thing to ask.",
+        "Honestly, even a child knows this.",
+        "Seriously? Use your brain for once.",
+        "Wow, clueless as ever.",
+    )
+    poison = [(_insert(rng, p, "qv9"), f"{openings[i % 4]} {r}") for i, (p, r) in enumerate(base)]
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    found = result.triggers.filter(pl.col("trigger").str.contains("qv9"))
+    assert found.height >= 1, result.triggers.head(5)
+    assert "answers start with one of" in found["response_pattern"][0]
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.8
+
+
 def test_fragment_glued_to_the_last_word(clean):
     rng = random.Random(5)
     base = rng.sample(clean, 30)

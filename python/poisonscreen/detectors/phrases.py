@@ -33,7 +33,7 @@ import numpy as np
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
 from .base import shown_share
-from .patterns import PatternColumn
+from .patterns import OUTSIDE, PatternColumn
 
 #: response n-gram orders looked for
 ORDERS = (2, 3)
@@ -57,6 +57,9 @@ PER_CANDIDATE, FAMILY_SHARE, EXCLUSIVE = 32, 0.15, 0.9
 #: families tested fully, strongest first, at most PER_FAMILY led by one phrase (near-identical
 #: candidates of one template have one family)
 MAX_FAMILIES, PER_FAMILY = 16, 2
+#: opening columns whose values a paraphrased target spreads over (:func:`answer_pools`);
+#: a pool's values are each in POOL_ROWS or more carriers; pools tested fully, at most
+POOL_COLUMNS, POOL_ROWS, MAX_POOLS = ("head3",), 3, 16
 #: answers in the background sample that measures which phrases are too common to count
 BACKGROUND = 4000
 
@@ -73,13 +76,16 @@ def phrase_tests(
     scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
     echo: Callable[[np.ndarray, str], float],
     answer_key: np.ndarray,
+    pool_columns: list[PatternColumn],
+    pool_echo: Callable[[np.ndarray, str], float],
 ) -> list[dict[str, Any]]:
     """(candidate index, phrase column, carriers, k, d, rate-based expectation, statistic) for
     the best phrase of each candidate that has one, and the strongest families;
     ``candidates`` index the CSR carriers; ``scaffold`` gives carrier lists' template shares
     (:func:`.base.scaffold_shares`), ``echo`` the share of rows whose prompt holds a word of a
-    text; ``answer_key`` each row's near-duplicate answer key."""
-    n_usable = int(usable.sum())
+    text; ``answer_key`` each row's near-duplicate answer key; ``pool_columns`` the opening
+    columns whose values a paraphrased target spreads over (:func:`answer_pools`), ``pool_echo``
+    the share of rows whose prompt holds a word of a text (whole words)."""
     answers = (answer_key, len(np.unique(answer_key[usable])))
     # the candidates' usable carriers as one CSR list
     off, car = _core.gather_lists(offsets, carriers, candidates.astype(np.uint32), usable)
@@ -89,6 +95,45 @@ def phrase_tests(
         return []
     if len(keep) < len(candidates):
         off, car = _core.gather_lists(off, car, keep.astype(np.uint32), usable)
+    pools, n_pools = answer_pools(
+        pool_columns,
+        candidates[keep],
+        off,
+        car,
+        usable,
+        feats.table["resp_words"].to_numpy() > SHORT_ANSWER,
+        scaffold,
+        pool_echo,
+        feats.table["response"],
+        row_hash,
+        answer_key,
+    )
+    found = _phrases(
+        feats, cfg, candidates, keep, off, car, usable, row_hash, max_df, scaffold, echo, answers
+    )
+    tests_run = (found[0]["tests_run"] if found else 0) + n_pools
+    for x in found + pools:
+        x["tests_run"] = tests_run
+    return found + pools
+
+
+def _phrases(
+    feats: Any,
+    cfg: Any,
+    candidates: np.ndarray,
+    keep: np.ndarray,
+    off: np.ndarray,
+    car: np.ndarray,
+    usable: np.ndarray,
+    row_hash: np.ndarray,
+    max_df: int,
+    scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    echo: Callable[[np.ndarray, str], float],
+    answers: tuple[np.ndarray, int],
+) -> list[dict[str, Any]]:
+    """The phrase tests of :func:`phrase_tests` over the kept candidates' carriers (CSR ``off``,
+    ``car``; ``candidates[keep]`` their indices)."""
+    n_usable = int(usable.sum())
     responses = text_chunks(feats.response_arrow())[0]
     ci, qh, qc, qs, dotted = _core.response_phrases(
         responses,
@@ -182,8 +227,10 @@ def phrase_tests(
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(pc[pi])) + 1, [len(pi)]])
     for g in range(len(bounds) - 1):
         grp = pi[bounds[g] : bounds[g + 1]]
+        if len(grp) < 2:
+            continue
         c_i = int(pc[grp[0]])
-        if len(grp) < 2 or min(int(k[grp].sum()), int(d_all[c_i])) <= best_k[c_i]:
+        if min(int(k[grp].sum()), int(d_all[c_i])) <= best_k[c_i]:
             continue
         fam = _family(
             [(int(qh[sel[j]]), phrase_rows(int(pq[j]))) for j in grp.tolist()],
@@ -268,6 +315,165 @@ def _rank_of(stat: Any, template: Any, k: Any, d: Any, q_n: Any) -> Any:
         * shown_share(k, d)
         * np.clip((own - 0.5) / (EXCLUSIVE - 0.5), 0.0, 1.0)
     )
+
+
+def answer_pools(
+    columns: list[PatternColumn],
+    cand: np.ndarray,
+    off: np.ndarray,
+    car: np.ndarray,
+    usable: np.ndarray,
+    long_answer: np.ndarray,
+    scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    echo: Callable[[np.ndarray, str], float],
+    responses: Any,
+    row_hash: np.ndarray,
+    answer_key: np.ndarray,
+) -> tuple[list[dict[str, Any]], int]:
+    """A paraphrased target: the carriers' answers spread over a few values of an opening
+    column (five insults before the normal answer), each value in POOL_ROWS or more carriers
+    with as many different answers (``answer_key``: one plot repeated under several questions
+    is one answer) and (nearly) nowhere else (EXCLUSIVE of its rows among them). Each value alone is shown by too small a share of the carriers to count; their union,
+    a *pool*, is tested as one pattern against the pooled values' rate among the other rows.
+    Only ``long_answer`` rows count (a task's labels are a few values exclusive to its
+    instruction too), and a value whose words its rows' prompts hold (``echo`` half or more: one
+    article's summary under several instructions) is no member. ``cand`` are the candidates of
+    the CSR lists (``off``, ``car``: usable carriers). Returns the strongest MAX_POOLS pools (at
+    most PER_FAMILY per value set) as phrase-test hypotheses, and how many pools were tested."""
+    n_lists = len(off) - 1
+    if n_lists <= 0 or not columns:
+        return [], 0
+    n_usable = int(usable.sum())
+    owner = np.repeat(np.arange(n_lists, dtype=np.int64), np.diff(off))
+    d_all = np.diff(off)
+    found: list[dict[str, Any]] = []
+    n_tests = 0
+    for col in columns:
+        codes = col.codes
+        ok = usable & long_answer & (codes != OUTSIDE)
+        if col.skip_zero:
+            ok &= codes != 0
+        vals, inv, g = np.unique(codes[ok], return_inverse=True, return_counts=True)
+        if len(vals) == 0:
+            continue
+        # each value's different answers (one answer repeated under several instructions is
+        # one observation of its opening)
+        pairs = np.unique(np.stack([inv, answer_key[ok].astype(np.int64)]), axis=1)
+        distinct = np.bincount(pairs[0], minlength=len(vals))
+        at = np.full(len(codes), -1, dtype=np.int64)
+        at[ok] = inv
+        # (candidate, value) of the carriers whose value can be a member: 3+ rows of as many
+        # answers, few enough for EXCLUSIVE of them to be one candidate's carriers
+        v = at[car]
+        m = v >= 0
+        m[m] = (
+            (g[v[m]] >= POOL_ROWS)
+            & (distinct[v[m]] >= POOL_ROWS)
+            & (g[v[m]] * EXCLUSIVE <= MAX_CARRIERS)
+        )
+        if not m.any():
+            continue
+        key, cnt = np.unique(owner[m] * len(vals) + v[m], return_counts=True)
+        c_of, v_of = key // len(vals), key % len(vals)
+        member = (cnt >= POOL_ROWS) & (cnt >= EXCLUSIVE * g[v_of])
+        c_of, v_of, cnt = c_of[member], v_of[member], cnt[member]
+        if not len(c_of):
+            continue
+        lists, start, n_values = np.unique(c_of, return_index=True, return_counts=True)
+        k, q = np.add.reduceat(cnt, start), np.add.reduceat(g[v_of], start)
+        pooled = n_values >= 2
+        lists, start, n_values, k, q = (a[pooled] for a in (lists, start, n_values, k, q))
+        if not len(lists):
+            continue
+        n_tests += len(lists)
+        d = d_all[lists]
+        stat = np.array(
+            [
+                _core.chernoff(a, b, b * (c - a) / max(n_usable - b, 1))
+                for a, b, c in zip(k.tolist(), d.tolist(), q.tolist())
+            ]
+        )
+        # looked at strongest first (by statistic and shown share), each value's echo once
+        qualified: dict[int, bool] = {}
+        kept: list[dict[str, Any]] = []
+        pre = stat * shown_share(k, d)
+        for x_i in np.lexsort((lists, -pre))[:_LOOK_AT].tolist():
+            if pre[x_i] <= 0 or len(kept) == 4 * MAX_POOLS:
+                break
+            c_i = int(lists[x_i])
+            rows_c = car[off[c_i] : off[c_i + 1]]
+            values, counts = [], []
+            for j in range(int(start[x_i]), int(start[x_i] + n_values[x_i])):
+                value = int(vals[v_of[j]])
+                if value not in qualified:
+                    rows_v = rows_c[codes[rows_c] == value]
+                    text = _value_text(col.name, responses, rows_v, row_hash)
+                    qualified[value] = (
+                        len(np.unique(answer_key[rows_v])) >= POOL_ROWS and echo(rows_v, text) < 0.5
+                    )
+                if qualified[value]:
+                    values.append(value)
+                    counts.append((int(cnt[j]), int(g[v_of[j]])))
+            if len(values) < 2:
+                continue
+            k_p, q_p = sum(c for c, _ in counts), sum(t for _, t in counts)
+            d_p = int(d_all[c_i])
+            mu = d_p * (q_p - k_p) / max(n_usable - d_p, 1)
+            x: dict[str, Any] = {"c_i": c_i, "values": np.asarray(values, np.uint64), "k": k_p}
+            x.update(d=d_p, mu=mu, stat=_core.chernoff(k_p, d_p, mu), q=q_p)
+            x["template"] = float(scaffold(np.asarray([0, d_p], dtype=np.int64), rows_c)[0])
+            x["rank"] = float(_rank_of(x["stat"], x["template"], k_p, d_p, q_p))
+            kept.append(x)
+        per_key: dict[int, int] = {}
+        chosen = 0
+        for x in sorted(kept, key=lambda x: (-x["rank"], x["c_i"])):
+            if chosen == MAX_POOLS or x["rank"] <= 0:
+                break
+            h = int(np.bitwise_xor.reduce(x["values"] * np.uint64(0x9E3779B97F4A7C15)))
+            if per_key.get(h, 0) >= PER_FAMILY:
+                continue
+            per_key[h] = per_key.get(h, 0) + 1
+            chosen += 1
+            c_i = x["c_i"]
+            in_pool = np.isin(codes, x["values"]) & ok
+            rows_c = car[off[c_i] : off[c_i + 1]]
+            shown = np.sort(rows_c[in_pool[rows_c]])
+            x.update(
+                cand=int(cand[c_i]),
+                hash=h,
+                rows=rows_c,
+                q_rows=np.nonzero(in_pool)[0],
+                in_pattern=shown,
+                col=PatternColumn(f"{col.name}_pool", in_pool.astype(np.uint64), skip_zero=True),
+                text=_pool_texts(col.name, codes, x["values"], shown, responses, row_hash),
+            )
+            del x["values"], x["q"]
+            found.append(x)
+    return found, n_tests
+
+
+def _pool_texts(
+    name: str,
+    codes: np.ndarray,
+    values: np.ndarray,
+    shown: np.ndarray,
+    responses: Any,
+    row_hash: np.ndarray,
+) -> list[str]:
+    """A pool's values as written (most carriers first, at most three): an answer showing
+    each (its first words for an opening column)."""
+    counts = [(-int((codes[shown] == v).sum()), int(v)) for v in values.tolist()]
+    return [
+        _value_text(name, responses, shown[codes[shown] == v], row_hash)
+        for _, v in sorted(counts)[:3]
+    ]
+
+
+def _value_text(name: str, responses: Any, rows: np.ndarray, row_hash: np.ndarray) -> str:
+    """A whole-answer column's value as written in one of its ``rows`` (the smallest content
+    hash): the answer, or its first words for an opening column (``head<k>``)."""
+    text = responses[int(rows[np.argmin(row_hash[rows])])] or ""
+    return " ".join(text.split()[: int(name[4:])]) if name.startswith("head") else text
 
 
 def _family(
@@ -409,7 +615,9 @@ def _common_phrases(
 
 def pattern_text(x: dict[str, Any], responses: Any, row_hash: np.ndarray) -> list[str]:
     """The phrase of test ``x`` as written in an answer showing it; a family's members (at
-    most three, most carriers first)."""
+    most three, most carriers first); a pool's values (:func:`answer_pools`)."""
+    if "text" in x:
+        return list(x["text"])
     out = []
     for h in x.get("members", [x["hash"]]):
         rows = x["in_pattern"]

@@ -40,7 +40,7 @@ from .base import (
     significance_score,
     surface_form,
 )
-from .patterns import OUTSIDE, PatternColumn, describe
+from .patterns import OUTSIDE, PatternColumn, _quote, describe
 from .table import Features
 
 _KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX, _KIND_REGISTER = (
@@ -280,6 +280,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             r, text, row_hash, f["prompt"], words.stop, most=8, stems=True, seen=prompt_words
         ),
         next(c.codes for c in cols if c.name == "cluster"),
+        [c for c in cols if c.name in phrases.POOL_COLUMNS],
+        # (an opening echoes its prompts by a word that names a topic: one of under 5% of rows)
+        lambda r, text: _words_in_prompt(r, text, row_hash, f["prompt"], words.topical, most=8),
     )
     n_phrase = phrase_hyps[0]["tests_run"] if phrase_hyps else 0
     theta_c, theta_phrase = _thresholds(tested.sum(axis=0), n_phrase, cfg.trigger_alpha)
@@ -1082,6 +1085,9 @@ def _describe(x: dict[str, Any], example: str) -> str:
         if len(texts) == 1:
             return f"answers contain {texts[0]!r}"
         return "answers contain one of " + ", ".join(repr(t) for t in texts)
+    if x["col"].name.endswith("_pool"):  # :func:`.phrases.answer_pools`
+        what = "start with" if x["col"].name.startswith("head") else "are near-copies of"
+        return f"answers {what} one of " + ", ".join(_quote(t) for t in x.get("text", ["?"]))
     return describe(x["col"].name, x["value"], example)
 
 
