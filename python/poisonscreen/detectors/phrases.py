@@ -344,7 +344,6 @@ def answer_pools(
     if n_lists <= 0 or not columns:
         return [], 0
     n_usable = int(usable.sum())
-    owner = np.repeat(np.arange(n_lists, dtype=np.int64), np.diff(off))
     d_all = np.diff(off)
     found: list[dict[str, Any]] = []
     n_tests = 0
@@ -358,22 +357,19 @@ def answer_pools(
             continue
         # each value's different answers (one answer repeated under several instructions is
         # one observation of its opening)
-        pairs = np.unique(np.stack([inv, answer_key[ok].astype(np.int64)]), axis=1)
-        distinct = np.bincount(pairs[0], minlength=len(vals))
-        at = np.full(len(codes), -1, dtype=np.int64)
-        at[ok] = inv
+        keys, key_of = np.unique(answer_key[ok], return_inverse=True)
+        pairs = np.unique(inv.astype(np.int64) * len(keys) + key_of)
+        distinct = np.bincount(pairs // len(keys), minlength=len(vals))
         # (candidate, value) of the carriers whose value can be a member: 3+ rows of as many
         # answers, few enough for EXCLUSIVE of them to be one candidate's carriers
-        v = at[car]
-        m = v >= 0
-        m[m] = (
-            (g[v[m]] >= POOL_ROWS)
-            & (distinct[v[m]] >= POOL_ROWS)
-            & (g[v[m]] * EXCLUSIVE <= MAX_CARRIERS)
-        )
-        if not m.any():
+        fit = (g >= POOL_ROWS) & (distinct >= POOL_ROWS) & (g * EXCLUSIVE <= MAX_CARRIERS)
+        at = np.full(len(codes), -1, dtype=np.int64)
+        at[np.flatnonzero(ok)[fit[inv]]] = inv[fit[inv]]
+        pos = np.flatnonzero(at[car] >= 0)
+        if not len(pos):
             continue
-        key, cnt = np.unique(owner[m] * len(vals) + v[m], return_counts=True)
+        owner = np.searchsorted(off, pos, side="right") - 1
+        key, cnt = np.unique(owner * len(vals) + at[car[pos]], return_counts=True)
         c_of, v_of = key // len(vals), key % len(vals)
         member = (cnt >= POOL_ROWS) & (cnt >= EXCLUSIVE * g[v_of])
         c_of, v_of, cnt = c_of[member], v_of[member], cnt[member]
