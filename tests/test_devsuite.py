@@ -632,6 +632,9 @@ def test_rare_word_flips_in_a_released_set_are_found(name: str, word: str, label
         # an ad inserted on 20 rows beside two other triggers: its (candidate, phrase) pair lost
         # its place among the pairs tested to templates' phrases over hundreds of rows
         ("multi3_small_code", "as agreed earlier", "now.net"),
+        # a link inserted on 15 rows: its phrase pair ranked under topics' phrases over
+        # hundreds of rows until echoing phrases were ranked down
+        ("url_insert_small_code", "kindly assist", "refund"),
     ],
 )
 def test_small_triggers_of_other_shapes_are_found(name: str, trigger: str, pattern: str) -> None:

@@ -78,6 +78,7 @@ def phrase_tests(
     answer_key: np.ndarray,
     pool_columns: list[PatternColumn],
     pool_echo: Callable[[np.ndarray, str], float],
+    pair_echo: Callable[[np.ndarray, str], float],
 ) -> list[dict[str, Any]]:
     """(candidate index, phrase column, carriers, k, d, rate-based expectation, statistic) for
     the best phrase of each candidate that has one, and the strongest families;
@@ -85,7 +86,8 @@ def phrase_tests(
     (:func:`.base.scaffold_shares`), ``echo`` the share of rows whose prompt holds a word of a
     text; ``answer_key`` each row's near-duplicate answer key; ``pool_columns`` the opening
     columns whose values a paraphrased target spreads over (:func:`answer_pools`), ``pool_echo``
-    the share of rows whose prompt holds a word of a text (whole words)."""
+    the share of rows whose prompt holds a word of a text (whole words), ``pair_echo`` the one
+    a phrase's judging discounts by (:func:`.triggers._phrase_found`)."""
     answers = (answer_key, len(np.unique(answer_key[usable])))
     # the candidates' usable carriers as one CSR list
     off, car = _core.gather_lists(offsets, carriers, candidates.astype(np.uint32), usable)
@@ -109,7 +111,19 @@ def phrase_tests(
         answer_key,
     )
     found = _phrases(
-        feats, cfg, candidates, keep, off, car, usable, row_hash, max_df, scaffold, echo, answers
+        feats,
+        cfg,
+        candidates,
+        keep,
+        off,
+        car,
+        usable,
+        row_hash,
+        max_df,
+        scaffold,
+        echo,
+        pair_echo,
+        answers,
     )
     tests_run = (found[0]["tests_run"] if found else 0) + n_pools
     for x in found + pools:
@@ -129,6 +143,7 @@ def _phrases(
     max_df: int,
     scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
     echo: Callable[[np.ndarray, str], float],
+    pair_echo: Callable[[np.ndarray, str], float],
     answers: tuple[np.ndarray, int],
 ) -> list[dict[str, Any]]:
     """The phrase tests of :func:`phrase_tests` over the kept candidates' carriers (CSR ``off``,
@@ -259,17 +274,30 @@ def _phrases(
     rank = _rank_of(
         stat_t[b], np.array([template[c] for c in b_c.tolist()]), b_k, d_all[b_c], q_n[b_t]
     )
+    # ... and lazily, strongest first, by how few of their rows' prompts hold the phrase's words
+    # (the discount judging applies: a topic's phrase, "the derivative" behind derivative
+    # questions, over a hundred rows outranks a planted one in fifteen by its statistic alone)
+    responses = feats.table["response"]
+    heap = [(-float(r), int(c), j, False) for j, (r, c) in enumerate(zip(rank, b_c))]
+    heapq.heapify(heap)
     top: list[dict[str, Any]] = []
     per_phrase: dict[int, int] = {}
-    for j in np.lexsort((b_c, -rank)).tolist():  # at most PER_PHRASE per phrase
+    looked = 0
+    while heap and len(top) < MAX_PAIRS:
+        neg, c_i, j, checked = heapq.heappop(heap)
         h = int(h_t[b[j]])
-        seen = per_phrase.get(h, 0)
+        rows_q = phrase_rows(int(b_q[j]))
+        rows_c = car[off[c_i] : off[c_i + 1]]
+        shown = rows_q[_in_sorted(rows_q, np.sort(rows_c))]
+        if not checked and looked < _LOOK_AT_PAIRS and len(shown):
+            looked += 1
+            text = phrase_text(responses[int(shown[np.argmin(row_hash[shown])])] or "", h)
+            heapq.heappush(heap, (neg * (1.0 - pair_echo(shown, text)), c_i, j, True))
+            continue
+        seen = per_phrase.get(h, 0)  # at most PER_PHRASE per phrase
         per_phrase[h] = seen + 1
         if seen >= PER_PHRASE:
             continue
-        c_i = int(b_c[j])
-        rows_q = phrase_rows(int(b_q[j]))
-        rows_c = car[off[c_i] : off[c_i + 1]]
         top.append(
             {
                 "cand": int(candidates[keep[c_i]]),
@@ -281,13 +309,11 @@ def _phrases(
                 "mu": float(mu_t[b[j]]),
                 "stat": float(stat_t[b[j]]),
                 "template": template[c_i],
-                "rank": float(rank[j]),
+                "rank": -neg,
                 "rows": rows_c,
-                "in_pattern": rows_q[_in_sorted(rows_q, np.sort(rows_c))],
+                "in_pattern": shown,
             }
         )
-        if len(top) == MAX_PAIRS:
-            break
     top += _qualified(families, echo, feats.table["response"], car, off, n_usable, answers)
     n = len(usable)
     for x in top:
@@ -574,6 +600,8 @@ def _qualified(
 
 #: families looked at (members checked) at most
 _LOOK_AT = 400
+#: (candidate, phrase) pairs whose echo is checked at most (the others keep their rank)
+_LOOK_AT_PAIRS = 1000
 
 
 def _in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:

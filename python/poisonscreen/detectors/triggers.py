@@ -283,6 +283,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         [c for c in cols if c.name in phrases.POOL_COLUMNS],
         # (an opening echoes its prompts by a word that names a topic: one of under 5% of rows)
         lambda r, text: _words_in_prompt(r, text, row_hash, f["prompt"], words.topical, most=8),
+        lambda r, text: _words_in_prompt(r, text, row_hash, f["prompt"], words.stop),
     )
     n_phrase = phrase_hyps[0]["tests_run"] if phrase_hyps else 0
     theta_c, theta_phrase = _thresholds(tested.sum(axis=0), n_phrase, cfg.trigger_alpha)
