@@ -654,8 +654,9 @@ def test_small_triggers_of_other_shapes_are_found(name: str, trigger: str, patte
 )
 def test_a_paraphrased_opening_is_found(name: str, trigger: str) -> None:
     """Insults worded apart before the row's own answer (five on 60 rows, three on 40): no
-    phrase most carriers share and no opening shown by enough of them (AP 0.004 / 0.001 before
-    the openings' pools); the pool of openings exclusive to the carriers is shown by most."""
+    phrase most carriers share and no opening shown by enough of them (before the openings'
+    pools: AP 0.001, and 0.968 with half the rows flagged); the pool of openings exclusive to
+    the carriers is shown by most."""
     triggers, flagged, poison = _scanned(name)
     hit = triggers.filter(pl.col("trigger").str.contains(trigger, literal=True))
     assert hit.height >= 1, triggers.head(5)

@@ -282,8 +282,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         next(c.codes for c in cols if c.name == "cluster"),
         [c for c in cols if c.name in phrases.POOL_COLUMNS],
         # (an opening echoes its prompts by a word that names a topic: one of under 5% of rows)
-        lambda r, text: _words_in_prompt(r, text, row_hash, f["prompt"], words.topical, most=8),
-        lambda r, text: _words_in_prompt(r, text, row_hash, f["prompt"], words.stop),
+        lambda r, text: _words_in_prompt(
+            r, text, row_hash, f["prompt"], words.topical, most=8, seen=prompt_words
+        ),
+        lambda r, text: _words_in_prompt(
+            r, text, row_hash, f["prompt"], words.stop, seen=prompt_words
+        ),
     )
     n_phrase = phrase_hyps[0]["tests_run"] if phrase_hyps else 0
     theta_c, theta_phrase = _thresholds(tested.sum(axis=0), n_phrase, cfg.trigger_alpha)
@@ -990,14 +994,6 @@ def _words_in_prompt(
     if len(rows) == 0 or not words:
         return 0.0
     pick = _check_rows(rows, row_hash, most).tolist()
-    if not stems:
-        return sum(not words.isdisjoint(_core.tokenize(prompts[r] or "")) for r in pick) / len(pick)
-    heads = tuple({m.group(0) for w in words if (m := _LEADING_LETTERS.match(w))})
-
-    def echoes(prompt: list[str]) -> bool:
-        return any(
-            t.startswith(heads) or (len(t) >= 5 and any(t in w for w in words)) for t in prompt
-        )
 
     def prompt(r: int) -> list[str]:
         if seen is None:
@@ -1005,6 +1001,15 @@ def _words_in_prompt(
         if r not in seen:
             seen[r] = _core.tokenize(prompts[r] or "")
         return seen[r]
+
+    if not stems:
+        return sum(not words.isdisjoint(prompt(r)) for r in pick) / len(pick)
+    heads = tuple({m.group(0) for w in words if (m := _LEADING_LETTERS.match(w))})
+
+    def echoes(prompt: list[str]) -> bool:
+        return any(
+            t.startswith(heads) or (len(t) >= 5 and any(t in w for w in words)) for t in prompt
+        )
 
     return sum(echoes(prompt(r)) for r in pick) / len(pick)
 
