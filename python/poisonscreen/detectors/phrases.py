@@ -74,20 +74,19 @@ def phrase_tests(
     row_hash: np.ndarray,
     max_df: int,
     scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    echo: Callable[[np.ndarray, str], float],
+    echo: Callable[..., float],
+    words: Any,
     answer_key: np.ndarray,
     pool_columns: list[PatternColumn],
-    pool_echo: Callable[[np.ndarray, str], float],
-    pair_echo: Callable[[np.ndarray, str], float],
 ) -> list[dict[str, Any]]:
     """(candidate index, phrase column, carriers, k, d, rate-based expectation, statistic) for
     the best phrase of each candidate that has one, and the strongest families;
     ``candidates`` index the CSR carriers; ``scaffold`` gives carrier lists' template shares
-    (:func:`.base.scaffold_shares`), ``echo`` the share of rows whose prompt holds a word of a
-    text; ``answer_key`` each row's near-duplicate answer key; ``pool_columns`` the opening
-    columns whose values a paraphrased target spreads over (:func:`answer_pools`), ``pool_echo``
-    the share of rows whose prompt holds a word of a text (whole words), ``pair_echo`` the one
-    a phrase's judging discounts by (:func:`.triggers._phrase_found`)."""
+    (:func:`.base.scaffold_shares`), ``echo(rows, text, common, most=, stems=)`` the share of
+    rows whose prompt holds a word of a text not in ``common`` (``words``: the corpus's word
+    sets, ``stop`` and ``topical``); ``answer_key`` each row's near-duplicate answer key;
+    ``pool_columns`` the opening columns whose values a paraphrased target spreads over
+    (:func:`answer_pools`)."""
     answers = (answer_key, len(np.unique(answer_key[usable])))
     # the candidates' usable carriers as one CSR list
     off, car = _core.gather_lists(offsets, carriers, candidates.astype(np.uint32), usable)
@@ -105,7 +104,8 @@ def phrase_tests(
         usable,
         feats.table["resp_words"].to_numpy() > SHORT_ANSWER,
         scaffold,
-        pool_echo,
+        # (an opening echoes its prompts by a word that names a topic: one of under 5% of rows)
+        lambda r, text: echo(r, text, words.topical, most=8),
         feats.table["response"],
         row_hash,
         answer_key,
@@ -121,8 +121,9 @@ def phrase_tests(
         row_hash,
         max_df,
         scaffold,
-        echo,
-        pair_echo,
+        # a family's members by their words or stems; a pair as judging discounts it
+        lambda r, text: echo(r, text, words.stop, most=8, stems=True),
+        lambda r, text: echo(r, text, words.stop),
         answers,
     )
     tests_run = (found[0]["tests_run"] if found else 0) + n_pools
@@ -283,12 +284,15 @@ def _phrases(
     top: list[dict[str, Any]] = []
     per_phrase: dict[int, int] = {}
     looked = 0
+    shown_of: dict[int, np.ndarray] = {}  # (a pair looked at is popped twice)
     while heap and len(top) < MAX_PAIRS:
         neg, c_i, j, checked = heapq.heappop(heap)
         h = int(h_t[b[j]])
         rows_q = phrase_rows(int(b_q[j]))
         rows_c = car[off[c_i] : off[c_i + 1]]
-        shown = rows_q[_in_sorted(rows_q, np.sort(rows_c))]
+        if j not in shown_of:
+            shown_of[j] = rows_q[_in_sorted(rows_q, np.sort(rows_c))]
+        shown = shown_of[j]
         if not checked and looked < _LOOK_AT_PAIRS and len(shown):
             looked += 1
             text = phrase_text(responses[int(shown[np.argmin(row_hash[shown])])] or "", h)

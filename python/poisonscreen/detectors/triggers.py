@@ -276,18 +276,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         row_hash,
         max_df,
         lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster),
-        lambda r, text: _words_in_prompt(
-            r, text, row_hash, f["prompt"], words.stop, most=8, stems=True, seen=prompt_words
+        lambda r, text, common, **kw: _words_in_prompt(
+            r, text, row_hash, f["prompt"], common, seen=prompt_words, **kw
         ),
+        words,
         next(c.codes for c in cols if c.name == "cluster"),
         [c for c in cols if c.name in phrases.POOL_COLUMNS],
-        # (an opening echoes its prompts by a word that names a topic: one of under 5% of rows)
-        lambda r, text: _words_in_prompt(
-            r, text, row_hash, f["prompt"], words.topical, most=8, seen=prompt_words
-        ),
-        lambda r, text: _words_in_prompt(
-            r, text, row_hash, f["prompt"], words.stop, seen=prompt_words
-        ),
     )
     n_phrase = phrase_hyps[0]["tests_run"] if phrase_hyps else 0
     theta_c, theta_phrase = _thresholds(tested.sum(axis=0), n_phrase, cfg.trigger_alpha)
