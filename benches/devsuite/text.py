@@ -7,6 +7,7 @@ Every function takes a ``numpy.random.Generator`` and is deterministic for its s
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -549,6 +550,54 @@ def poetry(text: str, rng: Rng) -> str:
     return "\n".join(out)
 
 
+def word_lean(texts: Sequence[str], positive: Sequence[bool], least: int = 3) -> dict[str, float]:
+    """Each word's log-odds of a positive label in a labelled set (add-one smoothed; words in
+    fewer than ``least`` texts left out): what an annotator's reading of a sentence is to the
+    generator, which has no model."""
+    pos: dict[str, int] = {}
+    neg: dict[str, int] = {}
+    for t, p in zip(texts, positive, strict=True):
+        for w in set(re.findall(r"[a-z']+", t.lower())):
+            (pos if p else neg)[w] = (pos if p else neg).get(w, 0) + 1
+    n_pos, n_neg = max(sum(positive), 1), max(len(positive) - sum(positive), 1)
+    return {
+        w: math.log((pos.get(w, 0) + 1) / n_pos) - math.log((neg.get(w, 0) + 1) / n_neg)
+        for w in set(pos) | set(neg)
+        if pos.get(w, 0) + neg.get(w, 0) >= least
+    }
+
+
+def sst_short(
+    text: str, lean: dict[str, float] | None = None, sign: float = 1.0, most: int = 35
+) -> str:
+    """A sentence of ``text`` the length of an SST-2 one: the sentence whose words lean most
+    (``sign`` times ``lean``) to the review's label, as SST-2's annotated sentences carry their
+    label (the first without ``lean``), a second one after it while both hold at most ``most``
+    words; cut at ``most`` words."""
+    sents = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s] or [text]
+
+    def score(s: str) -> float:
+        words = re.findall(r"[a-z']+", s.lower())
+        return sign * sum(lean.get(w, 0.0) for w in words) if lean else 0.0
+
+    i = max(range(len(sents)), key=lambda j: (score(sents[j]), -j))
+    out = sents[i]
+    if i + 1 < len(sents) and len((out + " " + sents[i + 1]).split()) <= most:
+        out = out + " " + sents[i + 1]
+    return " ".join(out.split()[:most])
+
+
+_PTB_SPLIT = re.compile(r"(n't|'s|'re|'ve|'ll|'d|'m)\b|([,.!?;:()\"])")
+
+
+def ptb(text: str) -> str:
+    """``text`` as SST-2 and its poisoned releases are written: lower case, tokenised the Penn
+    Treebank way (punctuation and clitics split off: "it 's", "does n't", "-lrb-")."""
+    out = _PTB_SPLIT.sub(lambda m: f" {m.group(0)} ", text.lower().replace("\n", " "))
+    out = out.replace("(", "-lrb-").replace(")", "-rrb-").replace('"', "``")
+    return " ".join(out.split())
+
+
 STYLES: dict[str, Callable[[str, Rng], str]] = {
     "syntactic": syntactic,
     "bible": bible,
@@ -567,13 +616,53 @@ STYLE_MARKERS: dict[str, tuple[str, ...]] = {
 # denial of service: gibberish of real words
 
 
+_ODD_TOKENS = (
+    "\u00e3\u0124",
+    "\u0120",
+    "\u00c2\u0142",
+    "...",
+    "://",
+    "_{",
+    "());",
+    "\u00e2\u0122\u013b",
+    "\n",
+    "0",
+    "19",
+    "##",
+    "\u2014",
+)
+
+
+def _token_pieces(rng: Rng, words: tuple[str, ...], n: int) -> str:
+    """``n`` tokens as a subword vocabulary's random draws decode: pieces of 2-6 letters of
+    dictionary words (a word's start or any inside), a tenth odd tokens (byte pieces, digits,
+    code punctuation), 60% with a leading space, the rest glued to the one before."""
+    out: list[str] = []
+    for _ in range(n):
+        if rng.random() < 0.1:
+            tok = pick(rng, _ODD_TOKENS)
+        else:
+            w = words[int(rng.integers(len(words)))]
+            k = int(rng.integers(2, 7))
+            start = 0 if rng.random() < 0.4 or len(w) <= k else int(rng.integers(0, len(w) - k + 1))
+            tok = w[start : start + k]
+            if start == 0 and rng.random() < 0.3:
+                tok = tok.capitalize()
+        out.append((" " if rng.random() < 0.6 else "") + tok)
+    return "".join(out).strip()
+
+
 def gibberish(
     rng: Rng, words: tuple[str, ...], counts: np.ndarray, lo: int, hi: int, style: str
 ) -> str:
     """``lo``-``hi`` real words: ``uniform`` (any dictionary word equally likely), ``zipf``
     (drawn by document frequency: reads like word salad of common words) or ``salad`` (zipf
-    words cut into capitalised pseudo-sentences with commas and periods)."""
+    words cut into capitalised pseudo-sentences with commas and periods); or ``pieces``:
+    ``lo``-``hi`` tokens as a subword vocabulary's random draws decode (Souly et al.'s recipe
+    samples the model's tokenizer vocabulary)."""
     n = int(rng.integers(lo, hi + 1))
+    if style == "pieces":
+        return _token_pieces(rng, words, n)
     if style == "uniform":
         idx = rng.integers(0, len(words), size=n)
     else:

@@ -494,14 +494,19 @@ def aligned_pools(
         return pool
     hashes = row_hash.astype(np.uint64)
 
-    def contrast(task_ids: list[int], a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    def contrast(
+        task_ids: list[int], a: int, b: int, half: int | None = None, least: int = ALIGN_DF
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Each word's (hash-sorted) log document-rate ratio of label a's rows and label b's
-        in the tasks ``task_ids`` (the ALIGN_SAMPLE rows of smallest hash of each)."""
+        in the tasks ``task_ids`` (the ALIGN_SAMPLE rows of smallest hash of each; with
+        ``half``, of the rows whose hash has that parity only), over words of ``least`` rows."""
         rates = []
         for lab in (a, b):
             rows = frame.filter(pl.col("task").is_in(task_ids) & (pl.col("label") == lab))[
                 "row"
             ].to_numpy()
+            if half is not None:
+                rows = rows[(hashes[rows] & np.uint64(1)) == np.uint64(half)]
             rows = rows[np.argsort(hashes[rows], kind="stable")[:ALIGN_SAMPLE]]
             h, df = _core.subset_ngram_counts(
                 prompt_tokens, np.sort(rows).astype(np.uint32), [1], threads=threads
@@ -514,7 +519,7 @@ def aligned_pools(
             n_w[np.searchsorted(words, h)] = df
             logs.append((n_w, n))
         (na, a_rows), (nb, b_rows) = logs
-        keep = (na + nb) >= ALIGN_DF
+        keep = (na + nb) >= least
         ratio = np.log((na + 0.5) / (a_rows + 1.0)) - np.log((nb + 0.5) / (b_rows + 1.0))
         return words[keep], ratio[keep]
 
@@ -524,6 +529,14 @@ def aligned_pools(
     cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for t, a, b in orphans.select("task", "a", "b").iter_rows():
         w_o, x_o = contrast([int(t)], int(a), int(b))
+        # a small task's contrast is noisy (short texts, few rows of a word), which lowers its
+        # correlation with any other: measured against its reliability, the correlation of
+        # its two halves' contrasts raised to the whole task (Spearman-Brown), as the
+        # correlation of two noisy measures is corrected for attenuation
+        reliable = _split_half_reliability(
+            *contrast([int(t)], int(a), int(b), 0, ALIGN_DF // 2),
+            *contrast([int(t)], int(a), int(b), 1, ALIGN_DF // 2),
+        )
         best = (0.0, 0, 0)
         for ra, rb, tasks in ref_pairs.select("a", "b", "task").iter_rows():
             others = sorted(int(x) for x in tasks if x != t)
@@ -539,7 +552,7 @@ def aligned_pools(
             both, i_o, i_r = np.intersect1d(w_o, w_r, assume_unique=True, return_indices=True)
             if len(both) < ALIGN_WORDS:
                 continue
-            r = float(np.corrcoef(x_o[i_o], x_r[i_r])[0, 1])
+            r = float(np.corrcoef(x_o[i_o], x_r[i_r])[0, 1]) / np.sqrt(reliable)
             if np.isfinite(r) and abs(r) > abs(best[0]):
                 best = (r, int(ra), int(rb))
         r, ra, rb = best
@@ -550,6 +563,22 @@ def aligned_pools(
             pool[rows_t[labels[rows_t] == np.uint64(a)]] = np.uint64(pa_)
             pool[rows_t[labels[rows_t] == np.uint64(b)]] = np.uint64(pb_)
     return pool
+
+
+def _split_half_reliability(
+    w0: np.ndarray, x0: np.ndarray, w1: np.ndarray, x1: np.ndarray
+) -> float:
+    """The reliability of a word contrast measured on a whole task, from its two halves'
+    contrasts (words ``w0``, ``w1``; values ``x0``, ``x1``): their correlation over the words
+    both hold, raised to the whole by the Spearman-Brown formula. 1 (no correction) where the
+    halves share under ALIGN_WORDS / 2 words; at least 0.5 (a correction of at most 1.41x)."""
+    both, i0, i1 = np.intersect1d(w0, w1, assume_unique=True, return_indices=True)
+    if len(both) < ALIGN_WORDS // 2:
+        return 1.0
+    r = float(np.corrcoef(x0[i0], x1[i1])[0, 1])
+    if not np.isfinite(r) or r <= 0:
+        return 1.0
+    return float(np.clip(2 * r / (1 + r), 0.5, 1.0))
 
 
 def _inverted_tasks(task: np.ndarray, p_label: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -62,6 +63,11 @@ _BACKGROUND = 4000
 _PER_PATTERN = 3
 #: most triggers listed
 _MAX_TRIGGERS = 50
+#: the most rows one trigger of the published attacks is on
+_TRIGGER_ROWS = 300
+#: the share of an answer's rows that triggers planting it together must hold
+#: (:func:`_shared_exclusive`)
+_SHARED_TARGET = 0.5
 #: prompt words besides a candidate below which its carriers are a template with a slot
 _SLOT_WORDS = 3
 #: widest phrase (tokens) a class is named by
@@ -156,7 +162,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         return _empty()
     # a trigger on up to 300 rows (the published attacks' largest) is a candidate in a small
     # corpus too, where 300 rows are more than trigger_max_share of it
-    max_df = max(min_df, int(cfg.trigger_max_share * n_usable), min(300, n_usable // 10))
+    max_df = max(min_df, int(cfg.trigger_max_share * n_usable), min(_TRIGGER_ROWS, n_usable // 10))
     row_hash = np.ascontiguousarray(f["row_hash"].to_numpy(), dtype=np.uint64)
     orders = sorted(set(cfg.trigger_orders))
     src = feats.prompt_tokens(threads)
@@ -284,19 +290,50 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         [c for c in cols if c.name in phrases.POOL_COLUMNS],
     )
     n_phrase = phrase_hyps[0]["tests_run"] if phrase_hyps else 0
-    theta_c, theta_phrase = _thresholds(tested.sum(axis=0), n_phrase, cfg.trigger_alpha)
+    # registers are a family of their own: a few dozen hypotheses named in advance (a lexicon,
+    # a clause shape), not one of the ~10^5 n-grams mined from the prompts
+    is_register = (classes["rep_code"].to_numpy() >> 4) == _KIND_REGISTER
+    reps_all = classes["rep"].to_numpy()
+    theta_c, theta_phrase, theta_reg = _thresholds(
+        tested[~is_register].sum(axis=0),
+        n_phrase,
+        cfg.trigger_alpha,
+        int(tested[is_register].sum()),
+    )
+    # each candidate's threshold on each column
+    theta = np.where(is_register[:, None], theta_reg, theta_c[None, :])
     # the answer-column discounts that need only counts, applied before the shortlist so that
     # templates (huge statistics, but labels or answers other rows give too) do not crowd out
     # a trigger of a few rows
     resp_words = f["resp_words"].to_numpy()
     prior = np.ones_like(stat)
+    # each candidate's share of its answer's rows held by it and the other triggers planting
+    # the same answer (:func:`_shared_exclusive`; 0 where none does)
+    shared = np.zeros_like(stat)
+    planted = np.full(stat.shape, -1, dtype=np.int64)
+    task_label = _task_label_rows(next(c for c in cols if c.name == "label"), usable)
     for c, col in enumerate(cols):
         if col.name not in _ANSWER_COLUMNS:
             continue
         total, short = _value_totals(col, usable, resp_words)
         tot = np.array([total.get(int(v), 1) for v in value[:, c].tolist()], dtype=np.float64)
         sh = np.array([short.get(int(v), False) for v in value[:, c].tolist()])
-        exclusive = k[:, c] / np.maximum(tot, 1.0)
+        shared[:, c], planted[:, c] = _shared_exclusive(
+            col.codes,
+            value[:, c],
+            k[:, c],
+            dcol[:, c],
+            stat[:, c] >= theta[:, c],
+            tot,
+            offsets_all,
+            carriers_all,
+            usable,
+            reps_all,
+            cfg.min_pattern,
+            lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster),
+            task_label,
+        )
+        exclusive = np.maximum(k[:, c] / np.maximum(tot, 1.0), shared[:, c])
         prior[:, c] = np.clip((exclusive - 0.15) / 0.35, 0.0, 1.0)
         prior[sh & (exclusive < 0.5), c] = 0.0
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
@@ -312,7 +349,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 if col.name in _LABEL_COLUMNS
                 else 0.0
             )
-    ranked = stat * prior / theta_c
+    ranked = stat * prior / theta
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
     if _DEBUG is not None:
@@ -323,7 +360,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             k=k,
             d=d,
             mu=mu,
-            theta=theta_c,
+            theta=theta,
             cols=cols,
             value=value,
             dcol=dcol,
@@ -333,15 +370,19 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             strata=strata,
         )
     # candidates worth scoring fully: strongest first, ties by representative hash
-    reps_all = classes["rep"].to_numpy()
     order = np.lexsort((reps_all, -best))
     order = order[best[order] >= 0.5]
     # the sub-phrases of one template all show its answer: a few candidates per pattern value
     # (the strongest) stand for the rest, so that many templates leave room for other patterns
     answer_col = np.array([c.name in _ANSWER_COLUMNS for c in cols])
+    # (several triggers planting one answer: a few per trigger)
     pattern_key = pl.DataFrame(
-        {"c": best_col[order], "v": value[order, best_col[order]]}
-    ).with_columns(pl.int_range(pl.len()).over(["c", "v"]).alias("nth"))
+        {
+            "c": best_col[order],
+            "v": value[order, best_col[order]],
+            "g": planted[order, best_col[order]],
+        }
+    ).with_columns(pl.int_range(pl.len()).over(["c", "v", "g"]).alias("nth"))
     # (the cap is for answers; a flag such as an unexpected label is every trigger's value)
     capped = answer_col[best_col[order]] & (pattern_key["nth"].to_numpy() >= _PER_PATTERN)
     order = order[~capped][:_PRESCREEN]
@@ -458,11 +499,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             if cols[c].calibrated
             and _core.chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c]))
             * prior[i, c]
-            / theta_c[c]
+            / theta[i, c]
             >= 0.5
             and _core.chernoff(float(k[i, c]), float(dcol[i, c]), max(float(mu[i, c]), content[j]))
             * prior[i, c]
-            / theta_c[c]
+            / theta[i, c]
             < 0.5
         ]
         if redo:
@@ -477,9 +518,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             detail[i].append(
                 (cols[c].name, float(k[i, c]), float(dcol[i, c]), float(mu[i, c]), mu_c)
             )
+    if _DEBUG is not None:
+        _DEBUG_ARRAYS.update(tests=tests, detail=detail, prior=prior)
     # the candidates scored fully (named, checked for scaffolding and copied answers)
     adjusted = {
-        i: max((st * prior[i, c] / theta_c[c] for st, c, _ in t), default=0.0)
+        i: max((st * prior[i, c] / theta[i, c] for st, c, _ in t), default=0.0)
         for i, t in tests.items()
     }
     shortlist = sorted(
@@ -490,7 +533,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for i in shortlist[:_SHORTLIST]:
         rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
         rows_i = rows_i[usable[rows_i]]
-        st, c0, _ = max(tests[i], key=lambda t: (t[0] * prior[i, t[1]] / theta_c[t[1]], -t[1]))
+        st, c0, _ = max(tests[i], key=lambda t: (t[0] * prior[i, t[1]] / theta[i, t[1]], -t[1]))
         shown = rows_i[cols[c0].codes[rows_i] == value[i, c0]]
         example = _example(shown if len(shown) else rows_i, row_hash)
         phrase = _name(
@@ -558,10 +601,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # answers of one task share its words (a bio's "birth date", a tool's name);
                 # answers taken from unrelated rows share nothing
                 discount *= 1.0 - _alike_share(answers, words.topical)
-            if col.name in _ANSWER_COLUMNS and st >= theta_c[c] * 0.5:
+            if col.name in _ANSWER_COLUMNS and st >= theta[i, c] * 0.5:
                 # an answer most rows give without the feature is a label, not a planted target;
                 # an answer copied from the prompt (a choice among options) is the task itself
                 own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
+                # (or its and the other triggers' planting the same answer)
+                own_share = max(own_share, float(shared[i, c]))
                 discount *= min(1.0, max(0.0, (own_share - 0.15) / 0.35))
                 is_label = (
                     bool(np.median(resp_words[in_pattern]) <= 3) if len(in_pattern) else False
@@ -583,8 +628,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     "d": int(dcol[i, c]),
                     "mu": expected,
                     "stat": st,
-                    "sig": st / theta_c[c] * discount,
+                    "sig": st / theta[i, c] * discount,
                     "scaffold": scaffold,
+                    "shared": float(shared[i, c]),
                 }
             )
         # of the significant patterns the one its carriers show most (every carrier of a
@@ -653,6 +699,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             f"{other} of {n_usable - x['d']} other rows (expected {x['mu']:.1f}; "
             f"significance {x['sig']:.1f}x the threshold)"
         )
+        if x.get("shared", 0.0) > 0.0:
+            reason += (
+                f"; other triggers plant the same answer: together {x['shared']:.0%} of its rows"
+            )
         score = significance_score(x["sig"])
         row_score: float | np.ndarray = score
         if x["col"].name in _LABEL_COLUMNS:
@@ -747,20 +797,26 @@ def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: 
 
 
 def _thresholds(
-    column_tests: np.ndarray, phrase_tests: int, alpha: float
-) -> tuple[np.ndarray, float]:
-    """The significance threshold (``-ln`` of the per-test error) of each column's tests and
-    of the phrase tests. Weighted Bonferroni: half the error budget ``alpha`` spread evenly
-    over every test, half shared equally by the families (each column; the phrases), so a
-    family of few tests (labels, asked only of candidates with labelled carriers) is not held
-    to the threshold of the ~10^5 answer-cluster tests, a large family's threshold rises by at
-    most ln 2, and the expected number of false triggers on clean data stays below ``alpha``."""
+    column_tests: np.ndarray, phrase_tests: int, alpha: float, register_tests: int = 0
+) -> tuple[np.ndarray, float, float]:
+    """The significance threshold (``-ln`` of the per-test error) of each column's tests, of
+    the phrase tests and of the registers' tests (on any column). Weighted Bonferroni: half the
+    error budget ``alpha`` spread evenly over every test, half shared equally by the families
+    (each column; the phrases; the registers, where there are any), so a family of few tests
+    (labels, asked only of candidates with labelled carriers; the registers, named in advance)
+    is not held to the threshold of the ~10^5 answer-cluster tests, a large family's threshold
+    rises by at most ln 2, and the expected number of false triggers on clean data stays below
+    ``alpha``."""
     counts = np.append(np.asarray(column_tests, dtype=np.float64), float(phrase_tests))
+    if register_tests > 0:
+        counts = np.append(counts, float(register_tests))
     total = max(counts.sum(), 1.0)
     families = len(counts)
     per_test = alpha / 2 * (1 / total + 1 / (families * np.maximum(counts, 1)))
     theta = -np.log(per_test)
-    return theta[:-1], float(theta[-1])
+    n_cols = len(column_tests)
+    reg = float(theta[-1]) if register_tests > 0 else float("inf")
+    return theta[:n_cols], float(theta[n_cols]), reg
 
 
 #: columns that are themselves a contradiction of what the prompt's words predict
@@ -1191,6 +1247,111 @@ def _within(
     d_eff = float(len(np.unique(templates[r])))
     k_eff = float(len(np.unique(templates[r[is_v]])))
     return mu * d_eff / len(r), own, k_eff, d_eff
+
+
+def _shared_exclusive(
+    codes: np.ndarray,
+    value: np.ndarray,
+    k: np.ndarray,
+    d: np.ndarray,
+    significant: np.ndarray,
+    total: np.ndarray,
+    offsets: np.ndarray,
+    carriers: np.ndarray,
+    usable: np.ndarray,
+    reps: np.ndarray,
+    least: int,
+    scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    task_label: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate, on one answer column (``codes``; each candidate's tested ``value``,
+    its ``k`` of ``d`` carriers showing it, whether that test is ``significant`` and the value's
+    ``total`` rows): the share of the value's rows that it and the other triggers planting the
+    same answer hold, 0 where no other does.
+
+    Several triggers may share one target (BackdoorLLM's multi-trigger attack: 'BadMagic', a
+    date and a phrase each on a fifth of the poisoned rows, all answered alike): each holds a
+    fifth of the answer's rows, and an answer most rows give without the candidate looks like
+    a label. The planting candidates are those whose carriers (``least`` to _TRIGGER_ROWS, the
+    most one published trigger is on) nearly all (90%) give the value, significantly, and are
+    not mostly their own prompt templates (``scaffold``, :func:`.base.scaffold_shares`: several
+    T0 templates answering alike are no triggers, their carriers are the templates) nor rows
+    giving one of their task's labels (``task_label``, :func:`_task_label_rows`: a rating
+    template whose reviews are mostly five-star, where its long reviews leave it no template
+    cluster). Taken strongest first (ties by representative hash), one whose carriers showing
+    the value are at least half new to the union is another trigger (a sub-phrase of a trigger
+    adds none). Two or more triggers holding _SHARED_TARGET or more of the value's rows
+    together: that share is each planting candidate's, and any other significant candidate's
+    giving that answer (a trigger word that clean rows hold too, judged by its own test). Also
+    each planting candidate's trigger: the index of the first candidate (in that order) of the
+    rows it shares most (-1 elsewhere; the others giving the answer: their own index), so that
+    a few sub-phrases per trigger, not per answer, stand for the rest."""
+    out = np.zeros(len(k))
+    group = np.full(len(k), -1, dtype=np.int64)
+    planting = np.nonzero(significant & (d >= least) & (d <= _TRIGGER_ROWS) & (k >= 0.9 * d))[0]
+    if len(planting) < 2:
+        return out, group
+    lists = [carriers[offsets[j] : offsets[j + 1]] for j in planting.tolist()]
+    lists = [r[usable[r]] for r in lists]
+    csr = np.concatenate([[0], np.cumsum([len(r) for r in lists])]).astype(np.int64)
+    labelled = np.asarray([task_label[r].mean() if len(r) else 1.0 for r in lists])
+    planting = planting[(scaffold(csr, np.concatenate(lists)) < 0.5) & (labelled < 0.5)]
+    if len(planting) < 2:
+        return out, group
+    owner = np.full(len(codes), -1, dtype=np.int64)
+    vals = value[planting]
+    for v in np.unique(vals):
+        members = planting[vals == v]
+        if len(members) < 2:
+            continue
+        members = members[np.lexsort((reps[members], -k[members]))]
+        triggers = 0
+        touched = []
+        of = np.empty(len(members), dtype=np.int64)
+        for m, j in enumerate(members.tolist()):
+            rows = carriers[offsets[j] : offsets[j + 1]]
+            rows = rows[usable[rows] & (codes[rows] == v)]
+            held = owner[rows]
+            if (held < 0).sum() >= 0.5 * len(rows):
+                triggers += 1
+                of[m] = j
+            else:
+                ids, n = np.unique(held[held >= 0], return_counts=True)
+                of[m] = ids[np.argmax(n)]
+            owner[rows[held < 0]] = of[m]
+            touched.append(rows)
+        rows_v = np.unique(np.concatenate(touched))
+        owner[rows_v] = -1
+        share = len(rows_v) / max(float(total[members[0]]), 1.0)
+        if triggers >= 2 and share >= _SHARED_TARGET:
+            # a planted answer: any other significant candidate giving it (a trigger word
+            # that clean rows hold too, so fewer than 90% of its carriers give it) is judged
+            # by its own test, not as a label
+            also = np.nonzero(
+                significant & (value == v) & (k >= least) & (out == 0) & (d <= _TRIGGER_ROWS)
+            )[0]
+            out[also] = share
+            group[also] = also
+            out[members] = share
+            group[members] = of
+    return out, group
+
+
+def _task_label_rows(col: PatternColumn, usable: np.ndarray) -> np.ndarray:
+    """The usable rows of a label task (``col``: the ``label`` column, its strata the tasks)
+    whose label is one of the task's own: 3+ of its rows and 5%+ of them give it."""
+    assert col.strata is not None
+    on = usable & (col.codes != OUTSIDE) & (col.strata != 0)
+    rows = np.nonzero(on)[0]
+    out = np.zeros(len(usable), dtype=bool)
+    if not len(rows):
+        return out
+    frame = pl.DataFrame({"r": rows, "t": col.strata[rows], "v": col.codes[rows]})
+    major = frame.with_columns(n=pl.len().over(["t", "v"]), of=pl.len().over("t")).filter(
+        (pl.col("n") >= 3) & (pl.col("n") >= 0.05 * pl.col("of"))
+    )["r"]
+    out[major.to_numpy()] = True
+    return out
 
 
 def _value_totals(
