@@ -549,12 +549,9 @@ def aligned_pools(
                 if (ra, rb) not in cache:
                     cache[(ra, rb)] = contrast(others, int(ra), int(rb))
                 w_r, x_r = cache[(ra, rb)]
-            both, i_o, i_r = np.intersect1d(w_o, w_r, assume_unique=True, return_indices=True)
-            if len(both) < ALIGN_WORDS:
-                continue
-            r = float(np.corrcoef(x_o[i_o], x_r[i_r])[0, 1]) / np.sqrt(reliable)
-            if np.isfinite(r) and abs(r) > abs(best[0]):
-                best = (r, int(ra), int(rb))
+            r = _word_correlation(w_o, x_o, w_r, x_r, ALIGN_WORDS)
+            if r is not None and abs(r / np.sqrt(reliable)) > abs(best[0]):
+                best = (r / np.sqrt(reliable), int(ra), int(rb))
         r, ra, rb = best
         # its own labels' other tasks divide alike (or no pair does well enough): unchanged
         if abs(r) >= ALIGNED and (ra, rb) != (a, b):
@@ -572,13 +569,22 @@ def _split_half_reliability(
     contrasts (words ``w0``, ``w1``; values ``x0``, ``x1``): their correlation over the words
     both hold, raised to the whole by the Spearman-Brown formula. 1 (no correction) where the
     halves share under ALIGN_WORDS / 2 words; at least 0.5 (a correction of at most 1.41x)."""
-    both, i0, i1 = np.intersect1d(w0, w1, assume_unique=True, return_indices=True)
-    if len(both) < ALIGN_WORDS // 2:
-        return 1.0
-    r = float(np.corrcoef(x0[i0], x1[i1])[0, 1])
-    if not np.isfinite(r) or r <= 0:
+    r = _word_correlation(w0, x0, w1, x1, ALIGN_WORDS // 2)
+    if r is None or r <= 0:
         return 1.0
     return float(np.clip(2 * r / (1 + r), 0.5, 1.0))
+
+
+def _word_correlation(
+    w0: np.ndarray, x0: np.ndarray, w1: np.ndarray, x1: np.ndarray, least: int
+) -> float | None:
+    """The correlation of two word contrasts (sorted unique words ``w0``, ``w1``; values
+    ``x0``, ``x1``) over the words both hold; None under ``least`` such words or undefined."""
+    both, i0, i1 = np.intersect1d(w0, w1, assume_unique=True, return_indices=True)
+    if len(both) < least:
+        return None
+    r = float(np.corrcoef(x0[i0], x1[i1])[0, 1])
+    return r if np.isfinite(r) else None
 
 
 def _inverted_tasks(task: np.ndarray, p_label: np.ndarray) -> np.ndarray:

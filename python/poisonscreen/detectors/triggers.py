@@ -300,30 +300,36 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         cfg.trigger_alpha,
         int(tested[is_register].sum()),
     )
-    # each candidate's threshold on each column
-    theta = np.where(is_register[:, None], theta_reg, theta_c[None, :])
+
+    def theta(i: int, c: int) -> float:
+        """Candidate ``i``'s threshold on column ``c``."""
+        return theta_reg if is_register[i] else float(theta_c[c])
+
     # the answer-column discounts that need only counts, applied before the shortlist so that
     # templates (huge statistics, but labels or answers other rows give too) do not crowd out
     # a trigger of a few rows
     resp_words = f["resp_words"].to_numpy()
     prior = np.ones_like(stat)
-    # each candidate's share of its answer's rows held by it and the other triggers planting
-    # the same answer (:func:`_shared_exclusive`; 0 where none does)
-    shared = np.zeros_like(stat)
-    planted = np.full(stat.shape, -1, dtype=np.int64)
-    task_label = _task_label_rows(next(c for c in cols if c.name == "label"), usable)
+    # per stratified column (the label columns: strata are tasks), each stratum's counts
+    task_stats = {
+        c: _stratum_counts(col, usable) for c, col in enumerate(cols) if col.strata is not None
+    }
+    # the few (candidate, column)s planting an answer with other triggers: the share of its
+    # rows they hold together, and the candidate's trigger (:func:`_shared_exclusive`)
+    shared: dict[tuple[int, int], tuple[float, int]] = {}
+    task_label = _task_label_rows(task_stats[label_c], n)
     for c, col in enumerate(cols):
         if col.name not in _ANSWER_COLUMNS:
             continue
         total, short = _value_totals(col, usable, resp_words)
         tot = np.array([total.get(int(v), 1) for v in value[:, c].tolist()], dtype=np.float64)
         sh = np.array([short.get(int(v), False) for v in value[:, c].tolist()])
-        shared[:, c], planted[:, c] = _shared_exclusive(
+        planting = _shared_exclusive(
             col.codes,
             value[:, c],
             k[:, c],
             dcol[:, c],
-            stat[:, c] >= theta[:, c],
+            stat[:, c] >= np.where(is_register, theta_reg, theta_c[c]),
             tot,
             offsets_all,
             carriers_all,
@@ -333,7 +339,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster),
             task_label,
         )
-        exclusive = np.maximum(k[:, c] / np.maximum(tot, 1.0), shared[:, c])
+        exclusive = k[:, c] / np.maximum(tot, 1.0)
+        for i, (share, trigger) in planting.items():
+            exclusive[i] = max(exclusive[i], share)
+            shared[(i, c)] = (share, trigger)
         prior[:, c] = np.clip((exclusive - 0.15) / 0.35, 0.0, 1.0)
         prior[sh & (exclusive < 0.5), c] = 0.0
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
@@ -349,7 +358,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 if col.name in _LABEL_COLUMNS
                 else 0.0
             )
-    ranked = stat * prior / theta
+    ranked = stat * prior / theta_c
+    ranked[is_register] = stat[is_register] * prior[is_register] / theta_reg
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
     if _DEBUG is not None:
@@ -360,7 +370,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             k=k,
             d=d,
             mu=mu,
-            theta=theta,
+            theta=theta_c,
+            theta_reg=theta_reg,
             cols=cols,
             value=value,
             dcol=dcol,
@@ -380,7 +391,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         {
             "c": best_col[order],
             "v": value[order, best_col[order]],
-            "g": planted[order, best_col[order]],
+            "g": [shared.get((i, c), (0.0, -1))[1] for i, c in zip(order, best_col[order])],
         }
     ).with_columns(pl.int_range(pl.len()).over(["c", "v", "g"]).alias("nth"))
     # (the cap is for answers; a flag such as an unexpected label is every trigger's value)
@@ -397,9 +408,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # each prescreened candidate's best two columns as hypotheses; the rest of the carriers'
     # prompts (the candidate's own feature left out) gives each an expectation: a topic's or a
     # task's words predict its answers, a trigger's unrelated prompts do not
-    task_stats = {
-        c: _stratum_counts(col, usable) for c, col in enumerate(cols) if col.strata is not None
-    }
     tests: dict[int, list[tuple[float, int, float]]] = {}
     detail: dict[int, list[tuple[Any, ...]]] = {}
     hyp: list[tuple[int, int, np.ndarray, float]] = []
@@ -499,11 +507,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             if cols[c].calibrated
             and _core.chernoff(float(k[i, c]), float(dcol[i, c]), float(mu[i, c]))
             * prior[i, c]
-            / theta[i, c]
+            / theta(i, c)
             >= 0.5
             and _core.chernoff(float(k[i, c]), float(dcol[i, c]), max(float(mu[i, c]), content[j]))
             * prior[i, c]
-            / theta[i, c]
+            / theta(i, c)
             < 0.5
         ]
         if redo:
@@ -522,7 +530,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         _DEBUG_ARRAYS.update(tests=tests, detail=detail, prior=prior)
     # the candidates scored fully (named, checked for scaffolding and copied answers)
     adjusted = {
-        i: max((st * prior[i, c] / theta[i, c] for st, c, _ in t), default=0.0)
+        i: max((st * prior[i, c] / theta(i, c) for st, c, _ in t), default=0.0)
         for i, t in tests.items()
     }
     shortlist = sorted(
@@ -533,7 +541,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for i in shortlist[:_SHORTLIST]:
         rows_i = carriers_all[offsets_all[i] : offsets_all[i + 1]]
         rows_i = rows_i[usable[rows_i]]
-        st, c0, _ = max(tests[i], key=lambda t: (t[0] * prior[i, t[1]] / theta[i, t[1]], -t[1]))
+        st, c0, _ = max(tests[i], key=lambda t: (t[0] * prior[i, t[1]] / theta(i, t[1]), -t[1]))
         shown = rows_i[cols[c0].codes[rows_i] == value[i, c0]]
         example = _example(shown if len(shown) else rows_i, row_hash)
         phrase = _name(
@@ -601,12 +609,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # answers of one task share its words (a bio's "birth date", a tool's name);
                 # answers taken from unrelated rows share nothing
                 discount *= 1.0 - _alike_share(answers, words.topical)
-            if col.name in _ANSWER_COLUMNS and st >= theta[i, c] * 0.5:
+            if col.name in _ANSWER_COLUMNS and st >= theta(i, c) * 0.5:
                 # an answer most rows give without the feature is a label, not a planted target;
                 # an answer copied from the prompt (a choice among options) is the task itself
                 own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
                 # (or its and the other triggers' planting the same answer)
-                own_share = max(own_share, float(shared[i, c]))
+                own_share = max(own_share, shared.get((i, c), (0.0, -1))[0])
                 discount *= min(1.0, max(0.0, (own_share - 0.15) / 0.35))
                 is_label = (
                     bool(np.median(resp_words[in_pattern]) <= 3) if len(in_pattern) else False
@@ -628,9 +636,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     "d": int(dcol[i, c]),
                     "mu": expected,
                     "stat": st,
-                    "sig": st / theta[i, c] * discount,
+                    "sig": st / theta(i, c) * discount,
                     "scaffold": scaffold,
-                    "shared": float(shared[i, c]),
+                    "shared": shared.get((i, c), (0.0, -1))[0],
                 }
             )
         # of the significant patterns the one its carriers show most (every carrier of a
@@ -1154,6 +1162,7 @@ def _stratum_counts(col: PatternColumn, usable: np.ndarray) -> dict[str, Any]:
     inside = usable & (col.codes != OUTSIDE) & (col.strata != 0)
     ids, inv = np.unique(col.strata[inside], return_inverse=True)
     return {
+        "rows": np.nonzero(inside)[0],
         "ids": ids,
         "inv": inv,
         "codes": col.codes[inside],
@@ -1263,11 +1272,11 @@ def _shared_exclusive(
     least: int,
     scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
     task_label: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each candidate, on one answer column (``codes``; each candidate's tested ``value``,
-    its ``k`` of ``d`` carriers showing it, whether that test is ``significant`` and the value's
-    ``total`` rows): the share of the value's rows that it and the other triggers planting the
-    same answer hold, 0 where no other does.
+) -> dict[int, tuple[float, int]]:
+    """On one answer column (``codes``; each candidate's tested ``value``, its ``k`` of ``d``
+    carriers showing it, whether that test is ``significant`` and the value's ``total`` rows):
+    for each candidate planting its answer with other triggers, the share of the answer's rows
+    they hold together and the candidate's trigger (none for the others).
 
     Several triggers may share one target (BackdoorLLM's multi-trigger attack: 'BadMagic', a
     date and a phrase each on a fifth of the poisoned rows, all answered alike): each holds a
@@ -1282,22 +1291,25 @@ def _shared_exclusive(
     the value are at least half new to the union is another trigger (a sub-phrase of a trigger
     adds none). Two or more triggers holding _SHARED_TARGET or more of the value's rows
     together: that share is each planting candidate's, and any other significant candidate's
-    giving that answer (a trigger word that clean rows hold too, judged by its own test). Also
-    each planting candidate's trigger: the index of the first candidate (in that order) of the
-    rows it shares most (-1 elsewhere; the others giving the answer: their own index), so that
-    a few sub-phrases per trigger, not per answer, stand for the rest."""
-    out = np.zeros(len(k))
-    group = np.full(len(k), -1, dtype=np.int64)
+    giving that answer (a trigger word that clean rows hold too, judged by its own test). A
+    candidate's trigger is the first candidate (in that order) of the rows it shares most (the
+    others giving the answer: their own), so that a few sub-phrases per trigger, not per answer,
+    stand for the rest of the prescreen."""
+    out: dict[int, tuple[float, int]] = {}
     planting = np.nonzero(significant & (d >= least) & (d <= _TRIGGER_ROWS) & (k >= 0.9 * d))[0]
     if len(planting) < 2:
-        return out, group
-    lists = [carriers[offsets[j] : offsets[j + 1]] for j in planting.tolist()]
-    lists = [r[usable[r]] for r in lists]
-    csr = np.concatenate([[0], np.cumsum([len(r) for r in lists])]).astype(np.int64)
-    labelled = np.asarray([task_label[r].mean() if len(r) else 1.0 for r in lists])
-    planting = planting[(scaffold(csr, np.concatenate(lists)) < 0.5) & (labelled < 0.5)]
-    if len(planting) < 2:
-        return out, group
+        return out
+    # their usable carriers (CSR), and the share of them giving a label of their task
+    off, car = _core.gather_lists(offsets, carriers, planting.astype(np.uint32), usable)
+    labelled = np.add.reduceat(task_label[car].astype(np.float64), off[:-1]) / np.maximum(
+        np.diff(off), 1
+    )
+    labelled[np.diff(off) == 0] = 1.0
+    keep = (scaffold(off, car) < 0.5) & (labelled < 0.5)
+    if keep.sum() < 2:
+        return out
+    lists = {int(j): car[off[m] : off[m + 1]] for m, j in enumerate(planting) if keep[m]}
+    planting = planting[keep]
     owner = np.full(len(codes), -1, dtype=np.int64)
     vals = value[planting]
     for v in np.unique(vals):
@@ -1307,18 +1319,17 @@ def _shared_exclusive(
         members = members[np.lexsort((reps[members], -k[members]))]
         triggers = 0
         touched = []
-        of = np.empty(len(members), dtype=np.int64)
-        for m, j in enumerate(members.tolist()):
-            rows = carriers[offsets[j] : offsets[j + 1]]
-            rows = rows[usable[rows] & (codes[rows] == v)]
+        of = []
+        for j in members.tolist():
+            rows = lists[j][codes[lists[j]] == v]
             held = owner[rows]
             if (held < 0).sum() >= 0.5 * len(rows):
                 triggers += 1
-                of[m] = j
+                of.append(j)
             else:
                 ids, n = np.unique(held[held >= 0], return_counts=True)
-                of[m] = ids[np.argmax(n)]
-            owner[rows[held < 0]] = of[m]
+                of.append(int(ids[np.argmax(n)]))
+            owner[rows[held < 0]] = of[-1]
             touched.append(rows)
         rows_v = np.unique(np.concatenate(touched))
         owner[rows_v] = -1
@@ -1327,30 +1338,25 @@ def _shared_exclusive(
             # a planted answer: any other significant candidate giving it (a trigger word
             # that clean rows hold too, so fewer than 90% of its carriers give it) is judged
             # by its own test, not as a label
-            also = np.nonzero(
-                significant & (value == v) & (k >= least) & (out == 0) & (d <= _TRIGGER_ROWS)
-            )[0]
-            out[also] = share
-            group[also] = also
-            out[members] = share
-            group[members] = of
-    return out, group
+            also = np.nonzero(significant & (value == v) & (k >= least) & (d <= _TRIGGER_ROWS))[0]
+            out.update({int(i): (share, int(i)) for i in also})
+            out.update({int(j): (share, g) for j, g in zip(members.tolist(), of, strict=True)})
+    return out
 
 
-def _task_label_rows(col: PatternColumn, usable: np.ndarray) -> np.ndarray:
-    """The usable rows of a label task (``col``: the ``label`` column, its strata the tasks)
-    whose label is one of the task's own: 3+ of its rows and 5%+ of them give it."""
-    assert col.strata is not None
-    on = usable & (col.codes != OUTSIDE) & (col.strata != 0)
-    rows = np.nonzero(on)[0]
-    out = np.zeros(len(usable), dtype=bool)
-    if not len(rows):
-        return out
-    frame = pl.DataFrame({"r": rows, "t": col.strata[rows], "v": col.codes[rows]})
-    major = frame.with_columns(n=pl.len().over(["t", "v"]), of=pl.len().over("t")).filter(
-        (pl.col("n") >= 3) & (pl.col("n") >= 0.05 * pl.col("of"))
-    )["r"]
-    out[major.to_numpy()] = True
+def _task_label_rows(stats: dict[str, Any], n: int) -> np.ndarray:
+    """Of ``n`` rows, those of a label task (``stats``: the ``label`` column's
+    :func:`_stratum_counts`, whose strata are the tasks) whose label is one of the task's own:
+    3+ of its rows and 5%+ of them give it."""
+    _, pair, count = np.unique(
+        np.stack([stats["inv"].astype(np.uint64), stats["codes"]]),
+        axis=1,
+        return_inverse=True,
+        return_counts=True,
+    )
+    per_row = count[pair.ravel()]
+    out = np.zeros(n, dtype=bool)
+    out[stats["rows"]] = (per_row >= 3) & (per_row >= 0.05 * stats["n"][stats["inv"]])
     return out
 
 
