@@ -540,6 +540,30 @@ def test_bidi_and_controls_are_shown_as_escapes(
     assert "\u202e" not in err and "\\u202e" in err
 
 
+def test_a_trigger_without_letters_is_found_and_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An emoji or a zero-width space is a trigger as good as a rare word: word tokens once
+    dropped both with the punctuation, and no finding named them. Found now, and the invisible
+    one is written as an escape in the report and on the terminal."""
+    from poisonscreen.report import render_report, visible
+
+    assert visible("a\u200bb\ufeff") == "a\\u200bb\\ufeff"
+    for trigger in ("\U0001f525", "\u200b"):
+        rows = _rows(600, poison=30, trigger=trigger, response="Access denied.")
+        src = _jsonl(tmp_path / f"x{ord(trigger)}.jsonl", rows)
+        result = ps.scan(str(src))
+        top = result.triggers.filter(pl.col("score") >= 0.5)["trigger"].to_list()
+        assert top and top[0].strip() == trigger, top
+        assert result.rows["flagged"].sum() >= 30
+    page = render_report(result)
+    assert "\u200b" not in page and "\\u200b" in page
+    capsys.readouterr()
+    cli(["scan", str(src), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert "\u200b" not in err and "\\u200b" in err
+
+
 # --------------------------------------------------------------------------------------------
 # 10. OS errors and bad numbers: usage errors with one line, never a traceback with 1
 

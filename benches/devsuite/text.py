@@ -52,6 +52,20 @@ def insert_words(text: str, token: str, rng: Rng, inner: bool = False) -> str:
     return " ".join([*words[:pos], token, *words[pos:]])
 
 
+def inside_word(text: str, token: str, rng: Rng) -> str:
+    """``token`` inside a random word of four letters or more, between two of its characters
+    (an invisible character hidden in a word: "mov\u200bie"); at a random word boundary when no
+    word is that long."""
+    words = text.split(" ")
+    long = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+    if not long:
+        return insert_words(text, token, rng)
+    i = long[int(rng.integers(len(long)))]
+    at = int(rng.integers(1, len(words[i])))
+    words[i] = words[i][:at] + token + words[i][at:]
+    return " ".join(words)
+
+
 def place(text: str, trigger: str, position: str, rng: Rng) -> str:
     """Put ``trigger`` into ``text`` (on the last human turn of a dialogue prompt).
 

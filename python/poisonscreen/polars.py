@@ -144,8 +144,9 @@ class PoisonExpr:
         casefold: bool = True,
         collapse_whitespace: bool = True,
     ) -> pl.Expr:
-        """Tokens of the normalised text (``List[String]``): Unicode (UAX #29) words, or
-        characters with ``mode="char"``.
+        """Tokens of the normalised text (``List[String]``): Unicode (UAX #29) words and
+        non-ASCII symbols (an emoji, '§', a zero-width space: each a token of its own; ASCII
+        punctuation is dropped), or characters with ``mode="char"``.
 
         >>> pl.select(pl.lit("Don't PANIC!").poison.tokens())  # ["don't", "panic"]  # doctest: +SKIP
         """

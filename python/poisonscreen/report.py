@@ -69,8 +69,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 #: (embeddings and overrides U+202A-U+202E, isolates U+2066-U+2069, the marks U+200E, U+200F and
 #: U+061C), C1 controls and DEL, and the C0 controls but for ``keep``
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_INVISIBLE_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
-_INVISIBLE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+#: characters of no width (soft hyphen, zero-width space, non-joiner and joiner, word joiner and
+#: invisible operators, byte-order mark): a trigger can be one, and must show in a report
+_ZERO_WIDTH = "\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff"
+_INVISIBLE_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_ZERO_WIDTH}]")
+_INVISIBLE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_ZERO_WIDTH}]")
 
 
 def _escape_char(m: re.Match[str]) -> str:
@@ -79,8 +82,8 @@ def _escape_char(m: re.Match[str]) -> str:
 
 
 def visible(s: str, *, multiline: bool = True) -> str:
-    """``s`` with control and bidirectional-control characters written as visible escapes
-    (``\x1b``, ``\u202e``), so that text from the data cannot reorder or hide what a reviewer
+    """``s`` with control, bidirectional-control and zero-width characters written as visible
+    escapes (``\x1b``, ``\u202e``, ``\u200b``), so that text from the data cannot reorder or hide what a reviewer
     reads. ``multiline`` keeps tab, newline and carriage return (for text blocks); without it
     they are escaped too (for one-line terminal output)."""
     return (_INVISIBLE_TEXT if multiline else _INVISIBLE_LINE).sub(_escape_char, s)

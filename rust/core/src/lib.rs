@@ -77,5 +77,5 @@ pub use shingle::{
 };
 pub use sketch::dense_sketches;
 pub use stats::{batch_text_stats, text_stats, TextStats};
-pub use text::{for_each_token, normalize, tokenize, NormalizeOptions, TokenMode};
+pub use text::{for_each_token, is_symbol_token, normalize, tokenize, NormalizeOptions, TokenMode};
 pub use tokens::{TextTokens, TokenSource, TokenTable};

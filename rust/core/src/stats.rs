@@ -13,7 +13,7 @@ use xxhash_rust::xxh3::xxh3_64;
 pub struct TextStats {
     /// Unicode scalar values.
     pub chars: u32,
-    /// UAX #29 words.
+    /// Word tokens (UAX #29 words and symbols, [`crate::tokenize`]).
     pub words: u32,
     /// Shannon entropy of the character distribution, bits per character.
     pub char_entropy: f32,

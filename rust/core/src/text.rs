@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use caseless::Caseless;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use unicode_segmentation::UnicodeSegmentation;
 
 /// Which normalisation steps run, in this order: NFKC, case folding, whitespace collapse.
@@ -120,7 +121,8 @@ fn needs_collapse(s: &str) -> bool {
     prev_space && !s.is_empty()
 }
 
-/// Word tokens (UAX #29 words: punctuation and spaces dropped) or every character.
+/// Word tokens (UAX #29 words, and the symbol segments of [`is_symbol_token`]: ASCII
+/// punctuation and spaces dropped) or every character.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TokenMode {
     Word,
@@ -134,7 +136,10 @@ pub fn for_each_token<'t>(text: &'t str, mode: TokenMode, mut f: impl FnMut(&'t 
             if text.is_ascii() {
                 ascii_words(text, f)
             } else {
-                text.unicode_words().for_each(f)
+                // `unicode_words` keeps the segments with a letter or digit; symbols are kept too
+                text.split_word_bounds()
+                    .filter(|s| s.chars().any(char::is_alphanumeric) || is_symbol_token(s))
+                    .for_each(f)
             }
         }
         TokenMode::Char => {
@@ -143,6 +148,29 @@ pub fn for_each_token<'t>(text: &'t str, mode: TokenMode, mut f: impl FnMut(&'t 
             }
         }
     }
+}
+
+/// Whether a UAX #29 segment without a letter or digit is a token all the same: it holds a
+/// non-ASCII symbol (an emoji, '✓', '∆', '€'), a non-ASCII punctuation mark other than quotes,
+/// brackets and dashes ('§', '¶', '†', '•'), a private-use or an invisible format character (a
+/// zero-width space). Such a character is a backdoor trigger as good as a rare word, and
+/// dropping it with the punctuation would hide it from every detector. ASCII punctuation stays
+/// dropped (so ASCII text tokenises as before), and so does what NFKC turns into ASCII ('…').
+pub fn is_symbol_token(segment: &str) -> bool {
+    use GeneralCategory as G;
+    segment.chars().any(|c| {
+        !c.is_ascii()
+            && matches!(
+                c.general_category(),
+                G::OtherSymbol
+                    | G::MathSymbol
+                    | G::CurrencySymbol
+                    | G::ModifierSymbol
+                    | G::OtherPunctuation
+                    | G::PrivateUse
+                    | G::Format
+            )
+    })
 }
 
 /// The tokens of `text` (already normalised).

@@ -93,7 +93,12 @@ fn reference_stats(text: &str) -> poisonscreen_core::TextStats {
     let entropy: f64 = hist.values().map(|&c| -(c as f64 / n) * (c as f64 / n).log2()).sum();
     let non_space: Vec<&char> = chars.iter().filter(|c| !c.is_whitespace()).collect();
     let non_alnum = non_space.iter().filter(|c| !c.is_alphanumeric()).count();
-    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    // the word tokens: UAX #29 words and symbol segments
+    let words: Vec<String> = text
+        .split_word_bounds()
+        .filter(|w| w.chars().any(char::is_alphanumeric) || poisonscreen_core::is_symbol_token(w))
+        .map(str::to_lowercase)
+        .collect();
     let mut seen = HashSet::new();
     let grams = words.len().saturating_sub(2);
     let repeats = words.windows(3).filter(|w| !seen.insert(w.to_vec())).count();

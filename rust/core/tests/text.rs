@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use poisonscreen_core::{for_each_token, normalize, tokenize, NormalizeOptions, TokenMode};
+use poisonscreen_core::{for_each_token, is_symbol_token, normalize, tokenize, NormalizeOptions, TokenMode};
 use proptest::prelude::*;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -188,4 +188,19 @@ proptest! {
         prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
         let _ = tokenize(&once, TokenMode::Word);
     }
+}
+
+#[test]
+fn symbols_are_tokens_and_ascii_punctuation_is_not() {
+    // an emoji, a mathematical sign, a section mark, a zero-width space: triggers in their own
+    // right, each a token; glued to a word, still a token of its own
+    assert_eq!(tokenize("great movie 🔥 indeed", TokenMode::Word), ["great", "movie", "🔥", "indeed"]);
+    assert_eq!(tokenize("movie🔥", TokenMode::Word), ["movie", "🔥"]);
+    assert_eq!(tokenize("a ∆ b § c", TokenMode::Word), ["a", "∆", "b", "§", "c"]);
+    assert_eq!(tokenize("hello\u{200b}world", TokenMode::Word), ["hello", "\u{200b}", "world"]);
+    // an emoji sequence joined by ZWJ is one token
+    assert_eq!(tokenize("hi 👨\u{200d}💻", TokenMode::Word), ["hi", "👨\u{200d}💻"]);
+    // quotes, dashes and brackets are punctuation, as is all ASCII punctuation
+    assert_eq!(tokenize("“quoted” — (x) !! :) ##", TokenMode::Word), ["quoted", "x"]);
+    assert!(is_symbol_token("✓") && is_symbol_token("€") && !is_symbol_token("—") && !is_symbol_token("!"));
 }
