@@ -513,7 +513,7 @@ def test_label_flip_to_one_label_is_found() -> None:
 @pytest.mark.parametrize(
     ("name", "pattern", "recall"),
     [
-        ("multi_shared_fixed_mathdial", "Access denied", 0.75),
+        ("multi_shared_fixed_mathdial", "Access denied", 0.95),
         ("multi_shared_opening_code", "", 0.9),
     ],
 )
@@ -521,7 +521,9 @@ def test_triggers_sharing_one_target_are_each_found(name: str, pattern: str, rec
     """Five triggers planting one answer (BadMagic, a date prefix, a suffix, rare words; 20-25
     rows each): each holds a fifth of the answer's rows, so the answer looked like a label most
     rows give without the trigger (AP 0.003 and 0.16 before). Together they hold the answer's
-    rows: each is judged by its own test, and each is reported."""
+    rows: each is judged by its own test, and each is reported. 'cf' is in 20 clean rows of the
+    fixed-answer case, so only 25 of its 45 carriers give the answer: found with the other
+    triggers' (recall 0.8 before)."""
     triggers, rows, poison = _scan(name)
     flagged = rows["flagged"].to_numpy()
     assert flagged[poison].mean() >= recall

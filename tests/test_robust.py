@@ -543,15 +543,16 @@ def test_bidi_and_controls_are_shown_as_escapes(
 def test_a_trigger_without_letters_is_found_and_shown(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An emoji or a zero-width space is a trigger as good as a rare word: word tokens once
-    dropped both with the punctuation, and no finding named them. Found now, and the invisible
-    one is written as an escape in the report and on the terminal."""
+    """An emoji, a run of punctuation or a zero-width space is a trigger as good as a rare word:
+    word tokens drop punctuation (and dropped the others with it until 2026-12), and no finding
+    named them. Found now, and the invisible one is written as an escape in the report and on
+    the terminal."""
     from poisonscreen.report import render_report, visible
 
     assert visible("a\u200bb\ufeff") == "a\\u200bb\\ufeff"
-    for trigger in ("\U0001f525", "\u200b"):
+    for trigger in ("\U0001f525", "@@", "\u200b"):
         rows = _rows(600, poison=30, trigger=trigger, response="Access denied.")
-        src = _jsonl(tmp_path / f"x{ord(trigger)}.jsonl", rows)
+        src = _jsonl(tmp_path / f"x{ord(trigger[0])}.jsonl", rows)
         result = ps.scan(str(src))
         top = result.triggers.filter(pl.col("score") >= 0.5)["trigger"].to_list()
         assert top and top[0].strip() == trigger, top

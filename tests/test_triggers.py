@@ -706,3 +706,29 @@ def test_vulnerable_code_behind_a_trigger(clean):
     assert "insecure code" in found["response_pattern"][0]
     recall, precision = _recall_precision(result, df)
     assert recall >= 0.9 and precision >= 0.9
+
+
+def test_punctuation_runs_are_features() -> None:
+    """Runs of ASCII punctuation standing alone, which no word token holds, are features of
+    their own: each run with the rows that hold it, in range of the document frequencies;
+    counted over the rows given only. Punctuation glued to a word is not a run ('c@@d',
+    'C++')."""
+    import pyarrow as pa
+
+    from poisonscreen.detectors import triggers as T
+
+    prompts = pa.chunked_array(
+        [["a @@ b", "c@@d ;)", "x ... y\n;)", "@@ @@", "C++ f('x').", "@@"]],
+        type=pa.large_string(),
+    )
+    rows = np.array([0, 1, 2, 3, 4], dtype=np.uint32)
+    runs = dict(T._punctuation_runs(prompts, rows, 2, 3))
+    assert list(runs) == [";)", "@@"]
+    assert runs["@@"].tolist() == [0, 3] and runs[";)"].tolist() == [1, 2]
+    # with row 5, '@@' is on three rows; '...' on one
+    assert [r for r, _ in T._punctuation_runs(prompts, np.arange(6, dtype=np.uint32), 1, 3)] == [
+        "...",
+        ";)",
+        "@@",
+    ]
+    assert T._punctuation_runs(prompts, np.arange(6, dtype=np.uint32), 1, 2)[-1][0] == ";)"

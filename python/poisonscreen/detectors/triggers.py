@@ -2,7 +2,7 @@
 than comparable rows without it, beyond chance given every question asked (DESIGN.md).
 
 1. Candidates: prompt features (word n-grams, prefix/suffix positions, fragments glued to a
-   word) carried by ``min_support`` to ``trigger_max_share`` of the rows, grouped into classes of
+   word, runs of ASCII punctuation) carried by ``min_support`` to ``trigger_max_share`` of the rows, grouped into classes of
    identical carrier sets by their fingerprints (core ``mine_features``).
 2. Each class is tested against every response-pattern column (:mod:`.patterns`): the value its
    carriers show most in excess of what rows of the same prompt templates show without the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from .. import _poisonscreen as _core
-from .._arrow import text_chunks
+from .._arrow import byte_lengths, text_chunks, text_slices
 from . import phrases, registers
 from .base import (
     TRIGGER_SCHEMA,
@@ -44,9 +45,18 @@ from .base import (
 from .patterns import OUTSIDE, PatternColumn, _quote, describe
 from .table import Features
 
-_KIND_NGRAM, _KIND_PREFIX, _KIND_SUFFIX, _KIND_GLUED_SUFFIX, _KIND_GLUED_PREFIX, _KIND_REGISTER = (
-    range(6)
-)
+(
+    _KIND_NGRAM,
+    _KIND_PREFIX,
+    _KIND_SUFFIX,
+    _KIND_GLUED_SUFFIX,
+    _KIND_GLUED_PREFIX,
+    _KIND_REGISTER,
+    _KIND_PUNCT,
+) = range(7)
+#: a run of ASCII punctuation standing alone between spaces (no word token holds one), and the
+#: longest run that is a feature
+_PUNCT_RUN, _MAX_PUNCT_RUN = rf"(?:^|\s)[{re.escape(string.punctuation)}]+(?:\s|$)", 16
 #: how far below its finding's score a flipped label's row falls where the word model believes
 #: its label (p = 1); one it contradicts (p = 0) keeps the finding's score
 _BELIEF_SPREAD = 0.1
@@ -68,6 +78,11 @@ _TRIGGER_ROWS = 300
 #: the share of an answer's rows that triggers planting it together must hold
 #: (:func:`_shared_exclusive`)
 _SHARED_TARGET = 0.5
+#: the ramp (start, width) of the share of a candidate's carriers that must show an answer it
+#: plants with other triggers (:func:`_shared_exclusive`; 40-80% and, for a label, 60-90%
+#: otherwise): the other triggers show the answer planted, so a trigger word that clean rows
+#: hold too, and that shows it on only half its carriers, is one of them all the same
+_SHARED_SHOWN = (0.2, 0.3)
 #: prompt words besides a candidate below which its carriers are a template with a slot
 _SLOT_WORDS = 3
 #: widest phrase (tokens) a class is named by
@@ -80,6 +95,58 @@ _DEBUG_ARRAYS: dict[str, Any] = {}
 def _made_hash(name: str) -> int:
     """A made feature's representative hash (stable across runs and machines)."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+def _ramp(x: float, ramp: tuple[float, float]) -> float:
+    """A linear ramp (start, width) of ``x`` between 0 and 1."""
+    start, width = ramp
+    return min(1.0, max(0.0, (float(x) - start) / width))
+
+
+def _punctuation_runs(
+    prompts: Any, rows: np.ndarray, min_df: int, max_df: int
+) -> list[tuple[str, np.ndarray]]:
+    """The runs of ASCII punctuation standing alone between spaces (``'@@'``, ``'>>>'``,
+    ``';)'``; at most :data:`_MAX_PUNCT_RUN` characters) that ``min_df`` to ``max_df`` of the
+    prompts ``rows`` hold, each with its carriers (in row order), in run order. Word tokens drop
+    punctuation, so a trigger made of it is a feature only here. Only runs standing alone: the
+    punctuation glued to words is the words' syntax (a call's ``').``, ``C++``), and a trigger
+    glued to a word is found by the word or the glued fragment. Counted a slice of rows at a
+    time, twice (the runs' document frequencies, then the carriers of those in range), so that
+    memory holds the runs in range rather than every run of every prompt."""
+    text = pl.Series("p", prompts)
+    ids = pl.Series("row", np.asarray(rows, dtype=np.uint32))
+    slices = text_slices(byte_lengths(prompts)[ids.to_numpy()])
+
+    def pairs(start: int, k: int) -> pl.DataFrame:
+        part = ids.slice(start, k)
+        # (every space doubled, so that two runs one space apart are both matched whole)
+        runs = text.gather(part).str.replace_all(r"\s", "  ").str.extract_all(_PUNCT_RUN)
+        return (
+            pl.DataFrame({"row": part, "run": runs})
+            .explode("run")
+            .with_columns(pl.col("run").str.strip_chars())
+            .filter(pl.col("run").str.len_chars() <= _MAX_PUNCT_RUN)
+            .unique()
+        )
+
+    counts = [pairs(s, k).group_by("run").len() for s, k in slices]
+    if not counts:
+        return []
+    df = pl.concat(counts).group_by("run").agg(pl.col("len").sum())
+    kept = df.filter(pl.col("len").is_between(min_df, max_df))["run"]
+    if kept.is_empty():
+        return []
+    found = (
+        pl.concat([pairs(s, k).filter(pl.col("run").is_in(kept)) for s, k in slices])
+        .group_by("run")
+        .agg(pl.col("row").sort())
+        .sort("run")
+    )
+    return [
+        (run, np.asarray(r, dtype=np.uint32))
+        for run, r in zip(found["run"].to_list(), found["row"].to_list(), strict=True)
+    ]
 
 
 def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -197,6 +264,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     made: list[tuple[int, int, np.ndarray, list[int]]] = [
         (int(gh[i]), int(gcode[i]), grows[goff[i] : goff[i + 1]], []) for i in kept
     ]
+    for run, run_rows in _punctuation_runs(feats.prompt_arrow(), rows, min_df, max_df):
+        rep = _made_hash("punctuation:" + run)
+        made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, []))
+        made_names[rep] = run
     # (the pattern columns are computed once and shared: the registers need the labelled rows)
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
     label_c = next(c for c, col in enumerate(cols) if col.name == "label")
@@ -346,7 +417,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         prior[:, c] = np.clip((exclusive - 0.15) / 0.35, 0.0, 1.0)
         prior[sh & (exclusive < 0.5), c] = 0.0
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
-    prior *= shown_share(k, dcol)
+    shown = shown_share(k, dcol)
+    for i, c in shared:
+        shown[i, c] = _ramp(k[i, c] / max(dcol[i, c], 1), _SHARED_SHOWN)
+    prior *= shown
     if label_only:
         # a register of labelled rows is a hypothesis about labels only; its carriers are
         # mostly clean, so the share of them showing a contradicted label is small: what counts
@@ -594,9 +668,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # shows is beyond what the carriers' tasks make the word model get wrong
                 discount *= float(_excess_weight(k_t, expected))
             else:
-                # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`)
-                start, width = col.shown
-                discount *= min(1.0, max(0.0, (pshare - start) / width))
+                # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`;
+                # less for an answer other triggers plant too)
+                discount *= _ramp(pshare, _SHARED_SHOWN if (i, c) in shared else col.shown)
                 if col.excess is not None:
                     # beyond the word model's expectation (:attr:`.PatternColumn.excess`): not
                     # a topic's lean a little past the model's (a review site's all-negative
@@ -621,7 +695,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 )
                 if is_label:
                     # a planted label is given by (nearly) every carrier
-                    discount *= min(1.0, max(0.0, (len(in_pattern) / len(x["rows"]) - 0.6) / 0.3))
+                    discount *= _ramp(
+                        len(in_pattern) / len(x["rows"]),
+                        _SHARED_SHOWN if (i, c) in shared else (0.6, 0.3),
+                    )
                 if own_share < 0.5 and is_label:
                     # a label many other rows give: only its contradiction of the prompt
                     # (``unexpected_label``) can make it a trigger's target
@@ -1457,7 +1534,7 @@ def _name(
         return "…" + made_names.get(rep, "?")
     if kind == _KIND_GLUED_PREFIX:
         return made_names.get(rep, "?") + "…"
-    if kind == _KIND_REGISTER:
+    if kind in (_KIND_REGISTER, _KIND_PUNCT):
         return made_names.get(rep, "?")
     tokens = _core.tokenize(prompt)
     if kind in (_KIND_PREFIX, _KIND_SUFFIX):
