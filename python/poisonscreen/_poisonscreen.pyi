@@ -239,6 +239,15 @@ def glued_fragments(
     min_df: int = 10,
     threads: int | None = None,
 ) -> tuple[_U64, npt.NDArray[np.uint8], list[str], npt.NDArray[np.int64], _U32]: ...
+def punctuation_runs(
+    chunks: list[_Chunk],
+    rows: _U32,
+    *,
+    max_len: int = 16,
+    min_df: int = 10,
+    max_df: int = ...,
+    threads: int | None = None,
+) -> tuple[list[str], npt.NDArray[np.int64], _U32]: ...
 def pattern_tests(
     offsets: npt.NDArray[np.int64],
     carriers: _U32,

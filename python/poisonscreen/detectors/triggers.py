@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import string
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from .. import _poisonscreen as _core
-from .._arrow import byte_lengths, text_chunks, text_slices
+from .._arrow import text_chunks
 from . import phrases, registers
 from .base import (
     TRIGGER_SCHEMA,
@@ -54,9 +53,8 @@ from .table import Features
     _KIND_REGISTER,
     _KIND_PUNCT,
 ) = range(7)
-#: a run of ASCII punctuation standing alone between spaces (no word token holds one), and the
-#: longest run that is a feature
-_PUNCT_RUN, _MAX_PUNCT_RUN = rf"(?:^|\s)[{re.escape(string.punctuation)}]+(?:\s|$)", 16
+#: the longest run of ASCII punctuation that is a feature (:func:`_punctuation_runs`)
+_MAX_PUNCT_RUN = 16
 #: how far below its finding's score a flipped label's row falls where the word model believes
 #: its label (p = 1); one it contradicts (p = 0) keeps the finding's score
 _BELIEF_SPREAD = 0.1
@@ -104,49 +102,24 @@ def _ramp(x: float, ramp: tuple[float, float]) -> float:
 
 
 def _punctuation_runs(
-    prompts: Any, rows: np.ndarray, min_df: int, max_df: int
+    prompts: Any, rows: np.ndarray, min_df: int, max_df: int, threads: int | None = None
 ) -> list[tuple[str, np.ndarray]]:
     """The runs of ASCII punctuation standing alone between spaces (``'@@'``, ``'>>>'``,
     ``';)'``; at most :data:`_MAX_PUNCT_RUN` characters) that ``min_df`` to ``max_df`` of the
-    prompts ``rows`` hold, each with its carriers (in row order), in run order. Word tokens drop
-    punctuation, so a trigger made of it is a feature only here. Only runs standing alone: the
-    punctuation glued to words is the words' syntax (a call's ``').``, ``C++``), and a trigger
-    glued to a word is found by the word or the glued fragment. Counted a slice of rows at a
-    time, twice (the runs' document frequencies, then the carriers of those in range), so that
-    memory holds the runs in range rather than every run of every prompt."""
-    text = pl.Series("p", prompts)
-    ids = pl.Series("row", np.asarray(rows, dtype=np.uint32))
-    slices = text_slices(byte_lengths(prompts)[ids.to_numpy()])
-
-    def pairs(start: int, k: int) -> pl.DataFrame:
-        part = ids.slice(start, k)
-        # (every space doubled, so that two runs one space apart are both matched whole)
-        runs = text.gather(part).str.replace_all(r"\s", "  ").str.extract_all(_PUNCT_RUN)
-        return (
-            pl.DataFrame({"row": part, "run": runs})
-            .explode("run")
-            .with_columns(pl.col("run").str.strip_chars())
-            .filter(pl.col("run").str.len_chars() <= _MAX_PUNCT_RUN)
-            .unique()
-        )
-
-    counts = [pairs(s, k).group_by("run").len() for s, k in slices]
-    if not counts:
-        return []
-    df = pl.concat(counts).group_by("run").agg(pl.col("len").sum())
-    kept = df.filter(pl.col("len").is_between(min_df, max_df))["run"]
-    if kept.is_empty():
-        return []
-    found = (
-        pl.concat([pairs(s, k).filter(pl.col("run").is_in(kept)) for s, k in slices])
-        .group_by("run")
-        .agg(pl.col("row").sort())
-        .sort("run")
+    prompts ``rows`` hold, each with its carriers (in row order), in run order (the core's
+    ``punctuation_runs``). Word tokens drop punctuation, so a trigger made of it is a feature
+    only here. Only runs standing alone: the punctuation glued to words is the words' syntax (a
+    call's ``').``, ``C++``), and a trigger glued to a word is found by the word or the glued
+    fragment."""
+    runs, off, car = _core.punctuation_runs(
+        text_chunks(prompts)[0],
+        np.ascontiguousarray(rows, dtype=np.uint32),
+        max_len=_MAX_PUNCT_RUN,
+        min_df=min_df,
+        max_df=max_df,
+        threads=threads,
     )
-    return [
-        (run, np.asarray(r, dtype=np.uint32))
-        for run, r in zip(found["run"].to_list(), found["row"].to_list(), strict=True)
-    ]
+    return [(run, car[off[j] : off[j + 1]]) for j, run in enumerate(runs)]
 
 
 def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -264,7 +237,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     made: list[tuple[int, int, np.ndarray, list[int]]] = [
         (int(gh[i]), int(gcode[i]), grows[goff[i] : goff[i + 1]], []) for i in kept
     ]
-    for run, run_rows in _punctuation_runs(feats.prompt_arrow(), rows, min_df, max_df):
+    for run, run_rows in _punctuation_runs(feats.prompt_arrow(), rows, min_df, max_df, threads):
         rep = _made_hash("punctuation:" + run)
         made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, []))
         made_names[rep] = run

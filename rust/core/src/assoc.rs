@@ -656,6 +656,56 @@ pub fn glued_fragments(
     Ok(out)
 }
 
+/// The runs of ASCII punctuation standing alone between whitespace (or a text's ends: `@@`,
+/// `>>>`, `;)`) of at most `max_len` bytes in the texts of `rows`, each with its carrier rows
+/// (in `rows`' order, once per row), carried by `min_df..=max_df` of them, in run order. Word
+/// tokens drop punctuation, so a trigger made of it is a feature only here; punctuation glued
+/// to a word is the word's syntax (a call's `').`, `C++`) and is no run.
+pub fn punctuation_runs(
+    texts: &Texts,
+    rows: &[u32],
+    max_len: usize,
+    min_df: u32,
+    max_df: u32,
+) -> Result<Vec<(String, Vec<u32>)>> {
+    // per block of rows, each run's rows (a run over max_df rows in the whole set is dropped
+    // after the merge; a block holds at most BLOCK rows per run)
+    let blocks: Vec<std::collections::HashMap<String, Vec<u32>>> = rows
+        .par_chunks(BLOCK)
+        .map(|block| -> Result<std::collections::HashMap<String, Vec<u32>>> {
+            let mut found: std::collections::HashMap<String, Vec<u32>> = std::collections::HashMap::new();
+            for &r in block {
+                let Some(text) = texts.get(r as usize)? else { continue };
+                for piece in text.split_whitespace() {
+                    if piece.len() <= max_len && piece.bytes().all(|b| b.is_ascii_punctuation()) {
+                        let list = found.entry(piece.to_string()).or_default();
+                        if list.last() != Some(&r) {
+                            list.push(r);
+                        }
+                    }
+                }
+            }
+            Ok(found)
+        })
+        .collect::<Result<_>>()?;
+    let mut merged: std::collections::HashMap<String, Vec<u32>> = std::collections::HashMap::new();
+    for block in blocks {
+        for (run, list) in block {
+            let all = merged.entry(run).or_default();
+            // (more than max_df rows: the run is dropped; its rows need not be kept)
+            if all.len() <= max_df as usize {
+                all.extend(list);
+            }
+        }
+    }
+    let mut out: Vec<(String, Vec<u32>)> = merged
+        .into_iter()
+        .filter(|(_, list)| (min_df.max(1) as usize..=max_df as usize).contains(&list.len()))
+        .collect();
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// What [`pattern_tests`] found for one candidate and one column.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct PatternBest {

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use poisonscreen_core::assoc::{
     answer_overlap, chernoff, code, edge_codes, feature_carriers, gather_lists, glued_fragments,
-    list_overlaps, mine_features, mine_features_as, pattern_tests, response_phrases, row_features,
-    row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
+    list_overlaps, mine_features, mine_features_as, pattern_tests, punctuation_runs, response_phrases,
+    row_features, row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
 };
 use poisonscreen_core::{
     hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode,
@@ -161,6 +161,33 @@ fn carriers_are_the_rows_with_the_feature() {
     }
     assert!(!got[2].is_empty() && got[3].is_empty());
     assert_eq!(feature_carriers(&table, &keep, &spec, &wanted, 3).unwrap()[0].len(), 3);
+}
+
+#[test]
+fn punctuation_runs_stand_alone_and_are_counted_once_per_row() {
+    let rows: Vec<Option<String>> = vec![
+        Some("a @@ b @@".into()),
+        Some("c@@d ;)".into()),
+        Some("x ... y\n;)".into()),
+        None,
+        Some("@@\t>>>".into()),
+        Some("C++ f('x').".into()),
+    ];
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let runs = punctuation_runs(&texts, &all, 16, 2, 3).unwrap();
+    assert_eq!(runs, vec![(";)".to_string(), vec![1, 2]), ("@@".to_string(), vec![0, 4])]);
+    // over max_df: dropped; only the rows given are read; max_len in bytes
+    assert_eq!(
+        punctuation_runs(&texts, &all, 16, 1, 1).unwrap().iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["...", ">>>"]
+    );
+    assert!(punctuation_runs(&texts, &[0, 4], 16, 1, 1).unwrap().iter().all(|r| r.0 == ">>>"));
+    assert_eq!(
+        punctuation_runs(&texts, &all, 2, 1, 9).unwrap().iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        [";)", "@@"]
+    );
 }
 
 #[test]

@@ -958,6 +958,30 @@ fn glued_fragments<'py>(
     Ok((PyArray1::from_vec(py, h), PyArray1::from_vec(py, c), t, offsets, flat))
 }
 
+/// Runs of ASCII punctuation standing alone between spaces: (texts, offsets int64, rows
+/// uint32), the runs of at most `max_len` bytes carried by `min_df` to `max_df` of `rows`.
+#[pyfunction]
+#[pyo3(signature = (chunks, rows, *, max_len=16, min_df=10, max_df=u32::MAX, threads=None))]
+#[allow(clippy::type_complexity)]
+fn punctuation_runs<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    rows: PyReadonlyArray1<'py, u32>,
+    max_len: usize,
+    min_df: u32,
+    max_df: u32,
+    threads: Option<usize>,
+) -> PyResult<(Vec<String>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+    let chunks = extract(chunks)?;
+    let cols = texts(&chunks)?;
+    let rows = slice1(&rows, "rows")?;
+    let found = run(py, threads, || core::assoc::punctuation_runs(&cols, rows, max_len, min_df, max_df))?
+        .map_err(to_py)?;
+    let (runs, lists): (Vec<String>, Vec<Vec<u32>>) = found.into_iter().unzip();
+    let (offsets, flat) = csr_arrays(py, lists)?;
+    Ok((runs, offsets, flat))
+}
+
 /// For each candidate carrier set and each column, the value shown most in excess of the
 /// template-stratified expectation: (d uint32 (candidates,), value uint64, k uint32, mu float64,
 /// stat float64, tested uint32, d_col uint32 (carriers in the column's domain), each
@@ -1447,6 +1471,7 @@ pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mine_features, m)?)?;
     m.add_function(wrap_pyfunction!(feature_carriers, m)?)?;
     m.add_function(wrap_pyfunction!(glued_fragments, m)?)?;
+    m.add_function(wrap_pyfunction!(punctuation_runs, m)?)?;
     m.add_function(wrap_pyfunction!(pattern_tests, m)?)?;
     Ok(())
 }
