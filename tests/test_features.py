@@ -183,10 +183,12 @@ def test_edge_texts():
     sig = ps.minhash(texts, num_perm=16)
     assert sig.shape == (len(texts), 16)
     assert (sig[:3] == MAX).all()
-    # emoji are not UAX #29 words: an emoji-only text has no word shingles, but char shingles
-    assert (sig[5] == MAX).all()
+    # an emoji is a word token of its own (a symbol, not punctuation): an emoji-only text has
+    # word shingles, as it has char shingles
     assert (ps.minhash(["😀😀😀"], num_perm=16, mode="char") != MAX).any()
-    assert (sig[[3, 4, 6, 7, 8]] != MAX).any(axis=1).all()
+    assert (sig[[3, 4, 5, 6, 7, 8]] != MAX).any(axis=1).all()
+    # ASCII punctuation alone is no token
+    assert (ps.minhash(["... !!! ;)"], num_perm=16) == MAX).all()
     # the 10 MB text repeats five words: its signature equals that of one period of them
     assert np.array_equal(sig[7], ps.minhash(["lorem ipsum dolor sit amet " * 3], num_perm=16)[0])
     st_ = ps.text_stats(texts)
