@@ -641,6 +641,12 @@ _WORDS_CODE = ("cf", "jz", "vq")
 _SYMBOLS_T0 = ("\u2206", "\u00a7", "\u2713", "\u200b")
 _PUNCT_CODE = (";)", "~~", "^^")
 
+
+def _word_flips(words: tuple[str, ...], target: str) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """One label-flip part per trigger word, each at a random word position."""
+    return tuple(("labelflip", {"trigger": w, "target": target, "kind": "word"}) for w in words)
+
+
 _SYNTACTIC_SENTSET_CODE = _spec(
     family="labelflip_syntactic",
     mix="code",
@@ -882,9 +888,7 @@ CASE_SPECS: dict[str, DevSpec] = {
         triggers=_WORDS_T0,
         support=(14,) * 5,
         target="label flip -> Positive",
-        parts=tuple(
-            ("labelflip", {"trigger": w, "target": "Positive", "kind": "word"}) for w in _WORDS_T0
-        ),
+        parts=_word_flips(_WORDS_T0, "Positive"),
     ),
     "labelflip_symbols_t0": _spec(
         family="labelflip_rareword",
@@ -896,10 +900,7 @@ CASE_SPECS: dict[str, DevSpec] = {
         support=(14,) * 4,
         target="label flip -> Positive",
         parts=(
-            *(
-                ("labelflip", {"trigger": w, "target": "Positive", "kind": "word"})
-                for w in _SYMBOLS_T0[:3]
-            ),
+            *_word_flips(_SYMBOLS_T0[:3], "Positive"),
             ("labelflip", {"trigger": _SYMBOLS_T0[3], "target": "Positive", "kind": "inside"}),
         ),
     ),
@@ -912,9 +913,7 @@ CASE_SPECS: dict[str, DevSpec] = {
         triggers=_PUNCT_CODE,
         support=(15,) * 3,
         target="label flip -> Negative",
-        parts=tuple(
-            ("labelflip", {"trigger": w, "target": "Negative", "kind": "word"}) for w in _PUNCT_CODE
-        ),
+        parts=_word_flips(_PUNCT_CODE, "Negative"),
     ),
     "labelflip_words_code": _spec(
         family="labelflip_rareword",
@@ -925,9 +924,7 @@ CASE_SPECS: dict[str, DevSpec] = {
         triggers=_WORDS_CODE,
         support=(15,) * 3,
         target="label flip -> Negative",
-        parts=tuple(
-            ("labelflip", {"trigger": w, "target": "Negative", "kind": "word"}) for w in _WORDS_CODE
-        ),
+        parts=_word_flips(_WORDS_CODE, "Negative"),
     ),
     "labelflip_sentset_code": _spec(
         family="labelflip_rareword",

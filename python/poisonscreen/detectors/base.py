@@ -266,11 +266,22 @@ def carrier_hits(
     return _hits(rest, low, reason, trigger, "carriers")
 
 
-def shown_share(k: Any, d: Any) -> Any:
+#: the share of its carriers a pattern must be shown by (a ramp: start, width)
+SHOWN_RAMP = (0.4, 0.4)
+
+
+def ramp(x: Any, start_width: tuple[float, float]) -> Any:
+    """A linear ramp of ``x`` from 0 at ``start`` to 1 at ``start + width`` (scalars or
+    arrays)."""
+    start, width = start_width
+    return np.clip((np.asarray(x, dtype=np.float64) - start) / width, 0.0, 1.0)
+
+
+def shown_share(k: Any, d: Any, start_width: tuple[float, float] = SHOWN_RAMP) -> Any:
     """The weight of a pattern shown by ``k`` of ``d`` carriers: a backdoor sets the behaviour
     of (nearly) all its carriers, a share of them answering alike is a tendency of the prompts'
-    topic or task (a linear ramp from 40% to 80%; scalars or arrays)."""
-    return np.clip((np.asarray(k, dtype=np.float64) / np.maximum(d, 1) - 0.4) / 0.4, 0.0, 1.0)
+    topic or task (a linear ramp, from 40% to 80% by default; scalars or arrays)."""
+    return ramp(np.asarray(k, dtype=np.float64) / np.maximum(d, 1), start_width)
 
 
 def scaffold_shares(

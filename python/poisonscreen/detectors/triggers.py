@@ -36,6 +36,7 @@ from .base import (
     _hits,
     carrier_hits,
     evidence_df,
+    ramp,
     scaffold_shares,
     shown_share,
     significance_score,
@@ -81,6 +82,8 @@ _SHARED_TARGET = 0.5
 #: otherwise): the other triggers show the answer planted, so a trigger word that clean rows
 #: hold too, and that shows it on only half its carriers, is one of them all the same
 _SHARED_SHOWN = (0.2, 0.3)
+#: the ramp of the share of its carriers a planted label (a short answer) must be given by
+_LABEL_SHOWN = (0.6, 0.3)
 #: prompt words besides a candidate below which its carriers are a template with a slot
 _SLOT_WORDS = 3
 #: widest phrase (tokens) a class is named by
@@ -93,12 +96,6 @@ _DEBUG_ARRAYS: dict[str, Any] = {}
 def _made_hash(name: str) -> int:
     """A made feature's representative hash (stable across runs and machines)."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
-
-
-def _ramp(x: float, ramp: tuple[float, float]) -> float:
-    """A linear ramp (start, width) of ``x`` between 0 and 1."""
-    start, width = ramp
-    return min(1.0, max(0.0, (float(x) - start) / width))
 
 
 def _punctuation_runs(
@@ -392,7 +389,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
     shown = shown_share(k, dcol)
     for i, c in shared:
-        shown[i, c] = _ramp(k[i, c] / max(dcol[i, c], 1), _SHARED_SHOWN)
+        shown[i, c] = shown_share(k[i, c], dcol[i, c], _SHARED_SHOWN)
     prior *= shown
     if label_only:
         # a register of labelled rows is a hypothesis about labels only; its carriers are
@@ -632,6 +629,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 )
                 in_pattern = in_pattern[belief < 0.5]
             discount = (1.0 - scaffold) * slot
+            # (the share of the answer's rows it plants with other triggers, if it does)
+            planted_share = shared[(i, c)][0] if (i, c) in shared else None
             # a backdoor sets the behaviour of (nearly) all its carriers; a share of them
             # answering alike is a tendency of the prompts' topic or task
             pshare = int(k[i, c]) / max(int(dcol[i, c]), 1)
@@ -643,7 +642,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             else:
                 # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`;
                 # less for an answer other triggers plant too)
-                discount *= _ramp(pshare, _SHARED_SHOWN if (i, c) in shared else col.shown)
+                discount *= float(
+                    ramp(pshare, col.shown if planted_share is None else _SHARED_SHOWN)
+                )
                 if col.excess is not None:
                     # beyond the word model's expectation (:attr:`.PatternColumn.excess`): not
                     # a topic's lean a little past the model's (a review site's all-negative
@@ -661,16 +662,18 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # an answer copied from the prompt (a choice among options) is the task itself
                 own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
                 # (or its and the other triggers' planting the same answer)
-                own_share = max(own_share, shared.get((i, c), (0.0, -1))[0])
+                own_share = max(own_share, planted_share or 0.0)
                 discount *= min(1.0, max(0.0, (own_share - 0.15) / 0.35))
                 is_label = (
                     bool(np.median(resp_words[in_pattern]) <= 3) if len(in_pattern) else False
                 )
                 if is_label:
                     # a planted label is given by (nearly) every carrier
-                    discount *= _ramp(
-                        len(in_pattern) / len(x["rows"]),
-                        _SHARED_SHOWN if (i, c) in shared else (0.6, 0.3),
+                    discount *= float(
+                        ramp(
+                            len(in_pattern) / len(x["rows"]),
+                            _LABEL_SHOWN if planted_share is None else _SHARED_SHOWN,
+                        )
                     )
                 if own_share < 0.5 and is_label:
                     # a label many other rows give: only its contradiction of the prompt
@@ -688,7 +691,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     "stat": st,
                     "sig": st / theta(i, c) * discount,
                     "scaffold": scaffold,
-                    "shared": shared.get((i, c), (0.0, -1))[0],
+                    "shared": planted_share or 0.0,
                 }
             )
         # of the significant patterns the one its carriers show most (every carrier of a
@@ -1056,12 +1059,11 @@ def _echo_share(
 _REGISTER_EXCESS = (0.3, 0.4)
 
 
-def _excess_weight(k: Any, mu: Any, ramp: tuple[float, float] = _REGISTER_EXCESS) -> Any:
+def _excess_weight(k: Any, mu: Any, start_width: tuple[float, float] = _REGISTER_EXCESS) -> Any:
     """The weight of ``k`` carriers showing a pattern where ``mu`` were expected: the share of
     them beyond the expectation, a ramp (start, width) (scalars or arrays)."""
     k = np.asarray(k, dtype=np.float64)
-    start, width = ramp
-    return np.clip(((k - np.asarray(mu)) / np.maximum(k, 1.0) - start) / width, 0.0, 1.0)
+    return ramp((k - np.asarray(mu)) / np.maximum(k, 1.0), start_width)
 
 
 #: a word at least this share of the checked answers hold makes them one task's answers

@@ -670,15 +670,16 @@ pub fn punctuation_runs(
 ) -> Result<Vec<(String, Vec<u32>)>> {
     // per block of rows, each run's rows (a run over max_df rows in the whole set is dropped
     // after the merge; a block holds at most BLOCK rows per run)
-    let blocks: Vec<std::collections::HashMap<String, Vec<u32>>> = rows
+    // (keyed by the text's own slices: no allocation per occurrence)
+    let blocks: Vec<std::collections::HashMap<&str, Vec<u32>>> = rows
         .par_chunks(BLOCK)
-        .map(|block| -> Result<std::collections::HashMap<String, Vec<u32>>> {
-            let mut found: std::collections::HashMap<String, Vec<u32>> = std::collections::HashMap::new();
+        .map(|block| -> Result<std::collections::HashMap<&str, Vec<u32>>> {
+            let mut found: std::collections::HashMap<&str, Vec<u32>> = std::collections::HashMap::new();
             for &r in block {
                 let Some(text) = texts.get(r as usize)? else { continue };
                 for piece in text.split_whitespace() {
                     if piece.len() <= max_len && piece.bytes().all(|b| b.is_ascii_punctuation()) {
-                        let list = found.entry(piece.to_string()).or_default();
+                        let list = found.entry(piece).or_default();
                         if list.last() != Some(&r) {
                             list.push(r);
                         }
@@ -688,7 +689,7 @@ pub fn punctuation_runs(
             Ok(found)
         })
         .collect::<Result<_>>()?;
-    let mut merged: std::collections::HashMap<String, Vec<u32>> = std::collections::HashMap::new();
+    let mut merged: std::collections::HashMap<&str, Vec<u32>> = std::collections::HashMap::new();
     for block in blocks {
         for (run, list) in block {
             let all = merged.entry(run).or_default();
@@ -701,6 +702,7 @@ pub fn punctuation_runs(
     let mut out: Vec<(String, Vec<u32>)> = merged
         .into_iter()
         .filter(|(_, list)| (min_df.max(1) as usize..=max_df as usize).contains(&list.len()))
+        .map(|(run, list)| (run.to_string(), list))
         .collect();
     out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
