@@ -16,7 +16,7 @@
 //!
 //! Results are the same for any thread count and any order of the rows (sums, sorted outputs).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -168,27 +168,24 @@ impl Buckets {
     }
 }
 
-/// Rows up to which [`mine_features`] counts every order in one pass (the bucket table then
-/// holds few enough features per counter); above it, order by order (Apriori), each pass
-/// counting only the windows both of whose shorter windows are frequent.
-const ONE_PASS_ROWS: usize = 250_000;
+/// Features the one-pass count may hold, summed over its partial maps (which overlap, so an
+/// upper bound of the distinct features it holds) before it gives up for the order-by-order
+/// count. One pass over every order reads the token table twice, where the order-by-order count
+/// reads it twice per order and checks each window's two shorter windows in a set of the
+/// frequent ones; the order-by-order count holds only one order's features that pass that
+/// check. At 1M rows of `benches/scan_speed.py` (orders 1-6): one pass 54 s, 92M features held,
+/// peak 5.4 GB; order by order 114 s, peak 3.9 GB (mining alone, `TokenTable` included). Long
+/// prompts or many millions of rows go order by order.
+const ONE_PASS_FEATURES: usize = 128_000_000;
 
-/// Exact document counts and fingerprints of the features `feats_of` gives each of `rows`,
-/// for the features carried by at least `min_df` rows: a bucket pass first, then exact counts
-/// only for features whose bucket reached `min_df`.
-fn count_features<S, F>(
-    src: &S,
-    rows: &[u32],
-    row_hash: &[u64],
-    min_df: u32,
-    feats_of: F,
-) -> Result<HashIndex<Acc>>
+/// The bucket pass: every feature `feats_of` gives each of `rows` added to a fresh table of
+/// [`Buckets`].
+fn bucket_pass<S, F>(src: &S, rows: &[u32], feats_of: &F) -> Result<Buckets>
 where
     S: TokenSource + ?Sized,
     F: Fn(&[u64], &mut Vec<u64>, &mut Vec<(u64, u8)>) + Sync,
 {
     let buckets = Buckets::new(rows.len());
-    let t0 = std::time::Instant::now();
     rows.par_chunks(BLOCK).try_for_each(|block| -> Result<()> {
         let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
         for &r in block {
@@ -200,12 +197,35 @@ where
         }
         Ok(())
     })?;
-    if std::env::var_os("PS_TIME").is_some() {
-        eprintln!("bucket pass {:?}", t0.elapsed());
-    }
+    Ok(buckets)
+}
+
+/// Exact document counts and fingerprints of the features `feats_of` gives each of `rows`,
+/// for the features carried by at least `min_df` rows: a [`bucket_pass`] first, then exact
+/// counts only for features whose bucket reached `min_df`. `None` when the exact counts came
+/// to hold more than `max_features` distinct features (the count is then abandoned).
+fn count_features<S, F>(
+    src: &S,
+    rows: &[u32],
+    row_hash: &[u64],
+    min_df: u32,
+    max_features: usize,
+    feats_of: &F,
+) -> Result<Option<HashIndex<Acc>>>
+where
+    S: TokenSource + ?Sized,
+    F: Fn(&[u64], &mut Vec<u64>, &mut Vec<(u64, u8)>) + Sync,
+{
+    let buckets = bucket_pass(src, rows, feats_of)?;
+    // distinct features in all threads' maps (each map's growth added after each block)
+    let held = AtomicUsize::new(0);
     let map = rows
         .par_chunks(BLOCK)
         .try_fold(HashIndex::<Acc>::default, |mut map, block| -> Result<HashIndex<Acc>> {
+            if held.load(Ordering::Relaxed) > max_features {
+                return Ok(map);
+            }
+            let before = map.len();
             let (mut buf, mut grams, mut feats) = (Vec::new(), Vec::new(), Vec::new());
             for &r in block {
                 if let Some(toks) = src.tokens(r as usize, &mut buf)? {
@@ -216,16 +236,15 @@ where
                     let rh = row_hash[r as usize];
                     let rh2 = remix(rh);
                     for &(h, c) in &feats {
-                        {
-                            let a = map.entry(h).or_default();
-                            a.df += 1;
-                            a.code = c;
-                            a.fp[0] = a.fp[0].wrapping_add(rh);
-                            a.fp[1] = a.fp[1].wrapping_add(rh2);
-                        }
+                        let a = map.entry(h).or_default();
+                        a.df += 1;
+                        a.code = c;
+                        a.fp[0] = a.fp[0].wrapping_add(rh);
+                        a.fp[1] = a.fp[1].wrapping_add(rh2);
                     }
                 }
             }
+            held.fetch_add(map.len() - before, Ordering::Relaxed);
             Ok(map)
         })
         .try_reduce(HashIndex::<Acc>::default, |a, b| {
@@ -239,7 +258,7 @@ where
             }
             Ok(big)
         })?;
-    Ok(map)
+    Ok((held.load(Ordering::Relaxed) <= max_features).then_some(map))
 }
 
 /// Every prompt feature (n-grams of `spec.orders`, positions) carried by between `min_df` and
@@ -254,11 +273,12 @@ pub fn mine_features<S: TokenSource + ?Sized>(
     min_df: u32,
     max_df: u32,
 ) -> Result<Vec<MinedFeature>> {
-    mine_features_as(src, rows, row_hash, spec, min_df, max_df, false)
+    mine_features_as(src, rows, row_hash, spec, min_df, max_df, ONE_PASS_FEATURES)
 }
 
-/// [`mine_features`], counted order by order whatever the row count when `by_order` (the result
-/// is the same; exposed so that both ways can be tested on small inputs).
+/// [`mine_features`] with the number of distinct features the one-pass count may hold before it
+/// gives up for the order-by-order count (0: order by order at once). The result is the same;
+/// exposed so that both ways, and the switch between them, can be tested on small inputs.
 pub fn mine_features_as<S: TokenSource + ?Sized>(
     src: &S,
     rows: &[u32],
@@ -266,7 +286,7 @@ pub fn mine_features_as<S: TokenSource + ?Sized>(
     spec: &FeatureSpec,
     min_df: u32,
     max_df: u32,
-    by_order: bool,
+    one_pass_features: usize,
 ) -> Result<Vec<MinedFeature>> {
     spec.validate()?;
     if row_hash.len() != src.len() {
@@ -285,10 +305,17 @@ pub fn mine_features_as<S: TokenSource + ?Sized>(
         );
     };
     let mut out: Vec<MinedFeature> = Vec::new();
-    if rows.len() <= ONE_PASS_ROWS && !by_order {
-        let map = count_features(src, rows, row_hash, min_df, |toks, grams, feats| {
-            row_features_raw(toks, spec, grams, feats)
-        })?;
+    let all_orders = |toks: &[u64], grams: &mut Vec<u64>, feats: &mut Vec<(u64, u8)>| {
+        row_features_raw(toks, spec, grams, feats)
+    };
+    // every order in one pass, unless it would hold too many features (the result is the same
+    // either way; which way it went may depend on the thread count, what it finds does not)
+    let one_pass = if one_pass_features == 0 {
+        None
+    } else {
+        count_features(src, rows, row_hash, min_df, one_pass_features, &all_orders)?
+    };
+    if let Some(map) = one_pass {
         keep(map, &mut out);
     } else {
         // frequent windows of the previous order
@@ -299,7 +326,7 @@ pub fn mine_features_as<S: TokenSource + ?Sized>(
             let want_out = spec.orders.contains(&k);
             let positions = k == 1 && spec.positions;
             let p = prev.take();
-            let map = count_features(src, rows, row_hash, min_df, |toks, grams, feats| {
+            let level_feats = |toks: &[u64], grams: &mut Vec<u64>, feats: &mut Vec<(u64, u8)>| {
                 feats.clear();
                 if k == 1 {
                     feats.extend(toks.iter().map(|&t| (hash_window(&[t]), code(KIND_NGRAM, 1))));
@@ -316,7 +343,9 @@ pub fn mine_features_as<S: TokenSource + ?Sized>(
                         }
                     }
                 }
-            })?;
+            };
+            let map = count_features(src, rows, row_hash, min_df, usize::MAX, &level_feats)?
+                .expect("no limit on the features of one order");
             let mut next = std::collections::HashSet::with_capacity_and_hasher(map.len(), Default::default());
             let mut level = HashIndex::default();
             for (h, a) in map {
@@ -806,32 +835,54 @@ pub fn pattern_tests(
             ColumnCounts { global, by_stratum, stratum_size, n_domain: n_domain.max(1) as f64 }
         })
         .collect();
+    // row-major copy of each row's stratum (u64::MAX: not usable) and column values: a
+    // candidate's carriers are read once each, one or two cache lines a row, instead of once per
+    // column from that column's array (the test is bound by those random reads at 1M rows)
+    let width = columns.len() + 1;
+    let mut table = vec![0u64; n * width];
+    table.par_chunks_mut(BLOCK * width).enumerate().for_each(|(b, chunk)| {
+        for (i, row) in chunk.chunks_mut(width).enumerate() {
+            let r = b * BLOCK + i;
+            row[0] = if usable[r] { u64::from(strata[r]) } else { u64::MAX };
+            for (c, col) in columns.iter().enumerate() {
+                row[c + 1] = col[r];
+            }
+        }
+    });
     let n_cand = offsets.len() - 1;
     let per: Vec<(u32, Vec<PatternBest>)> = (0..n_cand)
         .into_par_iter()
         .map(|i| {
-            let mut rows: Vec<u32> = carriers[offsets[i]..offsets[i + 1]]
+            // (stratum, row, values) of the usable carriers, in (stratum, row) order
+            let mut keyed: Vec<(u32, u32)> = carriers[offsets[i]..offsets[i + 1]]
                 .iter()
-                .copied()
-                .filter(|&r| usable[r as usize])
+                .filter_map(|&r| {
+                    let s = table[r as usize * width];
+                    (s != u64::MAX).then_some((s as u32, r))
+                })
                 .collect();
-            rows.sort_unstable_by_key(|&r| (strata[r as usize], r));
-            let d = rows.len() as u32;
+            keyed.sort_unstable();
+            let d = keyed.len() as u32;
+            let mut local: Vec<u64> = Vec::with_capacity(keyed.len() * columns.len());
+            for &(_, r) in &keyed {
+                let at = r as usize * width;
+                local.extend_from_slice(&table[at + 1..at + width]);
+            }
+            let value = |j: usize, c: usize| local[j * columns.len() + c];
             let mut runs: Vec<(u32, u32)> = Vec::new();
             let mut bests = Vec::with_capacity(columns.len());
-            let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(rows.len());
-            for (c, col) in columns.iter().enumerate() {
+            let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(keyed.len());
+            for c in 0..columns.len() {
                 // (stratum, carriers in it) of the carriers inside this column's domain
                 runs.clear();
                 let mut d_c = 0u32;
-                for &r in &rows {
-                    if col[r as usize] == OUTSIDE {
+                for (j, &(s, _)) in keyed.iter().enumerate() {
+                    if value(j, c) == OUTSIDE {
                         continue;
                     }
                     d_c += 1;
-                    let s = strata[r as usize];
                     match runs.last_mut() {
-                        Some((ls, c)) if *ls == s => *c += 1,
+                        Some((ls, cnt)) if *ls == s => *cnt += 1,
                         _ => runs.push((s, 1)),
                     }
                 }
@@ -840,8 +891,10 @@ pub fn pattern_tests(
                 // runs of a stratum
                 pairs.clear();
                 pairs.extend(
-                    rows.iter()
-                        .map(|&r| (col[r as usize], strata[r as usize]))
+                    keyed
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &(s, _))| (value(j, c), s))
                         .filter(|&(v, _)| v != OUTSIDE && !(skip_zero[c] && v == 0)),
                 );
                 pairs.sort_unstable();

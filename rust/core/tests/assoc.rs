@@ -77,6 +77,30 @@ fn naive(
 }
 
 #[test]
+fn a_one_pass_count_over_its_limit_goes_order_by_order_with_the_same_result() {
+    // rows of ~500 words
+    let short = corpus(30_000, 11);
+    let rows: Vec<Option<String>> =
+        short.chunks(100).map(|c| Some(c.iter().flatten().cloned().collect::<Vec<_>>().join(" "))).collect();
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    let rh = hashes_of(&rows);
+    let keep: Vec<u32> = (0..rows.len() as u32).collect();
+    let spec = FeatureSpec { orders: vec![1, 2, 3], positions: true };
+    let want = naive(&rows, &keep, &rh, &spec, 5, 400);
+    assert!(want.len() > 50, "the corpus must have frequent features: {}", want.len());
+    let strip = |v: &[MinedFeature]| v.iter().map(|f| (f.hash, f.code, f.df, f.fp[0])).collect::<Vec<_>>();
+    // one pass; abandoned after a few hundred features; order by order from the start
+    let one = mine_features_as(&table, &keep, &rh, &spec, 5, 400, usize::MAX).unwrap();
+    assert_eq!(strip(&one), strip(&want));
+    for limit in [want.len() / 4, 0] {
+        assert_eq!(mine_features_as(&table, &keep, &rh, &spec, 5, 400, limit).unwrap(), one, "limit {limit}");
+    }
+    assert_eq!(mine_features(&table, &keep, &rh, &spec, 5, 400).unwrap(), one);
+}
+
+#[test]
 fn mined_features_equal_a_naive_count() {
     let rows = corpus(3000, 7);
     let col = column(&rows);
@@ -91,7 +115,7 @@ fn mined_features_equal_a_naive_count() {
     let strip = |v: &[MinedFeature]| v.iter().map(|f| (f.hash, f.code, f.df, f.fp[0])).collect::<Vec<_>>();
     assert_eq!(strip(&got), strip(&want));
     // counted order by order (as for large inputs): the same features
-    assert_eq!(mine_features_as(&table, &keep, &rh, &spec, 5, 400, true).unwrap(), got);
+    assert_eq!(mine_features_as(&table, &keep, &rh, &spec, 5, 400, 0).unwrap(), got);
     // the second fingerprint is equal for equal carrier sets (checked on the features that share them)
     let mut by_set: HashMap<(u32, u64), u64> = HashMap::new();
     for f in &got {
