@@ -1363,6 +1363,10 @@ def _shared_exclusive(
     lists = {int(j): car[off[m] : off[m + 1]] for m, j in enumerate(planting) if keep[m]}
     planting = planting[keep]
     owner = np.full(len(codes), -1, dtype=np.int64)
+    # the other significant candidates of each value, in candidate order (looked up per value)
+    also = np.nonzero(significant & (k >= least) & (d <= _TRIGGER_ROWS))[0]
+    also = also[np.argsort(value[also], kind="stable")]
+    also_values = value[also]
     # the planting candidates of each value (in candidate order), by one sort: a mask per
     # value was a pass over every candidate for each of (at 1M rows) tens of thousands of values
     by_value = np.argsort(value[planting], kind="stable")
@@ -1392,8 +1396,9 @@ def _shared_exclusive(
             # a planted answer: any other significant candidate giving it (a trigger word
             # that clean rows hold too, so fewer than 90% of its carriers give it) is judged
             # by its own test, not as a label
-            also = np.nonzero(significant & (value == v) & (k >= least) & (d <= _TRIGGER_ROWS))[0]
-            out.update({int(i): (share, int(i)) for i in also})
+            lo = np.searchsorted(also_values, v, side="left")
+            hi = np.searchsorted(also_values, v, side="right")
+            out.update({int(i): (share, int(i)) for i in also[lo:hi]})
             out.update({int(j): (share, g) for j, g in zip(members.tolist(), of, strict=True)})
     return out
 
