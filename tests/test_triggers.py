@@ -374,6 +374,7 @@ def test_label_tasks_of_one_word_instructions_and_bare_sentences() -> None:
     label) stay out of it, and so do the bare rows with a label few of them give."""
     import pyarrow as pa
 
+    from poisonscreen._arrow import text_chunks
     from poisonscreen.detectors.patterns import _UNKEYED, label_tasks
 
     topics = ["soup", "film", "hotel", "phone", "novel", "train", "lamp", "song", "park", "shoe"]
@@ -389,7 +390,9 @@ def test_label_tasks_of_one_word_instructions_and_bare_sentences() -> None:
         + [99],  # a label no other bare row gives
         np.uint64,
     )
-    task = label_tasks(labels, pa.chunked_array([prompts]), np.ones(len(prompts), bool), None)
+    task = label_tasks(
+        labels, text_chunks(pa.chunked_array([prompts]))[0], np.ones(len(prompts), bool), None
+    )
     assert task[0] not in (0, _UNKEYED) and (task[:30] == task[0]).all()
     assert (task[30:60] == _UNKEYED).all()
     assert (task[60:] == 0).all()
@@ -401,6 +404,7 @@ def test_label_task_keyed_on_six_words_where_three_are_shared() -> None:
     none."""
     import pyarrow as pa
 
+    from poisonscreen._arrow import text_chunks
     from poisonscreen.detectors.patterns import label_tasks
 
     topics = ["soup", "film", "hotel", "phone", "novel", "train", "lamp", "song", "park", "shoe"]
@@ -410,7 +414,7 @@ def test_label_task_keyed_on_six_words_where_three_are_shared() -> None:
         f"Is the following statement true? Fact {i} about {t}." for i, t in enumerate(topics * 4)
     ]
     labels = np.array([11 + i % 2 for i in range(40)] + [100 + i for i in range(40)], np.uint64)
-    task = label_tasks(labels, pa.chunked_array([prompts]), np.ones(80, bool), None)
+    task = label_tasks(labels, text_chunks(pa.chunked_array([prompts]))[0], np.ones(80, bool), None)
     assert task[0] != 0 and (task[:40] == task[0]).all()
     assert (task[40:] == 0).all()
 

@@ -269,7 +269,12 @@ def pattern_tests(
     npt.NDArray[np.uint32],
 ]: ...
 def edge_codes(
-    chunks: list[_Chunk], heads: list[int], tails: list[int], *, threads: int | None = None
+    source: list[_Chunk] | TokenTable,
+    heads: list[int],
+    tails: list[int],
+    *,
+    rows: npt.NDArray[np.uint32] | None = None,
+    threads: int | None = None,
 ) -> npt.NDArray[np.uint64]: ...
 def answer_overlap(
     source: list[_Chunk] | TokenTable,

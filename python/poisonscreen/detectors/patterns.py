@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from .. import _poisonscreen as _core
-from .._arrow import byte_lengths, take, text_chunks, text_slices, to_arrow_text
+from .._arrow import byte_lengths, text_chunks, text_slices
 from .table import text_values
 
 #: Openings of a refusal, matched case-insensitively within a response's first 160 characters.
@@ -311,7 +311,7 @@ def content_codes(groups: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
 
 def label_tasks(
     labels: np.ndarray,
-    prompts: pa.ChunkedArray,
+    prompt_tokens: Any,
     usable: np.ndarray,
     threads: int | None,
     strata: np.ndarray | None = None,
@@ -326,7 +326,9 @@ def label_tasks(
     row whose instructions both qualify takes the one with fewer labels. With ``brief`` (the
     rows answering in a few words, labelled or not), an instruction is a task only where 90% of
     its brief rows are labelled: "They loved it" is no label set of its own when the same
-    instruction's other rows answer "They didn't like it!" (five words, not a label)."""
+    instruction's other rows answer "They didn't like it!" (five words, not a label).
+    ``prompt_tokens``: what the core reads the prompts' tokens from (a ``TokenTable`` or the
+    prompts' Arrow chunks)."""
     n = len(labels)
     task = np.zeros(n, dtype=np.uint64)
     has = usable & (labels != 0)
@@ -335,19 +337,12 @@ def label_tasks(
     if brief is not None:
         has = has | (usable & brief)
     rows = np.nonzero(has)[0]
-    # the instruction keys of the labelled and brief rows only (a minority of a corpus)
-    labelled = take(prompts, rows)
-    # keys (sides): first 3, 6 and 1 words, last 3, 6 and 1 words
-    sizes = (3, 6, 1)
+    # the instruction keys of the labelled and brief rows only (a minority of a corpus), from
+    # the prompts' token table where there is one
+    sizes = (3, 6, 1)  # keys (sides): first 3, 6 and 1 words, last 3, 6 and 1 words
     edges = np.zeros((n, 2 * len(sizes)), dtype=np.uint64)
-    edges[rows] = np.concatenate(
-        [
-            _core.edge_codes(
-                text_chunks(labelled.slice(s, k))[0], list(sizes), list(sizes), threads=threads
-            )
-            for s, k in text_slices(byte_lengths(labelled))
-        ]
-        or [np.zeros((0, 2 * len(sizes)), np.uint64)]
+    edges[rows] = _core.edge_codes(
+        prompt_tokens, list(sizes), list(sizes), rows=rows.astype(np.uint32), threads=threads
     )
     stratum = strata[rows] if strata is not None else rows
     frame = pl.concat(
@@ -604,7 +599,6 @@ def pattern_columns(
     prompt_tokens: Any,
     threads: int | None,
     evidence_min_df: int = 30,
-    prompts: pa.ChunkedArray | None = None,
     frequent: np.ndarray | None = None,
 ) -> list[PatternColumn]:
     """The pattern columns of the feature table's rows (``responses``: their response texts;
@@ -614,8 +608,6 @@ def pattern_columns(
     with its prompt does not make it on topic; without them no off-topic column)."""
     row_hash = _u64(table["row_hash"].to_numpy())
     usable = table["valid"].to_numpy() & ~table["empty_response"].to_numpy()
-    if prompts is None:
-        prompts = to_arrow_text(table["prompt"])
     rows = np.nonzero(usable)[0].astype(np.uint32)
     edges = np.concatenate(
         [
@@ -668,7 +660,7 @@ def pattern_columns(
         labels[pick] = edges[pick, HEADS.index(k)]
     task = label_tasks(
         labels,
-        prompts,
+        prompt_tokens,
         usable,
         threads,
         table["tmpl_cluster"].to_numpy(),

@@ -129,7 +129,6 @@ class Features:
                 self.prompt_tokens(threads),
                 threads,
                 evidence_min_df,
-                self.prompt_arrow(),
                 np.sort(common["h"].to_numpy().astype(np.uint64)),
             )
         return self._patterns

@@ -982,32 +982,28 @@ pub fn row_hashes(first: &Texts, second: &Texts) -> Result<Vec<u64>> {
     Ok(parts.concat())
 }
 
-/// Codes of each row's first `heads[j]` and last `tails[j]` word tokens (the 1-gram... n-gram
-/// hash of that window, [`hash_window`]), row-major `(rows, heads + tails)`; 0 where the text has
-/// fewer tokens than the window (or is null).
-pub fn edge_codes(
-    texts: &Texts,
-    normalize_opts: NormalizeOptions,
+/// Codes of each of `rows`' first `heads[j]` and last `tails[j]` word tokens (the n-gram hash
+/// of that window, [`hash_window`]), row-major `(rows, heads + tails)`; 0 where the text has
+/// fewer tokens than the window (or is null). `src` may be a [`crate::TokenTable`] built once
+/// for several passes, or the texts tokenised here ([`crate::tokens::TextTokens`]).
+pub fn edge_codes<S: TokenSource + ?Sized>(
+    src: &S,
+    rows: &[u32],
     heads: &[usize],
     tails: &[usize],
 ) -> Result<Vec<u64>> {
     if heads.iter().chain(tails).any(|&k| k == 0 || k > crate::shingle::MAX_K) {
         return Err(CoreError::Config("head and tail windows must be in 1..=64 tokens".into()));
     }
-    let opts = crate::ShingleOptions { normalize: normalize_opts, mode: TokenMode::Word, k: 1 };
+    in_range(rows, src.len())?;
     let width = heads.len() + tails.len();
-    let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
-    let parts: Vec<Vec<u64>> = blocks
-        .par_iter()
-        .map(|&start| -> Result<Vec<u64>> {
-            let end = (start + BLOCK).min(texts.len());
-            let mut out = Vec::with_capacity((end - start) * width);
-            let mut toks = Vec::new();
-            for r in start..end {
-                toks.clear();
-                if let Some(t) = texts.get(r)? {
-                    crate::shingle::token_hashes(t, &opts, &mut toks);
-                }
+    let parts: Vec<Vec<u64>> = rows
+        .par_chunks(BLOCK)
+        .map(|block| -> Result<Vec<u64>> {
+            let mut out = Vec::with_capacity(block.len() * width);
+            let mut buf = Vec::new();
+            for &r in block {
+                let toks = src.tokens(r as usize, &mut buf)?.unwrap_or(&[]);
                 let n = toks.len();
                 out.extend(heads.iter().map(|&k| if n >= k { hash_window(&toks[..k]) } else { 0 }));
                 out.extend(tails.iter().map(|&k| if n >= k { hash_window(&toks[n - k..]) } else { 0 }));

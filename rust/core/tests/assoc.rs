@@ -10,8 +10,8 @@ use poisonscreen_core::assoc::{
     row_features, row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
 };
 use poisonscreen_core::{
-    hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, Texts, TokenMode,
-    TokenTable,
+    hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, TextTokens, Texts,
+    TokenMode, TokenTable,
 };
 
 fn corpus(n: usize, seed: u64) -> Vec<Option<String>> {
@@ -389,12 +389,18 @@ fn edge_codes_are_windows_of_the_first_and_last_words() {
     let rows = vec![Some("You are stupid! Paris is the capital.".to_string()), Some("Yes".to_string()), None];
     let col = column(&rows);
     let texts = Texts::new(vec![col.view()]);
-    let codes = edge_codes(&texts, NormalizeOptions::default(), &[1, 3], &[2]).unwrap();
+    let src = TextTokens::new(&texts, NormalizeOptions::default(), TokenMode::Word);
+    let codes = edge_codes(&src, &[0, 1, 2], &[1, 3], &[2]).unwrap();
     let t = toks(rows[0].as_deref().unwrap());
     assert_eq!(&codes[0..3], &[hash_window(&t[..1]), hash_window(&t[..3]), hash_window(&t[t.len() - 2..])]);
     assert_eq!(&codes[3..6], &[hash_window(&toks("yes")), 0, 0]);
     assert_eq!(&codes[6..9], &[0, 0, 0]);
-    assert!(edge_codes(&texts, NormalizeOptions::default(), &[0], &[]).is_err());
+    // a subset of the rows, in the order asked; a token table gives the same codes
+    assert_eq!(edge_codes(&src, &[2, 0], &[1, 3], &[2]).unwrap(), [&codes[6..9], &codes[0..3]].concat());
+    let table = TokenTable::build(&texts, NormalizeOptions::default(), TokenMode::Word).unwrap();
+    assert_eq!(edge_codes(&table, &[0, 1, 2], &[1, 3], &[2]).unwrap(), codes);
+    assert!(edge_codes(&src, &[0], &[0], &[]).is_err());
+    assert!(edge_codes(&src, &[3], &[1], &[]).is_err());
 }
 
 #[test]

@@ -1040,24 +1040,32 @@ fn pattern_tests<'py>(
 }
 
 /// Codes of each row's first `heads[j]` and last `tails[j]` words (0 where the text is
-/// shorter): a (rows, len(heads) + len(tails)) uint64 array.
+/// shorter): a (rows, len(heads) + len(tails)) uint64 array. `source`: Arrow chunks or a
+/// TokenTable with the default options; `rows`: the rows to code, in that order (default all).
 #[pyfunction]
-#[pyo3(signature = (chunks, heads, tails, *, threads=None))]
+#[pyo3(signature = (source, heads, tails, *, rows=None, threads=None))]
 fn edge_codes<'py>(
     py: Python<'py>,
-    chunks: &Bound<'py, PyList>,
+    source: &Bound<'py, PyAny>,
     heads: Vec<usize>,
     tails: Vec<usize>,
+    rows: Option<PyReadonlyArray1<'py, u32>>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<u64>>> {
-    let chunks = extract(chunks)?;
-    let cols = texts(&chunks)?;
-    let rows = cols.len();
+    let rows = rows.as_ref().map(|r| slice1(r, "rows")).transpose()?;
     let width = heads.len() + tails.len();
-    let flat =
-        run(py, threads, || core::assoc::edge_codes(&cols, NormalizeOptions::default(), &heads, &tails))?
-            .map_err(to_py)?;
-    PyArray1::from_vec(py, flat).reshape([rows, width])
+    let (n, flat) = mine(py, threads, source, &word_spec(&[1]), |src| {
+        let all: Vec<u32>;
+        let rows = match rows {
+            Some(r) => r,
+            None => {
+                all = (0..src.len() as u32).collect();
+                &all
+            }
+        };
+        Ok((rows.len(), core::assoc::edge_codes(src, rows, &heads, &tails)?))
+    })?;
+    PyArray1::from_vec(py, flat).reshape([n, width])
 }
 
 type U32Pair<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
