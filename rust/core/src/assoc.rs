@@ -203,7 +203,8 @@ where
 /// Exact document counts and fingerprints of the features `feats_of` gives each of `rows`,
 /// for the features carried by at least `min_df` rows: a [`bucket_pass`] first, then exact
 /// counts only for features whose bucket reached `min_df`. `None` when the exact counts came
-/// to hold more than `max_features` distinct features (the count is then abandoned).
+/// to hold more than `max_features` features, summed over the partial maps (the count is then
+/// abandoned: the remaining blocks skipped, the partial maps dropped instead of merged).
 fn count_features<S, F>(
     src: &S,
     rows: &[u32],
@@ -217,7 +218,7 @@ where
     F: Fn(&[u64], &mut Vec<u64>, &mut Vec<(u64, u8)>) + Sync,
 {
     let buckets = bucket_pass(src, rows, feats_of)?;
-    // distinct features in all threads' maps (each map's growth added after each block)
+    // features in all the partial maps (each map's growth added after each block)
     let held = AtomicUsize::new(0);
     let map = rows
         .par_chunks(BLOCK)
@@ -248,6 +249,9 @@ where
             Ok(map)
         })
         .try_reduce(HashIndex::<Acc>::default, |a, b| {
+            if held.load(Ordering::Relaxed) > max_features {
+                return Ok(HashIndex::default());
+            }
             let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
             for (h, x) in small {
                 let e = big.entry(h).or_default();
@@ -837,7 +841,8 @@ pub fn pattern_tests(
         .collect();
     // row-major copy of each row's stratum (u64::MAX: not usable) and column values: a
     // candidate's carriers are read once each, one or two cache lines a row, instead of once per
-    // column from that column's array (the test is bound by those random reads at 1M rows)
+    // column from that column's array (the test is bound by those random reads at 1M rows; the
+    // copy is as large as the columns: 8 bytes a row per column)
     let width = columns.len() + 1;
     let mut table = vec![0u64; n * width];
     table.par_chunks_mut(BLOCK * width).enumerate().for_each(|(b, chunk)| {
@@ -853,7 +858,7 @@ pub fn pattern_tests(
     let per: Vec<(u32, Vec<PatternBest>)> = (0..n_cand)
         .into_par_iter()
         .map(|i| {
-            // (stratum, row, values) of the usable carriers, in (stratum, row) order
+            // (stratum, row) of the usable carriers, sorted, and their column values row-major
             let mut keyed: Vec<(u32, u32)> = carriers[offsets[i]..offsets[i + 1]]
                 .iter()
                 .filter_map(|&r| {
