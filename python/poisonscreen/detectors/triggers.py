@@ -84,6 +84,9 @@ _SHARED_TARGET = 0.5
 _SHARED_SHOWN = (0.2, 0.3)
 #: the ramp of the share of its carriers a planted label (a short answer) must be given by
 _LABEL_SHOWN = (0.6, 0.3)
+#: the ramp of the share of an answer's rows a candidate's carriers (or it and the other
+#: triggers planting it) hold: an answer most rows give without the feature is a label
+_EXCLUSIVE = (0.15, 0.35)
 #: prompt words besides a candidate below which its carriers are a template with a slot
 _SLOT_WORDS = 3
 #: widest phrase (tokens) a class is named by
@@ -384,7 +387,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         for i, (share, trigger) in planting.items():
             exclusive[i] = max(exclusive[i], share)
             shared[(i, c)] = (share, trigger)
-        prior[:, c] = np.clip((exclusive - 0.15) / 0.35, 0.0, 1.0)
+        prior[:, c] = ramp(exclusive, _EXCLUSIVE)
         prior[sh & (exclusive < 0.5), c] = 0.0
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
     shown = shown_share(k, dcol)
@@ -663,7 +666,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 own_share = len(in_pattern) / max(_value_count(col, int(v), usable), 1)
                 # (or its and the other triggers' planting the same answer)
                 own_share = max(own_share, planted_share or 0.0)
-                discount *= min(1.0, max(0.0, (own_share - 0.15) / 0.35))
+                discount *= float(ramp(own_share, _EXCLUSIVE))
                 is_label = (
                     bool(np.median(resp_words[in_pattern]) <= 3) if len(in_pattern) else False
                 )
@@ -1369,8 +1372,9 @@ def _shared_exclusive(
     also_values = value[also]
     # the planting candidates of each value (in candidate order), by one sort: a mask per
     # value was a pass over every candidate for each of (at 1M rows) tens of thousands of values
-    by_value = np.argsort(value[planting], kind="stable")
-    vals, starts = np.unique(value[planting][by_value], return_index=True)
+    planted_value = value[planting]
+    by_value = np.argsort(planted_value, kind="stable")
+    vals, starts = np.unique(planted_value[by_value], return_index=True)
     for v, members in zip(vals.tolist(), np.split(planting[by_value], starts[1:]), strict=True):
         if len(members) < 2:
             continue
