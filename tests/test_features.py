@@ -126,6 +126,30 @@ def test_minhash_sliced_arrays_with_nulls(typ):
     )
 
 
+def test_signatures_of_chosen_rows_and_equal_texts_read_the_chunks_in_place():
+    from poisonscreen._arrow import text_chunks
+
+    rng = random.Random(4)
+    values = [None if i % 5 == 2 else rand_text(rng, 2 + i % 7) for i in range(30)]
+    values[17] = values[3]
+    full = pa.array(values, type=pa.large_string())
+    chunked = pa.chunked_array([full.slice(0, 11), full.slice(11, 0), full.slice(11)])
+    chunks = text_chunks(chunked)[0]
+    whole = core.signatures(chunks, num_perm=16, k=2)
+    rows = np.array([29, 0, 2, 11, 10, 3, 3], dtype=np.uint32)  # across chunks, a null, repeats
+    got = core.signatures(chunks, num_perm=16, k=2, rows=rows, threads=1)
+    assert np.array_equal(got, whole[rows.astype(np.int64)])
+    assert core.signatures(chunks, rows=np.zeros(0, np.uint32)).shape == (0, 128)
+    with pytest.raises(InputError, match="out of range"):
+        core.signatures(chunks, rows=np.array([30], np.uint32))
+    a = np.array([3, 2, 2, 0, 12], dtype=np.uint32)
+    b = np.array([17, 2, 7, 0, 13], dtype=np.uint32)
+    # a copy across chunks; nulls are never equal, not even to themselves
+    assert core.equal_texts(chunks, a, b).tolist() == [True, False, False, True, False]
+    with pytest.raises(InputError):
+        core.equal_texts(chunks, a, b[:2])
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=texts_st, cuts=st.lists(st.integers(0, 30), max_size=5), offset=st.integers(0, 3))
 def test_minhash_independent_of_chunking_and_threads(texts, cuts, offset):

@@ -18,8 +18,16 @@ def signatures(
     nfkc: bool = True,
     casefold: bool = True,
     collapse_whitespace: bool = True,
+    rows: npt.NDArray[np.uint32] | None = None,
     threads: int | None = None,
 ) -> npt.NDArray[np.uint32]: ...
+def equal_texts(
+    chunks: list[_Chunk],
+    a: npt.NDArray[np.uint32],
+    b: npt.NDArray[np.uint32],
+    *,
+    threads: int | None = None,
+) -> npt.NDArray[np.bool_]: ...
 def lsh_params(threshold: float, num_perm: int = 128) -> tuple[int, int]: ...
 def band_keys(
     sigs: npt.NDArray[np.uint32], bands: int, rows: int, *, threads: int | None = None

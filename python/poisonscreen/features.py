@@ -16,7 +16,6 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _arrow
 from . import _poisonscreen as _core
@@ -227,8 +226,7 @@ def near_duplicates(
     cfg = ShingleConfig(ngram=ngram, mode=mode)
     # identical texts have identical shingle sets: LSH and verification see one representative
     # (its first row) per distinct text, and each later copy is joined to it with similarity 1
-    lengths = byte_lengths(arrow)
-    first = _first_occurrence(arrow, lengths)
+    first = _first_occurrence(arrow)
     is_rep = first == np.arange(n, dtype=np.int64)
     reps = np.flatnonzero(is_rep)
     if sigs is not None:
@@ -236,22 +234,14 @@ def near_duplicates(
         if sigs.shape[0] != n:
             raise ConfigError(f"sigs has {sigs.shape[0]} rows for {n} texts")
         sigs = sigs if len(reps) == n else sigs[reps]
-    elif len(reps) == n:
+    else:  # the distinct texts only, signed in place
         sigs = _core.signatures(
-            chunks, num_perm=num_perm, seed=seed, threads=threads, **cfg.kwargs()
-        )
-    else:  # the distinct texts only, taken out a slice at a time
-        sigs = np.concatenate(
-            [
-                _core.signatures(
-                    text_chunks(_arrow.take(arrow, reps[i : i + k]))[0],
-                    num_perm=num_perm,
-                    seed=seed,
-                    threads=threads,
-                    **cfg.kwargs(),
-                )
-                for i, k in text_slices(lengths[reps])
-            ]
+            chunks,
+            num_perm=num_perm,
+            seed=seed,
+            rows=None if len(reps) == n else reps.astype(np.uint32),
+            threads=threads,
+            **cfg.kwargs(),
         )
     b, r = _bands_rows(sigs.shape[1], threshold, bands, rows)
     keys = _core.band_keys(sigs, b, r, threads=threads)
@@ -260,7 +250,7 @@ def near_duplicates(
     # representatives are in row order, so pairs mapped to rows stay (smaller, larger) and sorted
     row_pairs = np.ascontiguousarray(reps[pairs].reshape(-1, 2), dtype=np.uint32)
     if verify == "exact":
-        sim = _exact_jaccard(chunks, row_pairs, lengths, threads, cfg, verify_text_mb)
+        sim = _exact_jaccard(chunks, row_pairs, byte_lengths(arrow), threads, cfg, verify_text_mb)
     else:
         sim = _core.signature_agreement(sigs, pairs, threads=threads)
     keep = np.ones(len(pairs), dtype=bool) if verify == "none" else sim >= threshold
@@ -308,30 +298,25 @@ def _text_hashes(arrow: pa.ChunkedArray) -> np.ndarray:
     )
 
 
-def _first_occurrence(arrow: pa.ChunkedArray, lengths: np.ndarray | None = None) -> np.ndarray:
+def _first_occurrence(arrow: pa.ChunkedArray) -> np.ndarray:
     """For each row, the position of the first row with the same text (nulls: the first null).
 
-    Rows are hashed a slice at a time; a row whose hash another row shares is compared with the
-    first row of that hash, a slice at a time, so no more than a slice of text is copied. Rows
-    that differ from it (a hash collision) and null rows are grouped by their text exactly.
-    ``lengths``: the texts' byte lengths, when the caller has them."""
+    Rows are hashed a slice at a time; a row whose hash another row shares is compared in place
+    with the first row of that hash. Rows that differ from it (a hash collision) and null rows
+    are grouped by their text exactly."""
     n = len(arrow)
     first = np.arange(n, dtype=np.int64)
     if n < 2:
         return first
     fp = _text_hashes(arrow)
-    # the first row of each row's hash, then each later row compared with it a slice at a time
+    # the first row of each row's hash, then each later row compared with it
     by_hash = pl.DataFrame({"fp": fp, "i": np.arange(n, dtype=np.int64)})
     head = by_hash.select(pl.col("i").min().over("fp"))["i"].to_numpy()
     cand = np.flatnonzero(head != first)
     if len(cand) == 0:
         return first
-    same = np.zeros(len(cand), dtype=bool)
-    lengths = byte_lengths(arrow) if lengths is None else lengths
-    for i, k in text_slices(lengths[cand]):
-        a = _arrow.take(arrow, cand[i : i + k])
-        b = _arrow.take(arrow, head[cand[i : i + k]])
-        same[i : i + k] = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
+    chunks = text_chunks(arrow)[0]
+    same = _core.equal_texts(chunks, cand.astype(np.uint32), head[cand].astype(np.uint32))
     first[cand[same]] = head[cand[same]]
     odd = cand[~same]
     if len(odd):  # a hash shared with a different text, or null texts: exact grouping

@@ -2090,44 +2090,92 @@ pub fn response_phrases(
 /// the first half's grams that often are looked up in the other half, and the dotted grams
 /// (a few per answer) are counted over all lists, instead of sorting every gram of every list.
 fn shared_grams(lists: &[&[(u64, bool)]], need: u32, need_any: u32) -> Vec<(u32, u64, bool)> {
-    let runs = |all: &mut Vec<(u64, bool)>| -> Vec<(u32, u64, bool)> {
-        all.sort_unstable();
-        let mut out = Vec::new();
-        let mut j = 0;
-        while j < all.len() {
-            let mut e = j;
-            while e < all.len() && all[e].0 == all[j].0 {
-                e += 1;
-            }
-            out.push(((e - j) as u32, all[j].0, all[j].1));
-            j = e;
-        }
-        out
-    };
     let len = lists.len();
     let f = len.div_ceil(2);
     let least = i64::from(need_any) - (len - f) as i64;
     if least < 1 {
         // too few lists to prune: every gram counted
-        let mut all: Vec<(u64, bool)> = lists.iter().flat_map(|l| l.iter().copied()).collect();
-        return runs(&mut all)
+        return count_grams(lists)
             .into_iter()
             .filter(|&(c, _, dotted)| c >= need && (dotted || c >= need_any))
             .collect();
     }
-    let mut first: Vec<(u64, bool)> = lists[..f].iter().flat_map(|l| l.iter().copied()).collect();
-    let mut out: Vec<(u32, u64, bool)> = runs(&mut first)
+    let rest = &lists[f..];
+    let mut out: Vec<(u32, u64, bool)> = count_grams(&lists[..f])
         .into_iter()
         .filter(|&(c, _, dotted)| !dotted && c as i64 >= least)
         .map(|(c, h, dotted)| {
-            let more = lists[f..].iter().filter(|l| l.binary_search_by_key(&h, |g| g.0).is_ok()).count();
-            (c + more as u32, h, dotted)
+            let mut more = 0;
+            for (j, l) in rest.iter().enumerate() {
+                if c + more + ((rest.len() - j) as u32) < need_any {
+                    break; // it cannot get there: its count does not matter
+                }
+                more += u32::from(l.binary_search_by_key(&h, |g| g.0).is_ok());
+            }
+            (c + more, h, dotted)
         })
         .filter(|&(c, _, _)| c >= need_any)
         .collect();
-    let mut dotted: Vec<(u64, bool)> = lists.iter().flat_map(|l| l.iter().copied().filter(|g| g.1)).collect();
-    out.extend(runs(&mut dotted).into_iter().filter(|&(c, _, _)| c >= need));
+    let dotted: Vec<Vec<(u64, bool)>> =
+        lists.iter().map(|l| l.iter().copied().filter(|g| g.1).collect()).collect();
+    let dotted: Vec<&[(u64, bool)]> = dotted.iter().map(Vec::as_slice).collect();
+    out.extend(count_grams(&dotted).into_iter().filter(|&(c, _, _)| c >= need));
     out.sort_unstable_by_key(|g| g.1);
+    out
+}
+
+/// (count, hash, dotted) of every gram of `lists` (each sorted by hash, one entry per hash), in
+/// hash order: how many lists hold it, and dotted only where every list holding it says so.
+/// Merged pairwise, a level at a time (linear passes, where sorting every gram was most of
+/// [`response_phrases`]' time).
+fn count_grams(lists: &[&[(u64, bool)]]) -> Vec<(u32, u64, bool)> {
+    let one = |(h, d): (u64, bool)| (1, h, d);
+    let mut level: Vec<Vec<(u32, u64, bool)>> = lists
+        .chunks(2)
+        .map(|p| match p {
+            [a, b] => merge_counts(a, b, one),
+            _ => p[0].iter().copied().map(one).collect(),
+        })
+        .collect();
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut it = level.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => merge_counts(&a, &b, |g| g),
+                None => a,
+            });
+        }
+        level = next;
+    }
+    level.pop().unwrap_or_default()
+}
+
+/// Two hash-ordered lists as one list of counts (`count` reads an entry as (count, hash,
+/// dotted)): a hash in both is counted once with both counts.
+fn merge_counts<T: Copy>(a: &[T], b: &[T], count: impl Fn(T) -> (u32, u64, bool)) -> Vec<(u32, u64, bool)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (count(a[i]), count(b[j]));
+        match x.1.cmp(&y.1) {
+            std::cmp::Ordering::Less => {
+                out.push(x);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(y);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((x.0 + y.0, x.1, x.2 && y.2));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend(a[i..].iter().copied().map(&count));
+    out.extend(b[j..].iter().copied().map(&count));
     out
 }
 

@@ -70,7 +70,7 @@ pub use mine::{
     ngram_names, ngram_names_of, subset_ngram_counts, subset_ngram_counts_in, subset_ngram_counts_many,
     subset_ngram_counts_many_in, NgramSpec, Texts,
 };
-pub use minhash::{batch_signatures, estimate_jaccard, MinHasher};
+pub use minhash::{batch_signatures, estimate_jaccard, row_signatures, MinHasher};
 pub use shingle::{
     exact_ngram_hashes, hash_token, hash_window, jaccard_sorted, ngram_strings, shingle_hashes,
     shingle_hashes_with, shingle_set, ShingleOptions,

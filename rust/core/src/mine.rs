@@ -92,6 +92,20 @@ impl<'a> Texts<'a> {
         }
         self.cols[chunk].get(row - self.starts[chunk]).map_err(|e| self.globalise(chunk, e))
     }
+
+    /// For each `i`, whether rows `a[i]` and `b[i]` hold the same text (false where either is
+    /// null): copies of a text told from hash collisions without copying the texts out.
+    pub fn equal(&self, a: &[u32], b: &[u32]) -> Result<Vec<bool>> {
+        if a.len() != b.len() {
+            return Err(CoreError::Input(format!("{} rows against {} rows", a.len(), b.len())));
+        }
+        a.par_iter()
+            .zip(b)
+            .map(|(&x, &y)| {
+                Ok(matches!((self.get(x as usize)?, self.get(y as usize)?), (Some(s), Some(t)) if s == t))
+            })
+            .collect()
+    }
 }
 
 /// Which n-grams a text has: orders (e.g. 1..=4) of word or char tokens of the normalised text.

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::column::StrColumn;
 use crate::error::{CoreError, Result};
+use crate::mine::Texts;
 use crate::shingle::{shingle_hashes_with, ShingleOptions};
 
 pub const MAX_PERM: usize = 4096;
@@ -157,15 +158,33 @@ const BLOCK_ROWS: usize = 256;
 /// Signatures of every row, row-major `rows × num_perm`. Null rows and rows without tokens get
 /// the empty-set signature (all `u32::MAX`).
 pub fn batch_signatures(col: &StrColumn, opts: &ShingleOptions, hasher: &MinHasher) -> Result<Vec<u32>> {
+    signatures_by(col.len(), |row| col.get(row), opts, hasher)
+}
+
+/// Signatures of `rows` of `texts`, in that order, as [`batch_signatures`] gives them: the
+/// distinct texts of a column are signed in place, without copying them out first.
+pub fn row_signatures(
+    texts: &Texts,
+    rows: &[u32],
+    opts: &ShingleOptions,
+    hasher: &MinHasher,
+) -> Result<Vec<u32>> {
+    signatures_by(rows.len(), |j| texts.get(rows[j] as usize), opts, hasher)
+}
+
+/// Signatures of `n` texts, the `j`-th from `text(j)`, in parallel blocks of rows.
+fn signatures_by<'a, F>(n: usize, text: F, opts: &ShingleOptions, hasher: &MinHasher) -> Result<Vec<u32>>
+where
+    F: Fn(usize) -> Result<Option<&'a str>> + Sync,
+{
     opts.validate()?;
     let p = hasher.num_perm();
-    let mut out = vec![u32::MAX; col.len() * p];
+    let mut out = vec![u32::MAX; n * p];
     out.par_chunks_mut(BLOCK_ROWS * p).enumerate().try_for_each(|(blk, chunk)| -> Result<()> {
         let (mut toks, mut sh) = (Vec::new(), Vec::new());
         for (j, sig) in chunk.chunks_mut(p).enumerate() {
-            let row = blk * BLOCK_ROWS + j;
-            if let Some(text) = col.get(row)? {
-                shingle_hashes_with(text, opts, &mut toks, &mut sh);
+            if let Some(t) = text(blk * BLOCK_ROWS + j)? {
+                shingle_hashes_with(t, opts, &mut toks, &mut sh);
                 hasher.signature_into(&sh, sig);
             }
         }
@@ -229,5 +248,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn chosen_rows_are_signed_as_the_whole_column_signs_them() {
+        use crate::column::OwnedStrColumn;
+        let words = ["alpha beta gamma delta", "beta gamma", "", "x y z w v u t s"];
+        let rows: Vec<Option<&str>> =
+            (0..600).map(|i| if i % 7 == 3 { None } else { Some(words[i % words.len()]) }).collect();
+        let (a, b) = (OwnedStrColumn::from_strs(&rows[..300]), OwnedStrColumn::from_strs(&rows[300..]));
+        let whole = OwnedStrColumn::from_strs(&rows);
+        let opts = ShingleOptions { k: 2, ..ShingleOptions::default() };
+        let h = MinHasher::new(16, 3).unwrap_or_else(|e| panic!("{e}"));
+        let all = batch_signatures(&whole.view(), &opts, &h).unwrap_or_else(|e| panic!("{e}"));
+        let texts = Texts::new(vec![a.view(), b.view()]);
+        let pick: Vec<u32> = vec![599, 0, 3, 300, 299, 17, 17, 450];
+        let got = row_signatures(&texts, &pick, &opts, &h).unwrap_or_else(|e| panic!("{e}"));
+        let want: Vec<u32> =
+            pick.iter().flat_map(|&r| all[r as usize * 16..(r as usize + 1) * 16].to_vec()).collect();
+        assert_eq!(got, want);
+        assert!(row_signatures(&texts, &[600], &opts, &h).is_err());
+        let same = texts.equal(&[0, 4, 3, 1], &[4, 0, 10, 2]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(same, vec![true, true, false, false]);
     }
 }

@@ -103,10 +103,10 @@ fn pairs_of(pairs: &[u32], n_rows: usize) -> PyResult<Vec<(u32, u32)>> {
     Ok(out)
 }
 
-/// MinHash signatures of every row: a (rows, num_perm) uint32 array. Null rows and rows without
-/// tokens get all 0xFFFFFFFF (the signature of the empty set).
+/// MinHash signatures of every row (or of `rows`, in that order): a (rows, num_perm) uint32
+/// array. Null rows and rows without tokens get all 0xFFFFFFFF (the signature of the empty set).
 #[pyfunction]
-#[pyo3(signature = (chunks, *, num_perm=128, seed=0, k=5, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[pyo3(signature = (chunks, *, num_perm=128, seed=0, k=5, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, rows=None, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn signatures<'py>(
     py: Python<'py>,
@@ -118,13 +118,19 @@ fn signatures<'py>(
     nfkc: bool,
     casefold: bool,
     collapse_whitespace: bool,
+    rows: Option<PyReadonlyArray1<'py, u32>>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray2<u32>>> {
     let opts = shingle_options(mode, k, nfkc, casefold, collapse_whitespace)?;
     let hasher = MinHasher::new(num_perm, seed).map_err(to_py)?;
+    let rows = rows.as_ref().map(|r| slice1(r, "rows")).transpose()?;
     let chunks = extract(chunks)?;
     let cols = texts(&chunks)?;
+    let n = rows.map_or(cols.len(), <[u32]>::len);
     let flat = run(py, threads, || -> Result<Vec<u32>, CoreError> {
+        if let Some(rows) = rows {
+            return core::minhash::row_signatures(&cols, rows, &opts, &hasher);
+        }
         let mut out = Vec::with_capacity(cols.len() * num_perm);
         for (i, col) in cols.columns().iter().enumerate() {
             let sigs = core::batch_signatures(col, &opts, &hasher).map_err(|e| cols.globalise(i, e))?;
@@ -133,7 +139,24 @@ fn signatures<'py>(
         Ok(out)
     })?
     .map_err(to_py)?;
-    PyArray1::from_vec(py, flat).reshape([cols.len(), num_perm])
+    PyArray1::from_vec(py, flat).reshape([n, num_perm])
+}
+
+/// For each `i`, whether rows `a[i]` and `b[i]` hold the same text (false where either is null).
+#[pyfunction]
+#[pyo3(signature = (chunks, a, b, *, threads=None))]
+fn equal_texts<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<bool>>> {
+    let (a, b) = (slice1(&a, "a")?, slice1(&b, "b")?);
+    let chunks = extract(chunks)?;
+    let cols = texts(&chunks)?;
+    let same = run(py, threads, || cols.equal(a, b))?.map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, same))
 }
 
 /// (bands, rows) for a Jaccard threshold, minimising false positives + false negatives.
@@ -518,6 +541,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         libc::pthread_atfork(None, None, Some(mark_forked));
     }
     m.add_function(wrap_pyfunction!(signatures, m)?)?;
+    m.add_function(wrap_pyfunction!(equal_texts, m)?)?;
     m.add_function(wrap_pyfunction!(lsh_params, m)?)?;
     m.add_function(wrap_pyfunction!(band_keys, m)?)?;
     m.add_function(wrap_pyfunction!(candidate_pairs, m)?)?;
