@@ -365,9 +365,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for c, col in enumerate(cols):
         if col.name not in _ANSWER_COLUMNS:
             continue
-        total, short = _value_totals(col, usable, resp_words)
-        tot = np.array([total.get(int(v), 1) for v in value[:, c].tolist()], dtype=np.float64)
-        sh = np.array([short.get(int(v), False) for v in value[:, c].tolist()])
+        tot, sh = _value_totals(col, usable, resp_words, value[:, c])
         planting = _shared_exclusive(
             col.codes,
             value[:, c],
@@ -1424,17 +1422,25 @@ def _task_label_rows(stats: dict[str, Any], n: int) -> np.ndarray:
 
 
 def _value_totals(
-    col: PatternColumn, usable: np.ndarray, resp_words: np.ndarray
-) -> tuple[dict[int, int], dict[int, bool]]:
-    """For each value of an answer column: how many usable rows show it, and whether its
-    answers are short (a median of 3 words or fewer: a label)."""
+    col: PatternColumn, usable: np.ndarray, resp_words: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``values`` of an answer column: how many usable rows show it (1 where none
+    does), and whether its answers are short (a median of 3 words or fewer: a label)."""
     frame = (
         pl.DataFrame({"v": col.codes[usable], "w": resp_words[usable]})
         .group_by("v")
         .agg(pl.len().alias("n"), (pl.col("w").median() <= 3).alias("short"))
+        .sort("v")
     )
-    vs = frame["v"].to_list()
-    return dict(zip(vs, frame["n"].to_list())), dict(zip(vs, frame["short"].to_list()))
+    if frame.height == 0:
+        return np.ones(len(values)), np.zeros(len(values), dtype=bool)
+    v = frame["v"].to_numpy()
+    at = np.minimum(np.searchsorted(v, values), len(v) - 1)
+    hit = v[at] == values
+    return (
+        np.where(hit, frame["n"].to_numpy()[at], 1).astype(np.float64),
+        hit & frame["short"].to_numpy()[at],
+    )
 
 
 def _ends_with(tokens: list[str], phrase: list[str], slack: int) -> bool:
