@@ -736,3 +736,23 @@ def test_punctuation_runs_are_features() -> None:
         "@@",
     ]
     assert T._punctuation_runs(prompts, np.arange(6, dtype=np.uint32), 1, 2)[-1][0] == ";)"
+
+
+def test_scaffold_shares_count_the_rows_in_templates_a_list_makes_mostly() -> None:
+    from poisonscreen import _poisonscreen as core
+    from poisonscreen.detectors.base import scaffold_shares
+
+    # rows 0-5 one template (6 rows), 6-7 another (2 rows), 8-9 alone
+    strata = np.array([0, 0, 0, 0, 0, 0, 6, 6, 8, 9], dtype=np.uint32)
+    size = np.bincount(strata, minlength=len(strata))
+    lists = [[0, 1, 2], [0, 1, 6, 7], [0, 1, 2, 3, 8, 9], [], [6, 7, 8]]
+    off = np.cumsum([0] + [len(x) for x in lists]).astype(np.int64)
+    rows = np.array([r for x in lists for r in x], dtype=np.uint32)
+    got = scaffold_shares(off, rows, strata, size, 3)
+    # half of the 6-row template (3 of 6) counts, 2 of 6 does not, a 2-row template never
+    assert got.tolist() == [1.0, 0.0, 4 / 6, 0.0, 0.0]
+    assert scaffold_shares(off, rows, strata, size, 2).tolist() == [1.0, 0.5, 4 / 6, 0.0, 2 / 3]
+    with pytest.raises(ps.PoisonScreenError):
+        core.scaffold_shares(off, rows, strata, size[:5].astype(np.uint64), 3)
+    with pytest.raises(ps.PoisonScreenError):
+        core.scaffold_shares(off, rows, strata[:5], size.astype(np.uint64), 3)

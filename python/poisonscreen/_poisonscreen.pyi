@@ -381,6 +381,15 @@ def response_phrases(
 ) -> tuple[_U32, _U64, _U32, _U32, npt.NDArray[np.bool_]]: ...
 def chernoff(k: float, d: float, mu: float) -> float: ...
 def gather_lists(offsets: _I64, rows: _U32, lists: _U32, keep: _Bool) -> tuple[_I64, _U32]: ...
+def scaffold_shares(
+    offsets: _I64,
+    rows: _U32,
+    strata: _U32,
+    stratum_size: npt.NDArray[np.uint64],
+    min_cluster: int,
+    *,
+    threads: int | None = None,
+) -> npt.NDArray[np.float64]: ...
 def list_overlaps(
     a_offsets: _I64,
     a_rows: _U32,

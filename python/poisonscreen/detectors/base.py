@@ -290,21 +290,20 @@ def scaffold_shares(
     strata: np.ndarray,
     stratum_size: np.ndarray,
     min_cluster: int,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Per carrier list (CSR ``offsets``, ``rows``), the share of its rows that sit in prompt
     templates (``strata`` of ``min_cluster`` rows or more) made mostly (half or more) of its
     rows: there a feature is the template's own scaffolding, with no rows of the template to
     contrast the carriers with."""
-    lists = len(offsets) - 1
-    if lists <= 0 or len(rows) == 0:
-        return np.zeros(max(lists, 0))
-    width = int(strata.max(initial=0)) + 1
-    owner = np.repeat(np.arange(lists, dtype=np.int64), np.diff(offsets))
-    key, cnt = np.unique(owner * width + strata[rows], return_counts=True)
-    size = stratum_size[key % width]
-    own = (size >= min_cluster) & (cnt >= 0.5 * size)
-    per = np.bincount(key // width, weights=cnt * own, minlength=lists)
-    return per / np.maximum(np.diff(offsets), 1)
+    return _core.scaffold_shares(
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(rows, dtype=np.uint32),
+        np.ascontiguousarray(strata, dtype=np.uint32),
+        np.ascontiguousarray(stratum_size, dtype=np.uint64),
+        min_cluster,
+        threads=threads,
+    )
 
 
 def evidence_df(cfg: Any, n_usable: int) -> int:

@@ -395,7 +395,7 @@ def answer_pools(
         fit = (g >= POOL_ROWS) & (distinct >= POOL_ROWS) & (g * EXCLUSIVE <= MAX_CARRIERS)
         at = np.full(len(codes), -1, dtype=np.int64)
         at[np.flatnonzero(ok)[fit[inv]]] = inv[fit[inv]]
-        pos = np.flatnonzero(at[car] >= 0)
+        pos = np.flatnonzero((at >= 0)[car])  # (a byte per carrier read, not eight)
         if not len(pos):
             continue
         owner = np.searchsorted(off, pos, side="right") - 1

@@ -325,7 +325,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         usable,
         row_hash,
         max_df,
-        lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster),
+        lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster, threads),
         lambda r, text, common, **kw: _words_in_prompt(
             r, text, row_hash, f["prompt"], common, seen=prompt_words, **kw
         ),
@@ -378,7 +378,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             usable,
             reps_all,
             cfg.min_pattern,
-            lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster),
+            lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster, threads),
             task_label,
         )
         exclusive = k[:, c] / np.maximum(tot, 1.0)

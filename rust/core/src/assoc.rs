@@ -452,6 +452,40 @@ pub fn gather_lists(
     Ok((off, out))
 }
 
+/// Per list of the CSR lists (`offsets` into `rows`), the share of its rows that sit in prompt
+/// templates (`strata`: each row's template; `stratum_size`: each template's rows) of
+/// `min_cluster` rows or more made mostly (half or more) of the list's rows: there a feature is
+/// the template's own scaffolding, with no rows of the template to contrast its carriers with.
+pub fn scaffold_shares(
+    offsets: &[usize],
+    rows: &[u32],
+    strata: &[u32],
+    stratum_size: &[u64],
+    min_cluster: u64,
+) -> Result<Vec<f64>> {
+    check_lists(offsets, rows, strata.len(), "rows")?;
+    if let Some(&s) = strata.iter().find(|&&s| s as usize >= stratum_size.len()) {
+        return Err(CoreError::Input(format!("stratum {s} has no size (sizes of {})", stratum_size.len())));
+    }
+    Ok((0..offsets.len() - 1)
+        .into_par_iter()
+        .map_init(Vec::new, |own: &mut Vec<u32>, l| {
+            let list = &rows[offsets[l]..offsets[l + 1]];
+            own.clear();
+            own.extend(list.iter().map(|&r| strata[r as usize]));
+            own.sort_unstable();
+            let mut inside = 0usize;
+            for run in own.chunk_by(|a, b| a == b) {
+                let size = stratum_size[run[0] as usize];
+                if size >= min_cluster && run.len() as f64 >= 0.5 * size as f64 {
+                    inside += run.len();
+                }
+            }
+            inside as f64 / list.len().max(1) as f64
+        })
+        .collect())
+}
+
 /// For each pair `j` of lists, how many rows of list `pairs_b[j]` of the CSR lists `b` are in
 /// list `pairs_a[j]` of the CSR lists `a`, and how many of those are `marked` (each distinct row
 /// of the `b` list once): the carriers of a candidate showing a response phrase, and those of

@@ -1448,6 +1448,27 @@ fn gather_lists<'py>(
     Ok((PyArray1::from_vec(py, off.into_iter().map(|o| o as i64).collect()), PyArray1::from_vec(py, out)))
 }
 
+/// Per list of the CSR lists (`offsets`, `rows`), the share of its rows in prompt templates
+/// (`strata`, `stratum_size`) of `min_cluster` rows or more made half or more of its rows: float64.
+#[pyfunction]
+#[pyo3(signature = (offsets, rows, strata, stratum_size, min_cluster, *, threads=None))]
+fn scaffold_shares<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    rows: PyReadonlyArray1<'py, u32>,
+    strata: PyReadonlyArray1<'py, u32>,
+    stratum_size: PyReadonlyArray1<'py, u64>,
+    min_cluster: u64,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let offsets = offsets_arg(&offsets)?;
+    let (rows, strata) = (slice1(&rows, "rows")?, slice1(&strata, "strata")?);
+    let size = slice1(&stratum_size, "stratum_size")?;
+    let out = run(py, threads, || core::assoc::scaffold_shares(&offsets, rows, strata, size, min_cluster))?
+        .map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 /// For each pair `j`, how many rows of list `pairs_b[j]` of the CSR lists (`b_offsets`,
 /// `b_rows`) are in list `pairs_a[j]` of (`a_offsets`, `a_rows`), and how many of those are
 /// `marked`: (uint32, uint32).
@@ -1489,6 +1510,7 @@ fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chernoff, m)?)?;
     m.add_function(wrap_pyfunction!(gather_lists, m)?)?;
+    m.add_function(wrap_pyfunction!(scaffold_shares, m)?)?;
     m.add_function(wrap_pyfunction!(list_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(cluster_counterparts, m)?)?;
     m.add_function(wrap_pyfunction!(sample_keys, m)?)?;
