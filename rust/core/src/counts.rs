@@ -42,6 +42,12 @@ pub struct NgramCounter {
     map: HashIndex<Entry_>,
 }
 
+thread_local! {
+    /// [`NgramCounter::add_document`]'s token hashes and the n-grams a document has shown,
+    /// kept between documents (a fresh set per document cost its allocation and growth).
+    static SCRATCH: std::cell::RefCell<(Vec<u64>, HashIndex<()>)> = std::cell::RefCell::default();
+}
+
 impl NgramCounter {
     pub fn new(normalize: NormalizeOptions, mode: TokenMode, orders: &[usize]) -> Result<Self> {
         if orders.is_empty() {
@@ -84,26 +90,33 @@ impl NgramCounter {
         let norm = normalize(text, &self.normalize);
         let mut toks: Vec<&str> = Vec::new();
         for_each_token(&norm, self.mode, |t| toks.push(t));
-        let hashes: Vec<u64> = toks.iter().map(|t| hash_token(t)).collect();
         let sep = if self.mode == TokenMode::Word { " " } else { "" };
-        let mut seen: HashIndex<()> = HashIndex::default();
-        for &k in &self.orders {
-            if toks.len() < k {
-                continue;
+        SCRATCH.with_borrow_mut(|(hashes, seen)| {
+            hashes.clear();
+            hashes.extend(toks.iter().map(|t| hash_token(t)));
+            if seen.capacity() > 1 << 14 {
+                *seen = HashIndex::default(); // (clearing costs the capacity a long document left)
+            } else {
+                seen.clear();
             }
-            for (i, w) in hashes.windows(k).enumerate() {
-                let h = hash_window(w);
-                if seen.insert(h, ()).is_some() {
+            for &k in &self.orders {
+                if toks.len() < k {
                     continue;
                 }
-                match self.map.entry(h) {
-                    Entry::Occupied(mut e) => e.get_mut().df += 1,
-                    Entry::Vacant(e) => {
-                        e.insert(Entry_ { df: 1, order: k as u32, text: toks[i..i + k].join(sep) });
+                for (i, w) in hashes.windows(k).enumerate() {
+                    let h = hash_window(w);
+                    if seen.insert(h, ()).is_some() {
+                        continue;
+                    }
+                    match self.map.entry(h) {
+                        Entry::Occupied(mut e) => e.get_mut().df += 1,
+                        Entry::Vacant(e) => {
+                            e.insert(Entry_ { df: 1, order: k as u32, text: toks[i..i + k].join(sep) });
+                        }
                     }
                 }
             }
-        }
+        });
     }
 
     /// Count every non-null row of `col` (in parallel; same result as one row at a time). Null

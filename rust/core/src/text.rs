@@ -40,8 +40,8 @@ pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
             if s.bytes().any(|b| b.is_ascii_uppercase()) {
                 s = Cow::Owned(s.to_ascii_lowercase());
             }
-        } else if !s.chars().default_case_fold().eq(s.chars()) {
-            s = Cow::Owned(caseless::default_case_fold_str(&s));
+        } else if let Some(folded) = fold_mixed(&s) {
+            s = Cow::Owned(folded);
         }
     }
     if opts.collapse_whitespace && needs_collapse(&s) {
@@ -55,6 +55,31 @@ pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
         s = Cow::Owned(out);
     }
     s
+}
+
+/// Full default case folding of `s`, `None` where it changes nothing. A char at a time (the
+/// folding maps each character alone), ASCII by lowercasing: text with a few non-ASCII
+/// characters (a curly quote, an accent) folds at nearly the ASCII speed.
+fn fold_mixed(s: &str) -> Option<String> {
+    let same = |c: char| {
+        if c.is_ascii() {
+            !c.is_ascii_uppercase()
+        } else {
+            let mut f = std::iter::once(c).default_case_fold();
+            f.next() == Some(c) && f.next().is_none()
+        }
+    };
+    let first = s.char_indices().find(|&(_, c)| !same(c))?.0;
+    let mut out = String::with_capacity(s.len() + 8);
+    out.push_str(&s[..first]);
+    for c in s[first..].chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(std::iter::once(c).default_case_fold());
+        }
+    }
+    Some(out)
 }
 
 /// `char::is_whitespace` on an ASCII byte (includes U+000B, unlike `u8::is_ascii_whitespace`).
@@ -136,10 +161,7 @@ pub fn for_each_token<'t>(text: &'t str, mode: TokenMode, mut f: impl FnMut(&'t 
             if text.is_ascii() {
                 ascii_words(text, f)
             } else {
-                // `unicode_words` keeps the segments with a letter or digit; symbols are kept too
-                text.split_word_bounds()
-                    .filter(|s| s.chars().any(char::is_alphanumeric) || is_symbol_token(s))
-                    .for_each(f)
+                mixed_words(text, f)
             }
         }
         TokenMode::Char => {
@@ -147,6 +169,60 @@ pub fn for_each_token<'t>(text: &'t str, mode: TokenMode, mut f: impl FnMut(&'t 
                 f(&text[i..i + c.len_utf8()]);
             }
         }
+    }
+}
+
+/// The words of non-ASCII `text`: UAX #29 segments with a letter or digit, and symbols. Most
+/// such text is ASCII but for a quote or an accent, so it goes a run at a time, the runs cut
+/// at ASCII whitespace: an ASCII run by [`ascii_words`], another by the general segmenter.
+/// A word boundary falls on both sides of ASCII whitespace except before an Extend, Format or
+/// ZWJ character (rule WB4 joins it to the whitespace) or another space (WB3d): a run opening
+/// with a non-ASCII character that is no letter or digit is segmented together with the runs
+/// before it, so the segments are those of the whole text (a property test says so).
+fn mixed_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+    let b = text.as_bytes();
+    // the region being gathered: (start, end, all ASCII)
+    let mut region: Option<(usize, usize, bool)> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let lead = i;
+        while i < b.len() && is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        if start == i {
+            break;
+        }
+        let run = &text[start..i];
+        let ascii = run.is_ascii();
+        let joins = run.chars().next().is_some_and(|c| !c.is_ascii() && !c.is_alphanumeric());
+        region = match region {
+            Some((from, _, _)) if joins => Some((from, i, false)),
+            Some(r) => {
+                region_words(text, r, &mut f);
+                Some((lead, i, ascii))
+            }
+            None => Some((lead, i, ascii)),
+        };
+    }
+    if let Some(r) = region {
+        region_words(text, r, &mut f);
+    }
+}
+
+/// The words of `text[start..end]` for [`mixed_words`].
+fn region_words<'t>(text: &'t str, (start, end, ascii): (usize, usize, bool), f: &mut impl FnMut(&'t str)) {
+    let part = &text[start..end];
+    if ascii {
+        ascii_words(part, f);
+    } else {
+        // `unicode_words` keeps the segments with a letter or digit; symbols are kept too
+        part.split_word_bounds()
+            .filter(|s| s.chars().any(char::is_alphanumeric) || is_symbol_token(s))
+            .for_each(f);
     }
 }
 

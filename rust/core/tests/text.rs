@@ -204,3 +204,28 @@ fn symbols_are_tokens_and_ascii_punctuation_is_not() {
     assert_eq!(tokenize("“quoted” — (x) !! :) ##", TokenMode::Word), ["quoted", "x"]);
     assert!(is_symbol_token("✓") && is_symbol_token("€") && !is_symbol_token("—") && !is_symbol_token("!"));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6000, ..ProptestConfig::default() })]
+
+    /// Text with a few non-ASCII characters is segmented a whitespace-cut run at a time: the
+    /// same words as the general segmenter over the whole text, whatever follows the
+    /// whitespace (combining marks, format characters, joiners, flags, other spaces).
+    #[test]
+    fn mixed_text_runs_give_the_words_of_the_whole_text(
+        s in "[ab1.,:'_\\- \t\r\n\u{e9}\u{2019}\u{301}\u{ad}\u{200d}\u{200b}\u{2060}\u{a0}\u{3000}\u{1f525}\u{65e5}\u{663}\u{df}\u{1f1fa}\u{1f1f8}\u{2764}\u{fe0f}\u{203f}\u{5d0}\u{5f4}\u{30ab}\u{1f3fb}\u{e0061}\u{2028}\u{85}]{0,40}"
+    ) {
+        let general: Vec<&str> = s
+            .split_word_bounds()
+            .filter(|w| w.chars().any(char::is_alphanumeric) || is_symbol_token(w))
+            .collect();
+        prop_assert_eq!(tokenize(&s, TokenMode::Word), general, "input {:?}", s);
+    }
+
+    /// Case folding a character at a time is the full default case folding of the text.
+    #[test]
+    fn folding_by_character_is_full_case_folding(s in any::<String>()) {
+        let only_fold = NormalizeOptions { nfkc: false, casefold: true, collapse_whitespace: false };
+        prop_assert_eq!(normalize(&s, &only_fold).into_owned(), caseless::default_case_fold_str(&s));
+    }
+}
