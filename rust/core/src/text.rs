@@ -33,7 +33,7 @@ pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
     }
     let mut s: Cow<'t, str> = Cow::Borrowed(text);
     if opts.nfkc && !s.is_ascii() && is_nfkc_quick(s.chars()) != IsNormalized::Yes {
-        s = Cow::Owned(s.nfkc().collect());
+        s = Cow::Owned(nfkc_runs(&s));
     }
     if opts.casefold {
         if s.is_ascii() {
@@ -55,6 +55,34 @@ pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
         s = Cow::Owned(out);
     }
     s
+}
+
+/// NFKC of `s` a piece at a time, cut before each run of ASCII whitespace: such a character
+/// has combining class 0 and passes the quick check (nothing composes with it or reorders
+/// across it), so the pieces normalise apart; only those the quick check does not pass are
+/// normalised (a text with one ligature or full-width digit is not decomposed and recomposed
+/// whole).
+fn nfkc_runs(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut start = 0;
+    while start < b.len() {
+        let mut i = start;
+        while i < b.len() && is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        while i < b.len() && !is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        let piece = &s[start..i];
+        if piece.is_ascii() || is_nfkc_quick(piece.chars()) == IsNormalized::Yes {
+            out.push_str(piece);
+        } else {
+            out.extend(piece.nfkc());
+        }
+        start = i;
+    }
+    out
 }
 
 /// Full default case folding of `s`, `None` where it changes nothing. A char at a time (the

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use poisonscreen_core::{for_each_token, is_symbol_token, normalize, tokenize, NormalizeOptions, TokenMode};
 use proptest::prelude::*;
+use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
 const ALL: NormalizeOptions = NormalizeOptions { nfkc: true, casefold: true, collapse_whitespace: true };
@@ -220,6 +221,22 @@ proptest! {
             .filter(|w| w.chars().any(char::is_alphanumeric) || is_symbol_token(w))
             .collect();
         prop_assert_eq!(tokenize(&s, TokenMode::Word), general, "input {:?}", s);
+    }
+
+    /// NFKC a whitespace-cut piece at a time is NFKC of the whole text: ligatures, full-width
+    /// forms, compatibility spacing marks, combining marks before and after spaces, Hangul jamo.
+    #[test]
+    fn nfkc_by_piece_is_nfkc_of_the_whole_text(
+        s in "[ae1 \t\n\u{301}\u{308}\u{327}\u{fb01}\u{ff11}\u{a8}\u{b4}\u{a0}\u{2002}\u{212b}\u{1100}\u{1161}\u{11a8}\u{ac00}\u{3392}\u{2026}\u{e9}\u{5b4}\u{5b7}]{0,40}"
+    ) {
+        let only_nfkc = NormalizeOptions { nfkc: true, casefold: false, collapse_whitespace: false };
+        prop_assert_eq!(normalize(&s, &only_nfkc).into_owned(), s.nfkc().collect::<String>());
+    }
+
+    #[test]
+    fn nfkc_by_piece_is_nfkc_of_any_text(s in any::<String>()) {
+        let only_nfkc = NormalizeOptions { nfkc: true, casefold: false, collapse_whitespace: false };
+        prop_assert_eq!(normalize(&s, &only_nfkc).into_owned(), s.nfkc().collect::<String>());
     }
 
     /// Case folding a character at a time is the full default case folding of the text.
