@@ -63,26 +63,37 @@ pub fn normalize<'t>(text: &'t str, opts: &NormalizeOptions) -> Cow<'t, str> {
 /// normalised (a text with one ligature or full-width digit is not decomposed and recomposed
 /// whole).
 fn nfkc_runs(s: &str) -> String {
-    let b = s.as_bytes();
     let mut out = String::with_capacity(s.len() + 8);
-    let mut start = 0;
-    while start < b.len() {
-        let mut i = start;
-        while i < b.len() && is_ascii_ws(b[i]) {
-            i += 1;
-        }
-        while i < b.len() && !is_ascii_ws(b[i]) {
-            i += 1;
-        }
-        let piece = &s[start..i];
+    for (lead, _, end) in ws_pieces(s) {
+        let piece = &s[lead..end];
         if piece.is_ascii() || is_nfkc_quick(piece.chars()) == IsNormalized::Yes {
             out.push_str(piece);
         } else {
             out.extend(piece.nfkc());
         }
-        start = i;
     }
     out
+}
+
+/// The pieces of `s` cut before each run of ASCII whitespace, as (piece start, start of its
+/// run of other characters, piece end); the last piece may be whitespace only.
+fn ws_pieces(s: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if i >= b.len() {
+            return None;
+        }
+        let lead = i;
+        while i < b.len() && is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        Some((lead, start, i))
+    })
 }
 
 /// Full default case folding of `s`, `None` where it changes nothing. A char at a time (the
@@ -208,32 +219,22 @@ pub fn for_each_token<'t>(text: &'t str, mode: TokenMode, mut f: impl FnMut(&'t 
 /// with a non-ASCII character that is no letter or digit is segmented together with the runs
 /// before it, so the segments are those of the whole text (a property test says so).
 fn mixed_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
-    let b = text.as_bytes();
     // the region being gathered: (start, end, all ASCII)
     let mut region: Option<(usize, usize, bool)> = None;
-    let mut i = 0;
-    while i < b.len() {
-        let lead = i;
-        while i < b.len() && is_ascii_ws(b[i]) {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && !is_ascii_ws(b[i]) {
-            i += 1;
-        }
-        if start == i {
+    for (lead, start, end) in ws_pieces(text) {
+        let run = &text[start..end];
+        if run.is_empty() {
             break;
         }
-        let run = &text[start..i];
         let ascii = run.is_ascii();
         let joins = run.chars().next().is_some_and(|c| !c.is_ascii() && !c.is_alphanumeric());
         region = match region {
-            Some((from, _, _)) if joins => Some((from, i, false)),
+            Some((from, _, _)) if joins => Some((from, end, false)),
             Some(r) => {
                 region_words(text, r, &mut f);
-                Some((lead, i, ascii))
+                Some((lead, end, ascii))
             }
-            None => Some((lead, i, ascii)),
+            None => Some((lead, end, ascii)),
         };
     }
     if let Some(r) = region {
