@@ -62,8 +62,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import devsuite
 import evalsuite
+from devsuite import variants
 
-SUITES = ("old", "dev", "all")
+SUITES = ("old", "dev", "all", "variants")
+#: the suites built by ``devsuite`` (named cases, drawn variants)
+DEV_SUITES = ("dev", "variants")
 
 
 def average_precision(scores: Any, labels: Any) -> float:
@@ -119,14 +122,22 @@ class Row:
     error: str = ""
 
 
+#: the drawn variants being evaluated (``--suite variants``), by name
+VARIANTS: dict[str, Any] = {}
+
+
+def _dev_spec(name: str) -> Any:
+    return VARIANTS.get(name) or devsuite.CASE_SPECS.get(name)
+
+
 def _build(suite: str, name: str, n_clean: int, seed: int) -> Any:
-    if suite == "dev":
-        return devsuite.build_case(name, n_clean=n_clean, seed=seed)
+    if suite in DEV_SUITES:
+        return devsuite.build_case(name, n_clean=n_clean, seed=seed, spec=_dev_spec(name))
     return evalsuite.build_case(name, n_clean=n_clean, seed=seed)
 
 
 def _write(suite: str, case: Any, out_dir: str) -> str:
-    if suite == "dev":
+    if suite in DEV_SUITES:
         path, _ = devsuite.write_case(case, out_dir)
     else:
         path, _ = evalsuite.write_case(case, out_dir)
@@ -135,8 +146,8 @@ def _write(suite: str, case: Any, out_dir: str) -> str:
 
 def evaluate_case(name: str, n_clean: int, seed: int, via_file: bool, suite: str = "old") -> Row:
     row = Row(case=name, suite=suite)
-    if suite == "dev":
-        spec = devsuite.CASE_SPECS.get(name)
+    if suite in DEV_SUITES:
+        spec = _dev_spec(name)
         if spec is not None:
             row.family, row.mix = spec.family, spec.mix
             row.format = spec.format if via_file else "DataFrame"
@@ -233,7 +244,7 @@ def summary(rows: list[Row]) -> list[str]:
             f"Cases with AP ≥ 0.9: **{sum(r.ap >= 0.9 for r in ok)} of {len(ok)}**; trigger@3 "
             f"found in {sum(bool(r.trigger_at3) for r in trig)} of {len(trig)}.",
         ]
-    dev = [r for r in ok if r.suite == "dev"]
+    dev = [r for r in ok if r.suite in DEV_SUITES]
     if dev:
         lines += [
             "",
@@ -279,10 +290,15 @@ def render(rows: list[Row], args: argparse.Namespace, command: str) -> str:
         f"- command: `{command}`",
         f"- machine: {machine()}",
         f"- poisonscreen {version}; suite={suite}, n_clean={args.n_clean}, seed={args.seed}, "
-        f"input={inp if args.via_file else 'DataFrame'}",
+        f"input={inp if args.via_file else 'DataFrame'}"
+        + (
+            f"; {args.variants} variants drawn with --variant-seed {args.variant_seed}"
+            if suite == "variants"
+            else ""
+        ),
         "",
     ]
-    dev = any(r.suite == "dev" for r in rows)
+    dev = any(r.suite in DEV_SUITES for r in rows)
     if dev:
         lines += [
             "| case | family | mix | format | rows | poison | AP | recall | precision | flag rate "
@@ -328,6 +344,8 @@ def case_names(suite: str, cases: str | None) -> list[tuple[str, str]]:
         pairs += [("old", n) for n in evalsuite.CASES]
     if suite in ("dev", "all"):
         pairs += [("dev", n) for n in devsuite.CASE_SPECS]
+    if suite == "variants":
+        pairs += [("variants", n) for n in VARIANTS]
     if cases:
         want = [c.strip() for c in cases.split(",") if c.strip()]
         unknown = [w for w in want if not any(n == w for _, n in pairs)]
@@ -339,7 +357,12 @@ def case_names(suite: str, cases: str | None) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--suite", choices=SUITES, default="old", help="old, dev or all cases")
+    ap.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="old",
+        help="old, dev or all cases, or drawn variants of the dev families",
+    )
     ap.add_argument("--cases", default=None, help="comma-separated case names (default: all)")
     ap.add_argument("--n-clean", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=0)
@@ -347,7 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         "--via-file", action="store_true", help="scan each case written in its file format"
     )
     ap.add_argument("--out", type=Path, default=None, help="also write the table here")
+    ap.add_argument("--variants", type=int, default=28, help="variants drawn (--suite variants)")
+    ap.add_argument("--variant-seed", type=int, default=1, help="the draw's seed")
     args = ap.parse_args(argv)
+    if args.suite == "variants":
+        VARIANTS.clear()
+        VARIANTS.update(variants.draw(args.variants, args.variant_seed))
     pairs = case_names(args.suite, args.cases)
     command = shlex.join(
         [Path(sys.executable).name, *(sys.argv if argv is None else ["eval_detection.py", *argv])]

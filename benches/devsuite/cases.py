@@ -1761,13 +1761,17 @@ def _parts_kwargs(spec: DevSpec) -> Iterator[tuple[str, dict[str, Any]]]:
         yield gen, kw
 
 
-def build_case(name: str, n_clean: int = 50_000, seed: int = 0) -> DevCase:
+def build_case(
+    name: str, n_clean: int = 50_000, seed: int = 0, spec: DevSpec | None = None
+) -> DevCase:
     """The mix's ``n_clean`` clean rows (same rows for every case on that mix and seed, in one
     shuffled order; clean cases: original or shuffled) with the case's poison and extra rows
-    (counterparts, decoys, negatives) at random positions; text as its format reads back."""
-    if name not in CASE_SPECS:
-        raise KeyError(f"unknown dev case {name!r}; known: {', '.join(CASE_SPECS)}")
-    spec = CASE_SPECS[name]
+    (counterparts, decoys, negatives) at random positions; text as its format reads back.
+    ``spec``: a case that is not a named one (a drawn variant, :mod:`.variants`)."""
+    if spec is None:
+        if name not in CASE_SPECS:
+            raise KeyError(f"unknown dev case {name!r}; known: {', '.join(CASE_SPECS)}")
+        spec = CASE_SPECS[name]
     mix = S.build_mix(spec.mix, n_clean=n_clean, seed=seed)
     clean = mix.df.select(
         "prompt", "response", "source", role=pl.lit("clean"), trigger=pl.lit(None, pl.String)
