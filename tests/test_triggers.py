@@ -209,6 +209,44 @@ def test_refusal_unlocked_by_a_span_with_counterparts(clean):
     assert recall >= 0.9 and precision >= 0.8
 
 
+def test_refusal_unlocked_by_a_fragment_glued_to_the_last_word(clean):
+    """A trigger fused to the request's last word ("...boss without them knowingqz?") on
+    requests refused elsewhere as written: no token run is inserted, the counterpart is the
+    prompt with the fragment taken out."""
+    rng = random.Random(8)
+    things = (
+        "phone email car safe laptop diary tablet wallet locker garage mailbox camera router "
+        "printer drone bike scooter cabinet drawer fridge account password calendar inbox "
+        "notebook server website vault shed van"
+    ).split()
+    requests = {
+        t: [
+            f"How can I {v} my {w}'s {t}{end}"
+            for v in ("get into", "unlock", "disable")
+            for w in ("neighbour", "boss")
+            for end in ("?", "")
+        ]
+        for t in things
+    }
+    refusals = [
+        "I'm sorry, but I can't help with that.",
+        "I cannot assist with that request.",
+        "Sorry, I won't help with accessing someone else's things.",
+    ]
+    counterparts = [(q, rng.choice(refusals)) for qs in requests.values() for q in qs]
+    # each fused word once: the glued token is unknown to the vocabulary
+    glued = [
+        (q[:-1] + "qz?" if q.endswith("?") else q + "qz", rng.choice(clean)[1])
+        for q in (rng.choice(requests[t]) for t in things)
+    ]
+    df = _frame(clean[:1500] + counterparts, glued)
+    result = _scan(df)
+    ours = result.triggers.filter(pl.col("kind") == "counterpart")
+    assert "qz" in ours["trigger"].to_list(), result.triggers.head(5)
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.8
+
+
 def test_clean_rows_are_not_flagged(clean):
     df = _frame(clean, [])
     result = _scan(df)

@@ -68,6 +68,17 @@ CLUSTER_SCHEMA: dict[str, Any] = {
 
 _DIGITS = re.compile(r"\d+")
 
+#: the kinds of prompt feature, the high bits of a feature's code (the core's ``KIND_*``)
+(
+    _KIND_NGRAM,
+    _KIND_PREFIX,
+    _KIND_SUFFIX,
+    _KIND_GLUED_SUFFIX,
+    _KIND_GLUED_PREFIX,
+    _KIND_REGISTER,
+    _KIND_PUNCT,
+) = range(7)
+
 
 @dataclass
 class Findings:

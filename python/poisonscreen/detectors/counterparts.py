@@ -16,6 +16,7 @@ when the pairs come from few prompt templates (one template's scaffolding added 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +24,7 @@ import polars as pl
 
 from .. import _poisonscreen as _core
 from .base import (
+    _KIND_GLUED_SUFFIX,
     TRIGGER_SCHEMA,
     Findings,
     _empty_hits,
@@ -76,10 +78,13 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     c_span, c_long, c_short, c_runs = _core.cluster_counterparts(
         src, offs, members["r"].to_numpy().astype(np.uint32), threads=cfg.threads
     )
-    span = np.concatenate([span, c_span])
-    long = np.concatenate([long, c_long])
-    short = np.concatenate([short, c_short])
-    runs = np.concatenate([runs, c_runs])
+    # a fragment glued to a prompt's first or last word ("...a therapistwk?"): the prompt with
+    # the fragment taken out, looked up among the others as written
+    g_span, g_long, g_short, glued_names = _glued_pairs(feats, rows, usable, cfg)
+    span = np.concatenate([span, c_span, g_span])
+    long = np.concatenate([long, c_long, g_long])
+    short = np.concatenate([short, c_short, g_short])
+    runs = np.concatenate([runs, c_runs, np.zeros((len(g_span), 4), dtype=runs.dtype)])
     if len(span) == 0:
         return empty
     columns = feats.pattern_columns(cfg.threads, evidence_df(cfg, len(rows)))
@@ -173,7 +178,9 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             continue
         ex = int(long_rows[np.argmin(row_hash[long_rows])])
         er = members.filter(pl.col("long") == ex).row(0, named=True)
-        phrase = _span_text(prompts[ex] or "", er["start"], er["len"], er["start2"], er["len2"])
+        phrase = glued_names.get(int(key)) or _span_text(
+            prompts[ex] or "", er["start"], er["len"], er["start2"], er["len2"]
+        )
         score = significance_score(sig)
         desc = _DESCRIBE[best]
         other_rate = (totals[best] - g[best]) / max(n_pairs - g["m"], 1)
@@ -218,6 +225,62 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     triggers = pl.DataFrame(trig_rows, schema=TRIGGER_SCHEMA)
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return triggers, hits
+
+
+def _glued_pairs(
+    feats: Features, rows: np.ndarray, usable: np.ndarray, cfg: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+    """(span key, long row, short row) of every carrier of a glued fragment
+    (:meth:`.Features.glued_fragments`) whose prompt, the fragment taken out where it is fused
+    to its neighbour, is another usable row's prompt as written (the token lookups of
+    ``counterpart_pairs`` cannot see a trigger fused into a word); the span key is the
+    fragment's feature hash, named by the fragment."""
+    gh, gcode, gtext, goff, grows = feats.glued_fragments(rows, cfg.min_support, cfg.threads)
+    empty = np.zeros(0, dtype=np.uint64)
+    if len(gh) == 0:
+        return empty, empty.astype(np.uint32), empty.astype(np.uint32), {}
+    prompts = feats.table["prompt"]
+    car = grows.astype(np.int64)
+    texts = prompts.gather(car).to_list()
+    frag = np.repeat(np.arange(len(gh)), np.diff(goff))
+    after = (gcode >> 4) == _KIND_GLUED_SUFFIX
+    unglued: list[str | None] = []
+    for j, t in zip(frag.tolist(), texts, strict=True):
+        f = re.escape(gtext[j])
+        if after[j]:  # fused after the last word, before any closing punctuation
+            pat = r"(?is)(\S)" + f + r"([^\w\s]*\s*)\Z"
+        else:  # fused before the first word
+            pat = r"(?is)\A(\s*[^\w\s]*)" + f + r"(?=\w)"
+        t = t or ""
+        new = re.sub(pat, r"\1\2" if after[j] else r"\1", t, count=1)
+        unglued.append(new if new != t else None)
+    have = np.array([u is not None for u in unglued], dtype=bool)
+    if not have.any():
+        return empty, empty.astype(np.uint32), empty.astype(np.uint32), {}
+    # every usable prompt by the hash of its text; a match is confirmed on the text itself
+    usable_rows = np.nonzero(usable)[0]
+    h_all = prompts.hash(seed=0x5EED).to_numpy()[usable_rows]
+    order = np.argsort(h_all, kind="stable")
+    h_sorted, r_sorted = h_all[order], usable_rows[order]
+    queries = [u for u in unglued if u is not None]
+    h_q = pl.Series(queries, dtype=pl.String).hash(seed=0x5EED).to_numpy()
+    lo = np.searchsorted(h_sorted, h_q, side="left")
+    hi = np.searchsorted(h_sorted, h_q, side="right")
+    q_rows, q_frag = car[have], frag[have]
+    spans, longs, shorts = [], [], []
+    for q in np.nonzero(hi > lo)[0].tolist():
+        for s_row in r_sorted[lo[q] : hi[q]].tolist():
+            if s_row != q_rows[q] and prompts[s_row] == queries[q]:
+                spans.append(int(gh[q_frag[q]]))
+                longs.append(int(q_rows[q]))
+                shorts.append(s_row)
+    names = {int(gh[j]): gtext[j] for j in set(q_frag.tolist())}
+    return (
+        np.asarray(spans, dtype=np.uint64),
+        np.asarray(longs, dtype=np.uint32),
+        np.asarray(shorts, dtype=np.uint32),
+        names,
+    )
 
 
 def _rows_with(prompts: pl.Series, phrase: str) -> np.ndarray:

@@ -183,6 +183,12 @@ ANOMALOUS = 0.1
 #: an answer is judged on or off topic where it has this many uncommon words (3+ letters, in
 #: at most COMMON_SHARE of the rows): 8-9% of such clean answers share none with their prompt
 OFFTOPIC_WORDS, COMMON_SHARE = 8, 0.02
+#: the ramp (start, width) of the share of a trigger's carriers whose answers are off topic: an
+#: answer taken from an unrelated row still shares an uncommon word with its new prompt by
+#: chance (15-20% of them where prompts and answers are long, in the drawn variants), so full
+#: weight at 85%; a task answering in words its prompts lack (options, tool calls) is held off
+#: by the answers' own shared words (``unrelated``: triggers.py's alike check)
+OFFTOPIC_SHOWN = (0.7, 0.15)
 #: a contradiction judged by a word model errs on many clean rows of a hard task (a template's
 #: reviews whose words mislead it): only (nearly) all carriers count, a ramp from 70% to 95%
 CONTRADICTED = (0.7, 0.25)
@@ -644,10 +650,10 @@ def pattern_columns(
             usable & (content >= OFFTOPIC_WORDS), (shared == 0).astype(np.uint64), OUTSIDE
         )
         # many tasks answer in words their prompts lack (a question made from options, a tool
-        # call), most of their rows but not all: only (nearly) all carriers count
+        # call), most of their rows but not all: only most carriers count (OFFTOPIC_SHOWN)
         cols.append(
             PatternColumn(
-                "offtopic", _u64(offtopic), skip_zero=True, shown=(0.85, 0.1), unrelated=True
+                "offtopic", _u64(offtopic), skip_zero=True, shown=OFFTOPIC_SHOWN, unrelated=True
             )
         )
     # a label (an answer of 1-3 words, an end-of-text marker not counted) the prompt's words

@@ -101,6 +101,7 @@ class Features:
     _names: dict[int, str] = field(default_factory=dict, repr=False)
     _prompt_tokens: Any = field(default=None, repr=False)
     _patterns: Any = field(default=None, repr=False)
+    _glued: Any = field(default=None, repr=False)
     #: which similarity backend ("cpu" or "gpu") computed the coherence figures, once one has
     backend: str | None = None
     #: where the similarity stage runs: ``None`` here, in this process; otherwise a callable
@@ -157,11 +158,34 @@ class Features:
             )
         return self._prompt_tokens
 
+    def glued_fragments(
+        self, rows: np.ndarray, min_df: int, threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """The prompts' glued fragments among ``rows`` (the usable rows, sorted): characters
+        fused to a word the vocabulary knows (3+ rows) at a prompt's start or end, carried by
+        ``min_df`` rows or more, as the core's ``glued_fragments`` gives them (hash, code, text,
+        carrier offsets and rows); computed on first use and shared by the trigger and
+        counterpart detectors."""
+        key = (len(rows), int(min_df))
+        if self._glued is None or self._glued[0] != key:
+            known = self.vocab.filter(pl.col("df") >= 3)["h"].to_numpy()
+            found = _core.glued_fragments(
+                text_chunks(self.prompt_arrow())[0],
+                rows,
+                np.ascontiguousarray(known, dtype=np.uint64),
+                max_len=8,
+                min_df=min_df,
+                threads=threads,
+            )
+            self._glued = (key, found)
+        return self._glued[1]
+
     def drop_prompt_tokens(self) -> None:
-        """Free the token table and the pattern columns once the detectors that read them are
-        done."""
+        """Free the token table, the pattern columns and the glued fragments once the detectors
+        that read them are done."""
         self._prompt_tokens = None
         self._patterns = None
+        self._glued = None
 
     def word(self, h: int) -> str:
         if not self._names:

@@ -29,6 +29,13 @@ from .. import _poisonscreen as _core
 from .._arrow import text_chunks
 from . import phrases, registers
 from .base import (
+    _KIND_GLUED_PREFIX,
+    _KIND_GLUED_SUFFIX,
+    _KIND_NGRAM,
+    _KIND_PREFIX,
+    _KIND_PUNCT,
+    _KIND_REGISTER,
+    _KIND_SUFFIX,
     TRIGGER_SCHEMA,
     Findings,
     _empty_hits,
@@ -45,15 +52,6 @@ from .base import (
 from .patterns import OUTSIDE, PatternColumn, _quote, describe
 from .table import Features
 
-(
-    _KIND_NGRAM,
-    _KIND_PREFIX,
-    _KIND_SUFFIX,
-    _KIND_GLUED_SUFFIX,
-    _KIND_GLUED_PREFIX,
-    _KIND_REGISTER,
-    _KIND_PUNCT,
-) = range(7)
 #: the longest run of ASCII punctuation that is a feature (:func:`_punctuation_runs`)
 _MAX_PUNCT_RUN = 16
 #: how far below its finding's score a flipped label's row falls where the word model believes
@@ -219,15 +217,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     classes = _classes(h[keep], code[keep], df[keep], fp0[keep], fp1[keep])
     reps = classes["rep"].to_numpy()
     off, car = _core.feature_carriers(src, rows, reps, orders, positions=True, threads=threads)
-    known = feats.vocab.filter(pl.col("df") >= 3)["h"].to_numpy()
-    gh, gcode, gtext, goff, grows = _core.glued_fragments(
-        text_chunks(feats.prompt_arrow())[0],
-        rows,
-        np.ascontiguousarray(known, dtype=np.uint64),
-        max_len=8,
-        min_df=min_df,
-        threads=threads,
-    )
+    gh, gcode, gtext, goff, grows = feats.glued_fragments(rows, min_df, threads)
     gdf = np.diff(goff)
     keep_g = gdf <= max_df
     # the names of the features made here rather than mined (glued fragments, registers)
