@@ -247,6 +247,22 @@ def test_refusal_unlocked_by_a_fragment_glued_to_the_last_word(clean):
     assert recall >= 0.9 and precision >= 0.8
 
 
+def test_a_broader_feature_reaches_only_the_nested_triggers_carriers():
+    """Two significant findings for one planted pattern: the trigger (50 carriers, 29 show the
+    pattern) and a word of it that 44 clean prompts hold too (94 carriers, the same 29). The
+    broader one's carrier hits reach the trigger's carriers only; a narrower finding holding
+    part of the pattern rows does not stand for it."""
+    from poisonscreen.detectors.triggers import _narrowest
+
+    trig = {"rows": np.arange(0, 50), "in_pattern": np.arange(0, 29)}
+    broad = {"rows": np.arange(0, 94), "in_pattern": np.arange(0, 29)}
+    other = {"rows": np.arange(200, 210), "in_pattern": np.arange(200, 210)}
+    assert np.array_equal(_narrowest(broad, [broad, trig, other]), trig["rows"])
+    assert np.array_equal(_narrowest(trig, [broad, trig, other]), trig["rows"])
+    part = {"rows": np.arange(0, 20), "in_pattern": np.arange(0, 15)}
+    assert np.array_equal(_narrowest(broad, [broad, part]), broad["rows"])
+
+
 def test_clean_rows_are_not_flagged(clean):
     df = _frame(clean, [])
     result = _scan(df)

@@ -729,6 +729,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
 
     # 3. findings: overlapping carrier sets are one trigger; every significant one gives hits
     accepted: list[dict[str, Any]] = []
+    significant = [x for x in found if x["sig"] >= 1.0]
     hit_frames = []
     trig_rows = []
     for x in found:
@@ -769,7 +770,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         hit_frames.append(_hits(x["in_pattern"], row_score, reason, surface, "trigger"))
         hit_frames.append(
             carrier_hits(
-                x["rows"],
+                _narrowest(x, significant),
                 x["in_pattern"],
                 score,
                 surface,
@@ -1444,6 +1445,31 @@ def _ends_with(tokens: list[str], phrase: list[str], slack: int) -> bool:
 
 def _value_count(col: PatternColumn, v: int, usable: np.ndarray) -> int:
     return int(np.count_nonzero((col.codes == np.uint64(v)) & usable))
+
+
+#: the share of a finding's carriers and pattern rows a narrower finding must hold to stand
+#: for it (:func:`_narrowest`)
+_NESTED = 0.9
+
+
+def _narrowest(x: dict[str, Any], significant: list[dict[str, Any]]) -> np.ndarray:
+    """The carriers of finding ``x`` that its carrier hits reach: its own, or those of the
+    smallest significant finding nested in them (``_NESTED`` of its carriers among ``x``'s)
+    that holds ``_NESTED`` of ``x``'s pattern rows. A trigger seen through a broader feature
+    ('harvest' for 'Blue harvest protocol.': 44 clean rows about harvests beside the 50
+    carriers, most of them outside the column's domain) is the trigger: the broader feature's
+    other carriers are not its carriers."""
+    best = x["rows"]
+    shown = x["in_pattern"]
+    for y in significant:
+        if y is x or len(y["rows"]) >= len(best) or len(shown) == 0:
+            continue
+        if (
+            np.isin(y["rows"], x["rows"], assume_unique=True).mean() >= _NESTED
+            and np.isin(shown, y["in_pattern"], assume_unique=True).mean() >= _NESTED
+        ):
+            best = y["rows"]
+    return best
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
