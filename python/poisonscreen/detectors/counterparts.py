@@ -16,7 +16,6 @@ when the pairs come from few prompt templates (one template's scaffolding added 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,6 +30,7 @@ from .base import (
     _hits,
     carrier_hits,
     evidence_df,
+    glued_pattern,
     significance_score,
     surface_form,
 )
@@ -232,53 +232,47 @@ def _glued_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
     """(span key, long row, short row) of every carrier of a glued fragment
     (:meth:`.Features.glued_fragments`) whose prompt, the fragment taken out where it is fused
-    to its neighbour, is another usable row's prompt as written (the token lookups of
-    ``counterpart_pairs`` cannot see a trigger fused into a word); the span key is the
-    fragment's feature hash, named by the fragment."""
+    to its neighbour (:func:`.base.glued_pattern`), is another usable row's prompt as written
+    (the token lookups of ``counterpart_pairs`` cannot see a trigger fused into a word); the
+    span key is the fragment's feature hash, named by the fragment."""
     gh, gcode, gtext, goff, grows = feats.glued_fragments(rows, cfg.min_support, cfg.threads)
-    empty = np.zeros(0, dtype=np.uint64)
-    if len(gh) == 0:
-        return empty, empty.astype(np.uint32), empty.astype(np.uint32), {}
     prompts = feats.table["prompt"]
-    car = grows.astype(np.int64)
-    texts = prompts.gather(car).to_list()
-    frag = np.repeat(np.arange(len(gh)), np.diff(goff))
-    after = (gcode >> 4) == _KIND_GLUED_SUFFIX
-    unglued: list[str | None] = []
-    for j, t in zip(frag.tolist(), texts, strict=True):
-        f = re.escape(gtext[j])
-        if after[j]:  # fused after the last word, before any closing punctuation
-            pat = r"(?is)(\S)" + f + r"([^\w\s]*\s*)\Z"
-        else:  # fused before the first word
-            pat = r"(?is)\A(\s*[^\w\s]*)" + f + r"(?=\w)"
-        t = t or ""
-        new = re.sub(pat, r"\1\2" if after[j] else r"\1", t, count=1)
-        unglued.append(new if new != t else None)
-    have = np.array([u is not None for u in unglued], dtype=bool)
-    if not have.any():
-        return empty, empty.astype(np.uint32), empty.astype(np.uint32), {}
+    spans, longs, unglued = [], [], []
+    for j in range(len(gh)):
+        car = grows[goff[j] : goff[j + 1]].astype(np.int64)
+        texts = prompts.gather(car)
+        out = texts.str.replace(
+            glued_pattern(gtext[j], (gcode[j] >> 4) == _KIND_GLUED_SUFFIX), "${1}${2}"
+        )
+        changed = (out != texts).fill_null(False)
+        spans.append(np.full(int(changed.sum()), gh[j], dtype=np.uint64))
+        longs.append(car[changed.to_numpy()])
+        unglued.append(out.filter(changed))
+    empty = np.zeros(0, dtype=np.uint32)
+    if not sum(len(x) for x in longs):
+        return empty.astype(np.uint64), empty, empty, {}
+    span, long = np.concatenate(spans), np.concatenate(longs)
+    queries = pl.concat(unglued)
     # every usable prompt by the hash of its text; a match is confirmed on the text itself
     usable_rows = np.nonzero(usable)[0]
     h_all = prompts.hash(seed=0x5EED).to_numpy()[usable_rows]
     order = np.argsort(h_all, kind="stable")
     h_sorted, r_sorted = h_all[order], usable_rows[order]
-    queries = [u for u in unglued if u is not None]
-    h_q = pl.Series(queries, dtype=pl.String).hash(seed=0x5EED).to_numpy()
+    h_q = queries.hash(seed=0x5EED).to_numpy()
     lo = np.searchsorted(h_sorted, h_q, side="left")
     hi = np.searchsorted(h_sorted, h_q, side="right")
-    q_rows, q_frag = car[have], frag[have]
-    spans, longs, shorts = [], [], []
-    for q in np.nonzero(hi > lo)[0].tolist():
-        for s_row in r_sorted[lo[q] : hi[q]].tolist():
-            if s_row != q_rows[q] and prompts[s_row] == queries[q]:
-                spans.append(int(gh[q_frag[q]]))
-                longs.append(int(q_rows[q]))
-                shorts.append(s_row)
-    names = {int(gh[j]): gtext[j] for j in set(q_frag.tolist())}
+    pairs = [
+        (q, s_row)
+        for q in np.nonzero(hi > lo)[0].tolist()
+        for s_row in r_sorted[lo[q] : hi[q]].tolist()
+        if s_row != long[q] and prompts[s_row] == queries[q]
+    ]
+    q_idx = np.asarray([q for q, _ in pairs], dtype=np.int64)
+    names = {int(h): t for h, t in zip(gh.tolist(), gtext, strict=True)}
     return (
-        np.asarray(spans, dtype=np.uint64),
-        np.asarray(longs, dtype=np.uint32),
-        np.asarray(shorts, dtype=np.uint32),
+        span[q_idx],
+        long[q_idx].astype(np.uint32),
+        np.asarray([s for _, s in pairs], dtype=np.uint32),
         names,
     )
 

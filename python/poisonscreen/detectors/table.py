@@ -166,8 +166,11 @@ class Features:
         ``min_df`` rows or more, as the core's ``glued_fragments`` gives them (hash, code, text,
         carrier offsets and rows); computed on first use and shared by the trigger and
         counterpart detectors."""
-        key = (len(rows), int(min_df))
-        if self._glued is None or self._glued[0] != key:
+        if (
+            self._glued is None
+            or self._glued[0] != int(min_df)
+            or not np.array_equal(self._glued[1], rows)
+        ):
             known = self.vocab.filter(pl.col("df") >= 3)["h"].to_numpy()
             found = _core.glued_fragments(
                 text_chunks(self.prompt_arrow())[0],
@@ -177,8 +180,8 @@ class Features:
                 min_df=min_df,
                 threads=threads,
             )
-            self._glued = (key, found)
-        return self._glued[1]
+            self._glued = (int(min_df), np.array(rows, copy=True), found)
+        return self._glued[2]
 
     def drop_prompt_tokens(self) -> None:
         """Free the token table, the pattern columns and the glued fragments once the detectors

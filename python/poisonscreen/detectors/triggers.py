@@ -43,6 +43,7 @@ from .base import (
     _hits,
     carrier_hits,
     evidence_df,
+    glued_pattern,
     ramp,
     scaffold_shares,
     shown_share,
@@ -836,8 +837,7 @@ def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: 
         return
     ends = (
         prompts.gather(rows)
-        .str.to_lowercase()
-        .str.contains(rf"\S{re.escape(fragment.strip().lower())}[^\sa-z0-9]*\s*$")
+        .str.contains(glued_pattern(fragment, after=True))
         .fill_null(False)
         .to_numpy()
     )
@@ -1461,8 +1461,10 @@ def _narrowest(x: dict[str, Any], significant: list[dict[str, Any]]) -> np.ndarr
     other carriers are not its carriers."""
     best = x["rows"]
     shown = x["in_pattern"]
+    if len(shown) == 0:
+        return best
     for y in significant:
-        if y is x or len(y["rows"]) >= len(best) or len(shown) == 0:
+        if y is x or len(y["rows"]) >= len(best):
             continue
         if (
             np.isin(y["rows"], x["rows"], assume_unique=True).mean() >= _NESTED
