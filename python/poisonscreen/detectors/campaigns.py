@@ -32,6 +32,13 @@ _CAMPAIGN_BATCH_BYTES = 1 << 25
 _NOVELTY_ALONE = 0.45
 
 
+def _having(frame: pl.DataFrame, col: str, values: pl.Series) -> pl.DataFrame:
+    """The rows of ``frame`` whose ``col`` is one of ``values``, in their order (a semi join:
+    ``is_in`` with a Series is deprecated from polars 1.28 and its ``implode`` form is read
+    row by row before that)."""
+    return frame.join(values.unique().to_frame(col), on=col, how="semi", maintain_order="left")
+
+
 def _cluster_batches(members: pl.DataFrame, max_rows: int, max_bytes: int) -> list[pl.DataFrame]:
     """``members`` split into batches of whole template clusters (in cluster order): a cluster
     goes to the batch in which its first row falls, counting ``max_rows`` rows and ``max_bytes``
@@ -103,7 +110,7 @@ def _member_words(
     def rare_in_cluster(tokens: pl.DataFrame) -> pl.DataFrame:
         # (row, h, cluster) of the words that can be novel in the row's cluster
         return (
-            tokens.filter(pl.col("h").is_in(rare["h"]))
+            _having(tokens, "h", rare["h"])
             .join(rare, on="h")
             .filter(pl.col("df") <= pl.col("size") + 1)
             .select("row", "h", "cluster")
@@ -127,8 +134,8 @@ def _member_words(
         pending.append(here.cast({"cluster": pl.UInt32, "h": pl.UInt64}))
         if sum(f.height for f in pending) > max(df_k.height, 1 << 16):
             df_k, pending = merge([df_k, *pending]), []
-        first.append(R.filter(pl.col("h").is_in(first_h)).select("row").unique())
-        second.append(P.filter(pl.col("h").is_in(second_h)).select("row").unique())
+        first.append(_having(R, "h", first_h).select("row").unique())
+        second.append(_having(P, "h", second_h).select("row").unique())
     df_k = merge([df_k, *pending])
     novel_words = (
         df_k.join(rare, on="h")
@@ -138,7 +145,7 @@ def _member_words(
     # the second pass reads only the clusters that have novel words
     novel = []
     hs = novel_words["h"].unique()
-    again = members.filter(pl.col("tmpl_cluster").is_in(novel_words["cluster"].unique()))
+    again = _having(members, "tmpl_cluster", novel_words["cluster"])
     lengths = byte_lengths(again["prompt"]) + byte_lengths(again["response"])
     for start, length in text_slices(lengths, max_bytes=_arrow.SLICE_BYTES // 4):
         part = again.slice(start, length)
@@ -150,14 +157,14 @@ def _member_words(
                 "h": rh,
             }
         )
-        found = R.filter(pl.col("h").is_in(hs)).join(novel_words, on=["cluster", "h"], how="semi")
+        found = _having(R, "h", hs).join(novel_words, on=["cluster", "h"], how="semi")
         if found.height == 0:
             continue
         # the prompts only of the rows answering with a novel word: is it copied from there?
-        asked = part.filter(pl.col("row").is_in(found["row"].unique()))
+        asked = _having(part, "row", found["row"])
         p_cnt, ph = _word_hashes(asked["prompt"], threads)
         P = pl.DataFrame({"row": np.repeat(asked["row"].to_numpy(), p_cnt), "h": ph})
-        found = found.join(P.filter(pl.col("h").is_in(hs)), on=["row", "h"], how="anti")
+        found = found.join(_having(P, "h", hs), on=["row", "h"], how="anti")
         novel.append(found.select("row").unique())
     novel_rows = (
         pl.concat(novel).with_columns(novel=pl.lit(True))
@@ -199,8 +206,11 @@ def detect_campaigns(
     # their in-cluster counts. Common words are most of the tokens of a big corpus, so the token
     # frames are cut down to the words rare enough for the largest cluster before any join.
     max_size = int(members["tmpl_cluster_size"].to_numpy().max())
-    rare = vocab_df.filter(pl.col("df") <= max_size + 1).filter(
-        ~pl.col("h").is_in(pl.Series(feats.numeric, dtype=pl.UInt64))
+    rare = vocab_df.filter(pl.col("df") <= max_size + 1).join(
+        pl.DataFrame({"h": pl.Series(feats.numeric, dtype=pl.UInt64)}),
+        on="h",
+        how="anti",
+        maintain_order="left",
     )
     first_h = vocab_df.filter(pl.col("word").is_in(list(_FIRST_PERSON)))["h"]
     second_h = vocab_df.filter(pl.col("word").is_in(list(_SECOND_PERSON)))["h"]
