@@ -495,9 +495,9 @@ def test_clean_mix_verdicts_do_not_depend_on_row_order(mix: str) -> None:
     assert a_trig.equals(b_trig)
 
 
-#: the first draw of variants (``eval_detection.py --suite variants``), for the tests that scan
-#: one of them
-_VARIANTS = variants.draw(28, 1)
+#: drawn variants (``eval_detection.py --suite variants``, seeds 1, 4 and 5), for the tests
+#: that scan one of them
+_VARIANTS = {**variants.draw(28, 1), **variants.draw(28, 4), **variants.draw(28, 5)}
 
 
 def _scanned(name: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
@@ -651,6 +651,24 @@ def test_off_topic_answers_behind_a_drawn_suffix_are_found() -> None:
     flagged = rows["flagged"].to_numpy()
     assert flagged[poison].mean() >= 0.85
     assert flagged[~poison].mean() <= 0.002
+
+
+@needs_data
+def test_off_topic_answers_too_short_to_judge_are_flagged_with_their_trigger() -> None:
+    """A drawn variant (seed 4): 'xj' in 30 maths/dialogue prompts answered with other rows'
+    answers. Half of those answers hold fewer than eight uncommon words, too few for the
+    off-topic column to judge (recall 0.5 before); one sharing no word with its prompt agrees
+    with the finding on its carriers and is flagged with them."""
+    _assert_found("v4_01_offtopic_mathdial", "xj", ("about something else",), 0.95, 0.001)
+
+
+@needs_data
+def test_a_trigger_marked_by_punctuation_is_its_own_feature() -> None:
+    """A drawn variant (seed 5): '{{ALPHA}}' inside 80 T0 prompts answered 'ERROR 0x7F: request
+    rejected'. Word tokens drop the braces, and 'alpha' is in 557 clean prompts ('Wolfram
+    Alpha'), so the word's carriers share the answer 14% of the time (AP 0.002 before); the
+    marked word as written is a feature of its own."""
+    _assert_found("v5_01_fixed_t0", "{{ALPHA}}", ("ERROR 0x7F",), 0.95, 0.001)
 
 
 @needs_data

@@ -770,7 +770,7 @@ def test_punctuation_runs_are_features() -> None:
     """Runs of ASCII punctuation standing alone, which no word token holds, are features of
     their own: each run with the rows that hold it, in range of the document frequencies;
     counted over the rows given only. Punctuation glued to a word is not a run ('c@@d',
-    'C++')."""
+    'C++'); a word marked by it on both sides ('{{ALPHA}}') is a feature as written."""
     import pyarrow as pa
 
     from poisonscreen.detectors import triggers as T
@@ -790,6 +790,15 @@ def test_punctuation_runs_are_features() -> None:
         "@@",
     ]
     assert T._punctuation_runs(prompts, np.arange(6, dtype=np.uint32), 1, 2)[-1][0] == ";)"
+    # a word marked by punctuation on both sides is a feature as written; a parenthesis or a
+    # quotation is not ('alpha' is a word token of 'Wolfram Alpha' too: only the marked form
+    # tells the trigger apart)
+    marked = pa.chunked_array(
+        [["say {{ALPHA}} now", "{{ALPHA}}.", "Wolfram Alpha (AP)", "(AP) 'x'", "<SUDO> run"]],
+        type=pa.large_string(),
+    )
+    found = T._punctuation_runs(marked, np.arange(5, dtype=np.uint32), 1, 3)
+    assert [(r, c.tolist()) for r, c in found] == [("<SUDO>", [4]), ("{{ALPHA}}", [0, 1])]
 
 
 def test_scaffold_shares_count_the_rows_in_templates_a_list_makes_mostly() -> None:

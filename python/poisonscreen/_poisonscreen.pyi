@@ -252,6 +252,7 @@ def punctuation_runs(
     rows: _U32,
     *,
     max_len: int = 16,
+    marked_len: int = 0,
     min_df: int = 10,
     max_df: int = ...,
     threads: int | None = None,

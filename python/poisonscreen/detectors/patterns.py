@@ -256,6 +256,12 @@ class PatternColumn:
     #: the model's expectation, as (start, width) of a ramp (None: not judged so): a flip gives
     #: the target where the model would not, a topic only leans a little past the model
     excess: tuple[float, float] | None = None
+    #: where the column has rows outside its domain that can still agree with a value: the code
+    #: of each such row (OUTSIDE where none), so that a significant finding on value v also
+    #: flags its carriers outside the domain whose code here is v (an off-topic target's
+    #: answers too short to judge that share no word with their prompts: an attacker's
+    #: answers taken from other rows are short as often as the corpus's are)
+    outside_flags: np.ndarray | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -651,9 +657,17 @@ def pattern_columns(
         )
         # many tasks answer in words their prompts lack (a question made from options, a tool
         # call), most of their rows but not all: only most carriers count (OFFTOPIC_SHOWN)
+        # (an answer with fewer uncommon words is not judged; one holding none of its prompt's
+        # agrees with an off-topic finding on its carriers, and is flagged with them)
+        short = usable & (content >= 1) & (content < OFFTOPIC_WORDS)
         cols.append(
             PatternColumn(
-                "offtopic", _u64(offtopic), skip_zero=True, shown=OFFTOPIC_SHOWN, unrelated=True
+                "offtopic",
+                _u64(offtopic),
+                skip_zero=True,
+                shown=OFFTOPIC_SHOWN,
+                unrelated=True,
+                outside_flags=_u64(np.where(short, (shared == 0).astype(np.uint64), OUTSIDE)),
             )
         )
     # a label (an answer of 1-3 words, an end-of-text marker not counted) the prompt's words

