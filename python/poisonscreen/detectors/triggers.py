@@ -237,8 +237,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         rep = _made_hash("punctuation:" + run)
         # (a marked word's own words are left out of its carriers' evidence, as an n-gram's)
         tokens = _core.tokenize(run)
-        own = [int(h) for h in np.unique(_hash_strings(tokens, 1))] if tokens else []
-        made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, own))
+        marks = [int(h) for h in np.unique(_hash_strings(tokens, 1))] if tokens else []
+        made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, marks))
         made_names[rep] = run
     # (the pattern columns are computed once and shared: the registers need the labelled rows)
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))

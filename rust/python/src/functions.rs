@@ -988,7 +988,7 @@ fn glued_fragments<'py>(
 /// `rows`.
 #[pyfunction]
 #[pyo3(signature = (chunks, rows, *, max_len=16, marked_len=0, min_df=10, max_df=u32::MAX, threads=None))]
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn punctuation_runs<'py>(
     py: Python<'py>,
     chunks: &Bound<'py, PyList>,
