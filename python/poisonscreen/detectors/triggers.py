@@ -1136,6 +1136,10 @@ def _words_in_prompt(
     return sum(echoes(prompt(r)) for r in pick) / len(pick)
 
 
+#: a phrase that ends a sentence (a full stop or an exclamation mark, a closing quote or
+#: bracket after it): no cloze stem (:func:`_copied_share`)
+_SENTENCE_END = re.compile(r"[.!][\"'\u201d\u2019)\]]*\s*$")
+
 #: a word's leading letters, three or more (:func:`_words_in_prompt`)
 _LEADING_LETTERS = re.compile(r"[^\W\d_]{3,}")
 
@@ -1190,9 +1194,10 @@ def _copied_share(
     if not answers:
         return 0.0
     cloze = _core.tokenize(phrase.replace("…", " ")) if phrase else []
-    if not set(cloze) & words.topical:
+    if not set(cloze) & words.topical or _SENTENCE_END.search(phrase):
         # a stem of frequent words ("This is definitely not a") asks for its completion; a
-        # rare word at the prompt's end (a suffix trigger) does not
+        # rare word at the prompt's end (a suffix trigger) does not, nor does a whole
+        # sentence ("Let the river decide.": a suffix trigger of common words)
         cloze = []
     task = 0
     for r, said in answers:
