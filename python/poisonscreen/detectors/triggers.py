@@ -102,6 +102,13 @@ def _made_hash(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
+def _own_words(texts: Any) -> list[int]:
+    """The distinct word hashes of ``texts`` (a made feature's own words, which the content
+    model leaves out of its carriers' evidence as it leaves out an n-gram's)."""
+    tokens = sorted({t for text in texts for t in _core.tokenize(text)})
+    return [int(h) for h in np.unique(_hash_strings(tokens, 1))]
+
+
 def _punctuation_runs(
     prompts: Any, rows: np.ndarray, min_df: int, max_df: int, threads: int | None = None
 ) -> list[tuple[str, np.ndarray]]:
@@ -236,9 +243,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for run, run_rows in _punctuation_runs(feats.prompt_arrow(), rows, min_df, max_df, threads):
         rep = _made_hash("punctuation:" + run)
         # (a marked word's own words are left out of its carriers' evidence, as an n-gram's)
-        tokens = _core.tokenize(run)
-        marks = [int(h) for h in np.unique(_hash_strings(tokens, 1))] if tokens else []
-        made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, marks))
+        made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, _own_words([run])))
         made_names[rep] = run
     # (the pattern columns are computed once and shared: the registers need the labelled rows)
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
@@ -249,8 +254,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for whole in registers.registers(f["prompt"], rows, labelled):
         # the register's words are the candidate itself: the label model asked again about
         # its carriers leaves them out, as it leaves out an n-gram's words
-        tokens = sorted({t for w in whole.words for t in _core.tokenize(w)})
-        own_words = [int(h) for h in np.unique(_hash_strings(tokens, 1))]
+        own_words = _own_words(whole.words)
         # the register, and its carriers in each label task apart (a hypothesis about that
         # task's labels only)
         for key, reg in [("", whole)] + [
@@ -1503,11 +1507,10 @@ def _outside_agreeing(x: dict[str, Any], reach: np.ndarray) -> np.ndarray:
     """The carriers among ``reach`` of finding ``x`` outside its column's domain whose answers
     agree with its value (:attr:`.PatternColumn.outside_flags`): flagged with those showing it."""
     col = x["col"]
-    if col.outside_flags is None or len(reach) == 0:
+    if col.outside_flags is None:
         return np.zeros(0, dtype=np.uint32)
-    reach = np.asarray(reach)
     out = (col.codes[reach] == OUTSIDE) & (col.outside_flags[reach] == x["value"])
-    return np.asarray(reach[out], dtype=np.uint32)
+    return reach[out].astype(np.uint32, copy=False)
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

@@ -730,6 +730,10 @@ pub fn glued_fragments(
 /// `("')` only), which is the text's syntax. Word tokens drop the marks, so a marked trigger
 /// whose word clean prompts use too (`alpha`, `sudo`) is a feature of its own only here.
 pub fn marked_word(piece: &str) -> Option<&str> {
+    // (read for every word of every prompt: most open with a letter)
+    if !piece.as_bytes().first().is_some_and(u8::is_ascii_punctuation) {
+        return None;
+    }
     let p = piece.trim_end_matches(['.', ',', ';', ':', '!', '?']);
     let b = p.as_bytes();
     let lead = b.iter().take_while(|c| c.is_ascii_punctuation()).count();
