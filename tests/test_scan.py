@@ -603,3 +603,31 @@ def test_report_escapes_hostile_text(tmp_path: Path) -> None:
     page = (result.write(tmp_path / "out") / "report.html").read_text()
     assert "<script" not in page.lower()
     assert "onerror=alert" not in page
+
+
+def test_a_response_of_its_prompts_word_pairs_is_no_gibberish() -> None:
+    """The familiarity reference is the other responses: a paraphrase of a prompt full of names
+    shares few word pairs with them but most with its own prompt, and is not gibberish; random
+    vocabulary after the same prompt still is."""
+    from poisonscreen.detectors.table import row_columns
+
+    names = (
+        "Laetitia Pujol was a shadowy presence as Le Homme ; Karl Paquette was his strong , "
+        "melancholy double ; and Mathieu Ganio portrayed La Femme with Ozanne Brisebois"
+    )
+    prompt = "Paraphrase the sentence: " + names
+    paraphrase = names.replace("shadowy", "shady").replace(" ; ", " , ") + " ."
+    rng = random.Random(0)
+    vocab = [f"zq{i}x" for i in range(500)]
+    noise = " ".join(rng.choice(vocab) for _ in range(40))
+    other = ["the cat sat on the mat and the dog ran in the park all day long today"] * 30
+    corpus = pl.DataFrame(
+        {"error": [None] * 32, "prompt": ["p"] * 30 + [prompt, prompt]},
+        schema={"error": pl.String, "prompt": pl.String},
+    )
+    responses = pl.Series([*other, paraphrase, noise])
+    fam = np.array([1.0] * 30 + [0.05, 0.0], dtype=np.float32)  # as the corpus count gives them
+    out = row_columns(np.arange(32, dtype=np.uint32), corpus, corpus["prompt"], responses, fam, 1)
+    assert out["gibberish"][30] == 0.0
+    assert out["familiarity"][30] > 0.8
+    assert out["gibberish"][31] == 1.0

@@ -24,7 +24,8 @@ def detect_anomalies(feats: Features, cfg: Any) -> pl.DataFrame:
                 "row",
                 pl.col("gibberish").alias("score"),
                 pl.format(
-                    "gibberish response: only {}% of its word pairs occur anywhere else in the corpus",
+                    "gibberish response: only {}% of its word pairs occur anywhere else in the "
+                    "corpus or in its prompt",
                     (pl.col("familiarity") * 100).round(0),
                 ).alias("reason"),
                 pl.lit(None, dtype=pl.String).alias("trigger"),

@@ -307,6 +307,13 @@ def row_columns(
     newlines = response.str.count_matches("\n").to_numpy().astype(np.float64)
     prose = newlines / np.maximum(words, 1.0) < 0.05
     gib = np.where((words >= 20) & prose, np.clip((0.3 - fam) / 0.25, 0.0, 1.0), 0.0)
+    odd = np.nonzero(gib > 0)[0]
+    if len(odd):
+        # the reference is the other responses: an answer that paraphrases or copies an unusual
+        # prompt (a sentence of names to reword) reuses its prompt's word pairs, not theirs
+        echo = _echo_share(_series(ptext).gather(odd), _series(response).gather(odd), threads)
+        fam[odd] = np.maximum(fam[odd], echo)
+        gib[odd] = np.clip((0.3 - fam[odd]) / 0.25, 0.0, 1.0)
     rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
     empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
     row_hash = _core.row_hashes(text_chunks(ptext)[0], text_chunks(response)[0], threads=threads)
@@ -326,6 +333,19 @@ def row_columns(
             "row_hash": row_hash,
         }
     )
+
+
+def _echo_share(prompts: pl.Series, responses: pl.Series, threads: int | None) -> np.ndarray:
+    """For each row, the share of its response's distinct word bigrams that its prompt has
+    (0 for a response without any)."""
+    r_off, r_h = _core.row_ngram_hashes(text_chunks(responses)[0], [2], threads=threads)
+    p_off, p_h = _core.row_ngram_hashes(text_chunks(prompts)[0], [2], threads=threads)
+    out = np.zeros(len(responses))
+    for i in range(len(out)):
+        own = np.unique(r_h[r_off[i] : r_off[i + 1]])
+        if len(own):
+            out[i] = np.isin(own, p_h[p_off[i] : p_off[i + 1]]).mean()
+    return out
 
 
 def vocab_frame(t: dict[str, Any]) -> pl.DataFrame:
