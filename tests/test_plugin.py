@@ -213,12 +213,25 @@ def test_anomaly_parts_equal_scan_features(tmp_path: Path) -> None:
         anomaly=pl.col("response").poison.anomaly_score(),
     )
     assert corpus["response"].null_count() == 0
+    # the screener, which sees the prompt, also counts a response's word pairs found in its own
+    # prompt as familiar (a dialogue's answer quoting an address the user gave): only where the
+    # column alone would have scored gibberish, and only ever less of it
+    echoed = (out["familiarity"].fill_nan(1.0) != table["familiarity"]).to_numpy()
+    assert echoed.sum() <= corpus.height // 100
+    assert (table["familiarity"].to_numpy()[echoed] > out["familiarity"].to_numpy()[echoed]).all()
+    assert (table["gibberish"].to_numpy()[echoed] < out["gibberish"].to_numpy()[echoed]).all()
+    same = pl.Series(~echoed)
     for name in ("gibberish", "degenerate", "anomaly"):
         assert out[name].dtype == table[name].dtype == pl.Float32
-        assert_series_equal(out[name], table[name], check_names=False, check_exact=True)
+        assert_series_equal(
+            out[name].filter(same), table[name].filter(same), check_names=False, check_exact=True
+        )
     # the screener counts unscored familiarity (NaN: fewer than 8 words) as 1.0
     assert_series_equal(
-        out["familiarity"].fill_nan(1.0), table["familiarity"], check_names=False, check_exact=True
+        out["familiarity"].fill_nan(1.0).filter(same),
+        table["familiarity"].filter(same),
+        check_names=False,
+        check_exact=True,
     )
     assert (out["gibberish"] > 0.5).sum() >= 30 and (out["degenerate"] > 0.5).sum() >= 20
     assert psp.DEFAULT_FAMILIARITY_SAMPLE == ScanConfig().familiarity_sample
@@ -245,7 +258,17 @@ def test_anomaly_sample_matches_screener_sampling(tmp_path: Path, sampling: dict
     assert every == (10 if "familiarity_sample_mb" in sampling else -(-corpus.height // 500))
     table = row_features(corpus, cfg).table
     out = corpus.select(pl.col("response").poison.anomaly_score(**sampling))
-    assert_series_equal(out["response"], table["anomaly"], check_names=False, check_exact=True)
+    fam = corpus.select(pl.col("response").poison.familiarity(**sampling))["response"]
+    # (rows whose answers reuse their own prompt's word pairs apart, as above)
+    same = fam.fill_nan(1.0) == table["familiarity"]
+    assert (~same).sum() <= corpus.height // 100
+    assert (table["familiarity"].filter(~same) > fam.filter(~same)).all()
+    assert_series_equal(
+        out["response"].filter(same),
+        table["anomaly"].filter(same),
+        check_names=False,
+        check_exact=True,
+    )
     if "familiarity_sample_mb" in sampling:  # the cap changed the reference
         whole = corpus.select(pl.col("response").poison.anomaly_score())
         assert not whole["response"].equals(out["response"])

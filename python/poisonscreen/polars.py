@@ -23,7 +23,8 @@ parallel, like polars' own expressions.
 :meth:`~PoisonExpr.anomaly_score`. In ``select`` / ``with_columns`` the reference is the whole
 column; with ``.over(key)`` or inside ``group_by(key).agg(...)`` it is the row's group. On the
 same texts they equal the ``gibberish`` / ``anomaly`` columns of :func:`poisonscreen.scan`'s
-features with the default configuration. They need the whole column, so a streaming query
+features with the default configuration, except where a response reuses its own prompt's word
+pairs: the screener, which sees the prompt, counts those as familiar too. They need the whole column, so a streaming query
 gathers it first.
 
 Defaults and seeds are those of the Python API (``num_perm=128``, ``ngram=5``, ``seed=0``,
