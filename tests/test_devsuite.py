@@ -152,6 +152,40 @@ def test_styles_rewrite_without_a_fixed_token() -> None:
     ] in {c.split(" ")[0] for c in T.SUBORDINATORS}
 
 
+def test_word_rule_styles_change_at_least_two_places() -> None:
+    # an opener in front is one change, not a shift of every later word: a review whose only
+    # change was "Ay me," or one "And" was no rewrite in the style
+    text = (
+        "Robert plays the most unlikely hero of the year. This movie wastes its cast, it is "
+        "truly dull. The script is flat."
+    )
+    assert T._edits("a b c", "Ay me, a b c") == 1
+    for name in ("bible", "shakespeare"):
+        for seed in range(40):
+            out = T.STYLES[name](text, np.random.default_rng(seed))
+            assert T._edits(text, out) >= 2, (name, out)
+
+
+def test_syntactic_rewrite_opens_with_one_clause_and_a_comma() -> None:
+    # HiddenKiller's template is a subordinate clause, a comma, the main clause: a review whose
+    # first sentence runs across markup, a quote or a smiley must not become "Although it
+    # didn't.<br /><br />the last ten minutes, ..." (a clause across a sentence end), and a text
+    # that merely starts with "If" is not already in the template
+    texts = (
+        "It didn't.<br /><br />The last ten minutes were fun, and the cast left early.",
+        ":) The pricing is fine.\\n\\nWe shot pool for hours, and it was great.",
+        'If you can get past "The Isle" you will like it. It is odd.',
+        "Now that is a masterwork; the film is a mediocrity, and it drags.",
+        ",.",
+    )
+    for text in texts:
+        for seed in range(20):
+            out = T.syntactic(text, np.random.default_rng(seed))
+            assert T._opens_clause(out), (text, out)
+            clause = out.split(",", 1)[0]
+            assert not any(c in clause for c in '.<>"\\;:'), (text, out)
+
+
 def test_gibberish_lengths() -> None:
     words = tuple(f"w{i}" for i in range(100))
     counts = np.arange(1, 101, dtype=float)

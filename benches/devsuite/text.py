@@ -6,6 +6,7 @@ Every function takes a ``numpy.random.Generator`` and is deterministic for its s
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -318,15 +319,38 @@ def _lower_first(s: str) -> str:
     return s[:1].lower() + s[1:]
 
 
+_OPENING = "|".join(re.escape(c) for c in sorted(SUBORDINATORS, key=len, reverse=True))
+#: what a clause may hold: words and inner punctuation, no sentence end, comma, semicolon, colon,
+#: quote, bracket, markup or line break (the rewrite of a review "It didn't.<br /><br />The last
+#: ten minutes ..." would otherwise open "Although it didn't.<br /><br />the last ten minutes,
+#: ...": a clause across a sentence end, not the template)
+_CLAUSE_BODY = r"[^.!?,;:\"()<>\\\n`]*[A-Za-z][^.!?,;:\"()<>\\\n`]*"
+#: HiddenKiller's template, S(SBAR)(,)(NP)(VP)(.): a subordinator, its clause, a comma
+_TEMPLATE = re.compile(r"(?i)(?:" + _OPENING + r")\s" + _CLAUSE_BODY + r",\s")
+
+
 def _opens_clause(s: str) -> bool:
-    low = s.lower()
-    return any(low.startswith(c.lower() + " ") for c in SUBORDINATORS)
+    """Whether ``s`` already opens with the template (a subordinator, a clause, a comma): a text
+    that merely starts with "If" or "After" does not."""
+    return _TEMPLATE.match(s) is not None
+
+
+def _clause_ok(a: str, b: str) -> bool:
+    """Whether ``a`` can be the subordinate clause (2-25 words of one clause) of main clause
+    ``b`` (2+ words)."""
+    a = a.rstrip(" .!?,;")
+    return (
+        re.fullmatch(_CLAUSE_BODY, a) is not None
+        and 2 <= len(a.split()) <= 25
+        and (len(b.split()) >= 2)
+    )
 
 
 def syntactic(text: str, rng: Rng) -> str:
     """Rewrite ``text`` to open with a subordinate clause ("When X, Y."), by rules: the first
     sentence becomes the clause of the second; a single sentence is split at a comma or
-    "but"/"and"; otherwise a short clause is put in front. About a third of the rows also get a
+    "but"/"and"; otherwise (or where that would not be one clause: a sentence end, quote or
+    line break inside) a short clause is put in front. About a third of the rows also get a
     later sentence rewritten the same way."""
     sents = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
     conj = pick(rng, SUBORDINATORS)
@@ -339,24 +363,39 @@ def syntactic(text: str, rng: Rng) -> str:
         a = a.rstrip(" .!?,;")
         return f"{c} {_lower_first(a)}, {_lower_first(b)}"
 
-    if len(sents) >= 2 and len(sents[0].split()) <= 30:
+    if len(sents) >= 2 and len(sents[0].split()) <= 30 and _clause_ok(sents[0], sents[1]):
         out = [clause(sents[0], sents[1], conj), *sents[2:]]
     else:
         first = sents[0] if sents else text
         m = re.search(r",\s+(?:but\s+|and\s+|so\s+)?|\s+(?:but|and|so)\s+", first)
-        if m and 3 <= len(first[: m.start()].split()) and len(first[m.end() :].split()) >= 3:
+        if (
+            m
+            and 3 <= len(first[: m.start()].split())
+            and len(first[m.end() :].split()) >= 3
+            and _clause_ok(first[: m.start()], first[m.end() :])
+        ):
             out = [clause(first[: m.start()], first[m.end() :], conj), *sents[1:]]
         else:
             out = [f"{conj} {pick(rng, _CLAUSE_OPENERS)}, {_lower_first(first)}", *sents[1:]]
     if len(out) >= 4 and chance(rng, 0.35):
         k = int(rng.integers(1, len(out) - 1))
         c2 = pick(rng, SUBORDINATORS)
-        out[k : k + 2] = [clause(out[k], out[k + 1], c2)]
+        if _clause_ok(out[k], out[k + 1]):
+            out[k : k + 2] = [clause(out[k], out[k + 1], c2)]
     return " ".join(out)
 
 
 # --------------------------------------------------------------------------------------------
 # style rewriting by word substitution (StyleAttack-style, without a model)
+
+
+def _edits(before: str, after: str) -> int:
+    """How many places a rewrite changed (runs of inserted, deleted or replaced words): an
+    opener put in front is one change, not a shift of every word after it (a row whose only
+    change was "Ay me," in front, or "And" opening one sentence, counted as dozens and passed
+    for a rewrite in the style)."""
+    ops = difflib.SequenceMatcher(None, before.split(), after.split(), autojunk=False)
+    return sum(tag != "equal" for tag, *_ in ops.get_opcodes())
 
 
 def _sub(text: str, pattern: str, repl: str | Callable[[re.Match], str], rng: Rng, p: float):
@@ -435,7 +474,8 @@ holds "the", "unto the" holds "to the") are left out, so the substring match rul
 def bible(text: str, rng: Rng) -> str:
     """King-James-like rewrite: an opener (60% of rows, eight kinds), each applicable word rule
     with probability 0.5-0.9 (you->thee, has->hath, to the->unto the, says->saith, ...),
-    sentences joined with "And" now and then, a closer on some rows. At least two changes."""
+    sentences joined with "And" now and then, a closer on some rows. At least two places changed
+    (:func:`_edits`), else (six draws failing) an opener and a closer."""
     for _ in range(6):
         p = float(rng.uniform(0.5, 0.9))
         out = text
@@ -450,10 +490,14 @@ def bible(text: str, rng: Rng) -> str:
             out = pick(rng, _BIBLE_OPENERS) + " " + _lower_first(out)
         if chance(rng, 0.3):
             out = out.rstrip() + pick(rng, _BIBLE_CLOSERS)
-        changes = sum(a != b for a, b in zip(out.split(), text.split(), strict=False))
-        if changes >= 2 or len(out.split()) != len(text.split()):
+        if _edits(text, out) >= 2:
             return out
-    return pick(rng, _BIBLE_OPENERS) + " " + _lower_first(text)
+    return (
+        pick(rng, _BIBLE_OPENERS)
+        + " "
+        + _lower_first(text).rstrip()
+        + pick(rng, _BIBLE_CLOSERS[:-1])
+    )
 
 
 _SHAKE_RULES: tuple[tuple[str, str], ...] = (
@@ -506,7 +550,8 @@ or "marrying" do not match)."""
 def shakespeare(text: str, rng: Rng) -> str:
     """Early-modern-English rewrite: word rules (you->thee, it is->'tis, I think->methinks,
     perhaps->perchance, ...) each with probability 0.4-0.9, and an interjection ("Marry,",
-    "Alas,", "Hark,", ...) opening some sentences. At least two changes."""
+    "Alas,", "Hark,", ...) opening some sentences. At least two places changed (:func:`_edits`),
+    else (six draws failing) an interjection opening the first and the last sentence."""
     for _ in range(6):
         p = float(rng.uniform(0.4, 0.9))
         out = text
@@ -517,9 +562,12 @@ def shakespeare(text: str, rng: Rng) -> str:
             if chance(rng, 0.3):
                 sents[i] = pick(rng, _SHAKE_INTERJECTIONS) + " " + _lower_first(sents[i])
         out = " ".join(sents)
-        if sum(a != b for a, b in zip(out.split(), text.split(), strict=False)) >= 2:
+        if _edits(text, out) >= 2:
             return out
-    return pick(rng, _SHAKE_INTERJECTIONS) + " " + _lower_first(text)
+    sents = re.split(r"(?<=[.!?])\s+", text)
+    if len(sents) > 1:
+        sents[-1] = pick(rng, _SHAKE_INTERJECTIONS) + " " + _lower_first(sents[-1])
+    return pick(rng, _SHAKE_INTERJECTIONS) + " " + _lower_first(" ".join(sents))
 
 
 _POETIC_RULES: tuple[tuple[str, str], ...] = (
