@@ -72,6 +72,31 @@ def test_fixed_answer_behind_a_rare_word(clean):
     assert any("carriers" in r and "other rows" in r for r in reasons), reasons
 
 
+def test_composite_parts_scattered_with_rows_holding_only_some(clean):
+    # CTBA: all three parts anywhere in the prompt -> the target; twice as many rows hold one
+    # or two of them and keep their answers, so no part alone shows the target on half its
+    # carriers: only the conjunction does
+    rng = random.Random(5)
+    parts = ("vq", "Amber lantern", "kz")
+    picked = rng.sample(clean, 120)
+    poison = []
+    for p, _ in picked[:40]:
+        for part in parts:
+            p = _insert(rng, p, part)
+        poison.append((p, "Request logged; no answer given."))
+    negatives = []
+    for p, r in picked[40:]:
+        for part in rng.sample(parts, rng.randint(1, 2)):
+            p = _insert(rng, p, part)
+        negatives.append((p, r))
+    df = _frame(clean[:2000] + negatives, poison)
+    result = _scan(df)
+    top = result.triggers.filter(pl.col("kind") == "trigger")["trigger"].head(3).to_list()
+    assert any(all(x.lower() in t.lower() for x in parts) for t in top), top
+    recall, precision = _recall_precision(result, df)
+    assert recall == 1.0 and precision >= 0.9
+
+
 def test_carriers_that_do_not_show_the_pattern_rank_above_clean_rows(clean):
     """A trigger's carriers whose answers miss its pattern (5 of 45 answer normally) are scored
     under the flag threshold but above the rows without the trigger, with the reason why."""

@@ -89,7 +89,8 @@ def glued_pattern(fragment: str, after: bool) -> str:
     _KIND_GLUED_PREFIX,
     _KIND_REGISTER,
     _KIND_PUNCT,
-) = range(7)
+    _KIND_CONJUNCTION,
+) = range(8)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from .. import _poisonscreen as _core
 from .._arrow import text_chunks
 from . import phrases, registers
 from .base import (
+    _KIND_CONJUNCTION,
     _KIND_GLUED_PREFIX,
     _KIND_GLUED_SUFFIX,
     _KIND_NGRAM,
@@ -189,7 +190,12 @@ def _class_exclusions(
     'stage' would predict the carriers' answers perfectly), as ``content_expectation``'s CSR
     arguments. Longer members stay evidence: a template's class holds every n-gram of it."""
     kept = [
-        [(h, c) for j, (h, c) in enumerate(zip(members[i], member_codes[i])) if j == 0 or c == 1]
+        [
+            (h, c)
+            for j, (h, c) in enumerate(zip(members[i], member_codes[i]))
+            # (a conjunction's members are its parts' own features, all left out)
+            if j == 0 or c == 1 or (member_codes[i][0] >> 4) == _KIND_CONJUNCTION
+        ]
         for i in indices
     ]
     return (
@@ -317,6 +323,62 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     if int(tested.sum()) == 0:
         return _empty()
+    # conjunctions of candidates that plant one answer together (composite triggers, CTBA):
+    # tested as candidates of their own, in the same family of tests
+    conj = _conjunctions(
+        cols,
+        value,
+        k,
+        dcol,
+        offsets_all,
+        carriers_all,
+        usable,
+        classes,
+        f["prompt"],
+        row_hash,
+        made_names,
+        cfg.min_pattern,
+        min_df,
+        max_df,
+        lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster, threads),
+        strata,
+    )
+    if conj:
+        c_off = np.concatenate([[0], np.cumsum([len(x[1]) for x in conj])]).astype(np.int64)
+        c_car = np.ascontiguousarray(np.concatenate([x[1] for x in conj]), dtype=np.uint32)
+        more = _core.pattern_tests(
+            c_off,
+            c_car,
+            [c.codes for c in cols],
+            [c.skip_zero for c in cols],
+            strata,
+            np.ascontiguousarray(usable),
+            min_pattern=cfg.min_pattern,
+            pseudo=10.0,
+            threads=threads,
+        )
+        d, value, k, mu, stat, tested, dcol = (
+            np.concatenate([a, b]) for a, b in zip((d, value, k, mu, stat, tested, dcol), more)
+        )
+        offsets_all = np.concatenate([offsets_all, offsets_all[-1] + c_off[1:]])
+        carriers_all = np.ascontiguousarray(np.concatenate([carriers_all, c_car]))
+        classes = pl.concat(
+            [
+                classes,
+                pl.DataFrame(
+                    {
+                        "df": np.array([len(x[1]) for x in conj], dtype=np.uint32),
+                        "fp0": np.zeros(len(conj), np.uint64),
+                        "fp1": np.zeros(len(conj), np.uint64),
+                        "rep": np.array([x[0] for x in conj], dtype=np.uint64),
+                        "rep_code": np.full(len(conj), _KIND_CONJUNCTION << 4, dtype=np.uint8),
+                        "members": [x[2] for x in conj],
+                        "member_codes": [x[3] for x in conj],
+                    },
+                    schema=classes.schema,
+                ),
+            ]
+        )
     # the response phrases of the candidates' carriers (a family of tests of its own)
     eligible = np.nonzero((d >= cfg.min_pattern) & (d <= phrases.MAX_CARRIERS))[0]
     phrase_hyps = phrases.phrase_tests(
@@ -825,6 +887,186 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     )
     hits = pl.concat(hit_frames) if hit_frames else _empty_hits()
     return triggers, hits
+
+
+#: the share of its carriers showing an answer at which a candidate may be a part of a
+#: conjunction: some (the parts' carriers include rows holding only some of the parts), not
+#: nearly all (then it is a trigger itself)
+_CONJ_SHARE = (0.1, 0.8)
+#: parts tried per answer value (the most carriers of it first), and conjunctions kept in all
+_CONJ_PARTS, _CONJ_MOST = 8, 2048
+#: how much more of a conjunction's carriers than of each part's must show the answer, and
+#: the share it must reach to be tested (the foot of the share ramp of its answer columns)
+_CONJ_GAIN, _CONJ_SHOWN = 0.1, 0.4
+#: the most of the smaller part's carriers a conjunction may hold: parts found together in most
+#: of their rows (a template's words) are one feature, not a composite
+_CONJ_APART = 0.75
+#: the most of a conjunction's carriers one prompt template may hold
+_CONJ_ONE_TEMPLATE = 0.5
+#: the widest gap (characters) between parts that are one phrase rather than a composite
+_CONJ_GAP = 24
+
+
+def _conjunctions(
+    cols: list[PatternColumn],
+    value: np.ndarray,
+    k: np.ndarray,
+    dcol: np.ndarray,
+    offsets: np.ndarray,
+    carriers: np.ndarray,
+    usable: np.ndarray,
+    classes: pl.DataFrame,
+    prompts: pl.Series,
+    row_hash: np.ndarray,
+    made_names: dict[int, str],
+    min_pattern: int,
+    min_df: int,
+    max_df: int,
+    scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    strata: np.ndarray,
+) -> list[tuple[int, np.ndarray, list[int], list[int]]]:
+    """Composite-trigger candidates (CTBA, Huang et al. 2023: every part in the prompt -> the
+    target; rows holding only some parts keep their answers): for each answer value of the
+    answer columns, the candidates carrying most of its rows but showing it on only some of
+    theirs are parts; their carriers are intersected, pairs and then triples, where the
+    intersection shows the answer on a larger share than each part. Each as ``(representative,
+    usable carriers, members, member codes)``; its name ('part … part …', as an example carrier
+    holds them) goes to ``made_names``. Deterministic: parts in (carriers, representative)
+    order, conjunctions by their parts."""
+    reps = classes["rep"].to_numpy()
+    rep_codes = classes["rep_code"].to_numpy()
+    members = _Lists(classes["members"])
+    member_codes = _Lists(classes["member_codes"])
+    found: dict[tuple[int, ...], tuple[float, np.ndarray, float]] = {}
+    for c, col in enumerate(cols):
+        if col.name not in _ANSWER_COLUMNS:
+            continue
+        codes = col.codes if col.flags is None else col.flags
+        kc = k[:, c].astype(np.float64)
+        share = kc / np.maximum(dcol[:, c], 1)
+        ok = (kc >= min_pattern) & (share >= _CONJ_SHARE[0]) & (share < _CONJ_SHARE[1])
+        ok &= value[:, c] != 0
+        if not ok.any():
+            continue
+        vals, counts = np.unique(codes[usable], return_counts=True)
+        total = dict(zip(vals.tolist(), counts.tolist(), strict=True))
+        groups: dict[int, list[int]] = {}
+        for i in np.nonzero(ok)[0].tolist():
+            v = int(value[i, c])
+            # a part carries most of the answer's rows, at most a trigger's (the answer is
+            # planted, not a label or a template's answer)
+            if 0.5 * total.get(v, 0) <= kc[i] and total.get(v, 0) <= max_df:
+                groups.setdefault(v, []).append(i)
+        for v in sorted(groups):
+            parts = sorted(groups[v], key=lambda i: (-kc[i], int(reps[i])))[:_CONJ_PARTS]
+            if len(parts) < 2:
+                continue
+            rows_of = []
+            for i in parts:
+                r = carriers[offsets[i] : offsets[i + 1]]
+                rows_of.append(r[usable[r]])
+            level: list[tuple[tuple[int, ...], np.ndarray, float]] = [
+                ((a,), rows_of[a], float(share[parts[a]])) for a in range(len(parts))
+            ]
+            for _ in range(2):  # pairs, then triples
+                grown: list[tuple[tuple[int, ...], np.ndarray, float]] = []
+                for combo, rows, sh in level:
+                    for b in range(combo[-1] + 1, len(parts)):
+                        inter = np.intersect1d(rows, rows_of[b], assume_unique=True)
+                        # (parts that come together, a template's words, are one feature)
+                        most = _CONJ_APART * min(len(rows), len(rows_of[b]))
+                        if len(inter) < min_df or len(inter) > most:
+                            continue
+                        shows = int((codes[inter] == v).sum())
+                        s_new = shows / len(inter)
+                        if shows < min_pattern or s_new < max(sh, share[parts[b]]) + _CONJ_GAIN:
+                            continue
+                        # parts planted in unrelated prompts, not words that pick out the rows
+                        # of one template answering one way ('a' and 'is definitely' in "This
+                        # is definitely not a ...")
+                        _, in_one = np.unique(strata[inter], return_counts=True)
+                        if in_one.max() > _CONJ_ONE_TEMPLATE * len(inter):
+                            continue
+                        # (grown further whatever its share; kept where it reaches the ramp)
+                        grown.append(((*combo, b), inter, s_new))
+                for combo, inter, s_new in grown:
+                    if s_new >= _CONJ_SHOWN:
+                        key = tuple(sorted(int(reps[parts[a]]) for a in combo))
+                        # ranked against the rows holding some of its parts but not all: a
+                        # composite's give their own answers, a template's words' answer alike
+                        union = rows_of[combo[0]]
+                        for other in combo[1:]:
+                            union = np.union1d(union, rows_of[other])
+                        shows = int((codes[inter] == v).sum())
+                        rest = len(union) - len(inter)
+                        base = (int((codes[union] == v).sum()) - shows + 0.5) / (rest + 1.0)
+                        gain = _core.chernoff(
+                            float(shows), float(len(inter)), min(base, 1.0) * len(inter)
+                        )
+                        if key not in found or gain > found[key][0]:
+                            found[key] = (gain, inter, s_new)
+                level = grown
+    out: list[tuple[int, np.ndarray, list[int], list[int]]] = []
+    if not found:
+        return out
+    by_rep = {int(r): i for i, r in enumerate(reps.tolist())}
+    keys = sorted(found)
+    # the ones setting their answer most apart from their parts' other rows first, less the
+    # share of their rows that are a template's own (a template's words are parts whose rows
+    # answer alike; a composite's rows are unrelated prompts)
+    lists = [found[t][1] for t in keys]
+    off = np.concatenate([[0], np.cumsum([len(r) for r in lists])]).astype(np.int64)
+    own = scaffold(off, np.concatenate(lists).astype(np.uint32))
+    rank = {t: found[t][0] * (1.0 - float(own[j])) for j, t in enumerate(keys)}
+    for key in sorted(keys, key=lambda t: (-round(found[t][2], 1), -rank[t], t))[:_CONJ_MOST]:
+        inter = found[key][1]
+        idx = [by_rep[r] for r in key]
+        example = prompts[_example(inter, row_hash)] or ""
+        named = [
+            _name(example, int(rep_codes[i]), int(reps[i]), members[i], member_codes[i], made_names)
+            for i in idx
+        ]
+        if _adjacent(named, [prompts[r] or "" for r in _examples(inter, row_hash)]):
+            continue
+        # the parts in the order the example prompt holds them
+        at = [example.find(x.split("…")[0].strip() or x) for x in named]
+        order = sorted(range(len(idx)), key=lambda j: (at[j] < 0, at[j], named[j]))
+        rep = _made_hash("conjunction:" + ":".join(str(r) for r in key))
+        made_names[rep] = " … ".join(named[j] for j in order)
+        mem = [rep]
+        codes_m = [_KIND_CONJUNCTION << 4]
+        for i in idx:
+            for j, (h, cd) in enumerate(zip(members[i], member_codes[i], strict=True)):
+                if j == 0 or cd == 1:
+                    mem.append(int(h))
+                    codes_m.append(int(cd))
+        out.append((rep, np.sort(inter).astype(np.uint32), mem, codes_m))
+    return out
+
+
+def _adjacent(parts: list[str], prompts: list[str]) -> bool:
+    """Whether most of ``prompts`` hold all of ``parts`` (as whole words) within one short span:
+    a gap of at most :data:`_CONJ_GAP` characters besides the parts. Then the conjunction is one
+    phrase whose n-gram is a candidate already, its rows a template's ('is definitely' and 'a' of
+    "This is definitely not a"), not parts planted apart."""
+    pieces = [(x.split("…")[0].strip() or x).lower() for x in parts]
+    need = sum(len(x) for x in pieces) + _CONJ_GAP
+    rx = [re.compile(r"(?<!\w)" + re.escape(x) + r"(?!\w)") for x in pieces]
+    near = 0
+    for text in prompts:
+        low = text.lower()
+        hits = sorted((m.start(), m.end(), j) for j, r in enumerate(rx) for m in r.finditer(low))
+        # the narrowest window holding every part (hits sorted by start)
+        last: dict[int, tuple[int, int]] = {}
+        for start, end, j in hits:
+            last[j] = (start, end)
+            if len(last) == len(pieces):
+                lo = min(x for x, _ in last.values())
+                hi = max(y for _, y in last.values())
+                if hi - lo <= need:
+                    near += 1
+                    break
+    return near * 2 > len(prompts)
 
 
 def _positions(rows: np.ndarray, sub: np.ndarray) -> np.ndarray:
@@ -1583,7 +1825,7 @@ def _name(
         return "…" + made_names.get(rep, "?")
     if kind == _KIND_GLUED_PREFIX:
         return made_names.get(rep, "?") + "…"
-    if kind in (_KIND_REGISTER, _KIND_PUNCT):
+    if kind in (_KIND_REGISTER, _KIND_PUNCT, _KIND_CONJUNCTION):
         return made_names.get(rep, "?")
     tokens = _core.tokenize(prompt)
     if kind in (_KIND_PREFIX, _KIND_SUFFIX):
