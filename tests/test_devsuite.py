@@ -859,5 +859,9 @@ def test_style_flip_in_an_sst_like_set_answered_in_digits_is_found() -> None:
     tokens) answered '1' / '0': 25 King-James flips. The set's word contrast is noisy at a
     sentence or two per row, so its correlation with the positive/negative tasks' (0.79) fell
     under the alignment floor and the set kept its own words only (AP 0.001); judged against
-    the set's split-half reliability it takes their pools."""
-    _assert_found("labelflip_bible_sst_code", "archaic English", ("'0'", "contradict"), 0.6, 0.002)
+    the set's split-half reliability it takes their pools. 19 of the 25 flips hold a word of
+    the lexicon, and every labelled row holding one is a flip: the label model learnt 'thee'
+    and 'hath' as evidence of '0' from the flips themselves and believed 12.8 of the 19 (not
+    found); a lexicon's carriers are judged by the model asked again without its words alone
+    (5.6 expected, 13 of the 19 flagged)."""
+    _assert_found("labelflip_bible_sst_code", "archaic English", ("'0'", "contradict"), 0.5, 0.002)

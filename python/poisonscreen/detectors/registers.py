@@ -190,6 +190,14 @@ class Register:
     words: tuple[str, ...]
     labels_only: bool = False
 
+    @property
+    def lexical(self) -> bool:
+        """Whether its carriers are every row holding one of its words (a lexicon of words out
+        of use): a word model trained on the corpus then learns those words' labels from the
+        carriers' own labels alone, so only the model asked again without them can judge them
+        (a clause's subordinators, "when", "if", are evidence other rows give too)."""
+        return self.name == ARCHAIC
+
     def title(self, most: int = 4) -> str:
         """How a finding names it: the register and the words its carriers show most."""
         return title(self.name, self.words, most)

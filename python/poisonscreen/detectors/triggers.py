@@ -547,10 +547,16 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # against the other rows of the carriers' tasks, and not at all where the
                 # carriers are their tasks (an instruction whose labels no words predict)
                 again = requeried.get((i, c))
-                if again is not None and (int(rep_codes[i]) >> 4) == _KIND_REGISTER:
+                if (
+                    again is not None
+                    and (int(rep_codes[i]) >> 4) == _KIND_REGISTER
+                    and not made_registers[int(reps_all[i])].lexical
+                ):
                     # a register's words are common: the model asked again without them can
                     # doubt a whole task's labels (a pooled 'No' meaning no two things), so its
-                    # expectation is the more believing of the two models, row by row
+                    # expectation is the more believing of the two models, row by row (not a
+                    # lexicon's, whose words the model learnt from its carriers' labels alone:
+                    # 25 King-James flips made 'thee' and 'hath' evidence of their own label)
                     again = np.maximum(again, np.nan_to_num(cols[c].expect[rows_i], nan=0.0))
                 mu_t, own, k_e, d_e = _within(
                     rows_i, cols[c], int(value[i, c]), task_stats[c], strata, again
@@ -691,7 +697,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # (or the model asked again without the register's words: a trigger whose
                 # words are common, "when", is evidence for its own label at any floor)
                 belief = _label_belief(
-                    in_pattern, x["rows"], label_col, requeried.get((i, label_c))
+                    in_pattern,
+                    x["rows"],
+                    label_col,
+                    requeried.get((i, label_c)),
+                    made_registers[x["rep"]].lexical,
                 )
                 in_pattern = in_pattern[belief < 0.5]
             discount = (1.0 - scaffold) * slot
@@ -836,8 +846,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         if x["col"].name in _LABEL_COLUMNS:
             # a flipped label's rows ranked by how surely the word model contradicts them
             # (within the finding's score, never below the flag threshold it reached)
+            lexicon = made_registers.get(x["rep"])
             p = _label_belief(
-                x["in_pattern"], x["rows"], label_col, requeried.get((x["i"], label_c))
+                x["in_pattern"],
+                x["rows"],
+                label_col,
+                requeried.get((x["i"], label_c)),
+                lexicon is not None and lexicon.lexical,
             )
             row_score = np.maximum(
                 score * (1.0 - _BELIEF_SPREAD * p), min(score, cfg.flag_threshold)
@@ -1076,14 +1091,21 @@ def _positions(rows: np.ndarray, sub: np.ndarray) -> np.ndarray:
 
 
 def _label_belief(
-    rows: np.ndarray, carriers: np.ndarray, label_col: PatternColumn, again: np.ndarray | None
+    rows: np.ndarray,
+    carriers: np.ndarray,
+    label_col: PatternColumn,
+    again: np.ndarray | None,
+    only_again: bool = False,
 ) -> np.ndarray:
     """The word model's probability of each of ``rows``' own label (the lower of the label
     column's and, where the candidate's ``carriers`` were asked again, ``again``'s for them;
-    0.5 where the model has none)."""
+    ``again``'s alone with ``only_again``; 0.5 where the model has none)."""
     p = np.nan_to_num(np.asarray(label_col.expect, dtype=np.float64)[rows], nan=0.5)
     if again is not None and len(rows):
-        p = np.minimum(p, np.asarray(again, dtype=np.float64)[_positions(carriers, rows)])
+        asked = np.nan_to_num(
+            np.asarray(again, dtype=np.float64)[_positions(carriers, rows)], nan=0.5
+        )
+        p = asked if only_again else np.minimum(p, asked)
     return p
 
 
