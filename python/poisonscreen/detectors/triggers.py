@@ -310,17 +310,22 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     prompt_lengths: dict[int, int] = {}  # and counted by the slot check
     strata = np.ascontiguousarray(f["tmpl_cluster"].to_numpy(), dtype=np.uint32)
     stratum_size = np.bincount(strata[usable], minlength=n)
-    d, value, k, mu, stat, tested, dcol = _core.pattern_tests(
-        offsets_all,
-        carriers_all,
-        [c.codes for c in cols],
-        [c.skip_zero for c in cols],
-        strata,
-        np.ascontiguousarray(usable),
-        min_pattern=cfg.min_pattern,
-        pseudo=10.0,
-        threads=threads,
-    )
+
+    def column_tests(offsets: np.ndarray, carriers: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every candidate (carriers as CSR) tested against every pattern column."""
+        return _core.pattern_tests(
+            offsets,
+            carriers,
+            [c.codes for c in cols],
+            [c.skip_zero for c in cols],
+            strata,
+            np.ascontiguousarray(usable),
+            min_pattern=cfg.min_pattern,
+            pseudo=10.0,
+            threads=threads,
+        )
+
+    d, value, k, mu, stat, tested, dcol = column_tests(offsets_all, carriers_all)
     if int(tested.sum()) == 0:
         return _empty()
     # conjunctions of candidates that plant one answer together (composite triggers, CTBA):
@@ -346,17 +351,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     if conj:
         c_off = np.concatenate([[0], np.cumsum([len(x[1]) for x in conj])]).astype(np.int64)
         c_car = np.ascontiguousarray(np.concatenate([x[1] for x in conj]), dtype=np.uint32)
-        more = _core.pattern_tests(
-            c_off,
-            c_car,
-            [c.codes for c in cols],
-            [c.skip_zero for c in cols],
-            strata,
-            np.ascontiguousarray(usable),
-            min_pattern=cfg.min_pattern,
-            pseudo=10.0,
-            threads=threads,
-        )
+        more = column_tests(c_off, c_car)
         d, value, k, mu, stat, tested, dcol = (
             np.concatenate([a, b]) for a, b in zip((d, value, k, mu, stat, tested, dcol), more)
         )
