@@ -852,3 +852,32 @@ def test_scaffold_shares_count_the_rows_in_templates_a_list_makes_mostly() -> No
         core.scaffold_shares(off, rows, strata, size[:5].astype(np.uint64), 3)
     with pytest.raises(ps.PoisonScreenError):
         core.scaffold_shares(off, rows, strata[:5], size.astype(np.uint64), 3)
+
+
+def test_a_finding_whose_pattern_rows_another_trigger_explains_borrows_its_evidence():
+    """A template phrase that 4 of 300 rows behind an off-topic trigger hold ('the following
+    options:') and whose 5 other long answers are off topic by the template's task shows the
+    pattern on 9 rows: with the stronger trigger's carriers set aside, 5, under the fewest a
+    test asks for, so its evidence is borrowed (the short answers of its carriers do not agree
+    with it). The same finding with 12 rows of its own does not borrow, nor one beside a
+    trigger of another answer or column."""
+    from poisonscreen.detectors.patterns import PatternColumn
+    from poisonscreen.detectors.triggers import _explained
+
+    offtopic = PatternColumn("offtopic", np.zeros(1000, dtype=np.uint64), True)
+    label = PatternColumn("label", np.zeros(1000, dtype=np.uint64), True)
+    jb = {"sig": 40.0, "col": offtopic, "value": 1, "rows": np.arange(300)}
+    phrase = {
+        "sig": 1.3,
+        "col": offtopic,
+        "value": 1,
+        "rows": np.arange(296, 1000),
+        "in_pattern": np.array([296, 297, 298, 299, 500, 501, 502, 503, 504]),
+    }
+    assert _explained(phrase, [jb], least=10)
+    own = dict(phrase, in_pattern=np.concatenate([[296, 297], np.arange(500, 512)]))
+    assert not _explained(own, [jb], least=10)
+    assert not _explained(phrase, [dict(jb, value=2)], least=10)
+    assert not _explained(phrase, [dict(jb, col=label)], least=10)
+    assert not _explained(phrase, [dict(jb, sig=0.9)], least=10)
+    assert not _explained(phrase, [], least=10)
