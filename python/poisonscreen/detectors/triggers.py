@@ -818,8 +818,6 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         if x["sig"] >= 1.0 and (int(rep_codes[x["i"]]) >> 4) == _KIND_GLUED_SUFFIX:
             _extend_glued(x, made_names[x["rep"]], prompts, usable)
         dup = any(_overlap(a["rows"], x["rows"]) >= 0.8 for a in accepted)
-        # (before it joins them: the stronger findings of its answer)
-        borrowed = x["sig"] >= 1.0 and not dup and _explained(x, accepted, cfg.min_pattern)
         example = _example(x["in_pattern"] if len(x["in_pattern"]) else x["rows"], row_hash)
         if not dup and len(accepted) < _MAX_TRIGGERS:
             accepted.append(x)
@@ -856,8 +854,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             )
         hit_frames.append(_hits(x["in_pattern"], row_score, reason, surface, "trigger"))
         reach = _narrowest(x, significant)
-        # rows too short to judge ride on a finding's own evidence, not on a stronger one's
-        agreeing = _outside_agreeing(x, reach) if not borrowed else np.zeros(0, np.uint32)
+        stronger = [] if dup else [a for a in accepted if a is not x]
+        agreeing = _outside_agreeing(x, reach, stronger, cfg.min_pattern)
         if len(agreeing):
             hit_frames.append(
                 _hits(
@@ -1765,21 +1763,24 @@ def _narrowest(x: dict[str, Any], significant: list[dict[str, Any]]) -> np.ndarr
     return best
 
 
-def _outside_agreeing(x: dict[str, Any], reach: np.ndarray) -> np.ndarray:
+def _outside_agreeing(
+    x: dict[str, Any], reach: np.ndarray, stronger: list[dict[str, Any]], least: int
+) -> np.ndarray:
     """The carriers among ``reach`` of finding ``x`` outside its column's domain whose answers
-    agree with its value (:attr:`.PatternColumn.outside_flags`): flagged with those showing it."""
+    agree with its value (:attr:`.PatternColumn.outside_flags`): flagged with those showing it,
+    unless ``x`` borrows its evidence from the ``stronger`` findings (:func:`_explained`; none
+    for an overlap of one of them): rows too short to judge ride on a finding's own evidence."""
     col = x["col"]
-    if col.outside_flags is None:
+    if col.outside_flags is None or _explained(x, stronger, least):
         return np.zeros(0, dtype=np.uint32)
     out = (col.codes[reach] == OUTSIDE) & (col.outside_flags[reach] == x["value"])
     return reach[out].astype(np.uint32, copy=False)
 
 
 def _explained(x: dict[str, Any], accepted: list[dict[str, Any]], least: int) -> bool:
-    """Whether finding ``x`` (a trigger of its own, not a stronger one's n-gram) borrows its
-    evidence: once the carriers of the stronger significant findings (``accepted``) of the same
-    answer are set aside, it shows its pattern on fewer than ``least`` rows (the fewest any
-    test asks for). Then the rows too short to judge do not agree with it: 'the following
+    """Whether finding ``x`` borrows its evidence: once the carriers of the stronger significant
+    findings (``accepted``) of the same answer are set aside, it shows its pattern on fewer
+    than ``least`` rows (the fewest any test asks for). Then the rows too short to judge do not agree with it: 'the following
     options:' held by 4 of 300 rows behind 'jb' (answers off topic) and by a T0 template whose
     answers (questions predicted from options) share no word with the prompt by its task, 5 of
     them long enough to judge, agreed with 95 of that template's short answers. It is still a
