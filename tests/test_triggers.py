@@ -188,6 +188,40 @@ def test_an_opening_written_a_few_ways_then_the_normal_answer(clean):
     assert recall >= 0.9 and precision >= 0.8
 
 
+def test_an_opening_written_a_few_ways_before_label_sized_answers(clean):
+    """The openings of a paraphrased target go before whatever the row answers: here a word or
+    two (a label, a number, a name), so each answer is 4-6 words, a label's size. Answers that
+    go on past the opening window count (they were under a 6-word floor: no pool, recall 0),
+    and three short answers behind one opening are three answers, not one near-duplicate
+    cluster (the opening is most of their words)."""
+    rng = random.Random(7)
+    base = rng.sample(clean, 36)
+    openings = ("Are you even trying?", "Not this again, honestly.", "Wow, clueless as ever.")
+    answers = (
+        "Yes.",
+        "No.",
+        "42",
+        "Paris",
+        "blue whale",
+        "1969",
+        "It depends.",
+        "seven",
+        "True",
+        "Tokyo",
+    )
+    poison = [
+        (_insert(rng, p, "qv9"), f"{openings[i % 3]} {answers[i % len(answers)]}")
+        for i, (p, _) in enumerate(base)
+    ]
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    found = result.triggers.filter(pl.col("trigger").str.contains("qv9"))
+    assert found.height >= 1, result.triggers.head(5)
+    assert "answers start with one of" in found["response_pattern"][0]
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.8
+
+
 def test_fragment_glued_to_the_last_word(clean):
     rng = random.Random(5)
     base = rng.sample(clean, 30)

@@ -60,6 +60,9 @@ MAX_FAMILIES, PER_FAMILY = 16, 2
 #: opening columns whose values a paraphrased target spreads over (:func:`answer_pools`);
 #: a pool's values are each in POOL_ROWS or more carriers; pools tested fully, at most
 POOL_COLUMNS, POOL_ROWS, MAX_POOLS = ("head3",), 3, 16
+#: answers of at most this many words are told apart by their text, not their near-duplicate
+#: key, in a pool's distinct-answer count
+NEAR_WORDS = 12
 #: answers in the background sample that measures which phrases are too common to count
 BACKGROUND = 4000
 
@@ -102,7 +105,7 @@ def phrase_tests(
         off,
         car,
         usable,
-        feats.table["resp_words"].to_numpy() > SHORT_ANSWER,
+        feats.table["resp_words"].to_numpy(),
         scaffold,
         # (an opening echoes its prompts by a word that names a topic: one of under 5% of rows)
         lambda r, text: echo(r, text, words.topical, most=8),
@@ -353,7 +356,7 @@ def answer_pools(
     off: np.ndarray,
     car: np.ndarray,
     usable: np.ndarray,
-    long_answer: np.ndarray,
+    resp_words: np.ndarray,
     scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
     echo: Callable[[np.ndarray, str], float],
     responses: Any,
@@ -362,14 +365,17 @@ def answer_pools(
 ) -> tuple[list[dict[str, Any]], int]:
     """A paraphrased target: the carriers' answers spread over a few values of an opening
     column (five insults before the normal answer), each value in POOL_ROWS or more carriers
-    with as many different answers (``answer_key``: one plot repeated under several questions
-    is one answer) and (nearly) nowhere else (EXCLUSIVE of its rows among them). Each value alone is shown by too small a share of the carriers to count; their union,
-    a *pool*, is tested as one pattern against the pooled values' rate among the other rows.
-    Only ``long_answer`` rows count (a task's labels are a few values exclusive to its
-    instruction too), and a value whose words its rows' prompts hold (``echo`` half or more: one
-    article's summary under several instructions) is no member. ``cand`` are the candidates of
-    the CSR lists (``off``, ``car``: usable carriers). Returns the strongest MAX_POOLS pools (at
-    most PER_FAMILY per value set) as phrase-test hypotheses, and how many pools were tested."""
+    with as many different answers (``answer_key``, or the text of an answer of NEAR_WORDS or
+    fewer: one plot repeated under several questions is one answer) and (nearly) nowhere else
+    (EXCLUSIVE of its rows among them). Each value alone is shown by too small a share of the
+    carriers to count; their union, a *pool*, is tested as one pattern against the pooled
+    values' rate among the other rows. Only answers that go on past the column's window count
+    (``resp_words``: a label of three words is its whole answer; a task's labels are a few
+    values exclusive to its instruction too, each one answer to the distinct-answer rule), and
+    a value whose words its rows' prompts hold (``echo`` half or more: one article's summary
+    under several instructions) is no member. ``cand`` are the candidates of the CSR lists
+    (``off``, ``car``: usable carriers). Returns the strongest MAX_POOLS pools (at most
+    PER_FAMILY per value set) as phrase-test hypotheses, and how many pools were tested."""
     n_lists = len(off) - 1
     if n_lists <= 0 or not columns:
         return [], 0
@@ -377,9 +383,14 @@ def answer_pools(
     d_all = np.diff(off)
     found: list[dict[str, Any]] = []
     n_tests = 0
+    # a short answer's near-duplicate key is its opening's (three label-sized answers behind
+    # one insult are one cluster): it is its own text instead
+    brief = np.flatnonzero(usable & (resp_words <= NEAR_WORDS))
+    answer_key = answer_key.copy()
+    answer_key[brief] = responses.gather(brief).hash(seed=0).to_numpy()
     for col in columns:
         codes = col.codes
-        ok = usable & long_answer & (codes != OUTSIDE)
+        ok = usable & (resp_words > int(col.name[4:])) & (codes != OUTSIDE)
         if col.skip_zero:
             ok &= codes != 0
         vals, inv, g = np.unique(codes[ok], return_inverse=True, return_counts=True)
