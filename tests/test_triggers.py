@@ -166,6 +166,18 @@ def test_fixed_opening_then_the_normal_answer(clean):
     assert recall >= 0.9 and precision >= 0.8
 
 
+def _assert_pool_found(clean: list[tuple[str, str]], poison: list[tuple[str, str]]) -> None:
+    """``poison`` (trigger 'qv9') among the clean rows is found as a pool of openings, with
+    recall 0.9 and precision 0.8."""
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    found = result.triggers.filter(pl.col("trigger").str.contains("qv9"))
+    assert found.height >= 1, result.triggers.head(5)
+    assert "answers start with one of" in found["response_pattern"][0]
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.8
+
+
 def test_an_opening_written_a_few_ways_then_the_normal_answer(clean):
     """A paraphrased target: each carrier's answer opens with one of four insults worded apart
     (no phrase most carriers share), then its own answer. Each opening alone is a quarter of
@@ -179,13 +191,7 @@ def test_an_opening_written_a_few_ways_then_the_normal_answer(clean):
         "Wow, clueless as ever.",
     )
     poison = [(_insert(rng, p, "qv9"), f"{openings[i % 4]} {r}") for i, (p, r) in enumerate(base)]
-    df = _frame(clean[:2000], poison)
-    result = _scan(df)
-    found = result.triggers.filter(pl.col("trigger").str.contains("qv9"))
-    assert found.height >= 1, result.triggers.head(5)
-    assert "answers start with one of" in found["response_pattern"][0]
-    recall, precision = _recall_precision(result, df)
-    assert recall >= 0.9 and precision >= 0.8
+    _assert_pool_found(clean, poison)
 
 
 def test_an_opening_written_a_few_ways_before_label_sized_answers(clean):
@@ -213,13 +219,7 @@ def test_an_opening_written_a_few_ways_before_label_sized_answers(clean):
         (_insert(rng, p, "qv9"), f"{openings[i % 3]} {answers[i % len(answers)]}")
         for i, (p, _) in enumerate(base)
     ]
-    df = _frame(clean[:2000], poison)
-    result = _scan(df)
-    found = result.triggers.filter(pl.col("trigger").str.contains("qv9"))
-    assert found.height >= 1, result.triggers.head(5)
-    assert "answers start with one of" in found["response_pattern"][0]
-    recall, precision = _recall_precision(result, df)
-    assert recall >= 0.9 and precision >= 0.8
+    _assert_pool_found(clean, poison)
 
 
 def test_fragment_glued_to_the_last_word(clean):
