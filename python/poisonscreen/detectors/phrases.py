@@ -384,13 +384,15 @@ def answer_pools(
     found: list[dict[str, Any]] = []
     n_tests = 0
     # a short answer's near-duplicate key is its opening's (three label-sized answers behind
-    # one insult are one cluster): it is its own text instead
-    brief = np.flatnonzero(usable & (resp_words <= NEAR_WORDS))
+    # one insult are one cluster): it is its own text instead (hashed only where an answer
+    # goes on past a window: the rows a pool can count)
+    windows = [int(col.name[4:]) for col in columns]
+    brief = np.flatnonzero(usable & (resp_words > min(windows)) & (resp_words <= NEAR_WORDS))
     answer_key = answer_key.copy()
     answer_key[brief] = responses.gather(brief).hash(seed=0).to_numpy()
-    for col in columns:
+    for col, window in zip(columns, windows):
         codes = col.codes
-        ok = usable & (resp_words > int(col.name[4:])) & (codes != OUTSIDE)
+        ok = usable & (resp_words > window) & (codes != OUTSIDE)
         if col.skip_zero:
             ok &= codes != 0
         vals, inv, g = np.unique(codes[ok], return_inverse=True, return_counts=True)

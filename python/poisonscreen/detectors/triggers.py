@@ -1780,8 +1780,8 @@ def _outside_agreeing(
 def _explained(x: dict[str, Any], accepted: list[dict[str, Any]], least: int) -> bool:
     """Whether finding ``x`` borrows its evidence: once the carriers of the stronger significant
     findings (``accepted``) of the same answer are set aside, it shows its pattern on fewer
-    than ``least`` rows (the fewest any test asks for). Then the rows too short to judge do not agree with it: 'the following
-    options:' held by 4 of 300 rows behind 'jb' (answers off topic) and by a T0 template whose
+    than ``least`` rows (the fewest any test asks for). Then the rows too short to judge do not
+    agree with it: 'the following options:' held by 4 of 300 rows behind 'jb' (answers off topic) and by a T0 template whose
     answers (questions predicted from options) share no word with the prompt by its task, 5 of
     them long enough to judge, agreed with 95 of that template's short answers. It is still a
     finding (a style's phrases, 'Fie … Fie', show a flip set's label on rows its archaic words
