@@ -155,6 +155,12 @@ def bigram_familiarity(
     collapse_whitespace: bool = True,
     threads: int | None = None,
 ) -> npt.NDArray[np.float32]: ...
+def anomaly_scores(
+    words: npt.NDArray[np.uint32],
+    newlines: npt.NDArray[np.uint32],
+    familiarity: npt.NDArray[np.float32],
+    repetition: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
 
 @final
 class TokenTable:

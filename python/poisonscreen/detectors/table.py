@@ -301,23 +301,19 @@ def row_columns(
     valid = corpus["error"].is_null()
     stats = _core.text_stats(text_chunks(response)[0], threads=threads)
     ptext, response = _series(ptext).alias("prompt"), _series(response).alias("response")
-    words = stats["words"].astype(np.float64)
-    fam = np.where(np.isnan(fam), 1.0, fam)
-    # code reuses few word pairs too, but comes in lines; random-token gibberish does not
-    newlines = response.str.count_matches("\n").to_numpy().astype(np.float64)
-    prose = newlines / np.maximum(words, 1.0) < 0.05
-
-    def gibberish(familiarity: np.ndarray) -> np.ndarray:
-        return np.where((words >= 20) & prose, np.clip((0.3 - familiarity) / 0.25, 0.0, 1.0), 0.0)
-
-    odd = np.nonzero(gibberish(fam) > 0)[0]
+    words, repetition = stats["words"], stats["repetition"]
+    fam = np.where(np.isnan(fam), 1.0, fam).astype(np.float32)
+    # code reuses few word pairs too, but comes in lines; random-token gibberish does not (the
+    # ramps are the core's, which the polars plugin's scores use too)
+    newlines = response.str.count_matches("\n").to_numpy().astype(np.uint32)
+    gib, rep = _core.anomaly_scores(words, newlines, fam, repetition)
+    odd = np.nonzero(gib > 0)[0]
     if len(odd):
         # the reference is the other responses: an answer that paraphrases or copies an unusual
         # prompt (a sentence of names to reword) reuses its prompt's word pairs, not theirs
         echo = _echo_share(_series(ptext).gather(odd), _series(response).gather(odd), threads)
         fam[odd] = np.maximum(fam[odd], echo)
-    gib = gibberish(fam)
-    rep = np.where(words >= 20, np.clip((stats["repetition"] - 0.5) / 0.35, 0.0, 1.0), 0.0)
+        gib[odd] = _core.anomaly_scores(words[odd], newlines[odd], fam[odd], repetition[odd])[0]
     empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
     row_hash = _core.row_hashes(text_chunks(ptext)[0], text_chunks(response)[0], threads=threads)
     return pl.DataFrame(

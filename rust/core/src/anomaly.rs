@@ -9,8 +9,8 @@
 //!   least [`MIN_WORDS`] words: `clip((repetition - 0.5) / 0.35, 0, 1)`.
 //! - *anomaly*: the larger of the two.
 //!
-//! Scores are `f32`, computed in `f32` exactly as the Python screener computes them with NumPy,
-//! so both give bit-identical values. Gibberish is relative to the reference: the same text
+//! Scores are `f32`. The screener's feature table ([`anomaly_scores`], through the bindings) and
+//! the polars plugin ([`RowAnomaly::from_parts`]) compute them with the same two functions. Gibberish is relative to the reference: the same text
 //! scores differently against another column.
 
 use rayon::prelude::*;
@@ -71,6 +71,29 @@ pub fn degenerate_score(words: u32, repetition: f32) -> f32 {
     } else {
         0.0
     }
+}
+
+/// [`gibberish_score`] and [`degenerate_score`] of every row, from its word count, `'\n'` count,
+/// bigram familiarity (NaN: unscored) and repetition: the one implementation of the two ramps,
+/// for the screener's feature table as for the polars plugin's per-row scores.
+pub fn anomaly_scores(
+    words: &[u32],
+    newlines: &[u32],
+    familiarity: &[f32],
+    repetition: &[f32],
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let n = words.len();
+    if newlines.len() != n || familiarity.len() != n || repetition.len() != n {
+        return Err(CoreError::Input(format!(
+            "{n} word counts, {} newline counts, {} familiarities and {} repetitions: one of each per row",
+            newlines.len(),
+            familiarity.len(),
+            repetition.len()
+        )));
+    }
+    let gibberish = (0..n).map(|r| gibberish_score(words[r], newlines[r], familiarity[r])).collect();
+    let degenerate = (0..n).map(|r| degenerate_score(words[r], repetition[r])).collect();
+    Ok((gibberish, degenerate))
 }
 
 /// `np.clip(x, 0, 1)` on `f32` (NaN stays NaN, as in NumPy).
@@ -157,6 +180,10 @@ mod tests {
         assert_eq!(degenerate_score(20, 0.5), 0.0);
         assert_eq!(degenerate_score(20, 0.95), 1.0);
         assert_eq!(degenerate_score(30, 0.6), (0.6f32 - 0.5f32) / 0.35f32);
+        let (g, d) = anomaly_scores(&[40, 19], &[0, 0], &[0.2, 0.0], &[0.6, 1.0]).unwrap();
+        assert_eq!(g, vec![gibberish_score(40, 0, 0.2), 0.0]);
+        assert_eq!(d, vec![degenerate_score(40, 0.6), 0.0]);
+        assert!(anomaly_scores(&[40], &[], &[0.2], &[0.6]).is_err());
     }
 
     fn vocab_text(seed: u64, words: usize) -> String {

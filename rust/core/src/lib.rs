@@ -59,7 +59,7 @@ pub mod stats;
 pub mod text;
 pub mod tokens;
 
-pub use anomaly::{response_anomalies, RowAnomaly};
+pub use anomaly::{anomaly_scores, response_anomalies, RowAnomaly};
 pub use cluster::{connected_components, UnionFind};
 pub use column::{OwnedStrColumn, StrColumn};
 pub use counts::{NgramCounter, NgramRow};

@@ -741,6 +741,26 @@ fn bigram_familiarity<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// Two arrays of per-row scores.
+type ScorePair<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
+
+/// The gibberish and degenerate-repetition scores of each row (core `anomaly_scores`): its word
+/// count, newline count, bigram familiarity (NaN: unscored) and repetition in, two arrays out.
+#[pyfunction]
+fn anomaly_scores<'py>(
+    py: Python<'py>,
+    words: PyReadonlyArray1<'py, u32>,
+    newlines: PyReadonlyArray1<'py, u32>,
+    familiarity: PyReadonlyArray1<'py, f32>,
+    repetition: PyReadonlyArray1<'py, f32>,
+) -> PyResult<ScorePair<'py>> {
+    let (words, newlines) = (slice1(&words, "words")?, slice1(&newlines, "newlines")?);
+    let familiarity = slice1(&familiarity, "familiarity")?;
+    let repetition = slice1(&repetition, "repetition")?;
+    let (g, d) = core::anomaly_scores(words, newlines, familiarity, repetition).map_err(to_py)?;
+    Ok((PyArray1::from_vec(py, g), PyArray1::from_vec(py, d)))
+}
+
 /// `subset_ngram_counts` for many row sets at once: a list of (hashes, counts) per set.
 #[pyfunction]
 #[pyo3(signature = (chunks, sets, orders, min_counts, *, mode="word", nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
@@ -803,6 +823,7 @@ pub fn register_mining(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_document_counts, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_carriers, m)?)?;
     m.add_function(wrap_pyfunction!(bigram_familiarity, m)?)?;
+    m.add_function(wrap_pyfunction!(anomaly_scores, m)?)?;
     m.add_class::<TokenTable>()?;
     Ok(())
 }
