@@ -119,6 +119,39 @@ def test_carriers_that_do_not_show_the_pattern_rank_above_clean_rows(clean):
     assert (others["score"] < miss["score"].min()).mean() >= 0.99
 
 
+def test_rows_of_a_trigger_below_the_threshold_rank_first_unflagged(clean):
+    """A trigger listed below the significance threshold (here: the threshold raised, through
+    ``trigger_alpha``, until the planted one falls under it) scores the rows showing its pattern
+    under the flag threshold but above the rows of no finding, with the reason; at the default
+    threshold the same rows are flagged. (Prompts not in the corpus without the word, so that
+    no counterpart pair finds it instead.)"""
+    rng = random.Random(7)
+    poison = [
+        (_insert(rng, p, "zq"), "I will not answer that, ever.")
+        for p, _ in rng.sample(clean[2000:], 12)
+    ]
+    df = _frame(clean[:2000], poison)
+    assert _recall_precision(_scan(df), df)[0] == 1.0
+    for alpha in (1e-20, 1e-25, 1e-30, 1e-35, 1e-40):
+        result = ps.scan(df.select("prompt", "response"), trigger_alpha=alpha, spill=False)
+        listed = result.triggers.filter(pl.col("trigger").str.contains("zq"))
+        if listed.height and listed["score"].max() < 0.45:
+            break
+    else:
+        pytest.fail("the planted trigger was never listed below the threshold")
+    rows = result.rows.sort("row_id").with_columns(df["poison"])
+    planted = rows.filter(pl.col("poison"))
+    assert not planted["flagged"].any()
+    assert (planted["score"] > 0.1).all(), planted["score"]
+    assert all(
+        any("below the significance threshold" in r for r in rs) for rs in planted["reasons"]
+    )
+    # (above them only rows of another finding: the demo's one campaign of first-person answers)
+    above = rows.filter(~pl.col("poison") & (pl.col("score") >= planted["score"].min()))
+    assert above.height <= 0.02 * rows.height
+    assert not any("zq" in r for rs in above["reasons"] for r in rs)
+
+
 def test_target_written_a_different_way_on_every_row(clean):
     """A trigger's answers each end with a call that sends a file to one of three hosts, in
     three written forms: no phrase is in most of them, but the family of phrases only these

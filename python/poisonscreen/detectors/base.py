@@ -270,6 +270,9 @@ def significance_score(sig: float) -> float:
 #: without one, but alone they stay under the flag threshold (a natural use of the trigger's
 #: words is not flagged)
 CARRIER_SHARE = 0.8
+#: the most share of the flag threshold the carriers' hits reach, and the rows of a trigger listed
+#: below the significance threshold (``triggers.py``): they rank rows, they flag none alone
+CARRIER_CAP = 0.99
 
 
 def carrier_hits(
@@ -285,7 +288,7 @@ def carrier_hits(
     detector's ("carriers") whichever detector found the trigger, so that two detectors naming
     one trigger do not add up to a flag."""
     rest = np.setdiff1d(np.asarray(carriers), np.asarray(shown))
-    low = min(CARRIER_SHARE * score, 0.99 * flag_threshold)
+    low = min(CARRIER_SHARE * score, CARRIER_CAP * flag_threshold)
     reason = f"carries trigger {trigger!r} ({pattern}), though this row's answer does not show it"
     return _hits(rest, low, reason, trigger, "carriers")
 

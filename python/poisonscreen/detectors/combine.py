@@ -21,13 +21,15 @@ def combine(
     n = corpus.height
     allhits = pl.concat([h.cast(HIT_SCHEMA) for h in hits])  # type: ignore[arg-type]
     # a row hit by several detectors is more suspicious than by one: noisy-or of the best per detector
+    # (ties of score broken by the reason's text, so that the reason and trigger shown first do
+    # not depend on the order the hits came in)
     per = (
-        allhits.sort(["row", "score", "detector"], descending=[False, True, False])
+        allhits.sort(["row", "score", "detector", "reason"], descending=[False, True, False, False])
         .group_by(["row", "detector"], maintain_order=True)
         .first()
     )
     agg = (
-        per.sort(["row", "score", "detector"], descending=[False, True, False])
+        per.sort(["row", "score", "detector", "reason"], descending=[False, True, False, False])
         .group_by("row", maintain_order=True)
         .agg(
             (1 - (1 - pl.col("score")).product()).alias("score"),

@@ -37,6 +37,7 @@ from .base import (
     _KIND_PUNCT,
     _KIND_REGISTER,
     _KIND_SUFFIX,
+    CARRIER_CAP,
     TRIGGER_SCHEMA,
     Findings,
     _empty_hits,
@@ -74,6 +75,10 @@ _BACKGROUND = 4000
 _PER_PATTERN = 3
 #: most triggers listed
 _MAX_TRIGGERS = 50
+#: the least significance (statistic / threshold) of a listed trigger below the threshold whose
+#: rows it ranks: a fifth of the threshold, a row score of 0.09 (the weakest of the listed
+#: are the many templates whose sub-phrases answer alike, none of them near the threshold)
+_LISTED = 0.2
 #: the most rows one trigger of the published attacks is on
 _TRIGGER_ROWS = 300
 #: the share of an answer's rows that triggers planting it together must hold
@@ -822,6 +827,22 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         if not dup and len(accepted) < _MAX_TRIGGERS:
             accepted.append(x)
         if x["sig"] < 1.0:
+            if accepted and accepted[-1] is x and len(x["in_pattern"]) and x["sig"] >= _LISTED:
+                # a trigger listed below the significance threshold ranks the rows showing its
+                # pattern by its score (under 0.45, never flagged on its own), so the rows of a
+                # weak real trigger (ten flipped labels) come before those of no trigger at all;
+                # as the carriers of a trigger, one detector's hits whichever found it
+                hit_frames.append(
+                    _hits(
+                        x["in_pattern"],
+                        min(significance_score(x["sig"]), CARRIER_CAP * cfg.flag_threshold),
+                        f"below the significance threshold ({x['sig']:.2f}x): trigger "
+                        f"{x['phrase']!r}: {_describe(x, responses[example] or '')} in "
+                        f"{x['k']} of its {x['d']} carriers",
+                        x["phrase"],
+                        "carriers",
+                    )
+                )
             continue
         owner = next((a for a in accepted if _overlap(a["rows"], x["rows"]) >= 0.8), x)
         surface = owner["phrase"]
