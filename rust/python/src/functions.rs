@@ -741,9 +741,6 @@ fn bigram_familiarity<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
-/// Two arrays of per-row scores.
-type ScorePair<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
-
 /// The gibberish and degenerate-repetition scores of each row (core `anomaly_scores`): its word
 /// count, newline count, bigram familiarity (NaN: unscored) and repetition in, two arrays out.
 #[pyfunction]
@@ -753,7 +750,7 @@ fn anomaly_scores<'py>(
     newlines: PyReadonlyArray1<'py, u32>,
     familiarity: PyReadonlyArray1<'py, f32>,
     repetition: PyReadonlyArray1<'py, f32>,
-) -> PyResult<ScorePair<'py>> {
+) -> Arrays2<'py, f32, f32> {
     let (words, newlines) = (slice1(&words, "words")?, slice1(&newlines, "newlines")?);
     let familiarity = slice1(&familiarity, "familiarity")?;
     let repetition = slice1(&repetition, "repetition")?;
