@@ -273,6 +273,9 @@ CARRIER_SHARE = 0.8
 #: the most share of the flag threshold the carriers' hits reach, and the rows of a trigger listed
 #: below the significance threshold (``triggers.py``): they rank rows, they flag none alone
 CARRIER_CAP = 0.99
+#: the detector name of hits that only rank rows (a trigger listed below the significance
+#: threshold): a row's score is at least theirs, but they do not add to other detectors' hits
+RANKING = "ranking"
 
 
 def carrier_hits(

@@ -6,7 +6,7 @@ from typing import Any
 
 import polars as pl
 
-from .base import HIT_SCHEMA
+from .base import HIT_SCHEMA, RANKING
 from .table import Features
 
 # ---------------------------------------------------------------------------------------------
@@ -32,7 +32,11 @@ def combine(
         per.sort(["row", "score", "detector", "reason"], descending=[False, True, False, False])
         .group_by("row", maintain_order=True)
         .agg(
-            (1 - (1 - pl.col("score")).product()).alias("score"),
+            # (hits that only rank rows are a floor, not one more detector's evidence)
+            pl.max_horizontal(
+                1 - (1 - pl.col("score").filter(pl.col("detector") != RANKING)).product(),
+                pl.col("score").filter(pl.col("detector") == RANKING).max().fill_null(0.0),
+            ).alias("score"),
             pl.col("reason"),
             pl.col("trigger").drop_nulls().first().alias("trigger"),
         )

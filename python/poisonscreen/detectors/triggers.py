@@ -38,6 +38,7 @@ from .base import (
     _KIND_REGISTER,
     _KIND_SUFFIX,
     CARRIER_CAP,
+    RANKING,
     TRIGGER_SCHEMA,
     Findings,
     _empty_hits,
@@ -831,7 +832,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # a trigger listed below the significance threshold ranks the rows showing its
                 # pattern by its score (under 0.45, never flagged on its own), so the rows of a
                 # weak real trigger (ten flipped labels) come before those of no trigger at all;
-                # as the carriers of a trigger, one detector's hits whichever found it
+                # they do not add to other detectors' hits (:data:`.base.RANKING`)
                 hit_frames.append(
                     _hits(
                         x["in_pattern"],
@@ -840,7 +841,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                         f"{x['phrase']!r}: {_describe(x, responses[example] or '')} in "
                         f"{x['k']} of its {x['d']} carriers",
                         x["phrase"],
-                        "carriers",
+                        RANKING,
                     )
                 )
             continue
