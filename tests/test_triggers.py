@@ -948,3 +948,31 @@ def test_a_finding_whose_pattern_rows_another_trigger_explains_borrows_its_evide
     assert not _explained(phrase, [dict(jb, col=label)], least=10)
     assert not _explained(phrase, [dict(jb, sig=0.9)], least=10)
     assert not _explained(phrase, [], least=10)
+
+
+def test_ranking_hits_are_a_floor_not_one_more_detector() -> None:
+    """A row's score is the noisy-or of its detectors' best hits, and at least its ranking hit
+    (a trigger below the threshold): the ranking hit does not add to the others."""
+    from types import SimpleNamespace
+
+    from poisonscreen.detectors.base import RANKING, _hits
+    from poisonscreen.detectors.combine import combine
+
+    corpus = pl.DataFrame(
+        {"row_id": [0, 1, 2], "source": ["a"] * 3, "line": [1, 2, 3], "error": [None] * 3},
+        schema_overrides={"error": pl.String},
+    )
+    table = pl.DataFrame(
+        {"row": [0, 1, 2], "tmpl_cluster": [0, 1, 2], "tmpl_cluster_size": [1, 1, 1]},
+        schema_overrides={"row": pl.UInt32, "tmpl_cluster": pl.UInt32},
+    )
+    hits = [
+        _hits(np.array([0, 1]), 0.3, "campaign", None, "campaigns"),
+        _hits(np.array([0, 2]), 0.1, "weak trigger", "zq", RANKING),
+        _hits(np.array([1]), 0.4, "anomaly", None, "anomalies"),
+    ]
+    cfg = SimpleNamespace(min_cluster=5, flag_threshold=0.5)
+    out = combine(corpus, SimpleNamespace(table=table), cfg, hits).sort("row_id")
+    assert out["score"].to_list() == pytest.approx([0.3, 1 - 0.7 * 0.6, 0.1])
+    assert out["flagged"].to_list() == [False, True, False]
+    assert out["reasons"][0].to_list() == ["campaign", "weak trigger"]
