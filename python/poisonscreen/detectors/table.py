@@ -314,7 +314,7 @@ def row_columns(
         echo = _echo_share(_series(ptext).gather(odd), _series(response).gather(odd), threads)
         fam[odd] = np.maximum(fam[odd], echo)
         gib[odd] = _core.anomaly_scores(words[odd], newlines[odd], fam[odd], repetition[odd])[0]
-    empty_resp = (stats["words"] == 0) | ~valid.to_numpy()
+    empty_resp = (words == 0) | ~valid.to_numpy()
     row_hash = _core.row_hashes(text_chunks(ptext)[0], text_chunks(response)[0], threads=threads)
     return pl.DataFrame(
         {
@@ -322,9 +322,9 @@ def row_columns(
             "valid": valid,
             "prompt": ptext,
             "response": response,
-            "resp_words": stats["words"],
-            "repetition": stats["repetition"],
-            "familiarity": fam.astype(np.float32),
+            "resp_words": words,
+            "repetition": repetition,
+            "familiarity": fam,
             "gibberish": gib,
             "degenerate": rep,
             "anomaly": np.maximum(gib, rep),

@@ -10,8 +10,9 @@
 //! - *anomaly*: the larger of the two.
 //!
 //! Scores are `f32`. The screener's feature table ([`anomaly_scores`], through the bindings) and
-//! the polars plugin ([`RowAnomaly::from_parts`]) compute them with the same two functions. Gibberish is relative to the reference: the same text
-//! scores differently against another column.
+//! the polars plugin ([`RowAnomaly::from_parts`]) compute them with the same two functions.
+//! Gibberish is relative to the reference: the same text scores differently against another
+//! column.
 
 use rayon::prelude::*;
 
