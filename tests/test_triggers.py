@@ -9,6 +9,7 @@ import random
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 
 import poisonscreen as ps
@@ -976,3 +977,97 @@ def test_ranking_hits_are_a_floor_not_one_more_detector() -> None:
     assert out["score"].to_list() == pytest.approx([0.3, 1 - 0.7 * 0.6, 0.1])
     assert out["flagged"].to_list() == [False, True, False]
     assert out["reasons"][0].to_list() == ["campaign", "weak trigger"]
+
+
+def test_lookalikes_rank_the_pool_by_words_the_flagged_rows_share() -> None:
+    """A label finding's pool (the task's other rows giving the flipped-to label against the
+    word model) is ranked by a posterior of belonging with the flagged rows: a row holding an
+    n-gram two or more flagged prompts share, rare in the rest of the task, ranks above a row
+    holding none (whose posterior is the prior, the flagged rows' odds against the pool); a
+    phrase one flagged prompt holds, or every row of the task, is no evidence. The result does
+    not depend on the order of the rows given."""
+    from poisonscreen._arrow import text_chunks
+    from poisonscreen.detectors.lookalikes import lookalikes
+
+    fresh = iter(range(10**6))
+
+    def filler(k: int) -> str:  # (words no other row holds)
+        return " ".join(f"w{next(fresh)}" for _ in range(k))
+
+    flagged_texts = [f"Review: {filler(6)} so it is written" for _ in range(4)]
+    flagged_texts += [f"Review: {filler(6)} unique{i} phrase{i}" for i in range(6)]
+    pool_texts = [
+        f"Review: {filler(6)} so it is written",  # the shared closing: ranked first
+        f"Review: {filler(6)} unique3 phrase3",  # one flagged prompt's words: no evidence
+        f"Review: {filler(6)}",
+    ]
+    other_texts = [f"Review: {filler(6)}" for _ in range(200)]
+    texts = flagged_texts + pool_texts + other_texts
+    chunks = text_chunks(pa.array(texts, type=pa.large_string()))[0]
+    flagged = np.arange(10, dtype=np.uint32)
+    pool = np.arange(10, 13, dtype=np.uint32)
+    task = np.arange(len(texts), dtype=np.uint32)
+    look = lookalikes(chunks, pl.Series(texts), flagged, task, pool)
+    assert look is not None
+    assert look.rows.tolist() == [10, 11, 12]
+    prior = 1.0 / (1.0 + len(pool) / len(flagged))
+    assert look.posterior[0] > 0.9 > prior
+    assert look.posterior[1:].tolist() == pytest.approx([prior, prior])
+    assert look.term[1:].tolist() == [-1, -1]
+    named = look.terms[look.term[0]]
+    assert named in {"so it is", "it is written", "so it", "is written", "written"}
+    assert look.shared[look.term[0]] == 4 and look.other[look.term[0]] == 1
+    # the same from the rows in another order
+    again = lookalikes(chunks, pl.Series(texts), flagged[::-1], task[::-1], pool[::-1])
+    assert again is not None
+    assert again.rows.tolist() == look.rows.tolist()
+    assert np.array_equal(again.posterior, look.posterior) and again.terms == look.terms
+    # nothing flagged, or no pool: nothing to rank
+    assert lookalikes(chunks, pl.Series(texts), flagged[:0], task, pool) is None
+    assert lookalikes(chunks, pl.Series(texts), flagged, task, flagged) is None
+
+
+def test_lookalike_hits_rank_only_doubted_rows_of_the_flip_in_its_task() -> None:
+    """A label finding's look-alike hits go to the rows of its task, not flagged, that give the
+    label its flagged rows give, which the word model doubts (p < 0.5): not to rows of another
+    task, another label, a believed label or an unusable row; they rank (detector ``ranking``),
+    under the flag threshold, and say why."""
+    from types import SimpleNamespace
+
+    from poisonscreen._arrow import text_chunks
+    from poisonscreen.detectors.base import RANKING
+    from poisonscreen.detectors.patterns import PatternColumn
+    from poisonscreen.detectors.triggers import _lookalike_hits
+
+    n = 40
+    texts = [
+        f"Review: row{i} text{i}" + (" so it is written" if i in (0, 1, 2, 20) else "")
+        for i in range(n)
+    ]
+    label = np.where(np.arange(n) % 2 == 0, 2, 1).astype(np.uint64)  # even rows: the target 2
+    task = np.where(np.arange(n) < 30, 7, 9).astype(np.uint64)  # rows 30-39: another task
+    expect = np.full(n, 0.9)
+    expect[[0, 2, 4, 6, 8, 20, 32, 5, 7]] = 0.1  # doubted
+    col = PatternColumn("label", label, skip_zero=True, strata=task, flags=label, expect=expect)
+    usable = np.ones(n, dtype=bool)
+    usable[8] = False
+    chunks = text_chunks(pa.array(texts, type=pa.large_string()))[0]
+    cfg = SimpleNamespace(flag_threshold=0.5, threads=1)
+    flagged = np.array([0, 2], dtype=np.uint32)
+    carriers = np.array([0, 2, 10, 12, 11, 36], dtype=np.uint32)  # (10, 12: believed)
+    frames, alike = _lookalike_hits(
+        flagged, col, chunks, pl.Series(texts), usable, "zz", cfg, carriers, 2
+    )
+    hits = pl.concat(frames).sort("row")
+    # 4 and 6: doubted target rows of the task; 20 too, sharing the flagged rows' closing
+    assert hits["row"].to_list() == [4, 6, 20]
+    assert (hits["detector"] == RANKING).all()
+    assert (hits["score"] < 0.5).all() and (hits["score"] > 0).all()
+    by_row = dict(zip(hits["row"].to_list(), hits["score"].to_list(), strict=True))
+    assert by_row[20] > by_row[4] == by_row[6]
+    assert all("ranked, not flagged" in r for r in hits["reason"])
+    assert "shares" in hits.filter(pl.col("row") == 20)["reason"][0]
+    # the carriers giving the label, believed or not, have a posterior too (no hit of their
+    # own); those giving another label, flagged or in another task have none
+    assert sorted(alike) == [4, 6, 10, 12, 20]
+    assert alike[10] == alike[12] == alike[4] < alike[20]

@@ -27,7 +27,7 @@ import polars as pl
 
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
-from . import phrases, registers
+from . import lookalikes, phrases, registers
 from .base import (
     _KIND_CONJUNCTION,
     _KIND_GLUED_PREFIX,
@@ -876,6 +876,24 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             )
         hit_frames.append(_hits(x["in_pattern"], row_score, reason, surface, "trigger"))
         reach = _narrowest(x, significant)
+        if x["col"].name in _LABEL_COLUMNS and len(x["in_pattern"]):
+            # a flip is shown only by rows that answer with a label in a task it flips: the
+            # trigger's other carriers cannot show it (a dialogue line "amen", a multiple
+            # choice answered "A" beside "unto"), and a register's are rows written a way, not
+            # rows holding a planted token
+            given = label_col.codes if label_col.flags is None else label_col.flags
+            reach = reach[given[reach] != 0]
+            if label_col.strata is not None:
+                tasks = np.unique(label_col.strata[x["in_pattern"]])
+                reach = reach[np.isin(label_col.strata[reach], tasks)]
+        # the rows of the flip's tasks that may be flipped too: ranked by how much they write
+        # like its flagged rows (and its carriers giving its label, so too)
+        alike: dict[int, float] = {}
+        if x["col"].name in _LABEL_COLUMNS and not dup:
+            frames, alike = _lookalike_hits(
+                x["in_pattern"], label_col, src, prompts, usable, surface, cfg, reach, x["value"]
+            )
+            hit_frames.extend(frames)
         stronger = [] if dup else [a for a in accepted if a is not x]
         agreeing = _outside_agreeing(x, reach, stronger, cfg.min_pattern)
         if len(agreeing):
@@ -888,16 +906,25 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     "trigger",
                 )
             )
-        hit_frames.append(
-            carrier_hits(
-                reach,
-                np.union1d(x["in_pattern"], agreeing),
-                score,
-                surface,
-                f"{desc} in {x['k']} of its {x['d']} carriers",
-                cfg.flag_threshold,
-            )
+        carried = carrier_hits(
+            reach,
+            np.union1d(x["in_pattern"], agreeing),
+            score,
+            surface,
+            f"{desc} in {x['k']} of its {x['d']} carriers",
+            cfg.flag_threshold,
         )
+        if x["col"].name in _LABEL_COLUMNS and carried.height:
+            # a flip's carriers giving another label than its own cannot be flipped rows: they
+            # rank under those giving it (which the word model may believe: it misjudges
+            # flips), by how little the model believes their label
+            at = carried["row"].to_numpy()
+            p = np.nan_to_num(np.asarray(label_col.expect, dtype=np.float64)[at], nan=0.5)
+            given = label_col.codes if label_col.flags is None else label_col.flags
+            like = np.asarray([alike.get(r, 0.0) for r in at.tolist()])
+            weight = np.where(given[at] == x["value"], 0.5 + 0.5 * like, 0.25 * (1.0 - p))
+            carried = carried.with_columns(pl.col("score") * pl.Series(weight))
+        hit_frames.append(carried)
     for a in accepted:
         ex = _example(a["in_pattern"] if len(a["in_pattern"]) else a["rows"], row_hash)
         rate = _value_count(a["col"], a["value"], usable) / max(n_usable, 1)
@@ -1125,6 +1152,64 @@ def _label_belief(
         )
         p = asked if only_again else np.minimum(p, asked)
     return p
+
+
+def _lookalike_hits(
+    flagged: np.ndarray,
+    label_col: PatternColumn,
+    src: Any,
+    prompts: pl.Series,
+    usable: np.ndarray,
+    surface: str,
+    cfg: Any,
+    carriers: np.ndarray,
+    target: int,
+) -> tuple[list[pl.DataFrame], dict[int, float]]:
+    """Ranking hits for the rows of a label finding's task that give its label (``target``)
+    against the word model, not flagged (:mod:`.lookalikes`): under the flag threshold, by the
+    posterior of belonging with its ``flagged`` rows; and that posterior for each of its
+    ``carriers`` giving the label too (the word model may believe a flip), by row."""
+    if len(flagged) == 0 or label_col.strata is None or label_col.expect is None:
+        return [], {}
+    given = label_col.codes if label_col.flags is None else label_col.flags
+    tasks = np.unique(label_col.strata[flagged])
+    in_task = usable & np.isin(label_col.strata, tasks[tasks != 0])
+    task_rows = np.nonzero(in_task)[0].astype(np.uint32)
+    doubted = np.nan_to_num(np.asarray(label_col.expect, dtype=np.float64), nan=1.0) < 0.5
+    pool = np.nonzero(in_task & doubted & (given == target))[0]
+    carriers = np.asarray(carriers, dtype=np.int64)
+    giving = carriers[(given[carriers] == target) & in_task[carriers]]
+    look = lookalikes.lookalikes(
+        src, prompts, flagged, task_rows, np.union1d(pool, giving), cfg.threads
+    )
+    if look is None:
+        return [], {}
+    flips = (
+        f"gives the label that the {look.n_flagged} rows trigger {surface!r} flags were flipped "
+        "to, in their task, against the word model"
+    )
+    in_pool = np.isin(look.rows, pool)
+    out = []
+    for j, term in enumerate([None, *look.terms]):
+        mine = in_pool & (look.term == j - 1)
+        if not mine.any():
+            continue
+        shares = (
+            ""
+            if term is None
+            else f"; shares {term!r} with {look.shared[j - 1]} of those rows' prompts "
+            f"({look.other[j - 1]} of the task's other {look.n_other})"
+        )
+        out.append(
+            _hits(
+                look.rows[mine],
+                CARRIER_CAP * cfg.flag_threshold * look.posterior[mine],
+                f"{flips}{shares}: ranked, not flagged",
+                surface,
+                RANKING,
+            )
+        )
+    return out, dict(zip(look.rows.tolist(), look.posterior.tolist(), strict=True))
 
 
 def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: np.ndarray) -> None:
