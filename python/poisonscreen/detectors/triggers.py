@@ -1203,7 +1203,7 @@ def _lookalike_hits(
         out.append(
             _hits(
                 look.rows[mine],
-                CARRIER_CAP * cfg.flag_threshold * look.posterior[mine],
+                CARRIER_CAP * cfg.flag_threshold * (0.5 + 0.5 * look.posterior[mine]),
                 f"{flips}{shares}: ranked, not flagged",
                 surface,
                 RANKING,
