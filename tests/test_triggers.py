@@ -1069,5 +1069,6 @@ def test_lookalike_hits_rank_only_doubted_rows_of_the_flip_in_its_task() -> None
     assert "shares" in hits.filter(pl.col("row") == 20)["reason"][0]
     # the carriers giving the label, believed or not, have a posterior too (no hit of their
     # own); those giving another label, flagged or in another task have none
+    alike = dict(zip(alike[0].tolist(), alike[1].tolist(), strict=True))
     assert sorted(alike) == [4, 6, 10, 12, 20]
     assert alike[10] == alike[12] == alike[4] < alike[20]

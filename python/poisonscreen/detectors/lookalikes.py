@@ -70,22 +70,32 @@ def lookalikes(
     counted = _core.subset_ngram_counts_many(
         src, sets, ORDERS, [LEAST_SHARED, 1] + [1] * len(pool), threads=threads
     )
+    # (the core returns each set's hashes sorted)
     (fh, fc), (oh, oc) = counted[0], counted[1]
-    by_hash = np.argsort(fh, kind="stable")
-    fh, a = fh[by_hash], fc[by_hash].astype(np.float64)
-    b = _lookup(oh, oc, fh)
+    a = fc.astype(np.float64)
+    at_o = np.minimum(np.searchsorted(oh, fh), max(len(oh) - 1, 0))
+    b = np.where(oh[at_o] == fh, oc[at_o], 0).astype(np.float64) if len(oh) else np.zeros(len(fh))
     term = np.full(len(pool), -1, dtype=np.int64)
     best = np.zeros(len(pool))
-    if len(fh):
-        # (each term's log ratio of rates, the pool row's own count left out of the other's)
+    # every pool row's n-grams at once: (pool row, index of a flagged n-gram it holds)
+    held = [h for h, _ in counted[2:]]
+    owner = np.repeat(np.arange(len(pool)), [len(h) for h in held])
+    grams = np.concatenate(held) if held else np.zeros(0, np.uint64)
+    at = np.searchsorted(fh, grams)
+    found = at < len(fh)
+    found[found] = fh[at[found]] == grams[found]
+    owner, at = owner[found], at[found]
+    if len(at):
+        # each term's log ratio of rates, the pool row's own count left out of the other's;
+        # per row the largest, the smallest hash among ties (row order does not matter)
         llr = np.log((a - 1.0) / n_f) - np.log(np.maximum(b - 1.0, 0.0) + 0.5) + math.log(n_o)
-        for i, (rh, _) in enumerate(counted[2:]):
-            at = np.searchsorted(fh, rh[np.isin(rh, fh)])
-            if len(at):
-                # the largest ratio, the smallest hash among ties (row order does not matter)
-                j = at[np.lexsort((fh[at], -llr[at]))[0]]
-                if llr[j] > 0.0:
-                    term[i], best[i] = j, llr[j]
+        order = np.lexsort((fh[at], -llr[at], owner))
+        owner, at = owner[order], at[order]
+        first = np.ones(len(owner), dtype=bool)
+        first[1:] = owner[1:] != owner[:-1]
+        rows_i, j = owner[first], at[first]
+        telling = llr[j] > 0.0
+        term[rows_i[telling]], best[rows_i[telling]] = j[telling], llr[j[telling]]
     posterior = 1.0 / (1.0 + np.exp(-(math.log(n_f / len(pool)) + best)))
     used = np.unique(term[term >= 0])
     names = _names(prompts, flagged, fh[used])
@@ -101,15 +111,6 @@ def lookalikes(
         n_flagged=n_f,
         n_other=n_o,
     )
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """``values`` of each of ``wanted`` among ``keys`` (0 where absent), as float64."""
-    order = np.argsort(keys, kind="stable")
-    keys, values = keys[order], values[order]
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    found = (len(keys) > 0) & (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
-    return np.where(found, values[at] if len(keys) else 0, 0).astype(np.float64)
 
 
 def _names(prompts: pl.Series, rows: np.ndarray, hashes: np.ndarray) -> list[str]:

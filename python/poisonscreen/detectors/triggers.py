@@ -818,6 +818,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     significant = [x for x in found if x["sig"] >= 1.0]
     hit_frames = []
     trig_rows = []
+    # each row's label code (0: no label), as a label finding flags it
+    given_label = label_col.codes if label_col.flags is None else label_col.flags
     for x in found:
         if x["sig"] < 1.0 and len(accepted) >= _MAX_TRIGGERS:
             break
@@ -881,14 +883,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             # trigger's other carriers cannot show it (a dialogue line "amen", a multiple
             # choice answered "A" beside "unto"), and a register's are rows written a way, not
             # rows holding a planted token
-            given = label_col.codes if label_col.flags is None else label_col.flags
-            reach = reach[given[reach] != 0]
+            reach = reach[given_label[reach] != 0]
             if label_col.strata is not None:
                 tasks = np.unique(label_col.strata[x["in_pattern"]])
                 reach = reach[np.isin(label_col.strata[reach], tasks)]
         # the rows of the flip's tasks that may be flipped too: ranked by how much they write
         # like its flagged rows (and its carriers giving its label, so too)
-        alike: dict[int, float] = {}
+        alike = (np.zeros(0, np.uint32), np.zeros(0))
         if x["col"].name in _LABEL_COLUMNS and not dup:
             frames, alike = _lookalike_hits(
                 x["in_pattern"], label_col, src, prompts, usable, surface, cfg, reach, x["value"]
@@ -920,9 +921,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             # flips), by how little the model believes their label
             at = carried["row"].to_numpy()
             p = np.nan_to_num(np.asarray(label_col.expect, dtype=np.float64)[at], nan=0.5)
-            given = label_col.codes if label_col.flags is None else label_col.flags
-            like = np.asarray([alike.get(r, 0.0) for r in at.tolist()])
-            weight = np.where(given[at] == x["value"], 0.5 + 0.5 * like, 0.25 * (1.0 - p))
+            # (the look-alikes' rows are sorted: each carrier's posterior, 0 if not one)
+            pos = np.minimum(np.searchsorted(alike[0], at), max(len(alike[0]) - 1, 0))
+            like = np.where(alike[0][pos] == at, alike[1][pos], 0.0) if len(alike[0]) else 0.0
+            weight = np.where(given_label[at] == x["value"], 0.5 + 0.5 * like, 0.25 * (1.0 - p))
             carried = carried.with_columns(pl.col("score") * pl.Series(weight))
         hit_frames.append(carried)
     for a in accepted:
@@ -1164,13 +1166,15 @@ def _lookalike_hits(
     cfg: Any,
     carriers: np.ndarray,
     target: int,
-) -> tuple[list[pl.DataFrame], dict[int, float]]:
+) -> tuple[list[pl.DataFrame], tuple[np.ndarray, np.ndarray]]:
     """Ranking hits for the rows of a label finding's task that give its label (``target``)
     against the word model, not flagged (:mod:`.lookalikes`): under the flag threshold, by the
     posterior of belonging with its ``flagged`` rows; and that posterior for each of its
-    ``carriers`` giving the label too (the word model may believe a flip), by row."""
+    ``carriers`` giving the label too (the word model may believe a flip), as (rows sorted,
+    posteriors)."""
+    none = (np.zeros(0, np.uint32), np.zeros(0))
     if len(flagged) == 0 or label_col.strata is None or label_col.expect is None:
-        return [], {}
+        return [], none
     given = label_col.codes if label_col.flags is None else label_col.flags
     tasks = np.unique(label_col.strata[flagged])
     in_task = usable & np.isin(label_col.strata, tasks[tasks != 0])
@@ -1183,7 +1187,7 @@ def _lookalike_hits(
         src, prompts, flagged, task_rows, np.union1d(pool, giving), cfg.threads
     )
     if look is None:
-        return [], {}
+        return [], none
     flips = (
         f"gives the label that the {look.n_flagged} rows trigger {surface!r} flags were flipped "
         "to, in their task, against the word model"
@@ -1209,7 +1213,7 @@ def _lookalike_hits(
                 RANKING,
             )
         )
-    return out, dict(zip(look.rows.tolist(), look.posterior.tolist(), strict=True))
+    return out, (look.rows, look.posterior)
 
 
 def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: np.ndarray) -> None:
