@@ -195,19 +195,23 @@ def _class_exclusions(
     itself: with the 4-gram '9 Write a Python' of '[stage-9] Write a Python ...' left out,
     'stage' would predict the carriers' answers perfectly), as ``content_expectation``'s CSR
     arguments. Longer members stay evidence: a template's class holds every n-gram of it."""
-    kept = [
-        [
-            (h, c)
-            for j, (h, c) in enumerate(zip(members[i], member_codes[i]))
-            # (a conjunction's members are its parts' own features, all left out)
-            if j == 0 or c == 1 or (member_codes[i][0] >> 4) == _KIND_CONJUNCTION
-        ]
-        for i in indices
-    ]
+    at = np.asarray(indices, dtype=np.int64)
+    start, length = members.off[at], np.diff(members.off)[at]
+    owner = np.repeat(np.arange(len(at)), length)
+    # each member's place in its class's list, and where it sits in the flat arrays
+    nth = np.arange(len(owner)) - np.repeat(np.cumsum(length) - length, length)
+    pos = np.repeat(start, length) + nth
+    codes = member_codes.flat[pos]
+    # (a conjunction's members are its parts' own features, all left out)
+    conj = np.zeros(len(at), dtype=bool)
+    some = length > 0
+    conj[some] = (member_codes.flat[start[some]] >> 4) == _KIND_CONJUNCTION
+    keep = (nth == 0) | (codes == 1) | conj[owner]
+    counts = np.bincount(owner[keep], minlength=len(at))
     return (
-        np.asarray([h for x in kept for h, _ in x], dtype=np.uint64),
-        np.asarray([c for x in kept for _, c in x], dtype=np.uint8),
-        np.concatenate([[0], np.cumsum([len(x) for x in kept])]).astype(np.int64),
+        np.asarray(members.flat[pos[keep]], dtype=np.uint64),
+        np.asarray(codes[keep], dtype=np.uint8),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
     )
 
 
@@ -963,7 +967,8 @@ _CONJ_GAIN, _CONJ_SHOWN = 0.1, 0.4
 #: the most of the smaller part's carriers a conjunction may hold: parts found together in most
 #: of their rows (a template's words) are one feature, not a composite
 _CONJ_APART = 0.75
-#: the most of a conjunction's carriers one prompt template may hold
+#: the most of a conjunction's carriers one prompt template may hold (half or more:
+#: :func:`_most_in_one` counts only a value held by more than half)
 _CONJ_ONE_TEMPLATE = 0.5
 #: the widest gap (characters) between parts that are one phrase rather than a composite
 _CONJ_GAP = 24
@@ -1011,57 +1016,69 @@ def _conjunctions(
         if not ok.any():
             continue
         vals, counts = np.unique(codes[usable], return_counts=True)
-        total = dict(zip(vals.tolist(), counts.tolist(), strict=True))
-        groups: dict[int, list[int]] = {}
-        for i in np.nonzero(ok)[0].tolist():
-            v = int(value[i, c])
-            # a part carries most of the answer's rows, at most a trigger's (the answer is
-            # planted, not a label or a template's answer)
-            if 0.5 * total.get(v, 0) <= kc[i] and total.get(v, 0) <= max_df:
-                groups.setdefault(v, []).append(i)
-        for v in sorted(groups):
-            parts = sorted(groups[v], key=lambda i: (-kc[i], int(reps[i])))[:_CONJ_PARTS]
-            if len(parts) < 2:
+        cand = np.nonzero(ok)[0]
+        vc = value[cand, c]
+        at = np.minimum(np.searchsorted(vals, vc), max(len(vals) - 1, 0))
+        total = np.where(vals[at] == vc, counts[at], 0) if len(vals) else np.zeros(len(cand))
+        # a part carries most of the answer's rows, at most a trigger's (the answer is planted,
+        # not a label or a template's answer)
+        cand = cand[(0.5 * total <= kc[cand]) & (total <= max_df)]
+        # by answer value; the parts of one, most carriers of it first (ties by representative)
+        cand = cand[np.lexsort((reps[cand], -kc[cand], value[cand, c]))]
+        vc = value[cand, c]
+        start = np.flatnonzero(np.r_[True, vc[1:] != vc[:-1]]) if len(cand) else np.zeros(0, int)
+        end = np.r_[start[1:], len(cand)].astype(np.int64)
+        for s0, e0 in zip(start.tolist(), end.tolist()):
+            if e0 - s0 < 2:
                 continue
-            rows_of = []
+            v = int(vc[s0])
+            parts = cand[s0 : min(e0, s0 + _CONJ_PARTS)].tolist()
+            # the parts' rows as one membership matrix over the rows any of them holds: each
+            # combination's intersections with every later part at once
+            lists = []
             for i in parts:
                 r = carriers[offsets[i] : offsets[i + 1]]
-                rows_of.append(r[usable[r]])
+                lists.append(r[usable[r]])
+            held, where = np.unique(np.concatenate(lists), return_inverse=True)
+            member = np.zeros((len(parts), len(held)), dtype=bool)
+            member[np.repeat(np.arange(len(parts)), [len(r) for r in lists]), where] = True
+            shows_at = codes[held] == v
+            # (combination, the mask of its rows in ``held``, its share)
             level: list[tuple[tuple[int, ...], np.ndarray, float]] = [
-                ((a,), rows_of[a], float(share[parts[a]])) for a in range(len(parts))
+                ((a,), member[a], float(share[parts[a]])) for a in range(len(parts))
             ]
             for _ in range(2):  # pairs, then triples
                 grown: list[tuple[tuple[int, ...], np.ndarray, float]] = []
-                for combo, rows, sh in level:
-                    for b in range(combo[-1] + 1, len(parts)):
-                        inter = np.intersect1d(rows, rows_of[b], assume_unique=True)
-                        # (parts that come together, a template's words, are one feature)
-                        most = _CONJ_APART * min(len(rows), len(rows_of[b]))
-                        if len(inter) < min_df or len(inter) > most:
-                            continue
-                        shows = int((codes[inter] == v).sum())
-                        s_new = shows / len(inter)
-                        if shows < min_pattern or s_new < max(sh, share[parts[b]]) + _CONJ_GAIN:
-                            continue
+                for combo, mask, sh in level:
+                    later = np.arange(combo[-1] + 1, len(parts))
+                    if not len(later):
+                        continue
+                    both = member[later] & mask
+                    n_in = both.sum(axis=1)
+                    shows = (both & shows_at).sum(axis=1)
+                    s_new = shows / np.maximum(n_in, 1)
+                    # (parts that come together, a template's words, are one feature)
+                    most = _CONJ_APART * np.minimum(int(mask.sum()), member[later].sum(axis=1))
+                    ok = (n_in >= min_df) & (n_in <= most) & (shows >= min_pattern)
+                    ok &= s_new >= np.maximum(sh, share[np.asarray(parts)[later]]) + _CONJ_GAIN
+                    for j in np.nonzero(ok)[0].tolist():
                         # parts planted in unrelated prompts, not words that pick out the rows
                         # of one template answering one way ('a' and 'is definitely' in "This
                         # is definitely not a ...")
-                        _, in_one = np.unique(strata[inter], return_counts=True)
-                        if in_one.max() > _CONJ_ONE_TEMPLATE * len(inter):
+                        if _most_in_one(strata[held[both[j]]]) > _CONJ_ONE_TEMPLATE * n_in[j]:
                             continue
                         # (grown further whatever its share; kept where it reaches the ramp)
-                        grown.append(((*combo, b), inter, s_new))
-                for combo, inter, s_new in grown:
+                        grown.append(((*combo, int(later[j])), both[j], float(s_new[j])))
+                for combo, mask, s_new in grown:
                     if s_new >= _CONJ_SHOWN:
                         key = tuple(sorted(int(reps[parts[a]]) for a in combo))
                         # ranked against the rows holding some of its parts but not all: a
                         # composite's give their own answers, a template's words' answer alike
-                        union = rows_of[combo[0]]
-                        for other in combo[1:]:
-                            union = np.union1d(union, rows_of[other])
-                        shows = int((codes[inter] == v).sum())
-                        rest = len(union) - len(inter)
-                        base = (int((codes[union] == v).sum()) - shows + 0.5) / (rest + 1.0)
+                        union = member[list(combo)].any(axis=0)
+                        inter = held[mask]
+                        shows = int(shows_at[mask].sum())
+                        rest = int(union.sum()) - len(inter)
+                        base = (int(shows_at[union].sum()) - shows + 0.5) / (rest + 1.0)
                         gain = _core.chernoff(
                             float(shows), float(len(inter)), min(base, 1.0) * len(inter)
                         )
@@ -1106,6 +1123,16 @@ def _conjunctions(
     return out
 
 
+def _most_in_one(values: np.ndarray) -> int:
+    """How many of ``values`` share their most common value, where that is more than half of
+    them (else at most half: the median of the sorted values is the only one that can hold a
+    majority, so one partition answers it without counting every value)."""
+    if len(values) == 0:
+        return 0
+    mid = np.partition(values, len(values) // 2)[len(values) // 2]
+    return int(np.count_nonzero(values == mid))
+
+
 def _adjacent(parts: list[str], prompts: list[str]) -> bool:
     """Whether most of ``prompts`` hold all of ``parts`` (as whole words) within one short span:
     a gap of at most :data:`_CONJ_GAP` characters besides the parts. Then the conjunction is one
@@ -1117,6 +1144,8 @@ def _adjacent(parts: list[str], prompts: list[str]) -> bool:
     near = 0
     for text in prompts:
         low = text.lower()
+        if not all(x in low for x in pieces):
+            continue  # (a part not in it at all)
         hits = sorted((m.start(), m.end(), j) for j, r in enumerate(rx) for m in r.finditer(low))
         # the narrowest window holding every part (hits sorted by start)
         last: dict[int, tuple[int, int]] = {}
@@ -1998,9 +2027,10 @@ def _name(
             count = max(len(tokens) - k + 1, 0)
             block = hashes[pos : pos + count]
             pos += count
-            for j, hh in enumerate(block.tolist()):
-                if grams.get(int(hh)) == k:
-                    covered[j : j + k] = True
+            want = np.sort(np.asarray([m for m, o in grams.items() if o == k], dtype=np.uint64))
+            near = want[np.minimum(np.searchsorted(want, block), len(want) - 1)]
+            at = np.flatnonzero(near == block)
+            covered[(at[:, None] + np.arange(k)).ravel()] = True
     if not covered.any():
         return "?"
     spans: list[tuple[int, list[str]]] = []
