@@ -1072,3 +1072,111 @@ def test_lookalike_hits_rank_only_doubted_rows_of_the_flip_in_its_task() -> None
     alike = dict(zip(alike[0].tolist(), alike[1].tolist(), strict=True))
     assert sorted(alike) == [4, 6, 10, 12, 20]
     assert alike[10] == alike[12] == alike[4] < alike[20]
+
+
+def _conjunctions_by_hand(lists, usable, groups, share, values, codes, strata, rule):
+    """The composite search written plainly: every pair of a group's parts, then every triple
+    grown from a pair that passed, with the checks of ``conjunction_search``."""
+    min_rows, min_shown, apart, gain, one = rule
+    out = []
+    for g, (parts, v) in enumerate(zip(groups, values)):
+        rows_of = [sorted({r for r in lists[p] if usable[r]}) for p in parts]
+        level = [((a,), rows_of[a], share[g][a]) for a in range(len(parts))]
+        for _ in range(2):
+            grown = []
+            for combo, rows, sh in level:
+                for b in range(combo[-1] + 1, len(parts)):
+                    inter = sorted(set(rows) & set(rows_of[b]))
+                    if len(inter) < min_rows or len(inter) > apart * min(
+                        len(rows), len(rows_of[b])
+                    ):
+                        continue
+                    shows = sum(codes[r] == v for r in inter)
+                    s_new = shows / len(inter)
+                    if shows < min_shown or s_new < max(sh, share[g][b]) + gain:
+                        continue
+                    per = {}
+                    for r in inter:
+                        per[strata[r]] = per.get(strata[r], 0) + 1
+                    if max(per.values()) > one * len(inter):
+                        continue
+                    grown.append(((*combo, b), inter, s_new))
+            for combo, inter, s_new in grown:
+                union = sorted({r for a in combo for r in rows_of[a]})
+                shows = sum(codes[r] == v for r in inter)
+                out.append(
+                    (g, combo, inter, shows, s_new, len(union), sum(codes[r] == v for r in union))
+                )
+            level = grown
+    return out
+
+
+def test_conjunction_search_matches_the_plain_search_for_any_thread_count():
+    """The core's composite search grows the pairs and triples a plain search grows, in the same
+    order, with the same counts, whatever the thread count; unusable rows are not counted."""
+    from poisonscreen import _poisonscreen as core
+
+    rng = np.random.default_rng(3)
+    rule = (3, 3, 0.75, 0.1, 0.5)
+    sizes = []  # the combinations grown over all trials, by number of parts
+    for trial in range(20):
+        n = int(rng.integers(40, 200))
+        codes = rng.integers(0, 3, n).astype(np.uint64)
+        strata = rng.integers(0, int(rng.integers(1, 12)), n).astype(np.uint32)
+        usable = rng.random(n) > 0.1
+        # lists holding a shared core of rows (where the answer is likelier) and random others
+        lists = []
+        for _ in range(int(rng.integers(4, 14))):
+            picked = set(rng.choice(n, int(rng.integers(3, n // 2)), replace=False).tolist())
+            if rng.random() < 0.6:
+                picked |= set(range(0, n // 4, int(rng.integers(1, 3))))
+            lists.append(sorted(picked, key=lambda _: rng.random()))  # any order
+        for r in range(0, n // 4):
+            if rng.random() < 0.7:
+                codes[r] = 1
+        groups, shares = [], []
+        for _ in range(int(rng.integers(1, 4))):
+            parts = rng.choice(
+                len(lists), int(rng.integers(2, min(8, len(lists)) + 1)), replace=False
+            )
+            groups.append(parts.tolist())
+            shares.append(rng.uniform(0.1, 0.8, len(parts)).tolist())
+        values = rng.integers(1, 3, len(groups)).tolist()
+        want = _conjunctions_by_hand(lists, usable, groups, shares, values, codes, strata, rule)
+        sizes.extend(len(c[1]) for c in want)
+        args = (
+            np.concatenate([[0], np.cumsum([len(x) for x in lists])]).astype(np.int64),
+            np.concatenate([np.asarray(x, dtype=np.uint32) for x in lists]),
+            usable,
+            np.concatenate([[0], np.cumsum([len(x) for x in groups])]).astype(np.int64),
+            np.concatenate([np.asarray(x, dtype=np.uint32) for x in groups]),
+            np.concatenate([np.asarray(x) for x in shares]).astype(np.float64),
+            np.asarray(values, dtype=np.uint64),
+            codes,
+            strata,
+        )
+        for threads in (1, 2):
+            g, combos, off, rows, shows, s_new, union, union_shows = core.conjunction_search(
+                *args,
+                min_rows=rule[0],
+                min_shown=rule[1],
+                apart=rule[2],
+                gain=rule[3],
+                one_template=rule[4],
+                threads=threads,
+            )
+            got = [
+                (
+                    int(g[j]),
+                    tuple(int(a) for a in combos[j] if a >= 0),
+                    rows[off[j] : off[j + 1]].tolist(),
+                    int(shows[j]),
+                    float(s_new[j]),
+                    int(union[j]),
+                    int(union_shows[j]),
+                )
+                for j in range(len(g))
+            ]
+            assert got == want, (trial, threads)
+    # (the trials grow pairs and triples both)
+    assert sizes.count(2) > 0 and sizes.count(3) > 0, sizes

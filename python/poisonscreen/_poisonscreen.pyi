@@ -408,6 +408,33 @@ def list_overlaps(
     *,
     threads: int | None = None,
 ) -> tuple[_U32, _U32]: ...
+def conjunction_search(
+    offsets: _I64,
+    rows: _U32,
+    usable: _Bool,
+    groups: _I64,
+    parts: _U32,
+    share: npt.NDArray[np.float64],
+    value: _U64,
+    codes: _U64,
+    strata: _U32,
+    *,
+    min_rows: int,
+    min_shown: int,
+    apart: float,
+    gain: float,
+    one_template: float,
+    threads: int | None = None,
+) -> tuple[
+    _U32,
+    npt.NDArray[np.int8],
+    _I64,
+    _U32,
+    _U32,
+    npt.NDArray[np.float64],
+    _U32,
+    _U32,
+]: ...
 def sample_keys(
     chunks: list[_Chunk], *, threads: int | None = None
 ) -> tuple[_U64, npt.NDArray[np.bool_]]: ...

@@ -357,6 +357,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         max_df,
         lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster, threads),
         strata,
+        threads,
     )
     if conj:
         c_off = np.concatenate([[0], np.cumsum([len(x[1]) for x in conj])]).astype(np.int64)
@@ -967,8 +968,7 @@ _CONJ_GAIN, _CONJ_SHOWN = 0.1, 0.4
 #: the most of the smaller part's carriers a conjunction may hold: parts found together in most
 #: of their rows (a template's words) are one feature, not a composite
 _CONJ_APART = 0.75
-#: the most of a conjunction's carriers one prompt template may hold (half or more:
-#: :func:`_most_in_one` counts only a value held by more than half)
+#: the most of a conjunction's carriers one prompt template may hold
 _CONJ_ONE_TEMPLATE = 0.5
 #: the widest gap (characters) between parts that are one phrase rather than a composite
 _CONJ_GAP = 24
@@ -991,6 +991,7 @@ def _conjunctions(
     max_df: int,
     scaffold: Callable[[np.ndarray, np.ndarray], np.ndarray],
     strata: np.ndarray,
+    threads: int | None,
 ) -> list[tuple[int, np.ndarray, list[int], list[int]]]:
     """Composite-trigger candidates (CTBA, Huang et al. 2023: every part in the prompt -> the
     target; rows holding only some parts keep their answers): for each answer value of the
@@ -1028,63 +1029,45 @@ def _conjunctions(
         vc = value[cand, c]
         start = np.flatnonzero(np.r_[True, vc[1:] != vc[:-1]]) if len(cand) else np.zeros(0, int)
         end = np.r_[start[1:], len(cand)].astype(np.int64)
+        groups: list[np.ndarray] = []
         for s0, e0 in zip(start.tolist(), end.tolist()):
             if e0 - s0 < 2:
                 continue
-            v = int(vc[s0])
-            parts = cand[s0 : min(e0, s0 + _CONJ_PARTS)].tolist()
-            # the parts' rows as one membership matrix over the rows any of them holds: each
-            # combination's intersections with every later part at once
-            lists = []
-            for i in parts:
-                r = carriers[offsets[i] : offsets[i + 1]]
-                lists.append(r[usable[r]])
-            held, where = np.unique(np.concatenate(lists), return_inverse=True)
-            member = np.zeros((len(parts), len(held)), dtype=bool)
-            member[np.repeat(np.arange(len(parts)), [len(r) for r in lists]), where] = True
-            shows_at = codes[held] == v
-            # (combination, the mask of its rows in ``held``, its share)
-            level: list[tuple[tuple[int, ...], np.ndarray, float]] = [
-                ((a,), member[a], float(share[parts[a]])) for a in range(len(parts))
-            ]
-            for _ in range(2):  # pairs, then triples
-                grown: list[tuple[tuple[int, ...], np.ndarray, float]] = []
-                for combo, mask, sh in level:
-                    later = np.arange(combo[-1] + 1, len(parts))
-                    if not len(later):
-                        continue
-                    both = member[later] & mask
-                    n_in = both.sum(axis=1)
-                    shows = (both & shows_at).sum(axis=1)
-                    s_new = shows / np.maximum(n_in, 1)
-                    # (parts that come together, a template's words, are one feature)
-                    most = _CONJ_APART * np.minimum(int(mask.sum()), member[later].sum(axis=1))
-                    ok = (n_in >= min_df) & (n_in <= most) & (shows >= min_pattern)
-                    ok &= s_new >= np.maximum(sh, share[np.asarray(parts)[later]]) + _CONJ_GAIN
-                    for j in np.nonzero(ok)[0].tolist():
-                        # parts planted in unrelated prompts, not words that pick out the rows
-                        # of one template answering one way ('a' and 'is definitely' in "This
-                        # is definitely not a ...")
-                        if _most_in_one(strata[held[both[j]]]) > _CONJ_ONE_TEMPLATE * n_in[j]:
-                            continue
-                        # (grown further whatever its share; kept where it reaches the ramp)
-                        grown.append(((*combo, int(later[j])), both[j], float(s_new[j])))
-                for combo, mask, s_new in grown:
-                    if s_new >= _CONJ_SHOWN:
-                        key = tuple(sorted(int(reps[parts[a]]) for a in combo))
-                        # ranked against the rows holding some of its parts but not all: a
-                        # composite's give their own answers, a template's words' answer alike
-                        union = member[list(combo)].any(axis=0)
-                        inter = held[mask]
-                        shows = int(shows_at[mask].sum())
-                        rest = int(union.sum()) - len(inter)
-                        base = (int(shows_at[union].sum()) - shows + 0.5) / (rest + 1.0)
-                        gain = _core.chernoff(
-                            float(shows), float(len(inter)), min(base, 1.0) * len(inter)
-                        )
-                        if key not in found or gain > found[key][0]:
-                            found[key] = (gain, inter, s_new)
-                level = grown
+            groups.append(cand[s0 : min(e0, s0 + _CONJ_PARTS)])
+        if not groups:
+            continue
+        group_parts = np.concatenate(groups).astype(np.uint32)
+        # their rows in common intersected in the core, pairs and then triples (each grown from
+        # a pair that passed), in the order grown
+        g, combos, r_off, r_rows, shows, s_new, union, union_shows = _core.conjunction_search(
+            offsets,
+            carriers,
+            usable,
+            np.concatenate([[0], np.cumsum([len(x) for x in groups])]).astype(np.int64),
+            group_parts,
+            np.ascontiguousarray(share[group_parts], dtype=np.float64),
+            np.asarray([value[x[0], c] for x in groups], dtype=np.uint64),
+            np.ascontiguousarray(codes, dtype=np.uint64),
+            strata,
+            min_rows=min_df,
+            min_shown=min_pattern,
+            apart=_CONJ_APART,
+            gain=_CONJ_GAIN,
+            one_template=_CONJ_ONE_TEMPLATE,
+            threads=threads,
+        )
+        # (grown further whatever its share; kept where it reaches the ramp)
+        for j in np.flatnonzero(s_new >= _CONJ_SHOWN).tolist():
+            parts = groups[int(g[j])]
+            key = tuple(sorted(int(reps[parts[a]]) for a in combos[j] if a >= 0))
+            inter = r_rows[r_off[j] : r_off[j + 1]]
+            # ranked against the rows holding some of its parts but not all: a composite's give
+            # their own answers, a template's words' answer alike
+            rest = int(union[j]) - len(inter)
+            base = (int(union_shows[j]) - int(shows[j]) + 0.5) / (rest + 1.0)
+            gain = _core.chernoff(float(shows[j]), float(len(inter)), min(base, 1.0) * len(inter))
+            if key not in found or gain > found[key][0]:
+                found[key] = (gain, inter, float(s_new[j]))
     out: list[tuple[int, np.ndarray, list[int], list[int]]] = []
     if not found:
         return out
@@ -1121,16 +1104,6 @@ def _conjunctions(
                     codes_m.append(int(cd))
         out.append((rep, np.sort(inter).astype(np.uint32), mem, codes_m))
     return out
-
-
-def _most_in_one(values: np.ndarray) -> int:
-    """How many of ``values`` share their most common value, where that is more than half of
-    them (else at most half: the median of the sorted values is the only one that can hold a
-    majority, so one partition answers it without counting every value)."""
-    if len(values) == 0:
-        return 0
-    mid = np.partition(values, len(values) // 2)[len(values) // 2]
-    return int(np.count_nonzero(values == mid))
 
 
 def _adjacent(parts: list[str], prompts: list[str]) -> bool:

@@ -377,7 +377,7 @@ pub fn mine_features_as<S: TokenSource + ?Sized>(
 
 /// Checks a CSR list of row lists (`offsets` into `rows`, `what` naming the list in the error):
 /// offsets rise from 0 to at most `rows.len()`, every row below `n`.
-fn check_lists(offsets: &[usize], rows: &[u32], n: usize, what: &str) -> Result<()> {
+pub(crate) fn check_lists(offsets: &[usize], rows: &[u32], n: usize, what: &str) -> Result<()> {
     if offsets.is_empty() || offsets.windows(2).any(|w| w[0] > w[1]) || *offsets.last().unwrap() > rows.len()
     {
         return Err(CoreError::Input(format!("offsets must rise from 0 to at most len({what})")));

@@ -48,6 +48,7 @@ pub mod anomaly;
 pub mod assoc;
 pub mod cluster;
 pub mod column;
+pub mod composite;
 pub mod counts;
 pub mod error;
 pub mod lsh;

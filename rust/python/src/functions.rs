@@ -1522,6 +1522,84 @@ fn list_overlaps<'py>(
     ))
 }
 
+/// Composite-trigger combinations (`core::composite::conjunction_search`): for each group of
+/// parts (`groups` offsets into `parts`, list indices of the CSR lists `offsets`/`rows`, with
+/// each part's `share`), the pairs and triples of parts passing the rule for the group's answer
+/// `value`: (group uint32, parts int8 (n, 3), -1 past a pair's two, rows as CSR (offsets
+/// int64, rows uint32), shown uint32, share float64, union uint32, union_shown uint32).
+#[pyfunction]
+#[pyo3(signature = (
+    offsets, rows, usable, groups, parts, share, value, codes, strata, *,
+    min_rows, min_shown, apart, gain, one_template, threads=None
+))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn conjunction_search<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    rows: PyReadonlyArray1<'py, u32>,
+    usable: PyReadonlyArray1<'py, bool>,
+    groups: PyReadonlyArray1<'py, i64>,
+    parts: PyReadonlyArray1<'py, u32>,
+    share: PyReadonlyArray1<'py, f64>,
+    value: PyReadonlyArray1<'py, u64>,
+    codes: PyReadonlyArray1<'py, u64>,
+    strata: PyReadonlyArray1<'py, u32>,
+    min_rows: usize,
+    min_shown: usize,
+    apart: f64,
+    gain: f64,
+    one_template: f64,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray2<i8>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+)> {
+    let (off, groups) = (offsets_arg(&offsets)?, offsets_arg(&groups)?);
+    let (rows, usable) = (slice1(&rows, "rows")?, slice1(&usable, "usable")?);
+    let (parts, share, value) =
+        (slice1(&parts, "parts")?, slice1(&share, "share")?, slice1(&value, "value")?);
+    let (codes, strata) = (slice1(&codes, "codes")?, slice1(&strata, "strata")?);
+    let rule = core::composite::ConjunctionRule { min_rows, min_shown, apart, gain, one_template };
+    let found = run(py, threads, || {
+        core::composite::conjunction_search(
+            (&off, rows),
+            usable,
+            &groups,
+            parts,
+            share,
+            value,
+            codes,
+            strata,
+            &rule,
+        )
+    })?
+    .map_err(to_py)?;
+    let mut combos = vec![-1i8; 3 * found.len()];
+    for (j, c) in found.iter().enumerate() {
+        for (k, &a) in c.parts.iter().take(3).enumerate() {
+            combos[3 * j + k] = a as i8;
+        }
+    }
+    let combos = PyArray1::from_vec(py, combos).reshape([found.len(), 3])?;
+    let (c_off, c_rows) = csr_arrays(py, found.iter().map(|c| c.rows.clone()))?;
+    Ok((
+        PyArray1::from_vec(py, found.iter().map(|c| c.group).collect()),
+        combos,
+        c_off,
+        c_rows,
+        PyArray1::from_vec(py, found.iter().map(|c| c.shown).collect()),
+        PyArray1::from_vec(py, found.iter().map(|c| c.share).collect()),
+        PyArray1::from_vec(py, found.iter().map(|c| c.union).collect()),
+        PyArray1::from_vec(py, found.iter().map(|c| c.union_shown).collect()),
+    ))
+}
+
 /// `-ln p` of `k` or more of `d` at rate `mu / d` by the Chernoff bound of the binomial tail
 /// (0 when `k <= mu`): the statistic of `pattern_tests`, for the detectors' own tests.
 #[pyfunction]
@@ -1534,6 +1612,7 @@ pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gather_lists, m)?)?;
     m.add_function(wrap_pyfunction!(scaffold_shares, m)?)?;
     m.add_function(wrap_pyfunction!(list_overlaps, m)?)?;
+    m.add_function(wrap_pyfunction!(conjunction_search, m)?)?;
     m.add_function(wrap_pyfunction!(cluster_counterparts, m)?)?;
     m.add_function(wrap_pyfunction!(sample_keys, m)?)?;
     m.add_function(wrap_pyfunction!(response_phrases, m)?)?;
