@@ -1180,3 +1180,40 @@ def test_conjunction_search_matches_the_plain_search_for_any_thread_count():
             assert got == want, (trial, threads)
     # (the trials grow pairs and triples both)
     assert sizes.count(2) > 0 and sizes.count(3) > 0, sizes
+
+
+def test_family_counts_are_the_families_own_counts():
+    """The families' carriers showing a member, counted for all at once, are the ``k`` each
+    family built alone has (rows in several members once, carriers in any order)."""
+    from poisonscreen.detectors import phrases
+
+    rng = np.random.default_rng(7)
+    n = 300
+    lists = [np.sort(rng.choice(n, int(rng.integers(0, 60)), replace=False)) for _ in range(40)]
+    u_off = np.concatenate([[0], np.cumsum([len(x) for x in lists])]).astype(np.int64)
+    u_rows = np.concatenate(lists).astype(np.uint32)
+    cars = [rng.choice(n, int(rng.integers(1, 120)), replace=False) for _ in range(12)]
+    off = np.concatenate([[0], np.cumsum([len(x) for x in cars])]).astype(np.int64)
+    car = np.concatenate(cars).astype(np.uint32)
+    pq = rng.integers(0, len(lists), 200)
+    todo = [
+        (
+            int(rng.integers(0, len(cars))),
+            rng.choice(len(pq), int(rng.integers(2, 6)), replace=False),
+        )
+        for _ in range(30)
+    ]
+    got = phrases._family_counts(todo, pq, u_off, u_rows, off, car)
+    keys = np.arange(n, dtype=np.int64)
+    for (c_i, grp), k in zip(todo, got.tolist(), strict=True):
+        fam = phrases._family(
+            [(int(j), u_rows[u_off[pq[j]] : u_off[pq[j] + 1]]) for j in grp.tolist()],
+            c_i,
+            c_i,
+            car[off[c_i] : off[c_i + 1]],
+            n,
+            (keys, n),
+        )
+        assert fam["k"] == k
+    assert got.max() > 0
+    assert len(phrases._family_counts([], pq, u_off, u_rows, off, car)) == 0

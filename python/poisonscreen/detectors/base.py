@@ -314,6 +314,13 @@ def shown_share(k: Any, d: Any, start_width: tuple[float, float] = SHOWN_RAMP) -
     return ramp(np.asarray(k, dtype=np.float64) / np.maximum(d, 1), start_width)
 
 
+def list_positions(offsets: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Where the items of the CSR lists ``which`` (``offsets`` the lists' offsets) sit in their
+    flat array, list after list: a gather of many lists in one step."""
+    start, length = offsets[which], offsets[which + 1] - offsets[which]
+    return np.repeat(start - np.cumsum(length) + length, length) + np.arange(int(length.sum()))
+
+
 def scaffold_shares(
     offsets: np.ndarray,
     rows: np.ndarray,

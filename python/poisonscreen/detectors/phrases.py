@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
-from .base import shown_share
+from .base import list_positions, shown_share
 from .patterns import OUTSIDE, PatternColumn
 
 #: response n-gram orders looked for
@@ -244,6 +244,7 @@ def _phrases(
     families: list[dict[str, Any]] = []
     pi = np.nonzero(pending)[0]
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(pc[pi])) + 1, [len(pi)]])
+    todo: list[tuple[int, np.ndarray]] = []
     for g in range(len(bounds) - 1):
         grp = pi[bounds[g] : bounds[g + 1]]
         if len(grp) < 2:
@@ -251,16 +252,22 @@ def _phrases(
         c_i = int(pc[grp[0]])
         if min(int(k[grp].sum()), int(d_all[c_i])) <= best_k[c_i]:
             continue
-        fam = _family(
-            [(int(qh[sel[j]]), phrase_rows(int(pq[j]))) for j in grp.tolist()],
-            c_i,
-            int(candidates[keep[c_i]]),
-            car[off[c_i] : off[c_i + 1]],
-            n_usable,
-            answers,
+        todo.append((c_i, grp))
+    # (a family is built only where its carriers showing a member, counted for every family at
+    # once, beat the candidate's best phrase)
+    for (c_i, grp), shown_k in zip(todo, _family_counts(todo, pq, u_off, u_rows, off, car)):
+        if shown_k <= best_k[c_i]:
+            continue
+        families.append(
+            _family(
+                [(int(qh[sel[j]]), phrase_rows(int(pq[j]))) for j in grp.tolist()],
+                c_i,
+                int(candidates[keep[c_i]]),
+                car[off[c_i] : off[c_i + 1]],
+                n_usable,
+                answers,
+            )
         )
-        if fam["k"] > best_k[c_i]:
-            families.append(fam)
     tests_run = len(t) + len(families)
     # a family of a template's own answers (its carriers are the template) has no contrast;
     # ranked by what the template check will leave of it
@@ -513,6 +520,39 @@ def _value_text(name: str, responses: Any, rows: np.ndarray, row_hash: np.ndarra
     hash): the answer, or its first words for an opening column (``head<k>``)."""
     text = responses[int(rows[np.argmin(row_hash[rows])])] or ""
     return " ".join(text.split()[: int(name[4:])]) if name.startswith("head") else text
+
+
+def _family_counts(
+    todo: list[tuple[int, np.ndarray]],
+    pq: np.ndarray,
+    u_off: np.ndarray,
+    u_rows: np.ndarray,
+    off: np.ndarray,
+    car: np.ndarray,
+) -> np.ndarray:
+    """For each (candidate, its members' pairs) of ``todo``, how many distinct rows showing any
+    of its member phrases (``pq`` of each pair: a phrase's usable rows in CSR ``u_off``,
+    ``u_rows``) are the candidate's carriers (CSR ``off``, ``car``): :func:`_family`'s ``k``."""
+    if not todo:
+        return np.zeros(0, dtype=np.int64)
+    cands = np.asarray([c for c, _ in todo], dtype=np.int64)
+    pairs = np.concatenate([grp for _, grp in todo])
+    q = pq[pairs].astype(np.int64)
+    # (family, row) keys of the phrases' rows, and of the candidates' carriers
+    fam = np.repeat(np.arange(len(todo)), [len(grp) for _, grp in todo])
+    shown = np.unique(
+        (np.repeat(fam, u_off[q + 1] - u_off[q]).astype(np.uint64) << np.uint64(32))
+        | u_rows[list_positions(u_off, q)].astype(np.uint64)
+    )
+    carried = np.sort(
+        (
+            np.repeat(np.arange(len(todo)), off[cands + 1] - off[cands]).astype(np.uint64)
+            << np.uint64(32)
+        )
+        | car[list_positions(off, cands)].astype(np.uint64)
+    )
+    hit = _in_sorted(shown, carried)
+    return np.bincount((shown[hit] >> np.uint64(32)).astype(np.int64), minlength=len(todo))
 
 
 def _family(

@@ -47,6 +47,7 @@ from .base import (
     carrier_hits,
     evidence_df,
     glued_pattern,
+    list_positions,
     ramp,
     scaffold_shares,
     shown_share,
@@ -196,11 +197,11 @@ def _class_exclusions(
     'stage' would predict the carriers' answers perfectly), as ``content_expectation``'s CSR
     arguments. Longer members stay evidence: a template's class holds every n-gram of it."""
     at = np.asarray(indices, dtype=np.int64)
-    start, length = members.off[at], np.diff(members.off)[at]
+    start, length = members.off[at], members.off[at + 1] - members.off[at]
     owner = np.repeat(np.arange(len(at)), length)
-    # each member's place in its class's list, and where it sits in the flat arrays
-    nth = np.arange(len(owner)) - np.repeat(np.cumsum(length) - length, length)
-    pos = np.repeat(start, length) + nth
+    # where each member sits in the flat arrays, and its place in its class's list
+    pos = list_positions(members.off, at)
+    nth = pos - np.repeat(start, length)
     codes = member_codes.flat[pos]
     # (a conjunction's members are its parts' own features, all left out)
     conj = np.zeros(len(at), dtype=bool)
