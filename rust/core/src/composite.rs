@@ -210,57 +210,35 @@ mod tests {
         let offsets = vec![0, a.len(), a.len() + b.len()];
         let mut codes = vec![0u64; n];
         codes[..4].fill(7);
-        let strata: Vec<u32> = (0..n as u32).collect();
-        let usable = vec![true; n];
-        let found = conjunction_search(
-            (&offsets, &rows),
-            &usable,
-            &[0, 2],
-            &[0, 1],
-            &[0.5, 0.5],
-            &[7],
-            &codes,
-            &strata,
-            &rule(),
-        )
-        .unwrap();
+        let distinct: Vec<u32> = (0..n as u32).collect();
+        let search = |usable: &[bool], share: &[f64], strata: &[u32]| {
+            conjunction_search(
+                (&offsets, &rows),
+                usable,
+                &[0, 2],
+                &[0, 1],
+                share,
+                &[7],
+                &codes,
+                strata,
+                &rule(),
+            )
+            .unwrap()
+        };
+        let found = search(&vec![true; n], &[0.5, 0.5], &distinct);
         assert_eq!(found.len(), 1);
         let c = &found[0];
         assert_eq!((c.parts.as_slice(), c.rows.as_slice()), (&[0u8, 1][..], &[0u32, 1, 2, 3][..]));
         assert_eq!((c.shown, c.share, c.union, c.union_shown), (4, 1.0, 12, 4));
         // one template holding most of the rows in common: not a composite
-        let one = vec![0u32; n];
-        let none = conjunction_search(
-            (&offsets, &rows),
-            &usable,
-            &[0, 2],
-            &[0, 1],
-            &[0.5, 0.5],
-            &[7],
-            &codes,
-            &one,
-            &rule(),
-        )
-        .unwrap();
-        assert!(none.is_empty());
+        assert!(search(&vec![true; n], &[0.5, 0.5], &vec![0u32; n]).is_empty());
         // unusable rows are not counted: the two left in common cannot beat a part showing the
         // answer on 95% of its rows by the gain
         let mut usable = vec![true; n];
         usable[0] = false;
         usable[1] = false;
-        let fewer = conjunction_search(
-            (&offsets, &rows),
-            &usable,
-            &[0, 2],
-            &[0, 1],
-            &[0.95, 0.5],
-            &[7],
-            &codes,
-            &strata,
-            &rule(),
-        )
-        .unwrap();
-        assert!(fewer.is_empty());
+        assert!(search(&usable, &[0.95, 0.5], &distinct).is_empty());
+        assert_eq!(search(&usable, &[0.5, 0.5], &distinct)[0].rows, vec![2, 3]);
     }
 
     #[test]
