@@ -148,12 +148,12 @@ pub fn conjunction_search(
             for _ in 0..2 {
                 let mut grown = Vec::new();
                 for (combo, rows, s) in &level {
-                    let last = usize::from(*combo.last().expect("a combination has parts"));
-                    for b in last + 1..own.len() {
+                    let after = combo.last().map_or(0, |&a| usize::from(a) + 1);
+                    for b in after..own.len() {
                         let inter = intersect(rows, &rows_of[b]);
                         let n_in = inter.len();
                         let most = rule.apart * rows.len().min(rows_of[b].len()) as f64;
-                        if n_in < rule.min_rows || n_in as f64 > most {
+                        if n_in == 0 || n_in < rule.min_rows || n_in as f64 > most {
                             continue;
                         }
                         let shown = shows(&inter);
@@ -166,10 +166,10 @@ pub fn conjunction_search(
                         }
                         let mut parts = combo.clone();
                         parts.push(b as u8);
-                        grown.push((parts, inter, s_new));
+                        grown.push((parts, inter, s_new, shown));
                     }
                 }
-                for (combo, inter, s_new) in &grown {
+                for (combo, inter, s_new, shown) in &grown {
                     let mut union: Vec<u32> =
                         combo.iter().flat_map(|&a| rows_of[usize::from(a)].iter().copied()).collect();
                     union.sort_unstable();
@@ -178,13 +178,13 @@ pub fn conjunction_search(
                         group: g as u32,
                         parts: combo.clone(),
                         rows: inter.clone(),
-                        shown: shows(inter) as u32,
+                        shown: *shown as u32,
                         share: *s_new,
                         union: union.len() as u32,
                         union_shown: shows(&union) as u32,
                     });
                 }
-                level = grown;
+                level = grown.into_iter().map(|(combo, inter, s_new, _)| (combo, inter, s_new)).collect();
             }
             out
         })
@@ -239,6 +239,27 @@ mod tests {
         usable[1] = false;
         assert!(search(&usable, &[0.95, 0.5], &distinct).is_empty());
         assert_eq!(search(&usable, &[0.5, 0.5], &distinct)[0].rows, vec![2, 3]);
+    }
+
+    #[test]
+    fn parts_with_no_rows_in_common_are_never_a_combination() {
+        // even where the rule asks for no rows at all (no share of nothing)
+        let offsets = vec![0, 2, 4];
+        let rows = vec![0u32, 1, 2, 3];
+        let rule = ConjunctionRule { min_rows: 0, min_shown: 0, ..rule() };
+        let found = conjunction_search(
+            (&offsets, &rows),
+            &[true; 4],
+            &[0, 2],
+            &[0, 1],
+            &[0.0, 0.0],
+            &[1],
+            &[1; 4],
+            &[0; 4],
+            &rule,
+        )
+        .unwrap();
+        assert!(found.is_empty());
     }
 
     #[test]
