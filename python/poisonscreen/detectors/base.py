@@ -314,6 +314,24 @@ def shown_share(k: Any, d: Any, start_width: tuple[float, float] = SHOWN_RAMP) -
     return ramp(np.asarray(k, dtype=np.float64) / np.maximum(d, 1), start_width)
 
 
+def in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Which of ``a`` are in ``b`` (sorted)."""
+    at = np.searchsorted(b, a)
+    return (
+        (at < len(b)) & (b[np.minimum(at, len(b) - 1)] == a) if len(b) else np.zeros(len(a), bool)
+    )
+
+
+def sorted_values(
+    keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing: Any = 0
+) -> np.ndarray:
+    """The ``values`` of each of ``wanted`` among ``keys`` (sorted), ``missing`` where absent."""
+    out = np.full(len(wanted), missing, dtype=np.asarray(values).dtype)
+    hit = in_sorted(wanted, keys)
+    out[hit] = values[np.searchsorted(keys, wanted[hit])]
+    return out
+
+
 def list_positions(offsets: np.ndarray, which: np.ndarray) -> np.ndarray:
     """Where the items of the CSR lists ``which`` (``offsets`` the lists' offsets) sit in their
     flat array, list after list: a gather of many lists in one step."""

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from .. import _poisonscreen as _core
+from .base import in_sorted, sorted_values
 
 #: the n-gram orders learnt
 ORDERS = [1, 2, 3]
@@ -73,18 +74,15 @@ def lookalikes(
     # (the core returns each set's hashes sorted)
     (fh, fc), (oh, oc) = counted[0], counted[1]
     a = fc.astype(np.float64)
-    at_o = np.minimum(np.searchsorted(oh, fh), max(len(oh) - 1, 0))
-    b = np.where(oh[at_o] == fh, oc[at_o], 0).astype(np.float64) if len(oh) else np.zeros(len(fh))
+    b = sorted_values(oh, oc, fh).astype(np.float64)
     term = np.full(len(pool), -1, dtype=np.int64)
     best = np.zeros(len(pool))
     # every pool row's n-grams at once: (pool row, index of a flagged n-gram it holds)
     held = [h for h, _ in counted[2:]]
     owner = np.repeat(np.arange(len(pool)), [len(h) for h in held])
     grams = np.concatenate(held) if held else np.zeros(0, np.uint64)
-    at = np.searchsorted(fh, grams)
-    found = at < len(fh)
-    found[found] = fh[at[found]] == grams[found]
-    owner, at = owner[found], at[found]
+    found = in_sorted(grams, fh)
+    owner, at = owner[found], np.searchsorted(fh, grams[found])
     if len(at):
         # each term's log ratio of rates, the pool row's own count left out of the other's;
         # per row the largest, the smallest hash among ties (row order does not matter)

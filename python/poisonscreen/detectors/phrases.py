@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
-from .base import list_positions, shown_share
+from .base import in_sorted, list_positions, shown_share
 from .patterns import OUTSIDE, PatternColumn
 
 #: response n-gram orders looked for
@@ -301,7 +301,7 @@ def _phrases(
         rows_q = phrase_rows(int(b_q[j]))
         rows_c = car[off[c_i] : off[c_i + 1]]
         if j not in shown_of:
-            shown_of[j] = rows_q[_in_sorted(rows_q, np.sort(rows_c))]
+            shown_of[j] = rows_q[in_sorted(rows_q, np.sort(rows_c))]
         shown = shown_of[j]
         if not checked and looked < _LOOK_AT_PAIRS and len(shown):
             looked += 1
@@ -551,7 +551,7 @@ def _family_counts(
         )
         | car[list_positions(off, cands)].astype(np.uint64)
     )
-    hit = _in_sorted(shown, carried)
+    hit = in_sorted(shown, carried)
     return np.bincount((shown[hit] >> np.uint64(32)).astype(np.int64), minlength=len(todo))
 
 
@@ -571,7 +571,7 @@ def _family(
     is forty."""
     rows_q = np.unique(np.concatenate([r for _, r in members]))
     carriers = np.sort(carriers)
-    in_c = _in_sorted(rows_q, carriers)
+    in_c = in_sorted(rows_q, carriers)
     shown = rows_q[in_c]
     k, d = len(shown), len(carriers)
     mu = d * (len(rows_q) - k) / max(n_usable - d, 1)
@@ -626,7 +626,7 @@ def _qualified(
             fam["members"] = [
                 h
                 for _, h in sorted(
-                    (-int(_in_sorted(r, fam["in_pattern"]).sum()), h) for h, r in fam["member_rows"]
+                    (-int(in_sorted(r, fam["in_pattern"]).sum()), h) for h, r in fam["member_rows"]
                 )
             ]
             key = fam["members"][0]
@@ -659,14 +659,6 @@ def _qualified(
 _LOOK_AT = 400
 #: (candidate, phrase) pairs whose echo is checked at most (the others keep their rank)
 _LOOK_AT_PAIRS = 1000
-
-
-def _in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Which of ``a`` are in ``b`` (sorted)."""
-    at = np.searchsorted(b, a)
-    return (
-        (at < len(b)) & (b[np.minimum(at, len(b) - 1)] == a) if len(b) else np.zeros(len(a), bool)
-    )
 
 
 def _common_phrases(

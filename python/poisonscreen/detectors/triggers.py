@@ -47,11 +47,13 @@ from .base import (
     carrier_hits,
     evidence_df,
     glued_pattern,
+    in_sorted,
     list_positions,
     ramp,
     scaffold_shares,
     shown_share,
     significance_score,
+    sorted_values,
     surface_form,
 )
 from .patterns import OUTSIDE, PatternColumn, _quote, describe
@@ -928,8 +930,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             at = carried["row"].to_numpy()
             p = np.nan_to_num(np.asarray(label_col.expect, dtype=np.float64)[at], nan=0.5)
             # (the look-alikes' rows are sorted: each carrier's posterior, 0 if not one)
-            pos = np.minimum(np.searchsorted(alike[0], at), max(len(alike[0]) - 1, 0))
-            like = np.where(alike[0][pos] == at, alike[1][pos], 0.0) if len(alike[0]) else 0.0
+            like = sorted_values(alike[0], alike[1], at, 0.0)
             weight = np.where(given_label[at] == x["value"], 0.5 + 0.5 * like, 0.25 * (1.0 - p))
             carried = carried.with_columns(pl.col("score") * pl.Series(weight))
         hit_frames.append(carried)
@@ -1020,8 +1021,7 @@ def _conjunctions(
         vals, counts = np.unique(codes[usable], return_counts=True)
         cand = np.nonzero(ok)[0]
         vc = value[cand, c]
-        at = np.minimum(np.searchsorted(vals, vc), max(len(vals) - 1, 0))
-        total = np.where(vals[at] == vc, counts[at], 0) if len(vals) else np.zeros(len(cand))
+        total = sorted_values(vals, counts, vc)
         # a part carries most of the answer's rows, at most a trigger's (the answer is planted,
         # not a label or a template's answer)
         cand = cand[(0.5 * total <= kc[cand]) & (total <= max_df)]
@@ -2002,8 +2002,7 @@ def _name(
             block = hashes[pos : pos + count]
             pos += count
             want = np.sort(np.asarray([m for m, o in grams.items() if o == k], dtype=np.uint64))
-            near = want[np.minimum(np.searchsorted(want, block), len(want) - 1)]
-            at = np.flatnonzero(near == block)
+            at = np.flatnonzero(in_sorted(block, want))
             covered[(at[:, None] + np.arange(k)).ravel()] = True
     if not covered.any():
         return "?"
