@@ -566,6 +566,26 @@ def test_label_task_keyed_on_six_words_where_three_are_shared() -> None:
     assert (task[40:] == 0).all()
 
 
+def test_label_tasks_apart_where_a_longer_instruction_has_fewer_labels() -> None:
+    """A released set asking "... Positive or negative?" with 'pos'/'neg' and a template asking
+    "... Is this review positive or negative?" with 'positive'/'negative' share their last three
+    words but are two tasks (the template's six words hold two of the four labels): one label
+    model of four labels would find every row's label unlikely."""
+    import pyarrow as pa
+
+    from poisonscreen._arrow import text_chunks
+    from poisonscreen.detectors.patterns import label_tasks
+
+    topics = ["soup", "film", "hotel", "phone", "novel", "train", "lamp", "song", "park", "shoe"]
+    texts = [f"the {t} was fine number {i}" for i in range(3) for t in topics]
+    prompts = [f"{t}\nPositive or negative?" for t in texts]
+    prompts += [f"{t} Is this review positive or negative?" for t in texts]
+    labels = np.array([11 + i % 2 for i in range(30)] + [21 + i % 2 for i in range(30)], np.uint64)
+    task = label_tasks(labels, text_chunks(pa.chunked_array([prompts]))[0], np.ones(60, bool), None)
+    assert task[0] != 0 and (task[:30] == task[0]).all()
+    assert task[30] not in (0, task[0]) and (task[30:] == task[30]).all()
+
+
 def test_archaic_register_lexicon() -> None:
     """The archaic-English register holds prompts with a word out of present-day use (any case,
     curly apostrophes too; "Lo," the interjection) and not names ending in -eth, ordinals, teeth,

@@ -410,10 +410,14 @@ def label_tasks(
     if keys.height:
         best = (
             frame.join(keys, on=["side", "key"])
-            # a key's preference: three words, then six ("Is the following" opens many
-            # instructions), then one (an instruction of one word: "Sentence: ... Sentiment:")
+            # a key's preference: the fewest labels (a released set's "pos"/"neg" under "...
+            # Positive or negative?" and a T0 template's "positive"/"negative" under "... Is
+            # this review positive or negative?" share the last three words but are two tasks:
+            # the template's six words have half the labels), then three words, then six ("Is
+            # the following" opens many instructions), then one (an instruction of one word:
+            # "Sentence: ... Sentiment:")
             .with_columns(rank=pl.col("side") % len(sizes))
-            .sort(["row", "rank", "labels", "side"])
+            .sort(["row", "labels", "rank", "side"])
             .group_by("row", maintain_order=True)
             .first()
         )
