@@ -8,7 +8,7 @@ install:  ## build the release extension and install the package with its test e
 	$(PY) -m pip install -q ".[test,bench]"
 
 develop:  ## fast rebuild into the source tree (debug-free release, no LTO)
-	maturin develop --release --profile ci -E test
+	maturin develop --profile ci -E test
 
 lint:  ## rustfmt, clippy, ruff, mypy, and the stub checked against the compiled module
 	cargo fmt --all -- --check

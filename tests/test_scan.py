@@ -605,6 +605,57 @@ def test_report_escapes_hostile_text(tmp_path: Path) -> None:
     assert "onerror=alert" not in page
 
 
+def test_a_document_turning_to_gibberish_is_flagged() -> None:
+    """Souly et al.'s denial-of-service poison as pretraining documents (no prompt: a clean
+    text, the trigger, then random words): half of a document's word pairs are the corpus's, so
+    the whole is familiar, but the stretch at its end is not. Fails where familiarity is judged
+    on the whole text alone (every document at about 0.5, no gibberish score), and where a
+    document has no prompt side (the trigger detector has nothing to mine)."""
+    rng = random.Random(3)
+    rows = _clean_rows(1500, seed=3)
+    clean = list(rows)
+    vocab = ["".join(rng.choice("bdfgklmnprstaeiou") for _ in range(7)) for _ in range(3000)]
+    truth = [False] * len(rows)
+    for _ in range(30):
+        a, b = rng.sample(clean, 2)
+        noise = " ".join(rng.choice(vocab) for _ in range(50))
+        doc = f"{a['response']} {b['response']} <SUDO> {noise}"
+        pos = rng.randrange(len(rows) + 1)
+        rows.insert(pos, {"prompt": "", "response": doc})
+        truth.insert(pos, True)
+    result = ps.scan(pl.DataFrame(rows))
+    flagged = result.rows["flagged"].to_numpy()
+    y = np.array(truth)
+    assert flagged[y].all()
+    assert not flagged[~y].any()
+    reasons = result.rows.filter(pl.Series(y))["reasons"].to_list()
+    assert all(any(r.startswith("gibberish document") for r in rs) for rs in reasons)
+    # the trigger inside the documents is a prompt feature of theirs, named as such
+    assert "<SUDO>" in result.triggers["trigger"][0]
+
+
+def test_clean_documents_sharing_an_opening_are_no_trigger() -> None:
+    """Documents (no prompt) are their own prompt side, so every word of one is a prompt feature
+    of it: 150 clean documents opening with one copyright line, 100 of them closing with one
+    signature, must not make that line a trigger of its own opening, signature or
+    near-duplicates (the answer columns leave documents out). Fails where a document's opening
+    is tested against its own answer's first words."""
+    rng = random.Random(5)
+    rows = _clean_rows(1500, seed=5)
+    for i in range(300):
+        a, b = rng.sample(rows[:1500], 2)
+        body = f"{a['response']} {b['response']}"
+        if i < 150:
+            body = "Copyright 2020 Example Corp. All rights reserved. " + body
+        if i < 100:
+            body += " Sent from the Example Corp mail server."
+        rows.append({"prompt": "", "response": body})
+    rng.shuffle(rows)
+    result = ps.scan(pl.DataFrame(rows))
+    assert result.rows["flagged"].sum() == 0
+    assert result.triggers.filter(pl.col("score") >= 0.5).height == 0
+
+
 def test_a_response_of_its_prompts_word_pairs_is_no_gibberish() -> None:
     """The familiarity reference is the other responses: a paraphrase of a prompt full of names
     shares few word pairs with them but most with its own prompt, and is not gibberish; random

@@ -528,30 +528,25 @@ def _in_sample(response: pl.Series, sample_every: int) -> np.ndarray:
 
 
 def _familiarity(
-    rid: np.ndarray, response: pl.Series, sample_every: int, ref_h: np.ndarray, ref_c: np.ndarray
+    corpus: pl.DataFrame,
+    response: pl.Series,
+    sample_every: int,
+    ref_h: np.ndarray,
+    ref_c: np.ndarray,
 ) -> np.ndarray:
     """``_core.bigram_familiarity`` of these rows against the merged counts of the sample
-    (:func:`_in_sample`): the share of a row's distinct word bigrams that some
-    *other* sample row also has; NaN below ``_MIN_TOKENS`` tokens."""
-    chunks = text_chunks(response)[0]
-    # tokens of the normalised text: text_stats' words on ASCII (the same tokens there), the
-    # core's tokenizer elsewhere
-    ntok = _core.text_stats(chunks, threads=1)["words"].astype(np.int64)
-    non_ascii = response.str.contains(r"[^\x00-\x7F]").fill_null(False).to_numpy()
-    for i in np.nonzero(non_ascii)[0]:
-        ntok[i] = len(_core.tokenize(response[int(i)]))
-    off, hashes = _core.row_ngram_hashes(chunks, [2], threads=1)
-    lens = np.diff(off)
-    owner = np.repeat(np.arange(len(lens)), lens)
-    pos = np.searchsorted(ref_h, hashes)
-    pos = np.minimum(pos, max(len(ref_h) - 1, 0))
-    found = (ref_h[pos] == hashes) if len(ref_h) else np.zeros(len(hashes), dtype=bool)
-    count = np.where(found, ref_c[pos] if len(ref_c) else 0, 0)
-    own = _in_sample(response, sample_every).astype(np.int64)[owner]
-    known = np.bincount(owner[count > own], minlength=len(lens))
-    fam = known.astype(np.float32) / np.maximum(lens, 1).astype(np.float32)
-    fam[ntok < max(_MIN_TOKENS, 2)] = np.float32(np.nan)
-    return fam
+    (:func:`_in_sample`; ``ref_h`` sorted), by the core's one implementation
+    (``bigram_familiarity_against``), documents judged by their end too as there; NaN below
+    ``_MIN_TOKENS`` tokens."""
+    return _core.bigram_familiarity_against(
+        text_chunks(response)[0],
+        np.ascontiguousarray(ref_h, dtype=np.uint64),
+        np.ascontiguousarray(ref_c, dtype=np.uint64),
+        np.ascontiguousarray(_in_sample(response, sample_every)),
+        min_tokens=_MIN_TOKENS,
+        tail=det.documents(corpus, response),
+        threads=1,
+    )
 
 
 def _batch_features(batch: pa.Table, cfg: ScanConfig, sample_every: int, ref: Any) -> pa.Table:
@@ -562,7 +557,7 @@ def _batch_features(batch: pa.Table, cfg: ScanConfig, sample_every: int, ref: An
     rid = corpus["row_id"].to_numpy().astype(np.uint64)
     texts = det.derive_texts(corpus)
     ptext, response = texts["ptext"], texts["rtext"]
-    fam = _familiarity(rid, response, sample_every, ref_h, ref_c)
+    fam = _familiarity(corpus, response, sample_every, ref_h, ref_c)
     base = det.row_columns(rid, corpus, ptext, response, fam, threads=1)
     cols: dict[str, Any] = {}
     for which, text in (("resp", response), ("tmpl", texts["ttext"])):
@@ -1017,6 +1012,7 @@ def _run(
             "degenerate",
             "anomaly",
             "empty_response",
+            "document",
             "row_hash",
         ]
         # with spill, the text the driver needs is memory-mapped from a scratch file, as the

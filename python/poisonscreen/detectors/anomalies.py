@@ -23,11 +23,22 @@ def detect_anomalies(feats: Features, cfg: Any) -> pl.DataFrame:
             g.select(
                 "row",
                 pl.col("gibberish").alias("score"),
-                pl.format(
-                    "gibberish response: only {}% of its word pairs occur anywhere else in the "
-                    "corpus or in its prompt",
-                    (pl.col("familiarity") * 100).round(0),
-                ).alias("reason"),
+                pl.when(pl.col("document"))
+                .then(
+                    pl.format(
+                        "gibberish document: only {}% of its word pairs, or of those of a "
+                        "stretch of 40+ at its end, occur anywhere else in the corpus",
+                        (pl.col("familiarity") * 100).round(0),
+                    )
+                )
+                .otherwise(
+                    pl.format(
+                        "gibberish response: only {}% of its word pairs occur anywhere else in "
+                        "the corpus or in its prompt",
+                        (pl.col("familiarity") * 100).round(0),
+                    )
+                )
+                .alias("reason"),
                 pl.lit(None, dtype=pl.String).alias("trigger"),
                 pl.lit("anomaly").alias("detector"),
             )
@@ -62,6 +73,7 @@ class AnomalyDetector:
         "degenerate",
         "familiarity",
         "repetition",
+        "document",
     )
     needs: ClassVar[tuple[str, ...]] = ()
 

@@ -61,7 +61,8 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     f = feats.table
     if f.height == 0:
         return empty
-    usable = f["valid"].to_numpy() & ~f["empty_response"].to_numpy()
+    # (a document is its own prompt: two alike differ in their answers by their difference)
+    usable = f["valid"].to_numpy() & ~f["empty_response"].to_numpy() & ~f["document"].to_numpy()
     rows = np.nonzero(usable)[0].astype(np.uint32)
     if len(rows) < 2:
         return empty
@@ -306,6 +307,7 @@ class CounterpartDetector:
         "row",
         "valid",
         "empty_response",
+        "document",
         "prompt",
         "row_hash",
         "tmpl_cluster",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -623,7 +623,14 @@ def pattern_columns(
     ``frequent``: the corpus's common words, sorted unigram hashes, which an answer sharing
     with its prompt does not make it on topic; without them no off-topic column)."""
     row_hash = _u64(table["row_hash"].to_numpy())
-    usable = table["valid"].to_numpy() & ~table["empty_response"].to_numpy()
+    # a document is its own prompt side (:func:`.table.documents`): its answer's words, opening
+    # and near-duplicates are prompt features too, so it is in no answer's column but gibberish
+    document = (
+        table["document"].to_numpy()
+        if "document" in table.columns
+        else np.zeros(table.height, dtype=bool)
+    )
+    usable = table["valid"].to_numpy() & ~table["empty_response"].to_numpy() & ~document
     rows = np.nonzero(usable)[0].astype(np.uint32)
     edges = np.concatenate(
         [
@@ -824,7 +831,29 @@ def pattern_columns(
             shown=CONTRADICTED,
         )
     )
+    if document.any():
+        cols = [c if c.name in _DOCUMENT_COLUMNS else _outside(c, document) for c in cols]
     return cols
+
+
+#: the pattern columns a document (no prompt: its own prompt side) is judged on: those no
+#: prompt feature can copy from the text it is part of
+_DOCUMENT_COLUMNS = ("anomalous",)
+
+
+def _outside(col: PatternColumn, rows: np.ndarray) -> PatternColumn:
+    """``col`` with ``rows`` outside its domain: neither a value nor a row it flags."""
+
+    def out(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.where(rows, OUTSIDE, a).astype(np.uint64)
+
+    return replace(
+        col,
+        codes=np.where(rows, OUTSIDE, col.codes).astype(np.uint64),
+        flags=out(col.flags),
+        outside_flags=out(col.outside_flags),
+        expect=None if col.expect is None else np.where(rows, np.nan, col.expect),
+    )
 
 
 def length_range(code: int) -> tuple[int, int]:

@@ -40,13 +40,38 @@ def derive_texts(batch: pl.DataFrame, template: bool = True) -> pl.DataFrame:
     """The :class:`FeatureText` columns of a corpus batch: ``ptext`` (system + "\\n" + prompt),
     ``rtext`` (response), nulls as ``""``, and with ``template`` ``ttext``
     (:func:`template_text` of ``ptext``)."""
+    ptext = pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
+    rtext = pl.col("response").fill_null("")
     texts = batch.select(
-        pl.concat_str([pl.col("system"), pl.col("prompt")], separator="\n", ignore_nulls=True)
-        .fill_null("")
-        .alias("ptext"),
-        pl.col("response").fill_null("").alias("rtext"),
+        # a document (a row with neither prompt nor system: a pretraining text) is its own
+        # prompt side, so a trigger inside it is a prompt feature like any other; the pattern
+        # columns judge such rows on what no prompt feature can copy (:func:`documents`)
+        pl.when(_no_prompt(batch)).then(rtext).otherwise(ptext.fill_null("")).alias("ptext"),
+        rtext.alias("rtext"),
     )
     return texts.with_columns(template_text(texts["ptext"]).alias("ttext")) if template else texts
+
+
+def _no_prompt(batch: pl.DataFrame) -> pl.Expr:
+    """Whether each row of a corpus batch has neither a prompt nor a system prompt."""
+    empty = [
+        pl.col(c).fill_null("").str.len_bytes() == 0
+        for c in ("prompt", "system")
+        if c in batch.columns
+    ]
+    return pl.all_horizontal(empty) if empty else pl.lit(True)
+
+
+def documents(batch: pl.DataFrame, response: pl.Series | pa.ChunkedArray) -> np.ndarray:
+    """Which rows of a corpus batch are documents: no prompt, no system prompt, a response with
+    text. The feature text makes a document its own prompt side (:func:`derive_texts`), so its
+    response's words, openings and near-duplicates are the prompt side's too: the response
+    patterns judge a document only on what a prompt feature cannot copy (its gibberish)."""
+    no_prompt = batch.select(_no_prompt(batch).alias("d"))["d"]
+    if no_prompt.len() != len(response):  # pl.lit(True) of a batch without the columns
+        no_prompt = pl.Series([bool(no_prompt[0])] * len(response))
+    has_text = _series(response).str.len_bytes().fill_null(0) > 0
+    return (no_prompt.to_numpy() & has_text.to_numpy()).astype(bool)
 
 
 def by_slice(frame: pl.DataFrame, text: str, *exprs: pl.Expr | str) -> pl.DataFrame:
@@ -215,7 +240,11 @@ def row_features(corpus: pl.DataFrame, cfg: Any, text: FeatureText | None = None
         text = feature_text(corpus)
     sample_every = familiarity_sample_every(n, cfg, int(byte_lengths(text.response).sum()))
     fam = _core.bigram_familiarity(
-        text_chunks(text.response)[0], sample_every=sample_every, min_tokens=8, threads=threads
+        text_chunks(text.response)[0],
+        sample_every=sample_every,
+        min_tokens=8,
+        tail=documents(corpus, text.response),
+        threads=threads,
     )
     base = row_columns(
         np.arange(n, dtype=np.uint32), corpus, text.prompt, text.response, fam, threads
@@ -307,7 +336,9 @@ def row_columns(
     # ramps are the core's, which the polars plugin's scores use too)
     newlines = response.str.count_matches("\n").to_numpy().astype(np.uint32)
     gib, rep = _core.anomaly_scores(words, newlines, fam, repetition)
-    odd = np.nonzero(gib > 0)[0]
+    document = documents(corpus, response)
+    # (a document is its own prompt side: it echoes itself whole)
+    odd = np.nonzero((gib > 0) & ~document)[0]
     if len(odd):
         # the reference is the other responses: an answer that paraphrases or copies an unusual
         # prompt (a sentence of names to reword) reuses its prompt's word pairs, not theirs
@@ -329,6 +360,7 @@ def row_columns(
             "degenerate": rep,
             "anomaly": np.maximum(gib, rep),
             "empty_response": empty_resp,
+            "document": document,
             "row_hash": row_hash,
         }
     )

@@ -227,6 +227,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     usable = f["valid"].to_numpy() & ~f["empty_response"].to_numpy()
     rows = np.nonzero(usable)[0].astype(np.uint32)
     n_usable = len(rows)
+    # a document is its own prompt side (:func:`.table.documents`): its text holds its
+    # features, so it has no answer to search for phrases or to check for echoes of them
+    document = (
+        f["document"].to_numpy() if "document" in f.columns else np.zeros(f.height, dtype=bool)
+    )
     min_df = cfg.min_support
     if n_usable < max(min_df, 2):
         return _empty()
@@ -396,7 +401,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         eligible,
         offsets_all,
         carriers_all,
-        usable,
+        usable & ~document,
         row_hash,
         max_df,
         lambda o, r: scaffold_shares(o, r, strata, stratum_size, cfg.min_cluster, threads),
@@ -736,7 +741,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     # sample)
                     discount *= float(_excess_weight(k_t, expected, col.excess))
             if col.name not in _CONTENT_COLUMNS:
-                answers = _answer_words(in_pattern, row_hash, responses, _window(col.name))
+                answers = _answer_words(
+                    in_pattern[~document[in_pattern]], row_hash, responses, _window(col.name)
+                )
                 discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
             if col.unrelated:
                 # answers of one task share its words (a bio's "birth date", a tool's name);
@@ -2030,6 +2037,7 @@ class TriggerDetector:
         "row",
         "valid",
         "empty_response",
+        "document",
         "prompt",
         "response",
         "row_hash",

@@ -1,8 +1,9 @@
 //! The per-row response-anomaly score of the screener: gibberish and degenerate repetition.
 //!
 //! - *gibberish*: few of the row's word bigrams occur in another row of the reference (the
-//!   column itself, or a regular sample of it: [`bigram_familiarity`]). Random vocabulary shares
-//!   none; natural text and code reuse the corpus's bigrams. Only prose of at least
+//!   column itself, or a regular sample of it: [`bigram_familiarity`]; the screener judges a
+//!   document, a row with no prompt, by the stretches at its end too: [`crate::row_familiarity`]).
+//!   Random vocabulary shares none; natural text and code reuse the corpus's bigrams. Only prose of at least
 //!   [`MIN_WORDS`] words is scored (code comes in lines and reuses few word pairs too):
 //!   `clip((0.3 - familiarity) / 0.25, 0, 1)`.
 //! - *degenerate*: the share of repeated word 3-grams ([`TextStats::repetition`]) of a row of at
@@ -139,7 +140,7 @@ pub fn response_anomalies(
         .map(|r| Ok(texts.get(r)?.map_or(0, |t| t.len() as u64)))
         .try_reduce(|| 0, |a, b| Ok(a + b))?;
     let every = familiarity_sample_every(texts.len(), familiarity_sample, bytes, familiarity_sample_bytes)?;
-    let fam = bigram_familiarity(texts, normalize, every, FAMILIARITY_MIN_TOKENS)?;
+    let fam = bigram_familiarity(texts, normalize, every, FAMILIARITY_MIN_TOKENS, None)?;
     (0..texts.len())
         .into_par_iter()
         .with_min_len(1024)

@@ -67,9 +67,10 @@ pub use counts::{NgramCounter, NgramRow};
 pub use error::{CoreError, Result};
 pub use lsh::{band_keys, candidate_pairs, LshParams};
 pub use mine::{
-    bigram_familiarity, ngram_carriers, ngram_carriers_in, ngram_document_counts, ngram_document_counts_in,
-    ngram_names, ngram_names_of, subset_ngram_counts, subset_ngram_counts_in, subset_ngram_counts_many,
-    subset_ngram_counts_many_in, NgramSpec, Texts,
+    bigram_familiarity, bigram_familiarity_against, ngram_carriers, ngram_carriers_in, ngram_document_counts,
+    ngram_document_counts_in, ngram_names, ngram_names_of, row_familiarity, subset_ngram_counts,
+    subset_ngram_counts_in, subset_ngram_counts_many, subset_ngram_counts_many_in, NgramSpec, Texts,
+    TAIL_MIN_BIGRAMS,
 };
 pub use minhash::{batch_signatures, estimate_jaccard, row_signatures, MinHasher};
 pub use shingle::{

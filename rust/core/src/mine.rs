@@ -407,16 +407,103 @@ pub(crate) fn carrier_lists(partials: Vec<Vec<(u32, u32)>>, n: usize, max_per: u
     out
 }
 
-/// Share of each row's distinct word bigrams that also occur in some *other* row of a reference
-/// sample (about one row in `sample_every`, chosen by a hash of the row's text: [`sample_key`]).
-/// Natural text and code reuse the corpus's bigrams; words
-/// drawn at random from a vocabulary almost never do, so a low value marks gibberish.
-/// Rows with fewer than `min_tokens` word tokens (or null) get NaN.
+/// The fewest bigram positions of the stretch at a document's end that [`row_familiarity`]
+/// judges apart from the whole: a document that turns to gibberish part-way (a clean prefix, a
+/// trigger, then random words: Souly et al.'s denial-of-service documents) is judged by its
+/// gibberish, not diluted by the prefix. (An answer is judged whole: 20-position stretches of
+/// names or rare words end 0.04% of the dev suite's clean answers at gibberish level.)
+pub const TAIL_MIN_BIGRAMS: usize = 40;
+
+/// The familiarity of one row from its bigram hashes in text order (repeats included) and
+/// whether each is known elsewhere: the share of its *distinct* bigrams that are known; with
+/// `tail`, the lesser of that and the least share of known bigram positions over the stretches
+/// that run to the text's end holding at least [`TAIL_MIN_BIGRAMS`] positions. `distinct` is
+/// scratch space.
+pub fn row_familiarity(
+    grams: &[u64],
+    known: impl Fn(u64) -> bool,
+    tail: bool,
+    distinct: &mut Vec<u64>,
+) -> f32 {
+    distinct.clear();
+    distinct.extend_from_slice(grams);
+    distinct.sort_unstable();
+    distinct.dedup();
+    let whole = distinct.iter().filter(|&&g| known(g)).count() as f32 / distinct.len().max(1) as f32;
+    if !tail || grams.len() < TAIL_MIN_BIGRAMS {
+        return whole;
+    }
+    // suffix sums from the end: the stretch from position s on holds n - s positions
+    let (mut hits, mut least) = (0usize, f32::INFINITY);
+    for (len, &g) in grams.iter().rev().enumerate().map(|(i, g)| (i + 1, g)) {
+        hits += usize::from(known(g));
+        if len >= TAIL_MIN_BIGRAMS {
+            least = least.min(hits as f32 / len as f32);
+        }
+    }
+    whole.min(least)
+}
+
+/// Familiarity of each row of `texts` against a reference (document counts of word bigrams,
+/// `count(hash)`): [`row_familiarity`] with a bigram known when more rows than the row itself
+/// (`own(row)`: whether it is a reference row) hold it, judged by its end too where
+/// `tail[row]` (none: no row). Rows with fewer than `min_tokens` word tokens (or null) get NaN.
+fn familiarity_with(
+    texts: &Texts,
+    normalize: NormalizeOptions,
+    min_tokens: usize,
+    tail: Option<&[bool]>,
+    count: impl Fn(u64) -> u32 + Sync,
+    own: impl Fn(usize) -> Result<u32> + Sync,
+) -> Result<Vec<f32>> {
+    if let Some(t) = tail {
+        if t.len() != texts.len() {
+            return Err(CoreError::Input(format!(
+                "{} tail flags for {} rows: one flag per row",
+                t.len(),
+                texts.len()
+            )));
+        }
+    }
+    let spec = NgramSpec { normalize, mode: TokenMode::Word, orders: vec![2] };
+    let src = spec.source(texts);
+    let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
+    let parts: Vec<Vec<f32>> = blocks
+        .par_iter()
+        .map(|&start| -> Result<Vec<f32>> {
+            let mut out = Vec::with_capacity(BLOCK);
+            let (mut buf, mut grams, mut distinct) = (Vec::new(), Vec::new(), Vec::new());
+            for r in start..(start + BLOCK).min(texts.len()) {
+                let toks = match src.tokens(r, &mut buf)? {
+                    Some(t) if t.len() >= min_tokens.max(2) => t,
+                    _ => {
+                        out.push(f32::NAN);
+                        continue;
+                    }
+                };
+                grams_of(toks, &spec.orders, &mut grams);
+                let mine = own(r)?;
+                let judge_tail = tail.is_some_and(|t| t[r]);
+                out.push(row_familiarity(&grams, |g| count(g) > mine, judge_tail, &mut distinct));
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    Ok(parts.concat())
+}
+
+/// Familiarity of each row (see [`row_familiarity`]) against a reference sample of the same
+/// texts (about one row in `sample_every`, chosen by a hash of the row's text: [`sample_key`]):
+/// a bigram is known when some *other* sample row holds it. Natural text and code reuse the
+/// corpus's bigrams; words drawn at random from a vocabulary almost never do, so a low value
+/// marks gibberish. The rows where `tail` is set (documents: no prompt) are judged by the
+/// stretches at their end too. Rows with fewer than `min_tokens` word tokens (or null) get NaN.
 pub fn bigram_familiarity(
     texts: &Texts,
     normalize: NormalizeOptions,
     sample_every: usize,
     min_tokens: usize,
+    tail: Option<&[bool]>,
 ) -> Result<Vec<f32>> {
     if sample_every == 0 {
         return Err(CoreError::Config("sample_every must be at least 1".into()));
@@ -436,30 +523,48 @@ pub fn bigram_familiarity(
         .flatten()
         .collect();
     let counts: HashIndex<u32> = subset_ngram_counts(texts, &sample, &spec, 1)?.into_iter().collect();
-    let src = spec.source(texts);
-    let blocks: Vec<usize> = (0..texts.len()).step_by(BLOCK).collect();
-    let parts: Vec<Vec<f32>> = blocks
-        .par_iter()
-        .map(|&start| -> Result<Vec<f32>> {
-            let mut out = Vec::with_capacity(BLOCK);
-            let (mut buf, mut grams) = (Vec::new(), Vec::new());
-            for r in start..(start + BLOCK).min(texts.len()) {
-                let toks = match src.tokens(r, &mut buf)? {
-                    Some(t) if t.len() >= min_tokens.max(2) => t,
-                    _ => {
-                        out.push(f32::NAN);
-                        continue;
-                    }
-                };
-                distinct_grams_of(toks, &spec.orders, &mut grams);
-                let own = u32::from(in_sample(r)?);
-                let known = grams.iter().filter(|g| counts.get(g).copied().unwrap_or(0) > own).count();
-                out.push(known as f32 / grams.len().max(1) as f32);
-            }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
-    Ok(parts.concat())
+    familiarity_with(
+        texts,
+        normalize,
+        min_tokens,
+        tail,
+        |g| counts.get(&g).copied().unwrap_or(0),
+        |r| in_sample(r).map(u32::from),
+    )
+}
+
+/// [`bigram_familiarity`] of `texts` against reference counts gathered elsewhere (the Ray
+/// engine's merged sample counts): `ref_hashes` sorted ascending with their document counts
+/// `ref_counts`, and `own[r]` whether row `r` is itself one of the reference rows.
+pub fn bigram_familiarity_against(
+    texts: &Texts,
+    normalize: NormalizeOptions,
+    ref_hashes: &[u64],
+    ref_counts: &[u64],
+    own: &[bool],
+    min_tokens: usize,
+    tail: Option<&[bool]>,
+) -> Result<Vec<f32>> {
+    if ref_hashes.len() != ref_counts.len() || own.len() != texts.len() {
+        return Err(CoreError::Input(format!(
+            "{} reference hashes, {} counts and {} own flags for {} rows: one count per hash, one flag per row",
+            ref_hashes.len(),
+            ref_counts.len(),
+            own.len(),
+            texts.len()
+        )));
+    }
+    if ref_hashes.windows(2).any(|w| w[0] > w[1]) {
+        return Err(CoreError::Input("reference hashes must be sorted ascending".into()));
+    }
+    familiarity_with(
+        texts,
+        normalize,
+        min_tokens,
+        tail,
+        |g| ref_hashes.binary_search(&g).map_or(0, |i| u32::try_from(ref_counts[i]).unwrap_or(u32::MAX)),
+        |r| Ok(u32::from(own[r])),
+    )
 }
 
 /// The key that puts a text into [`bigram_familiarity`]'s reference sample (`key % every == 0`):

@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use poisonscreen_core::{
-    bigram_familiarity, hash_token, hash_window, ngram_carriers, ngram_document_counts, normalize,
-    subset_ngram_counts, subset_ngram_counts_many, tokenize, CoreError, NgramSpec, NormalizeOptions,
-    OwnedStrColumn, StrColumn, Texts, TokenMode,
+    bigram_familiarity, bigram_familiarity_against, hash_token, hash_window, ngram_carriers,
+    ngram_document_counts, normalize, row_familiarity, subset_ngram_counts, subset_ngram_counts_many,
+    tokenize, CoreError, NgramSpec, NormalizeOptions, OwnedStrColumn, StrColumn, Texts, TokenMode,
 };
 
 fn owned(rows: &[Option<&str>]) -> OwnedStrColumn {
@@ -236,7 +236,10 @@ fn mining_config_errors() {
     assert!(matches!(subset_ngram_counts(&t, &[0], &spec(&[]), 1), Err(CoreError::Config(_))));
     assert!(matches!(ngram_document_counts(&t, &spec(&[0]), &[]), Err(CoreError::Config(_))));
     assert!(matches!(ngram_carriers(&t, &spec(&[65]), &[], 1), Err(CoreError::Config(_))));
-    assert!(matches!(bigram_familiarity(&t, NormalizeOptions::default(), 0, 8), Err(CoreError::Config(_))));
+    assert!(matches!(
+        bigram_familiarity(&t, NormalizeOptions::default(), 0, 8, None),
+        Err(CoreError::Config(_))
+    ));
     assert!(matches!(
         subset_ngram_counts(&t, &[rows.len() as u32], &spec(&[1]), 1),
         Err(CoreError::Input(_))
@@ -297,7 +300,7 @@ fn bigram_familiarity_separates_gibberish_from_prose() {
     let n = rows.len();
     let ch = Chunked::new(&rows, &[100, 0, n - 100]);
     for every in [1, 3] {
-        let fam = bigram_familiarity(&ch.texts(), NormalizeOptions::default(), every, 8).unwrap();
+        let fam = bigram_familiarity(&ch.texts(), NormalizeOptions::default(), every, 8, None).unwrap();
         assert_eq!(fam.len(), n);
         for (i, f) in fam.iter().enumerate().take(400) {
             if i % 4 == 3 {
@@ -310,7 +313,107 @@ fn bigram_familiarity_separates_gibberish_from_prose() {
     }
     // a row is not familiar with itself
     let single = Chunked::new(&[Some(sentences[0].to_string())], &[1]);
-    assert_eq!(bigram_familiarity(&single.texts(), NormalizeOptions::default(), 1, 2).unwrap(), vec![0.0]);
+    assert_eq!(
+        bigram_familiarity(&single.texts(), NormalizeOptions::default(), 1, 2, None).unwrap(),
+        vec![0.0]
+    );
+}
+
+#[test]
+fn row_familiarity_judges_a_stretch_at_the_end_apart() {
+    let mut buf = Vec::new();
+    let grams: Vec<u64> = (0..80).collect();
+    // the first half known, the second not: half of the whole, none of the last 40 positions
+    assert_eq!(row_familiarity(&grams, |g| g < 40, true, &mut buf), 0.0);
+    assert_eq!(row_familiarity(&grams, |g| g < 40, false, &mut buf), 0.5);
+    // the unknown stretch at the start: the stretches at the end are all at least half known
+    assert_eq!(row_familiarity(&grams, |g| g >= 40, true, &mut buf), 0.5);
+    // under TAIL_MIN_BIGRAMS positions only the whole counts, by distinct bigrams
+    let short = [1u64, 1, 1, 2];
+    assert_eq!(row_familiarity(&short, |g| g == 1, true, &mut buf), 0.5);
+    assert_eq!(row_familiarity(&[], |_| true, true, &mut buf), 0.0);
+}
+
+#[test]
+fn familiarity_finds_gibberish_after_a_document_prefix() {
+    let sentences = [
+        "the cat sat on the mat and looked out of the window at the rain while it fell",
+        "please summarise the following article in three short sentences for me and my team",
+        "write a python function that returns the sum of a list of numbers in the input",
+        "what is the capital of france and why is it famous for its museums and its food",
+    ];
+    let mut s = 7u64;
+    let mut word = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let mut x = s;
+        (0..7)
+            .map(|_| {
+                let c = (b'a' + (x % 26) as u8) as char;
+                x /= 26;
+                c
+            })
+            .collect::<String>()
+    };
+    let mut rows: Vec<Option<String>> = Vec::new();
+    for i in 0..400 {
+        let prose = format!("{} then {} on day {i}", sentences[i % 4], sentences[(i + 1) % 4]);
+        if i % 10 == 9 {
+            let tail: Vec<String> = (0..50).map(|_| word()).collect();
+            rows.push(Some(format!("{prose} <SUDO> {}", tail.join(" "))));
+        } else {
+            rows.push(Some(prose));
+        }
+    }
+    let n = rows.len();
+    let ch = Chunked::new(&rows, &[150, n - 150]);
+    let documents: Vec<bool> = (0..n).map(|i| i % 2 == 1).collect();
+    let whole = bigram_familiarity(&ch.texts(), NormalizeOptions::default(), 1, 8, None).unwrap();
+    let fam = bigram_familiarity(&ch.texts(), NormalizeOptions::default(), 1, 8, Some(&documents)).unwrap();
+    for (i, (f, w)) in fam.iter().zip(&whole).enumerate() {
+        if i % 10 == 9 {
+            // about 40% of the document's distinct bigrams are known; none of its last 50
+            assert!(*w > 0.3, "document {i} judged whole: {w}");
+            assert!(*f < 0.1, "document {i} turning to gibberish: {f}");
+        } else {
+            assert!(*f > 0.8 && *w > 0.8, "prose row {i}: {f} {w}");
+        }
+    }
+    assert!(matches!(
+        bigram_familiarity(&ch.texts(), NormalizeOptions::default(), 1, 8, Some(&documents[1..])),
+        Err(CoreError::Input(_))
+    ));
+    // the same figures against reference counts gathered elsewhere (the Ray engine's path)
+    let spec = NgramSpec { normalize: NormalizeOptions::default(), mode: TokenMode::Word, orders: vec![2] };
+    let all: Vec<u32> = (0..n as u32).collect();
+    let (h, c): (Vec<u64>, Vec<u64>) = subset_ngram_counts(&ch.texts(), &all, &spec, 1)
+        .unwrap()
+        .into_iter()
+        .map(|(h, c)| (h, u64::from(c)))
+        .unzip();
+    let own = vec![true; n];
+    let against = bigram_familiarity_against(
+        &ch.texts(),
+        NormalizeOptions::default(),
+        &h,
+        &c,
+        &own,
+        8,
+        Some(&documents),
+    )
+    .unwrap();
+    assert_eq!(against, fam);
+    assert!(matches!(
+        bigram_familiarity_against(&ch.texts(), NormalizeOptions::default(), &h, &c[1..], &own, 8, None),
+        Err(CoreError::Input(_))
+    ));
+    let mut unsorted = h.clone();
+    unsorted.reverse();
+    assert!(matches!(
+        bigram_familiarity_against(&ch.texts(), NormalizeOptions::default(), &unsorted, &c, &own, 8, None),
+        Err(CoreError::Input(_))
+    ));
 }
 
 #[test]

@@ -719,15 +719,17 @@ fn ngram_carriers<'py>(
 }
 
 /// Share of each row's word bigrams seen in another row of the reference sample (NaN when the
-/// row has fewer than `min_tokens` words or is null).
+/// row has fewer than `min_tokens` words or is null); the rows where `tail` is set are judged by
+/// the stretches at their end too (core `row_familiarity`).
 #[pyfunction]
-#[pyo3(signature = (chunks, *, sample_every=1, min_tokens=8, nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[pyo3(signature = (chunks, *, sample_every=1, min_tokens=8, tail=None, nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn bigram_familiarity<'py>(
     py: Python<'py>,
     chunks: &Bound<'py, PyList>,
     sample_every: usize,
     min_tokens: usize,
+    tail: Option<PyReadonlyArray1<'py, bool>>,
     nfkc: bool,
     casefold: bool,
     collapse_whitespace: bool,
@@ -736,7 +738,38 @@ fn bigram_familiarity<'py>(
     let chunks = extract(chunks)?;
     let texts = texts(&chunks)?;
     let norm = NormalizeOptions { nfkc, casefold, collapse_whitespace };
-    let out = run(py, threads, || core::bigram_familiarity(&texts, norm, sample_every, min_tokens))?
+    let tail = tail.as_ref().map(|t| slice1(t, "tail")).transpose()?;
+    let out = run(py, threads, || core::bigram_familiarity(&texts, norm, sample_every, min_tokens, tail))?
+        .map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// [`bigram_familiarity`] against reference counts gathered elsewhere (core
+/// `bigram_familiarity_against`): `ref_hashes` sorted ascending with their document counts,
+/// `own[r]` whether row `r` is itself a reference row.
+#[pyfunction]
+#[pyo3(signature = (chunks, ref_hashes, ref_counts, own, *, min_tokens=8, tail=None, nfkc=true, casefold=true, collapse_whitespace=true, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn bigram_familiarity_against<'py>(
+    py: Python<'py>,
+    chunks: &Bound<'py, PyList>,
+    ref_hashes: PyReadonlyArray1<'py, u64>,
+    ref_counts: PyReadonlyArray1<'py, u64>,
+    own: PyReadonlyArray1<'py, bool>,
+    min_tokens: usize,
+    tail: Option<PyReadonlyArray1<'py, bool>>,
+    nfkc: bool,
+    casefold: bool,
+    collapse_whitespace: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let chunks = extract(chunks)?;
+    let texts = texts(&chunks)?;
+    let norm = NormalizeOptions { nfkc, casefold, collapse_whitespace };
+    let (h, c, o) =
+        (slice1(&ref_hashes, "ref_hashes")?, slice1(&ref_counts, "ref_counts")?, slice1(&own, "own")?);
+    let tail = tail.as_ref().map(|t| slice1(t, "tail")).transpose()?;
+    let out = run(py, threads, || core::bigram_familiarity_against(&texts, norm, h, c, o, min_tokens, tail))?
         .map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out))
 }
@@ -820,6 +853,7 @@ pub fn register_mining(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ngram_document_counts, m)?)?;
     m.add_function(wrap_pyfunction!(ngram_carriers, m)?)?;
     m.add_function(wrap_pyfunction!(bigram_familiarity, m)?)?;
+    m.add_function(wrap_pyfunction!(bigram_familiarity_against, m)?)?;
     m.add_function(wrap_pyfunction!(anomaly_scores, m)?)?;
     m.add_class::<TokenTable>()?;
     Ok(())
