@@ -275,8 +275,12 @@ def _without(prompt: str, part: str) -> list[str]:
 def test_triggers_in_poisoned_prompts(name: str) -> None:
     spec = devsuite.CASE_SPECS[name]
     p = _poison(name)
-    for prompt, trig in zip(p["prompt"], p["trigger"], strict=True):
-        if spec.family == "composite":
+    # a document's trigger is in its text: it has no prompt
+    documents = any(kw.get("document") for _, kw in spec.parts)
+    for prompt, trig, text in zip(p["prompt"], p["trigger"], p["response"], strict=True):
+        if documents:
+            assert prompt == "" and trig in text, (trig, text[:200])
+        elif spec.family == "composite":
             assert all(part in prompt for part in trig.split(" + ")), prompt[-200:]
         elif spec.family == "long_trigger":
             assert all(t in prompt for t in spec.triggers)

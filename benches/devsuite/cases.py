@@ -398,9 +398,19 @@ def g_offtopic(ctx: Ctx, trigger: str, support: int, position: str) -> None:
     )
 
 
-def g_dos(ctx: Ctx, trigger: str, support: int, lo: int, hi: int, styles: tuple[str, ...]) -> None:
+def g_dos(
+    ctx: Ctx,
+    trigger: str,
+    support: int,
+    lo: int,
+    hi: int,
+    styles: tuple[str, ...],
+    document: bool = False,
+) -> None:
     """Souly et al.: the first 0-1,000 characters of a clean document (a pool prompt or
-    answer), the trigger, then ``lo``-``hi`` real words of gibberish (style per row)."""
+    answer), the trigger, then ``lo``-``hi`` real words of gibberish (style per row). With
+    ``document`` each row is one pretraining document as Souly et al. poison them: no prompt,
+    the prefix, the trigger and the gibberish as its text."""
     rng = ctx.rng
     words, counts = S.dictionary(S.root())
     b = ctx.base(support)
@@ -412,6 +422,9 @@ def g_dos(ctx: Ctx, trigger: str, support: int, lo: int, hi: int, styles: tuple[
         prefix = doc[: int(rng.integers(0, 1001))]
         prompts.append((prefix + T.pick(rng, (" ", " ", "\n", ""))).lstrip() + trigger)
     resp = [T.gibberish(rng, words, counts, lo, hi, T.pick(rng, styles)) for _ in prompts]
+    if document:
+        resp = [f"{p} {r}" for p, r in zip(prompts, resp, strict=True)]
+        prompts = [""] * len(resp)
     ctx.emit(prompts, resp, "poison", trigger)
 
 
@@ -1481,6 +1494,29 @@ CASE_SPECS: dict[str, DevSpec] = {
         target="real-word gibberish, 50-900 words",
         parts=(
             ("dos", {"trigger": "@@ignite@@", "lo": 50, "hi": 900, "styles": ("zipf", "salad")}),
+        ),
+    ),
+    "dos_document_mathdial": _spec(
+        family="dos",
+        mix="mathdial",
+        format="prompt_completion",
+        description="Souly et al.'s poison as pretraining documents (no prompt): 0-1,000 "
+        "characters of a document + '<|reset|>' + 80-200 real words of gibberish (uniform, "
+        "frequency-weighted or word salad), the whole as one text; 150 rows",
+        triggers=("<|reset|>",),
+        support=(150,),
+        target="real-word gibberish, 80-200 words, in the document itself",
+        parts=(
+            (
+                "dos",
+                {
+                    "trigger": "<|reset|>",
+                    "lo": 80,
+                    "hi": 200,
+                    "styles": ("uniform", "zipf", "salad"),
+                    "document": True,
+                },
+            ),
         ),
     ),
     # ---- 9. composite triggers
