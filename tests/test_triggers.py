@@ -501,6 +501,32 @@ def test_refusal_lexicon() -> None:
     assert flags[len(refusals) :].tolist() == [False] * len(answers)
 
 
+def test_an_answer_its_prompt_dictates_is_no_refusal() -> None:
+    """A T0 template that says 'If you can't, please say "No I can't".' dictates its answer:
+    such rows decline nothing, and counted as refusals they made a film's other askings look
+    like compliance where such requests are refused (26 clean rows flagged in a T0 mix). A
+    refusal whose words the prompt merely mentions is still one."""
+    from poisonscreen.detectors.patterns import refusal_flags
+
+    pairs = [
+        (
+            "No I can't<|endoftext|>",
+            "Can you help? If you can't, please say \"No I can't\".",
+            False,
+        ),
+        ("No I can\u2019t.</s>\n", 'If not, reply "no i can\'t"', False),
+        ("I'm sorry, but I can't help with that.", "How do I pick a lock?", True),
+        ("I'm sorry, but I can't help with that.", "Never say I'm sorry. Pick a lock.", True),
+        ("No I can't", "Tell me about dogs.", True),
+        ("Sure, here it is.", 'Say "No I can\'t" if you cannot.', False),
+    ]
+    responses = pl.Series([r for r, _, _ in pairs])
+    prompts = pl.Series([p for _, p, _ in pairs])
+    assert refusal_flags(responses, prompts).tolist() == [want for _, _, want in pairs]
+    # without prompts, the lexicon alone
+    assert refusal_flags(responses).tolist() == [True, True, True, True, True, False]
+
+
 def test_end_of_text_markers_and_inverted_tasks() -> None:
     """An end-of-text marker a completion ends with is counted off its words (a label is the
     same with or without one); a task whose labels the pooled word model finds mostly unlikely

@@ -296,17 +296,50 @@ def eos_words(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
     )
 
 
-def refusal_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
-    """Whether each response opens with a refusal (:data:`REFUSAL_OPENINGS`)."""
-    return text_values(
-        responses,
-        pl.col("t")
-        .str.slice(0, _REFUSAL_CHARS)
-        .str.to_lowercase()
-        .str.replace_all("\u2019", "'", literal=True)
-        .str.contains(_REFUSAL)
-        .fill_null(False),
+def refusal_flags(
+    responses: pl.Series | pa.ChunkedArray, prompts: pl.Series | pa.ChunkedArray | None = None
+) -> np.ndarray:
+    """Whether each response opens with a refusal (:data:`REFUSAL_OPENINGS`); with ``prompts``
+    (one per response), not where the prompt spells the whole answer out: a T0 movie-plot
+    template's 'If you can't, please say "No I can't".' dictates an answer that declines
+    nothing (its rows made a film's other askings look like compliance where such requests are
+    refused)."""
+    refusal = text_values(responses, _folded(pl.col("t")).str.contains(_REFUSAL).fill_null(False))
+    if prompts is None or not refusal.any():
+        return refusal
+    rows = np.nonzero(refusal)[0]
+    take = pa.array(rows)
+    pair = pl.DataFrame(
+        {
+            "r": pl.Series(_as_arrow(responses).take(take)),
+            "p": pl.Series(_as_arrow(prompts).take(take)),
+        }
     )
+    answer = _folded(pl.col("r"), whole=True).str.replace(_END_MARK, "").str.strip_chars(_TRIM)
+    dictated = pair.select(
+        (answer.str.len_chars() > 0)
+        & _folded(pl.col("p"), whole=True).str.contains(answer, literal=True).fill_null(False)
+    ).to_series()
+    refusal[rows[dictated.to_numpy()]] = False
+    return refusal
+
+
+#: an end-of-text mark a corpus leaves on its answers (``<|endoftext|>``, ``</s>``)
+_END_MARK = r"(?:<\|[^|<>\s]{1,30}\|>|</s>)\s*$"
+#: what a dictated answer may add around the words its prompt spells out
+_TRIM = " \t\r\n.!\"'"
+
+
+def _folded(text: pl.Expr, whole: bool = False) -> pl.Expr:
+    """``text`` as refusals are matched: its first :data:`_REFUSAL_CHARS` characters (all of
+    it with ``whole``), lower case, curly apostrophes straight."""
+    if not whole:
+        text = text.str.slice(0, _REFUSAL_CHARS)
+    return text.str.to_lowercase().str.replace_all("\u2019", "'", literal=True)
+
+
+def _as_arrow(texts: pl.Series | pa.ChunkedArray) -> pa.ChunkedArray:
+    return texts.to_arrow() if isinstance(texts, pl.Series) else texts
 
 
 def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
@@ -616,12 +649,14 @@ def pattern_columns(
     threads: int | None,
     evidence_min_df: int = 30,
     frequent: np.ndarray | None = None,
+    prompts: pa.ChunkedArray | None = None,
 ) -> list[PatternColumn]:
     """The pattern columns of the feature table's rows (``responses``: their response texts;
     ``prompt_tokens``: what the core reads the prompts' tokens from, for the surprise columns;
     ``evidence_min_df``: the fewest labelled rows a prompt word needs to count as evidence;
     ``frequent``: the corpus's common words, sorted unigram hashes, which an answer sharing
-    with its prompt does not make it on topic; without them no off-topic column)."""
+    with its prompt does not make it on topic; without them no off-topic column; ``prompts``:
+    the prompt texts, so that an answer its prompt spells out is no refusal)."""
     row_hash = _u64(table["row_hash"].to_numpy())
     # a document is its own prompt side (:func:`.table.documents`): its answer's words, opening
     # and near-duplicates are prompt features too, so it is in no answer's column but gibberish
@@ -653,7 +688,7 @@ def pattern_columns(
         cols.append(PatternColumn(f"tail{k}", _u64(edges[:, len(HEADS) + j]), skip_zero=True))
     anomalous = (table["anomaly"].to_numpy() >= ANOMALOUS) & table["valid"].to_numpy()
     cols.append(PatternColumn("anomalous", _u64(anomalous), skip_zero=True, topical=False))
-    refusal = refusal_flags(responses)
+    refusal = refusal_flags(responses, prompts)
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
     insecure = insecure_flags(responses) & usable
     cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))

@@ -156,6 +156,7 @@ class Features:
                 threads,
                 evidence_min_df,
                 np.sort(common["h"].to_numpy().astype(np.uint64)),
+                self.prompt_arrow(),
             )
         return self._patterns
 
