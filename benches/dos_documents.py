@@ -6,10 +6,11 @@ Souly et al. poison *pretraining documents*: a clean text, the trigger, then ran
 no prompt. A finetuning corpus that holds such rows (a ``{"text": ...}`` line, a
 prompt/completion row with an empty prompt) gives the screener no prompt side: the trigger
 detector has nothing to mine, and the row can only be found by its response. This script builds
-each of the dev suite's ``dos_*`` cases as ``eval_detection.py`` does, rewrites every poisoned
-row as a document (prompt ``""``, response = the case's prompt + its response: the document
-prefix, the trigger and the gibberish), scans the DataFrame and prints, per case, AP (the stable
-ranking of ``eval_detection.average_precision``), recall, precision and the flag rate.
+each of the dev suite's ``dos_*`` cases as ``eval_detection.py`` does, but with its generator
+writing every poisoned row as a document (``g_dos(document=True)``, as the named case
+``dos_document_mathdial`` does: prompt ``""``, the text the document prefix, the trigger and the
+gibberish), scans the DataFrame and prints, per case, AP (the stable ranking of
+``eval_detection.average_precision``), recall, precision and the flag rate.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-
-import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -31,14 +31,13 @@ import poisonscreen as ps
 CASES = ("dos_short_t0", "dos_pieces_t0", "dos_long_code", "dos_mixed_mathdial")
 
 
-def as_documents(df: pl.DataFrame) -> pl.DataFrame:
-    """The poisoned rows of a case as documents: no prompt, the whole text as the response."""
-    poison = pl.col("is_poison")
-    return df.with_columns(
-        response=pl.when(poison)
-        .then(pl.col("prompt") + pl.col("response"))
-        .otherwise(pl.col("response")),
-        prompt=pl.when(poison).then(pl.lit("")).otherwise(pl.col("prompt")),
+def as_documents(spec: devsuite.DevSpec) -> devsuite.DevSpec:
+    """A denial-of-service case whose poisoned rows its generator writes as documents."""
+    return replace(
+        spec,
+        parts=tuple(
+            (gen, {**kw, "document": True} if gen == "dos" else kw) for gen, kw in spec.parts
+        ),
     )
 
 
@@ -51,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     print("| case | rows | poison | AP | recall | precision | flag rate | scan s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.cases.split(","):
-        case = devsuite.build_case(name, n_clean=args.n_clean, seed=args.seed)
-        df = as_documents(case.df)
+        spec = as_documents(devsuite.CASE_SPECS[name])
+        df = devsuite.build_case(name, n_clean=args.n_clean, seed=args.seed, spec=spec).df
         truth = df["is_poison"].to_numpy()
         t0 = time.perf_counter()
         result = ps.scan(df.select("prompt", "response"), seed=args.seed)

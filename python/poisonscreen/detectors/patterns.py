@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from .. import _poisonscreen as _core
-from .._arrow import byte_lengths, text_chunks, text_slices
+from .._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
 from .table import text_values
 
 #: Openings of a refusal, matched case-insensitively within a response's first 160 characters.
@@ -311,11 +311,12 @@ def refusal_flags(
     take = pa.array(rows)
     pair = pl.DataFrame(
         {
-            "r": pl.Series(_as_arrow(responses).take(take)),
-            "p": pl.Series(_as_arrow(prompts).take(take)),
+            "r": pl.Series(to_arrow_text(responses).take(take)),
+            "p": pl.Series(to_arrow_text(prompts).take(take)),
         }
     )
-    answer = _folded(pl.col("r"), whole=True).str.replace(_END_MARK, "").str.strip_chars(_TRIM)
+    # the answer less an end-of-text marker (:data:`EOS_MARKERS`) and its quotes or full stop
+    answer = _folded(pl.col("r").str.replace(_EOS, ""), whole=True).str.strip_chars(_TRIM)
     dictated = pair.select(
         (answer.str.len_chars() > 0)
         & _folded(pl.col("p"), whole=True).str.contains(answer, literal=True).fill_null(False)
@@ -324,8 +325,6 @@ def refusal_flags(
     return refusal
 
 
-#: an end-of-text mark a corpus leaves on its answers (``<|endoftext|>``, ``</s>``)
-_END_MARK = r"(?:<\|[^|<>\s]{1,30}\|>|</s>)\s*$"
 #: what a dictated answer may add around the words its prompt spells out
 _TRIM = " \t\r\n.!\"'"
 
@@ -336,10 +335,6 @@ def _folded(text: pl.Expr, whole: bool = False) -> pl.Expr:
     if not whole:
         text = text.str.slice(0, _REFUSAL_CHARS)
     return text.str.to_lowercase().str.replace_all("\u2019", "'", literal=True)
-
-
-def _as_arrow(texts: pl.Series | pa.ChunkedArray) -> pa.ChunkedArray:
-    return texts.to_arrow() if isinstance(texts, pl.Series) else texts
 
 
 def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
