@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::mine::{carrier_lists, check_hash_count, HashIndex, Texts};
-use crate::shingle::{hash_token, hash_window, windows_append};
+use crate::shingle::{hash_token, hash_window, windows_append, MAX_K};
 use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
 use crate::tokens::TokenSource;
 use crate::{CoreError, Result};
@@ -1416,6 +1416,7 @@ pub fn label_expectation<S: TokenSource + ?Sized>(
     for (i, (r, _, _)) in model.per_row.iter().enumerate() {
         slot[*r as usize] = i as u32;
     }
+    let skips: Vec<SkipFeatures> = exclude.iter().map(|e| SkipFeatures::new(e)).collect();
     let jobs: Vec<(usize, usize)> = (0..exclude.len())
         .flat_map(|h| (offsets[h] as usize..offsets[h + 1] as usize).map(move |j| (h, j)))
         .collect();
@@ -1434,7 +1435,7 @@ pub fn label_expectation<S: TokenSource + ?Sized>(
                 let words = distinct_words(
                     src,
                     r as usize,
-                    &exclude[h],
+                    &skips[h],
                     |w| model.df.get(&w).copied().unwrap_or(0) >= model.min_df,
                     &mut buf,
                 )?;
@@ -1718,43 +1719,84 @@ fn in_range(rows: &[u32], n: usize) -> Result<()> {
     }
 }
 
-/// Row `r`'s distinct tokens that `keep` accepts, the tokens of the features `skip_feats` (hash
-/// and code) left out wherever they occur (none where the row has no tokens).
+/// Row `r`'s distinct tokens that `keep` accepts, the tokens of the features `skip` left out
+/// wherever they occur (none where the row has no tokens).
 fn distinct_words<S: TokenSource + ?Sized>(
     src: &S,
     r: usize,
-    skip_feats: &[(u64, u8)],
+    skip: &SkipFeatures,
     keep: impl Fn(u64) -> bool,
     buf: &mut Vec<u64>,
 ) -> Result<Vec<u64>> {
     let mut words = Vec::new();
     if let Some(toks) = src.tokens(r, buf)? {
-        let mut skip = vec![false; toks.len()];
-        for &(h, c) in skip_feats {
-            mark_feature(toks, h, c, &mut skip);
-        }
-        words.extend(toks.iter().zip(&skip).filter(|&(&w, &s)| !s && keep(w)).map(|(&w, _)| w));
+        let mut left_out = vec![false; toks.len()];
+        skip.mark(toks, &mut left_out);
+        words.extend(toks.iter().zip(&left_out).filter(|&(&w, &s)| !s && keep(w)).map(|(&w, _)| w));
         words.sort_unstable();
         words.dedup();
     }
     Ok(words)
 }
 
-/// Mark in `skip` the tokens of `toks` that make up the feature `(hash, code)` wherever it occurs.
-fn mark_feature(toks: &[u64], hash: u64, code_: u8, skip: &mut [bool]) {
-    let (kind, order) = (code_ >> 4, (code_ & 0x0f) as usize);
-    let n = toks.len();
-    match kind {
-        KIND_NGRAM if order >= 1 && n >= order => {
-            for i in 0..=n - order {
-                if hash_window(&toks[i..i + order]) == hash {
+/// Features (hash and code, as [`mine_features`] gives them) whose tokens are left out of a
+/// row's evidence wherever they occur, grouped by kind and order: a row's windows of each order
+/// are hashed once and looked up, not once per feature (a class of a long prompt's n-grams has
+/// hundreds of members, each of which hashed every window of every carrier).
+#[derive(Debug, Default)]
+struct SkipFeatures {
+    /// (order, sorted hashes) of the n-grams.
+    ngrams: Vec<(usize, Vec<u64>)>,
+    /// The most tokens a prefix or suffix feature covers at the row's start or end.
+    prefix: usize,
+    suffix: usize,
+}
+
+impl SkipFeatures {
+    fn new(feats: &[(u64, u8)]) -> Self {
+        let mut out = SkipFeatures::default();
+        let mut grams: Vec<(usize, u64)> = Vec::new();
+        for &(h, c) in feats {
+            let (kind, order) = (c >> 4, (c & 0x0f) as usize);
+            match kind {
+                KIND_NGRAM if order >= 1 => grams.push((order, h)),
+                KIND_PREFIX => out.prefix = out.prefix.max(order),
+                KIND_SUFFIX => out.suffix = out.suffix.max(order),
+                _ => {}
+            }
+        }
+        grams.sort_unstable();
+        grams.dedup();
+        for run in grams.chunk_by(|a, b| a.0 == b.0) {
+            out.ngrams.push((run[0].0, run.iter().map(|&(_, h)| h).collect()));
+        }
+        out
+    }
+
+    /// Marks in `skip` the tokens of `toks` that make up one of the features.
+    fn mark(&self, toks: &[u64], skip: &mut [bool]) {
+        let n = toks.len();
+        let mut hashes = Vec::new();
+        for (order, wanted) in &self.ngrams {
+            let order = *order;
+            if n < order {
+                continue;
+            }
+            hashes.clear();
+            // (a window longer than MAX_K hashes its first MAX_K tokens, as `hash_window` does)
+            if order <= MAX_K {
+                windows_append(toks, order, false, &mut hashes);
+            } else {
+                hashes.extend((0..=n - order).map(|i| hash_window(&toks[i..i + order])));
+            }
+            for (i, h) in hashes.iter().enumerate() {
+                if wanted.binary_search(h).is_ok() {
                     skip[i..i + order].iter_mut().for_each(|s| *s = true);
                 }
             }
         }
-        KIND_PREFIX => skip.iter_mut().take(order).for_each(|s| *s = true),
-        KIND_SUFFIX => skip.iter_mut().skip(n.saturating_sub(order)).for_each(|s| *s = true),
-        _ => {}
+        skip.iter_mut().take(self.prefix).for_each(|s| *s = true);
+        skip.iter_mut().skip(n.saturating_sub(self.suffix)).for_each(|s| *s = true);
     }
 }
 
@@ -1919,14 +1961,15 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
         }
         Some(prior + sum * (TEMPER / used.max(1) as f64).min(1.0))
     };
-    let distinct = |r: usize, skip_feats: &[(u64, u8)], excl: &[u64], buf: &mut Vec<u64>| {
-        distinct_words(src, r, skip_feats, |w| !excl.contains(&w), buf)
+    let distinct = |r: usize, skip: &SkipFeatures, excl: &[u64], buf: &mut Vec<u64>| {
+        distinct_words(src, r, skip, |w| !excl.contains(&w), buf)
     };
+    let no_skip = SkipFeatures::default();
     // the background rows' logits for each pattern, and whether each shows it
     let background: Vec<u32> = background.iter().copied().filter(|&r| in_rows[r as usize]).collect();
     let bg_words: Vec<Vec<u64>> = background
         .par_iter()
-        .map(|&r| distinct(r as usize, &[], &[], &mut Vec::new()))
+        .map(|&r| distinct(r as usize, &no_skip, &[], &mut Vec::new()))
         .collect::<Result<_>>()?;
     let bin = |x: f64| CALIBRATION_EDGES.partition_point(|&e| e <= x);
     let bg: Vec<Vec<(usize, bool)>> = pattern_key
@@ -1950,6 +1993,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
         .map(|(t, &p)| -> Result<f64> {
             let mut excl = Vec::new();
             crate::shingle::token_hashes(&t.exclude, &opts, &mut excl);
+            let skip = SkipFeatures::new(&t.exclude_features);
             let mut buf = Vec::new();
             // the calibration bins: (rows, rows showing the pattern), the target's carriers out
             let mut bins = [(0.0f64, 0.0f64); CALIBRATION_EDGES.len() + 1];
@@ -1969,7 +2013,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
                     continue;
                 }
                 let own = f64::from(u8::from(columns[t.column][r as usize] == t.value));
-                let words = distinct(r as usize, &t.exclude_features, &excl, &mut buf)?;
+                let words = distinct(r as usize, &skip, &excl, &mut buf)?;
                 let Some(x) = logit(&words, p, own) else { continue };
                 let prob = 1.0 / (1.0 + (-x).exp());
                 mu += if background.is_empty() {
@@ -2353,7 +2397,30 @@ pub fn cluster_counterparts<S: TokenSource + ?Sized>(
 mod tests {
     use proptest::prelude::*;
 
-    use super::shared_grams;
+    use super::{code, hash_window, shared_grams, SkipFeatures, KIND_NGRAM, KIND_PREFIX, KIND_SUFFIX};
+
+    /// Each feature's tokens marked on their own, as every window was hashed once per feature
+    /// before [`SkipFeatures`] grouped them.
+    fn naive_mark(toks: &[u64], feats: &[(u64, u8)]) -> Vec<bool> {
+        let n = toks.len();
+        let mut skip = vec![false; n];
+        for &(h, c) in feats {
+            let (kind, order) = (c >> 4, (c & 0x0f) as usize);
+            match kind {
+                KIND_NGRAM if order >= 1 && n >= order => {
+                    for i in 0..=n - order {
+                        if hash_window(&toks[i..i + order]) == h {
+                            skip[i..i + order].iter_mut().for_each(|s| *s = true);
+                        }
+                    }
+                }
+                KIND_PREFIX => skip.iter_mut().take(order).for_each(|s| *s = true),
+                KIND_SUFFIX => skip.iter_mut().skip(n.saturating_sub(order)).for_each(|s| *s = true),
+                _ => {}
+            }
+        }
+        skip
+    }
 
     /// Every gram counted over every list, as `response_phrases` did before the pruning.
     fn naive(lists: &[Vec<(u64, bool)>], need: u32, need_any: u32) -> Vec<(u32, u64, bool)> {
@@ -2388,6 +2455,30 @@ mod tests {
                 .collect();
             let refs: Vec<&[(u64, bool)]> = lists.iter().map(Vec::as_slice).collect();
             prop_assert_eq!(shared_grams(&refs, need, need + extra), naive(&lists, need, need + extra));
+        }
+
+        #[test]
+        fn grouped_exclusions_mark_what_each_feature_marks(
+            toks in prop::collection::vec(0u64..6, 0..25),
+            picks in prop::collection::vec((0usize..25, 1usize..5, 0u8..4), 0..12),
+        ) {
+            // features drawn from the row's own windows (and some absent), prefixes, suffixes,
+            // and a kind that marks nothing
+            let feats: Vec<(u64, u8)> = picks
+                .iter()
+                .map(|&(at, order, kind)| match kind {
+                    0 if at + order <= toks.len() => {
+                        (hash_window(&toks[at..at + order]), code(KIND_NGRAM, order))
+                    }
+                    0 => (hash_window(&[99, at as u64]), code(KIND_NGRAM, order)),
+                    1 => (0, code(KIND_PREFIX, order.min(2))),
+                    2 => (0, code(KIND_SUFFIX, order.min(2))),
+                    _ => (at as u64, code(3, 1)),
+                })
+                .collect();
+            let mut skip = vec![false; toks.len()];
+            SkipFeatures::new(&feats).mark(&toks, &mut skip);
+            prop_assert_eq!(skip, naive_mark(&toks, &feats));
         }
     }
 }
