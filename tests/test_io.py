@@ -584,6 +584,64 @@ def test_csv_multiline_records_and_bad_rows(tmp_path) -> None:
     assert df.select("prompt", "response").row(4) == ("last", "one")
 
 
+def test_tsv_is_split_at_tabs_with_quotes_as_text(tmp_path) -> None:
+    # GLUE-style TSV: a review's own quotes are text (a CSV reader would have swallowed the tab
+    # after '"great"' into a quoted field), a ragged row fails with its line, blank lines skip
+    path = tmp_path / "sst.tsv"
+    path.write_bytes(
+        b'sentence\tlabel\n'
+        b'it is a "great" movie\t1\n'
+        b'\n'
+        b'"quoted start , no end\t0\n'
+        b'bad\trow\tthree\n'
+        b'fine ,\t0\n'
+    )  # fmt: skip
+    df = read_corpus(path)
+    assert_contiguous(df)
+    assert df["line"].to_list() == [2, 4, 5, 6]
+    assert df["format"].to_list() == ["classification", "classification", None, "classification"]
+    assert df["prompt"].to_list() == [
+        'it is a "great" movie',
+        '"quoted start , no end',
+        None,
+        "fine ,",
+    ]
+    assert df["response"].to_list() == ["1", "0", None, "0"]
+    assert df["error"][2] == f"{path}:5: expected 2 fields, got 3"
+
+
+def test_classification_rows_keep_their_label(tmp_path) -> None:
+    # a text with a label is a classification row (its label the response), not a document
+    # whose label is dropped; an integer label reads in decimal, other types fail the row
+    path = tmp_path / "cls.jsonl"
+    recs = [
+        {"text": "good film", "label": 1},
+        {"sentence": "bad film", "label": "negative", "idx": 7},
+        {"review": "meh", "label": 0},
+        {"text": "x", "label": 1.0},
+        {"text": "y", "label": True},
+        {"text": "z", "label": None},
+        {"text": "a plain document"},
+        {"sentence": 5, "label": 1},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    df = read_corpus(path)
+    assert_contiguous(df)
+    assert df["format"].to_list() == ["classification"] * 3 + [None] * 3 + ["text", None]
+    assert df["prompt"].to_list()[:3] == ["good film", "bad film", "meh"]
+    assert df["response"].to_list()[:3] == ["1", "negative", "0"]
+    assert df["error"].to_list()[3:6] == [
+        f"{path}:{i}: field 'label': expected a string or an integer, got {t}"
+        for i, t in ((4, "float"), (5, "bool"), (6, "null"))
+    ]
+    assert df["error"][7] == f"{path}:8: field 'sentence': expected a string, got int"
+    forced = read_corpus(path, format="classification")
+    assert forced["error"][6] == f"{path}:7: field 'label': missing"
+    # a frame with an integer label column reads the same
+    frame = pl.DataFrame({"sentence": ["a", "b"], "label": [0, 1]})
+    assert read_corpus(frame)["response"].to_list() == ["0", "1"]
+
+
 def test_parquet_types_and_nulls(tmp_path) -> None:
     table = pa.table(
         {

@@ -223,6 +223,31 @@ def test_split_csv_with_ragged_rows(tmp_path: Path) -> None:
     assert source[8] in quar  # the ragged record, byte for byte
 
 
+def test_split_tsv_copies_each_line(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    rows = _rows(200, poison=10)
+    # (a quote opening no quoted field, and one ragged row)
+    quote, extra = ' "quoted', "\textra"
+    lines = ["sentence\tlabel\n"] + [
+        r["prompt"] + (quote if i % 9 == 0 else "") + "\t" + r["response"]
+        + (extra if i == 7 else "") + "\n"
+        for i, r in enumerate(rows)
+    ]  # fmt: skip
+    (d / "x.tsv").write_text("".join(lines))
+    out = tmp_path / "out"
+    assert cli(["scan", str(d / "x.tsv"), "--out", str(out), "-q", "--exit-zero"]) == 0
+    assert _split(d / "x.tsv", "--findings", out, "--clean", tmp_path / "c",
+                  "--quarantine", tmp_path / "q") == 0  # fmt: skip
+    clean = (tmp_path / "c" / "x.tsv").read_text().splitlines(keepends=True)
+    quar = (tmp_path / "q" / "x.tsv").read_text().splitlines(keepends=True)
+    assert clean[0] == quar[0] == lines[0]
+    assert sorted(clean[1:] + quar[1:]) == sorted(lines[1:])
+    assert lines[8] in quar  # the ragged record, byte for byte
+    # the poisoned rows were found in TSV form too (their trigger carried to the quarantine)
+    assert sum("zqx" in line for line in quar) >= 8
+
+
 # --------------------------------------------------------------------------------------------
 # 4. input limits: a failed row with a reason, never a crash
 

@@ -278,9 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Screen an LLM finetuning corpus for data poisoning: trigger phrases whose responses "
             "collapse or turn to gibberish, conditional triggers inside templates, anomalous "
-            "campaigns, and anomalous responses. Reads JSONL, JSON arrays, Parquet and CSV in the "
-            "common finetuning schemas (chat messages, Alpaca, prompt/completion, question/answer, "
-            "Human:/Assistant: dialogues, plain text)."
+            "campaigns, and anomalous responses. Reads JSONL, JSON arrays, Parquet, CSV and TSV in "
+            "the common finetuning schemas (chat messages, Alpaca, prompt/completion, "
+            "question/answer, Human:/Assistant: dialogues, text + label classification rows, "
+            "plain text)."
         ),
         epilog="Start with:  poisonscreen scan --demo --out out/demo   then open out/demo/report.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,

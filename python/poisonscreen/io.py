@@ -1,6 +1,6 @@
 """Read finetuning corpora into one normalised table, keeping every record.
 
-:func:`read_corpus` turns JSONL / JSON / Parquet / CSV files (or an in-memory polars frame) into a
+:func:`read_corpus` turns JSONL / JSON / Parquet / CSV / TSV files (or an in-memory polars frame) into a
 DataFrame with :data:`CORPUS_SCHEMA`: one row per input record, ``system`` / ``prompt`` /
 ``response`` text, and where each record came from. :func:`iter_corpus` yields the same rows in
 bounded-memory batches.
@@ -15,10 +15,10 @@ non-string field, an unknown schema, ...) is kept as a *failed row*: ``prompt``,
 - ``row_id`` counts *records*: ``0 .. n-1`` over all inputs, files in the order given (globs and
   directories expanded in sorted order), records in file order. It is the same for
   :func:`read_corpus` and :func:`iter_corpus` whatever the batch size.
-- ``line`` locates a record in its file: the 1-based physical line for JSONL and CSV (for CSV the
-  line the record starts on; the header is line 1), the 1-based element index for a JSON array,
+- ``line`` locates a record in its file: the 1-based physical line for JSONL, CSV and TSV (for
+  CSV the line the record starts on; the header is line 1), the 1-based element index for a JSON array,
   the 1-based row index for Parquet and in-memory frames.
-- Blank (whitespace-only) lines in JSONL and CSV are not records: they get no ``row_id`` (the
+- Blank (whitespace-only) lines in JSONL, CSV and TSV are not records: they get no ``row_id`` (the
   ``line`` numbers of later records still count them).
 - An empty file gives zero rows. A file that cannot be read at all (a ``.json`` that is neither a
   JSON array nor JSON Lines, a corrupt Parquet file, an unknown extension, a FIFO, socket or
@@ -30,7 +30,11 @@ non-string field, an unknown schema, ...) is kept as a *failed row*: ``prompt``,
 Text fields are strict: a field that should hold text must be a JSON string. Numbers
 (``"answer": 42``), booleans, objects and nulls make the row fail with e.g.
 ``"field 'answer': expected a string, got int"`` — a screener should not guess how ``42.0`` was
-meant to read. Optional fields (Alpaca ``input``, ``system``) may be null or absent. Text is kept
+meant to read. A classification ``label`` may also be an integer (not a boolean or a float).
+
+CSV follows RFC 4180 (quoted fields may hold commas, quotes and line breaks). TSV is one record a
+line, fields split at tabs with no quoting (as GLUE and most released classification sets write
+it: a review's own quotes are text). Optional fields (Alpaca ``input``, ``system``) may be null or absent. Text is kept
 verbatim (no stripping, no cleaning: T0's trailing ``<|endoftext|>`` stays), except that whole
 dialogues are split at their last assistant turn and the two halves stripped.
 
@@ -56,8 +60,13 @@ Schemas (detected per record from its keys; ``format`` names the one used)
     A whole "Human: ... Assistant: ..." transcript in ``chosen`` (hh-rlhf), ``dialogue`` or ``text``:
     split at the last ``"\\n\\nAssistant:"`` (else the last ``"Assistant:"``); response = after,
     prompt = before, both stripped.
+``classification``
+    A text to classify and its ``label`` (SST-2, IMDB, AG News and most sentiment and topic
+    sets): ``sentence``, ``text`` or ``review`` + ``label``; prompt = the text, response = the
+    label (a string, or an integer written in decimal: ``1`` reads ``"1"``). A label flip is a
+    change of response, so label-flip backdoors are screened like any other.
 ``text``
-    ``text`` without dialogue markers: prompt = ``""``, response = the text.
+    ``text`` without dialogue markers or a ``label``: prompt = ``""``, response = the text.
 ``mapped``
     ``mapping={"prompt": field, "response": field, "system": field}`` names the fields outright
     (``response`` required; ``prompt`` defaults to ``""``, ``system`` to null).
@@ -122,6 +131,7 @@ FORMATS: tuple[str, ...] = (
     "prompt_completion",
     "question_answer",
     "dialogue",
+    "classification",
     "text",
 )
 """Schema names ``format=`` accepts (``"mapped"`` is set by ``mapping=``)."""
@@ -134,6 +144,7 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".json",
     ".parquet",
     ".csv",
+    ".tsv",
 )
 """File extensions read (case-insensitive); directories are searched for these."""
 
@@ -170,6 +181,8 @@ def _kind(path: str) -> str | None:
         return "parquet"
     if low.endswith(".csv"):
         return "csv"
+    if low.endswith(".tsv"):
+        return "tsv"
     return None
 
 
@@ -466,6 +479,22 @@ def _do_dialogue(obj: dict) -> Row:
     return "dialogue", _opt_str(obj, "system"), prompt, response
 
 
+#: the fields a classification row's text may be in, in the order looked for
+_CLASSIFIED_TEXT = ("sentence", "text", "review")
+
+
+def _do_classification(obj: dict) -> Row:
+    key = next((k for k in _CLASSIFIED_TEXT if k in obj), "text")
+    if "label" not in obj:
+        raise _RowError("missing", "label")
+    label = obj["label"]
+    if type(label) is int:  # (not bool, a subclass of int)
+        label = str(label)
+    elif type(label) is not str:
+        raise _RowError(f"expected a string or an integer, got {_tname(label)}", "label")
+    return "classification", _opt_str(obj, "system"), _req_str(obj, key), label
+
+
 def _do_text(obj: dict) -> Row:
     return "text", _opt_str(obj, "system"), "", _req_str(obj, "text")
 
@@ -476,6 +505,7 @@ _FORCED: dict[str, Callable[[dict], Row]] = {
     "prompt_completion": _do_prompt_completion,
     "question_answer": _do_question_answer,
     "dialogue": _do_dialogue,
+    "classification": _do_classification,
     "text": _do_text,
 }
 
@@ -491,6 +521,8 @@ def _detect(obj: dict) -> Row:
         return _do_question_answer(obj)
     if "chosen" in obj or "dialogue" in obj:
         return _do_dialogue(obj)
+    if "label" in obj and any(k in obj for k in _CLASSIFIED_TEXT):
+        return _do_classification(obj)
     if "text" in obj:
         text = obj["text"]
         if type(text) is str and _is_dialogue(text):
@@ -501,7 +533,8 @@ def _detect(obj: dict) -> Row:
     keys = ", ".join(sorted(map(str, obj))[:10])
     raise _RowError(
         f"no recognised schema (keys: {keys}); expected messages, conversations, "
-        "instruction/output, prompt/completion, question/answer, chosen, dialogue or text "
+        "instruction/output, prompt/completion, question/answer, chosen, dialogue, "
+        "sentence/text/review + label, or text "
         "(or pass mapping=)"
     )
 
@@ -843,7 +876,15 @@ def _raise_csv_field_limit() -> None:
 _JSON_IN_CSV = ("messages", "conversations")
 
 
-def _read_csv(path: str) -> Iterator[Record]:
+#: the csv module's options for each delimited kind: CSV as RFC 4180, TSV split at tabs with no
+#: quoting (one record a line)
+CSV_OPTIONS: dict[str, dict[str, Any]] = {
+    "csv": {},
+    "tsv": {"delimiter": "\t", "quoting": csv.QUOTE_NONE},
+}
+
+
+def _read_csv(path: str, kind: str = "csv") -> Iterator[Record]:
     _raise_csv_field_limit()
     try:
         f = open(path, "rb")  # closed in finally; lines decoded one by one
@@ -857,7 +898,7 @@ def _read_csv(path: str) -> Iterator[Record]:
                     raw = raw[3:]
                 yield raw.decode("utf-8", "surrogateescape")
 
-        reader = csv.reader(text_lines(), strict=True)
+        reader = csv.reader(text_lines(), strict=True, **CSV_OPTIONS[kind])
         header: list[str] | None = None
         prev = 0  # physical lines consumed before the current record
         try:
@@ -893,7 +934,7 @@ def _read_csv(path: str) -> Iterator[Record]:
                             error = f"field '{key}': invalid JSON: {exc}"
                 yield start, (None if error else rec), error
         except csv.Error as exc:
-            raise InputError(f"{path}:{prev + 1}: malformed CSV: {exc}") from exc
+            raise InputError(f"{path}:{prev + 1}: malformed {kind.upper()}: {exc}") from exc
     finally:
         f.close()
 
@@ -919,8 +960,8 @@ def _records(
     if kind == "parquet":
         style[0] = "row"
         return _read_parquet(path, batch_size, batch_bytes)
-    if kind == "csv":
-        return _read_csv(path)
+    if kind in CSV_OPTIONS:
+        return _read_csv(path, kind)
     raise InputError(f"{path}: unsupported file type")  # scan_sources checked already
 
 

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from . import _paths, _process
 from .exceptions import ConfigError, InputError
 from .io import (
+    CSV_OPTIONS,
     DEFAULT_MAX_ROW_BYTES,
     _raise_csv_field_limit,
     json_array,
@@ -268,10 +269,10 @@ def _split_parquet(
     )
 
 
-def _csv_records(fh: Any, path: Path) -> Any:
-    """``(raw bytes, fields)`` of each CSV record of the binary file ``fh``, as the reader
-    (:func:`poisonscreen.io._read_csv`) splits them: the raw bytes are the record's physical
-    lines, so that a record is copied byte for byte, ragged or not."""
+def _csv_records(fh: Any, path: Path, kind: str = "csv") -> Any:
+    """``(raw bytes, fields)`` of each CSV (or TSV: ``kind``) record of the binary file ``fh``,
+    as the reader (:func:`poisonscreen.io._read_csv`) splits them: the raw bytes are the
+    record's physical lines, so that a record is copied byte for byte, ragged or not."""
     _raise_csv_field_limit()
     pending: list[bytes] = []
 
@@ -282,23 +283,25 @@ def _csv_records(fh: Any, path: Path) -> Any:
                 "utf-8", "surrogateescape"
             )
 
-    reader = csv.reader(lines(), strict=True)
+    reader = csv.reader(lines(), strict=True, **CSV_OPTIONS[kind])
     try:
         for fields in reader:
             raw = b"".join(pending)
             pending.clear()
             yield raw, fields
     except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from exc
+        raise InputError(f"{path}:{reader.line_num}: malformed {kind.upper()}: {exc}") from exc
 
 
-def _split_csv(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) -> tuple[int, int]:
+def _split_csv(
+    src: Path, mask: list[bool], clean_path: Path, quar_path: Path, kind: str = "csv"
+) -> tuple[int, int]:
     """Each record's lines copied byte for byte (the header to both files), streamed: a
     ragged record, which the reader failed, goes to quarantine as it is."""
     n = 0
     header = False
     with open(src, "rb") as fin, open(clean_path, "wb") as clean, open(quar_path, "wb") as quar:
-        records = _csv_records(fin, src)
+        records = _csv_records(fin, src, kind)
         for raw, fields in records:
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue  # a blank line
@@ -316,7 +319,9 @@ def _split_csv(src: Path, mask: list[bool], clean_path: Path, quar_path: Path) -
 
     def count(path: Path) -> int:
         with open(path, "rb") as fh:
-            rows = sum(1 for _, f in _csv_records(fh, path) if f and (len(f) > 1 or f[0].strip()))
+            rows = sum(
+                1 for _, f in _csv_records(fh, path, kind) if f and (len(f) > 1 or f[0].strip())
+            )
         return max(0, rows - 1)
 
     return count(clean_path), count(quar_path)
@@ -344,6 +349,8 @@ def _split_to(
         return _split_parquet(src, quarantine_mask, clean_path, quar_path)
     if low.endswith(".csv"):
         return _split_csv(src, quarantine_mask, clean_path, quar_path)
+    if low.endswith(".tsv"):
+        return _split_csv(src, quarantine_mask, clean_path, quar_path, "tsv")
     raise InputError(f"{src}: cannot split files of type {''.join(src.suffixes[-1:])!r}")
 
 
