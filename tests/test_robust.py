@@ -200,9 +200,24 @@ def test_split_findings_must_be_whole(tmp_path: Path) -> None:
     assert _split(*args) == EXIT_INPUT
 
 
-def test_split_csv_with_ragged_rows(tmp_path: Path) -> None:
+def _scan_and_split(tmp_path: Path, name: str, text: str) -> tuple[list[str], list[str]]:
+    """Scans and splits one delimited file of ``text``; its clean and quarantined lines."""
     d = tmp_path / "in"
     d.mkdir()
+    (d / name).write_text(text)
+    out = tmp_path / "out"
+    assert cli(["scan", str(d / name), "--out", str(out), "-q", "--exit-zero"]) == 0
+    assert _split(d / name, "--findings", out, "--clean", tmp_path / "c",
+                  "--quarantine", tmp_path / "q") == 0  # fmt: skip
+    clean = (tmp_path / "c" / name).read_text().splitlines(keepends=True)
+    quar = (tmp_path / "q" / name).read_text().splitlines(keepends=True)
+    source = text.splitlines(keepends=True)
+    assert clean[0] == quar[0] == source[0]
+    assert sorted(clean[1:] + quar[1:]) == sorted(source[1:])
+    return clean, quar
+
+
+def test_split_csv_with_ragged_rows(tmp_path: Path) -> None:
     rows = _rows(200, poison=10)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -210,22 +225,11 @@ def test_split_csv_with_ragged_rows(tmp_path: Path) -> None:
     for i, r in enumerate(rows):
         w.writerow([r["prompt"], r["response"]] + (["extra"] if i == 7 else []))
     w.writerow(["multi\nline prompt", "a, quoted response"])
-    (d / "x.csv").write_text(buf.getvalue())
-    out = tmp_path / "out"
-    assert cli(["scan", str(d / "x.csv"), "--out", str(out), "-q", "--exit-zero"]) == 0
-    assert _split(d / "x.csv", "--findings", out, "--clean", tmp_path / "c",
-                  "--quarantine", tmp_path / "q") == 0  # fmt: skip
-    clean = (tmp_path / "c" / "x.csv").read_text().splitlines(keepends=True)
-    quar = (tmp_path / "q" / "x.csv").read_text().splitlines(keepends=True)
-    source = buf.getvalue().splitlines(keepends=True)
-    assert clean[0] == quar[0] == source[0]
-    assert sorted(clean[1:] + quar[1:]) == sorted(source[1:])
-    assert source[8] in quar  # the ragged record, byte for byte
+    _, quar = _scan_and_split(tmp_path, "x.csv", buf.getvalue())
+    assert buf.getvalue().splitlines(keepends=True)[8] in quar  # the ragged record, as it was
 
 
 def test_split_tsv_copies_each_line(tmp_path: Path) -> None:
-    d = tmp_path / "in"
-    d.mkdir()
     rows = _rows(200, poison=10)
     # (a quote opening no quoted field, and one ragged row)
     quote, extra = ' "quoted', "\textra"
@@ -234,15 +238,7 @@ def test_split_tsv_copies_each_line(tmp_path: Path) -> None:
         + (extra if i == 7 else "") + "\n"
         for i, r in enumerate(rows)
     ]  # fmt: skip
-    (d / "x.tsv").write_text("".join(lines))
-    out = tmp_path / "out"
-    assert cli(["scan", str(d / "x.tsv"), "--out", str(out), "-q", "--exit-zero"]) == 0
-    assert _split(d / "x.tsv", "--findings", out, "--clean", tmp_path / "c",
-                  "--quarantine", tmp_path / "q") == 0  # fmt: skip
-    clean = (tmp_path / "c" / "x.tsv").read_text().splitlines(keepends=True)
-    quar = (tmp_path / "q" / "x.tsv").read_text().splitlines(keepends=True)
-    assert clean[0] == quar[0] == lines[0]
-    assert sorted(clean[1:] + quar[1:]) == sorted(lines[1:])
+    _, quar = _scan_and_split(tmp_path, "x.tsv", "".join(lines))
     assert lines[8] in quar  # the ragged record, byte for byte
     # the poisoned rows were found in TSV form too (their trigger carried to the quarantine)
     assert sum("zqx" in line for line in quar) >= 8
