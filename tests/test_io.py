@@ -623,11 +623,15 @@ def test_classification_rows_keep_their_label(tmp_path) -> None:
         {"text": "z", "label": None},
         {"text": "a plain document"},
         {"sentence": 5, "label": 1},
+        {"premise": "A man sleeps.", "hypothesis": "A man is awake.", "label": 2},
+        {"question": "Who wrote it?", "sentence": "It was written by Ann.", "label": 0},
     ]
     path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     df = read_corpus(path)
     assert_contiguous(df)
-    assert df["format"].to_list() == ["classification"] * 3 + [None] * 3 + ["text", None]
+    assert df["format"].to_list() == (
+        ["classification"] * 3 + [None] * 3 + ["text", None] + ["classification"] * 2
+    )
     assert df["prompt"].to_list()[:3] == ["good film", "bad film", "meh"]
     assert df["response"].to_list()[:3] == ["1", "negative", "0"]
     assert df["error"].to_list()[3:6] == [
@@ -635,6 +639,12 @@ def test_classification_rows_keep_their_label(tmp_path) -> None:
         for i, t in ((4, "float"), (5, "bool"), (6, "null"))
     ]
     assert df["error"][7] == f"{path}:8: field 'sentence': expected a string, got int"
+    # a sentence pair is one prompt: neither sentence is dropped
+    assert df["prompt"].to_list()[8:] == [
+        "A man sleeps.\nA man is awake.",
+        "Who wrote it?\nIt was written by Ann.",
+    ]
+    assert df["response"].to_list()[8:] == ["2", "0"]
     forced = read_corpus(path, format="classification")
     assert forced["error"][6] == f"{path}:7: field 'label': missing"
     # a frame with an integer label column reads the same

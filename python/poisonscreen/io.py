@@ -62,7 +62,9 @@ Schemas (detected per record from its keys; ``format`` names the one used)
     prompt = before, both stripped.
 ``classification``
     A text to classify and its ``label`` (SST-2, IMDB, AG News and most sentiment and topic
-    sets): ``sentence``, ``text`` or ``review`` + ``label``; prompt = the text, response = the
+    sets): ``sentence``, ``text`` or ``review`` + ``label``, or a sentence pair (``premise`` +
+    ``hypothesis``, ``sentence1`` + ``sentence2``, ``question1`` + ``question2``, ``question`` +
+    ``sentence``) + ``label``; prompt = the text (a pair joined with ``"\\n"``), response = the
     label (a string, or an integer written in decimal: ``1`` reads ``"1"``). A label flip is a
     change of response, so label-flip backdoors are screened like any other.
 ``text``
@@ -481,10 +483,21 @@ def _do_dialogue(obj: dict) -> Row:
 
 #: the fields a classification row's text may be in, in the order looked for
 _CLASSIFIED_TEXT = ("sentence", "text", "review")
+#: the field pairs of sentence-pair tasks (NLI, paraphrase, QNLI), looked for first
+_CLASSIFIED_PAIRS = (
+    ("premise", "hypothesis"),
+    ("sentence1", "sentence2"),
+    ("question1", "question2"),
+    ("question", "sentence"),
+)
 
 
 def _do_classification(obj: dict) -> Row:
-    key = next((k for k in _CLASSIFIED_TEXT if k in obj), "text")
+    pair = next((p for p in _CLASSIFIED_PAIRS if p[0] in obj and p[1] in obj), None)
+    if pair is not None:
+        prompt = _req_str(obj, pair[0]) + "\n" + _req_str(obj, pair[1])
+    else:
+        prompt = _req_str(obj, next((k for k in _CLASSIFIED_TEXT if k in obj), "text"))
     if "label" not in obj:
         raise _RowError("missing", "label")
     label = obj["label"]
@@ -492,7 +505,7 @@ def _do_classification(obj: dict) -> Row:
         label = str(label)
     elif type(label) is not str:
         raise _RowError(f"expected a string or an integer, got {_tname(label)}", "label")
-    return "classification", _opt_str(obj, "system"), _req_str(obj, key), label
+    return "classification", _opt_str(obj, "system"), prompt, label
 
 
 def _do_text(obj: dict) -> Row:
@@ -521,7 +534,10 @@ def _detect(obj: dict) -> Row:
         return _do_question_answer(obj)
     if "chosen" in obj or "dialogue" in obj:
         return _do_dialogue(obj)
-    if "label" in obj and any(k in obj for k in _CLASSIFIED_TEXT):
+    if "label" in obj and (
+        any(k in obj for k in _CLASSIFIED_TEXT)
+        or any(a in obj and b in obj for a, b in _CLASSIFIED_PAIRS)
+    ):
         return _do_classification(obj)
     if "text" in obj:
         text = obj["text"]
@@ -534,7 +550,7 @@ def _detect(obj: dict) -> Row:
     raise _RowError(
         f"no recognised schema (keys: {keys}); expected messages, conversations, "
         "instruction/output, prompt/completion, question/answer, chosen, dialogue, "
-        "sentence/text/review + label, or text "
+        "sentence/text/review (or a sentence pair) + label, or text "
         "(or pass mapping=)"
     )
 
