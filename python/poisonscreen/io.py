@@ -1,7 +1,7 @@
 """Read finetuning corpora into one normalised table, keeping every record.
 
-:func:`read_corpus` turns JSONL / JSON / Parquet / CSV / TSV files (or an in-memory polars frame) into a
-DataFrame with :data:`CORPUS_SCHEMA`: one row per input record, ``system`` / ``prompt`` /
+:func:`read_corpus` turns JSONL / JSON / Parquet / CSV / TSV files (or an in-memory polars frame)
+into a DataFrame with :data:`CORPUS_SCHEMA`: one row per input record, ``system`` / ``prompt`` /
 ``response`` text, and where each record came from. :func:`iter_corpus` yields the same rows in
 bounded-memory batches.
 
@@ -16,8 +16,8 @@ non-string field, an unknown schema, ...) is kept as a *failed row*: ``prompt``,
   directories expanded in sorted order), records in file order. It is the same for
   :func:`read_corpus` and :func:`iter_corpus` whatever the batch size.
 - ``line`` locates a record in its file: the 1-based physical line for JSONL, CSV and TSV (for
-  CSV the line the record starts on; the header is line 1), the 1-based element index for a JSON array,
-  the 1-based row index for Parquet and in-memory frames.
+  CSV the line the record starts on; the header is line 1), the 1-based element index for a JSON
+  array, the 1-based row index for Parquet and in-memory frames.
 - Blank (whitespace-only) lines in JSONL, CSV and TSV are not records: they get no ``row_id`` (the
   ``line`` numbers of later records still count them).
 - An empty file gives zero rows. A file that cannot be read at all (a ``.json`` that is neither a
@@ -31,12 +31,13 @@ Text fields are strict: a field that should hold text must be a JSON string. Num
 (``"answer": 42``), booleans, objects and nulls make the row fail with e.g.
 ``"field 'answer': expected a string, got int"`` — a screener should not guess how ``42.0`` was
 meant to read. A classification ``label`` may also be an integer (not a boolean or a float).
+Optional fields (Alpaca ``input``, ``system``) may be null or absent. Text is kept verbatim (no
+stripping, no cleaning: T0's trailing ``<|endoftext|>`` stays), except that whole dialogues are
+split at their last assistant turn and the two halves stripped.
 
 CSV follows RFC 4180 (quoted fields may hold commas, quotes and line breaks). TSV is one record a
 line, fields split at tabs with no quoting (as GLUE and most released classification sets write
-it: a review's own quotes are text). Optional fields (Alpaca ``input``, ``system``) may be null or absent. Text is kept
-verbatim (no stripping, no cleaning: T0's trailing ``<|endoftext|>`` stays), except that whole
-dialogues are split at their last assistant turn and the two halves stripped.
+it: a review's own quotes are text).
 
 Schemas (detected per record from its keys; ``format`` names the one used)
 -------------------------------------------------------------------------
@@ -492,12 +493,15 @@ _CLASSIFIED_PAIRS = (
 )
 
 
-def _do_classification(obj: dict) -> Row:
+def _classified_text(obj: dict) -> tuple[str, ...] | None:
+    """The field (or sentence pair) a classification row's text is in, if it has one."""
     pair = next((p for p in _CLASSIFIED_PAIRS if p[0] in obj and p[1] in obj), None)
-    if pair is not None:
-        prompt = _req_str(obj, pair[0]) + "\n" + _req_str(obj, pair[1])
-    else:
-        prompt = _req_str(obj, next((k for k in _CLASSIFIED_TEXT if k in obj), "text"))
+    return pair or next(((k,) for k in _CLASSIFIED_TEXT if k in obj), None)
+
+
+def _do_classification(obj: dict) -> Row:
+    keys = _classified_text(obj) or ("text",)
+    prompt = "\n".join(_req_str(obj, k) for k in keys)
     if "label" not in obj:
         raise _RowError("missing", "label")
     label = obj["label"]
@@ -534,10 +538,7 @@ def _detect(obj: dict) -> Row:
         return _do_question_answer(obj)
     if "chosen" in obj or "dialogue" in obj:
         return _do_dialogue(obj)
-    if "label" in obj and (
-        any(k in obj for k in _CLASSIFIED_TEXT)
-        or any(a in obj and b in obj for a, b in _CLASSIFIED_PAIRS)
-    ):
+    if "label" in obj and _classified_text(obj) is not None:
         return _do_classification(obj)
     if "text" in obj:
         text = obj["text"]

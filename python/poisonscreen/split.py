@@ -37,6 +37,7 @@ from .exceptions import ConfigError, InputError
 from .io import (
     CSV_OPTIONS,
     DEFAULT_MAX_ROW_BYTES,
+    _kind,
     _raise_csv_field_limit,
     json_array,
     json_layout,
@@ -335,22 +336,21 @@ def _split_to(
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
 ) -> tuple[int, int]:
     """Split ``src`` into the two paths given; the counts written (re-read)."""
-    low = src.name.lower()
-    if low.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+    # (by the reader's own kind of the file, so that what is read can be split)
+    kind = _kind(src.name)
+    if kind in ("jsonl", "jsonl.gz"):
         _split_jsonl(src, quarantine_mask, clean_path, quar_path, max_row_bytes)
         gz = _gz(src)
         return (
             _count_jsonl(clean_path, max_row_bytes, gz),
             _count_jsonl(quar_path, max_row_bytes, gz),
         )
-    if low.endswith(".json"):
+    if kind == "json":
         return _split_json(src, quarantine_mask, clean_path, quar_path, max_row_bytes)
-    if low.endswith(".parquet"):
+    if kind == "parquet":
         return _split_parquet(src, quarantine_mask, clean_path, quar_path)
-    if low.endswith(".csv"):
-        return _split_csv(src, quarantine_mask, clean_path, quar_path)
-    if low.endswith(".tsv"):
-        return _split_csv(src, quarantine_mask, clean_path, quar_path, "tsv")
+    if kind in CSV_OPTIONS:
+        return _split_csv(src, quarantine_mask, clean_path, quar_path, kind)
     raise InputError(f"{src}: cannot split files of type {''.join(src.suffixes[-1:])!r}")
 
 

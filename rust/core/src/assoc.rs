@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::mine::{carrier_lists, check_hash_count, HashIndex, Texts};
-use crate::shingle::{hash_token, hash_window, windows_append, MAX_K};
+use crate::shingle::{hash_token, hash_window, windows_append};
 use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
 use crate::tokens::TokenSource;
 use crate::{CoreError, Result};
@@ -1783,12 +1783,8 @@ impl SkipFeatures {
                 continue;
             }
             hashes.clear();
-            // (a window longer than MAX_K hashes its first MAX_K tokens, as `hash_window` does)
-            if order <= MAX_K {
-                windows_append(toks, order, false, &mut hashes);
-            } else {
-                hashes.extend((0..=n - order).map(|i| hash_window(&toks[i..i + order])));
-            }
+            // (an order is a code's low nibble, so within the windows' MAX_K)
+            windows_append(toks, order, false, &mut hashes);
             for (i, h) in hashes.iter().enumerate() {
                 if wanted.binary_search(h).is_ok() {
                     skip[i..i + order].iter_mut().for_each(|s| *s = true);
