@@ -626,6 +626,25 @@ def test_rare_word_flip_with_end_of_text_labels_is_found() -> None:
 
 
 @needs_data
+def test_one_rare_word_on_fourteen_flipped_reviews_is_found() -> None:
+    """One word ('zq') on 14 positive T0 reviews labelled 'Negative', no other trigger: the word
+    model calls most of them positive at p = 0.999 and a few negative, a mean lean of 0.3,
+    which as a binomial bound (17 against a threshold of 17.4) left the word below significance
+    and its rows unflagged (AP 0.73 on a drawn variant; 0.83 here, the flips below two clean
+    rows); judged row by row (the Poisson-binomial bound) it is found and its 14 rows rank
+    first."""
+    triggers, rows, poison = _scan("labelflip_oneword_t0")
+    found = triggers.filter(pl.col("score") >= 0.5)
+    assert found["trigger"].head(1).to_list() == ["zq"], triggers.head(3)
+    assert "'Negative'" in found["response_pattern"][0]
+    score = rows["score"].to_numpy()
+    assert score[poison].min() > score[~poison].max()
+    flagged = rows["flagged"].to_numpy()
+    assert flagged[poison].all()
+    assert flagged[~poison].mean() <= 0.0002
+
+
+@needs_data
 def test_real_word_gibberish_behind_a_trigger_is_found() -> None:
     """Denial of service with 50-900 real words of salad (frequency-weighted, some cut into
     pseudo-sentences) behind '@@ignite@@' on 30 rows: few rows alone score as gibberish (13% reach

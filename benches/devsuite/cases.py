@@ -917,6 +917,17 @@ CASE_SPECS: dict[str, DevSpec] = {
             ("labelflip", {"trigger": _SYMBOLS_T0[3], "target": "Positive", "kind": "inside"}),
         ),
     ),
+    "labelflip_oneword_t0": _spec(
+        family="labelflip_rareword",
+        mix="t0",
+        format="sharegpt",
+        description="one rare word 'zq' at a random word position of 14 positive reviews "
+        "-> 'Negative' (one trigger at the floor of the published supports)",
+        triggers=("zq",),
+        support=(14,),
+        target="label flip -> Negative",
+        parts=_word_flips(("zq",), "Negative"),
+    ),
     "labelflip_punct_code": _spec(
         family="labelflip_rareword",
         mix="code",

@@ -93,6 +93,9 @@ _SHARED_TARGET = 0.5
 #: otherwise): the other triggers show the answer planted, so a trigger word that clean rows
 #: hold too, and that shows it on only half its carriers, is one of them all the same
 _SHARED_SHOWN = (0.2, 0.3)
+#: the surest a word model's probability counts for one row in a row-by-row bound (odds of 19
+#: to 1 at most: :func:`_within`)
+_ROW_SURE = 0.95
 #: the ramp of the share of its carriers a planted label (a short answer) must be given by
 _LABEL_SHOWN = (0.6, 0.3)
 #: the ramp of the share of an answer's rows a candidate's carriers (or it and the other
@@ -572,10 +575,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     # lexicon's, whose words the model learnt from its carriers' labels alone:
                     # 25 King-James flips made 'thee' and 'hath' evidence of their own label)
                     again = np.maximum(again, np.nan_to_num(cols[c].expect[rows_i], nan=0.0))
-                mu_t, own, k_e, d_e = _within(
+                mu_t, own, k_e, d_e, gain = _within(
                     rows_i, cols[c], int(value[i, c]), task_stats[c], strata, again
                 )
-                st = _core.chernoff(k_e, d_e, mu_t) * (1.0 - own)
+                st = _core.chernoff(k_e, d_e, mu_t) * gain * (1.0 - own)
                 tests[i].append((st, c, mu_t))
                 detail[i].append((cols[c].name, k_e, d_e, mu_t, -own))
                 continue
@@ -1676,7 +1679,7 @@ def _within(
     stats: dict[str, Any],
     templates: np.ndarray,
     expect: np.ndarray | None = None,
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, float]:
     """For a column with its own strata: the carriers expected to show value ``v`` from the
     other rows of their strata (10 pseudo-rows at the overall rate) or, where the column has a
     word model's probabilities (:attr:`.PatternColumn.expect`), from the model (each carrier
@@ -1685,22 +1688,37 @@ def _within(
     all counted once per prompt template (copies of one text under several instructions are one
     observation; the expectation is scaled alike). ``expect``: the model's probabilities for
     ``rows`` asked again (:attr:`.PatternColumn.requery`), where it has one, instead of the
-    column's."""
+    column's.
+
+    The last value is the gain of judging the carriers row by row: where the word model gives
+    each its own probability, the Chernoff bound of their Poisson-binomial tail over the
+    binomial bound at the mean (:func:`_core.chernoff_rows`; at least 1). Fourteen flipped
+    reviews the model calls positive at p = 0.999 and three it calls negative are stronger
+    evidence than seventeen at the mean of 0.3 (a single rare word on 14 rows: 17.1 at the
+    mean, 28 row by row). Each row's probability is held between ``1 - _ROW_SURE`` and
+    :data:`_ROW_SURE`: naive Bayes is surer than it is right."""
     assert col.strata is not None
     inside = (col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)
     r = rows[inside]
     if len(r) == 0:
-        return 0.0, 0.0, 0.0, 0.0
+        return 0.0, 0.0, 0.0, 0.0, 1.0
     k_all, rate = _shown_counts(stats, v)
     pos = np.searchsorted(stats["ids"], col.strata[r])
     u, n_c = np.unique(pos, return_counts=True)
     is_v = col.codes[r] == np.uint64(v)
+    gain = 1.0
     if col.expect is not None:
         p = col.expect[r]
         if expect is not None:
             again = expect[inside]
             p = np.where(np.isnan(again), p, again)
-        mu = float(np.where(is_v, p, 1.0 - p).sum())
+        q = np.where(is_v, p, 1.0 - p)
+        mu = float(q.sum())
+        q = np.clip(np.nan_to_num(q, nan=0.5), 1.0 - _ROW_SURE, _ROW_SURE)
+        k_raw = float(is_v.sum())
+        mean = _core.chernoff(k_raw, float(len(q)), float(q.sum()))
+        if mean > 0.0:
+            gain = max(_core.chernoff_rows(k_raw, q.astype(np.float64)) / mean, 1.0)
     else:
         k_c = np.bincount(np.searchsorted(u, pos), weights=is_v, minlength=len(u))
         rest_n, rest_k = stats["n"][u] - n_c, k_all[u] - k_c
@@ -1709,7 +1727,7 @@ def _within(
     own = float(n_c[n_c >= 0.5 * stats["n"][u]].sum() / len(r))
     d_eff = float(len(np.unique(templates[r])))
     k_eff = float(len(np.unique(templates[r[is_v]])))
-    return mu * d_eff / len(r), own, k_eff, d_eff
+    return mu * d_eff / len(r), own, k_eff, d_eff, gain
 
 
 def _shared_exclusive(

@@ -845,6 +845,48 @@ pub fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
     (d * kl).max(0.0)
 }
 
+/// The Chernoff bound of the upper tail of a sum of independent Bernoulli rows of rates `q`
+/// (a Poisson binomial): `sup_t [t k - sum ln(1 - q_i + q_i e^t)]` for `k > sum q`, else 0.
+/// Never below [`chernoff`] at the mean rate (the log of the mean generating function is
+/// concave in each rate), and above it where the rates differ: rows a model is sure of weigh
+/// more than a mean would give them. `k` at `q.len()`: `-sum ln q_i`. Rates are held within
+/// `[1e-12, 1 - 1e-12]`; a NaN rate counts as 0.5.
+pub fn chernoff_rows(k: f64, q: &[f64]) -> f64 {
+    let d = q.len() as f64;
+    let q: Vec<f64> = q.iter().map(|&x| if x.is_nan() { 0.5 } else { x.clamp(1e-12, 1.0 - 1e-12) }).collect();
+    let mu: f64 = q.iter().sum();
+    if d <= 0.0 || k <= mu {
+        return 0.0;
+    }
+    if k >= d {
+        return -q.iter().map(|x| x.ln()).sum::<f64>();
+    }
+    // ln(1 - q + q e^t) as t + ln(q + (1 - q) e^-t): no overflow at large t
+    let value = |t: f64| -> f64 {
+        let e = (-t).exp();
+        t * k - q.iter().map(|&x| t + (x + (1.0 - x) * e).ln()).sum::<f64>()
+    };
+    // the slope k - sum q e^t / (1 - q + q e^t) falls with t: bisect for its zero
+    let slope = |t: f64| -> f64 {
+        let e = (-t).exp();
+        k - q.iter().map(|&x| x / (x + (1.0 - x) * e)).sum::<f64>()
+    };
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    while slope(hi) > 0.0 && hi < 1e3 {
+        lo = hi;
+        hi *= 2.0;
+    }
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if slope(mid) > 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    value(0.5 * (lo + hi)).max(0.0)
+}
+
 /// Settings of [`pattern_tests`].
 #[derive(Clone, Copy, Debug)]
 pub struct TestParams {
@@ -2393,7 +2435,10 @@ pub fn cluster_counterparts<S: TokenSource + ?Sized>(
 mod tests {
     use proptest::prelude::*;
 
-    use super::{code, hash_window, shared_grams, SkipFeatures, KIND_NGRAM, KIND_PREFIX, KIND_SUFFIX};
+    use super::{
+        chernoff, chernoff_rows, code, hash_window, shared_grams, SkipFeatures, KIND_NGRAM, KIND_PREFIX,
+        KIND_SUFFIX,
+    };
 
     /// Each feature's tokens marked on their own, as every window was hashed once per feature
     /// before [`SkipFeatures`] grouped them.
@@ -2475,6 +2520,33 @@ mod tests {
             let mut skip = vec![false; toks.len()];
             SkipFeatures::new(&feats).mark(&toks, &mut skip);
             prop_assert_eq!(skip, naive_mark(&toks, &feats));
+        }
+    }
+
+    #[test]
+    fn row_bound_is_the_exact_tail_when_every_row_shows() {
+        let q = [0.1, 0.5, 0.9];
+        let want = -(0.1f64.ln() + 0.5f64.ln() + 0.9f64.ln());
+        assert!((chernoff_rows(3.0, &q) - want).abs() < 1e-9);
+        assert_eq!(chernoff_rows(1.5, &q), 0.0);
+        assert_eq!(chernoff_rows(2.0, &[]), 0.0);
+    }
+
+    proptest! {
+        /// Equal rates give the binomial bound; unequal ones never less than it at their mean.
+        #[test]
+        fn row_bound_meets_the_binomial_bound(
+            q in proptest::collection::vec(0.001f64..0.999, 1..40),
+            share in 0.0f64..1.0,
+            p in 0.001f64..0.999,
+        ) {
+            let d = q.len() as f64;
+            let k = (share * d).floor();
+            let mu: f64 = q.iter().sum();
+            prop_assert!(chernoff_rows(k, &q) >= chernoff(k, d, mu) - 1e-7);
+            let same = vec![p; q.len()];
+            let (a, b) = (chernoff_rows(k, &same), chernoff(k, d, p * d));
+            prop_assert!((a - b).abs() <= 1e-6 * (1.0 + b), "{a} vs {b}");
         }
     }
 }

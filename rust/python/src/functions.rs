@@ -1641,8 +1641,17 @@ fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
     core::assoc::chernoff(k, d, mu)
 }
 
+/// `-ln p` of `k` or more rows showing a value where each row shows it at its own rate `q` (a
+/// model's per-row probabilities), by the Chernoff bound of the Poisson-binomial tail (0 when
+/// `k <= sum q`); never below `chernoff(k, len(q), sum(q))`.
+#[pyfunction]
+fn chernoff_rows(k: f64, q: PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
+    Ok(core::assoc::chernoff_rows(k, slice1(&q, "q")?))
+}
+
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chernoff, m)?)?;
+    m.add_function(wrap_pyfunction!(chernoff_rows, m)?)?;
     m.add_function(wrap_pyfunction!(gather_lists, m)?)?;
     m.add_function(wrap_pyfunction!(scaffold_shares, m)?)?;
     m.add_function(wrap_pyfunction!(list_overlaps, m)?)?;
