@@ -1712,13 +1712,15 @@ def _within(
         if expect is not None:
             again = expect[inside]
             p = np.where(np.isnan(again), p, again)
-        q = np.where(is_v, p, 1.0 - p)
+        # (rounded and sorted: the model's last bits and the sums' order vary with the rows'
+        # order, and the expectation and the gain must not)
+        q = np.sort(np.round(np.where(is_v, p, 1.0 - p).astype(np.float64), 6))
         mu = float(q.sum())
-        q = np.clip(np.nan_to_num(q, nan=0.5), 1.0 - _ROW_SURE, _ROW_SURE)
+        q = np.sort(np.clip(np.nan_to_num(q, nan=0.5), 1.0 - _ROW_SURE, _ROW_SURE))
         k_raw = float(is_v.sum())
         mean = _core.chernoff(k_raw, float(len(q)), float(q.sum()))
         if mean > 0.0:
-            gain = max(_core.chernoff_rows(k_raw, q.astype(np.float64)) / mean, 1.0)
+            gain = round(max(_core.chernoff_rows(k_raw, q.astype(np.float64)) / mean, 1.0), 6)
     else:
         k_c = np.bincount(np.searchsorted(u, pos), weights=is_v, minlength=len(u))
         rest_n, rest_k = stats["n"][u] - n_c, k_all[u] - k_c
