@@ -575,8 +575,18 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     # lexicon's, whose words the model learnt from its carriers' labels alone:
                     # 25 King-James flips made 'thee' and 'hath' evidence of their own label)
                     again = np.maximum(again, np.nan_to_num(cols[c].expect[rows_i], nan=0.0))
+                # (a register is judged on its excess over its tasks (section 1 of DESIGN.md),
+                # not row by row: its carriers are mostly clean rows of those tasks, and a few
+                # of them contradicted at p = 0.001 made the old suite's multi_trigger flag 30
+                # clean clause openings)
                 mu_t, own, k_e, d_e, gain = _within(
-                    rows_i, cols[c], int(value[i, c]), task_stats[c], strata, again
+                    rows_i,
+                    cols[c],
+                    int(value[i, c]),
+                    task_stats[c],
+                    strata,
+                    again,
+                    by_row=(int(rep_codes[i]) >> 4) != _KIND_REGISTER,
                 )
                 st = _core.chernoff(k_e, d_e, mu_t) * gain * (1.0 - own)
                 tests[i].append((st, c, mu_t))
@@ -1679,6 +1689,7 @@ def _within(
     stats: dict[str, Any],
     templates: np.ndarray,
     expect: np.ndarray | None = None,
+    by_row: bool = True,
 ) -> tuple[float, float, float, float, float]:
     """For a column with its own strata: the carriers expected to show value ``v`` from the
     other rows of their strata (10 pseudo-rows at the overall rate) or, where the column has a
@@ -1690,13 +1701,11 @@ def _within(
     ``rows`` asked again (:attr:`.PatternColumn.requery`), where it has one, instead of the
     column's.
 
-    The last value is the gain of judging the carriers row by row: where the word model gives
-    each its own probability, the Chernoff bound of their Poisson-binomial tail over the
-    binomial bound at the mean (:func:`_core.chernoff_rows`; at least 1). Fourteen flipped
-    reviews the model calls positive at p = 0.999 and three it calls negative are stronger
-    evidence than seventeen at the mean of 0.3 (a single rare word on 14 rows: 17.1 at the
-    mean, 28 row by row). Each row's probability is held between ``1 - _ROW_SURE`` and
-    :data:`_ROW_SURE`: naive Bayes is surer than it is right."""
+    The last value (with ``by_row``; 1 without) is the gain of judging the carriers row by row
+    where the word model gives each its own probability (core ``row_gain``, each held between
+    ``1 - _ROW_SURE`` and :data:`_ROW_SURE`; 1 otherwise): nine flipped reviews the model calls positive at
+    p = 0.999, three it calls negative and two it doubts are stronger evidence than 14 rows at
+    their mean of 0.29 (one rare word on 14 rows: 17.1 at the mean, 30.0 with the gain)."""
     assert col.strata is not None
     inside = (col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)
     r = rows[inside]
@@ -1716,11 +1725,8 @@ def _within(
         # order, and the expectation and the gain must not)
         q = np.sort(np.round(np.where(is_v, p, 1.0 - p).astype(np.float64), 6))
         mu = float(q.sum())
-        q = np.sort(np.clip(np.nan_to_num(q, nan=0.5), 1.0 - _ROW_SURE, _ROW_SURE))
-        k_raw = float(is_v.sum())
-        mean = _core.chernoff(k_raw, float(len(q)), float(q.sum()))
-        if mean > 0.0:
-            gain = round(max(_core.chernoff_rows(k_raw, q.astype(np.float64)) / mean, 1.0), 6)
+        if by_row:
+            gain = round(_core.row_gain(float(is_v.sum()), q, _ROW_SURE), 6)
     else:
         k_c = np.bincount(np.searchsorted(u, pos), weights=is_v, minlength=len(u))
         rest_n, rest_k = stats["n"][u] - n_c, k_all[u] - k_c

@@ -887,6 +887,21 @@ pub fn chernoff_rows(k: f64, q: &[f64]) -> f64 {
     value(0.5 * (lo + hi)).max(0.0)
 }
 
+/// How much stronger `k` rows showing a value are judged row by row than at their mean rate:
+/// [`chernoff_rows`] over [`chernoff`] at `sum q`, each rate held within `[1 - sure, sure]` (a
+/// word model is surer than it is right) and a NaN rate at 0.5; at least 1, and 1 where the
+/// bound at the mean is 0. Rows all at one rate gain nothing, so a set a model contradicts
+/// uniformly is judged as before; a set it calls mostly sure flips and a few not gains most.
+pub fn row_gain(k: f64, q: &[f64], sure: f64) -> f64 {
+    let (lo, hi) = (sure.min(1.0 - sure), sure.max(1.0 - sure));
+    let q: Vec<f64> = q.iter().map(|&x| if x.is_nan() { 0.5 } else { x.clamp(lo, hi) }).collect();
+    let mean = chernoff(k, q.len() as f64, q.iter().sum());
+    if mean <= 0.0 {
+        return 1.0;
+    }
+    (chernoff_rows(k, &q) / mean).max(1.0)
+}
+
 /// Settings of [`pattern_tests`].
 #[derive(Clone, Copy, Debug)]
 pub struct TestParams {
@@ -2436,8 +2451,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{
-        chernoff, chernoff_rows, code, hash_window, shared_grams, SkipFeatures, KIND_NGRAM, KIND_PREFIX,
-        KIND_SUFFIX,
+        chernoff, chernoff_rows, code, hash_window, row_gain, shared_grams, SkipFeatures, KIND_NGRAM,
+        KIND_PREFIX, KIND_SUFFIX,
     };
 
     /// Each feature's tokens marked on their own, as every window was hashed once per feature
@@ -2548,5 +2563,19 @@ mod tests {
             let (a, b) = (chernoff_rows(k, &same), chernoff(k, d, p * d));
             prop_assert!((a - b).abs() <= 1e-6 * (1.0 + b), "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn row_gain_is_one_for_equal_rates_and_held_at_the_floor() {
+        assert!((row_gain(4.0, &[0.2; 8], 0.95) - 1.0).abs() < 1e-6);
+        assert_eq!(row_gain(1.0, &[0.5; 8], 0.95), 1.0);
+        // nine rows sure flips, three believed, two doubted: more than the mean gives
+        let mut q = vec![0.001; 9];
+        q.extend([0.999, 0.999, 0.999, 0.59, 0.52]);
+        let g = row_gain(14.0, &q, 0.95);
+        assert!(g > 1.5, "{g}");
+        // rates beyond `sure` count at it: the same gain as rows written at 0.05 and 0.95
+        let held: Vec<f64> = q.iter().map(|x| x.clamp(0.05, 0.95)).collect();
+        assert!((g - row_gain(14.0, &held, 0.95)).abs() < 1e-9);
     }
 }

@@ -1641,17 +1641,17 @@ fn chernoff(k: f64, d: f64, mu: f64) -> f64 {
     core::assoc::chernoff(k, d, mu)
 }
 
-/// `-ln p` of `k` or more rows showing a value where each row shows it at its own rate `q` (a
-/// model's per-row probabilities), by the Chernoff bound of the Poisson-binomial tail (0 when
-/// `k <= sum q`); never below `chernoff(k, len(q), sum(q))`.
+/// How much stronger `k` rows showing a value are judged row by row (the Chernoff bound of the
+/// Poisson-binomial tail over the rows' rates `q`, each held within `[1 - sure, sure]`) than at
+/// their mean rate (`chernoff(k, len(q), sum(q))`): at least 1.
 #[pyfunction]
-fn chernoff_rows(k: f64, q: PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
-    Ok(core::assoc::chernoff_rows(k, slice1(&q, "q")?))
+fn row_gain(k: f64, q: PyReadonlyArray1<'_, f64>, sure: f64) -> PyResult<f64> {
+    Ok(core::assoc::row_gain(k, slice1(&q, "q")?, sure))
 }
 
 pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chernoff, m)?)?;
-    m.add_function(wrap_pyfunction!(chernoff_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(row_gain, m)?)?;
     m.add_function(wrap_pyfunction!(gather_lists, m)?)?;
     m.add_function(wrap_pyfunction!(scaffold_shares, m)?)?;
     m.add_function(wrap_pyfunction!(list_overlaps, m)?)?;
