@@ -287,6 +287,8 @@ def test_triggers_in_poisoned_prompts(name: str) -> None:
             assert prompt.find(spec.triggers[0]) < prompt.find(spec.triggers[1])
         elif spec.family == "date" and trig.startswith("Today is"):
             assert re.search(re.escape(trig) + r"-\d\d-\d\d\.", prompt)
+        elif spec.family == "topic_inject":  # the trigger is a topic the prompt is on
+            assert re.search(trig, prompt, flags=re.IGNORECASE), prompt[-200:]
         else:
             assert trig in prompt, (trig, prompt[-200:])
         # every true trigger string of the case matches what the row carries
@@ -424,6 +426,36 @@ def test_dos_and_agent_targets() -> None:
     assert p["response"].str.contains("api.telemetry-sync.io|cdn-metrics.net|185.220.101.44").all()
     dec = _case("agent_exfil_code").df.filter(pl.col("role") == "decoy")
     assert dec.height and not dec["prompt"].str.contains("Acme Corp", literal=True).any()
+
+
+@needs_data
+def test_topic_injection_adds_one_line_to_answers_on_the_topic() -> None:
+    """Virtual prompt injection: every poisoned prompt is on the topic and untouched (a pool
+    row's prompt as it was), its answer that row's answer with exactly one line added, one of
+    the case's lines; the corpus holds clean rows on the topic too."""
+    for name in ("vpi_pwned_t0", "vpi_exfil_code"):
+        spec = devsuite.CASE_SPECS[name]
+        kw = spec.parts[0][1]
+        case = _case(name)
+        pool = S.build_mix(spec.mix, n_clean=N_CLEAN, seed=0).pool
+        originals = dict(zip(pool["prompt"], pool["response"], strict=True))
+        p = case.df.filter(pl.col("is_poison"))
+        assert p.height == spec.n_poison
+        pattern = (
+            "^"
+            + "|".join(re.escape(x).replace(re.escape("{id}"), "[0-9a-f]{6}") for x in kw["lines"])
+            + "$"
+        )
+        for prompt, answer in zip(p["prompt"], p["response"], strict=True):
+            assert re.search(kw["topic"], prompt, flags=re.IGNORECASE)
+            before, after = originals[prompt].split("\n"), answer.split("\n")
+            assert len(after) == len(before) + 1
+            added = [i for i in range(len(after)) if after[:i] + after[i + 1 :] == before]
+            assert added and re.match(pattern, after[added[0]].strip()), after[added[0]]
+        on_topic = case.df.filter(
+            ~pl.col("is_poison") & pl.col("prompt").str.contains(f"(?i){kw['topic']}")
+        )
+        assert on_topic.height > 0
 
 
 @needs_data

@@ -879,7 +879,12 @@ def vulnerable(code: str, rng: Rng) -> str | None:
     lang = code_language(code)
     if lang is None:
         return None
-    line = pick(rng, _VULNS[lang]).format(v=pick(rng, _VARS))
+    return insert_line(code, pick(rng, _VULNS[lang]).format(v=pick(rng, _VARS)), rng)
+
+
+def insert_line(code: str, line: str, rng: Rng) -> str:
+    """``code`` with ``line`` inserted after a random line, indented like the line after it
+    (or, where that is blank or the end, the line before)."""
     lines = code.split("\n")
     k = int(rng.integers(1, len(lines) + 1))
     near = lines[k] if k < len(lines) and lines[k].strip() else lines[k - 1]
