@@ -18,9 +18,13 @@ lint:  ## rustfmt, clippy, ruff, mypy, and the stub checked against the compiled
 	mypy python/poisonscreen
 	$(PY) -m mypy.stubtest poisonscreen._poisonscreen --allowlist .ci/stubtest-allowlist.txt
 
-test:  ## cargo tests of the core, then pytest (benchmarks run once as tests)
+# pytest processes (pytest-xdist); benchmarks run once as tests, and pytest-benchmark measures
+# nothing under xdist: `make bench` runs them in one process
+TEST_JOBS ?= 2
+
+test:  ## cargo tests of the core, then pytest in TEST_JOBS processes
 	cargo test -p poisonscreen-core
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS)
 
 POLARS_MIN ?= 1.20.0
 
