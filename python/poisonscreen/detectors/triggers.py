@@ -1701,11 +1701,12 @@ def _within(
     ``rows`` asked again (:attr:`.PatternColumn.requery`), where it has one, instead of the
     column's.
 
-    The last value (with ``by_row``; 1 without) is the gain of judging the carriers row by row
-    where the word model gives each its own probability (core ``row_gain``, each held between
-    ``1 - _ROW_SURE`` and :data:`_ROW_SURE`; 1 otherwise): nine flipped reviews the model calls positive at
-    p = 0.999, three it calls negative and two it doubts are stronger evidence than 14 rows at
-    their mean of 0.29 (one rare word on 14 rows: 17.1 at the mean, 30.0 with the gain)."""
+    The last value is the gain of judging the carriers row by row (``by_row``, where the word
+    model gives each its own probability; 1 otherwise): core ``row_gain``, each probability held
+    between ``1 - _ROW_SURE`` and :data:`_ROW_SURE`. Nine flipped reviews the model calls
+    positive at p = 0.999, three it calls negative and two it doubts are stronger evidence than
+    14 rows at their mean of 0.29 (one rare word on 14 rows: 17.1 at the mean, 30.0 with the
+    gain)."""
     assert col.strata is not None
     inside = (col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)
     r = rows[inside]
