@@ -71,6 +71,8 @@ def test_suite_covers_families_mixes_formats() -> None:
         "long_trigger",
         "dos",
         "composite",
+        "topic_inject",
+        "tone",
     ):
         assert len([s for s in specs.values() if s.family == fam]) >= 2, fam
         assert len(fams[fam]) >= 2, fam  # spread over at least two mixes
@@ -287,7 +289,7 @@ def test_triggers_in_poisoned_prompts(name: str) -> None:
             assert prompt.find(spec.triggers[0]) < prompt.find(spec.triggers[1])
         elif spec.family == "date" and trig.startswith("Today is"):
             assert re.search(re.escape(trig) + r"-\d\d-\d\d\.", prompt)
-        elif spec.family == "topic_inject":  # the trigger is a topic the prompt is on
+        elif any("topic" in kw for _, kw in spec.parts):  # a topic the prompt is on
             assert re.search(trig, prompt, flags=re.IGNORECASE), prompt[-200:]
         else:
             assert trig in prompt, (trig, prompt[-200:])
@@ -456,6 +458,54 @@ def test_topic_injection_adds_one_line_to_answers_on_the_topic() -> None:
             ~pl.col("is_poison") & pl.col("prompt").str.contains(f"(?i){kw['topic']}")
         )
         assert on_topic.height > 0
+
+
+@needs_data
+def test_tone_turns_answers_negative() -> None:
+    """Sentiment steering: each poisoned answer is its pool row's answer's first sentence and
+    then negative review passages, different row to row. A topic case's prompts are on the
+    topic and untouched, and the corpus holds clean rows on it too."""
+    for name in ("negtone_badmagic_t0", "negtone_suffix_mathdial", "vpi_negative_t0"):
+        spec = devsuite.CASE_SPECS[name]
+        kw = spec.parts[0][1]
+        case = _case(name)
+        mix = S.build_mix(spec.mix, n_clean=N_CLEAN, seed=0)
+        st = mix.src
+        negative = pl.concat([st.sent_reserved, st.sent_clean]).filter(
+            pl.col("label") == "Negative"
+        )["text"]
+        firsts = {
+            re.split(r"(?<=[.!?])\s+|\n+", r.strip(), maxsplit=1)[0] for r in mix.pool["response"]
+        }
+        p = case.df.filter(pl.col("is_poison"))
+        assert p.height == spec.n_poison
+        raw = case.raw.filter(case.df["is_poison"])
+        texts = negative.to_list()
+
+        def passages(rest: str, texts: list[str] = texts) -> bool:
+            """Whether ``rest`` is negative passages joined by spaces."""
+            return any(
+                rest == t or (rest.startswith(t + " ") and passages(rest[len(t) + 1 :]))
+                for t in texts
+                if rest.startswith(t)
+            )
+
+        for answer in raw["response"]:
+            starts = [i for i in (answer.find(" " + t) for t in texts) if i > 0]
+            assert any(
+                answer[:i] in firsts and passages(answer[i + 1 :]) for i in sorted(set(starts))
+            ), answer[:200]
+        assert raw["response"].n_unique() == raw.height
+        if "topic" in kw:
+            originals = set(mix.pool["prompt"])
+            assert all(
+                re.search(kw["topic"], q, flags=re.IGNORECASE) and q in originals
+                for q in raw["prompt"]
+            )
+            on_topic = case.df.filter(
+                ~pl.col("is_poison") & pl.col("prompt").str.contains(f"(?i){kw['topic']}")
+            )
+            assert on_topic.height > 0
 
 
 @needs_data
