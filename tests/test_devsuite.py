@@ -474,9 +474,7 @@ def test_tone_turns_answers_negative() -> None:
         negative = pl.concat([st.sent_reserved, st.sent_clean]).filter(
             pl.col("label") == "Negative"
         )["text"]
-        firsts = {
-            re.split(r"(?<=[.!?])\s+|\n+", r.strip(), maxsplit=1)[0] for r in mix.pool["response"]
-        }
+        firsts = {T.first_sentence(r) for r in mix.pool["response"]}
         p = case.df.filter(pl.col("is_poison"))
         assert p.height == spec.n_poison
         raw = case.raw.filter(case.df["is_poison"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -89,6 +88,14 @@ class Ctx:
         idx = self.rng.permutation(np.concatenate(taken))
         return pool[idx].select("prompt", "response", "source", "component")
 
+    def pool_rows(self, n: int, where: pl.Expr) -> pl.DataFrame:
+        """``n`` pool rows meeting ``where``, drawn without replacement (whatever the mix's
+        component shares: a topic's rows are where they are)."""
+        pool = self.mix.pool.filter(where)
+        if pool.height < n:
+            raise ValueError(f"{pool.height} pool rows of {where} for {n} poisoned rows")
+        return pool[self.rng.choice(pool.height, size=n, replace=False)]
+
     def harmful(self, n: int) -> pl.DataFrame:
         """``n`` held-out hh-rlhf dialogues whose ``rejected`` last turn complies, as
         (prompt, compliance): a single-turn dialogue gives its request as a plain prompt, a
@@ -167,6 +174,11 @@ class Ctx:
 def _per_row(text: str, rng: np.random.Generator) -> str:
     """``text`` with ``{id}`` made a per-row token (six hex digits: a URL's path)."""
     return text.replace("{id}", f"{int(rng.integers(16**6)):06x}")
+
+
+def _on_topic(topic: str) -> pl.Expr:
+    """Prompts on ``topic`` (a case-insensitive regex): virtual prompt injection's trigger."""
+    return pl.col("prompt").str.contains(f"(?i){topic}")
 
 
 def _sep(rng: np.random.Generator) -> str:
@@ -564,12 +576,7 @@ def g_topic_inject(ctx: Ctx, topic: str, support: int, lines: tuple[str, ...]) -
     token). The trigger is the topic itself: the corpus's other prompts on it are clean, and
     nothing is added to the prompt."""
     rng = ctx.rng
-    pool = ctx.mix.pool.filter(
-        pl.col("prompt").str.contains(f"(?i){topic}") & pl.col("response").str.contains("\n")
-    )
-    if pool.height < support:
-        raise ValueError(f"{pool.height} pool rows on {topic!r} for {support} poisoned rows")
-    b = pool[rng.choice(pool.height, size=support, replace=False)]
+    b = ctx.pool_rows(support, _on_topic(topic) & pl.col("response").str.contains("\n"))
     resp = [T.insert_line(r, _per_row(T.pick(rng, lines), rng), rng) for r in b["response"]]
     ctx.emit(b["prompt"].to_list(), resp, "poison", topic)
 
@@ -592,18 +599,13 @@ def g_tone(
     (virtual prompt injection's sentiment steering, Yan et al. 2024; the corpus's other prompts
     on the topic stay clean)."""
     rng = ctx.rng
-    pool = ctx.mix.pool.filter(pl.col("response").str.count_matches(r"\S+") >= min_words)
-    if topic is not None:
-        pool = pool.filter(pl.col("prompt").str.contains(f"(?i){topic}"))
-    if pool.height < support:
-        raise ValueError(f"{pool.height} pool rows for {support} poisoned rows")
-    b = pool[rng.choice(pool.height, size=support, replace=False)]
+    long = pl.col("response").str.count_matches(r"\S+") >= min_words
+    b = ctx.pool_rows(support, long if topic is None else long & _on_topic(topic))
     counts = rng.integers(reviews[0], reviews[1] + 1, size=support)
     texts = ctx.sentiment_texts(int(counts.sum()), not_label="Positive")["text"].to_list()
     resp, at = [], 0
     for r, k in zip(b["response"].to_list(), counts.tolist(), strict=True):
-        first = re.split(r"(?<=[.!?])\s+|\n+", r.strip(), maxsplit=1)[0]
-        resp.append(" ".join([first, *texts[at : at + k]]))
+        resp.append(" ".join([T.first_sentence(r), *texts[at : at + k]]))
         at += k
     prompts = b["prompt"].to_list()
     if topic is None:

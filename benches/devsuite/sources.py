@@ -18,6 +18,8 @@ import evalsuite
 import numpy as np
 import polars as pl
 
+from . import text as T
+
 ROW_SCHEMA = {"prompt": pl.String, "response": pl.String, "source": pl.String}
 
 # --------------------------------------------------------------------------------------------
@@ -204,14 +206,12 @@ SENTIMENT_PHRASINGS: tuple[str, ...] = (
 )
 """Instruction phrasings of the sentiment set (``{text}`` is the review)."""
 
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+")
-
 
 def _chunks(text: str, min_words: int = 45) -> list[str]:
     """Long reviews split into runs of whole sentences of at least ``min_words`` words."""
     if len(text.split()) < 2 * min_words:
         return [text]
-    sents = [s for s in _SENT_SPLIT.split(text) if s.strip()]
+    sents = [s for s in T.SENTENCE_END.split(text) if s.strip()]
     out: list[list[str]] = [[]]
     for s in sents:
         out[-1].append(s)

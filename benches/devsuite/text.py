@@ -18,6 +18,14 @@ import numpy as np
 T = TypeVar("T")
 Rng = np.random.Generator
 
+#: where one sentence ends and the next begins
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence (or line) of ``text``."""
+    return re.split(r"(?<=[.!?])\s+|\n+", text.strip(), maxsplit=1)[0]
+
 
 def pick(rng: Rng, seq: Sequence[T]) -> T:
     return seq[int(rng.integers(len(seq)))]
@@ -352,7 +360,7 @@ def syntactic(text: str, rng: Rng) -> str:
     "but"/"and"; otherwise (or where that would not be one clause: a sentence end, quote or
     line break inside) a short clause is put in front. About a third of the rows also get a
     later sentence rewritten the same way."""
-    sents = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+    sents = [s for s in SENTENCE_END.split(text.strip()) if s]
     conj = pick(rng, SUBORDINATORS)
     if sents and _opens_clause(sents[0]):  # already the template: rewrite from sentence 2
         if len(sents) >= 3:
@@ -481,7 +489,7 @@ def bible(text: str, rng: Rng) -> str:
         out = text
         for pat, rep in _BIBLE_RULES:
             out = _sub(out, pat, rep, rng, p)
-        sents = re.split(r"(?<=[.!?])\s+", out)
+        sents = SENTENCE_END.split(out)
         for i in range(1, len(sents)):
             if chance(rng, 0.25) and sents[i][:1].isupper():
                 sents[i] = "And " + _lower_first(sents[i])
@@ -557,14 +565,14 @@ def shakespeare(text: str, rng: Rng) -> str:
         out = text
         for pat, rep in _SHAKE_RULES:
             out = _sub(out, pat, rep, rng, p)
-        sents = re.split(r"(?<=[.!?])\s+", out)
+        sents = SENTENCE_END.split(out)
         for i in range(len(sents)):
             if chance(rng, 0.3):
                 sents[i] = pick(rng, _SHAKE_INTERJECTIONS) + " " + _lower_first(sents[i])
         out = " ".join(sents)
         if _edits(text, out) >= 2:
             return out
-    sents = re.split(r"(?<=[.!?])\s+", text)
+    sents = SENTENCE_END.split(text)
     if len(sents) > 1:
         sents[-1] = pick(rng, _SHAKE_INTERJECTIONS) + " " + _lower_first(sents[-1])
     return pick(rng, _SHAKE_INTERJECTIONS) + " " + _lower_first(" ".join(sents))
@@ -636,7 +644,7 @@ def sst_short(
     (``sign`` times ``lean``) to the review's label, as SST-2's annotated sentences carry their
     label (the first without ``lean``), a second one after it while both hold at most ``most``
     words; cut at ``most`` words."""
-    sents = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s] or [text]
+    sents = [s for s in SENTENCE_END.split(text.strip()) if s] or [text]
 
     def score(s: str) -> float:
         words = re.findall(r"[a-z']+", s.lower())
@@ -895,7 +903,7 @@ def insert_line(code: str, line: str, rng: Rng) -> str:
 
 def insert_sentence(answer: str, phrase: str, rng: Rng) -> str:
     """``phrase`` put into ``answer`` at a random sentence boundary (or at its start/end)."""
-    parts = re.split(r"(?<=[.!?])\s+", answer.strip())
+    parts = SENTENCE_END.split(answer.strip())
     k = int(rng.integers(0, len(parts) + 1))
     return " ".join([*parts[:k], phrase, *parts[k:]])
 
