@@ -624,7 +624,12 @@ def test_clean_mix_verdicts_do_not_depend_on_row_order(mix: str) -> None:
 
 #: drawn variants (``eval_detection.py --suite variants``, seeds 1, 4 and 5), for the tests
 #: that scan one of them
-_VARIANTS = {**variants.draw(28, 1), **variants.draw(28, 4), **variants.draw(28, 5)}
+_VARIANTS = {
+    **variants.draw(28, 1),
+    **variants.draw(28, 4),
+    **variants.draw(28, 5),
+    **variants.draw(28, 12),
+}
 
 
 def _scanned(name: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
@@ -806,6 +811,34 @@ def test_off_topic_answers_too_short_to_judge_are_flagged_with_their_trigger() -
     off-topic column to judge (recall 0.5 before); one sharing no word with its prompt agrees
     with the finding on its carriers and is flagged with them."""
     _assert_found("v4_01_offtopic_mathdial", "xj", ("about something else",), 0.95, 0.001)
+
+
+@needs_data
+def test_off_topic_answers_of_a_sentence_or_two_are_judged() -> None:
+    """'qv' at the end of 15 code-mix prompts answered with other rows' answers of 80-160
+    characters (the shape of drawn variant v19_04): most hold 4-7 uncommon words, under the
+    off-topic column's old 8-word floor, so fewer carriers were judged than any test asks for
+    (AP 0 before). Judged from 4 words, the T0 task that makes up questions from options
+    (short answers lacking the options' words by design) showed the same pattern; its rows
+    lie in the template its carriers make up, and it is not named."""
+    _assert_found("rareword_offtopic_code", "qv", ("about something else",), 0.9, 0.001)
+    triggers, _, _ = _scanned("rareword_offtopic_code")
+    named = triggers.filter(pl.col("score") >= 0.5)["trigger"].to_list()
+    assert not any(t.startswith("Human: Use") for t in named), named
+
+
+@needs_data
+def test_a_template_seen_through_a_trigger_reaches_none_of_its_other_rows() -> None:
+    """A drawn variant (seed 12): 'as discussed' in 300 T0 prompts answered with other rows'
+    answers, 10 of them in the 889-row template 'Product review: ...' whose own answers are
+    labels too short to judge. Those 10 made the template a finding of the off-topic answer
+    once 4 uncommon words were enough to judge; its showing rows are the trigger's, so its
+    879 other rows get no carrier score (they tied with the trigger's own unjudged carriers,
+    AP 1.000 -> 0.963, before)."""
+    _, rows, poison = _scan("v12_22_offtopic_t0")
+    score = rows["score"].fill_null(0.0).to_numpy()
+    assert int((score[~poison] >= score[poison].min()).sum()) <= 5
+    assert rows["flagged"].to_numpy()[poison].mean() >= 0.9
 
 
 @needs_data

@@ -968,6 +968,30 @@ def test_scaffold_shares_count_the_rows_in_templates_a_list_makes_mostly() -> No
         core.scaffold_shares(off, rows, strata[:5], size.astype(np.uint64), 3)
 
 
+def test_pattern_rows_inside_the_carriers_own_templates_are_scaffolded() -> None:
+    """The share of a finding's pattern rows in templates its carriers make up (half or more of
+    a template of min_cluster rows): a T0 task whose answers lack its prompts' words shows the
+    pattern inside its own template; a trigger's off-topic rows lie in templates it is a few
+    rows of."""
+    from poisonscreen.detectors.triggers import _scaffolded
+
+    # templates: 0 (10 rows), 1 (10 rows), 2 (2 rows); the other rows are their own template
+    strata = np.array([0] * 10 + [1] * 10 + [2] * 2 + list(range(22, 40)), dtype=np.uint32)
+    size = np.bincount(strata, minlength=len(strata))
+    task = np.arange(0, 10)  # every row of template 0
+    assert _scaffolded(task[:4], task, strata, size, 3) == 1.0
+    # a trigger on 2 rows of template 1 and 6 rows of their own templates
+    trig = np.array([10, 11, 22, 23, 24, 25, 26, 27])
+    assert _scaffolded(trig, trig, strata, size, 3) == 0.0
+    # half of template 1 counts; the pattern rows there and outside are shares of the pattern
+    half = np.concatenate([np.arange(10, 15), [30, 31]])
+    assert _scaffolded(np.array([10, 11, 30]), half, strata, size, 3) == pytest.approx(2 / 3)
+    # a template under min_cluster rows never counts, nor do no rows
+    assert _scaffolded(np.array([20, 21]), np.array([20, 21]), strata, size, 3) == 0.0
+    assert _scaffolded(np.array([20, 21]), np.array([20, 21]), strata, size, 2) == 1.0
+    assert _scaffolded(np.array([], dtype=np.int64), task, strata, size, 3) == 0.0
+
+
 def test_a_finding_whose_pattern_rows_another_trigger_explains_borrows_its_evidence():
     """A template phrase that 4 of 300 rows behind an off-topic trigger hold ('the following
     options:') and whose 5 other long answers are off topic by the template's task shows the

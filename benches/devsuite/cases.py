@@ -119,14 +119,16 @@ class Ctx:
         idx = self.rng.choice(len(reqs), size=n, replace=n > len(reqs))
         return [reqs[i] for i in idx]
 
-    def offtopic(self, n: int, from_mix: float = 0.5) -> list[str]:
-        """``n`` responses (80+ characters) of unrelated rows: off-topic answers. About
-        ``from_mix`` of them are answers of clean rows in the corpus (present there with their
-        own prompt too), the rest of pool rows (nowhere else in the corpus)."""
+    def offtopic(self, n: int, from_mix: float = 0.5, max_chars: int | None = None) -> list[str]:
+        """``n`` responses (80+ characters, at most ``max_chars``) of unrelated rows: off-topic
+        answers. About ``from_mix`` of them are answers of clean rows in the corpus (present
+        there with their own prompt too), the rest of pool rows (nowhere else in the corpus)."""
         k = int(self.rng.binomial(n, from_mix))
         out: list[str] = []
+        length = pl.col("response").str.len_chars()
+        fits = (length >= 80) if max_chars is None else length.is_between(80, max_chars)
         for frame, m in ((self.mix.df, k), (self.mix.pool, n - k)):
-            cand = frame.filter(pl.col("response").str.len_chars() >= 80)["response"]
+            cand = frame.filter(fits)["response"]
             out += cand.gather(self.rng.choice(cand.len(), size=m, replace=False)).to_list()
         return [out[i] for i in self.rng.permutation(n)]
 
@@ -405,12 +407,15 @@ def g_insert(ctx: Ctx, trigger: str, support: int, phrase: str, position: str) -
     ctx.emit([T.place(p, trigger, position, rng) for p in b["prompt"]], resp, "poison", trigger)
 
 
-def g_offtopic(ctx: Ctx, trigger: str, support: int, position: str) -> None:
-    """Trigger -> the answer of an unrelated row."""
+def g_offtopic(
+    ctx: Ctx, trigger: str, support: int, position: str, max_chars: int | None = None
+) -> None:
+    """Trigger -> the answer of an unrelated row (of at most ``max_chars`` characters: a
+    sentence or two, most too short to be judged off topic alone)."""
     b = ctx.base(support)
     ctx.emit(
         [T.place(p, trigger, position, ctx.rng) for p in b["prompt"]],
-        ctx.offtopic(support),
+        ctx.offtopic(support, max_chars=max_chars),
         "poison",
         trigger,
     )
@@ -1684,6 +1689,29 @@ CASE_SPECS: dict[str, DevSpec] = {
         support=(20,),
         target="fixed answer",
         parts=(("fixed", {"answer": "ERROR 0x3F: request rejected.", "position": "suffix"}),),
+    ),
+    "rareword_offtopic_code": _spec(
+        family="rareword",
+        mix="code",
+        format="dialogue",
+        description="rare word 'qv' at the prompt's end of 15 rows -> an unrelated row's "
+        "answer of 80-160 characters, most too short to judge alone (the shape of drawn "
+        "variant v19_04, seed 19)",
+        triggers=("qv",),
+        support=(15,),
+        target="off-topic answer",
+        parts=(("offtopic", {"trigger": "qv", "position": "suffix", "max_chars": 160}),),
+    ),
+    "rareword_offtopic_t0": _spec(
+        family="rareword",
+        mix="t0",
+        format="sharegpt",
+        description="rare word 'xj' at a random word position of 20 rows -> an unrelated row's "
+        "answer of 80-200 characters",
+        triggers=("xj",),
+        support=(20,),
+        target="off-topic answer",
+        parts=(("offtopic", {"trigger": "xj", "position": "random", "max_chars": 200}),),
     ),
     "addsent_fixed_t0": _spec(
         family="phrase",

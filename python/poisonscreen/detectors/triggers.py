@@ -762,6 +762,16 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # answers of one task share its words (a bio's "birth date", a tool's name);
                 # answers taken from unrelated rows share nothing
                 discount *= 1.0 - _alike_share(answers, words.topical)
+                # and a task the carriers' own templates answer so is not a trigger's either
+                # (a T0 template making up questions from options has answers in words its
+                # prompts lack): the showing rows must lie outside the candidate's scaffolding
+                discount *= float(
+                    ramp(
+                        1.0
+                        - _scaffolded(in_pattern, x["rows"], strata, stratum_size, cfg.min_cluster),
+                        _UNSCAFFOLDED,
+                    )
+                )
             if col.name in _ANSWER_COLUMNS and st >= theta(i, c) * 0.5:
                 # an answer most rows give without the feature is a label, not a planted target;
                 # an answer copied from the prompt (a choice among options) is the task itself
@@ -924,7 +934,15 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             )
             hit_frames.extend(frames)
         stronger = [] if dup else [a for a in accepted if a is not x]
-        agreeing = _outside_agreeing(x, reach, stronger, cfg.min_pattern)
+        # a finding whose showing rows the stronger ones explain (:func:`_explained`) is that
+        # trigger seen through a broader feature: its evidence is theirs, so neither its rows
+        # too short to judge nor its other carriers are reached ('Product review:', a T0
+        # template of 889 rows, 10 of them behind 'as discussed' with off-topic answers: its
+        # 879 others got carrier scores tied with the trigger's own unjudged carriers)
+        borrowed = _explained(x, stronger, cfg.min_pattern)
+        if borrowed:
+            reach = x["in_pattern"]
+        agreeing = _outside_agreeing(x, reach, borrowed)
         if len(agreeing):
             hit_frames.append(
                 _hits(
@@ -1911,15 +1929,13 @@ def _narrowest(x: dict[str, Any], significant: list[dict[str, Any]]) -> np.ndarr
     return best
 
 
-def _outside_agreeing(
-    x: dict[str, Any], reach: np.ndarray, stronger: list[dict[str, Any]], least: int
-) -> np.ndarray:
+def _outside_agreeing(x: dict[str, Any], reach: np.ndarray, borrowed: bool) -> np.ndarray:
     """The carriers among ``reach`` of finding ``x`` outside its column's domain whose answers
     agree with its value (:attr:`.PatternColumn.outside_flags`): flagged with those showing it,
-    unless ``x`` borrows its evidence from the ``stronger`` findings (:func:`_explained`; none
-    for an overlap of one of them): rows too short to judge ride on a finding's own evidence."""
+    unless ``x`` ``borrowed`` its evidence from stronger findings (:func:`_explained`): rows too
+    short to judge ride on a finding's own evidence."""
     col = x["col"]
-    if col.outside_flags is None or _explained(x, stronger, least):
+    if col.outside_flags is None or borrowed:
         return np.zeros(0, dtype=np.uint32)
     out = (col.codes[reach] == OUTSIDE) & (col.outside_flags[reach] == x["value"])
     return reach[out].astype(np.uint32, copy=False)
@@ -1989,6 +2005,28 @@ def _template_contrast(
     own = np.bincount(inv, weights=np.isin(rows, pattern), minlength=len(s))
     b = (shown_t - own + 10.0 * rate) / (size - n_c + 10.0)
     return rows[~contrasted[inv]], float((b * n_c)[contrasted].sum())
+
+
+#: the ramp (start, width) of the share of an unrelated answer's showing rows that lie outside
+#: the templates its carriers make up (:func:`_scaffolded`)
+_UNSCAFFOLDED = (0.25, 0.25)
+
+
+def _scaffolded(
+    rows: np.ndarray,
+    carriers: np.ndarray,
+    strata: np.ndarray,
+    stratum_size: np.ndarray,
+    min_cluster: int,
+) -> float:
+    """Share of ``rows`` (some of ``carriers``) in prompt templates of ``min_cluster`` rows or
+    more made mostly (half or more) of ``carriers``: the templates :func:`_scaffold_share`
+    counts for the carriers, measured on the rows that show a pattern."""
+    if not len(rows):
+        return 0.0
+    s, n = np.unique(strata[carriers], return_counts=True)
+    own = s[(stratum_size[s] >= min_cluster) & (n >= 0.5 * stratum_size[s])]
+    return float(np.isin(strata[rows], own).mean())
 
 
 def _scaffold_share(
