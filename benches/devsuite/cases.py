@@ -1706,12 +1706,12 @@ CASE_SPECS: dict[str, DevSpec] = {
         family="rareword",
         mix="t0",
         format="sharegpt",
-        description="rare word 'xj' at a random word position of 20 rows -> an unrelated row's "
+        description="rare word 'yv' at a random word position of 20 rows -> an unrelated row's "
         "answer of 80-200 characters",
-        triggers=("xj",),
+        triggers=("yv",),
         support=(20,),
         target="off-topic answer",
-        parts=(("offtopic", {"trigger": "xj", "position": "random", "max_chars": 200}),),
+        parts=(("offtopic", {"trigger": "yv", "position": "random", "max_chars": 200}),),
     ),
     "addsent_fixed_t0": _spec(
         family="phrase",
