@@ -973,7 +973,18 @@ def test_pattern_rows_inside_the_carriers_own_templates_are_scaffolded() -> None
     a template of min_cluster rows): a T0 task whose answers lack its prompts' words shows the
     pattern inside its own template; a trigger's off-topic rows lie in templates it is a few
     rows of."""
-    from poisonscreen.detectors.triggers import _scaffolded
+    from poisonscreen import _poisonscreen as core
+    from poisonscreen.detectors.triggers import _scaffold_share
+
+    def _scaffolded(
+        rows: np.ndarray,
+        carriers: np.ndarray,
+        strata: np.ndarray,
+        size: np.ndarray,
+        min_cluster: int,
+    ) -> float:
+        """The carriers' scaffold share measured on the rows showing a pattern."""
+        return _scaffold_share(carriers, strata, size, min_cluster, shown=rows)
 
     # templates: 0 (10 rows), 1 (10 rows), 2 (2 rows); the other rows are their own template
     strata = np.array([0] * 10 + [1] * 10 + [2] * 2 + list(range(22, 40)), dtype=np.uint32)
@@ -990,6 +1001,21 @@ def test_pattern_rows_inside_the_carriers_own_templates_are_scaffolded() -> None
     assert _scaffolded(np.array([20, 21]), np.array([20, 21]), strata, size, 3) == 0.0
     assert _scaffolded(np.array([20, 21]), np.array([20, 21]), strata, size, 2) == 1.0
     assert _scaffolded(np.array([], dtype=np.int64), task, strata, size, 3) == 0.0
+    # the core checks that the shown rows come one list per list, and both or neither
+    off = np.array([0, 10], dtype=np.int64)
+    rows = task.astype(np.uint32)
+    with pytest.raises(ps.PoisonScreenError):
+        core.scaffold_shares(
+            off,
+            rows,
+            strata,
+            size.astype(np.uint64),
+            3,
+            shown_offsets=np.array([0, 2, 4], dtype=np.int64),
+            shown_rows=rows[:4],
+        )
+    with pytest.raises(ps.PoisonScreenError):
+        core.scaffold_shares(off, rows, strata, size.astype(np.uint64), 3, shown_rows=rows[:4])
 
 
 def test_a_finding_whose_pattern_rows_another_trigger_explains_borrows_its_evidence():

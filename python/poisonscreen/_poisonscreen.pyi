@@ -410,6 +410,8 @@ def scaffold_shares(
     stratum_size: npt.NDArray[np.uint64],
     min_cluster: int,
     *,
+    shown_offsets: _I64 | None = None,
+    shown_rows: _U32 | None = None,
     threads: int | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def list_overlaps(

@@ -346,17 +346,21 @@ def scaffold_shares(
     stratum_size: np.ndarray,
     min_cluster: int,
     threads: int | None = None,
+    shown: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per carrier list (CSR ``offsets``, ``rows``), the share of its rows that sit in prompt
     templates (``strata`` of ``min_cluster`` rows or more) made mostly (half or more) of its
     rows: there a feature is the template's own scaffolding, with no rows of the template to
-    contrast the carriers with."""
+    contrast the carriers with. With ``shown`` (CSR offsets and rows, one list per list: the
+    carriers showing a pattern), the share of those in the templates their list makes up."""
     return _core.scaffold_shares(
         np.ascontiguousarray(offsets, dtype=np.int64),
         np.ascontiguousarray(rows, dtype=np.uint32),
         np.ascontiguousarray(strata, dtype=np.uint32),
         np.ascontiguousarray(stratum_size, dtype=np.uint64),
         min_cluster,
+        shown_offsets=None if shown is None else np.ascontiguousarray(shown[0], dtype=np.int64),
+        shown_rows=None if shown is None else np.ascontiguousarray(shown[1], dtype=np.uint32),
         threads=threads,
     )
 

@@ -184,7 +184,7 @@ ANOMALOUS = 0.1
 #: at most COMMON_SHARE of the rows): 5-10% of such clean answers share none with their prompt
 #: (9-10% at 4-5 words, 5-8% at 6-7, 3-7% at 8+; 11-14% at 3, 15-20% at 1-2); the tasks whose
 #: short answers lack their prompts' words by design are held off by their templates
-#: (triggers.py's ``_scaffolded``), not by this floor (8 before: an attacker's answers taken
+#: (triggers.py's ``_scaffold_share`` of the showing rows), not by this floor (8 before: an attacker's answers taken
 #: from other rows are a sentence or two as often as the corpus's are)
 OFFTOPIC_WORDS, COMMON_SHARE = 4, 0.02
 #: the ramp (start, width) of the share of a trigger's carriers whose answers are off topic: an

@@ -768,7 +768,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 discount *= float(
                     ramp(
                         1.0
-                        - _scaffolded(in_pattern, x["rows"], strata, stratum_size, cfg.min_cluster),
+                        - _scaffold_share(
+                            x["rows"], strata, stratum_size, cfg.min_cluster, shown=in_pattern
+                        ),
                         _UNSCAFFOLDED,
                     )
                 )
@@ -939,10 +941,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # too short to judge nor its other carriers are reached ('Product review:', a T0
         # template of 889 rows, 10 of them behind 'as discussed' with off-topic answers: its
         # 879 others got carrier scores tied with the trigger's own unjudged carriers)
-        borrowed = _explained(x, stronger, cfg.min_pattern)
-        if borrowed:
+        if _explained(x, stronger, cfg.min_pattern):
             reach = x["in_pattern"]
-        agreeing = _outside_agreeing(x, reach, borrowed)
+        agreeing = _outside_agreeing(x, reach)
         if len(agreeing):
             hit_frames.append(
                 _hits(
@@ -1929,13 +1930,14 @@ def _narrowest(x: dict[str, Any], significant: list[dict[str, Any]]) -> np.ndarr
     return best
 
 
-def _outside_agreeing(x: dict[str, Any], reach: np.ndarray, borrowed: bool) -> np.ndarray:
+def _outside_agreeing(x: dict[str, Any], reach: np.ndarray) -> np.ndarray:
     """The carriers among ``reach`` of finding ``x`` outside its column's domain whose answers
-    agree with its value (:attr:`.PatternColumn.outside_flags`): flagged with those showing it,
-    unless ``x`` ``borrowed`` its evidence from stronger findings (:func:`_explained`): rows too
-    short to judge ride on a finding's own evidence."""
+    agree with its value (:attr:`.PatternColumn.outside_flags`): flagged with those showing it.
+    (A finding that borrows its evidence, :func:`_explained`, reaches only its showing rows,
+    none of them outside the domain: rows too short to judge ride on a finding's own
+    evidence.)"""
     col = x["col"]
-    if col.outside_flags is None or borrowed:
+    if col.outside_flags is None:
         return np.zeros(0, dtype=np.uint32)
     out = (col.codes[reach] == OUTSIDE) & (col.outside_flags[reach] == x["value"])
     return reach[out].astype(np.uint32, copy=False)
@@ -2008,33 +2010,22 @@ def _template_contrast(
 
 
 #: the ramp (start, width) of the share of an unrelated answer's showing rows that lie outside
-#: the templates its carriers make up (:func:`_scaffolded`)
+#: the templates its carriers make up (:func:`_scaffold_share` with ``shown``)
 _UNSCAFFOLDED = (0.25, 0.25)
 
 
-def _scaffolded(
+def _scaffold_share(
     rows: np.ndarray,
-    carriers: np.ndarray,
     strata: np.ndarray,
     stratum_size: np.ndarray,
     min_cluster: int,
+    shown: np.ndarray | None = None,
 ) -> float:
-    """Share of ``rows`` (some of ``carriers``) in prompt templates of ``min_cluster`` rows or
-    more made mostly (half or more) of ``carriers``: the templates :func:`_scaffold_share`
-    counts for the carriers, measured on the rows that show a pattern."""
-    if not len(rows):
-        return 0.0
-    s, n = np.unique(strata[carriers], return_counts=True)
-    own = s[(stratum_size[s] >= min_cluster) & (n >= 0.5 * stratum_size[s])]
-    return float(np.isin(strata[rows], own).mean())
-
-
-def _scaffold_share(
-    rows: np.ndarray, strata: np.ndarray, stratum_size: np.ndarray, min_cluster: int
-) -> float:
-    """:func:`.base.scaffold_shares` of one carrier list."""
+    """:func:`.base.scaffold_shares` of one carrier list; with ``shown`` (some of ``rows``), the
+    share of those that lie in the templates the carriers make up."""
     one = np.asarray([0, len(rows)], dtype=np.int64)
-    return float(scaffold_shares(one, rows, strata, stratum_size, min_cluster)[0])
+    pair = None if shown is None else (np.asarray([0, len(shown)], dtype=np.int64), shown)
+    return float(scaffold_shares(one, rows, strata, stratum_size, min_cluster, shown=pair)[0])
 
 
 def _name(

@@ -456,33 +456,57 @@ pub fn gather_lists(
 /// templates (`strata`: each row's template; `stratum_size`: each template's rows) of
 /// `min_cluster` rows or more made mostly (half or more) of the list's rows: there a feature is
 /// the template's own scaffolding, with no rows of the template to contrast its carriers with.
+/// With `shown` (CSR lists, one per list: the rows of each that show a pattern), the share of
+/// those rows that sit in the templates their list makes up, instead.
 pub fn scaffold_shares(
     offsets: &[usize],
     rows: &[u32],
     strata: &[u32],
     stratum_size: &[u64],
     min_cluster: u64,
+    shown: Option<(&[usize], &[u32])>,
 ) -> Result<Vec<f64>> {
     check_lists(offsets, rows, strata.len(), "rows")?;
+    if let Some((s_off, s_rows)) = shown {
+        check_lists(s_off, s_rows, strata.len(), "shown")?;
+        if s_off.len() != offsets.len() {
+            return Err(CoreError::Input("one list of shown rows per list".into()));
+        }
+    }
     if let Some(&s) = strata.iter().find(|&&s| s as usize >= stratum_size.len()) {
         return Err(CoreError::Input(format!("stratum {s} has no size (sizes of {})", stratum_size.len())));
     }
     Ok((0..offsets.len() - 1)
         .into_par_iter()
-        .map_init(Vec::new, |own: &mut Vec<u32>, l| {
-            let list = &rows[offsets[l]..offsets[l + 1]];
-            own.clear();
-            own.extend(list.iter().map(|&r| strata[r as usize]));
-            own.sort_unstable();
-            let mut inside = 0usize;
-            for run in own.chunk_by(|a, b| a == b) {
-                let size = stratum_size[run[0] as usize];
-                if size >= min_cluster && run.len() as f64 >= 0.5 * size as f64 {
-                    inside += run.len();
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(own, made): &mut (Vec<u32>, Vec<u32>), l| {
+                let list = &rows[offsets[l]..offsets[l + 1]];
+                own.clear();
+                own.extend(list.iter().map(|&r| strata[r as usize]));
+                own.sort_unstable();
+                made.clear();
+                let mut inside = 0usize;
+                for run in own.chunk_by(|a, b| a == b) {
+                    let size = stratum_size[run[0] as usize];
+                    if size >= min_cluster && run.len() as f64 >= 0.5 * size as f64 {
+                        inside += run.len();
+                        made.push(run[0]);
+                    }
                 }
-            }
-            inside as f64 / list.len().max(1) as f64
-        })
+                match shown {
+                    None => inside as f64 / list.len().max(1) as f64,
+                    Some((s_off, s_rows)) => {
+                        let measured = &s_rows[s_off[l]..s_off[l + 1]];
+                        let hit = measured
+                            .iter()
+                            .filter(|&&r| made.binary_search(&strata[r as usize]).is_ok())
+                            .count();
+                        hit as f64 / measured.len().max(1) as f64
+                    }
+                }
+            },
+        )
         .collect())
 }
 

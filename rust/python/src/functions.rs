@@ -1505,9 +1505,12 @@ fn gather_lists<'py>(
 }
 
 /// Per list of the CSR lists (`offsets`, `rows`), the share of its rows in prompt templates
-/// (`strata`, `stratum_size`) of `min_cluster` rows or more made half or more of its rows: float64.
+/// (`strata`, `stratum_size`) of `min_cluster` rows or more made half or more of its rows; with
+/// `shown_offsets` and `shown_rows` (one list per list), the share of those rows in the templates
+/// their list makes up: float64.
 #[pyfunction]
-#[pyo3(signature = (offsets, rows, strata, stratum_size, min_cluster, *, threads=None))]
+#[pyo3(signature = (offsets, rows, strata, stratum_size, min_cluster, *, shown_offsets=None, shown_rows=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
 fn scaffold_shares<'py>(
     py: Python<'py>,
     offsets: PyReadonlyArray1<'py, i64>,
@@ -1515,13 +1518,29 @@ fn scaffold_shares<'py>(
     strata: PyReadonlyArray1<'py, u32>,
     stratum_size: PyReadonlyArray1<'py, u64>,
     min_cluster: u64,
+    shown_offsets: Option<PyReadonlyArray1<'py, i64>>,
+    shown_rows: Option<PyReadonlyArray1<'py, u32>>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let offsets = offsets_arg(&offsets)?;
     let (rows, strata) = (slice1(&rows, "rows")?, slice1(&strata, "strata")?);
     let size = slice1(&stratum_size, "stratum_size")?;
-    let out = run(py, threads, || core::assoc::scaffold_shares(&offsets, rows, strata, size, min_cluster))?
-        .map_err(to_py)?;
+    let shown = match (&shown_offsets, &shown_rows) {
+        (Some(o), Some(r)) => Some((offsets_arg(o)?, slice1(r, "shown_rows")?)),
+        (None, None) => None,
+        _ => return Err(config_error("shown_offsets and shown_rows go together")),
+    };
+    let out = run(py, threads, || {
+        core::assoc::scaffold_shares(
+            &offsets,
+            rows,
+            strata,
+            size,
+            min_cluster,
+            shown.as_ref().map(|(o, r)| (o.as_slice(), *r)),
+        )
+    })?
+    .map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out))
 }
 
