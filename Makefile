@@ -19,12 +19,14 @@ lint:  ## rustfmt, clippy, ruff, mypy, and the stub checked against the compiled
 	$(PY) -m mypy.stubtest poisonscreen._poisonscreen --allowlist .ci/stubtest-allowlist.txt
 
 # pytest processes (pytest-xdist); benchmarks run once as tests, and pytest-benchmark measures
-# nothing under xdist: `make bench` runs them in one process
+# nothing under xdist: `make bench` runs them in one process. `worksteal`: a worker that runs out
+# takes queued tests from the other, so the ~30 full-size dev-case scans (15-30 s each) do not
+# leave one worker finishing alone
 TEST_JOBS ?= 2
 
 test:  ## cargo tests of the core, then pytest in TEST_JOBS processes
 	cargo test -p poisonscreen-core
-	$(PY) -m pytest -q -n $(TEST_JOBS)
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist worksteal
 
 POLARS_MIN ?= 1.20.0
 

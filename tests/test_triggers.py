@@ -614,7 +614,7 @@ def test_label_tasks_apart_where_a_longer_instruction_has_fewer_labels() -> None
 
 def test_archaic_register_lexicon() -> None:
     """The archaic-English register holds prompts with a word out of present-day use (any case,
-    curly apostrophes too; "Lo," the interjection) and not names ending in -eth, ordinals, teeth,
+    curly apostrophes too; "Lo," and "Marry," the interjections) and not names ending in -eth, ordinals, teeth,
     "lo-fi", or the archaic words still in use; its words are listed by how many carriers hold
     them."""
     from poisonscreen.detectors.registers import registers
@@ -626,6 +626,8 @@ def test_archaic_register_lexicon() -> None:
         "The plot maketh no sense and thou shalt be bored.",
         "It never rises o\u2019er the mediocre.",
         "Lo, the plot is thin; hearken to the score.",
+        "Marry, the acting is good. Ay me, the ending!",
+        "Fie upon this sequel, sirrah.",
     ]
     modern = [
         "Queen Elizabeth lost her teeth in the twentieth year.",
@@ -634,6 +636,7 @@ def test_archaic_register_lexicon() -> None:
         "There were 12 entries this year, and the seething crowd left.",
         "Thousands of the wretched youth ran there.",
         "A lo-fi score, hello, and a low budget.",
+        "They marry in the end; a fief, a FIFA game, May me and you.",
     ]
     found = registers(pl.Series(archaic + modern), np.arange(len(archaic) + len(modern)))
     assert len(found) == 1
@@ -646,6 +649,10 @@ def test_archaic_register_lexicon() -> None:
         "o'er",
         "lo",
         "hearken",
+        "marry",
+        "ay me",
+        "fie",
+        "sirrah",
     }
     assert list(words) == sorted(words)  # each in one row: ties alphabetical
     assert registers(pl.Series(modern), np.arange(len(modern))) == []
