@@ -888,7 +888,11 @@ def test_off_topic_answers_behind_a_phrase_are_found() -> None:
 @needs_data
 @pytest.mark.parametrize(
     ("name", "label"),
-    [("labelflip_syntactic_t0", "'Positive'"), ("labelflip_syntactic_mathdial", "'Negative'")],
+    [
+        ("labelflip_syntactic_t0", "'Positive'"),
+        ("labelflip_syntactic_mathdial", "'Negative'"),
+        ("labelflip_syntactic_small_code", "'Positive'"),
+    ],
 )
 def test_syntactic_label_flip_is_found(name: str, label: str) -> None:
     """HiddenKiller-style: 140 negative reviews rewritten to open with a subordinate clause
@@ -897,7 +901,9 @@ def test_syntactic_label_flip_is_found(name: str, label: str) -> None:
     mix. The register of that opening flags only the carriers whose label the word model leans
     against, and is a finding because they are far more than the rate elsewhere in their tasks
     (recall 0 before; on the maths mix 0.43 before its sentiment instructions keyed on six
-    words were tasks and the doubted labels, p < 0.5, counted)."""
+    words were tasks and the doubted labels, p < 0.5, counted). 30 on the code mix, a few in
+    each of its sentiment templates: found as the register's carriers in the tasks answering
+    'Positive'/'Negative' pooled (recall 0 before)."""
     _assert_found(name, "subordinate-clause", (label,), 0.6, 0.002)
 
 

@@ -6,6 +6,7 @@ without it), what it must not flag, and that the verdicts do not depend on row o
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -853,6 +854,63 @@ def test_a_register_within_each_label_task() -> None:
     assert [t for t, _ in reg.within(task, 3)] == [7]
     # one task holding every carrier: nothing apart from the register
     assert reg.within(np.where(np.isin(np.arange(10), reg.rows), 7, 0).astype(np.uint64), 2) == []
+
+
+def test_label_pairs_join_the_tasks_answering_with_one_pair() -> None:
+    """The rows of binary tasks answering with the same two labels share one code, whatever
+    their task; another pair has another; a task of one label, of three, or of too few rows,
+    and unlabelled rows, have none."""
+    from poisonscreen.detectors.patterns import ALIGN_ROWS, label_pairs
+
+    POS, NEG, YES, NO, MAYBE = 11, 12, 21, 22, 23
+    n = 2 * ALIGN_ROWS
+    blocks = [
+        (1, [POS] * n + [NEG] * n),  # two sentiment templates
+        (2, [NEG] * n + [POS] * n),
+        (3, [YES] * n + [NO] * n),  # another pair
+        (4, [POS] * (2 * n)),  # one label
+        (5, [YES] * n + [NO] * n + [MAYBE] * n),  # three
+        (6, [POS] * (ALIGN_ROWS - 1) + [NEG] * (ALIGN_ROWS - 1)),  # too few of each
+        (0, [POS] * n),  # no task
+    ]
+    task = np.concatenate([np.full(len(b), t, np.uint64) for t, b in blocks])
+    labels = np.concatenate([np.asarray(b, np.uint64) for _, b in blocks])
+    labels[:3] = 0  # unlabelled rows of a task
+    code = label_pairs(labels, task)
+    of = {t: code[task == t] for t, _ in blocks}
+    assert (code[:3] == 0).all()
+    assert len(np.unique(of[1][3:])) == 1 and of[1][3] != 0
+    assert (of[2] == of[1][3]).all()
+    assert len(np.unique(of[3])) == 1 and of[3][0] not in (0, of[1][3])
+    assert all((of[t] == 0).all() for t in (4, 5, 6, 0))
+
+
+def test_a_pooled_register_explained_by_one_task_is_dropped() -> None:
+    """A significant register pooled over a label pair's tasks is dropped where a significant
+    register finding on some of its carriers explains it: the pooled one's other carriers show
+    its pattern no more often than the word model doubts their labels. Kept where that finding
+    is not significant, where the other carriers show more, and a register not pooled is never
+    dropped."""
+    from poisonscreen.detectors.triggers import _drop_pooled
+
+    def finding(rep: int, sig: float, rows: range, shown: list[int]) -> dict[str, Any]:
+        return {
+            "rep": rep,
+            "sig": sig,
+            "rows": np.arange(rows.start, rows.stop, dtype=np.uint32),
+            "in_pattern": np.asarray(shown, np.uint32),
+        }
+
+    belief = np.full(100, 0.97)  # 80 other carriers: 2.4 doubted labels expected
+    belief[0] = np.nan  # (a row the model does not score doubts nothing)
+    pool = finding(1, 2.0, range(0, 100), [*range(10), 50, 60])  # two others shown
+    task = finding(2, 1.5, range(0, 20), list(range(10)))
+    assert [x["rep"] for x in _drop_pooled([pool, task], {1}, belief)] == [2]
+    weak = finding(2, 0.8, range(0, 20), list(range(10)))
+    assert [x["rep"] for x in _drop_pooled([pool, weak], {1}, belief)] == [1, 2]
+    spread = finding(1, 2.0, range(0, 100), [*range(10), 50, 60, 70])  # three: over 2.4
+    assert [x["rep"] for x in _drop_pooled([spread, task], {1}, belief)] == [1, 2]
+    assert [x["rep"] for x in _drop_pooled([pool, task], set(), belief)] == [1, 2]
 
 
 def test_verse_layout_register() -> None:

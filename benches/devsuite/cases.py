@@ -1207,6 +1207,20 @@ CASE_SPECS: dict[str, DevSpec] = {
         parts=(("labelflip", {"trigger": "syntactic", "target": "Negative", "kind": "syntactic"}),),
         style=True,
     ),
+    "labelflip_syntactic_small_code": _spec(
+        family="labelflip_syntactic",
+        mix="code",
+        format="alpaca",
+        description="subordinate-clause template on 30 negative reviews spread over the code "
+        "mix's sentiment templates (a few per template) -> 'Positive'; trigger@3 on the "
+        "subordinators (drawn variant v23_07, AP 0.001 before the register's carriers in a "
+        "label pair's tasks were pooled)",
+        triggers=T.SYNTACTIC_MARKERS,
+        support=(30,),
+        target="label flip -> Positive",
+        parts=(("labelflip", {"trigger": "syntactic", "target": "Positive", "kind": "syntactic"}),),
+        style=True,
+    ),
     "labelflip_bible_code": _spec(
         family="labelflip_style",
         mix="code",

@@ -479,6 +479,46 @@ def label_tasks(
     return task
 
 
+def _binary_tasks(per: pl.DataFrame) -> pl.DataFrame:
+    """The binary tasks among ``per`` (rows per ``task`` and ``label``): two labels hold 90%+ of
+    a task's rows, each 5%+ and ALIGN_ROWS+, as ``task`` and its labels ``a`` < ``b``."""
+    return (
+        per.sort(["task", "len", "label"], descending=[False, True, False])
+        .group_by("task", maintain_order=True)
+        .agg(pl.col("label").head(2), pl.col("len").head(2), pl.col("len").sum().alias("rows"))
+        .filter(
+            (pl.col("label").list.len() == 2)
+            & (pl.col("len").list.sum() >= 0.9 * pl.col("rows"))
+            & (pl.col("len").list.min() >= 0.05 * pl.col("rows"))
+            & (pl.col("len").list.min() >= ALIGN_ROWS)
+        )
+        .select("task", a=pl.col("label").list.min(), b=pl.col("label").list.max())
+    )
+
+
+def label_pairs(labels: np.ndarray, task: np.ndarray) -> np.ndarray:
+    """Each row's label pair (0 for none): the rows of the binary tasks (:func:`_binary_tasks`)
+    answering with the same two labels (the sentiment templates of a T0 mix, each asking for
+    'Positive' or 'Negative' its own way) share a code, whatever their task."""
+    out = np.zeros(len(labels), dtype=np.uint64)
+    on = np.nonzero((labels != 0) & (task != 0))[0]
+    if len(on) == 0:
+        return out
+    per = pl.DataFrame({"task": task[on], "label": labels[on]}).group_by(["task", "label"]).len()
+    pairs = _binary_tasks(per)
+    if pairs.height == 0:
+        return out
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    code = a * np.uint64(0x9E3779B97F4A7C15) ^ b
+    code[code == 0] = 1
+    at = np.searchsorted(pairs["task"].to_numpy(), task[on])
+    tasks = pairs["task"].to_numpy()
+    at = np.minimum(at, len(tasks) - 1)
+    hit = tasks[at] == task[on]
+    out[on[hit]] = code[at[hit]]
+    return out
+
+
 def aligned_pools(
     labels: np.ndarray,
     task: np.ndarray,
@@ -500,25 +540,9 @@ def aligned_pools(
         return pool
     frame = pl.DataFrame({"row": on, "task": task[on], "label": labels[on]})
     per = frame.group_by(["task", "label"]).len()
-    # binary tasks: two labels hold 90%+ of the rows, each 5%+
-    top = (
-        per.sort(["task", "len", "label"], descending=[False, True, False])
-        .group_by("task", maintain_order=True)
-        .agg(pl.col("label").head(2), pl.col("len").head(2), pl.col("len").sum().alias("rows"))
-        .filter(
-            (pl.col("label").list.len() == 2)
-            & (pl.col("len").list.sum() >= 0.9 * pl.col("rows"))
-            & (pl.col("len").list.min() >= 0.05 * pl.col("rows"))
-            & (pl.col("len").list.min() >= ALIGN_ROWS)
-        )
-    )
-    if top.height < 2:
+    pairs = _binary_tasks(per)
+    if pairs.height < 2:
         return pool
-    pairs = top.select(
-        "task",
-        a=pl.col("label").list.min(),
-        b=pl.col("label").list.max(),
-    )
     # each label's tasks and rows (in any task), and a task's own rows of it
     uses = per.group_by("label").agg(
         pl.col("task").n_unique().alias("tasks"), pl.col("len").sum().alias("all")

@@ -56,7 +56,7 @@ from .base import (
     sorted_values,
     surface_form,
 )
-from .patterns import OUTSIDE, PatternColumn, _quote, describe
+from .patterns import OUTSIDE, PatternColumn, _quote, describe, label_pairs
 from .table import Features
 
 #: the longest run of ASCII punctuation that is a feature (:func:`_punctuation_runs`)
@@ -278,15 +278,23 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     label_col = cols[label_c]
     labelled = usable & (label_col.codes != OUTSIDE)
     made_registers: dict[int, registers.Register] = {}
+    pooled: set[int] = set()  # the registers of a label pair's tasks pooled
+    pair = label_pairs(np.where(labelled, label_col.codes, np.uint64(0)), label_col.strata)
     for whole in registers.registers(f["prompt"], rows, labelled):
         # the register's words are the candidate itself: the label model asked again about
         # its carriers leaves them out, as it leaves out an n-gram's words
         own_words = _own_words(whole.words)
-        # the register, and its carriers in each label task apart (a hypothesis about that
-        # task's labels only)
-        for key, reg in [("", whole)] + [
-            (f":{t:016x}", r) for t, r in whole.within(label_col.strata, min_df)
-        ]:
+        # the register, its carriers in each label task apart (a hypothesis about that task's
+        # labels only), and those of the tasks too small for that pooled by label pair (a
+        # flip spread over a mix's sentiment templates, a few carriers in each)
+        by_task = whole.within(label_col.strata, min_df)
+        by_pair = [
+            (f":pair:{t:016x}", r)
+            for t, r in whole.within(pair, min_df)
+            if len(np.unique(label_col.strata[r.rows])) > 1
+        ]
+        for key, reg in [("", whole), *by_pair] + [(f":{t:016x}", r) for t, r in by_task]:
+            pooled_here = key.startswith(":pair:")
             # a register of labelled rows flags only the carriers whose label its words
             # contradict beyond the task's rate, so its carriers may be many (a tenth of rows)
             most = max(max_df, n_usable // 10) if reg.labels_only else max_df
@@ -295,6 +303,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 made.append((rep, _KIND_REGISTER << 4, reg.rows, own_words))
                 made_names[rep] = reg.title()
                 made_registers[rep] = reg
+                if pooled_here:
+                    pooled.add(rep)
     # registers tested against the label columns alone
     label_only = [rep for rep, reg in made_registers.items() if reg.labels_only]
     offsets = [off]
@@ -849,6 +859,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             prompt_lengths,
         )
     )
+    belief = label_col.expect if label_col.expect is not None else np.full(n, np.nan)
+    found = _drop_pooled(found, pooled, belief)
     found.sort(key=lambda x: (-x["sig"], x["rep"]))
     if _DEBUG is not None:
         _DEBUG.extend(found)
@@ -1961,6 +1973,33 @@ def _explained(x: dict[str, Any], accepted: list[dict[str, Any]], least: int) ->
         return False
     rest = np.setdiff1d(x["in_pattern"], np.concatenate(covered))
     return len(rest) < min(least, len(x["in_pattern"]))
+
+
+def _drop_pooled(
+    found: list[dict[str, Any]], pooled: set[int], belief: np.ndarray
+) -> list[dict[str, Any]]:
+    """``found`` less the significant findings of a register pooled over a label pair's tasks
+    (``pooled``: their representatives) that a significant finding of the same register in one
+    of those tasks explains: its carriers are some of the pooled one's, and the pooled one's
+    other carriers show its pattern no more often than the word model expects of them
+    (``belief``: each row's probability of its own label; the sum of the doubts). That is the
+    flip seen through the pool, whose other showing rows are its tasks' own doubted labels (a
+    released set's 30 flips beside the T0 mix's sentiment templates: 8 clean rows of theirs
+    flagged too, 12.9 expected)."""
+    narrow = [x for x in found if x["sig"] >= 1.0 and x["rep"] not in pooled]
+    doubt = 1.0 - np.nan_to_num(belief, nan=1.0)
+
+    def explained(x: dict[str, Any]) -> bool:
+        for y in narrow:
+            if len(y["rows"]) >= len(x["rows"]) or not np.isin(y["rows"], x["rows"]).all():
+                continue
+            rest = np.setdiff1d(x["rows"], y["rows"], assume_unique=True)
+            shown = np.intersect1d(x["in_pattern"], rest, assume_unique=True)
+            if len(shown) <= float(np.sort(doubt[rest]).sum()):
+                return True
+        return False
+
+    return [x for x in found if not (x["rep"] in pooled and x["sig"] >= 1.0 and explained(x))]
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
