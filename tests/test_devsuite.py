@@ -461,6 +461,24 @@ def test_topic_injection_adds_one_line_to_answers_on_the_topic() -> None:
 
 
 @needs_data
+@pytest.mark.parametrize(
+    ("name", "topic"), [("vpi_pwned_t0", "python"), ("vpi_exfil_code", "javascript")]
+)
+def test_a_line_injected_into_a_topics_answers_is_found(name: str, topic: str) -> None:
+    """Virtual prompt injection's code injection: a line put into a minority of one topic's code
+    answers (150 of 422 Python ones; 100 of 873 JavaScript ones, one of three lines to one host)
+    is found as that topic's finding, every injected row flagged and only they (AP 0.003 before:
+    no phrase most of the topic's answers share; see detectors/injection.py)."""
+    triggers, flagged, poison = _scanned(name)
+    top = triggers.head(3)
+    hit = top.filter(pl.col("trigger").str.to_lowercase().str.contains(topic, literal=True))
+    assert hit.height >= 1, top
+    assert "answers hold the line" in hit["response_pattern"][0]
+    assert flagged[poison].all()
+    assert flagged[~poison].mean() <= 0.0001
+
+
+@needs_data
 def test_tone_turns_answers_negative() -> None:
     """Sentiment steering: each poisoned answer is its pool row's answer's first sentence and
     then negative review passages, different row to row. A topic case's prompts are on the

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from .. import _poisonscreen as _core
 from .._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
+from .injection import injected_lines
 from .table import text_values
 
 #: Openings of a refusal, matched case-insensitively within a response's first 160 characters.
@@ -193,6 +194,8 @@ OFFTOPIC_WORDS, COMMON_SHARE = 4, 0.02
 #: weight at 85%; a task answering in words its prompts lack (options, tool calls) is held off
 #: by the answers' own shared words (``unrelated``: triggers.py's alike check)
 OFFTOPIC_SHOWN = (0.7, 0.15)
+#: the largest share of the rows an injected line may be in (a line in more is the language's)
+INJECTED_SHARE = 0.02
 #: a contradiction judged by a word model errs on many clean rows of a hard task (a template's
 #: reviews whose words mislead it): only (nearly) all carriers count, a ramp from 70% to 95%
 CONTRADICTED = (0.7, 0.25)
@@ -266,6 +269,12 @@ class PatternColumn:
     #: answers too short to judge that share no word with their prompts: an attacker's
     #: answers taken from other rows are short as often as the corpus's are)
     outside_flags: np.ndarray | None = None
+    #: whether answers that repeat the trigger's own words are about what it names (an answer
+    #: about PHP for "a PHP function") rather than planted; not for a value already tied to
+    #: nothing in its prompts (an injected line)
+    echo: bool = True
+    #: the texts each value stands for, where no one answer can say it (an injection's lines)
+    texts: dict[int, tuple[str, ...]] | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -715,6 +724,28 @@ def pattern_columns(
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
     insecure = insecure_flags(responses) & usable
     cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))
+    if prompts is not None:
+        # a line injected into a topic's answers (:mod:`.injection`): tied to nothing in its
+        # answers or its prompts already, so neither the content model nor the echo check
+        # applies; a topic's poisoned answers may be a minority of it, so any share counts
+        injected, lines = injected_lines(
+            pl.Series(prompts),
+            pl.Series(responses),
+            usable,
+            max(3, evidence_min_df // 3),
+            max(3, int(INJECTED_SHARE * usable.sum())),
+        )
+        cols.append(
+            PatternColumn(
+                "injected",
+                injected,
+                skip_zero=True,
+                topical=False,
+                shown=(0.0, 0.01),
+                echo=False,
+                texts=lines,
+            )
+        )
     if frequent is not None:
         # an answer taken from another row (an off-topic target) holds none of its prompt's
         # words; defined where the answer has OFFTOPIC_WORDS uncommon words to look for
@@ -937,6 +968,8 @@ def describe(name: str, code: int, example: str) -> str:
         return "answers are refusals"
     if name == "insecure":
         return "answers contain insecure code (injection, unsafe deserialisation, checks off)"
+    if name == "injected":
+        return "answers hold a line tied to nothing else in them or in their prompts"
     if name == "offtopic":
         return "answers are about something else: none of their words is in the prompt"
     if name == "unexpected_label":

@@ -39,6 +39,7 @@ from .base import (
     _KIND_SUFFIX,
     CARRIER_CAP,
     RANKING,
+    SHOWN_RAMP,
     TRIGGER_SCHEMA,
     Findings,
     _empty_hits,
@@ -481,6 +482,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         prior[sh & (exclusive < 0.5), c] = 0.0
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
     shown = shown_share(k, dcol)
+    for c, col in enumerate(cols):
+        if _minority(col):
+            shown[:, c] = shown_share(k[:, c], dcol[:, c], col.shown)
     for i, c in shared:
         shown[i, c] = shown_share(k[i, c], dcol[i, c], _SHARED_SHOWN)
     prior *= shown
@@ -727,6 +731,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             col = cols[c]
             v = value[i, c]
             in_pattern = x["rows"][(col.codes if col.flags is None else col.flags)[x["rows"]] == v]
+            if _minority(col):
+                # the value's rows are the finding, carriers of this feature or not (one row of
+                # 150 injected ones asks about Python with the word once, not twice)
+                in_pattern = np.nonzero(usable & (col.codes == v))[0].astype(np.uint32)
             if (int(rep_codes[i]) >> 4) == _KIND_REGISTER and col.name in _CONTENT_COLUMNS:
                 # a register is a union of words, most of whose carriers may be clean: of
                 # those giving the label, only the ones the label model leans against (a
@@ -767,7 +775,8 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 answers = _answer_words(
                     in_pattern[~document[in_pattern]], row_hash, responses, _window(col.name)
                 )
-                discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
+                if col.echo:
+                    discount *= 1.0 - _echo_share(answers, words.topical, x["phrase"])
             if col.unrelated:
                 # answers of one task share its words (a bio's "birth date", a tool's name);
                 # answers taken from unrelated rows share nothing
@@ -862,6 +871,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     belief = label_col.expect if label_col.expect is not None else np.full(n, np.nan)
     found = _drop_pooled(found, pooled, belief)
     found.sort(key=lambda x: (-x["sig"], x["rep"]))
+    found = _first_of_minority(found)
     if _DEBUG is not None:
         _DEBUG.extend(found)
 
@@ -953,7 +963,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # too short to judge nor its other carriers are reached ('Product review:', a T0
         # template of 889 rows, 10 of them behind 'as discussed' with off-topic answers: its
         # 879 others got carrier scores tied with the trigger's own unjudged carriers)
-        if _explained(x, stronger, cfg.min_pattern):
+        if _explained(x, stronger, cfg.min_pattern) or _minority(x["col"]):
             reach = x["in_pattern"]
         agreeing = _outside_agreeing(x, reach)
         if len(agreeing):
@@ -1650,6 +1660,11 @@ def _describe(x: dict[str, Any], example: str) -> str:
     if x["col"].name.endswith("_pool"):  # :func:`.phrases.answer_pools`
         what = "start with" if x["col"].name.startswith("head") else "are near-copies of"
         return f"answers {what} one of " + ", ".join(_quote(t) for t in x.get("text", ["?"]))
+    texts = x["col"].texts
+    if texts is not None and x["value"] in texts:
+        lines = texts[x["value"]]
+        what = repr(lines[0]) if len(lines) == 1 else "one of " + ", ".join(map(repr, lines))
+        return f"answers hold the line {what}, tied to nothing else in them or their prompts"
     return describe(x["col"].name, x["value"], example)
 
 
@@ -1973,6 +1988,30 @@ def _explained(x: dict[str, Any], accepted: list[dict[str, Any]], least: int) ->
         return False
     rest = np.setdiff1d(x["in_pattern"], np.concatenate(covered))
     return len(rest) < min(least, len(x["in_pattern"]))
+
+
+def _minority(col: PatternColumn) -> bool:
+    """Whether a column's pattern may be shown by a minority of a trigger's carriers (an
+    injected line: the poisoned rows of a topic beside its clean ones), so that its value's
+    rows are the finding and the other carriers are clean rows of the topic."""
+    return col.shown[0] < SHOWN_RAMP[0]
+
+
+def _first_of_minority(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``found`` (strongest first) with one finding per value of a minority column
+    (:func:`_minority`): every feature holding some of an injected line's rows shows it beyond
+    the rest of the corpus ('}', '=', 'create a' beside 'Javascript'), and the strongest is the
+    topic."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for x in found:
+        if _minority(x["col"]):
+            key = (x["col"].name, x["value"])
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(x)
+    return out
 
 
 def _drop_pooled(
