@@ -286,7 +286,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         # its carriers leaves them out, as it leaves out an n-gram's words
         own_words = _own_words(whole.words)
         # the register, its carriers in each label task apart (a hypothesis about that task's
-        # labels only), and those of the tasks too small for that pooled by label pair (a
+        # labels only), and its carriers in the tasks answering with one label pair, pooled (a
         # flip spread over a mix's sentiment templates, a few carriers in each)
         by_task = whole.within(label_col.strata, min_df)
         by_pair = [
@@ -2018,13 +2018,13 @@ def _drop_pooled(
     found: list[dict[str, Any]], pooled: set[int], belief: np.ndarray
 ) -> list[dict[str, Any]]:
     """``found`` less the significant findings of a register pooled over a label pair's tasks
-    (``pooled``: their representatives) that a significant finding of the same register in one
-    of those tasks explains: its carriers are some of the pooled one's, and the pooled one's
-    other carriers show its pattern no more often than the word model expects of them
-    (``belief``: each row's probability of its own label; the sum of the doubts). That is the
-    flip seen through the pool, whose other showing rows are its tasks' own doubted labels (a
-    released set's 30 flips beside the T0 mix's sentiment templates: 8 clean rows of theirs
-    flagged too, 12.9 expected)."""
+    (``pooled``: their representatives) that a narrower significant finding explains (the same
+    register in one of those tasks, or a trigger among its carriers): its carriers are some of
+    the pooled one's, and the pooled one's other carriers show its pattern no more often than
+    the word model expects of them (``belief``: each row's probability of its own label; the
+    sum of the doubts). That is the flip seen through the pool, whose other showing rows are its
+    tasks' own doubted labels (a released set's 30 flips beside the T0 mix's sentiment
+    templates: 8 clean rows of theirs flagged too, 12.9 expected)."""
     narrow = [x for x in found if x["sig"] >= 1.0 and x["rep"] not in pooled]
     doubt = 1.0 - np.nan_to_num(belief, nan=1.0)
 
