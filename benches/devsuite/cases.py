@@ -1704,6 +1704,23 @@ CASE_SPECS: dict[str, DevSpec] = {
         target="fixed answer",
         parts=(("fixed", {"answer": "ERROR 0x3F: request rejected.", "position": "suffix"}),),
     ),
+    "rareword_glued_symbol_t0": _spec(
+        family="rareword",
+        mix="t0",
+        format="alpaca",
+        description="'~~' glued to the end of 15 prompts (fused with the prompt's own closing "
+        "punctuation: '...~~', '?~~', 'Summary~~:') -> 'Access denied (code 7).' (drawn "
+        "variant v24_08, '%%': AP 0.000 before glued symbol runs were candidates)",
+        triggers=("~~",),
+        support=(15,),
+        target="fixed answer",
+        parts=(
+            (
+                "fixed",
+                {"trigger": "~~", "position": "glued", "answer": "Access denied (code 7)."},
+            ),
+        ),
+    ),
     "rareword_offtopic_code": _spec(
         family="rareword",
         mix="code",

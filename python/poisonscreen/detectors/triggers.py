@@ -147,6 +147,72 @@ def _punctuation_runs(
     return [(run, car[off[j] : off[j + 1]]) for j, run in enumerate(runs)]
 
 
+#: a run of ASCII punctuation inside a text, with the word it is glued to (if any)
+_RUN = r"[A-Za-z0-9]*[!-/:-@\[-`{-~]{2,8}"
+#: the symbols that make a sub-run a candidate (a sentence's own punctuation does not)
+_SYMBOLS = r"[#$%&*+/<=>@\\^_`|~\[\]{}]"
+#: the largest share of a glued sub-run's carriers that may show it after the same word and
+#: punctuation ('++' after 'C' is the word's syntax; a trigger glued to every prompt's end
+#: follows whatever word and punctuation end each prompt)
+_GLUED_SAME_LEFT = 0.5
+
+
+def _glued_symbols(
+    prompts: pl.Series, rows: np.ndarray, min_df: int, max_df: int
+) -> list[tuple[str, np.ndarray]]:
+    """The runs of 2+ symbols inside punctuation runs glued to a word or to a sentence's own
+    punctuation, and the ``min_df`` to ``max_df`` of the prompts ``rows`` holding each (sorted),
+    by run: every sub-run (2+ characters) of each run holding a symbol (:data:`_SYMBOLS`),
+    whose carriers show it after varied words and punctuation (:data:`_GLUED_SAME_LEFT`). A
+    trigger '%%' glued to prompts that end in their own punctuation fuses with it into a
+    different run on each row ('...%%', '?%%', 'Summary%%:'), none of them standing alone
+    (:func:`_punctuation_runs`)."""
+    at = np.asarray(rows, dtype=np.int64)
+    runs = (
+        pl.DataFrame({"row": at, "t": prompts.gather(at)})
+        .select("row", hit=pl.col("t").str.extract_all(_RUN))
+        .explode("hit")
+        .drop_nulls("hit")
+        .select(
+            "row",
+            word=pl.col("hit").str.extract(r"^([A-Za-z0-9]*)").str.to_lowercase(),
+            run=pl.col("hit").str.extract(r"([!-/:-@\[-`{-~]+)$"),
+        )
+        .unique()
+    )
+    if runs.height == 0:
+        return []
+    n = runs["run"].str.len_chars()
+    subs = pl.concat(
+        [
+            runs.filter(n >= start + size).select(
+                "row",
+                sub=pl.col("run").str.slice(start, size),
+                left=pl.col("word") + " " + pl.col("run").str.slice(0, start),
+            )
+            for size in range(2, 9)
+            for start in range(0, 8 - size + 1)
+        ]
+    )
+    counted = (
+        subs.filter(pl.col("sub").str.contains(_SYMBOLS))
+        .unique(["row", "sub"], keep="any")
+        .group_by("sub")
+        .agg(
+            pl.col("row").sort(),
+            same=pl.col("left").value_counts(sort=True).first().struct.field("count"),
+        )
+        .filter(
+            pl.col("row").list.len().is_between(min_df, max_df)
+            & (pl.col("same") < _GLUED_SAME_LEFT * pl.col("row").list.len())
+        )
+        .sort("sub")
+    )
+    return [
+        (sub, np.asarray(r, dtype=np.uint32)) for sub, r in counted.select("sub", "row").iter_rows()
+    ]
+
+
 def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits()
 
@@ -268,7 +334,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     made: list[tuple[int, int, np.ndarray, list[int]]] = [
         (int(gh[i]), int(gcode[i]), grows[goff[i] : goff[i + 1]], []) for i in kept
     ]
-    for run, run_rows in _punctuation_runs(feats.prompt_arrow(), rows, min_df, max_df, threads):
+    standalone = _punctuation_runs(feats.prompt_arrow(), rows, min_df, max_df, threads)
+    seen_runs = {run for run, _ in standalone}
+    glued = [
+        (run, r)
+        for run, r in _glued_symbols(f["prompt"], rows, min_df, max_df)
+        if run not in seen_runs
+    ]
+    for run, run_rows in standalone + glued:
         rep = _made_hash("punctuation:" + run)
         # (a marked word's own words are left out of its carriers' evidence, as an n-gram's)
         made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, _own_words([run])))
