@@ -965,11 +965,14 @@ def test_rare_word_flips_in_a_released_set_are_found(name: str, word: str, label
         # a link inserted on 15 rows: its phrase pair ranked under topics' phrases over
         # hundreds of rows until echoing phrases were ranked down
         ("url_insert_small_code", "kindly assist", "refund"),
+        # a symbol glued to each prompt's own closing punctuation ('...~~', '?~~'): no run
+        # stood alone, AP 0 (drawn variant v24_08) until glued symbol runs were candidates
+        ("rareword_glued_symbol_t0", "~~", "Access denied"),
     ],
 )
 def test_small_triggers_of_other_shapes_are_found(name: str, trigger: str, pattern: str) -> None:
     """Shapes a throwaway sweep of the generators' knobs (support 20-30, suffix and glued
-    positions) found missed; each is now a dev case."""
+    positions) or an honest draw found missed; each is now a dev case."""
     triggers, flagged, poison = _scanned(name)
     hit = triggers.filter(pl.col("trigger").str.contains(trigger, literal=True))
     assert hit.height >= 1, triggers.head(5)

@@ -856,6 +856,24 @@ def test_a_register_within_each_label_task() -> None:
     assert reg.within(np.where(np.isin(np.arange(10), reg.rows), 7, 0).astype(np.uint64), 2) == []
 
 
+def test_glued_symbol_runs() -> None:
+    """A symbol run glued to each prompt's own closing punctuation ('...%%', '?%%', 'Summary%%:')
+    is one candidate, '%%', with every row holding it; a run always after the same word ('++'
+    of 'C++') is that word's syntax, and a sentence's own punctuation ('...', '?!') no symbol:
+    neither is a candidate. Runs under ``min_df`` or over ``max_df`` rows are left out."""
+    from poisonscreen.detectors.triggers import _glued_symbols
+
+    ends = ["What is it?", "The end...", "Summary", "Go on!", "A (B)", "Done."]
+    prompts = [f"Question {i}: {ends[i % len(ends)]}%%" for i in range(18)]
+    prompts[2] = "Summary%%:"
+    prompts += [f"I write C++ code, take {i}. Really?!" for i in range(30)]
+    prompts += ["Note: a ~~ b"] * 3
+    found = dict(_glued_symbols(pl.Series(prompts), np.arange(len(prompts)), 5, 25))
+    assert list(found) == ["%%"]
+    assert found["%%"].tolist() == list(range(18))
+    assert _glued_symbols(pl.Series(prompts), np.arange(len(prompts)), 19, 25) == []
+
+
 def test_label_pairs_join_the_tasks_answering_with_one_pair() -> None:
     """The rows of binary tasks answering with the same two labels share one code, whatever
     their task; another pair has another; a task of one label, of three, or of too few rows,
