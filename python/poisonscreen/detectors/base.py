@@ -8,6 +8,7 @@ score per row.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterator
@@ -141,6 +142,12 @@ def _hits(
 def _short(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stable_hash(name: str) -> int:
+    """A 64-bit hash of ``name``, the same across runs and machines (a made feature's
+    representative, an injection's code)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
 def _hash_strings(strings: list[str], k: int) -> np.ndarray:

@@ -31,13 +31,13 @@ corpus. See DESIGN.md, section 1.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 
 import numpy as np
 import polars as pl
 
+from .base import stable_hash
 from .table import text_values
 
 #: a run of hex digits holding a digit (a number, a hex id), masked in a line ('/p/3fa9c1?c='
@@ -132,9 +132,9 @@ def injected_lines(
     idx = np.nonzero(multi)[0]
     if len(idx) < least:
         return code, {}
+    answers = pl.DataFrame({"row": idx.astype(np.int64), "text": responses.gather(idx)})
     frame = (
-        pl.DataFrame({"row": idx.astype(np.int64), "text": responses.gather(idx)})
-        .select("row", line=pl.col("text").str.split("\n"))
+        answers.select("row", line=pl.col("text").str.split("\n"))
         .explode("line")
         .with_columns(norm=pl.col("line").str.strip_chars().str.replace_all(_MASK, "#"))
         .with_columns(
@@ -163,7 +163,6 @@ def injected_lines(
     if per.height == 0:
         return code, {}
     cand = frame.join(per.select("norm"), on="norm")
-    answers = pl.DataFrame({"row": idx.astype(np.int64), "text": responses.gather(idx)})
     fixed = (
         cand.join(answers, on="row")
         .group_by("norm")
@@ -192,7 +191,7 @@ def injected_lines(
     if fixed.height == 0:
         return code, {}
     lowered = prompts.str.to_lowercase()
-    texts = responses.gather(idx).str.to_lowercase()
+    texts = answers["text"].str.to_lowercase()
     kept: list[tuple[str, np.ndarray, set[str]]] = []
     found = [
         (norm, np.asarray(at, dtype=np.int64), {w.lower() for w in _WORD.findall(norm)})
@@ -251,10 +250,7 @@ def injected_lines(
     names: dict[int, tuple[str, ...]] = {}
     for part in members.values():
         lines = tuple(kept[i][0] for i in part)
-        c = np.uint64(
-            int.from_bytes(hashlib.blake2b(lines[0].encode(), digest_size=8).digest(), "little")
-            or 1
-        )
+        c = np.uint64(stable_hash(lines[0]) or 1)
         names[int(c)] = lines
         for i in part:
             rows = kept[i][1]

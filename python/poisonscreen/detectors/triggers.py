@@ -15,7 +15,6 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -55,6 +54,7 @@ from .base import (
     shown_share,
     significance_score,
     sorted_values,
+    stable_hash,
     surface_form,
 )
 from .patterns import OUTSIDE, PatternColumn, _quote, describe, label_pairs
@@ -109,11 +109,6 @@ _MAX_PHRASE = 12
 #: a list the scored candidates are appended to, for inspection (tests and development)
 _DEBUG: list[dict[str, Any]] | None = None
 _DEBUG_ARRAYS: dict[str, Any] = {}
-
-
-def _made_hash(name: str) -> int:
-    """A made feature's representative hash (stable across runs and machines)."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
 def _own_words(texts: Any) -> list[int]:
@@ -342,7 +337,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         if run not in seen_runs
     ]
     for run, run_rows in standalone + glued:
-        rep = _made_hash("punctuation:" + run)
+        rep = stable_hash("punctuation:" + run)
         # (a marked word's own words are left out of its carriers' evidence, as an n-gram's)
         made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, _own_words([run])))
         made_names[rep] = run
@@ -373,7 +368,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             # contradict beyond the task's rate, so its carriers may be many (a tenth of rows)
             most = max(max_df, n_usable // 10) if reg.labels_only else max_df
             if min_df <= len(reg.rows) <= most:
-                rep = _made_hash("register:" + reg.name + key)
+                rep = stable_hash("register:" + reg.name + key)
                 made.append((rep, _KIND_REGISTER << 4, reg.rows, own_words))
                 made_names[rep] = reg.title()
                 made_registers[rep] = reg
@@ -1228,7 +1223,7 @@ def _conjunctions(
         # the parts in the order the example prompt holds them
         at = [example.find(x.split("…")[0].strip() or x) for x in named]
         order = sorted(range(len(idx)), key=lambda j: (at[j] < 0, at[j], named[j]))
-        rep = _made_hash("conjunction:" + ":".join(str(r) for r in key))
+        rep = stable_hash("conjunction:" + ":".join(str(r) for r in key))
         made_names[rep] = " … ".join(named[j] for j in order)
         mem = [rep]
         codes_m = [_KIND_CONJUNCTION << 4]
