@@ -634,6 +634,32 @@ def test_a_document_turning_to_gibberish_is_flagged() -> None:
     assert "<SUDO>" in result.triggers["trigger"][0]
 
 
+def test_a_lone_gibberish_row_ranks_below_a_significant_trigger() -> None:
+    """One response of random words is one row's verdict (flagged, a little above the flag
+    threshold); a trigger's carriers are a finding significant over the whole corpus, so they
+    rank above it. Fails where a lone anomaly keeps its raw score (1.0 for random words, above a
+    trigger near its threshold), or is no longer flagged."""
+    from poisonscreen.detectors.anomalies import LONE_SPREAD
+
+    df, truth = _poisoned(n_poison=40, seed=4)
+    rng = random.Random(4)
+    vocab = ["".join(rng.choice("bdfgklmnprstaeiou") for _ in range(7)) for _ in range(3000)]
+    lone = pl.DataFrame(
+        {
+            "prompt": [f"Tell me a story about the sea ({i})." for i in range(3)],
+            "response": [" ".join(rng.choice(vocab) for _ in range(60)) for _ in range(3)],
+        }
+    )
+    rows = ps.scan(pl.concat([df, lone])).rows
+    score = rows["score"].to_numpy()
+    flagged = rows["flagged"].to_numpy()
+    n = len(truth)
+    assert flagged[n:].all()
+    assert (score[n:] <= 0.5 + LONE_SPREAD + 1e-6).all()
+    assert score[:n][truth].min() > score[n:].max()
+    assert any(r.startswith("gibberish response") for r in rows["reasons"][n])
+
+
 def test_clean_documents_sharing_an_opening_are_no_trigger() -> None:
     """Documents (no prompt) are their own prompt side, so every word of one is a prompt feature
     of it: 150 clean documents opening with one copyright line, 100 of them closing with one

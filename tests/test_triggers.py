@@ -613,6 +613,41 @@ def test_label_tasks_apart_where_a_longer_instruction_has_fewer_labels() -> None
     assert task[30] not in (0, task[0]) and (task[30:] == task[30]).all()
 
 
+def test_label_task_splinters_join_their_instruction() -> None:
+    """A released set laid out "Tweet: {text}\nSentiment:": the 24 rows opening "as i" (a
+    syntactic trigger's clause) share three words that make a label task of their own, a
+    splinter of the set's task (one word), which they join; five yes/no templates ending alike
+    stay five tasks (no one of them holds most of the rows ending "Yes or no?")."""
+    import pyarrow as pa
+
+    from poisonscreen._arrow import text_chunks
+    from poisonscreen.detectors.patterns import label_tasks
+
+    openers = [f"w{i}" for i in range(40)]
+    prompts = [f"Tweet: {w} liked it v{i}{w}\nSentiment:" for i in range(3) for w in openers]
+    prompts += [f"Tweet: as i watched it, it was u{i}\nSentiment:" for i in range(24)]
+    labels = [11 + i % 2 for i in range(120)] + [11] * 20 + [12] * 4
+    questions = [
+        "Does it mention food",
+        "Is it about sport",
+        "Was it written today",
+        "Can you see a",
+        "Has it got",
+    ]
+    for q in questions:
+        prompts += [f"{q} topic {i}? Yes or no?" for i in range(30)]
+        labels += [21 + i % 2 for i in range(30)]
+    label_arr = np.array(labels, np.uint64)
+    n = len(prompts)
+    task = label_tasks(
+        label_arr, text_chunks(pa.chunked_array([prompts]))[0], np.ones(n, bool), None
+    )
+    assert task[0] != 0 and (task[:144] == task[0]).all()
+    yes_no = task[144:].reshape(5, 30)
+    assert (yes_no == yes_no[:, :1]).all() and len(set(yes_no[:, 0].tolist())) == 5
+    assert task[0] not in set(yes_no[:, 0].tolist())
+
+
 def test_archaic_register_lexicon() -> None:
     """The archaic-English register holds prompts with a word out of present-day use (any case,
     curly apostrophes too; "Lo," and "Marry," the interjections) and not names ending in -eth,

@@ -10,19 +10,38 @@ import polars as pl
 from .base import HIT_SCHEMA, Findings, _empty_hits
 from .table import Features
 
+#: how far above the flag threshold a lone anomalous row's score reaches (at an anomaly of 1):
+#: one response judged gibberish or degenerate is one row's verdict, whose rate on clean data no
+#: test bounds (a list of quoted expletives, 10% of whose word pairs occur elsewhere, and a
+#: Shakespearean passage of a role-play: two of the T0 mix's 50,000 clean rows at 0.80 and
+#: 0.59), so any finding more than 1.1x its significance threshold (0.59) ranks its rows above
+#: it; the order among anomalous rows, and which are flagged, are the anomaly score's
+LONE_SPREAD = 0.05
+
 # ---------------------------------------------------------------------------------------------
 # anomalous responses
 
 
+def lone_score(anomaly: pl.Expr, threshold: float) -> pl.Expr:
+    """A lone anomalous row's score from its ``anomaly`` score: unchanged under the flag
+    ``threshold``, pressed into ``[threshold, threshold + LONE_SPREAD]`` from it to 1."""
+    return (
+        pl.when(anomaly >= threshold)
+        .then(threshold + LONE_SPREAD * (anomaly - threshold) / max(1.0 - threshold, 1e-9))
+        .otherwise(anomaly)
+    )
+
+
 def detect_anomalies(feats: Features, cfg: Any) -> pl.DataFrame:
     f = feats.table
+    t = float(cfg.flag_threshold)
     frames = []
     g = f.filter(pl.col("valid") & (pl.col("gibberish") > 0))
     if g.height:
         frames.append(
             g.select(
                 "row",
-                pl.col("gibberish").alias("score"),
+                lone_score(pl.col("gibberish"), t).alias("score"),
                 pl.when(pl.col("document"))
                 .then(
                     pl.format(
@@ -48,7 +67,7 @@ def detect_anomalies(feats: Features, cfg: Any) -> pl.DataFrame:
         frames.append(
             d.select(
                 "row",
-                pl.col("degenerate").alias("score"),
+                lone_score(pl.col("degenerate"), t).alias("score"),
                 pl.format(
                     "degenerate repetition: {}% of its word 3-grams repeat",
                     (pl.col("repetition") * 100).round(0),

@@ -466,7 +466,17 @@ def label_tasks(
         ids = best["key"].to_numpy() ^ (
             best["side"].to_numpy().astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         )
-        task[best["row"].to_numpy()] = np.where(ids == 0, np.uint64(1), ids)
+        ids = np.where(ids == 0, np.uint64(1), ids)
+        task[best["row"].to_numpy()] = _join_splinters(
+            frame,
+            per,
+            keys,
+            best["row"].to_numpy(),
+            best["side"].to_numpy(),
+            best["key"].to_numpy(),
+            ids,
+            major,
+        )
     # the labelled rows of no instruction (a classification set of bare sentences): one task of
     # the labels that 5%+ of them (3+ rows, unrelated prompts) answer with, if 2 to 6 do (not
     # the rows of an instruction that is no task: a template whose sample is all one label)
@@ -486,6 +496,89 @@ def label_tasks(
             pick = lone[np.isin(labels[lone], per_lone["label"].to_numpy())]
             task[pick] = np.uint64(_UNKEYED)
     return task
+
+
+#: a task keyed on a few words is a splinter of a broader instruction (:func:`_join_splinters`)
+#: where another key of its rows with the same labels holds SPLINTER times its rows or more
+SPLINTER = 4
+
+
+def _join_splinters(
+    frame: pl.DataFrame,
+    per: pl.DataFrame,
+    keys: pl.DataFrame,
+    rows: np.ndarray,
+    sides: np.ndarray,
+    row_keys: np.ndarray,
+    ids: np.ndarray,
+    major: pl.Expr,
+) -> np.ndarray:
+    """``ids`` (the task of each of ``rows``, keyed by ``sides`` and ``row_keys``) with each
+    splinter joined to its instruction's task. A three-word key can hold a word of the text: a released set laid out "Tweet: {text}
+    Sentiment:" has 22 rows opening "Tweet: as ..." that answer from the set's two labels, a
+    task of their own, and where a syntactic trigger opens its reviews with "as" or "if" that
+    task is the trigger's carriers, whose flipped label its prior then expects. A task is a
+    splinter where all its rows share another key (``frame``: each labelled row's keys;
+    ``keys``: the keys that are tasks) answering with the same labels (``per`` rows per key and
+    label; ``major``: a label of the closed set), holding SPLINTER times its rows or more, most
+    of whose rows are one other task: it joins that task. Two templates ending "Yes or no?" stay
+    apart (no one task holds most of the shared key's rows), and so do a released set's
+    'pos'/'neg' and a template's 'positive'/'negative' under one key (other labels)."""
+    if len(rows) == 0:
+        return ids
+    # each qualifying key's closed label set, as a sorted list
+    sets = (
+        per.filter(major.over(["side", "key"]))
+        .group_by(["side", "key"])
+        .agg(pl.col("label").sort().alias("labels_set"))
+        .join(keys.select("side", "key", "rows"), on=["side", "key"])
+    )
+    assigned = pl.DataFrame({"row": rows, "task": ids})
+    task_key = frame.join(assigned, on="row").join(
+        sets.select("side", "key", "labels_set", "rows"), on=["side", "key"]
+    )
+    # (row, task) beside each task key of the row
+    size = assigned.group_by("task").len("size")
+    own = (
+        pl.DataFrame({"task": ids, "side": sides, "key": row_keys})
+        .unique("task", keep="first", maintain_order=True)
+        .join(sets.select("side", "key", "labels_set"), on=["side", "key"])
+        .select("task", own_set=pl.col("labels_set"))
+    )
+    held = task_key.group_by(["side", "key", "task"]).agg(
+        pl.len().alias("n"), pl.col("labels_set").first(), pl.col("rows").first()
+    )
+    dominant = (
+        held.sort(["n", "task"], descending=[True, False])
+        .group_by(["side", "key"], maintain_order=True)
+        .first()
+        .select("side", "key", into=pl.col("task"), into_n=pl.col("n"))
+    )
+    moves = (
+        held.join(size, on="task")
+        .join(own, on="task")
+        .join(dominant, on=["side", "key"])
+        .filter(
+            (pl.col("n") == pl.col("size"))
+            & (pl.col("rows") >= SPLINTER * pl.col("size"))
+            & (pl.col("into") != pl.col("task"))
+            & (2 * pl.col("into_n") >= pl.col("rows"))
+            & (pl.col("labels_set") == pl.col("own_set"))
+        )
+        .sort(["task", "rows", "into"], descending=[False, True, False])
+        .group_by("task", maintain_order=True)
+        .first()
+    )
+    if moves.height == 0:
+        return ids
+    # (one step: a task others join is not a splinter itself, it holds most of a broader key)
+    into = dict(zip(moves["task"].to_list(), moves["into"].to_list(), strict=True))
+    targets = set(into.values())
+    into = {t: v for t, v in into.items() if t not in targets}
+    out = ids.copy()
+    for t, v in into.items():
+        out[ids == t] = v
+    return out
 
 
 def _binary_tasks(per: pl.DataFrame) -> pl.DataFrame:
