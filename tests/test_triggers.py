@@ -909,6 +909,28 @@ def test_glued_symbol_runs() -> None:
     assert _glued_symbols(pl.Series(prompts), np.arange(len(prompts)), 19, 25) == []
 
 
+def test_glued_symbol_context_counts_every_context_of_a_row() -> None:
+    """A row holding a sub-run after several contexts counts for each of them: '##' after each
+    row's own word and again after 'x' on every row follows one context on all its carriers, so
+    it is no candidate, in any row order and on every run. Fails where one context per row is
+    kept by ``unique(keep="any")`` (which one depended on the threads' timing: the scan's
+    verdicts then changed from run to run)."""
+    from poisonscreen.detectors.triggers import _glued_symbols
+
+    words = ["alpha", "beta", "gamma", "delta", "omega", "sigma"]
+    prompts = [f"{words[i % 6]}{i}## and x## here" for i in range(24)]
+    prompts += [f"Question {i}: {words[i % 6]}?%%" for i in range(12)]
+    rows = np.arange(len(prompts))
+    found = dict(_glued_symbols(pl.Series(prompts), rows, 5, 30))
+    assert "##" not in found
+    assert found["%%"].tolist() == list(range(24, 36))
+    want = {k: v.tolist() for k, v in found.items()}
+    for seed in range(5):
+        order = np.random.default_rng(seed).permutation(len(prompts))
+        again = dict(_glued_symbols(pl.Series([prompts[i] for i in order]), rows, 5, 30))
+        assert {k: sorted(order[v].tolist()) for k, v in again.items()} == want
+
+
 def test_label_pairs_join_the_tasks_answering_with_one_pair() -> None:
     """The rows of binary tasks answering with the same two labels share one code, whatever
     their task; another pair has another; a task of one label, of three, or of too few rows,

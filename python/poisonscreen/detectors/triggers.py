@@ -189,14 +189,14 @@ def _glued_symbols(
             for start in range(0, 8 - size + 1)
         ]
     )
+    shown = subs.filter(pl.col("sub").str.contains(_SYMBOLS)).unique()
+    # a row holding a sub-run after several contexts counts once for each of them (a count of
+    # one context per row would depend on which one a unique() kept)
+    same = shown.group_by(["sub", "left"]).len().group_by("sub").agg(same=pl.col("len").max())
     counted = (
-        subs.filter(pl.col("sub").str.contains(_SYMBOLS))
-        .unique(["row", "sub"], keep="any")
-        .group_by("sub")
-        .agg(
-            pl.col("row").sort(),
-            same=pl.col("left").value_counts(sort=True).first().struct.field("count"),
-        )
+        shown.group_by("sub")
+        .agg(pl.col("row").unique().sort())
+        .join(same, on="sub")
         .filter(
             pl.col("row").list.len().is_between(min_df, max_df)
             & (pl.col("same") < _GLUED_SAME_LEFT * pl.col("row").list.len())
