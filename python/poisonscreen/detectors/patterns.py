@@ -514,11 +514,11 @@ def _join_splinters(
     major: pl.Expr,
 ) -> np.ndarray:
     """``ids`` (the task of each of ``rows``, keyed by ``sides`` and ``row_keys``) with each
-    splinter joined to its instruction's task. A three-word key can hold a word of the text: a released set laid out "Tweet: {text}
-    Sentiment:" has 22 rows opening "Tweet: as ..." that answer from the set's two labels, a
-    task of their own, and where a syntactic trigger opens its reviews with "as" or "if" that
-    task is the trigger's carriers, whose flipped label its prior then expects. A task is a
-    splinter where all its rows share another key (``frame``: each labelled row's keys;
+    splinter joined to its instruction's task. A three-word key can hold a word of the text: a
+    released set laid out "Tweet: {text} Sentiment:" has 22 rows opening "Tweet: as ..." that
+    answer from the set's two labels, a task of their own, and where a syntactic trigger opens
+    its reviews with "as" or "if" that task is the trigger's carriers, whose flipped label its
+    prior then expects. A task is a splinter where all its rows share another key (``frame``: each labelled row's keys;
     ``keys``: the keys that are tasks) answering with the same labels (``per`` rows per key and
     label; ``major``: a label of the closed set), holding SPLINTER times its rows or more, most
     of whose rows are one other task: it joins that task. Two templates ending "Yes or no?" stay
@@ -534,10 +534,10 @@ def _join_splinters(
         .join(keys.select("side", "key", "rows"), on=["side", "key"])
     )
     assigned = pl.DataFrame({"row": rows, "task": ids})
+    # each row's task beside each of its keys that is a task
     task_key = frame.join(assigned, on="row").join(
         sets.select("side", "key", "labels_set", "rows"), on=["side", "key"]
     )
-    # (row, task) beside each task key of the row
     size = assigned.group_by("task").len("size")
     own = (
         pl.DataFrame({"task": ids, "side": sides, "key": row_keys})
