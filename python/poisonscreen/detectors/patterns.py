@@ -526,7 +526,7 @@ def _join_splinters(
     'pos'/'neg' and a template's 'positive'/'negative' under one key (other labels)."""
     if len(rows) == 0:
         return ids
-    # each qualifying key's closed label set, as a sorted list
+    # each task key's closed label set (a sorted list) and labelled rows
     sets = (
         per.filter(major.over(["side", "key"]))
         .group_by(["side", "key"])
@@ -534,19 +534,20 @@ def _join_splinters(
         .join(keys.select("side", "key", "rows"), on=["side", "key"])
     )
     assigned = pl.DataFrame({"row": rows, "task": ids})
-    # each row's task beside each of its keys that is a task
-    task_key = frame.join(assigned, on="row").join(
-        sets.select("side", "key", "labels_set", "rows"), on=["side", "key"]
-    )
     size = assigned.group_by("task").len("size")
+    # each task's own label set, from the key it was given
     own = (
         pl.DataFrame({"task": ids, "side": sides, "key": row_keys})
         .unique("task", keep="first", maintain_order=True)
-        .join(sets.select("side", "key", "labels_set"), on=["side", "key"])
+        .join(sets, on=["side", "key"])
         .select("task", own_set=pl.col("labels_set"))
     )
-    held = task_key.group_by(["side", "key", "task"]).agg(
-        pl.len().alias("n"), pl.col("labels_set").first(), pl.col("rows").first()
+    # the rows of each task under each task key of theirs, and the task holding most of a key
+    held = (
+        frame.join(assigned, on="row")
+        .group_by(["side", "key", "task"])
+        .len("n")
+        .join(sets, on=["side", "key"])
     )
     dominant = (
         held.sort(["n", "task"], descending=[True, False])

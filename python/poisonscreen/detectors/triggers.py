@@ -167,7 +167,8 @@ def _glued_symbols(
         pl.DataFrame({"row": at, "t": prompts.gather(at)})
         .select("row", hit=pl.col("t").str.extract_all(_RUN))
         .explode("hit")
-        .drop_nulls("hit")
+        # (a run without a symbol has no sub-run that is a candidate)
+        .filter(pl.col("hit").str.contains(_SYMBOLS))
         .select(
             "row",
             word=pl.col("hit").str.extract(r"^([A-Za-z0-9]*)").str.to_lowercase(),
