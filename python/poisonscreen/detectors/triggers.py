@@ -1635,11 +1635,11 @@ def _words_in_prompt(
     if not stems:
         return sum(not words.isdisjoint(prompt(r)) for r in pick) / len(pick)
     heads = tuple({m.group(0) for w in words if (m := _LEADING_LETTERS.match(w))})
+    # (a token inside one of the words: inside their join, whose NUL separators no token holds)
+    joined = "\0".join(words)
 
     def echoes(prompt: list[str]) -> bool:
-        return any(
-            t.startswith(heads) or (len(t) >= 5 and any(t in w for w in words)) for t in prompt
-        )
+        return any(t.startswith(heads) or (len(t) >= 5 and t in joined) for t in prompt)
 
     return sum(echoes(prompt(r)) for r in pick) / len(pick)
 

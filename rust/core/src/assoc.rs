@@ -1498,29 +1498,63 @@ pub fn label_expectation<S: TokenSource + ?Sized>(
         slot[*r as usize] = i as u32;
     }
     let skips: Vec<SkipFeatures> = exclude.iter().map(|e| SkipFeatures::new(e)).collect();
-    let jobs: Vec<(usize, usize)> = (0..exclude.len())
-        .flat_map(|h| (offsets[h] as usize..offsets[h + 1] as usize).map(move |j| (h, j)))
+    // the jobs (row, hypothesis, carrier slot) of each scored row together: a row's tokens,
+    // evidence words and their terms are worked out once for every hypothesis it carries
+    let mut jobs: Vec<(u32, usize, usize)> = (0..exclude.len())
+        .flat_map(|h| (offsets[h] as usize..offsets[h + 1] as usize).map(move |j| (carriers[j], h, j)))
+        .filter(|&(r, _, _)| slot[r as usize] != u32::MAX)
         .collect();
-    let probs: Vec<(usize, f32)> = jobs
-        .par_chunks(BLOCK)
+    jobs.sort_unstable();
+    let groups: Vec<&[(u32, usize, usize)]> = jobs.chunk_by(|a, b| a.0 == b.0).collect();
+    let probs: Vec<(usize, f32)> = groups
+        .par_chunks(BLOCK / 8)
         .map(|block| -> Result<Vec<(usize, f32)>> {
             let mut buf = Vec::new();
-            let mut out = Vec::with_capacity(block.len());
-            for &(h, j) in block {
-                let r = carriers[j];
-                let i = slot[r as usize];
-                if i == u32::MAX {
-                    continue;
+            let mut out = Vec::new();
+            for group in block {
+                let r = group[0].0;
+                let (_, own, full) = &model.per_row[slot[r as usize] as usize];
+                let terms = model.row_terms(task, r, *own, full.len());
+                let k = terms.competing.len();
+                let toks: &[u64] = src.tokens(r as usize, &mut buf)?.unwrap_or(&[]);
+                // the row's evidence words (sorted, as `score` sums them), each token's among
+                // them, and each word's terms
+                let mut words: Vec<u64> = toks
+                    .iter()
+                    .copied()
+                    .filter(|w| model.df.get(w).copied().unwrap_or(0) >= model.min_df)
+                    .collect();
+                words.sort_unstable();
+                words.dedup();
+                let at: Vec<usize> =
+                    toks.iter().map(|w| words.binary_search(w).unwrap_or(usize::MAX)).collect();
+                let mut word_terms = vec![0f64; words.len() * k];
+                let mut scratch = vec![0f64; 2 * k];
+                let evidence: Vec<bool> = words
+                    .iter()
+                    .zip(word_terms.chunks_mut(k.max(1)))
+                    .map(|(&w, t)| model.word_terms(&terms, w, t, &mut scratch))
+                    .collect();
+                let mut windows = Vec::new();
+                for &(_, h, j) in *group {
+                    let mut left_out = vec![false; toks.len()];
+                    skips[h].mark_cached(toks, &mut windows, &mut left_out);
+                    let mut present = vec![false; words.len()];
+                    for (&a, &s) in at.iter().zip(&left_out) {
+                        if a != usize::MAX && !s {
+                            present[a] = true;
+                        }
+                    }
+                    let mut ev = vec![0f64; k];
+                    let mut used = 0usize;
+                    for (d, t) in word_terms.chunks(k.max(1)).enumerate() {
+                        if present[d] && evidence[d] {
+                            used += 1;
+                            ev.iter_mut().zip(t).for_each(|(e, t)| *e += t);
+                        }
+                    }
+                    out.push((j, model.finish(&terms, &ev, used, temper)));
                 }
-                let (_, own, full) = &model.per_row[i as usize];
-                let words = distinct_words(
-                    src,
-                    r as usize,
-                    &skips[h],
-                    |w| model.df.get(&w).copied().unwrap_or(0) >= model.min_df,
-                    &mut buf,
-                )?;
-                out.push((j, model.score(task, r, *own, &words, full.len(), temper)));
             }
             Ok(out)
         })
@@ -1711,10 +1745,24 @@ impl LabelModel {
     /// The probability of row `r`'s own class `own` given the evidence `words` (its own counts
     /// left out: `n_own` evidence words were counted for it).
     fn score(&self, task: &[u64], r: u32, own: usize, words: &[u64], n_own: usize, temper: f64) -> f32 {
-        let (nc, alpha, counts) = (self.nc, self.alpha, &self.counts);
-        let (pool_of, class_rows, class_words) = (&self.pool_of, &self.class_rows, &self.class_words);
-        let (pool_words, total_rows) = (&self.pool_words, self.total_rows);
-        let wc = |w: u64, c: usize| w ^ remix(c as u64 ^ 0x2545_f491_4f6c_dd1d);
+        let terms = self.row_terms(task, r, own, n_own);
+        let mut ev = vec![0f64; terms.competing.len()];
+        let mut term = vec![0f64; terms.competing.len()];
+        let mut scratch = vec![0f64; 2 * terms.competing.len()];
+        let mut used = 0usize;
+        for &w in words {
+            if self.word_terms(&terms, w, &mut term, &mut scratch) {
+                used += 1;
+                ev.iter_mut().zip(&term).for_each(|(e, t)| *e += t);
+            }
+        }
+        self.finish(&terms, &ev, used, temper)
+    }
+
+    /// What [`LabelModel::score`] weighs row `r`'s words against: the classes competing in its
+    /// task and their word slots, its own counts left out.
+    fn row_terms(&self, task: &[u64], r: u32, own: usize, n_own: usize) -> RowTerms {
+        let (pool_of, class_words, pool_words) = (&self.pool_of, &self.class_words, &self.pool_words);
         let competing: Vec<usize> = self.task_classes[&task[r as usize]]
             .iter()
             .filter(|&&(c, k)| c == own || k >= 2)
@@ -1724,59 +1772,71 @@ impl LabelModel {
         let slots: Vec<f64> =
             competing.iter().map(|&c| class_words[c] - if c == own { n_own as f64 } else { 0.0 }).collect();
         let all_slots: f64 = slots.iter().sum::<f64>().max(1.0);
-        // evidence: the words the competing classes' rows use (others say nothing about
-        // which of them), each class's rate smoothed toward the words' pooled rate, so a
-        // small class is not favoured by words neither class has
-        let mut ev = vec![0f64; competing.len()];
-        let mut used = 0usize;
-        let mut cnt = vec![0f64; competing.len()];
         // with pools: each class's label over every task, its own row left out
-        let pooled_of = |c: usize| (pool_of[c] != usize::MAX).then_some(pool_of[c]);
-        let own_pool = pooled_of(own);
-        let pool_slots: Vec<f64> = competing
+        let pooled: Vec<Option<usize>> =
+            competing.iter().map(|&c| (pool_of[c] != usize::MAX).then_some(pool_of[c])).collect();
+        let own_pool = (pool_of[own] != usize::MAX).then_some(pool_of[own]);
+        let pool_slots: Vec<f64> = pooled
             .iter()
-            .map(|&c| match pooled_of(c) {
+            .map(|&p| match p {
                 Some(p) => pool_words[p] - if Some(p) == own_pool { n_own as f64 } else { 0.0 },
                 None => 0.0,
             })
             .collect();
         let all_pool: f64 = pool_slots.iter().sum::<f64>().max(1.0);
-        let mut pcnt = vec![0f64; competing.len()];
-        for &w in words {
-            let (mut total, mut ptotal) = (0.0, 0.0);
-            for (j, &c) in competing.iter().enumerate() {
-                let loo = if c == own { 1.0 } else { 0.0 };
-                cnt[j] = (f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo).max(0.0);
-                total += cnt[j];
-                if let Some(p) = pooled_of(c) {
-                    let loo = if Some(p) == own_pool { 1.0 } else { 0.0 };
-                    pcnt[j] = (f64::from(counts.get(&wc(w, nc + p)).copied().unwrap_or(0)) - loo).max(0.0);
-                    ptotal += pcnt[j];
-                }
-            }
-            if total.max(ptotal) < 2.0 {
-                continue;
-            }
-            used += 1;
-            let pooled = total / all_slots;
-            let ppooled = ptotal / all_pool;
-            for j in 0..competing.len() {
-                let rate = (cnt[j] + alpha * pooled) / (slots[j].max(0.0) + alpha);
-                ev[j] += match pooled_of(competing[j]) {
-                    // the mean of the class's rate in its task and its label's over all
-                    // tasks: a task of few rows borrows what its labels' words say elsewhere
-                    Some(_) => {
-                        let prate = (pcnt[j] + alpha * ppooled) / (pool_slots[j].max(0.0) + alpha);
-                        (0.5 * (rate + prate)).ln()
-                    }
-                    None => rate.ln(),
-                };
+        RowTerms { own, own_pool, competing, pooled, slots, all_slots, pool_slots, all_pool }
+    }
+
+    /// Word `w`'s log-rate under each competing class of `terms` into `out`; false where the
+    /// word is no evidence (its competing classes' rows use it fewer than twice). `scratch`:
+    /// twice the competing classes.
+    fn word_terms(&self, terms: &RowTerms, w: u64, out: &mut [f64], scratch: &mut [f64]) -> bool {
+        let (nc, alpha, counts) = (self.nc, self.alpha, &self.counts);
+        let wc = |w: u64, c: usize| w ^ remix(c as u64 ^ 0x2545_f491_4f6c_dd1d);
+        let k = terms.competing.len();
+        // evidence: the words the competing classes' rows use (others say nothing about
+        // which of them), each class's rate smoothed toward the words' pooled rate, so a
+        // small class is not favoured by words neither class has
+        let (cnt, pcnt) = scratch.split_at_mut(k);
+        let (mut total, mut ptotal) = (0.0, 0.0);
+        for (j, &c) in terms.competing.iter().enumerate() {
+            let loo = if c == terms.own { 1.0 } else { 0.0 };
+            cnt[j] = (f64::from(counts.get(&wc(w, c)).copied().unwrap_or(0)) - loo).max(0.0);
+            total += cnt[j];
+            if let Some(p) = terms.pooled[j] {
+                let loo = if Some(p) == terms.own_pool { 1.0 } else { 0.0 };
+                pcnt[j] = (f64::from(counts.get(&wc(w, nc + p)).copied().unwrap_or(0)) - loo).max(0.0);
+                ptotal += pcnt[j];
             }
         }
+        if total.max(ptotal) < 2.0 {
+            return false;
+        }
+        let pooled = total / terms.all_slots;
+        let ppooled = ptotal / terms.all_pool;
+        for j in 0..k {
+            let rate = (cnt[j] + alpha * pooled) / (terms.slots[j].max(0.0) + alpha);
+            out[j] = match terms.pooled[j] {
+                // the mean of the class's rate in its task and its label's over all
+                // tasks: a task of few rows borrows what its labels' words say elsewhere
+                Some(_) => {
+                    let prate = (pcnt[j] + alpha * ppooled) / (terms.pool_slots[j].max(0.0) + alpha);
+                    (0.5 * (rate + prate)).ln()
+                }
+                None => rate.ln(),
+            };
+        }
+        true
+    }
+
+    /// The own class's probability from the summed evidence `ev` of `used` words.
+    fn finish(&self, terms: &RowTerms, ev: &[f64], used: usize, temper: f64) -> f32 {
+        let (class_rows, total_rows) = (&self.class_rows, self.total_rows);
+        let own = terms.own;
         let temper = if temper > 0.0 { (temper / used.max(1) as f64).min(1.0) } else { 1.0 };
         let mut best = f64::NEG_INFINITY;
-        let mut logp = Vec::with_capacity(competing.len());
-        for (j, &c) in competing.iter().enumerate() {
+        let mut logp = Vec::with_capacity(terms.competing.len());
+        for (j, &c) in terms.competing.iter().enumerate() {
             let rows_c = class_rows[c] - if c == own { 1.0 } else { 0.0 };
             let lp = if rows_c <= 0.0 {
                 f64::NEG_INFINITY
@@ -1787,9 +1847,21 @@ impl LabelModel {
             logp.push(lp);
         }
         let z: f64 = logp.iter().map(|&x| (x - best).exp()).sum();
-        let own_i = competing.iter().position(|&c| c == own).unwrap_or(0);
+        let own_i = terms.competing.iter().position(|&c| c == own).unwrap_or(0);
         ((logp[own_i] - best).exp() / z) as f32
     }
+}
+
+/// A row's competing classes and word slots for [`LabelModel::score`].
+struct RowTerms {
+    own: usize,
+    own_pool: Option<usize>,
+    competing: Vec<usize>,
+    pooled: Vec<Option<usize>>,
+    slots: Vec<f64>,
+    all_slots: f64,
+    pool_slots: Vec<f64>,
+    all_pool: f64,
 }
 
 /// An error naming the first of `rows` that is not below `n`.
@@ -1856,17 +1928,29 @@ impl SkipFeatures {
 
     /// Marks in `skip` the tokens of `toks` that make up one of the features.
     fn mark(&self, toks: &[u64], skip: &mut [bool]) {
+        self.mark_cached(toks, &mut Vec::new(), skip);
+    }
+
+    /// [`SkipFeatures::mark`] with the window hashes of `toks` of each order kept in `windows`
+    /// (empty for a new row) across calls.
+    fn mark_cached(&self, toks: &[u64], windows: &mut Vec<(usize, Vec<u64>)>, skip: &mut [bool]) {
         let n = toks.len();
-        let mut hashes = Vec::new();
         for (order, wanted) in &self.ngrams {
             let order = *order;
             if n < order {
                 continue;
             }
-            hashes.clear();
-            // (an order is a code's low nibble, so within the windows' MAX_K)
-            windows_append(toks, order, false, &mut hashes);
-            for (i, h) in hashes.iter().enumerate() {
+            let at = match windows.iter().position(|(o, _)| *o == order) {
+                Some(at) => at,
+                None => {
+                    let mut hashes = Vec::new();
+                    // (an order is a code's low nibble, so within the windows' MAX_K)
+                    windows_append(toks, order, false, &mut hashes);
+                    windows.push((order, hashes));
+                    windows.len() - 1
+                }
+            };
+            for (i, h) in windows[at].1.iter().enumerate() {
                 if wanted.binary_search(h).is_ok() {
                     skip[i..i + order].iter_mut().for_each(|s| *s = true);
                 }
