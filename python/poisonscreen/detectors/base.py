@@ -321,6 +321,12 @@ def shown_share(k: Any, d: Any, start_width: tuple[float, float] = SHOWN_RAMP) -
     return ramp(np.asarray(k, dtype=np.float64) / np.maximum(d, 1), start_width)
 
 
+def n_distinct(values: np.ndarray) -> int:
+    """How many distinct values ``values`` holds (a set: for the short lists counted per
+    candidate, several times faster than ``np.unique``)."""
+    return len(set(values.tolist()))
+
+
 def in_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Which of ``a`` are in ``b`` (sorted)."""
     at = np.searchsorted(b, a)

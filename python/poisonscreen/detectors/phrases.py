@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import _poisonscreen as _core
 from .._arrow import text_chunks
-from .base import in_sorted, list_positions, shown_share
+from .base import in_sorted, list_positions, n_distinct, shown_share
 from .patterns import OUTSIDE, PatternColumn
 
 #: response n-gram orders looked for
@@ -576,8 +576,8 @@ def _family(
     k, d = len(shown), len(carriers)
     mu = d * (len(rows_q) - k) / max(n_usable - d, 1)
     key, n_keys = answers
-    k_e, d_e = len(np.unique(key[shown])), len(np.unique(key[carriers]))
-    out_e = len(np.unique(key[rows_q[~in_c]]))
+    k_e, d_e = n_distinct(key[shown]), n_distinct(key[carriers])
+    out_e = n_distinct(key[rows_q[~in_c]])
     mu_e = d_e * out_e / max(n_keys - d_e, 1)
     return {
         "cand": cand,

@@ -15,6 +15,7 @@ than comparable rows without it, beyond chance given every question asked (DESIG
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from .base import (
     evidence_df,
     glued_pattern,
     in_sorted,
+    n_distinct,
     list_positions,
     ramp,
     scaffold_shares,
@@ -1237,6 +1239,13 @@ def _conjunctions(
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _whole_word(text: str) -> re.Pattern[str]:
+    """``text`` as a whole-word pattern (compiled once: the conjunctions ask about thousands
+    of parts, more than ``re``'s own cache holds)."""
+    return re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)")
+
+
 def _adjacent(parts: list[str], prompts: list[str]) -> bool:
     """Whether most of ``prompts`` hold all of ``parts`` (as whole words) within one short span:
     a gap of at most :data:`_CONJ_GAP` characters besides the parts. Then the conjunction is one
@@ -1244,7 +1253,7 @@ def _adjacent(parts: list[str], prompts: list[str]) -> bool:
     "This is definitely not a"), not parts planted apart."""
     pieces = [(x.split("…")[0].strip() or x).lower() for x in parts]
     need = sum(len(x) for x in pieces) + _CONJ_GAP
-    rx = [re.compile(r"(?<!\w)" + re.escape(x) + r"(?!\w)") for x in pieces]
+    rx = [_whole_word(x) for x in pieces]
     near = 0
     for text in prompts:
         low = text.lower()
@@ -1849,8 +1858,8 @@ def _within(
         b = (np.maximum(rest_k, 0) + 10 * rate) / (np.maximum(rest_n, 0) + 10)
         mu = float((n_c * b).sum())
     own = float(n_c[n_c >= 0.5 * stats["n"][u]].sum() / len(r))
-    d_eff = float(len(np.unique(templates[r])))
-    k_eff = float(len(np.unique(templates[r[is_v]])))
+    d_eff = float(n_distinct(templates[r]))
+    k_eff = float(n_distinct(templates[r[is_v]]))
     return mu * d_eff / len(r), own, k_eff, d_eff, gain
 
 
