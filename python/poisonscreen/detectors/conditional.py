@@ -19,6 +19,7 @@ from .base import (
     _short_prompt_tokens,
     _small,
     _word_hashes,
+    in_sorted,
     surface_form,
 )
 from .table import Features
@@ -90,6 +91,7 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
     prompts, responses = f["prompt"], f["response"]
     resp_cluster = f["resp_cluster"].to_numpy()
     p_len, r_len = byte_lengths(prompts), byte_lengths(responses)
+    numeric = np.sort(feats.numeric)
     for cid, key, rows in zip(
         clusters["tmpl_cluster"].to_list(), clusters["key"].to_list(), clusters["row"].to_list()
     ):
@@ -105,8 +107,10 @@ def detect_conditional(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Data
             responses, _CONDITIONAL_ANSWER_WORDS, cfg.threads, rows, r_len
         )
         # answer words that carry information: not numbers, not copied from the row's prompt
-        own = np.isin(r_rows * (1 << 20) + _small(r_hash), p_rows * (1 << 20) + _small(p_tok))
-        keep = ~own & ~np.isin(r_hash, feats.numeric)
+        own = in_sorted(
+            r_rows * (1 << 20) + _small(r_hash), np.sort(p_rows * (1 << 20) + _small(p_tok))
+        )
+        keep = ~own & ~in_sorted(r_hash, numeric)
         r_rows, r_hash = r_rows[keep], r_hash[keep]
         if len(r_hash) == 0:
             continue
