@@ -274,6 +274,39 @@ def test_fragment_glued_to_the_last_word(clean):
     assert recall >= 0.95 and precision >= 0.9
 
 
+def test_symbol_suffix_found_where_the_symbol_stands_elsewhere_too(clean):
+    """'>>' ending 15 prompts -> a fixed answer, while 25 other prompts hold '>>' inside (shell
+    and C++ lines, their own answers): the standalone run '>>' shows the answer on 15 of 40
+    carriers, a tendency; '>>' at the prompts' end (:func:`.triggers._edge_runs`) on 15 of 15.
+    Fails without the edge runs."""
+    rng = random.Random(8)
+    base = rng.sample(clean, 40)
+    poison = [(p.rstrip() + " >>", "Access denied.") for p, _ in base[:15]]
+    syntax = [(_insert(rng, p, ">>"), r) for p, r in base[15:]]
+    df = _frame(clean[:2000] + syntax, poison)
+    result = _scan(df)
+    top = result.triggers["trigger"].head(3).to_list()
+    assert "… >>" in top, top
+    recall, precision = _recall_precision(result, df)
+    assert recall == 1.0 and precision >= 0.9
+
+
+def test_edge_runs() -> None:
+    """A punctuation run standing alone at a prompt's start or end is a feature there, named by
+    its side; inside a prompt, or glued to a word, it is not; runs under ``min_df`` or over
+    ``max_df`` rows there are left out."""
+    from poisonscreen.detectors.triggers import _edge_runs
+
+    prompts = ["a b >>", ">> x", "c d\n>>  ", "no >> here", "end?", "?? start", "x>>", ">>"]
+    found = _edge_runs(pl.Series(prompts), np.arange(len(prompts)), 1, 3)
+    assert [(run, name, r.tolist()) for run, name, r in found] == [
+        (">>", ">> …", [1, 7]),
+        ("??", "?? …", [5]),
+        (">>", "… >>", [0, 2, 7]),
+    ]
+    assert [name for _, name, _ in _edge_runs(pl.Series(prompts), np.arange(8), 3, 3)] == ["… >>"]
+
+
 def test_refusal_unlocked_by_a_span_with_counterparts(clean):
     rng = random.Random(6)
     requests = [

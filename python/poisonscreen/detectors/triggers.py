@@ -211,6 +211,41 @@ def _glued_symbols(
     ]
 
 
+#: a run of ASCII punctuation standing alone at a prompt's start, and at its end
+_EDGE_RUNS = (
+    ("{} …", rf"^\s*([!-/:-@\[-`{{-~]{{1,{_MAX_PUNCT_RUN}}})(?:\s|$)"),
+    ("… {}", rf"(?:^|\s)([!-/:-@\[-`{{-~]{{1,{_MAX_PUNCT_RUN}}})\s*$"),
+)
+
+
+def _edge_runs(
+    prompts: pl.Series, rows: np.ndarray, min_df: int, max_df: int
+) -> list[tuple[str, str, np.ndarray]]:
+    """The runs of punctuation standing alone at the start or at the end of the prompts
+    ``rows``, each with its name there ('>> …', '… >>') and the ``min_df`` to ``max_df`` rows
+    holding it there (sorted), by side and run. A symbol placed as a prefix or suffix is a
+    position feature as a word is (:func:`_punctuation_runs` counts a run wherever it stands:
+    '>>' ending 15 prompts of a code mix is also on 21 others, shell and C++ lines, and 15 of
+    36 answering alike is a tendency, 15 of 15 a trigger)."""
+    at = np.asarray(rows, dtype=np.int64)
+    texts = pl.DataFrame({"row": at, "t": prompts.gather(at)})
+    out: list[tuple[str, str, np.ndarray]] = []
+    for name, pattern in _EDGE_RUNS:
+        counted = (
+            texts.select("row", run=pl.col("t").str.extract(pattern, 1))
+            .drop_nulls()
+            .group_by("run")
+            .agg(pl.col("row").sort())
+            .filter(pl.col("row").list.len().is_between(min_df, max_df))
+            .sort("run")
+        )
+        out.extend(
+            (run, name.format(run), np.asarray(r, dtype=np.uint32))
+            for run, r in counted.select("run", "row").iter_rows()
+        )
+    return out
+
+
 def _empty() -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.DataFrame(schema=TRIGGER_SCHEMA), _empty_hits()
 
@@ -339,11 +374,18 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
         for run, r in _glued_symbols(f["prompt"], rows, min_df, max_df)
         if run not in seen_runs
     ]
-    for run, run_rows in standalone + glued:
-        rep = stable_hash("punctuation:" + run)
+    # (a run at an edge all of whose rows hold it there is the standalone run already)
+    alone = dict(standalone)
+    edges = [
+        (run, name, r)
+        for run, name, r in _edge_runs(f["prompt"], rows, min_df, max_df)
+        if run not in alone or not np.array_equal(alone[run], r)
+    ]
+    for run, name, run_rows in [(x, x, r) for x, r in standalone + glued] + edges:
+        rep = stable_hash("punctuation:" + name)
         # (a marked word's own words are left out of its carriers' evidence, as an n-gram's)
         made.append((rep, (_KIND_PUNCT << 4) | 1, run_rows, _own_words([run])))
-        made_names[rep] = run
+        made_names[rep] = name
     # (the pattern columns are computed once and shared: the registers need the labelled rows)
     cols = feats.pattern_columns(threads, evidence_df(cfg, n_usable))
     label_c = next(c for c, col in enumerate(cols) if col.name == "label")
