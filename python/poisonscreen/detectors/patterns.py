@@ -518,10 +518,10 @@ def _join_splinters(
     released set laid out "Tweet: {text} Sentiment:" has 22 rows opening "Tweet: as ..." that
     answer from the set's two labels, a task of their own, and where a syntactic trigger opens
     its reviews with "as" or "if" that task is the trigger's carriers, whose flipped label its
-    prior then expects. A task is a splinter where all its rows share another key (``frame``: each labelled row's keys;
-    ``keys``: the keys that are tasks) answering with the same labels (``per`` rows per key and
-    label; ``major``: a label of the closed set), holding SPLINTER times its rows or more, most
-    of whose rows are one other task: it joins that task. Two templates ending "Yes or no?" stay
+    prior then expects. A task is a splinter where all its rows share another key (``frame``:
+    each labelled row's keys; ``keys``: the keys that are tasks) answering with the same labels
+    (``per`` rows per key and label; ``major``: a label of the closed set), holding SPLINTER
+    times its rows or more, most of whose rows are one other task: it joins that task. Two templates ending "Yes or no?" stay
     apart (no one task holds most of the shared key's rows), and so do a released set's
     'pos'/'neg' and a template's 'positive'/'negative' under one key (other labels)."""
     if len(rows) == 0:

@@ -154,6 +154,19 @@ _SYMBOLS = r"[#$%&*+/<=>@\\^_`|~\[\]{}]"
 _GLUED_SAME_LEFT = 0.5
 
 
+def _over_rows(prompts: pl.Series, rows: np.ndarray, *exprs: pl.Expr) -> pl.DataFrame:
+    """``exprs`` over the prompts (the column ``t``), with each row's number (``row``), for
+    the rows ``rows`` only: worked out on the column where it is (gathering the rows first
+    would copy their text, most of the corpus's prompts)."""
+    keep = np.zeros(len(prompts), dtype=bool)
+    keep[np.asarray(rows, dtype=np.int64)] = True
+    return (
+        pl.DataFrame({"t": prompts})
+        .select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), *exprs)
+        .filter(pl.Series(keep))
+    )
+
+
 def _glued_symbols(
     prompts: pl.Series, rows: np.ndarray, min_df: int, max_df: int
 ) -> list[tuple[str, np.ndarray]]:
@@ -164,10 +177,8 @@ def _glued_symbols(
     trigger '%%' glued to prompts that end in their own punctuation fuses with it into a
     different run on each row ('...%%', '?%%', 'Summary%%:'), none of them standing alone
     (:func:`_punctuation_runs`)."""
-    at = np.asarray(rows, dtype=np.int64)
     runs = (
-        pl.DataFrame({"row": at, "t": prompts.gather(at)})
-        .select("row", hit=pl.col("t").str.extract_all(_RUN))
+        _over_rows(prompts, rows, pl.col("t").str.extract_all(_RUN).alias("hit"))
         .explode("hit")
         # (a run without a symbol has no sub-run that is a candidate)
         .filter(pl.col("hit").str.contains(_SYMBOLS))
@@ -227,12 +238,15 @@ def _edge_runs(
     position feature as a word is (:func:`_punctuation_runs` counts a run wherever it stands:
     '>>' ending 15 prompts of a code mix is also on 21 others, shell and C++ lines, and 15 of
     36 answering alike is a tendency, 15 of 15 a trigger)."""
-    at = np.asarray(rows, dtype=np.int64)
-    texts = pl.DataFrame({"row": at, "t": prompts.gather(at)})
+    runs = _over_rows(
+        prompts,
+        rows,
+        *(pl.col("t").str.extract(pattern, 1).alias(name) for name, pattern in _EDGE_RUNS),
+    )
     out: list[tuple[str, str, np.ndarray]] = []
-    for name, pattern in _EDGE_RUNS:
+    for name, _ in _EDGE_RUNS:
         counted = (
-            texts.select("row", run=pl.col("t").str.extract(pattern, 1))
+            runs.select("row", run=pl.col(name))
             .drop_nulls()
             .group_by("run")
             .agg(pl.col("row").sort())

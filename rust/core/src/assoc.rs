@@ -1536,16 +1536,20 @@ pub fn label_expectation<S: TokenSource + ?Sized>(
                     .map(|(&w, t)| model.word_terms(&terms, w, t, &mut scratch))
                     .collect();
                 let mut windows = Vec::new();
+                let (mut left_out, mut present, mut ev) = (Vec::new(), Vec::new(), Vec::new());
                 for &(_, h, j) in *group {
-                    let mut left_out = vec![false; toks.len()];
+                    left_out.clear();
+                    left_out.resize(toks.len(), false);
                     skips[h].mark_cached(toks, &mut windows, &mut left_out);
-                    let mut present = vec![false; words.len()];
+                    present.clear();
+                    present.resize(words.len(), false);
                     for (&a, &s) in at.iter().zip(&left_out) {
                         if a != usize::MAX && !s {
                             present[a] = true;
                         }
                     }
-                    let mut ev = vec![0f64; k];
+                    ev.clear();
+                    ev.resize(k, 0f64);
                     let mut used = 0usize;
                     for (d, t) in word_terms.chunks(k.max(1)).enumerate() {
                         if present[d] && evidence[d] {
