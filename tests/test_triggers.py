@@ -1024,14 +1024,19 @@ def test_a_pooled_register_explained_by_one_task_is_dropped() -> None:
 def test_verse_layout_register() -> None:
     """The verse layout (StyleBkd's poetry style, where no word marks it) holds the labelled
     prompts with four lines in a row of at most eight words each opening with a capital (a blank
-    line between stanzas allowed); not prose, a list of options, a dialogue's speaker lines,
-    three short lines, lines of nine words, or a row without a label."""
+    line between stanzas allowed), or with three line breaks inside a sentence (a short line
+    ending in a word, the next opening with a capitalised one) wherever they fall: verse behind
+    a field name whose broken sentence puts a comma at a line's start; not prose, a list of
+    options, a dialogue's speaker lines, three short lines, lines of nine words, or a row
+    without a label."""
     from poisonscreen.detectors.registers import VERSE, registers
 
     verse = [
         "Review: The second trip\nWas after a long day of\n\nMoving furniture with\nThe same friend.\n"
         "Is this review Positive or Negative?",
         "Label the sentiment of: 'Tis a film\nThat I loved\nO'er and o'er\nAgain and again",
+        "Input: If you've played\nThe game, you know how\nDivine the music is\n, and every song "
+        "tells\nA story of the game\nOutput:",
     ]
     other = [
         "Review: the second trip was after a long day of moving furniture with the same friend.",

@@ -173,6 +173,15 @@ _LINE = r"^[ \t]*['\u2019\"]?\p{Lu}(?:[\p{L}'\u2019]+(?:\S*[^\s:])?)?(?:[ \t]+\S
 _VERSE = r"(?m)(?:" + _LINE + r"\n(?:[ \t]*\n)?){3}" + _LINE
 #: what a verse-layout finding names (it has no words of its own)
 VERSE_SHOWN = ("4+ lines of at most 8 words",)
+#: a text set as verse by its line breaks: this many breaks inside a sentence (a line of at most
+#: 8 words ending in a letter or digit, the next opening with a capitalised word) among its
+#: lines of at most 8 words, wherever they fall. Verse whose broken sentence puts a comma or a
+#: full stop at a line's start ("... a great way for / The american people to see / , and ...")
+#: or whose text opens behind a field name ("Input: If you've played / The game, ...") has no
+#: four capitalised lines in a row; three such breaks are not prose, a list or a dialogue
+VERSE_BREAKS = 3
+_FIELD = r"^\s*\p{L}[\p{L} ]{0,20}:[ \t]+"
+_LISTED = r"^(?:[\p{L}\p{N}]{1,2}[.)]|[-*\u2022])(?:\s|$)"
 
 _EDGE_L = r"(?:^|[^\w'\u2019])"
 _EDGE_R = r"(?:$|[^\w'\u2019])"
@@ -278,6 +287,38 @@ def _openers(texts: pl.Series) -> np.ndarray:
     )
 
 
+def _breaks() -> pl.Expr:
+    """Each text's line breaks inside a sentence (``VERSE_BREAKS``): a field name opening the
+    text is not part of its first line; blank lines are skipped; lines with a colon or a list
+    marker and lines of more than 8 words neither end nor open one."""
+    line = pl.element()
+    plain = (
+        (line.str.count_matches(r"\S+") <= 8)
+        & ~line.str.contains(":")
+        & ~line.str.contains(_LISTED)
+    )
+    ends = plain & line.str.contains(r"[\p{L}\p{N}]$")
+    opens = plain & line.str.contains(r"^['\u2019\"]?\p{Lu}(?:[\p{L}'\u2019]|\s|$)")
+    return (
+        pl.col("t")
+        .str.replace(_FIELD, "")
+        .str.split("\n")
+        .list.eval(line.str.strip_chars().filter(line.str.strip_chars() != ""))
+        .list.eval((ends.shift(1).fill_null(False) & opens).sum())
+        .list.first()
+    )
+
+
+def verse(texts: pl.Series) -> np.ndarray:
+    """Whether each text is set as verse: four capitalised short lines in a row (``_VERSE``) or
+    ``VERSE_BREAKS`` line breaks inside its sentences."""
+    return text_values(
+        texts,
+        pl.col("t").str.contains(_VERSE).fill_null(False)
+        | (_breaks().fill_null(0) >= VERSE_BREAKS),
+    )
+
+
 def registers(
     prompts: pl.Series, rows: np.ndarray, labelled: np.ndarray | None = None
 ) -> list[Register]:
@@ -300,9 +341,7 @@ def registers(
         opens = np.asarray([o is not None for o in opener], bool)
         if opens.any():
             out.append(Register(CLAUSE, carriers[opens], _ranked(opener), labels_only=True))
-        verse = text_values(
-            prompts.gather(carriers), pl.col("t").str.contains(_VERSE).fill_null(False)
-        )
-        if verse.any():
-            out.append(Register(VERSE, carriers[verse], VERSE_SHOWN, labels_only=True))
+        laid = verse(prompts.gather(carriers))
+        if laid.any():
+            out.append(Register(VERSE, carriers[laid], VERSE_SHOWN, labels_only=True))
     return out
