@@ -646,6 +646,33 @@ def test_label_tasks_apart_where_a_longer_instruction_has_fewer_labels() -> None
     assert task[30] not in (0, task[0]) and (task[30:] == task[30]).all()
 
 
+def test_label_task_keys_skip_a_word_every_prompt_opens_with() -> None:
+    """In a chat format every prompt opens with its speaker ("Human:"), so the first three words
+    hold two of a review's: "Human: This film ..." would key reviews under two templates as one
+    task, and a template whose sample is all one label ('positive review' for "... This is
+    definitely not a") would become a task's contradicted rows. The first-words keys start
+    after such a word; the template with two labels is still a task by its last words."""
+    import pyarrow as pa
+
+    from poisonscreen._arrow import text_chunks
+    from poisonscreen.detectors.patterns import label_tasks
+
+    topics = ["soup", "film", "hotel", "phone", "novel", "train", "lamp", "song", "park", "shoe"]
+    texts = [f"This film {t} number {i}." for i in range(3) for t in topics]
+    prompts = [f"Human: {t}\nPositive or negative?" for t in texts]
+    prompts += [f"Human: {t} This is definitely not a" for t in texts]
+    # other questions opening "Human: This", eight labels of five rows each (no task)
+    prompts += [f"Human: This is {t} row {i}. Answer:" for i in range(4) for t in topics]
+    labels = np.array(
+        [11 + i % 2 for i in range(30)] + [21] * 30 + [40 + i % 8 for i in range(40)], np.uint64
+    )
+    task = label_tasks(
+        labels, text_chunks(pa.chunked_array([prompts]))[0], np.ones(len(prompts), bool), None
+    )
+    assert task[0] != 0 and (task[:30] == task[0]).all()
+    assert (task[30:] == 0).all()
+
+
 def test_label_task_splinters_join_their_instruction() -> None:
     """A released set laid out "Tweet: {text}\nSentiment:": the 24 rows opening "as i" (a
     syntactic trigger's clause) share three words that make a label task of their own, a

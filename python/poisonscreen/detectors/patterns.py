@@ -362,6 +362,11 @@ def content_codes(groups: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
     return _u64(frame.select(pl.col("h").min().over("g"))["h"].to_numpy())
 
 
+#: the share of the labelled rows whose prompts open with one word from which that word is no
+#: part of an instruction key (:func:`label_tasks`)
+LEAD_SHARE = 0.9
+
+
 def label_tasks(
     labels: np.ndarray,
     prompt_tokens: Any,
@@ -375,7 +380,8 @@ def label_tasks(
     the following" opens many instructions), when the rows sharing it answer from a
     small closed set (at most 6 labels, each of 3+ rows and 5%+ of them, covering 90% of them,
     20+ rows): a
-    sentiment instruction's rows answer Positive/Negative, a yes/no question's rows Yes/No. A
+    sentiment instruction's rows answer Positive/Negative, a yes/no question's rows Yes/No (the
+    first words counted after a word ``LEAD_SHARE`` of the rows open with: "Human:"). A
     row whose instructions both qualify takes the one with fewer labels. With ``brief`` (the
     rows answering in a few words, labelled or not), an instruction is a task only where 90% of
     its brief rows are labelled: "They loved it" is no label set of its own when the same
@@ -397,6 +403,19 @@ def label_tasks(
     edges[rows] = _core.edge_codes(
         prompt_tokens, list(sizes), list(sizes), rows=rows.astype(np.uint32), threads=threads
     )
+    # a word (nearly) every prompt opens with names no instruction (a chat format's speaker,
+    # "Human:"): the first-words keys start after it, or "Human: This film" keys unrelated
+    # reviews under several templates as one task
+    first = edges[rows, sizes.index(1)]
+    _, counts = np.unique(first[first != 0], return_counts=True)
+    if len(counts) and counts.max() >= LEAD_SHARE * len(rows):
+        edges[rows, : len(sizes)] = _core.edge_codes(
+            prompt_tokens,
+            [k + 1 for k in sizes],
+            [],
+            rows=rows.astype(np.uint32),
+            threads=threads,
+        )
     stratum = strata[rows] if strata is not None else rows
     frame = pl.concat(
         [
