@@ -311,12 +311,18 @@ def _breaks() -> pl.Expr:
 
 def verse(texts: pl.Series) -> np.ndarray:
     """Whether each text is set as verse: four capitalised short lines in a row (``_VERSE``) or
-    ``VERSE_BREAKS`` line breaks inside its sentences."""
-    return text_values(
-        texts,
-        pl.col("t").str.contains(_VERSE).fill_null(False)
-        | (_breaks().fill_null(0) >= VERSE_BREAKS),
-    )
+    ``VERSE_BREAKS`` line breaks inside its sentences (either needs three lines opening with a
+    capital after a line break: only the texts with three are read line by line)."""
+    out = np.zeros(len(texts), dtype=bool)
+    opened = pl.col("t").str.count_matches(r"\n\s*['\u2019\"]?\p{Lu}").fill_null(0)
+    some = np.flatnonzero(text_values(texts, opened) >= 3)
+    if len(some):
+        out[some] = text_values(
+            texts.gather(some),
+            pl.col("t").str.contains(_VERSE).fill_null(False)
+            | (_breaks().fill_null(0) >= VERSE_BREAKS),
+        )
+    return out
 
 
 def registers(
