@@ -291,6 +291,39 @@ def test_symbol_suffix_found_where_the_symbol_stands_elsewhere_too(clean):
     assert recall == 1.0 and precision >= 0.9
 
 
+def test_suffix_phrase_of_common_words_around_a_rare_one_is_no_cloze_stem(clean):
+    """'Note from the archivist:' ending 15 prompts -> 'The answer is 42.': a short answer after
+    a phrase of frequent words at the prompt's end is how a template asks for its completion
+    ("This is definitely not a" -> 'positive review'), but 'archivist' is in no row the phrase
+    is not (:func:`.triggers._planted`): a planted suffix, found. Fails without it (every
+    carrier then counted as a cloze answered: drawn case v33_13, AP 0.843, this trigger's 15
+    rows unflagged)."""
+    rng = random.Random(9)
+    base = rng.sample(clean[2000:], 15)
+    poison = [(p.rstrip() + " Note from the archivist:", "The answer is 42.") for p, _ in base]
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    top = result.triggers["trigger"].head(3).to_list()
+    assert any("archivist" in t for t in top), top
+    recall, precision = _recall_precision(result, df)
+    assert recall == 1.0 and precision >= 0.9
+
+
+def test_planted_words() -> None:
+    """A word of a phrase is planted where the corpus holds it in (almost) only the phrase's
+    carriers; the words of a template's stem are held elsewhere too."""
+    from poisonscreen.detectors.triggers import _planted
+
+    vocab = pl.DataFrame(
+        {"word": ["note", "the", "archivist", "definitely"], "df": [90, 900, 15, 300]}
+    )
+    assert _planted(["note", "from", "the", "archivist"], vocab, 15)
+    assert _planted(["the", "unseen"], vocab, 15)  # in no row's vocabulary
+    assert not _planted(["the", "definitely"], vocab, 140)
+    assert not _planted(["note", "the"], vocab, 15)
+    assert not _planted(["archivist"], None, 15)
+
+
 def test_edge_runs() -> None:
     """A punctuation run standing alone at a prompt's start or end is a feature there, named by
     its side; inside a prompt, or glued to a word, it is not; runs under ``min_df`` or over

