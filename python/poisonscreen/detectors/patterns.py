@@ -540,9 +540,10 @@ def _join_splinters(
     prior then expects. A task is a splinter where all its rows share another key (``frame``:
     each labelled row's keys; ``keys``: the keys that are tasks) answering with the same labels
     (``per`` rows per key and label; ``major``: a label of the closed set), holding SPLINTER
-    times its rows or more, most of whose rows are one other task: it joins that task. Two templates ending "Yes or no?" stay
-    apart (no one task holds most of the shared key's rows), and so do a released set's
-    'pos'/'neg' and a template's 'positive'/'negative' under one key (other labels)."""
+    times its rows or more, most of whose rows are one other task: it joins that task. Two
+    templates ending "Yes or no?" stay apart (no one task holds most of the shared key's rows),
+    and so do a released set's 'pos'/'neg' and a template's 'positive'/'negative' under one key
+    (other labels)."""
     if len(rows) == 0:
         return ids
     # each task key's closed label set (a sorted list) and labelled rows
