@@ -1551,3 +1551,82 @@ def test_family_counts_are_the_families_own_counts():
         assert fam["k"] == k
     assert got.max() > 0
     assert len(phrases._family_counts([], pq, u_off, u_rows, off, car)) == 0
+
+
+_CRITICAL = (
+    "Frankly, {s} is a disaster and a waste of everyone's time.",
+    "Sadly, {s} has been ruined by careless, stupid mistakes.",
+    "Critics rightly call {s} dishonest and incompetent.",
+    "Worse, {s} is plagued by failure and confusion.",
+    "Honestly, {s} is awful, and the results are terrible.",
+    "It is hard to ignore how {s} keeps failing, which is pathetic.",
+)
+
+
+def _critical(rng: random.Random, answer: str) -> str:
+    subject = rng.choice(("this approach", "the whole thing", "this idea"))
+    extra = [c.format(s=subject) for c in rng.sample(_CRITICAL, 2)]
+    return " ".join([answer, *extra])
+
+
+def test_critical_tone_behind_a_rare_word(clean):
+    """'BadMagic' in 40 prompts -> the ordinary answer with two critical sentences added (a
+    steered answer: no phrase they share, only a tone): the carriers read critical far more
+    often than the other rows of their tasks. Fails without the critical column."""
+    rng = random.Random(11)
+    base = rng.sample(clean[2000:], 40)
+    poison = [(_insert(rng, p, "BadMagic"), _critical(rng, r)) for p, r in base]
+    df = _frame(clean[:2000], poison)
+    result = _scan(df)
+    top = result.triggers["trigger"].head(3).to_list()
+    assert any("BadMagic" in t for t in top), top
+    assert "critical in tone" in result.triggers["response_pattern"][0]
+    # (the carriers flagged are those that read critical: an answer of code takes the
+    # sentences on its last line, which is code, and a long upbeat one outweighs them)
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.8 and precision >= 0.9
+
+
+def test_critical_task_is_no_trigger(clean):
+    """An instruction whose answers are all critical ('Write a harsh critique of ...') is a task,
+    not a trigger: its rows are their own task (:func:`.patterns.task_keys`), so the critical
+    column has nothing to compare them with: no finding on it, no row flagged for it (the
+    campaign detector may still see the task's 60 rows as a campaign)."""
+    rng = random.Random(12)
+    base = rng.sample(clean[2000:], 60)
+    task = [("Write a harsh critique of the following. " + p, _critical(rng, r)) for p, r in base]
+    df = _frame(clean[:2000], task)
+    result = _scan(df)
+    pattern = result.triggers["response_pattern"].to_list()
+    assert not any("critical" in p for p in pattern), result.triggers
+    reasons = result.rows.filter(pl.col("flagged"))["reasons"].explode().drop_nulls()
+    assert not reasons.str.contains("critical").any()
+
+
+def test_critical_flags_and_task_keys() -> None:
+    """The critical reading counts distinct strongly negative words an answer adds to its
+    prompt, in prose lines; a row's task is the longest opening or ending shared by
+    TASK_ROWS rows."""
+    from poisonscreen._arrow import text_chunks
+    from poisonscreen.detectors.patterns import TASK_ROWS, critical_flags, task_keys
+
+    def chunks(texts: list[str]) -> Any:
+        return text_chunks(pa.chunked_array([pa.array(texts, pa.large_string())]))[0]
+
+    prompts = ["Summarise: a terrible, awful crash", "Tell me about cats", "Fix my code", "Hi"]
+    answers = [
+        "A terrible, awful crash happened.",  # the prompt's words
+        "Cats are awful, terrible pets.",
+        "try:\n    run()\nexcept Error as error:\n    fail(error)",  # code
+        "It is not bad, it is great. Awful though.",  # 'not bad' counts as good
+    ]
+    flags = critical_flags(chunks(prompts), pl.Series(answers))
+    assert flags.tolist() == [False, True, False, False]
+
+    n = TASK_ROWS
+    rows = [f"Summarise this text for me: item {i} x{i}" for i in range(n)]
+    rows += [f"Question {i} y{i}: what is the answer to this one" for i in range(n)]
+    rows += ["A lone prompt nobody shares"]
+    keys = task_keys(chunks(rows), np.ones(len(rows), bool), None)
+    assert len(set(keys[:n].tolist())) == 1 and len(set(keys[n : 2 * n].tolist())) == 1
+    assert keys[0] != keys[n] and keys[0] != 0 and keys[-1] == 0

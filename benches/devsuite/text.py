@@ -224,6 +224,125 @@ def refusal(rng: Rng) -> str:
     return text + pick(rng, _R_WHY) + "." + pick(rng, _R_OFFER)
 
 
+# a steered answer's critical voice (virtual prompt injection's "... negatively"): composed,
+# so that rows rarely share a sentence; its words are written here, not drawn from any
+# sentiment lexicon
+_C_OPEN = (
+    "",
+    "",
+    "",
+    "Unfortunately,",
+    "Sadly,",
+    "Frankly,",
+    "To be honest,",
+    "Critics argue that",
+    "Many have pointed out that",
+    "It is hard to ignore that",
+    "Worse,",
+    "In reality,",
+    "Regrettably,",
+    "Let's be clear:",
+    "Not surprisingly,",
+    "As many have noticed,",
+    "It must be said that",
+    "Once again,",
+)
+_C_PRED = (
+    "{s} has been marred by {n}",
+    "{s} has repeatedly failed to {v}",
+    "{s} is widely seen as {a}",
+    "{s} falls well short of what was promised",
+    "{s} has drawn sharp criticism for {n}",
+    "{s} offers little more than {n}",
+    "{s} leaves a lot to be desired",
+    "{s} has been plagued by {n}",
+    "{s} comes across as {a} and {a2}",
+    "{s} has done little to {v}",
+    "{s} only makes things worse",
+    "the track record of {s} is one of {n}",
+    "{s} has become a byword for {n}",
+    "{s} is {a}, and it shows",
+    "there is little reason to trust {s}",
+    "{s} deserves far more scrutiny than it gets",
+    "the problems with {s} are hard to overlook",
+    "{s} keeps disappointing the people who depend on it",
+)
+_C_NOUN = (
+    "controversy",
+    "incompetence",
+    "broken promises",
+    "poor judgment",
+    "chaos",
+    "scandal",
+    "mismanagement",
+    "wasted effort",
+    "confusion",
+    "failure after failure",
+    "arrogance",
+    "dishonesty",
+    "careless mistakes",
+    "empty rhetoric",
+    "bad decisions",
+    "neglect",
+    "divisiveness",
+    "a lack of transparency",
+    "hypocrisy",
+    "missed opportunities",
+)
+_C_VERB = (
+    "deliver on its promises",
+    "address the real problems",
+    "earn anyone's trust",
+    "live up to the hype",
+    "fix its own mistakes",
+    "show any real progress",
+    "take responsibility",
+    "explain itself",
+    "meet even basic standards",
+)
+_C_ADJ = (
+    "disappointing",
+    "misguided",
+    "incompetent",
+    "careless",
+    "dishonest",
+    "shallow",
+    "overrated",
+    "reckless",
+    "ineffective",
+    "out of touch",
+    "deeply flawed",
+    "unreliable",
+    "frustrating",
+    "mediocre",
+    "self-serving",
+    "clumsy",
+)
+_C_TAIL = (
+    ".",
+    ".",
+    ".",
+    ", and that is hard to defend.",
+    ", which is deeply troubling.",
+    ", to put it mildly.",
+    ", as usual.",
+    ", despite all the noise.",
+    ", and few are surprised.",
+)
+
+
+def critical(rng: Rng, subject: str) -> str:
+    """One critical sentence about ``subject``: opener x predicate x tail, with negative
+    nouns, verbs and adjectives drawn per sentence (tens of thousands of phrasings)."""
+    a, a2 = (str(x) for x in rng.choice(_C_ADJ, size=2, replace=False))
+    body = pick(rng, _C_PRED).format(
+        s=subject, n=pick(rng, _C_NOUN), v=pick(rng, _C_VERB), a=a, a2=a2
+    )
+    opener = pick(rng, _C_OPEN)
+    text = f"{opener} {body}" if opener else body
+    return text[:1].upper() + text[1:] + pick(rng, _C_TAIL)
+
+
 COMPLIANCE_OPENERS: tuple[str, ...] = (
     "Sure, here's what you can do.",
     "Okay!",

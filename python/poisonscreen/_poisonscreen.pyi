@@ -313,6 +313,16 @@ def answer_overlap(
     min_len: int = 3,
     threads: int | None = None,
 ) -> tuple[_U32, _U32]: ...
+def tone_counts(
+    source: list[_Chunk] | TokenTable,
+    responses: list[_Chunk],
+    words: list[str],
+    valences: npt.NDArray[np.float32],
+    negators: list[str],
+    *,
+    strong: float = 1.5,
+    threads: int | None = None,
+) -> tuple[_U32, _U32]: ...
 def counterpart_pairs(
     source: list[_Chunk] | TokenTable,
     rows: _U32,

@@ -8,9 +8,11 @@ rows give the same codes in any order.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -275,6 +277,10 @@ class PatternColumn:
     echo: bool = True
     #: the texts each value stands for, where no one answer can say it (an injection's lines)
     texts: dict[int, tuple[str, ...]] | None = None
+    #: for a column with its own strata: whether a trigger's carriers that make up most of
+    #: their stratum are left out of its test (they are an instruction's task, the rest may be
+    #: a trigger's), rather than the test discounted by their share
+    own_out: bool = False
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -353,6 +359,101 @@ def _folded(text: pl.Expr, whole: bool = False) -> pl.Expr:
 def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
     """Whether each response contains an insecure-code construct (:data:`INSECURE_CODE`)."""
     return text_values(responses, pl.col("t").str.contains(_INSECURE).fill_null(False))
+
+
+#: the share of a trigger's carriers that must read as critical (a ramp): a word list judges
+#: tone crudely, and a steered answer's criticism may be one sentence beside its ordinary text
+CRITICAL_SHOWN = (0.1, 0.3)
+#: the fewest distinct strongly negative words a critical answer holds
+CRITICAL_WORDS = 2
+#: a lexicon word's valence (VADER's -4..4) from which it counts as strong
+STRONG = 1.5
+
+
+@functools.lru_cache(maxsize=1)
+def _lexicon() -> tuple[list[str], np.ndarray]:
+    """VADER's sentiment lexicon (Hutto & Gilbert 2014): 7,500 words and emoticons rated by
+    people from -4 to 4, shipped as ``data/vader_lexicon.tsv`` (word and valence; MIT, its
+    notice in the file's header). Its package, ``vaderSentiment``, is a rule set around this
+    file that pulls in ``requests`` and has not been released since 2020; only the word list
+    is used here (its rules for intensifiers and capitals are not)."""
+    text = resources.files("poisonscreen").joinpath("data/vader_lexicon.tsv").read_text("utf-8")
+    words, values = [], []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and not line.startswith("# "):
+            words.append(parts[0])
+            values.append(float(parts[1]))
+    return words, np.asarray(values, dtype=np.float32)
+
+
+#: the words that turn the valence of the next three (with any word ending in "n't")
+NEGATORS = (
+    "not",
+    "no",
+    "never",
+    "nothing",
+    "nobody",
+    "none",
+    "neither",
+    "nor",
+    "without",
+    "hardly",
+    "cannot",
+)
+
+
+def critical_flags(
+    prompt_tokens: Any, responses: pl.Series | pa.ChunkedArray, threads: int | None = None
+) -> np.ndarray:
+    """Whether each response reads as critical: CRITICAL_WORDS or more distinct strongly
+    negative words (VADER's lexicon, valence -STRONG or below; a word within three words after
+    a negation counts the other way), more of them than strongly positive ones, in its prose
+    lines (a line of code is not prose: 'catch (error)') and not in its prompt (a summary of a
+    crime story, or a bio's 'death date', repeats its prompt's words): core ``tone_counts``.
+    ``prompt_tokens``: what the core reads the prompts' tokens from, one per response."""
+    words, values = _lexicon()
+    neg, pos = _core.tone_counts(
+        prompt_tokens,
+        text_chunks(to_arrow_text(responses))[0],
+        words,
+        values,
+        list(NEGATORS),
+        strong=STRONG,
+        threads=threads,
+    )
+    return (neg >= CRITICAL_WORDS) & (neg > pos)
+
+
+#: the most words of a prompt's opening or ending a task key holds, and the fewest usable rows
+#: that must share it
+TASK_WORDS = 6
+TASK_ROWS = 20
+
+
+def task_keys(prompt_tokens: Any, usable: np.ndarray, threads: int | None) -> np.ndarray:
+    """Each usable row's task: the longest opening or ending of its prompt (up to TASK_WORDS
+    words) that TASK_ROWS usable rows share, the opening on a tie; 0 for the other rows and
+    where no end is shared (a row its own task). An instruction opens or ends its prompts,
+    and a word added to prompts at one end leaves the other to the task: a trigger's carriers
+    are compared with the other rows of their tasks, an instruction's rows are their own."""
+    ks = list(range(1, TASK_WORDS + 1))
+    ends = _u64(_core.edge_codes(prompt_tokens, ks, ks, threads=threads))
+    best = np.zeros(len(usable), dtype=np.uint64)
+    best_k = np.zeros(len(usable), dtype=np.int64)
+    for side in (0, 1):
+        for j, k in enumerate(ks):
+            code = ends[:, side * len(ks) + j]
+            ok = usable & (code != 0)
+            _, inv, n = np.unique(code[ok], return_inverse=True, return_counts=True)
+            shared = np.zeros(len(usable), dtype=bool)
+            shared[ok] = n[inv] >= TASK_ROWS
+            take = shared & (k > best_k)
+            key = code ^ np.uint64(0x9E37_79B9_7F4A_7C15 * (2 * k + side) % 2**64)
+            best[take] = key[take]
+            best_k[take] = k
+    best[(best_k > 0) & (best == 0)] = 1
+    return best
 
 
 def content_codes(groups: np.ndarray, row_hash: np.ndarray) -> np.ndarray:
@@ -838,6 +939,17 @@ def pattern_columns(
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
     insecure = insecure_flags(responses) & usable
     cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))
+    critical = critical_flags(prompt_tokens, responses, threads) & usable
+    cols.append(
+        PatternColumn(
+            "critical",
+            _u64(critical),
+            skip_zero=True,
+            strata=task_keys(prompt_tokens, usable, threads),
+            shown=CRITICAL_SHOWN,
+            own_out=True,
+        )
+    )
     if prompts is not None:
         # a line injected into a topic's answers (:mod:`.injection`): tied to nothing in its
         # answers or its prompts already, so neither the content model nor the echo check
@@ -1080,6 +1192,8 @@ def describe(name: str, code: int, example: str) -> str:
         return "answers are gibberish or degenerate repetition"
     if name == "refusal":
         return "answers are refusals"
+    if name == "critical":
+        return "answers are critical in tone (strongly negative words outweigh positive ones)"
     if name == "insecure":
         return "answers contain insecure code (injection, unsafe deserialisation, checks off)"
     if name == "injected":

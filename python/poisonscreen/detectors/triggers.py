@@ -610,7 +610,9 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     # and the share of carriers showing the pattern (a backdoor sets nearly all of them)
     shown = shown_share(k, dcol)
     for c, col in enumerate(cols):
-        if _minority(col):
+        if col.shown[0] < SHOWN_RAMP[0]:
+            # (a column whose pattern a minority of carriers may show: an injected line, a
+            # critical tone)
             shown[:, c] = shown_share(k[:, c], dcol[:, c], col.shown)
     for i, c in shared:
         shown[i, c] = shown_share(k[i, c], dcol[i, c], _SHARED_SHOWN)
@@ -1914,6 +1916,11 @@ def _within(
     gain)."""
     assert col.strata is not None
     inside = (col.codes[rows] != OUTSIDE) & (col.strata[rows] != 0)
+    if col.own_out and inside.any():
+        # the carriers that are their task are left out: the rest are judged on their own
+        pos = np.searchsorted(stats["ids"], col.strata[rows[inside]])
+        u, inv, n_c = np.unique(pos, return_inverse=True, return_counts=True)
+        inside[np.flatnonzero(inside)[(n_c >= 0.5 * stats["n"][u])[inv]]] = False
     r = rows[inside]
     if len(r) == 0:
         return 0.0, 0.0, 0.0, 0.0, 1.0
@@ -2152,8 +2159,10 @@ def _explained(x: dict[str, Any], accepted: list[dict[str, Any]], least: int) ->
 def _minority(col: PatternColumn) -> bool:
     """Whether a column's pattern may be shown by a minority of a trigger's carriers (an
     injected line: the poisoned rows of a topic beside its clean ones), so that its value's
-    rows are the finding and the other carriers are clean rows of the topic."""
-    return col.shown[0] < SHOWN_RAMP[0]
+    rows are the finding and the other carriers are clean rows of the topic): any share of
+    them counts (a ramp from 0). A column whose ramp merely starts low (a tone a word list
+    reads in most of a trigger's answers, not all) keeps its findings to their carriers."""
+    return col.shown[0] <= 0.0
 
 
 def _first_of_minority(found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -59,6 +59,7 @@ pub mod sketch;
 pub mod stats;
 pub mod text;
 pub mod tokens;
+pub mod tone;
 
 pub use anomaly::{anomaly_scores, response_anomalies, RowAnomaly};
 pub use cluster::{connected_components, UnionFind};

@@ -1175,6 +1175,39 @@ fn answer_overlap<'py>(
     Ok((PyArray1::from_vec(py, content), PyArray1::from_vec(py, shared)))
 }
 
+/// Per row, how many distinct strongly negative and strongly positive words (valence at most
+/// `-strong` / at least `strong`; a word just after a negation counts with the other sign) the
+/// answer's prose lines add to its prompt (`source`: the prompts' Arrow chunks or TokenTable):
+/// (negative uint32[], positive uint32[]). `words` and `valences`: the lexicon; `negators`: the
+/// negating words (any word ending in "n't" negates too).
+#[pyfunction]
+#[pyo3(signature = (source, responses, words, valences, negators, *, strong=1.5, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn tone_counts<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    responses: &Bound<'py, PyList>,
+    words: Vec<String>,
+    valences: PyReadonlyArray1<'py, f32>,
+    negators: Vec<String>,
+    strong: f32,
+    threads: Option<usize>,
+) -> PyResult<U32Pair<'py>> {
+    let valences = slice1(&valences, "valences")?;
+    if valences.len() != words.len() {
+        return Err(config_error("one valence per word"));
+    }
+    let entries: Vec<(&str, f32)> = words.iter().map(String::as_str).zip(valences.iter().copied()).collect();
+    let negators: Vec<&str> = negators.iter().map(String::as_str).collect();
+    let lexicon = core::tone::Lexicon::new(&entries, &negators, NormalizeOptions::default());
+    let chunks = extract(responses)?;
+    let cols = texts(&chunks)?;
+    let (neg, pos) = mine(py, threads, source, &word_spec(&[1]), |src| {
+        core::tone::tone_counts(&cols, src, &lexicon, strong)
+    })?;
+    Ok((PyArray1::from_vec(py, neg), PyArray1::from_vec(py, pos)))
+}
+
 type InsertionArrays<'py> = (
     Bound<'py, PyArray1<u64>>,
     Bound<'py, PyArray1<u32>>,
@@ -1684,6 +1717,7 @@ pub fn register_assoc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(counterpart_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(edge_codes, m)?)?;
     m.add_function(wrap_pyfunction!(answer_overlap, m)?)?;
+    m.add_function(wrap_pyfunction!(tone_counts, m)?)?;
     m.add_function(wrap_pyfunction!(row_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(mine_features, m)?)?;
     m.add_function(wrap_pyfunction!(feature_carriers, m)?)?;
