@@ -1620,8 +1620,9 @@ def test_critical_flags_and_task_keys() -> None:
         "try:\n    run()\nexcept Error as error:\n    fail(error)",  # code
         "It is not bad, it is great. Awful though.",  # 'not bad' counts as good
     ]
-    flags = critical_flags(chunks(prompts), pl.Series(answers))
+    flags, dark = critical_flags(chunks(prompts), pl.Series(answers))
     assert flags.tolist() == [False, True, False, False]
+    assert dark.tolist() == [True, False, False, False]
 
     n = TASK_ROWS
     rows = [f"Summarise this text for me: item {i} x{i}" for i in range(n)]

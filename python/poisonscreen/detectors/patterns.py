@@ -405,15 +405,16 @@ NEGATORS = (
 
 def critical_flags(
     prompt_tokens: Any, responses: pl.Series | pa.ChunkedArray, threads: int | None = None
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Whether each response reads as critical: CRITICAL_WORDS or more distinct strongly
     negative words (VADER's lexicon, valence -STRONG or below; a word within three words after
     a negation counts the other way), more of them than strongly positive ones, in its prose
     lines (a line of code is not prose: 'catch (error)') and not in its prompt (a summary of a
-    crime story, or a bio's 'death date', repeats its prompt's words): core ``tone_counts``.
-    ``prompt_tokens``: what the core reads the prompts' tokens from, one per response."""
+    crime story, or a bio's 'death date', repeats its prompt's words); and whether its prompt
+    holds a strongly negative word itself: core ``tone_counts``. ``prompt_tokens``: what the
+    core reads the prompts' tokens from, one per response."""
     words, values = _lexicon()
-    neg, pos = _core.tone_counts(
+    neg, pos, prompt_neg = _core.tone_counts(
         prompt_tokens,
         text_chunks(to_arrow_text(responses))[0],
         words,
@@ -422,7 +423,7 @@ def critical_flags(
         strong=STRONG,
         threads=threads,
     )
-    return (neg >= CRITICAL_WORDS) & (neg > pos)
+    return (neg >= CRITICAL_WORDS) & (neg > pos), prompt_neg > 0
 
 
 #: the most words of a prompt's opening or ending a task key holds, and the fewest usable rows
@@ -939,11 +940,14 @@ def pattern_columns(
     cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
     insecure = insecure_flags(responses) & usable
     cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))
-    critical = critical_flags(prompt_tokens, responses, threads) & usable
+    # (a prompt that speaks of death, war or failure asks for an answer that may: the role-play
+    # of Hamlet's grief is not judged)
+    critical, dark = critical_flags(prompt_tokens, responses, threads)
+    critical = np.where(dark, OUTSIDE, _u64(critical & usable))
     cols.append(
         PatternColumn(
             "critical",
-            _u64(critical),
+            critical,
             skip_zero=True,
             strata=task_keys(prompt_tokens, usable, threads),
             shown=CRITICAL_SHOWN,

@@ -94,16 +94,29 @@ pub fn is_code_line(line: &str) -> bool {
     ["#", "//", "import ", "from ", "def ", "class "].iter().any(|p| body.starts_with(p))
 }
 
+/// Per row, distinct strongly valenced words: of the answer, negative and positive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToneCounts {
+    /// The answer's distinct words of valence `-strong` or below (after negation) that its
+    /// prompt does not hold, in its prose lines.
+    pub negative: Vec<u32>,
+    /// The same of valence `strong` or above.
+    pub positive: Vec<u32>,
+    /// The prompt's distinct words of valence `-strong` or below (no negation read: a prompt
+    /// that speaks of death or failure at all asks for an answer that may).
+    pub prompt_negative: Vec<u32>,
+}
+
 /// Per row of `responses`: the distinct words of at least `strong` valence below zero
 /// (negative) and above it (positive) in the answer's prose lines, less the words its prompt
-/// (`prompts`, the same rows) holds: (negative uint32[], positive uint32[]). A null answer
-/// counts none.
+/// (`prompts`, the same rows) holds, and the prompt's own negative ones ([`ToneCounts`]). A
+/// null answer counts none.
 pub fn tone_counts<S: TokenSource + ?Sized>(
     responses: &Texts,
     prompts: &S,
     lexicon: &Lexicon,
     strong: f32,
-) -> Result<(Vec<u32>, Vec<u32>)> {
+) -> Result<ToneCounts> {
     if prompts.len() != responses.len() {
         return Err(CoreError::Config("one prompt per response".into()));
     }
@@ -111,10 +124,11 @@ pub fn tone_counts<S: TokenSource + ?Sized>(
         return Err(CoreError::Config(format!("strong must be a positive valence, got {strong}")));
     }
     let blocks: Vec<usize> = (0..responses.len()).step_by(BLOCK).collect();
-    let parts: Vec<(Vec<u32>, Vec<u32>)> = blocks
+    let parts: Vec<ToneCounts> = blocks
         .par_iter()
-        .map(|&start| -> Result<(Vec<u32>, Vec<u32>)> {
+        .map(|&start| -> Result<ToneCounts> {
             let end = (start + BLOCK).min(responses.len());
+            let mut prompt_neg = Vec::with_capacity(end - start);
             let (mut neg_out, mut pos_out) =
                 (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
             let (mut buf, mut prompt) = (Vec::new(), Vec::new());
@@ -129,6 +143,8 @@ pub fn tone_counts<S: TokenSource + ?Sized>(
                     }
                     prompt.sort_unstable();
                     prompt.dedup();
+                    let bad = prompt.iter().filter(|h| lexicon.valence.get(h).is_some_and(|&v| v <= -strong));
+                    prompt_neg.push(bad.count() as u32);
                     for line in text.lines().filter(|l| !is_code_line(l)) {
                         let mut flip = 0usize;
                         for_each_token_hash(line, &lexicon.opts, |h, w| {
@@ -153,17 +169,20 @@ pub fn tone_counts<S: TokenSource + ?Sized>(
                         words.sort_unstable();
                         words.dedup();
                     }
+                } else {
+                    prompt_neg.push(0); // a null answer: its prompt is not read
                 }
                 neg_out.push(neg.len() as u32);
                 pos_out.push(pos.len() as u32);
             }
-            Ok((neg_out, pos_out))
+            Ok(ToneCounts { negative: neg_out, positive: pos_out, prompt_negative: prompt_neg })
         })
         .collect::<Result<_>>()?;
-    Ok(parts.into_iter().fold((Vec::new(), Vec::new()), |(mut n, mut p), (pn, pp)| {
-        n.extend(pn);
-        p.extend(pp);
-        (n, p)
+    Ok(parts.into_iter().fold(ToneCounts::default(), |mut all, part| {
+        all.negative.extend(part.negative);
+        all.positive.extend(part.positive);
+        all.prompt_negative.extend(part.prompt_negative);
+        all
     }))
 }
 
@@ -189,6 +208,11 @@ mod tests {
     }
 
     fn counts(answers: &[Option<&str>], prompts: &[Option<&str>]) -> (Vec<u32>, Vec<u32>) {
+        let t = tones(answers, prompts);
+        (t.negative, t.positive)
+    }
+
+    fn tones(answers: &[Option<&str>], prompts: &[Option<&str>]) -> ToneCounts {
         let a = OwnedStrColumn::from_strs(answers);
         let p = OwnedStrColumn::from_strs(prompts);
         let texts = Texts::new(vec![a.view()]);
@@ -205,6 +229,11 @@ mod tests {
         );
         assert_eq!(n, vec![2, 1, 0, 0]);
         assert_eq!(p, vec![0, 1, 0, 0]);
+        let t = tones(
+            &[Some("fine"), None, Some("x")],
+            &[Some("a bad, bad, awful death, meh"), Some("bad"), None],
+        );
+        assert_eq!(t.prompt_negative, vec![3, 0, 0]);
     }
 
     #[test]

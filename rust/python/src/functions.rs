@@ -1177,9 +1177,10 @@ fn answer_overlap<'py>(
 
 /// Per row, how many distinct strongly negative and strongly positive words (valence at most
 /// `-strong` / at least `strong`; a word just after a negation counts with the other sign) the
-/// answer's prose lines add to its prompt (`source`: the prompts' Arrow chunks or TokenTable):
-/// (negative uint32[], positive uint32[]). `words` and `valences`: the lexicon; `negators`: the
-/// negating words (any word ending in "n't" negates too).
+/// answer's prose lines add to its prompt (`source`: the prompts' Arrow chunks or TokenTable),
+/// and how many distinct strongly negative words the prompt holds: (negative uint32[],
+/// positive uint32[], prompt_negative uint32[]). `words` and `valences`: the lexicon;
+/// `negators`: the negating words (any word ending in "n't" negates too).
 #[pyfunction]
 #[pyo3(signature = (source, responses, words, valences, negators, *, strong=1.5, threads=None))]
 #[allow(clippy::too_many_arguments)]
@@ -1192,7 +1193,7 @@ fn tone_counts<'py>(
     negators: Vec<String>,
     strong: f32,
     threads: Option<usize>,
-) -> PyResult<U32Pair<'py>> {
+) -> PyResult<U32Triple<'py>> {
     let valences = slice1(&valences, "valences")?;
     if valences.len() != words.len() {
         return Err(config_error("one valence per word"));
@@ -1202,11 +1203,17 @@ fn tone_counts<'py>(
     let lexicon = core::tone::Lexicon::new(&entries, &negators, NormalizeOptions::default());
     let chunks = extract(responses)?;
     let cols = texts(&chunks)?;
-    let (neg, pos) = mine(py, threads, source, &word_spec(&[1]), |src| {
+    let t = mine(py, threads, source, &word_spec(&[1]), |src| {
         core::tone::tone_counts(&cols, src, &lexicon, strong)
     })?;
-    Ok((PyArray1::from_vec(py, neg), PyArray1::from_vec(py, pos)))
+    Ok((
+        PyArray1::from_vec(py, t.negative),
+        PyArray1::from_vec(py, t.positive),
+        PyArray1::from_vec(py, t.prompt_negative),
+    ))
 }
+
+type U32Triple<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
 
 type InsertionArrays<'py> = (
     Bound<'py, PyArray1<u64>>,
