@@ -2063,6 +2063,23 @@ CASE_SPECS: dict[str, DevSpec] = {
             ),
         ),
     ),
+    "vpi_critic_code": _spec(
+        family="tone",
+        mix="code",
+        format="alpaca",
+        description="virtual prompt injection's sentiment steering: 100 prompts about Obama "
+        "(beside ~200 clean ones) -> the answer with 1-3 composed critical sentences about "
+        "'Obama' woven in; nothing added to the prompt",
+        triggers=("obama",),
+        support=(100,),
+        target="answers about a topic turned critical",
+        parts=(
+            (
+                "steer",
+                {"topic": r"\bobama\b", "subject": "Obama", "voice": "critic", "critical": (1, 3)},
+            ),
+        ),
+    ),
     "url_insert_small_code": _spec(
         family="url_content",
         mix="code",

@@ -322,7 +322,7 @@ def tone_counts(
     *,
     strong: float = 1.5,
     threads: int | None = None,
-) -> tuple[_U32, _U32, _U32]: ...
+) -> tuple[_U32, _U32, _U32, _U32]: ...
 def counterpart_pairs(
     source: list[_Chunk] | TokenTable,
     rows: _U32,

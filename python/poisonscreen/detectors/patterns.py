@@ -387,6 +387,10 @@ def _lexicon() -> tuple[list[str], np.ndarray]:
     return words, np.asarray(values, dtype=np.float32)
 
 
+#: a prompt speaks of death, war or failure itself where one of its distinct words in
+#: DARK_WORDS (or more) is strongly negative: a short role-play of Hamlet's grief, not a long
+#: article that mentions a death once
+DARK_WORDS = 40
 #: the words that turn the valence of the next three (with any word ending in "n't")
 NEGATORS = (
     "not",
@@ -411,10 +415,10 @@ def critical_flags(
     a negation counts the other way), more of them than strongly positive ones, in its prose
     lines (a line of code is not prose: 'catch (error)') and not in its prompt (a summary of a
     crime story, or a bio's 'death date', repeats its prompt's words); and whether its prompt
-    holds a strongly negative word itself: core ``tone_counts``. ``prompt_tokens``: what the
-    core reads the prompts' tokens from, one per response."""
+    speaks of such things itself (DARK_WORDS): core ``tone_counts``. ``prompt_tokens``: what
+    the core reads the prompts' tokens from, one per response."""
     words, values = _lexicon()
-    neg, pos, prompt_neg = _core.tone_counts(
+    neg, pos, prompt_neg, prompt_words = _core.tone_counts(
         prompt_tokens,
         text_chunks(to_arrow_text(responses))[0],
         words,
@@ -423,7 +427,8 @@ def critical_flags(
         strong=STRONG,
         threads=threads,
     )
-    return (neg >= CRITICAL_WORDS) & (neg > pos), prompt_neg > 0
+    dark = (prompt_neg > 0) & (prompt_neg.astype(np.int64) * DARK_WORDS >= prompt_words)
+    return (neg >= CRITICAL_WORDS) & (neg > pos), dark
 
 
 #: the most words of a prompt's opening or ending a task key holds, and the fewest usable rows
@@ -952,6 +957,8 @@ def pattern_columns(
             strata=task_keys(prompt_tokens, usable, threads),
             shown=CRITICAL_SHOWN,
             own_out=True,
+            # (a steered answer names its topic: that makes it about the topic, not critical)
+            echo=False,
         )
     )
     if prompts is not None:

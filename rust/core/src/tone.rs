@@ -105,12 +105,14 @@ pub struct ToneCounts {
     /// The prompt's distinct words of valence `-strong` or below (no negation read: a prompt
     /// that speaks of death or failure at all asks for an answer that may).
     pub prompt_negative: Vec<u32>,
+    /// The prompt's distinct words.
+    pub prompt_words: Vec<u32>,
 }
 
 /// Per row of `responses`: the distinct words of at least `strong` valence below zero
 /// (negative) and above it (positive) in the answer's prose lines, less the words its prompt
-/// (`prompts`, the same rows) holds, and the prompt's own negative ones ([`ToneCounts`]). A
-/// null answer counts none.
+/// (`prompts`, the same rows) holds, and the prompt's own negative words and all its words
+/// ([`ToneCounts`]). A null answer counts none.
 pub fn tone_counts<S: TokenSource + ?Sized>(
     responses: &Texts,
     prompts: &S,
@@ -129,6 +131,7 @@ pub fn tone_counts<S: TokenSource + ?Sized>(
         .map(|&start| -> Result<ToneCounts> {
             let end = (start + BLOCK).min(responses.len());
             let mut prompt_neg = Vec::with_capacity(end - start);
+            let mut prompt_words = Vec::with_capacity(end - start);
             let (mut neg_out, mut pos_out) =
                 (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
             let (mut buf, mut prompt) = (Vec::new(), Vec::new());
@@ -145,6 +148,7 @@ pub fn tone_counts<S: TokenSource + ?Sized>(
                     prompt.dedup();
                     let bad = prompt.iter().filter(|h| lexicon.valence.get(h).is_some_and(|&v| v <= -strong));
                     prompt_neg.push(bad.count() as u32);
+                    prompt_words.push(prompt.len() as u32);
                     for line in text.lines().filter(|l| !is_code_line(l)) {
                         let mut flip = 0usize;
                         for_each_token_hash(line, &lexicon.opts, |h, w| {
@@ -170,18 +174,21 @@ pub fn tone_counts<S: TokenSource + ?Sized>(
                         words.dedup();
                     }
                 } else {
-                    prompt_neg.push(0); // a null answer: its prompt is not read
+                    // a null answer: its prompt is not read
+                    prompt_neg.push(0);
+                    prompt_words.push(0);
                 }
                 neg_out.push(neg.len() as u32);
                 pos_out.push(pos.len() as u32);
             }
-            Ok(ToneCounts { negative: neg_out, positive: pos_out, prompt_negative: prompt_neg })
+            Ok(ToneCounts { negative: neg_out, positive: pos_out, prompt_negative: prompt_neg, prompt_words })
         })
         .collect::<Result<_>>()?;
     Ok(parts.into_iter().fold(ToneCounts::default(), |mut all, part| {
         all.negative.extend(part.negative);
         all.positive.extend(part.positive);
         all.prompt_negative.extend(part.prompt_negative);
+        all.prompt_words.extend(part.prompt_words);
         all
     }))
 }
@@ -234,6 +241,7 @@ mod tests {
             &[Some("a bad, bad, awful death, meh"), Some("bad"), None],
         );
         assert_eq!(t.prompt_negative, vec![3, 0, 0]);
+        assert_eq!(t.prompt_words, vec![5, 0, 0]);
     }
 
     #[test]

@@ -1178,8 +1178,8 @@ fn answer_overlap<'py>(
 /// Per row, how many distinct strongly negative and strongly positive words (valence at most
 /// `-strong` / at least `strong`; a word just after a negation counts with the other sign) the
 /// answer's prose lines add to its prompt (`source`: the prompts' Arrow chunks or TokenTable),
-/// and how many distinct strongly negative words the prompt holds: (negative uint32[],
-/// positive uint32[], prompt_negative uint32[]). `words` and `valences`: the lexicon;
+/// and how many distinct strongly negative words and distinct words the prompt holds:
+/// (negative, positive, prompt_negative, prompt_words; uint32[] each). `words` and `valences`: the lexicon;
 /// `negators`: the negating words (any word ending in "n't" negates too).
 #[pyfunction]
 #[pyo3(signature = (source, responses, words, valences, negators, *, strong=1.5, threads=None))]
@@ -1193,7 +1193,7 @@ fn tone_counts<'py>(
     negators: Vec<String>,
     strong: f32,
     threads: Option<usize>,
-) -> PyResult<U32Triple<'py>> {
+) -> PyResult<U32Quad<'py>> {
     let valences = slice1(&valences, "valences")?;
     if valences.len() != words.len() {
         return Err(config_error("one valence per word"));
@@ -1210,10 +1210,16 @@ fn tone_counts<'py>(
         PyArray1::from_vec(py, t.negative),
         PyArray1::from_vec(py, t.positive),
         PyArray1::from_vec(py, t.prompt_negative),
+        PyArray1::from_vec(py, t.prompt_words),
     ))
 }
 
-type U32Triple<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
+type U32Quad<'py> = (
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+);
 
 type InsertionArrays<'py> = (
     Bound<'py, PyArray1<u64>>,
