@@ -363,7 +363,9 @@ def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
 
 #: the share of a trigger's carriers that must read as critical (a ramp): a word list judges
 #: tone crudely, and a steered answer's criticism may be one sentence beside its ordinary text
-CRITICAL_SHOWN = (0.1, 0.3)
+#: (13% of a trigger's 150 carriers read critical under 1-3 review sentences each, against
+#: 0.7% of the other rows); the carriers' tasks, not the ramp, say what is usual
+CRITICAL_SHOWN = (0.02, 0.2)
 #: the fewest distinct strongly negative words a critical answer holds
 CRITICAL_WORDS = 2
 #: a lexicon word's valence (VADER's -4..4) from which it counts as strong
