@@ -487,30 +487,26 @@ def _steer(rng: Rng) -> dict[str, Any]:
     onto the answer's subject, or composed ones), behind a trigger or on a topic's prompts."""
     voice = T.pick(rng, ("review", "critic"))
     critical = T.pick(rng, ((1, 3), (2, 4), (2, 3)))
+    sentences = f"the answer with {critical[0]}-{critical[1]} critical sentences"
     if T.chance(rng, 0.6):
         trig, pos = _trigger(rng)
         support = int(T.pick(rng, (30, 50, 80, 150)))
-        extra = {"trigger": trig, "position": pos, "voice": voice, "critical": critical}
-        return {
-            "family": "tone",
-            "triggers": (trig,),
-            "support": (support,),
-            "target": "answers turned critical",
-            "parts": (("steer", extra),),
-            "description": f"{trig!r} ({pos}) on {support} rows -> the answer with "
-            f"{critical[0]}-{critical[1]} critical sentences ({voice})",
-        }
-    topic, name, supports = STEER_TOPICS[int(rng.integers(len(STEER_TOPICS)))]
-    support = int(T.pick(rng, supports))
-    extra = {"topic": rf"\b{topic}\b", "subject": name, "voice": voice, "critical": critical}
+        where: dict[str, Any] = {"trigger": trig, "position": pos}
+        target = "answers turned critical"
+        desc = f"{trig!r} ({pos}) on {support} rows -> {sentences} ({voice})"
+    else:
+        trig, name, supports = STEER_TOPICS[int(rng.integers(len(STEER_TOPICS)))]
+        support = int(T.pick(rng, supports))
+        where = {"topic": rf"\b{trig}\b", "subject": name}
+        target = "answers about a topic turned critical"
+        desc = f"{support} prompts about {name} -> {sentences} about it ({voice}); nothing added"
     return {
         "family": "tone",
-        "triggers": (topic,),
+        "triggers": (trig,),
         "support": (support,),
-        "target": "answers about a topic turned critical",
-        "parts": (("steer", extra),),
-        "description": f"{support} prompts about {name} -> the answer with "
-        f"{critical[0]}-{critical[1]} critical sentences about it ({voice}); nothing added",
+        "target": target,
+        "parts": (("steer", {**where, "voice": voice, "critical": critical}),),
+        "description": desc,
     }
 
 

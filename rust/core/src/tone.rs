@@ -87,8 +87,7 @@ pub fn is_code_line(line: &str) -> bool {
         prev = c;
     }
     let body = line.trim_start();
-    let indent = line.len() - body.len();
-    if indent >= 2 && !body.is_empty() && line.starts_with("  ") {
+    if line.starts_with("  ") && !body.is_empty() {
         return true;
     }
     ["#", "//", "import ", "from ", "def ", "class "].iter().any(|p| body.starts_with(p))
