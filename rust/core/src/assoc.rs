@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use crate::mine::{carrier_lists, check_hash_count, HashIndex, Texts};
+use crate::mine::{carrier_lists, check_hash_count, leaf_len, HashIndex, Texts};
 use crate::shingle::{hash_token, hash_window, windows_append};
 use crate::text::{for_each_token, normalize, NormalizeOptions, TokenMode};
 use crate::tokens::TokenSource;
@@ -396,14 +396,11 @@ where
     let buckets = bucket_pass(src, rows, feats_of)?;
     // features in all the partial tables (each table's growth added after each block)
     let held = AtomicUsize::new(0);
-    // one partial table per thread: each leaf of the fold starts an empty table that grows to
-    // hold most of the corpus's frequent features, and every extra leaf's table is merged again
-    // (at 200k rows rayon made 16 leaves: 22M entries merged for 1.7M features)
-    let blocks = rows.len().div_ceil(BLOCK);
-    let per_thread = blocks.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    // one partial table per thread (at 200k rows rayon made 16 leaves: 22M entries merged for
+    // 1.7M features)
     let table = rows
         .par_chunks(BLOCK)
-        .with_min_len(per_thread)
+        .with_min_len(leaf_len(rows.len().div_ceil(BLOCK)))
         .try_fold(AccTable::default, |mut table, block| -> Result<AccTable> {
             if held.load(Ordering::Relaxed) > max_features {
                 return Ok(table);
@@ -1849,6 +1846,7 @@ impl LabelModel {
         type Counts = (HashIndex<u32>, HashIndex<u32>);
         let (df, counts): Counts = labelled
             .par_chunks(BLOCK)
+            .with_min_len(leaf_len(labelled.len().div_ceil(BLOCK)))
             .try_fold(
                 || (HashIndex::default(), HashIndex::default()),
                 |(mut df, mut counts), block| -> Result<Counts> {
@@ -2263,6 +2261,7 @@ pub fn content_expectation<S: TokenSource + ?Sized>(
     type Counts = (HashIndex<u32>, Vec<u64>);
     let (co, sizes): Counts = rows
         .par_chunks(BLOCK)
+        .with_min_len(leaf_len(rows.len().div_ceil(BLOCK)))
         .try_fold(
             || (HashIndex::default(), vec![0u64; n_patterns]),
             |(mut co, mut sizes), block| -> Result<Counts> {

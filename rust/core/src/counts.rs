@@ -125,6 +125,7 @@ impl NgramCounter {
         let template = self.empty_like();
         let merged = (0..col.len())
             .into_par_iter()
+            .with_min_len(crate::mine::leaf_len(col.len()))
             .try_fold(
                 || template.clone(),
                 |mut c, row| -> Result<NgramCounter> {
