@@ -1846,7 +1846,6 @@ impl LabelModel {
         type Counts = (HashIndex<u32>, HashIndex<u32>);
         let (df, counts): Counts = labelled
             .par_chunks(BLOCK)
-            .with_min_len(leaf_len(labelled.len().div_ceil(BLOCK)))
             .try_fold(
                 || (HashIndex::default(), HashIndex::default()),
                 |(mut df, mut counts), block| -> Result<Counts> {
