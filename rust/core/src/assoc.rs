@@ -1140,6 +1140,9 @@ fn stratum_key(stratum: u32, value: u64) -> u64 {
 struct ColumnCounts {
     global: HashIndex<u32>,
     by_stratum: HashIndex<u32>,
+    /// the keys of `by_stratum`: most lookups there find no entry (a value absent from the
+    /// stratum), which the filter answers from the caches
+    in_stratum: HashFilter,
     stratum_size: Vec<u32>,
     n_domain: f64,
 }
@@ -1182,7 +1185,8 @@ pub fn pattern_tests(
                     *by_stratum.entry(stratum_key(strata[r], col[r])).or_insert(0u32) += 1;
                 }
             }
-            ColumnCounts { global, by_stratum, stratum_size, n_domain: n_domain.max(1) as f64 }
+            let in_stratum = HashFilter::new(&by_stratum.keys().copied().collect::<Vec<u64>>());
+            ColumnCounts { global, by_stratum, in_stratum, stratum_size, n_domain: n_domain.max(1) as f64 }
         })
         .collect();
     // row-major copy of each row's stratum (u64::MAX: not usable) and column values: a
@@ -1273,7 +1277,15 @@ pub fn pattern_tests(
                                 at += 1;
                             }
                             let cnt = if cnt_c > 0.0 || p_v > 0.0 {
-                                f64::from(counts[c].by_stratum.get(&stratum_key(s, v)).copied().unwrap_or(0))
+                                {
+                                    let key = stratum_key(s, v);
+                                    let cc = &counts[c];
+                                    f64::from(if cc.in_stratum.may_hold(key) {
+                                        cc.by_stratum.get(&key).copied().unwrap_or(0)
+                                    } else {
+                                        0
+                                    })
+                                }
                             } else {
                                 0.0
                             };
