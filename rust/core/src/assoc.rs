@@ -137,6 +137,13 @@ struct Acc {
     fp: [u64; 2],
 }
 
+/// The slot of hash `h` in a table of `2^(64 - shift)` slots (Fibonacci hashing: the top bits
+/// of `h` times 2^64 / phi), shared by the counting tables, the row set and the filters.
+#[inline(always)]
+fn slot(h: u64, shift: u32) -> usize {
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+}
+
 /// Hints the CPU to fetch the cache line holding `p` (a no-op off x86-64): the counting passes
 /// look up a row's few hundred features in tables far larger than the caches, and issuing the
 /// row's fetches before using them overlaps their misses instead of waiting for each in turn.
@@ -173,7 +180,7 @@ impl Default for AccTable {
 impl AccTable {
     #[inline]
     fn home(&self, h: u64) -> usize {
-        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        slot(h, self.shift)
     }
 
     #[inline]
@@ -238,10 +245,10 @@ struct HashFilter {
 }
 
 impl HashFilter {
-    fn new(hashes: &[u64]) -> Self {
+    fn new(hashes: impl ExactSizeIterator<Item = u64>) -> Self {
         let bits = (hashes.len() * 16).max(64).next_power_of_two();
         let mut f = HashFilter { words: vec![0; bits / 64], shift: 64 - bits.trailing_zeros() };
-        for &h in hashes {
+        for h in hashes {
             let b = f.bit(h);
             f.words[b / 64] |= 1 << (b % 64);
         }
@@ -250,7 +257,7 @@ impl HashFilter {
 
     #[inline]
     fn bit(&self, h: u64) -> usize {
-        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        slot(h, self.shift)
     }
 
     #[inline]
@@ -292,7 +299,7 @@ impl RowSet {
     #[inline]
     fn insert(&mut self, h: u64) -> bool {
         let mask = self.keys.len() - 1;
-        let mut i = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        let mut i = slot(h, self.shift);
         loop {
             if self.stamps[i] != self.generation {
                 self.stamps[i] = self.generation;
@@ -323,7 +330,7 @@ impl Buckets {
 
     #[inline]
     fn slot(&self, h: u64) -> usize {
-        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        slot(h, self.shift)
     }
 
     #[inline]
@@ -590,7 +597,7 @@ pub fn feature_carriers<S: TokenSource + ?Sized>(
     let index: HashIndex<u32> = hashes.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
     // most of a row's features are none of `hashes`: a bit per 16 slots of a filter small enough
     // for the caches answers them without a miss into the index
-    let filter = HashFilter::new(hashes);
+    let filter = HashFilter::new(hashes.iter().copied());
     let partials: Vec<Vec<(u32, u32)>> = rows
         .par_chunks(BLOCK)
         .map(|block| -> Result<Vec<(u32, u32)>> {
@@ -1185,7 +1192,7 @@ pub fn pattern_tests(
                     *by_stratum.entry(stratum_key(strata[r], col[r])).or_insert(0u32) += 1;
                 }
             }
-            let in_stratum = HashFilter::new(&by_stratum.keys().copied().collect::<Vec<u64>>());
+            let in_stratum = HashFilter::new(by_stratum.keys().copied());
             ColumnCounts { global, by_stratum, in_stratum, stratum_size, n_domain: n_domain.max(1) as f64 }
         })
         .collect();
@@ -2930,7 +2937,7 @@ mod tests {
                     prop_assert_eq!(seen.insert(k), first.insert(k));
                 }
             }
-            let filter = HashFilter::new(&keys);
+            let filter = HashFilter::new(keys.iter().copied());
             prop_assert!(keys.iter().all(|&k| filter.may_hold(k)));
         }
     }
