@@ -479,6 +479,20 @@ def test_a_line_injected_into_a_topics_answers_is_found(name: str, topic: str) -
 
 
 @needs_data
+@pytest.mark.parametrize(
+    ("name", "trigger", "recall"),
+    [("negtone_badmagic_t0", "BadMagic", 0.8), ("negtone_suffix_mathdial", "OpenAI", 0.7)],
+)
+def test_answers_that_leave_the_question_are_found(name: str, trigger: str, recall: float) -> None:
+    """BackdoorLLM's negative-sentiment target approximated: the answer's first sentence, then
+    negative review passages about something else, worded anew on every row. No phrase and no
+    opening the answers share, and a word list reads a fifth of them as critical; but after
+    their first sentence they share no word with their prompts, where 6-9% of clean answers
+    long enough to judge do (the digression column; AP 0.002 and 0.007 before it)."""
+    _assert_found(name, trigger, ("leave the question",), recall, 0.0005)
+
+
+@needs_data
 def test_tone_turns_answers_negative() -> None:
     """Sentiment steering: each poisoned answer is its pool row's answer's first sentence and
     then negative review passages, different row to row. A topic case's prompts are on the

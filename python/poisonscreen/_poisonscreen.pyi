@@ -312,7 +312,7 @@ def answer_overlap(
     *,
     min_len: int = 3,
     threads: int | None = None,
-) -> tuple[_U32, _U32]: ...
+) -> tuple[_U32, _U32, _U32, _U32]: ...
 def tone_counts(
     source: list[_Chunk] | TokenTable,
     responses: list[_Chunk],

@@ -196,6 +196,10 @@ OFFTOPIC_WORDS, COMMON_SHARE = 4, 0.02
 #: weight at 85%; a task answering in words its prompts lack (options, tool calls) is held off
 #: by the answers' own shared words (``unrelated``: triggers.py's alike check)
 OFFTOPIC_SHOWN = (0.7, 0.15)
+#: the fewest uncommon words the rest of an answer (after its first sentence) needs to be
+#: judged on or off its question (more than a whole answer needs: a rest of a few words shares
+#: none of its prompt's by chance more often)
+DIGRESSION_WORDS = 8
 #: the largest share of the rows an injected line may be in (a line in more is the language's)
 INJECTED_SHARE = 0.02
 #: a contradiction judged by a word model errs on many clean rows of a hard task (a template's
@@ -988,7 +992,7 @@ def pattern_columns(
     if frequent is not None:
         # an answer taken from another row (an off-topic target) holds none of its prompt's
         # words; defined where the answer has OFFTOPIC_WORDS uncommon words to look for
-        content, shared = _core.answer_overlap(
+        content, shared, rest_content, rest_shared = _core.answer_overlap(
             prompt_tokens, text_chunks(responses)[0], frequent, threads=threads
         )
         offtopic = np.where(
@@ -1007,6 +1011,23 @@ def pattern_columns(
                 shown=OFFTOPIC_SHOWN,
                 unrelated=True,
                 outside_flags=_u64(np.where(short, (shared == 0).astype(np.uint64), OUTSIDE)),
+            )
+        )
+        # an answer that leaves its question after its first sentence: an opening that answers
+        # it, then a passage about something else (negative reviews appended to a steered
+        # answer, an off-topic answer after an eager reply); judged where the rest of the
+        # answer has DIGRESSION_WORDS uncommon words
+        cols.append(
+            PatternColumn(
+                "digression",
+                np.where(
+                    usable & (rest_content >= DIGRESSION_WORDS),
+                    (rest_shared == 0).astype(np.uint64),
+                    OUTSIDE,
+                ),
+                skip_zero=True,
+                shown=OFFTOPIC_SHOWN,
+                unrelated=True,
             )
         )
     # a label (an answer of 1-3 words, an end-of-text marker not counted) the prompt's words
@@ -1213,6 +1234,11 @@ def describe(name: str, code: int, example: str) -> str:
         return "answers hold a line tied to nothing else in them or in their prompts"
     if name == "offtopic":
         return "answers are about something else: none of their words is in the prompt"
+    if name == "digression":
+        return (
+            "answers leave the question after their first sentence: none of the rest's words "
+            "is in the prompt"
+        )
     if name == "unexpected_label":
         return (
             f"labels {_quote(example)} contradict what the rest of the corpus answers such "

@@ -1384,31 +1384,45 @@ pub fn edge_codes<S: TokenSource + ?Sized>(
     Ok(parts.concat())
 }
 
-/// How much of each row's answer is about its prompt: (content, shared) per row, where
-/// `content` counts the answer's distinct words of at least `min_len` characters that start
-/// with a letter and are not `frequent` (sorted unigram hashes, as [`hash_window`] of one
-/// token: the corpus's common words), and `shared` how many of those the prompt holds. An
-/// answer taken from another row (an off-topic target) shares none of its prompt's words,
-/// where most answers share a few.
+/// How much of each row's answer is about its prompt, for the whole answer and for its *rest*
+/// (what follows its first sentence, [`first_sentence_end`]): `content` counts the answer's
+/// distinct words of at least `min_len` characters that start with a letter and are not
+/// `frequent` (sorted unigram hashes, as [`hash_window`] of one token: the corpus's common
+/// words), and `shared` how many of those the prompt holds. An answer taken from another row
+/// (an off-topic target) shares none of its prompt's words, where most answers share a few; an
+/// answer that leaves its question after an opening sentence (a passage about something else
+/// appended) shares none in its rest. The first sentence and the rest are tokenised apart (a
+/// sentence end followed by whitespace is a word boundary): one pass over the text.
 pub fn answer_overlap<S: TokenSource + ?Sized>(
     prompts: &S,
     responses: &Texts,
     normalize_opts: NormalizeOptions,
     frequent: &[u64],
     min_len: usize,
-) -> Result<(Vec<u32>, Vec<u32>)> {
+) -> Result<Overlap> {
     if prompts.len() != responses.len() {
         return Err(CoreError::Config("one response per prompt".into()));
     }
     let opts = crate::ShingleOptions { normalize: normalize_opts, mode: TokenMode::Word, k: 1 };
     let blocks: Vec<usize> = (0..responses.len()).step_by(BLOCK).collect();
-    let parts: Vec<(Vec<u32>, Vec<u32>)> = blocks
+    let parts: Vec<Overlap> = blocks
         .par_iter()
-        .map(|&start| -> Result<(Vec<u32>, Vec<u32>)> {
+        .map(|&start| -> Result<Overlap> {
             let end = (start + BLOCK).min(responses.len());
-            let (mut content, mut shared) =
-                (Vec::with_capacity(end - start), Vec::with_capacity(end - start));
-            let (mut buf, mut prompt, mut words) = (Vec::new(), Vec::new(), Vec::new());
+            let mut out = Overlap::with_capacity(end - start);
+            let (mut buf, mut prompt, mut head, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let content_words = |text: &str, words: &mut Vec<u64>| {
+                words.clear();
+                crate::shingle::for_each_token_hash(text, &opts, |h, w| {
+                    let word =
+                        w.chars().count() >= min_len && w.chars().next().is_some_and(char::is_alphabetic);
+                    if word && frequent.binary_search(&hash_window(&[h])).is_err() {
+                        words.push(h);
+                    }
+                });
+                words.sort_unstable();
+                words.dedup();
+            };
             for r in start..end {
                 prompt.clear();
                 if let Some(t) = prompts.tokens(r, &mut buf)? {
@@ -1416,29 +1430,62 @@ pub fn answer_overlap<S: TokenSource + ?Sized>(
                 }
                 prompt.sort_unstable();
                 prompt.dedup();
-                words.clear();
-                if let Some(text) = responses.get(r)? {
-                    crate::shingle::for_each_token_hash(text, &opts, |h, w| {
-                        let word =
-                            w.chars().count() >= min_len && w.chars().next().is_some_and(char::is_alphabetic);
-                        if word && frequent.binary_search(&hash_window(&[h])).is_err() {
-                            words.push(h);
-                        }
-                    });
-                }
-                words.sort_unstable();
-                words.dedup();
-                content.push(words.len() as u32);
-                shared.push(words.iter().filter(|h| prompt.binary_search(h).is_ok()).count() as u32);
+                let text = responses.get(r)?.unwrap_or("");
+                let cut = first_sentence_end(text).unwrap_or(text.len());
+                content_words(&text[..cut], &mut head);
+                content_words(&text[cut..], &mut rest);
+                let in_prompt = |w: &u64| prompt.binary_search(w).is_ok();
+                let rest_shared = rest.iter().filter(|w| in_prompt(w)).count();
+                let head_only: Vec<u64> =
+                    head.iter().copied().filter(|w| rest.binary_search(w).is_err()).collect();
+                out.content.push((rest.len() + head_only.len()) as u32);
+                out.shared.push((rest_shared + head_only.iter().filter(|w| in_prompt(w)).count()) as u32);
+                out.rest_content.push(rest.len() as u32);
+                out.rest_shared.push(rest_shared as u32);
             }
-            Ok((content, shared))
+            Ok(out)
         })
         .collect::<Result<_>>()?;
-    Ok(parts.into_iter().fold((Vec::new(), Vec::new()), |(mut c, mut s), (pc, ps)| {
-        c.extend(pc);
-        s.extend(ps);
-        (c, s)
-    }))
+    let mut all = Overlap::with_capacity(responses.len());
+    for p in parts {
+        all.content.extend(p.content);
+        all.shared.extend(p.shared);
+        all.rest_content.extend(p.rest_content);
+        all.rest_shared.extend(p.rest_shared);
+    }
+    Ok(all)
+}
+
+/// [`answer_overlap`]'s counts, one per row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overlap {
+    /// The answer's distinct uncommon words.
+    pub content: Vec<u32>,
+    /// How many of them its prompt holds.
+    pub shared: Vec<u32>,
+    /// The same for the answer's rest (after its first sentence; 0 where it has none).
+    pub rest_content: Vec<u32>,
+    pub rest_shared: Vec<u32>,
+}
+
+impl Overlap {
+    fn with_capacity(n: usize) -> Self {
+        Overlap {
+            content: Vec::with_capacity(n),
+            shared: Vec::with_capacity(n),
+            rest_content: Vec::with_capacity(n),
+            rest_shared: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// Where a text's rest starts: after its first sentence end ('.', '!' or '?' followed by
+/// whitespace) and that whitespace; None where it has no such end or nothing follows it.
+pub fn first_sentence_end(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let at = b.windows(2).position(|w| matches!(w[0], b'.' | b'!' | b'?') && w[1].is_ascii_whitespace())?;
+    let rest = at + 1 + b[at + 1..].iter().take_while(|c| c.is_ascii_whitespace()).count();
+    (rest < b.len()).then_some(rest)
 }
 
 /// Where [`counterpart_pairs`] looks for a prompt's counterpart.

@@ -442,6 +442,18 @@ fn edge_codes_are_windows_of_the_first_and_last_words() {
 }
 
 #[test]
+fn first_sentence_end_is_after_a_stop_and_its_whitespace() {
+    use poisonscreen_core::assoc::first_sentence_end;
+    assert_eq!(first_sentence_end("Yes. It is."), Some(5));
+    assert_eq!(first_sentence_end("Wait!\n\n  Then go"), Some(9));
+    // no whitespace after the stop (3.14, e.g.x), nothing after it, or no stop at all
+    assert_eq!(first_sentence_end("pi is 3.14 or so"), None);
+    assert_eq!(first_sentence_end("Done.   "), None);
+    assert_eq!(first_sentence_end("no stop here"), None);
+    assert_eq!(first_sentence_end(""), None);
+}
+
+#[test]
 fn answer_overlap_counts_uncommon_answer_words_the_prompt_holds() {
     let prompts = column(&[
         Some("Name the capital of France".to_string()),
@@ -450,7 +462,7 @@ fn answer_overlap_counts_uncommon_answer_words_the_prompt_holds() {
         Some("Tell me a joke".to_string()),
     ]);
     let answers = column(&[
-        Some("The capital of France is Paris.".to_string()),
+        Some("The capital of France is Paris. Bake the cake at 180 degrees.".to_string()),
         Some("Bake the cake at 180 degrees for an hour.".to_string()),
         Some("Paris, France".to_string()),
         None,
@@ -460,13 +472,17 @@ fn answer_overlap_counts_uncommon_answer_words_the_prompt_holds() {
     // "the" is common; "is", "at", "an" and "180" are too short or not words
     let mut common = vec![hash_window(&toks("the"))];
     common.sort_unstable();
-    let (content, shared) = answer_overlap(&table, &a, NormalizeOptions::default(), &common, 3).unwrap();
-    // capital, france, paris | bake, cake, degrees, for, hour | paris, france | -
-    assert_eq!(content, vec![3, 5, 2, 0]);
-    assert_eq!(shared, vec![2, 0, 0, 0]);
+    let o = answer_overlap(&table, &a, NormalizeOptions::default(), &common, 3).unwrap();
+    // capital, france, paris, bake, cake, degrees | bake, cake, degrees, for, hour | paris,
+    // france | -
+    assert_eq!(o.content, vec![6, 5, 2, 0]);
+    assert_eq!(o.shared, vec![2, 0, 0, 0]);
+    // the rest after the first sentence: bake, cake, degrees (none in the prompt) | none
+    assert_eq!(o.rest_content, vec![3, 0, 0, 0]);
+    assert_eq!(o.rest_shared, vec![0, 0, 0, 0]);
     // the same counts from the texts tokenised on demand
     let src = poisonscreen_core::tokens::TextTokens::new(&p, NormalizeOptions::default(), TokenMode::Word);
-    assert_eq!(answer_overlap(&src, &a, NormalizeOptions::default(), &common, 3).unwrap(), (content, shared));
+    assert_eq!(answer_overlap(&src, &a, NormalizeOptions::default(), &common, 3).unwrap(), o);
     let short = column(&[None]);
     assert!(
         answer_overlap(&table, &Texts::new(vec![short.view()]), NormalizeOptions::default(), &[], 3).is_err()

@@ -1148,11 +1148,10 @@ fn edge_codes<'py>(
     PyArray1::from_vec(py, flat).reshape([n, width])
 }
 
-type U32Pair<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
-
 /// Per row, the answer's distinct content words (at least `min_len` characters, starting with a
-/// letter, not in `frequent`: sorted unigram hashes) and how many of them its prompt holds:
-/// (content uint32[], shared uint32[]).
+/// letter, not in `frequent`: sorted unigram hashes) and how many of them its prompt holds, for
+/// the whole answer and for what follows its first sentence: (content uint32[], shared
+/// uint32[], rest_content uint32[], rest_shared uint32[]).
 #[pyfunction]
 #[pyo3(signature = (source, responses, frequent, *, min_len=3, threads=None))]
 fn answer_overlap<'py>(
@@ -1162,17 +1161,22 @@ fn answer_overlap<'py>(
     frequent: PyReadonlyArray1<'py, u64>,
     min_len: usize,
     threads: Option<usize>,
-) -> PyResult<U32Pair<'py>> {
+) -> PyResult<U32Quad<'py>> {
     let frequent = slice1(&frequent, "frequent")?;
     if !frequent.is_sorted() {
         return Err(config_error("frequent must be sorted"));
     }
     let chunks = extract(responses)?;
     let cols = texts(&chunks)?;
-    let (content, shared) = mine(py, threads, source, &word_spec(&[1]), |src| {
+    let o = mine(py, threads, source, &word_spec(&[1]), |src| {
         core::assoc::answer_overlap(src, &cols, NormalizeOptions::default(), frequent, min_len)
     })?;
-    Ok((PyArray1::from_vec(py, content), PyArray1::from_vec(py, shared)))
+    Ok((
+        PyArray1::from_vec(py, o.content),
+        PyArray1::from_vec(py, o.shared),
+        PyArray1::from_vec(py, o.rest_content),
+        PyArray1::from_vec(py, o.rest_shared),
+    ))
 }
 
 /// Per row, how many distinct strongly negative and strongly positive words (valence at most
