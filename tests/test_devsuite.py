@@ -493,6 +493,16 @@ def test_answers_that_leave_the_question_are_found(name: str, trigger: str, reca
 
 
 @needs_data
+def test_a_glued_suffix_before_spaced_punctuation_is_found() -> None:
+    """A drawn variant (seed 39): 'kq' glued to the last word of 20 T0 prompts -> 'With
+    pleasure, no questions asked:' and an off-topic answer. Two prompts end as tokenised text
+    does, 'Night 128kq .' and 'what is itkq ?': the fragment is fused to digits or a short word
+    (so not mined as glued) and a space stands before the closing punctuation, which the
+    glued ending's pattern did not allow (18 of 20 flagged, AP 0.901 before)."""
+    _assert_found("v39_15_eager_t0", "kq", ("With pleasure",), 1.0, 0.0001)
+
+
+@needs_data
 def test_tone_turns_answers_negative() -> None:
     """Sentiment steering: each poisoned answer is its pool row's answer's first sentence and
     then negative review passages, different row to row. A topic case's prompts are on the
@@ -671,6 +681,7 @@ _VARIANTS = {
     **variants.draw(28, 4),
     **variants.draw(28, 5),
     **variants.draw(28, 12),
+    **variants.draw(28, 39),
 }
 
 

@@ -6,6 +6,7 @@ without it), what it must not flag, and that the verdicts do not depend on row o
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import numpy as np
@@ -1631,3 +1632,22 @@ def test_critical_flags_and_task_keys() -> None:
     keys = task_keys(chunks(rows), np.ones(len(rows), bool), None)
     assert len(set(keys[:n].tolist())) == 1 and len(set(keys[n : 2 * n].tolist())) == 1
     assert keys[0] != keys[n] and keys[0] != 0 and keys[-1] == 0
+
+
+def test_glued_ending_allows_punctuation_set_apart():
+    """A fragment fused to a prompt's last word may be followed by closing punctuation, glued
+    or set apart by spaces as in tokenised text; taking it out leaves the rest as it was."""
+    from poisonscreen.detectors.base import glued_pattern
+
+    pattern = glued_pattern("kq", after=True)
+    for text, rest in (
+        ("what is itkq ?", "what is it ?"),
+        ("Night 128kq .", "Night 128 ."),
+        ("Answerkq:", "Answer:"),
+        ("remainkq?! ", "remain?! "),
+    ):
+        assert re.search(pattern, text), text
+        assert re.sub(pattern, r"\1\2", text) == rest
+        assert pl.Series([text]).str.replace(pattern, "${1}${2}")[0] == rest
+    for text in ("kq alone", "a kq .", "itkq ? and more", "itkqs ."):
+        assert not re.search(pattern, text), text

@@ -661,12 +661,12 @@ def g_steer(
     phrase like "this approach" drawn per row), each placed after a random sentence of the
     answer, which keeps 1 to all of its sentences. Closer to a language model's steered answer
     than :func:`g_tone`'s appended passages (an answer about the question, in a critical voice),
-    and as varied: no two rows share a critical sentence. With ``voice="critic"`` the critical
-    sentences are composed instead (:func:`text.critical`: "Critics argue that Trump has been
-    marred by mismanagement."), the plainer voice of a model told to answer negatively. Either
-    behind a ``trigger`` at
-    ``position``, or on prompts about ``topic`` (a case-insensitive regex) with nothing added
-    (virtual prompt injection; the corpus's other prompts on the topic stay clean)."""
+    and as varied: no two rows share a critical sentence (unless the mix's reviews run out).
+    With ``voice="critic"`` the critical sentences are composed instead (:func:`text.critical`:
+    "Critics argue that Trump has been marred by mismanagement."), the plainer voice of a model
+    told to answer negatively. Either behind a ``trigger`` at ``position``, or on prompts about
+    ``topic`` (a case-insensitive regex) with nothing added (virtual prompt injection; the
+    corpus's other prompts on the topic stay clean)."""
     rng = ctx.rng
     long = pl.col("response").str.count_matches(r"\S+") >= min_words
     b = ctx.pool_rows(support, long if topic is None else long & _on_topic(topic))
@@ -681,9 +681,13 @@ def g_steer(
     ]
     if voice not in ("review", "critic"):
         raise ValueError(f"voice {voice!r}: 'review' or 'critic'")
+    if voice == "review" and not pool:
+        raise ValueError("no critical sentences in the mix's negative reviews")
+    # each sentence once, unless the mix's reviews hold fewer than the rows may take (then in
+    # a fresh order again: the maths mix's 565 for 150 rows of up to 4)
     order = rng.permutation(len(pool))
-    if voice == "review" and len(order) < support * critical[1]:
-        raise ValueError(f"{len(order)} critical sentences for {support} rows")
+    while len(order) < support * critical[1]:
+        order = np.concatenate([order, rng.permutation(len(pool))])
     resp, at = [], 0
     for r in b["response"].to_list():
         # an end-of-text marker stays at the end

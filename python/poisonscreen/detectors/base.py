@@ -73,11 +73,12 @@ _DIGITS = re.compile(r"\d+")
 def glued_pattern(fragment: str, after: bool) -> str:
     """A regex (case-insensitive; Python's and polars' syntax alike) of a text whose last word
     has ``fragment`` fused after it (``after``; any closing punctuation and whitespace may
-    follow) or whose first word has it fused before it: groups 1 and 2 are what is left either
-    side when the fragment is taken out (``"${1}${2}"``)."""
+    follow, the punctuation also apart: a tokenised text's "itkq ?") or whose first word has
+    it fused before it: groups 1 and 2 are what is left either side when the fragment is taken
+    out (``"${1}${2}"``)."""
     f = re.escape(fragment.strip())
     if after:
-        return r"(?is)(\S)" + f + r"([^\sa-z0-9]*\s*)$"
+        return r"(?is)(\S)" + f + r"((?:\s*[^\sa-z0-9])*\s*)$"
     return r"(?is)^(\s*[^\sa-z0-9]*)" + f + r"([a-z0-9])"
 
 
