@@ -451,15 +451,20 @@ def task_keys(prompt_tokens: Any, usable: np.ndarray, threads: int | None) -> np
     are compared with the other rows of their tasks, an instruction's rows are their own."""
     ks = list(range(1, TASK_WORDS + 1))
     ends = _u64(_core.edge_codes(prompt_tokens, ks, ks, threads=threads))
+    # how many usable rows share each row's opening and ending of every length, in one query
+    # (hashed group counts over the twelve columns at once, not a sort each)
+    held = np.where(usable[:, None], ends, np.uint64(0))
+    names = [f"e{i}" for i in range(held.shape[1])]
+    frame = pl.DataFrame({c: held[:, i] for i, c in enumerate(names)})
+    rows_with = frame.select(
+        pl.when(pl.col(c) != 0).then(pl.len().over(c)).otherwise(0).alias(c) for c in names
+    )
     best = np.zeros(len(usable), dtype=np.uint64)
     best_k = np.zeros(len(usable), dtype=np.int64)
     for side in (0, 1):
         for j, k in enumerate(ks):
             code = ends[:, side * len(ks) + j]
-            ok = usable & (code != 0)
-            _, inv, n = np.unique(code[ok], return_inverse=True, return_counts=True)
-            shared = np.zeros(len(usable), dtype=bool)
-            shared[ok] = n[inv] >= TASK_ROWS
+            shared = rows_with[names[side * len(ks) + j]].to_numpy() >= TASK_ROWS
             take = shared & (k > best_k)
             key = code ^ np.uint64(0x9E37_79B9_7F4A_7C15 * (2 * k + side) % 2**64)
             best[take] = key[take]
