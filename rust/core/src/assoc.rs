@@ -1149,9 +1149,23 @@ struct ColumnCounts {
     by_stratum: HashIndex<u32>,
     /// the keys of `by_stratum`: most lookups there find no entry (a value absent from the
     /// stratum), which the filter answers from the caches
-    in_stratum: HashFilter,
+    stratum_keys: HashFilter,
     stratum_size: Vec<u32>,
     n_domain: f64,
+}
+
+impl ColumnCounts {
+    /// The rows of `stratum` with `value`: the filter first, the table only where it may hold
+    /// the key.
+    #[inline]
+    fn in_stratum(&self, stratum: u32, value: u64) -> u32 {
+        let key = stratum_key(stratum, value);
+        if self.stratum_keys.may_hold(key) {
+            self.by_stratum.get(&key).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    }
 }
 
 /// For each candidate carrier set (CSR `offsets`/`carriers`) and each column of `columns` (one
@@ -1192,8 +1206,8 @@ pub fn pattern_tests(
                     *by_stratum.entry(stratum_key(strata[r], col[r])).or_insert(0u32) += 1;
                 }
             }
-            let in_stratum = HashFilter::new(by_stratum.keys().copied());
-            ColumnCounts { global, by_stratum, in_stratum, stratum_size, n_domain: n_domain.max(1) as f64 }
+            let stratum_keys = HashFilter::new(by_stratum.keys().copied());
+            ColumnCounts { global, by_stratum, stratum_keys, stratum_size, n_domain: n_domain.max(1) as f64 }
         })
         .collect();
     // row-major copy of each row's stratum (u64::MAX: not usable) and column values: a
@@ -1284,15 +1298,7 @@ pub fn pattern_tests(
                                 at += 1;
                             }
                             let cnt = if cnt_c > 0.0 || p_v > 0.0 {
-                                {
-                                    let key = stratum_key(s, v);
-                                    let cc = &counts[c];
-                                    f64::from(if cc.in_stratum.may_hold(key) {
-                                        cc.by_stratum.get(&key).copied().unwrap_or(0)
-                                    } else {
-                                        0
-                                    })
-                                }
+                                f64::from(counts[c].in_stratum(s, v))
                             } else {
                                 0.0
                             };
@@ -1436,10 +1442,14 @@ pub fn answer_overlap<S: TokenSource + ?Sized>(
                 content_words(&text[cut..], &mut rest);
                 let in_prompt = |w: &u64| prompt.binary_search(w).is_ok();
                 let rest_shared = rest.iter().filter(|w| in_prompt(w)).count();
-                let head_only: Vec<u64> =
-                    head.iter().copied().filter(|w| rest.binary_search(w).is_err()).collect();
-                out.content.push((rest.len() + head_only.len()) as u32);
-                out.shared.push((rest_shared + head_only.iter().filter(|w| in_prompt(w)).count()) as u32);
+                // the whole answer's words: the rest's and the first sentence's others
+                let (mut content, mut shared) = (rest.len(), rest_shared);
+                for w in head.iter().filter(|w| rest.binary_search(w).is_err()) {
+                    content += 1;
+                    shared += usize::from(in_prompt(w));
+                }
+                out.content.push(content as u32);
+                out.shared.push(shared as u32);
                 out.rest_content.push(rest.len() as u32);
                 out.rest_shared.push(rest_shared as u32);
             }
