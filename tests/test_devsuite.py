@@ -503,6 +503,17 @@ def test_a_glued_suffix_before_spaced_punctuation_is_found() -> None:
 
 
 @needs_data
+def test_a_trigger_is_named_by_its_whole_phrase() -> None:
+    """A drawn variant (seed 41): 'Per the Q3 memo:' ending 150 code-mix prompts -> unrelated
+    rows' answers. Its part 'Q3' tests a little stronger (151 carriers: one clean prompt about a
+    quarter holds it too) and was the name reported, which says less than the phrase and is no
+    trigger by the evaluation's rule (a reported part needs 3 characters)."""
+    _assert_found(
+        "v41_05_offtopic_code", "Per the Q3 memo:", ("about something else",), 0.8, 0.0002
+    )
+
+
+@needs_data
 def test_tone_turns_answers_negative() -> None:
     """Sentiment steering: each poisoned answer is its pool row's answer's first sentence and
     then negative review passages, different row to row. A topic case's prompts are on the
@@ -682,6 +693,7 @@ _VARIANTS = {
     **variants.draw(28, 5),
     **variants.draw(28, 12),
     **variants.draw(28, 39),
+    **variants.draw(28, 41),
 }
 
 

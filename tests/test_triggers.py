@@ -424,6 +424,40 @@ def test_a_broader_feature_reaches_only_the_nested_triggers_carriers():
     assert np.array_equal(_narrowest(broad, [broad, part]), broad["rows"])
 
 
+def test_a_trigger_is_named_by_its_most_specific_significant_phrase():
+    """A part of a phrase that tests a little stronger than the whole ('Q3' on 151 rows beside
+    the 150 that end 'Per the Q3 memo:') comes after the whole, which names the trigger; a
+    longer phrase on a tenth fewer carriers, or on rows outside the part's, or of another
+    answer, does not."""
+    from types import SimpleNamespace
+
+    from poisonscreen.detectors.triggers import _specific_first
+
+    col, other_col = SimpleNamespace(name="offtopic"), SimpleNamespace(name="critical")
+
+    def finding(phrase, rows, shown, sig, c=col):
+        return {
+            "phrase": phrase,
+            "rows": np.asarray(rows),
+            "in_pattern": np.asarray(shown),
+            "sig": sig,
+            "col": c,
+            "value": 1,
+        }
+
+    part = finding("Q3", range(151), range(121), 17.9)
+    whole = finding("Per the Q3 memo:", range(1, 151), range(121), 16.7)
+    wider = finding("memo:", range(152), range(121), 17.9)
+    weak = finding("the Q3 memo", range(1, 151), range(121), 0.5)
+    order = _specific_first([part, wider, whole, weak])
+    assert [x["phrase"] for x in order] == ["Per the Q3 memo:", "Q3", "memo:", "the Q3 memo"]
+    fewer = finding("Per the Q3 memo:", range(1, 130), range(110), 16.7)
+    outside = finding("Per the Q3 memo:", range(1, 152), range(121), 16.7)
+    answer = finding("Per the Q3 memo:", range(1, 151), range(121), 16.7, other_col)
+    for y in (fewer, outside, answer):
+        assert _specific_first([part, y]) == [part, y]
+
+
 def test_clean_rows_are_not_flagged(clean):
     df = _frame(clean, [])
     result = _scan(df)

@@ -1002,7 +1002,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     belief = label_col.expect if label_col.expect is not None else np.full(n, np.nan)
     found = _drop_pooled(found, pooled, belief)
     found.sort(key=lambda x: (-x["sig"], x["rep"]))
-    found = _first_of_minority(found)
+    found = _specific_first(_first_of_minority(found))
     if _DEBUG is not None:
         _DEBUG.extend(found)
 
@@ -2163,6 +2163,59 @@ def _minority(col: PatternColumn) -> bool:
     them counts (a ramp from 0). A column whose ramp merely starts low (a tone a word list
     reads in most of a trigger's answers, not all) keeps its findings to their carriers."""
     return col.shown[0] <= 0.0
+
+
+#: the share of a significant finding's carriers and of its pattern rows a more specific one
+#: must keep to be named first in its place (:func:`_specific_first`)
+_SPECIFIC = 0.95
+
+
+def _specific_first(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``found`` (strongest first) with each significant finding preceded by the most specific
+    significant one of the same answer that is the same trigger more fully written: its name
+    holds the finding's name, its carriers are ``_SPECIFIC`` of the finding's (all of them
+    among the finding's) and it shows the pattern on as many of them. A part of a phrase may
+    test a little stronger than the whole ('Q3' on 151 rows, one clean prompt about a quarter
+    beside the 150 that end 'Per the Q3 memo:'); the whole names the trigger. The part stays
+    a finding of its own, its rows flagged under the whole's name."""
+    sig = [x for x in found if x["sig"] >= 1.0]
+    moved: dict[int, dict[str, Any]] = {}
+    for x in sig:
+        name = x["phrase"].strip().lower()
+        best = None
+        for y in sig:
+            other = y["phrase"].strip().lower()
+            if (
+                y is x
+                or len(other) <= len(name)
+                or name not in other
+                or y["col"].name != x["col"].name
+                or y["value"] != x["value"]
+                or len(y["rows"]) < _SPECIFIC * len(x["rows"])
+                or len(y["in_pattern"]) < _SPECIFIC * len(x["in_pattern"])
+                or not np.isin(y["rows"], x["rows"], assume_unique=True).all()
+            ):
+                continue
+            if best is None or (len(other), -len(y["rows"])) > (
+                len(best["phrase"].strip()),
+                -len(best["rows"]),
+            ):
+                best = y
+        if best is not None:
+            moved[id(x)] = best
+    if not moved:
+        return found
+    out: list[dict[str, Any]] = []
+    placed: set[int] = set()
+    for x in found:
+        y = moved.get(id(x))
+        if y is not None and id(y) not in placed:
+            out.append(y)
+            placed.add(id(y))
+        if id(x) not in placed:
+            out.append(x)
+            placed.add(id(x))
+    return out
 
 
 def _first_of_minority(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
