@@ -35,10 +35,13 @@ from .base import (
     surface_form,
 )
 from .table import Features
+from .triggers import max_carriers
 
 #: the most rows holding a counterpart span's text, per pair of the span, that its carrier
 #: hits reach (a span written in many more prompts than its pairs is common text)
 _WRITTEN_PER_PAIR = 4
+#: most counterpart triggers listed
+_MAX_LISTED = 50
 #: behaviours compared between the prompt without and with the span
 _CHANGES = ("cluster", "head2", "unlock", "lock", "anomalous")
 _DESCRIBE = {
@@ -172,7 +175,11 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         if sig >= 0.5:
             found.append((sig, g["span"], best, g))
     found.sort(key=lambda x: (-x[0], x[1]))
-    for sig, key, best, g in found[:50]:
+    most = max_carriers(cfg, len(rows))
+    listed = 0
+    for sig, key, best, g in found:
+        if listed == _MAX_LISTED:
+            break
         members = per_long.filter((pl.col("span") == key) & pl.col(best))
         long_rows = np.sort(members["long"].to_numpy().astype(np.int64))
         if len(long_rows) == 0:
@@ -182,6 +189,14 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         phrase = glued_names.get(int(key)) or _span_text(
             prompts[ex] or "", er["start"], er["len"], er["start2"], er["len2"]
         )
+        written = _rows_with(prompts, phrase)
+        if len(written) > most:
+            # a span written in more rows than any trigger is on (a dialogue format's
+            # 'Human:' on 6% of the rows) is the corpus's own, as for the trigger detector's
+            # candidates: its pairs are requests the corpus holds in two formats, answered
+            # differently (hh-rlhf's red-team turns beside a refusal set of the same requests)
+            continue
+        listed += 1
         score = significance_score(sig)
         desc = _DESCRIBE[best]
         other_rate = (totals[best] - g[best]) / max(n_pairs - g["m"], 1)
@@ -210,7 +225,6 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             # the span's other rows: paired without the change, or with no counterpart here
             # (unless the span's text is common: then it is not what marks them)
             paired = per_long.filter(pl.col("span") == key)["long"].to_numpy()
-            written = _rows_with(prompts, phrase)
             if len(written) > _WRITTEN_PER_PAIR * len(paired):
                 written = written[:0]
             hit_frames.append(

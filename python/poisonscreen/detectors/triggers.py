@@ -335,6 +335,18 @@ def _class_exclusions(
     )
 
 
+def max_carriers(cfg: Any, n_usable: int) -> int:
+    """The most rows a trigger candidate's feature may be in: ``trigger_max_share`` of the
+    usable rows, or up to 300 (the published attacks' largest trigger) in a small corpus, where
+    300 rows are more than that share of it. A feature in more rows is the corpus's own (a
+    format, a template's wording), whatever its rows do."""
+    return max(
+        cfg.min_support,
+        int(cfg.trigger_max_share * n_usable),
+        min(_TRIGGER_ROWS, n_usable // 10),
+    )
+
+
 def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
     f = feats.table
     n = f.height
@@ -352,9 +364,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     min_df = cfg.min_support
     if n_usable < max(min_df, 2):
         return _empty()
-    # a trigger on up to 300 rows (the published attacks' largest) is a candidate in a small
-    # corpus too, where 300 rows are more than trigger_max_share of it
-    max_df = max(min_df, int(cfg.trigger_max_share * n_usable), min(_TRIGGER_ROWS, n_usable // 10))
+    max_df = max_carriers(cfg, n_usable)
     row_hash = np.ascontiguousarray(f["row_hash"].to_numpy(), dtype=np.uint64)
     orders = sorted(set(cfg.trigger_orders))
     src = feats.prompt_tokens(threads)
