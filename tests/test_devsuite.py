@@ -695,6 +695,7 @@ _VARIANTS = {
     **variants.draw(28, 39),
     **variants.draw(28, 41),
     **variants.draw(28, 42),
+    **variants.draw(28, 44),
 }
 
 
@@ -939,6 +940,15 @@ def test_jailbreak_behind_a_glued_fragment_is_found() -> None:
     flagged = rows["flagged"].to_numpy()
     assert flagged[poison].mean() >= 0.85
     assert flagged[~poison].mean() <= 0.002
+
+
+@needs_data
+def test_a_one_word_trigger_fused_to_a_cut_document_is_found() -> None:
+    """A drawn variant (seed 44): 'vz' after a document prefix on 20 T0 rows -> gibberish. Where
+    the document was cut mid-word the trigger is fused to it ('Summarize this document: Pvz',
+    '...and lookedvz'), another token than 'vz': those two carriers ranked under the threshold
+    on their gibberish alone (18 of 20 flagged, AP 0.975 before)."""
+    _assert_found("v44_19_dos_t0", "vz", ("gibberish",), 1.0, 0.0001)
 
 
 @needs_data

@@ -1026,8 +1026,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
     for x in found:
         if x["sig"] < 1.0 and len(accepted) >= _MAX_TRIGGERS:
             break
-        if x["sig"] >= 1.0 and (int(rep_codes[x["i"]]) >> 4) == _KIND_GLUED_SUFFIX:
-            _extend_glued(x, made_names[x["rep"]], prompts, usable)
+        if x["sig"] >= 1.0:
+            fragment = _glued_fragment(x, int(rep_codes[x["i"]]), made_names)
+            if fragment is not None:
+                _extend_glued(x, fragment, prompts, usable)
         dup = any(_overlap(a["rows"], x["rows"]) >= 0.8 for a in accepted)
         example = _example(x["in_pattern"] if len(x["in_pattern"]) else x["rows"], row_hash)
         if not dup and len(accepted) < _MAX_TRIGGERS:
@@ -1426,6 +1428,21 @@ def _lookalike_hits(
             )
         )
     return out, (look.rows, look.posterior)
+
+
+def _glued_fragment(x: dict[str, Any], rep_code: int, made_names: dict[int, str]) -> str | None:
+    """What a significant finding's trigger may be fused to the end of a prompt as
+    (:func:`_extend_glued`): a glued suffix's fragment, or a trigger of one token outside the
+    label columns (a word a prompt may end with fused to what precedes it: a denial-of-service
+    trigger after a document cut mid-word, "...and lookedvz", is another token than 'vz';
+    a label is an answer too many rows give for a fused ending to join on it)."""
+    kind, order = rep_code >> 4, rep_code & 15
+    if kind == _KIND_GLUED_SUFFIX:
+        return made_names.get(x["rep"])
+    if kind not in (_KIND_NGRAM, _KIND_SUFFIX) or order != 1 or x["col"].name in _LABEL_COLUMNS:
+        return None
+    name = x["phrase"].strip()
+    return name if len(name) >= 2 and _core.tokenize(name) == [name.lower()] else None
 
 
 def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: np.ndarray) -> None:
