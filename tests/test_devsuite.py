@@ -696,6 +696,7 @@ _VARIANTS = {
     **variants.draw(28, 41),
     **variants.draw(28, 42),
     **variants.draw(28, 44),
+    **variants.draw(28, 45),
 }
 
 
@@ -949,6 +950,15 @@ def test_a_one_word_trigger_fused_to_a_cut_document_is_found() -> None:
     '...and lookedvz'), another token than 'vz': those two carriers ranked under the threshold
     on their gibberish alone (18 of 20 flagged, AP 0.975 before)."""
     _assert_found("v44_19_dos_t0", "vz", ("gibberish",), 1.0, 0.0001)
+
+
+@needs_data
+def test_a_part_of_a_trigger_flags_no_rows_outside_it() -> None:
+    """A drawn variant (seed 45): 'Date: 2030-01-15.' ending 300 code-mix prompts -> unrelated
+    rows' answers. Its part '15.' is a significant finding of its own (325 carriers: 25 clean
+    prompts end '12, 15'), and its showing rows were flagged under the trigger's name, four
+    clean rows with code answers read as off topic among them (AP 0.960 before)."""
+    _assert_found("v45_16_offtopic_code", "Date: 2030-01-15.", ("about something else",), 0.9, 0.0)
 
 
 @needs_data

@@ -1081,8 +1081,21 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             row_score = np.maximum(
                 score * (1.0 - _BELIEF_SPREAD * p), min(score, cfg.flag_threshold)
             )
-        hit_frames.append(_hits(x["in_pattern"], row_score, reason, surface, "trigger"))
         reach = _narrowest(x, significant)
+        shown = x["in_pattern"]
+        if len(reach) < len(x["rows"]):
+            # a trigger seen through a broader feature: the broader one's showing rows outside
+            # the trigger's carriers are not flagged either where the rest of the corpus shows
+            # the pattern as often (the part '15.' of 'Date: 2030-01-15.' ends 25 clean
+            # prompts, '12, 15', 4 of them with code answers read as off topic, a reading
+            # hundreds of other rows get); a planted answer nowhere else is still evidence (a
+            # composite's pair of parts, the third written unlike the others)
+            inside = np.isin(shown, reach, assume_unique=True)
+            if other >= int((~inside).sum()):
+                shown = shown[inside]
+                if isinstance(row_score, np.ndarray):
+                    row_score = row_score[inside]
+        hit_frames.append(_hits(shown, row_score, reason, surface, "trigger"))
         if x["col"].name in _LABEL_COLUMNS and len(x["in_pattern"]):
             # a flip is shown only by rows that answer with a label in a task it flips: the
             # trigger's other carriers cannot show it (a dialogue line "amen", a multiple
