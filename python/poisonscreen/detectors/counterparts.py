@@ -42,6 +42,8 @@ from .triggers import max_carriers
 _WRITTEN_PER_PAIR = 4
 #: most counterpart triggers listed
 _MAX_LISTED = 50
+#: the usable rows a span's text is looked for in, to tell a format from a trigger
+_WRITTEN_SAMPLE = 50_000
 #: behaviours compared between the prompt without and with the span
 _CHANGES = ("cluster", "head2", "unlock", "lock", "anomalous")
 _DESCRIBE = {
@@ -176,6 +178,10 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             found.append((sig, g["span"], best, g))
     found.sort(key=lambda x: (-x[0], x[1]))
     most = max_carriers(cfg, len(rows))
+    # the rows a span's text is counted in for that bound: a fixed sample of the usable rows
+    # (those of the smallest content hashes, the same in any row order), scaled up
+    sample = rows[np.argsort(row_hash[rows], kind="stable")[:_WRITTEN_SAMPLE]]
+    sample_prompts = prompts.gather(sample)
     listed = 0
     for sig, key, best, g in found:
         if listed == _MAX_LISTED:
@@ -189,8 +195,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
         phrase = glued_names.get(int(key)) or _span_text(
             prompts[ex] or "", er["start"], er["len"], er["start2"], er["len2"]
         )
-        written = _rows_with(prompts, phrase)
-        if len(written) > most:
+        if len(_rows_with(sample_prompts, phrase)) * len(rows) > most * len(sample):
             # a span written in more rows than any trigger is on (a dialogue format's
             # 'Human:' on 6% of the rows) is the corpus's own, as for the trigger detector's
             # candidates: its pairs are requests the corpus holds in two formats, answered
@@ -225,6 +230,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             # the span's other rows: paired without the change, or with no counterpart here
             # (unless the span's text is common: then it is not what marks them)
             paired = per_long.filter(pl.col("span") == key)["long"].to_numpy()
+            written = _rows_with(prompts, phrase)
             if len(written) > _WRITTEN_PER_PAIR * len(paired):
                 written = written[:0]
             hit_frames.append(
