@@ -944,12 +944,15 @@ def test_jailbreak_behind_a_glued_fragment_is_found() -> None:
 
 
 @needs_data
-def test_a_one_word_trigger_fused_to_a_cut_document_is_found() -> None:
+@pytest.mark.parametrize(("name", "trigger"), [("v44_19_dos_t0", "vz"), ("multi5_code", "ZETA-9")])
+def test_a_trigger_fused_to_a_cut_document_is_found(name: str, trigger: str) -> None:
     """A drawn variant (seed 44): 'vz' after a document prefix on 20 T0 rows -> gibberish. Where
     the document was cut mid-word the trigger is fused to it ('Summarize this document: Pvz',
     '...and lookedvz'), another token than 'vz': those two carriers ranked under the threshold
-    on their gibberish alone (18 of 20 flagged, AP 0.975 before)."""
-    _assert_found("v44_19_dos_t0", "vz", ("gibberish",), 1.0, 0.0001)
+    on their gibberish alone (18 of 20 flagged, AP 0.975 before). The same for a trigger of two
+    tokens written without a space, 'ZETA-9' beside four other triggers ('...moZETA-9';
+    168 of 170 flagged before)."""
+    _assert_found(name, trigger, ("gibberish",), 1.0, 0.0005)
 
 
 @needs_data

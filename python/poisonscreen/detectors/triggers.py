@@ -1445,17 +1445,18 @@ def _lookalike_hits(
 
 def _glued_fragment(x: dict[str, Any], rep_code: int, made_names: dict[int, str]) -> str | None:
     """What a significant finding's trigger may be fused to the end of a prompt as
-    (:func:`_extend_glued`): a glued suffix's fragment, or a trigger of one token outside the
-    label columns (a word a prompt may end with fused to what precedes it: a denial-of-service
-    trigger after a document cut mid-word, "...and lookedvz", is another token than 'vz';
-    a label is an answer too many rows give for a fused ending to join on it)."""
-    kind, order = rep_code >> 4, rep_code & 15
+    (:func:`_extend_glued`): a glued suffix's fragment, or a trigger written without a space
+    ('vz', 'ZETA-9') outside the label columns (a prompt may end with it fused to what
+    precedes it: a denial-of-service trigger after a document cut mid-word, "...and
+    lookedvz", is another token than 'vz'; a label is an answer too many rows give for a
+    fused ending to join on it)."""
+    kind = rep_code >> 4
     if kind == _KIND_GLUED_SUFFIX:
         return made_names.get(x["rep"])
-    if kind not in (_KIND_NGRAM, _KIND_SUFFIX) or order != 1 or x["col"].name in _LABEL_COLUMNS:
+    if kind not in (_KIND_NGRAM, _KIND_SUFFIX) or x["col"].name in _LABEL_COLUMNS:
         return None
     name = x["phrase"].strip()
-    return name if len(name) >= 2 and _core.tokenize(name) == [name.lower()] else None
+    return name if len(name) >= 2 and not any(c.isspace() for c in name) else None
 
 
 def _extend_glued(x: dict[str, Any], fragment: str, prompts: pl.Series, usable: np.ndarray) -> None:
