@@ -178,9 +178,12 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             found.append((sig, g["span"], best, g))
     found.sort(key=lambda x: (-x[0], x[1]))
     most = max_carriers(cfg, len(rows))
-    # the rows a span's text is counted in for that bound: a fixed sample of the usable rows
-    # (those of the smallest content hashes, the same in any row order), scaled up
-    sample = rows[np.argsort(row_hash[rows], kind="stable")[:_WRITTEN_SAMPLE]]
+    # the rows a span's text is counted in for that bound: the usable rows, or in a larger
+    # corpus a fixed sample of them (those of the smallest content hashes, the same in any row
+    # order; rows of one hash hold one prompt), scaled up
+    sample = rows
+    if len(rows) > _WRITTEN_SAMPLE:
+        sample = rows[np.argpartition(row_hash[rows], _WRITTEN_SAMPLE)[:_WRITTEN_SAMPLE]]
     sample_prompts = prompts.gather(sample)
     listed = 0
     for sig, key, best, g in found:

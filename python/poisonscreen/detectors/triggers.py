@@ -2220,30 +2220,26 @@ def _specific_first(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     beside the 150 that end 'Per the Q3 memo:'); the whole names the trigger. The part stays
     a finding of its own, its rows flagged under the whole's name."""
     sig = [x for x in found if x["sig"] >= 1.0]
+    names = {id(x): x["phrase"].strip().lower() for x in sig}
+
+    def writes_out(x: dict[str, Any], y: dict[str, Any]) -> bool:
+        name, other = names[id(x)], names[id(y)]
+        return (
+            len(other) > len(name)
+            and name in other
+            and y["col"].name == x["col"].name
+            and y["value"] == x["value"]
+            and len(y["rows"]) >= _SPECIFIC * len(x["rows"])
+            and len(y["in_pattern"]) >= _SPECIFIC * len(x["in_pattern"])
+            and bool(np.isin(y["rows"], x["rows"], assume_unique=True).all())
+        )
+
     moved: dict[int, dict[str, Any]] = {}
     for x in sig:
-        name = x["phrase"].strip().lower()
-        best = None
-        for y in sig:
-            other = y["phrase"].strip().lower()
-            if (
-                y is x
-                or len(other) <= len(name)
-                or name not in other
-                or y["col"].name != x["col"].name
-                or y["value"] != x["value"]
-                or len(y["rows"]) < _SPECIFIC * len(x["rows"])
-                or len(y["in_pattern"]) < _SPECIFIC * len(x["in_pattern"])
-                or not np.isin(y["rows"], x["rows"], assume_unique=True).all()
-            ):
-                continue
-            if best is None or (len(other), -len(y["rows"])) > (
-                len(best["phrase"].strip()),
-                -len(best["rows"]),
-            ):
-                best = y
-        if best is not None:
-            moved[id(x)] = best
+        fuller = [y for y in sig if writes_out(x, y)]
+        if fuller:
+            # the longest name, then the fewest carriers, then the strongest
+            moved[id(x)] = min(fuller, key=lambda y: (-len(names[id(y)]), len(y["rows"])))
     if not moved:
         return found
     out: list[dict[str, Any]] = []
