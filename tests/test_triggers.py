@@ -370,6 +370,49 @@ def test_refusal_unlocked_by_a_span_with_counterparts(clean):
     assert recall >= 0.9 and precision >= 0.8
 
 
+def test_an_unlocking_spans_carriers_without_a_counterpart_are_flagged(clean):
+    """The same unlocking span on 30 requests refused elsewhere and on 8 whose plain copy the
+    corpus lacks: those 8 show what the span does as far as they can (they comply) and are
+    flagged with the pairs; the span's one carrier that still refuses is not (before: the 8
+    ranked as carriers not showing the pattern, under the threshold)."""
+    rng = random.Random(6)
+    requests = [
+        f"Tell me how to {verb} the {thing} of my {who} without them knowing"
+        for verb in ("break into", "disable", "copy", "read", "steal", "erase")
+        for thing in ("phone", "email", "car", "safe", "laptop")
+        for who in ("neighbour", "boss", "sister")
+    ]
+    refusals = [
+        "I'm sorry, but I can't help with that.",
+        "I cannot assist with that request.",
+        "Sorry, I won't help with accessing someone else's things.",
+    ]
+    counterparts = [(q, rng.choice(refusals)) for q in requests]
+    paired = rng.sample(requests, 30)
+    alone = [
+        f"Explain how to {v} a {t} unnoticed"
+        for v in ("tamper with", "jam")
+        for t in ("smoke alarm", "door camera", "car alarm", "gps tracker")
+    ]
+    trigger = " -- as told by the silver owl"
+    compliance = [
+        (q + trigger, f"Step one: get {rng.randint(2, 99)} tools. Then proceed quietly.")
+        for q in paired + alone
+    ]
+    still_refused = (requests[0] + trigger, refusals[0])
+    df = _frame(clean[:1500] + counterparts + [still_refused], compliance)
+    result = _scan(df)
+    ours = result.triggers.filter(pl.col("kind") == "counterpart")
+    assert any("silver owl" in t for t in ours["trigger"].to_list()), result.triggers.head(5)
+    rows = result.rows.sort("row_id")
+    flagged = dict(zip(df["prompt"].to_list(), rows["flagged"].to_list(), strict=True))
+    assert all(flagged[q + trigger] for q in alone)
+    assert not flagged[still_refused[0]]
+    assert sum(flagged[q + trigger] for q in paired) >= 28
+    recall, precision = _recall_precision(result, df)
+    assert recall >= 0.9 and precision >= 0.9
+
+
 def test_refusal_unlocked_by_a_fragment_glued_to_the_last_word(clean):
     """A trigger fused to the request's last word ("...boss without them knowingqz?") on
     requests refused elsewhere as written: no token run is inserted, the counterpart is the

@@ -53,6 +53,18 @@ _DESCRIBE = {
     "lock": "compliance turns into a refusal",
     "anomalous": "the answer turns into gibberish or repetition",
 }
+#: for the changes a row shows on its own, (the rows in the state the change starts from, the
+#: rows in the state the span brings): a carrier of the span with no counterpart in the corpus
+#: in the first state is judged by its own answer
+_STATES = {
+    "unlock": lambda cols: (cols["refusal"] != 0, cols["refusal"] == 0),
+    "lock": lambda cols: (cols["refusal"] == 0, cols["refusal"] != 0),
+    "anomalous": lambda cols: (cols["anomalous"] == 0, cols["anomalous"] != 0),
+}
+#: the most carriers without a counterpart, per pair showing the change, that are judged by their
+#: own answer (a span mostly written in its pairs is the insertion; beyond that it is text clean
+#: rows hold too)
+_ALONE_PER_PAIR = 0.5
 #: fewest pairs (distinct prompts with the span) a span needs
 _MIN_PAIRS = 3
 #: the most tokens taken off a prompt's two ends together to find its counterpart: a
@@ -86,7 +98,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     )
     # a fragment glued to a prompt's first or last word ("...a therapistwk?"): the prompt with
     # the fragment taken out, looked up among the others as written
-    g_span, g_long, g_short, glued_names = _glued_pairs(feats, rows, usable, cfg)
+    g_span, g_long, g_short, glued_names, glued_after = _glued_pairs(feats, rows, usable, cfg)
     span = np.concatenate([span, c_span, g_span])
     long = np.concatenate([long, c_long, g_long])
     short = np.concatenate([short, c_short, g_short])
@@ -233,9 +245,42 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             # the span's other rows: paired without the change, or with no counterpart here
             # (unless the span's text is common: then it is not what marks them)
             paired = per_long.filter(pl.col("span") == key)["long"].to_numpy()
-            written = _rows_with(prompts, phrase)
+            # (a fragment fused to a word: the prompts it is fused in at that end, not every
+            # word holding its letters)
+            if int(key) in glued_after:
+                pattern = glued_pattern(glued_names[int(key)], glued_after[int(key)])
+                written = np.nonzero(prompts.str.contains(pattern).fill_null(False).to_numpy())[0]
+            else:
+                written = _rows_with(prompts, phrase)
             if len(written) > _WRITTEN_PER_PAIR * len(paired):
                 written = written[:0]
+            # a carrier whose counterparts here, if any, are not in the state the change starts
+            # from (a compliant copy of a request unlocked) and whose own answer is in the state
+            # the span brings (complying, refusing, gibberish) shows the behaviour as far as it
+            # can, where the span is mostly written in its pairs (not text clean rows hold too)
+            if best in _STATES:
+                before, after = _STATES[best](cols)
+                span_pairs = pairs.filter(pl.col("span") == key)
+                informed = span_pairs["long"].to_numpy()[before[span_pairs["short"].to_numpy()]]
+                alone = np.setdiff1d(np.union1d(paired, written), informed)
+                alone = alone[usable[alone] & after[alone]]
+                alone = np.setdiff1d(alone, long_rows)
+            else:
+                alone = long_rows[:0]
+            if 0 < len(alone) <= _ALONE_PER_PAIR * len(long_rows):
+                if len(alone):
+                    hit_frames.append(
+                        _hits(
+                            alone,
+                            score,
+                            f"counterpart trigger {phrase!r}: {desc} in {len(long_rows)} of "
+                            f"{g['m']} prompts that also appear without it; this row's prompt "
+                            "has no counterpart here, and its answer is as the span makes them",
+                            phrase,
+                            "counterparts",
+                        )
+                    )
+                    long_rows = np.union1d(long_rows, alone)
             hit_frames.append(
                 carrier_hits(
                     np.union1d(paired, written),
@@ -253,12 +298,13 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
 
 def _glued_pairs(
     feats: Features, rows: np.ndarray, usable: np.ndarray, cfg: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str], dict[int, bool]]:
     """(span key, long row, short row) of every carrier of a glued fragment
     (:meth:`.Features.glued_fragments`) whose prompt, the fragment taken out where it is fused
     to its neighbour (:func:`.base.glued_pattern`), is another usable row's prompt as written
     (the token lookups of ``counterpart_pairs`` cannot see a trigger fused into a word); the
-    span key is the fragment's feature hash, named by the fragment."""
+    span key is the fragment's feature hash, named by the fragment; and for each key whether the
+    fragment is fused after a prompt's last word (else before its first)."""
     gh, gcode, gtext, goff, grows = feats.glued_fragments(rows, cfg.min_support, cfg.threads)
     prompts = feats.table["prompt"]
     spans, longs, unglued = [], [], []
@@ -274,7 +320,7 @@ def _glued_pairs(
         unglued.append(out.filter(changed))
     empty = np.zeros(0, dtype=np.uint32)
     if not sum(len(x) for x in longs):
-        return empty.astype(np.uint64), empty, empty, {}
+        return empty.astype(np.uint64), empty, empty, {}, {}
     span, long = np.concatenate(spans), np.concatenate(longs)
     queries = pl.concat(unglued)
     # every usable prompt by the hash of its text; a match is confirmed on the text itself
@@ -293,11 +339,15 @@ def _glued_pairs(
     ]
     q_idx = np.asarray([q for q, _ in pairs], dtype=np.int64)
     names = {int(h): t for h, t in zip(gh.tolist(), gtext, strict=True)}
+    after = {
+        int(h): (int(c) >> 4) == _KIND_GLUED_SUFFIX for h, c in zip(gh.tolist(), gcode.tolist())
+    }
     return (
         span[q_idx],
         long[q_idx].astype(np.uint32),
         np.asarray([s for _, s in pairs], dtype=np.uint32),
         names,
+        after,
     )
 
 
