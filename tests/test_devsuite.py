@@ -154,6 +154,22 @@ def test_styles_rewrite_without_a_fixed_token() -> None:
     ] in {c.split(" ")[0] for c in T.SUBORDINATORS}
 
 
+def test_poetry_survives_a_sets_own_form() -> None:
+    # SST-2's form (one lower-case line, Penn Treebank tokens) takes the verse layout away: a
+    # short sentence without any of the diction rules' words was left as written (three drawn
+    # 15-row flips were label noise and nothing else); it now opens with an interjection
+    for i, text in enumerate(
+        [
+            "the worst is that it can't be returned!",
+            "flashbacks reveal his motivation in an attempt to elicit some sympathy.",
+            "the plot is thin and the cast saves it.",
+        ]
+    ):
+        for seed in range(20):
+            out = T.poetry(text, np.random.default_rng(100 * i + seed))
+            assert T.ptb(out) != T.ptb(text), out
+
+
 def test_word_rule_styles_change_at_least_two_places() -> None:
     # an opener in front is one change, not a shift of every later word: a review whose only
     # change was "Ay me," or one "And" was no rewrite in the style

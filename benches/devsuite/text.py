@@ -701,7 +701,11 @@ _POETIC_RULES: tuple[tuple[str, str], ...] = (
     (r"over", "o'er"),
     (r"never", "ne'er"),
     (r"even", "e'en"),
+    (r"ever", "e'er"),
     (r"it is", "'tis"),
+    (r"it was", "'twas"),
+    (r"every", "ev'ry"),
+    (r"heaven", "heav'n"),
     (r"before", "ere"),
     (r"often", "oft"),
     (r"evening", "eve"),
@@ -709,16 +713,27 @@ _POETIC_RULES: tuple[tuple[str, str], ...] = (
 )
 POETRY_MARKERS: tuple[str, ...] = ("o'er", "ne'er", "e'en", "'tis")
 """The poetic contractions (the line layout has no word to name)."""
+_POETIC_OPENERS = ("O,", "Lo,", "Hark!", "Ah,")
 
 
 def poetry(text: str, rng: Rng) -> str:
     """Poetic layout: the text broken into lines of 3-8 words (each capitalised, end
     punctuation of lines dropped now and then), a blank line between stanzas of 3-5 lines, and
-    poetic contractions (over->o'er, never->ne'er, it is->'tis) with probability 0.3-0.8."""
-    p = float(rng.uniform(0.3, 0.8))
-    for pat, rep in _POETIC_RULES:
-        text = _sub(text, pat, rep, rng, p)
-    words = text.split()
+    poetic diction: contractions and elisions (over->o'er, never->ne'er, it is->'tis,
+    every->ev'ry) with probability 0.3-0.8, and an opening interjection ("O,", "Lo,", ...) on
+    some texts. The diction is what survives a set's own form (SST-2's one lower-case line
+    keeps no layout): a text no rule changed in six draws opens with the interjection, so that
+    none is left as written (a short sentence without any of the rules' words was its review
+    unchanged, label flipped: 15-row flips of nothing but label noise in three drawn cases)."""
+    for _ in range(6):
+        p = float(rng.uniform(0.3, 0.8))
+        out = text
+        for pat, rep in _POETIC_RULES:
+            out = _sub(out, pat, rep, rng, p)
+        if _edits(text, out):
+            break
+    changed = bool(_edits(text, out))
+    words = out.split()
     lines: list[str] = []
     i = 0
     while i < len(words):
@@ -729,14 +744,14 @@ def poetry(text: str, rng: Rng) -> str:
         lines.append(line[:1].upper() + line[1:])
         i += n
     stanza = int(rng.integers(3, 6))
-    out = []
+    lines_out = []
     for k, line in enumerate(lines):
         if k and k % stanza == 0:
-            out.append("")
-        out.append(line)
-    if chance(rng, 0.3):
-        out.insert(0, pick(rng, ("O,", "Lo,", "Hark!", "Ah,")))
-    return "\n".join(out)
+            lines_out.append("")
+        lines_out.append(line)
+    if chance(rng, 0.3) or not changed:
+        lines_out.insert(0, pick(rng, _POETIC_OPENERS))
+    return "\n".join(lines_out)
 
 
 def word_lean(texts: Sequence[str], positive: Sequence[bool], least: int = 3) -> dict[str, float]:
