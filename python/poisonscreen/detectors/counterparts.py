@@ -64,7 +64,7 @@ _STATES = {
 #: the most carriers without a counterpart, per pair showing the change, that are judged by their
 #: own answer (a span mostly written in its pairs is the insertion; beyond that it is text clean
 #: rows hold too)
-_ALONE_PER_PAIR = 0.5
+_ALONE_PER_PAIR = 1.0
 #: fewest pairs (distinct prompts with the span) a span needs
 _MIN_PAIRS = 3
 #: the most tokens taken off a prompt's two ends together to find its counterpart: a
