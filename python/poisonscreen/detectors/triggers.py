@@ -919,7 +919,13 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             if col.unrelated:
                 # answers of one task share its words (a bio's "birth date", a tool's name);
                 # answers taken from unrelated rows share nothing
-                discount *= 1.0 - _alike_share(answers, words.topical)
+                # (and where their prompts are one task's too: answers taken from one other
+                # task, a maths set's solutions sharing 'total', behind a trigger on unrelated
+                # prompts are not the carriers' task)
+                discount *= 1.0 - min(
+                    _alike_share(answers, words.topical),
+                    _alike_prompts(answers, prompts, x["phrase"], words.topical),
+                )
                 # and a task the carriers' own templates answer so is not a trigger's either
                 # (a T0 template making up questions from options has answers in words its
                 # prompts lack): the showing rows must lie outside the candidate's scaffolding
@@ -1710,6 +1716,17 @@ def _alike_share(answers: list[tuple[int, list[str]]], frequent: frozenset[str])
     held = Counter(w for _, ws in answers for w in set(ws) - frequent)
     alike = {w for w, m in held.items() if m >= _ALIKE * len(answers)}
     return sum(not alike.isdisjoint(ws) for _, ws in answers) / len(answers)
+
+
+def _alike_prompts(
+    answers: list[tuple[int, list[str]]], prompts: pl.Series, phrase: str, frequent: frozenset[str]
+) -> float:
+    """:func:`_alike_share` of the prompts of the checked answers' rows, the words of the
+    trigger ``phrase`` left out: one task's prompts share its words beside the candidate (a
+    template's instruction, an options list's field), a trigger's unrelated prompts do not."""
+    trig = set(_core.tokenize(phrase.replace("…", " ")))
+    held = [(r, [w for w in _core.tokenize(prompts[r] or "") if w not in trig]) for r, _ in answers]
+    return _alike_share(held, frequent)
 
 
 def _words_in_prompt(
