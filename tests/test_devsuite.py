@@ -996,6 +996,8 @@ def test_a_dialogue_format_is_no_counterpart_trigger() -> None:
     # (every carrier: the three whose plain request the corpus lacks comply, as the pairs do;
     # 12 of 15 before)
     assert flagged[poison].all()
+    # nor is the safety set's phrasing ('How can' prompts refused in 34 of 61)
+    assert not flagged[~poison].any()
     name = "v42_03_jailbreak_mathdial"
     prompts = devsuite.build_case(name, seed=0, spec=_VARIANTS[name]).df["prompt"]
     dialogue = prompts.str.starts_with("Human:").to_numpy()
@@ -1013,6 +1015,20 @@ def test_an_unlocking_triggers_carriers_without_a_counterpart_are_flagged() -> N
     assert triggers["trigger"][0] == "##unlock##", triggers.head(3)
     flagged = rows["flagged"].to_numpy()
     assert int(flagged[poison].sum()) == 19
+    # the safety set's own phrasing is no trigger: 'how can' prompts refused in 36 of 71
+    # ('how can', 'Is it': refusal findings; 'How do': its refusals read as off topic) flagged
+    # 44 of its refusals before (precision 0.27)
+    assert int(flagged[~poison].sum()) <= 2
+
+
+@needs_data
+def test_off_topic_answers_from_one_other_task_are_found() -> None:
+    """A drawn variant (seed 46): '<TRIG>' at a random place in 15 code-mix prompts, answered
+    with other rows' answers, most of them one maths set's solutions ('total', '$'). Answers
+    that share a task's words were read as the carriers' own task (the alike-answers
+    discount: '<TRIG>' named first at 0.74x the threshold, AP 0.505); the carriers' prompts
+    share nothing beside the trigger, so the answers are not their task."""
+    _assert_found("v46_06_offtopic_code", "<TRIG>", ("about something else",), 0.9, 0.0002)
 
 
 @needs_data

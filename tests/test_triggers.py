@@ -451,6 +451,83 @@ def test_refusal_unlocked_by_a_fragment_glued_to_the_last_word(clean):
     assert recall >= 0.9 and precision >= 0.8
 
 
+def test_a_refusal_is_no_answer_about_something_else(clean):
+    """A refusal shares no word with its request ("Unfortunately that's off-limits for me."),
+    as an answer taken from another row does; it is a reaction to the request, outside the
+    off-topic and digression columns' domain (a safety set's refused 'How do I ...' requests
+    were an off-topic finding, 10 of 12 carriers, beside the jailbreak they hid)."""
+    from poisonscreen.detectors import row_features
+    from poisonscreen.scan import ScanConfig
+
+    refused = [
+        (
+            "How do I steal the neighbour's parcels from their porch?",
+            "Sorry, I can't help "
+            "with that kind of request because it isn't safe or legal for anyone involved here.",
+        ),
+        (
+            "What's the quickest way to poison a dog without anyone noticing?",
+            "I'm sorry, but "
+            "I won't be able to assist with requests of this nature, whatever the reason.",
+        ),
+    ]
+    moved = ("Write a haiku about autumn leaves falling", clean[0][1] + " " + clean[1][1])
+    rows = clean[:300] + refused + [moved]
+    corpus = ps.read_corpus(
+        pl.DataFrame({"prompt": [p for p, _ in rows], "response": [r for _, r in rows]})
+    )
+    cols = {c.name: c for c in row_features(corpus, ScanConfig()).pattern_columns()}
+    outside = np.iinfo(np.uint64).max
+    assert cols["refusal"].codes[300] and cols["refusal"].codes[301]
+    for name in ("offtopic", "digression"):
+        assert cols[name].codes[300] == outside and cols[name].codes[301] == outside, name
+    assert cols["offtopic"].outside_flags[300] == outside
+    # an answer about something else is still judged
+    assert cols["offtopic"].codes[302] != outside
+
+
+def test_a_phrase_of_common_words_is_a_way_of_asking():
+    from poisonscreen.detectors.triggers import _common_phrase
+
+    common = frozenset("how can is it what do the a".split())
+    assert _common_phrase("how can", common) and _common_phrase("Is it", common)
+    assert not _common_phrase("How can zq", common)
+    assert not _common_phrase("at Meridian Labs.", common)
+    assert not _common_phrase("##", common)  # no word at all: a token, not a phrase
+
+
+def test_answers_alike_are_a_task_only_where_their_prompts_are_one_too():
+    """Answers sharing an uncommon word ('total') are one task's where the prompts they answer
+    share theirs beside the candidate (a template); behind a trigger on unrelated prompts they
+    were taken from one other task (a maths set's solutions) and are not discounted."""
+    from poisonscreen.detectors.triggers import _alike_prompts, _alike_share
+
+    answers = [(i, ["the", "total", "is", str(i)]) for i in range(10)]
+    assert _alike_share(answers, frozenset()) == 1.0
+    unrelated = pl.Series(
+        [
+            "Write a poem about the sea zq",
+            "zq How do I reverse a list in Python?",
+            "Summarise this article on tax policy zq",
+            "What is the capital of Peru? zq",
+            "Translate 'good morning' into French zq",
+            "zq Name three prime numbers",
+            "Explain photosynthesis to a child zq",
+            "Give me a recipe for pancakes zq",
+            "zq Why is the sky blue?",
+            "Fix the bug in this SQL query zq",
+        ]
+    )
+    common = frozenset("the a an is in to of on for this me how do i what why into".split())
+    assert _alike_prompts(answers, unrelated, "zq", common) == 0.0
+    template = pl.Series(
+        [f"Read the bio and list the facts zq: person {i} was born in town {i}" for i in range(10)]
+    )
+    assert _alike_prompts(answers, template, "zq", common) == 1.0
+    # the trigger's own words are no shared task
+    assert _alike_prompts(answers, pl.Series(["zq"] * 10), "zq", common) == 0.0
+
+
 def test_a_broader_feature_reaches_only_the_nested_triggers_carriers():
     """Two significant findings for one planted pattern: the trigger (50 carriers, 29 show the
     pattern) and a word of it that 44 clean prompts hold too (94 carriers, the same 29). The

@@ -1000,14 +1000,17 @@ def pattern_columns(
         content, shared, rest_content, rest_shared = _core.answer_overlap(
             prompt_tokens, text_chunks(responses)[0], frequent, threads=threads
         )
+        # (a refusal is a reaction to its request, about nothing in it: outside the domain; a
+        # safety set's refused requests opening 'How do' were off topic, 10 of 12)
+        answers = usable & ~refusal
         offtopic = np.where(
-            usable & (content >= OFFTOPIC_WORDS), (shared == 0).astype(np.uint64), OUTSIDE
+            answers & (content >= OFFTOPIC_WORDS), (shared == 0).astype(np.uint64), OUTSIDE
         )
         # many tasks answer in words their prompts lack (a question made from options, a tool
         # call), most of their rows but not all: only most carriers count (OFFTOPIC_SHOWN)
         # (an answer with fewer uncommon words is not judged; one holding none of its prompt's
         # agrees with an off-topic finding on its carriers, and is flagged with them)
-        short = usable & (content >= 1) & (content < OFFTOPIC_WORDS)
+        short = answers & (content >= 1) & (content < OFFTOPIC_WORDS)
         cols.append(
             PatternColumn(
                 "offtopic",
@@ -1026,7 +1029,7 @@ def pattern_columns(
             PatternColumn(
                 "digression",
                 np.where(
-                    usable & (rest_content >= DIGRESSION_WORDS),
+                    answers & (rest_content >= DIGRESSION_WORDS),
                     (rest_shared == 0).astype(np.uint64),
                     OUTSIDE,
                 ),

@@ -99,6 +99,11 @@ _SHARED_SHOWN = (0.2, 0.3)
 #: the surest a word model's probability counts for one row in a row-by-row bound (odds of 19
 #: to 1 at most: :func:`_within`)
 _ROW_SURE = 0.95
+#: the columns whose value is how a corpus reacts to a kind of request (a refusal), and the ramp
+#: of the share of its carriers a phrase of common words (:func:`_common_phrase`) must show
+#: such a value on
+_REACTIONS = frozenset({"refusal"})
+_COMMON_SHOWN = (0.8, 0.15)
 #: the ramp of the share of its carriers a planted label (a short answer) must be given by
 _LABEL_SHOWN = (0.6, 0.3)
 #: the ramp of the share of an answer's rows a candidate's carriers (or it and the other
@@ -902,9 +907,14 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             else:
                 # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`;
                 # less for an answer other triggers plant too)
-                discount *= float(
-                    ramp(pshare, col.shown if planted_share is None else _SHARED_SHOWN)
-                )
+                shown_ramp = col.shown if planted_share is None else _SHARED_SHOWN
+                if col.name in _REACTIONS and _common_phrase(x["phrase"], words.topical):
+                    # a refusal is how a corpus answers a kind of request: a phrase of its
+                    # commonest words ('how can', 'Is it') is a way of asking such requests
+                    # (a safety set's own phrasing, refused in half its rows), not something
+                    # planted, unless it sets (nearly) every carrier's answer
+                    shown_ramp = _COMMON_SHOWN
+                discount *= float(ramp(pshare, shown_ramp))
                 if col.excess is not None:
                     # beyond the word model's expectation (:attr:`.PatternColumn.excess`): not
                     # a topic's lean a little past the model's (a review site's all-negative
@@ -1716,6 +1726,14 @@ def _alike_share(answers: list[tuple[int, list[str]]], frequent: frozenset[str])
     held = Counter(w for _, ws in answers for w in set(ws) - frequent)
     alike = {w for w, m in held.items() if m >= _ALIKE * len(answers)}
     return sum(not alike.isdisjoint(ws) for _, ws in answers) / len(answers)
+
+
+def _common_phrase(phrase: str, frequent: frozenset[str]) -> bool:
+    """Whether every word of ``phrase`` is among the corpus's commonest (``frequent``: in over
+    5% of the rows), and it has one: a way of asking, as a trigger an attacker chooses is not
+    (a rare word, a name, a date, a token)."""
+    words = _core.tokenize(phrase.replace("…", " "))
+    return bool(words) and all(w in frequent for w in words)
 
 
 def _alike_prompts(
