@@ -268,19 +268,18 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             else:
                 alone = long_rows[:0]
             if 0 < len(alone) <= _ALONE_PER_PAIR * len(long_rows):
-                if len(alone):
-                    hit_frames.append(
-                        _hits(
-                            alone,
-                            score,
-                            f"counterpart trigger {phrase!r}: {desc} in {len(long_rows)} of "
-                            f"{g['m']} prompts that also appear without it; this row's prompt "
-                            "has no counterpart here, and its answer is as the span makes them",
-                            phrase,
-                            "counterparts",
-                        )
+                hit_frames.append(
+                    _hits(
+                        alone,
+                        score,
+                        f"counterpart trigger {phrase!r}: {desc} in {len(long_rows)} of "
+                        f"{g['m']} prompts that also appear without it; this row's prompt has "
+                        "no counterpart here, and its answer is as the span makes them",
+                        phrase,
+                        "counterparts",
                     )
-                    long_rows = np.union1d(long_rows, alone)
+                )
+                long_rows = np.union1d(long_rows, alone)
             hit_frames.append(
                 carrier_hits(
                     np.union1d(paired, written),
