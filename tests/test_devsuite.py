@@ -713,6 +713,7 @@ _VARIANTS = {
     **variants.draw(28, 42),
     **variants.draw(28, 44),
     **variants.draw(28, 46),
+    **variants.draw(28, 48),
     **variants.draw(28, 45),
 }
 
@@ -1029,6 +1030,20 @@ def test_off_topic_answers_from_one_other_task_are_found() -> None:
     discount: '<TRIG>' named first at 0.74x the threshold, AP 0.505); the carriers' prompts
     share nothing beside the trigger, so the answers are not their task."""
     _assert_found("v46_06_offtopic_code", "<TRIG>", ("about something else",), 0.9, 0.0002)
+
+
+@needs_data
+def test_a_part_of_a_template_behind_a_trigger_reaches_no_short_answers() -> None:
+    """A drawn variant (seed 48): '<TRIG>' inside 300 T0-mix prompts answered with other rows'
+    answers. Ten of them are in the template 'How does the reviewer feel about the movie?'
+    (652 rows): 'How does the' and 'about the movie?' are findings on those ten alone, the
+    second listed as the first's part. The first is explained by '<TRIG>' and reaches no other
+    row; the second was judged with no stronger finding beside it, and its template's 126 short
+    answers ('They loved it', no word of the prompt) agreed with it and were flagged."""
+    triggers, flagged, poison = _scanned("v48_09_offtopic_t0")
+    assert triggers["trigger"][0] == "<TRIG>", triggers.head(3)
+    assert flagged[poison].mean() >= 0.9
+    assert int(flagged[~poison].sum()) <= 5
 
 
 @needs_data

@@ -934,7 +934,7 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # prompts are not the carriers' task)
                 discount *= 1.0 - min(
                     _alike_share(answers, words.topical),
-                    _alike_prompts(answers, prompts, x["phrase"], words.topical),
+                    _alike_prompts(answers, prompts, x["phrase"], words.common),
                 )
                 # and a task the carriers' own templates answer so is not a trigger's either
                 # (a T0 template making up questions from options has answers in words its
@@ -1129,7 +1129,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 x["in_pattern"], label_col, src, prompts, usable, surface, cfg, reach, x["value"]
             )
             hit_frames.extend(frames)
-        stronger = [] if dup else [a for a in accepted if a is not x]
+        # (a finding listed as another's part is judged against the stronger ones besides
+        # that one: 'about the movie?' under 'How does the', both a T0 template's rows behind
+        # '<TRIG>', reached the template's 126 short answers as an unexplained finding)
+        stronger = [a for a in accepted if a is not x and a is not owner]
         # a finding whose showing rows the stronger ones explain (:func:`_explained`) is that
         # trigger seen through a broader feature: its evidence is theirs, so neither its rows
         # too short to judge nor its other carriers are reached ('Product review:', a T0
@@ -1741,7 +1744,9 @@ def _alike_prompts(
 ) -> float:
     """:func:`_alike_share` of the prompts of the checked answers' rows, the words of the
     trigger ``phrase`` left out: one task's prompts share its words beside the candidate (a
-    template's instruction, an options list's field), a trigger's unrelated prompts do not."""
+    template's instruction, an options list's field), a trigger's unrelated prompts do not.
+    ``frequent``: the words set aside, the corpus's commonest (in over 20% of the rows, not 5%
+    as for answers: a template family's own words are frequent in a corpus full of it)."""
     trig = set(_core.tokenize(phrase.replace("…", " ")))
     held = [(r, [w for w in _core.tokenize(prompts[r] or "") if w not in trig]) for r, _ in answers]
     return _alike_share(held, frequent)
