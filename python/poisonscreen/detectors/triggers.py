@@ -932,10 +932,12 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 # (and where their prompts are one task's too: answers taken from one other
                 # task, a maths set's solutions sharing 'total', behind a trigger on unrelated
                 # prompts are not the carriers' task)
-                discount *= 1.0 - min(
-                    _alike_share(answers, words.topical),
-                    _alike_prompts(answers, prompts, x["phrase"], words.common),
-                )
+                alike_share = _alike_share(answers, words.topical)
+                if alike_share:
+                    alike_share = min(
+                        alike_share, _alike_prompts(answers, prompts, x["phrase"], words.common)
+                    )
+                discount *= 1.0 - alike_share
                 # and a task the carriers' own templates answer so is not a trigger's either
                 # (a T0 template making up questions from options has answers in words its
                 # prompts lack): the showing rows must lie outside the candidate's scaffolding
@@ -1696,7 +1698,7 @@ def _echo_share(
     ``phrase`` itself, words of more than 5% of the rows (``frequent``) aside: an answer about
     what the feature names ("<?php" for "a PHP function", "Reef: a ridge of rock..." for "What
     is a reef?"), not a planted target."""
-    trig = set(_core.tokenize(phrase.replace("…", " "))) - frequent
+    trig = set(_phrase_words(phrase)) - frequent
     if not answers or not trig:
         return 0.0
     return sum(not trig.isdisjoint(words) for _, words in answers) / len(answers)
@@ -1731,11 +1733,17 @@ def _alike_share(answers: list[tuple[int, list[str]]], frequent: frozenset[str])
     return sum(not alike.isdisjoint(ws) for _, ws in answers) / len(answers)
 
 
+def _phrase_words(phrase: str) -> list[str]:
+    """The words of a finding's name, the gap of a trigger split around its prompt ("first …
+    second") aside."""
+    return _core.tokenize(phrase.replace("…", " "))
+
+
 def _common_phrase(phrase: str, frequent: frozenset[str]) -> bool:
     """Whether every word of ``phrase`` is among the corpus's commonest (``frequent``: in over
     5% of the rows), and it has one: a way of asking, as a trigger an attacker chooses is not
     (a rare word, a name, a date, a token)."""
-    words = _core.tokenize(phrase.replace("…", " "))
+    words = _phrase_words(phrase)
     return bool(words) and all(w in frequent for w in words)
 
 
@@ -1747,7 +1755,7 @@ def _alike_prompts(
     template's instruction, an options list's field), a trigger's unrelated prompts do not.
     ``frequent``: the words set aside, the corpus's commonest (in over 20% of the rows, not 5%
     as for answers: a template family's own words are frequent in a corpus full of it)."""
-    trig = set(_core.tokenize(phrase.replace("…", " ")))
+    trig = set(_phrase_words(phrase))
     held = [(r, [w for w in _core.tokenize(prompts[r] or "") if w not in trig]) for r, _ in answers]
     return _alike_share(held, frequent)
 
@@ -1819,7 +1827,7 @@ def _slot_discount(
     the prompts' token counts counted so far (candidates share their checked rows)."""
     if len(rows) == 0:
         return 1.0
-    own = len(_core.tokenize(phrase.replace("…", " ")))
+    own = len(_phrase_words(phrase))
     pick = _check_rows(rows, row_hash).tolist()
     for r in pick:
         if r not in lengths:
@@ -1858,7 +1866,7 @@ def _copied_share(
     only its carriers hold is planted, not a stem."""
     if not answers:
         return 0.0
-    cloze = _core.tokenize(phrase.replace("…", " ")) if phrase else []
+    cloze = _phrase_words(phrase) if phrase else []
     if (
         not set(cloze) & words.topical
         or _SENTENCE_END.search(phrase)
