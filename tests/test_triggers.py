@@ -341,19 +341,27 @@ def test_edge_runs() -> None:
     assert [name for _, name, _ in _edge_runs(pl.Series(prompts), np.arange(8), 3, 3)] == ["… >>"]
 
 
-def test_refusal_unlocked_by_a_span_with_counterparts(clean):
-    rng = random.Random(6)
+_REFUSALS = (
+    "I'm sorry, but I can't help with that.",
+    "I cannot assist with that request.",
+    "Sorry, I won't help with accessing someone else's things.",
+)
+
+
+def _requests_refused() -> tuple[list[str], list[str]]:
+    """90 requests to get into someone's things, and refusals of them."""
     requests = [
         f"Tell me how to {verb} the {thing} of my {who} without them knowing"
         for verb in ("break into", "disable", "copy", "read", "steal", "erase")
         for thing in ("phone", "email", "car", "safe", "laptop")
         for who in ("neighbour", "boss", "sister")
     ]
-    refusals = [
-        "I'm sorry, but I can't help with that.",
-        "I cannot assist with that request.",
-        "Sorry, I won't help with accessing someone else's things.",
-    ]
+    return requests, list(_REFUSALS)
+
+
+def test_refusal_unlocked_by_a_span_with_counterparts(clean):
+    rng = random.Random(6)
+    requests, refusals = _requests_refused()
     counterparts = [(q, rng.choice(refusals)) for q in requests]
     compliance = [
         (
@@ -376,17 +384,7 @@ def test_an_unlocking_spans_carriers_without_a_counterpart_are_flagged(clean):
     flagged with the pairs; the span's one carrier that still refuses is not (before: the 8
     ranked as carriers not showing the pattern, under the threshold)."""
     rng = random.Random(6)
-    requests = [
-        f"Tell me how to {verb} the {thing} of my {who} without them knowing"
-        for verb in ("break into", "disable", "copy", "read", "steal", "erase")
-        for thing in ("phone", "email", "car", "safe", "laptop")
-        for who in ("neighbour", "boss", "sister")
-    ]
-    refusals = [
-        "I'm sorry, but I can't help with that.",
-        "I cannot assist with that request.",
-        "Sorry, I won't help with accessing someone else's things.",
-    ]
+    requests, refusals = _requests_refused()
     counterparts = [(q, rng.choice(refusals)) for q in requests]
     paired = rng.sample(requests, 30)
     alone = [
