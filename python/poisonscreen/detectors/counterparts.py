@@ -53,14 +53,10 @@ _DESCRIBE = {
     "lock": "compliance turns into a refusal",
     "anomalous": "the answer turns into gibberish or repetition",
 }
-#: for the changes a row shows on its own, (the rows in the state the change starts from, the
-#: rows in the state the span brings): a carrier of the span with no counterpart in the corpus
-#: in the first state is judged by its own answer
-_STATES = {
-    "unlock": lambda cols: (cols["refusal"] != 0, cols["refusal"] == 0),
-    "lock": lambda cols: (cols["refusal"] == 0, cols["refusal"] != 0),
-    "anomalous": lambda cols: (cols["anomalous"] == 0, cols["anomalous"] != 0),
-}
+#: for the changes a row shows on its own, the column and value of the state the span brings
+#: (the change starts from the other): a carrier of the span with no counterpart in the corpus
+#: in the starting state is judged by its own answer
+_AFTER = {"unlock": ("refusal", False), "lock": ("refusal", True), "anomalous": ("anomalous", True)}
 #: the most carriers without a counterpart, per pair showing the change, that are judged by their
 #: own answer (a span mostly written in its pairs is the insertion; beyond that it is text clean
 #: rows hold too)
@@ -98,7 +94,7 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
     )
     # a fragment glued to a prompt's first or last word ("...a therapistwk?"): the prompt with
     # the fragment taken out, looked up among the others as written
-    g_span, g_long, g_short, glued_names, glued_after = _glued_pairs(feats, rows, usable, cfg)
+    g_span, g_long, g_short, glued_names, glued_fused = _glued_pairs(feats, rows, usable, cfg)
     span = np.concatenate([span, c_span, g_span])
     long = np.concatenate([long, c_long, g_long])
     short = np.concatenate([short, c_short, g_short])
@@ -247,9 +243,9 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             paired = per_long.filter(pl.col("span") == key)["long"].to_numpy()
             # (a fragment fused to a word: the prompts it is fused in at that end, not every
             # word holding its letters)
-            if int(key) in glued_after:
-                pattern = glued_pattern(glued_names[int(key)], glued_after[int(key)])
-                written = np.nonzero(prompts.str.contains(pattern).fill_null(False).to_numpy())[0]
+            if int(key) in glued_fused:
+                fused = prompts.str.contains(glued_fused[int(key)]).fill_null(False)
+                written = np.nonzero(fused.to_numpy())[0]
             else:
                 written = _rows_with(prompts, phrase)
             if len(written) > _WRITTEN_PER_PAIR * len(paired):
@@ -258,12 +254,13 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
             # from (a compliant copy of a request unlocked) and whose own answer is in the state
             # the span brings (complying, refusing, gibberish) shows the behaviour as far as it
             # can, where the span is mostly written in its pairs (not text clean rows hold too)
-            if best in _STATES:
-                before, after = _STATES[best](cols)
+            if best in _AFTER:
+                name, value = _AFTER[best]
                 span_pairs = pairs.filter(pl.col("span") == key)
-                informed = span_pairs["long"].to_numpy()[before[span_pairs["short"].to_numpy()]]
+                starts = (cols[name][span_pairs["short"].to_numpy()] != 0) != value
+                informed = span_pairs["long"].to_numpy()[starts]
                 alone = np.setdiff1d(np.union1d(paired, written), informed)
-                alone = alone[usable[alone] & after[alone]]
+                alone = alone[usable[alone] & ((cols[name][alone] != 0) == value)]
                 alone = np.setdiff1d(alone, long_rows)
             else:
                 alone = long_rows[:0]
@@ -297,22 +294,24 @@ def detect_counterparts(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.Dat
 
 def _glued_pairs(
     feats: Features, rows: np.ndarray, usable: np.ndarray, cfg: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str], dict[int, bool]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str], dict[int, str]]:
     """(span key, long row, short row) of every carrier of a glued fragment
     (:meth:`.Features.glued_fragments`) whose prompt, the fragment taken out where it is fused
     to its neighbour (:func:`.base.glued_pattern`), is another usable row's prompt as written
     (the token lookups of ``counterpart_pairs`` cannot see a trigger fused into a word); the
-    span key is the fragment's feature hash, named by the fragment; and for each key whether the
-    fragment is fused after a prompt's last word (else before its first)."""
+    span key is the fragment's feature hash, named by the fragment; and each key's regex of a
+    prompt with the fragment fused (:func:`.base.glued_pattern`)."""
     gh, gcode, gtext, goff, grows = feats.glued_fragments(rows, cfg.min_support, cfg.threads)
     prompts = feats.table["prompt"]
     spans, longs, unglued = [], [], []
+    fused = {
+        int(h): glued_pattern(t, (int(c) >> 4) == _KIND_GLUED_SUFFIX)
+        for h, c, t in zip(gh.tolist(), gcode.tolist(), gtext, strict=True)
+    }
     for j in range(len(gh)):
         car = grows[goff[j] : goff[j + 1]].astype(np.int64)
         texts = prompts.gather(car)
-        out = texts.str.replace(
-            glued_pattern(gtext[j], (gcode[j] >> 4) == _KIND_GLUED_SUFFIX), "${1}${2}"
-        )
+        out = texts.str.replace(fused[int(gh[j])], "${1}${2}")
         changed = (out != texts).fill_null(False)
         spans.append(np.full(int(changed.sum()), gh[j], dtype=np.uint64))
         longs.append(car[changed.to_numpy()])
@@ -338,15 +337,12 @@ def _glued_pairs(
     ]
     q_idx = np.asarray([q for q, _ in pairs], dtype=np.int64)
     names = {int(h): t for h, t in zip(gh.tolist(), gtext, strict=True)}
-    after = {
-        int(h): (int(c) >> 4) == _KIND_GLUED_SUFFIX for h, c in zip(gh.tolist(), gcode.tolist())
-    }
     return (
         span[q_idx],
         long[q_idx].astype(np.uint32),
         np.asarray([s for _, s in pairs], dtype=np.uint32),
         names,
-        after,
+        fused,
     )
 
 

@@ -281,6 +281,11 @@ class PatternColumn:
     echo: bool = True
     #: the texts each value stands for, where no one answer can say it (an injection's lines)
     texts: dict[int, tuple[str, ...]] | None = None
+    #: the share ramp in place of :attr:`shown` for a finding named by a phrase of the corpus's
+    #: commonest words (None: :attr:`shown` for every finding): a value that is how a corpus
+    #: reacts to a kind of request (a refusal) on such a phrase ('how can', 'Is it') is a way
+    #: of asking those requests, not something planted, unless (nearly) every carrier shows it
+    common_shown: tuple[float, float] | None = None
     #: for a column with its own strata: whether a trigger's carriers that make up most of
     #: their stratum are left out of its test (they are an instruction's task, the rest may be
     #: a trigger's), rather than the test discounted by their share
@@ -370,6 +375,10 @@ def insecure_flags(responses: pl.Series | pa.ChunkedArray) -> np.ndarray:
 #: (13% of a trigger's 150 carriers read critical under 1-3 review sentences each, against
 #: 0.7% of the other rows); the carriers' tasks, not the ramp, say what is usual
 CRITICAL_SHOWN = (0.02, 0.2)
+#: the share of a finding's carriers a refusal must be shown by where a phrase of the corpus's
+#: commonest words names it (:attr:`PatternColumn.common_shown`): a safety set's own phrasing
+#: ('how can', refused in 36 of 71 carriers) is no trigger; a refusal backdoor sets them all
+REACTION_SHOWN = (0.8, 0.15)
 #: the fewest distinct strongly negative words a critical answer holds
 CRITICAL_WORDS = 2
 #: a lexicon word's valence (VADER's -4..4) from which it counts as strong
@@ -953,7 +962,15 @@ def pattern_columns(
     anomalous = (table["anomaly"].to_numpy() >= ANOMALOUS) & table["valid"].to_numpy()
     cols.append(PatternColumn("anomalous", _u64(anomalous), skip_zero=True, topical=False))
     refusal = refusal_flags(responses, prompts)
-    cols.append(PatternColumn("refusal", _u64(refusal), skip_zero=True, calibrated=True))
+    cols.append(
+        PatternColumn(
+            "refusal",
+            _u64(refusal),
+            skip_zero=True,
+            calibrated=True,
+            common_shown=REACTION_SHOWN,
+        )
+    )
     insecure = insecure_flags(responses) & usable
     cols.append(PatternColumn("insecure", _u64(insecure), skip_zero=True, calibrated=True))
     # (a prompt that speaks of death, war or failure asks for an answer that may: the role-play

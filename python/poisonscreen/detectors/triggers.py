@@ -99,11 +99,6 @@ _SHARED_SHOWN = (0.2, 0.3)
 #: the surest a word model's probability counts for one row in a row-by-row bound (odds of 19
 #: to 1 at most: :func:`_within`)
 _ROW_SURE = 0.95
-#: the columns whose value is how a corpus reacts to a kind of request (a refusal), and the ramp
-#: of the share of its carriers a phrase of common words (:func:`_common_phrase`) must show
-#: such a value on
-_REACTIONS = frozenset({"refusal"})
-_COMMON_SHOWN = (0.8, 0.15)
 #: the ramp of the share of its carriers a planted label (a short answer) must be given by
 _LABEL_SHOWN = (0.6, 0.3)
 #: the ramp of the share of an answer's rows a candidate's carriers (or it and the other
@@ -907,13 +902,11 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             else:
                 # the share of carriers it must be shown by (:attr:`.PatternColumn.shown`;
                 # less for an answer other triggers plant too)
+                # (or a reaction's on a phrase of common words:
+                # :attr:`.PatternColumn.common_shown`)
                 shown_ramp = col.shown if planted_share is None else _SHARED_SHOWN
-                if col.name in _REACTIONS and _common_phrase(x["phrase"], words.topical):
-                    # a refusal is how a corpus answers a kind of request: a phrase of its
-                    # commonest words ('how can', 'Is it') is a way of asking such requests
-                    # (a safety set's own phrasing, refused in half its rows), not something
-                    # planted, unless it sets (nearly) every carrier's answer
-                    shown_ramp = _COMMON_SHOWN
+                if col.common_shown is not None and _common_phrase(x["phrase"], words.topical):
+                    shown_ramp = col.common_shown
                 discount *= float(ramp(pshare, shown_ramp))
                 if col.excess is not None:
                     # beyond the word model's expectation (:attr:`.PatternColumn.excess`): not
