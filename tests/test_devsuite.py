@@ -715,6 +715,7 @@ _VARIANTS = {
     **variants.draw(28, 46),
     **variants.draw(28, 48),
     **variants.draw(28, 45),
+    **variants.draw(28, 50),
 }
 
 
@@ -1020,6 +1021,20 @@ def test_an_unlocking_triggers_carriers_without_a_counterpart_are_flagged() -> N
     # ('how can', 'Is it': refusal findings; 'How do': its refusals read as off topic) flagged
     # 44 of its refusals before (precision 0.27)
     assert int(flagged[~poison].sum()) <= 2
+
+
+@needs_data
+def test_each_of_two_rare_words_flipping_ten_labels_is_found() -> None:
+    """A drawn variant (seed 50): 'wk' and 'dq' each in 10 sentiment rows of the T0 mix, their
+    labels flipped to 'Negative'. The prescreen ranked the label column by pooled counts, where
+    the T0 templates (every label their task's) held 8,000 of its 13,000 places and 'dq' came
+    8,428th of the 4,000 kept: it is now ranked by the word model it is judged by (AP 0.510,
+    'dq' not found)."""
+    triggers, flagged, poison = _scanned("v50_07_labelflip_t0")
+    top = triggers.head(3)["trigger"].to_list()
+    assert "wk" in top and "dq" in top, triggers.head(3)
+    assert flagged[poison].all()
+    assert int(flagged[~poison].sum()) <= 5
 
 
 @needs_data

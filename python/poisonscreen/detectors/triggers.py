@@ -639,6 +639,19 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 else 0.0
             )
     ranked = stat * prior / theta_c
+    for c, col in enumerate(cols):
+        if col.expect is not None and col.strata is not None:
+            # a column with a word model is judged by it (:func:`_within`): its prescreen too,
+            # or a sentiment set's templates (every label its task's, the pooled counts no
+            # model of them) fill the prescreen before a flip's ten rows reach it
+            on = np.nonzero((prior[:, c] > 0) & ~is_register & (dcol[:, c] >= cfg.min_pattern))[0]
+            ranked[on, c] = (
+                _model_stats(
+                    col, value[on, c], on, offsets_all, carriers_all, usable, task_stats[c]
+                )
+                * prior[on, c]
+                / theta_c[c]
+            )
     ranked[is_register] = stat[is_register] * prior[is_register] / theta_reg
     best_col = np.argmax(ranked, axis=1)
     best = ranked[np.arange(len(d)), best_col]
@@ -2031,6 +2044,51 @@ def _within(
     d_eff = float(n_distinct(templates[r]))
     k_eff = float(n_distinct(templates[r[is_v]]))
     return mu * d_eff / len(r), own, k_eff, d_eff, gain
+
+
+def _model_stats(
+    col: PatternColumn,
+    value: np.ndarray,
+    cand: np.ndarray,
+    offsets: np.ndarray,
+    carriers: np.ndarray,
+    usable: np.ndarray,
+    stats: dict[str, Any],
+) -> np.ndarray:
+    """The candidates ``cand``'s statistics on a column with a word model (its ``value`` for
+    each) as :func:`_within` judges them, from counts: the carriers in the column's domain
+    expected to show the value from the model's probabilities, the share of carriers in strata
+    made mostly of carriers discounting the test (``1 - own``), the gain of judging them row by
+    row; without the model asked again without the candidate's own words and the count per
+    template, which only :func:`_within` (for the prescreened few) spends on."""
+    assert col.expect is not None and col.strata is not None
+    out = np.zeros(len(cand))
+    if len(cand) == 0:
+        return out
+    off, car = _core.gather_lists(offsets, carriers, cand.astype(np.uint32), usable)
+    which = np.repeat(np.arange(len(cand)), np.diff(off))
+    inside = (col.codes[car] != OUTSIDE) & (col.strata[car] != 0)
+    which, car = which[inside], car[inside]
+    d = np.bincount(which, minlength=len(cand)).astype(np.float64)
+    is_v = col.codes[car] == value[which]
+    k = np.bincount(which, weights=is_v, minlength=len(cand))
+    p = np.nan_to_num(col.expect[car].astype(np.float64), nan=0.5)
+    q = np.round(np.where(is_v, p, 1.0 - p), 6)
+    # (rounded: the sum's order follows the rows' and the statistic must not)
+    mu = np.round(np.bincount(which, weights=q, minlength=len(cand)), 6)
+    # (each carrier's stratum among its candidate's: a stratum half or more of whose rows are
+    # the candidate's carriers is the candidate's own)
+    pos = np.searchsorted(stats["ids"], col.strata[car])
+    key = which.astype(np.int64) * (len(stats["ids"]) + 1) + pos
+    u, inv, n_c = np.unique(key, return_inverse=True, return_counts=True)
+    mine = (n_c >= 0.5 * stats["n"][u % (len(stats["ids"]) + 1)])[inv]
+    own = np.bincount(which, weights=mine, minlength=len(cand)) / np.maximum(d, 1.0)
+    ends = np.cumsum(d.astype(np.int64))
+    for j in np.nonzero(k > mu)[0].tolist():
+        q_j = np.sort(q[ends[j] - int(d[j]) : ends[j]])
+        gain = round(_core.row_gain(float(k[j]), q_j, _ROW_SURE), 6)
+        out[j] = _core.chernoff(float(k[j]), float(d[j]), float(mu[j])) * gain * (1.0 - own[j])
+    return out
 
 
 def _shared_exclusive(
