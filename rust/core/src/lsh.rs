@@ -86,9 +86,10 @@ pub fn band_keys(sigs: &[u32], num_perm: usize, params: LshParams) -> Vec<u64> {
 /// Pairs `(i, j)`, `i < j`, of rows sharing a key in some band; sorted and deduplicated.
 ///
 /// A bucket of up to `max_bucket` rows gives all its pairs. A larger bucket (a big template or
-/// duplicate group) links each member only to the next `max_bucket - 1` members in row order:
-/// work stays linear and connectivity is kept, since consecutive members are linked. Rows with
-/// `skip[i]` (null or empty text) are left out.
+/// duplicate group) links each member only to the next `max_bucket - 1` members in the order of
+/// their keys in every band (rows breaking ties): work stays linear, connectivity is kept, since
+/// consecutive members are linked, and the pairs do not depend on the rows' order beyond rows
+/// with the same keys in every band. Rows with `skip[i]` (null or empty text) are left out.
 pub fn candidate_pairs(
     keys: &[u64],
     n_rows: usize,
@@ -120,11 +121,28 @@ pub fn candidate_pairs(
                     end += 1;
                 }
                 let run = &kv[start..end];
-                for (x, &(_, i)) in run.iter().enumerate() {
-                    let stop =
-                        if run.len() <= max_bucket { run.len() } else { (x + max_bucket).min(run.len()) };
-                    for &(_, j) in &run[x + 1..stop] {
-                        pairs.push((i, j));
+                if run.len() <= max_bucket {
+                    for (x, &(_, i)) in run.iter().enumerate() {
+                        for &(_, j) in &run[x + 1..] {
+                            pairs.push((i, j));
+                        }
+                    }
+                } else {
+                    // a large bucket's window runs over its members in the order of their keys
+                    // in every band (their content), rows only breaking ties: in row order, which
+                    // members a row is checked against (and so, where similarity is verified,
+                    // the clusters at a group's edge) changed with the order of the input rows
+                    let mut members: Vec<u32> = run.iter().map(|&(_, r)| r).collect();
+                    members.sort_unstable_by(|&a, &b| {
+                        let (a, b) = (a as usize, b as usize);
+                        keys[a * bands..(a + 1) * bands]
+                            .cmp(&keys[b * bands..(b + 1) * bands])
+                            .then(a.cmp(&b))
+                    });
+                    for (x, &i) in members.iter().enumerate() {
+                        for &j in &members[x + 1..(x + max_bucket).min(members.len())] {
+                            pairs.push((i.min(j), i.max(j)));
+                        }
                     }
                 }
                 start = end;

@@ -119,6 +119,34 @@ fn max_bucket_windowing_is_linear_and_connected() {
 }
 
 #[test]
+fn a_large_buckets_pairs_do_not_depend_on_row_order() {
+    // 300 distinct near-copies of one text (one of its words changed each): buckets of many
+    // more rows than max_bucket, whose window once ran in row order
+    let base = text(3, 60);
+    let texts: Vec<String> = (0..300usize)
+        .map(|i| {
+            let mut t = base.clone();
+            t[i % 60] = ["zebra", "otter", "lynx", "heron", "bison"][i / 60];
+            t.join(" ")
+        })
+        .collect();
+    let pairs = pairs_for(&texts, 0.8, 8);
+    // the rows reversed and rotated: the same pairs of texts
+    let perm: Vec<usize> = (0..300).map(|i| (299 - i + 77) % 300).collect();
+    let moved: Vec<String> = perm.iter().map(|&i| texts[i].clone()).collect();
+    let mut back: Vec<(u32, u32)> = pairs_for(&moved, 0.8, 8)
+        .into_iter()
+        .map(|(a, b)| {
+            let (a, b) = (perm[a as usize] as u32, perm[b as usize] as u32);
+            (a.min(b), a.max(b))
+        })
+        .collect();
+    back.sort_unstable();
+    assert!(pairs.len() > 300, "{}", pairs.len());
+    assert_eq!(pairs, back);
+}
+
+#[test]
 fn small_bucket_gives_all_pairs_and_skip_drops_rows() {
     // 2 bands, 3 rows; rows 0, 1, 3 share band 0; rows 1, 2 share band 1
     let keys = [5, 9, 5, 7, 6, 7, 5, 8];
