@@ -644,13 +644,17 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
             # a column with a word model is judged by it (:func:`_within`): its prescreen too,
             # or a sentiment set's templates (every label its task's, the pooled counts no
             # model of them) fill the prescreen before a flip's ten rows reach it
-            on = np.nonzero((prior[:, c] > 0) & ~is_register & (dcol[:, c] >= cfg.min_pattern))[0]
-            ranked[on, c] = (
+            # (the lower of the two: the pooled counts are what let a candidate in before, the
+            # model takes out the templates it explains)
+            on = np.nonzero(ranked[:, c] >= 0.5)[0]
+            on = on[~is_register[on] & (dcol[on, c] >= cfg.min_pattern)]
+            ranked[on, c] = np.minimum(
+                ranked[on, c],
                 _model_stats(
                     col, value[on, c], on, offsets_all, carriers_all, usable, task_stats[c]
                 )
                 * prior[on, c]
-                / theta_c[c]
+                / theta_c[c],
             )
     ranked[is_register] = stat[is_register] * prior[is_register] / theta_reg
     best_col = np.argmax(ranked, axis=1)
