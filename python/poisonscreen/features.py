@@ -202,7 +202,8 @@ def near_duplicates(
     that pair). Candidate pairs come from LSH buckets; with ``verify="exact"`` each is checked by
     exact Jaccard of its shingle sets (``"signature"``: by signature agreement, ``"none"``: kept as
     is), so no reported pair is below ``threshold``. Buckets larger than ``max_bucket`` link each
-    member to the next ``max_bucket - 1`` members only, which keeps work linear on huge templated
+    member to the next ``max_bucket - 1`` members only (in the order of their band keys, so the
+    clusters do not depend on the rows' order), which keeps work linear on huge templated
     groups.
 
     Identical texts are collapsed first: only the first row of each distinct text enters LSH, and
