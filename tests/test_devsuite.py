@@ -716,6 +716,7 @@ _VARIANTS = {
     **variants.draw(28, 48),
     **variants.draw(28, 45),
     **variants.draw(28, 50),
+    **variants.draw(28, 52),
 }
 
 
@@ -1035,6 +1036,20 @@ def test_each_of_two_rare_words_flipping_ten_labels_is_found() -> None:
     assert "wk" in top and "dq" in top, triggers.head(3)
     assert flagged[poison].all()
     assert int(flagged[~poison].sum()) <= 5
+
+
+@needs_data
+def test_off_topic_answers_to_long_prompts_are_found() -> None:
+    """A drawn variant (seed 52): four triggers in the code mix, among them 'jb' at a random
+    place in 30 prompts (long ones among them: articles, tool descriptions) answered with other
+    rows' answers. 25 of 37 judged share none of their prompt's uncommon words, under the 70%
+    an off-topic finding needs (AP 0.849, 'jb' not found); the carriers' answers share none of
+    the other carriers' prompts' in 87% of pairs, so 25 of 37 is 78% of what they can show."""
+    triggers, flagged, poison = _scanned("v52_19_multi_code")
+    jb = triggers.filter(pl.col("trigger") == "jb")
+    assert jb.height == 1 and "about something else" in jb["response_pattern"][0], triggers
+    assert int(flagged[poison].sum()) >= 210
+    assert int(flagged[~poison].sum()) <= 3
 
 
 @needs_data

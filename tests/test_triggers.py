@@ -484,6 +484,50 @@ def test_a_refusal_is_no_answer_about_something_else(clean):
     assert cols["offtopic"].codes[302] != outside
 
 
+def test_an_answers_chance_of_sharing_no_word_is_measured_across_its_rows(clean):
+    """The share of an off-topic finding's carriers that can show it is what their answers share
+    with the other carriers' prompts: answers of ten unrelated topics share none of the others'
+    words (all of them can show it), ten answers on one topic share the others' too (none can),
+    whatever order the rows are in."""
+    from poisonscreen.detectors import row_features
+    from poisonscreen.scan import ScanConfig
+
+    topics = [
+        ("volcano", "magma lava eruption crater"),
+        ("violin", "strings bow concerto orchestra"),
+        ("glacier", "icefield moraine crevasse meltwater"),
+        ("espresso", "barista crema grinder portafilter"),
+        ("falcon", "raptor talons plumage hunting"),
+        ("compiler", "parser lexer bytecode optimizer"),
+        ("orchard", "apples pruning blossoms harvest"),
+        ("lighthouse", "keeper beacon foghorn shoreline"),
+        ("sourdough", "starter leaven crumb proofing"),
+        ("telescope", "aperture eyepiece nebula galaxies"),
+    ]
+    unrelated = [
+        (f"Tell me something about the {t}, please", f"The {t} involves {w}, {w.split()[0]} first.")
+        for t, w in topics
+    ]
+    one_topic = [
+        (
+            f"Question {i}: why does the volcano erupt with lava and magma?",
+            f"Magma rises, the crater fills with lava, eruption {i} follows in the volcano.",
+        )
+        for i in range(10)
+    ]
+    # (in under 2% of the rows, so that their words are not the corpus's common ones)
+    rows = clean[:1000] + unrelated + one_topic
+    corpus = ps.read_corpus(
+        pl.DataFrame({"prompt": [p for p, _ in rows], "response": [r for _, r in rows]})
+    )
+    cols = {c.name: c for c in row_features(corpus, ScanConfig()).pattern_columns()}
+    chance = cols["offtopic"].chance
+    assert chance is not None and cols["digression"].chance is not None
+    assert chance(np.arange(1000, 1010)) == 1.0
+    assert chance(np.arange(1010, 1020)) == 0.0
+    assert chance(np.arange(1019, 1009, -1)) == 0.0
+
+
 def test_a_phrase_of_common_words_is_a_way_of_asking():
     from poisonscreen.detectors.triggers import _common_phrase
 

@@ -311,6 +311,7 @@ def answer_overlap(
     frequent: _U64,
     *,
     min_len: int = 3,
+    pairs: npt.NDArray[np.uint32] | None = None,
     threads: int | None = None,
 ) -> tuple[_U32, _U32, _U32, _U32]: ...
 def tone_counts(

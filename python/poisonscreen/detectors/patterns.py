@@ -290,6 +290,11 @@ class PatternColumn:
     #: their stratum are left out of its test (they are an instruction's task, the rest may be
     #: a trigger's), rather than the test discounted by their share
     own_out: bool = False
+    #: for a column whose value says an answer is unrelated to its prompt: the share of the
+    #: given rows' answers that would show the value under the other rows' prompts
+    #: (:func:`_chance_share`), which is all of a planted target's share its carriers can show:
+    #: long prompts and answers share a word by chance more often
+    chance: Callable[[np.ndarray], float] | None = None
 
 
 def _u64(a: np.ndarray) -> np.ndarray:
@@ -915,6 +920,52 @@ def _inverted_tasks(task: np.ndarray, p_label: np.ndarray) -> np.ndarray:
     return np.isin(task, bad.to_numpy()) & (task != 0)
 
 
+#: a trigger's carriers (smallest row hash first) whose prompts and answers are paired across
+#: to measure what an answer taken from an unrelated row shares with a prompt by chance
+CHANCE_ROWS = 64
+#: the least chance share counted: a target's carriers showing half of what their prompts
+#: allow is no backdoor setting (nearly) all of them
+CHANCE_FLOOR = 0.5
+
+
+def _by_hash(rows: np.ndarray, row_hash: np.ndarray, most: int) -> np.ndarray:
+    """The ``most`` of ``rows`` with the smallest row hash (ties by row), in row order: a
+    sample that does not depend on the rows' order."""
+    rows = np.asarray(rows)
+    if len(rows) <= most:
+        return np.sort(rows)
+    return np.sort(rows[np.lexsort((rows, row_hash[rows]))[:most]])
+
+
+def _chance_share(
+    prompt_tokens: Any,
+    responses: list[Any],
+    frequent: np.ndarray,
+    row_hash: np.ndarray,
+    rest: bool,
+    threads: int | None,
+    rows: np.ndarray,
+) -> float:
+    """Of ``rows`` (CHANCE_ROWS of them by row hash), each prompt paired with every other row's
+    answer: the share of the pairs whose answer shares none of its uncommon words with the
+    prompt, among those with enough of them to be judged (the whole answer's, or with ``rest``
+    the rest's after its first sentence). Where the answers were taken from unrelated rows,
+    their own prompts share as little with them as the others' do: this is the share an
+    off-topic target can show; 1 where no pair can be judged."""
+    sample = _by_hash(rows, row_hash, CHANCE_ROWS)
+    a, b = np.repeat(sample, len(sample)), np.tile(sample, len(sample))
+    keep = a != b
+    if not keep.any():
+        return 1.0
+    pairs = np.ascontiguousarray(np.column_stack([a[keep], b[keep]]), dtype=np.uint32)
+    content, shared, rest_content, rest_shared = _core.answer_overlap(
+        prompt_tokens, responses, frequent, pairs=pairs, threads=threads
+    )
+    judged = rest_content >= DIGRESSION_WORDS if rest else content >= OFFTOPIC_WORDS
+    shows = (rest_shared if rest else shared) == 0
+    return float(shows[judged].mean()) if judged.any() else 1.0
+
+
 def pattern_columns(
     table: pl.DataFrame,
     responses: pa.ChunkedArray,
@@ -1028,6 +1079,13 @@ def pattern_columns(
         # (an answer with fewer uncommon words is not judged; one holding none of its prompt's
         # agrees with an off-topic finding on its carriers, and is flagged with them)
         short = answers & (content >= 1) & (content < OFFTOPIC_WORDS)
+        chunks = text_chunks(responses)[0]
+
+        def chance(rest: bool) -> Callable[[np.ndarray], float]:
+            return functools.partial(
+                _chance_share, prompt_tokens, chunks, frequent, row_hash, rest, threads
+            )
+
         cols.append(
             PatternColumn(
                 "offtopic",
@@ -1036,6 +1094,7 @@ def pattern_columns(
                 shown=OFFTOPIC_SHOWN,
                 unrelated=True,
                 outside_flags=_u64(np.where(short, (shared == 0).astype(np.uint64), OUTSIDE)),
+                chance=chance(False),
             )
         )
         # an answer that leaves its question after its first sentence: an opening that answers
@@ -1053,6 +1112,7 @@ def pattern_columns(
                 skip_zero=True,
                 shown=OFFTOPIC_SHOWN,
                 unrelated=True,
+                chance=chance(True),
             )
         )
     # a label (an answer of 1-3 words, an end-of-text marker not counted) the prompt's words

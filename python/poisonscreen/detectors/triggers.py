@@ -59,7 +59,7 @@ from .base import (
     stable_hash,
     surface_form,
 )
-from .patterns import OUTSIDE, PatternColumn, _quote, describe, label_pairs
+from .patterns import CHANCE_FLOOR, OUTSIDE, PatternColumn, _quote, describe, label_pairs
 from .table import Features
 
 #: the longest run of ASCII punctuation that is a feature (:func:`_punctuation_runs`)
@@ -924,6 +924,10 @@ def detect_triggers(feats: Features, cfg: Any) -> tuple[pl.DataFrame, pl.DataFra
                 shown_ramp = col.shown if planted_share is None else _SHARED_SHOWN
                 if col.common_shown is not None and _common_phrase(x["phrase"], words.topical):
                     shown_ramp = col.common_shown
+                if col.chance is not None and ramp(pshare, shown_ramp) < 1.0:
+                    # of the share the carriers' prompts leave an unrelated answer to show
+                    # (a long prompt shares a word with a stray answer by chance)
+                    pshare = min(1.0, pshare / max(col.chance(x["rows"]), CHANCE_FLOOR))
                 discount *= float(ramp(pshare, shown_ramp))
                 if col.excess is not None:
                     # beyond the word model's expectation (:attr:`.PatternColumn.excess`): not

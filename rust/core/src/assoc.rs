@@ -1399,22 +1399,34 @@ pub fn edge_codes<S: TokenSource + ?Sized>(
 /// answer that leaves its question after an opening sentence (a passage about something else
 /// appended) shares none in its rest. The first sentence and the rest are tokenised apart (a
 /// sentence end followed by whitespace is a word boundary): one pass over the text.
+///
+/// With `pairs` ((prompt row, answer row) each), the same counts for each pair instead: how
+/// much an answer would share with another row's prompt (what an answer taken from an
+/// unrelated row shares with its new prompt by chance).
 pub fn answer_overlap<S: TokenSource + ?Sized>(
     prompts: &S,
     responses: &Texts,
     normalize_opts: NormalizeOptions,
     frequent: &[u64],
     min_len: usize,
+    pairs: Option<&[(u32, u32)]>,
 ) -> Result<Overlap> {
     if prompts.len() != responses.len() {
         return Err(CoreError::Config("one response per prompt".into()));
     }
+    if let Some(&(a, b)) = pairs
+        .and_then(|p| p.iter().find(|&&(a, b)| a as usize >= prompts.len() || b as usize >= responses.len()))
+    {
+        return Err(CoreError::Input(format!("pair ({a}, {b}) is past the {} rows", prompts.len())));
+    }
+    let n = pairs.map_or(responses.len(), <[_]>::len);
+    let pair = |i: usize| pairs.map_or((i, i), |p| (p[i].0 as usize, p[i].1 as usize));
     let opts = crate::ShingleOptions { normalize: normalize_opts, mode: TokenMode::Word, k: 1 };
-    let blocks: Vec<usize> = (0..responses.len()).step_by(BLOCK).collect();
+    let blocks: Vec<usize> = (0..n).step_by(BLOCK).collect();
     let parts: Vec<Overlap> = blocks
         .par_iter()
         .map(|&start| -> Result<Overlap> {
-            let end = (start + BLOCK).min(responses.len());
+            let end = (start + BLOCK).min(n);
             let mut out = Overlap::with_capacity(end - start);
             let (mut buf, mut prompt, mut head, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let content_words = |text: &str, words: &mut Vec<u64>| {
@@ -1429,9 +1441,10 @@ pub fn answer_overlap<S: TokenSource + ?Sized>(
                 words.sort_unstable();
                 words.dedup();
             };
-            for r in start..end {
+            for i in start..end {
+                let (p, r) = pair(i);
                 prompt.clear();
-                if let Some(t) = prompts.tokens(r, &mut buf)? {
+                if let Some(t) = prompts.tokens(p, &mut buf)? {
                     prompt.extend_from_slice(t);
                 }
                 prompt.sort_unstable();
@@ -1456,7 +1469,7 @@ pub fn answer_overlap<S: TokenSource + ?Sized>(
             Ok(out)
         })
         .collect::<Result<_>>()?;
-    let mut all = Overlap::with_capacity(responses.len());
+    let mut all = Overlap::with_capacity(n);
     for p in parts {
         all.content.extend(p.content);
         all.shared.extend(p.shared);

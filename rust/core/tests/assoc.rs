@@ -472,7 +472,7 @@ fn answer_overlap_counts_uncommon_answer_words_the_prompt_holds() {
     // "the" is common; "is", "at", "an" and "180" are too short or not words
     let mut common = vec![hash_window(&toks("the"))];
     common.sort_unstable();
-    let o = answer_overlap(&table, &a, NormalizeOptions::default(), &common, 3).unwrap();
+    let o = answer_overlap(&table, &a, NormalizeOptions::default(), &common, 3, None).unwrap();
     // capital, france, paris, bake, cake, degrees | bake, cake, degrees, for, hour | paris,
     // france | -
     assert_eq!(o.content, vec![6, 5, 2, 0]);
@@ -482,11 +482,25 @@ fn answer_overlap_counts_uncommon_answer_words_the_prompt_holds() {
     assert_eq!(o.rest_shared, vec![0, 0, 0, 0]);
     // the same counts from the texts tokenised on demand
     let src = poisonscreen_core::tokens::TextTokens::new(&p, NormalizeOptions::default(), TokenMode::Word);
-    assert_eq!(answer_overlap(&src, &a, NormalizeOptions::default(), &common, 3).unwrap(), o);
+    assert_eq!(answer_overlap(&src, &a, NormalizeOptions::default(), &common, 3, None).unwrap(), o);
+    // pairs: row 0's prompt with row 1's answer shares nothing of it, row 1's prompt with row
+    // 0's answer what row 0's own does; a row paired with itself counts as without pairs
+    let pairs = [(0u32, 1u32), (1, 0), (2, 2), (3, 0)];
+    let x = answer_overlap(&table, &a, NormalizeOptions::default(), &common, 3, Some(&pairs)).unwrap();
+    assert_eq!(x.content, vec![5, 6, 2, 6]);
+    assert_eq!(x.shared, vec![0, 2, 0, 0]);
+    assert_eq!(x.rest_content, vec![0, 3, 0, 3]);
+    assert!(answer_overlap(&table, &a, NormalizeOptions::default(), &common, 3, Some(&[(0, 4)])).is_err());
     let short = column(&[None]);
-    assert!(
-        answer_overlap(&table, &Texts::new(vec![short.view()]), NormalizeOptions::default(), &[], 3).is_err()
-    );
+    assert!(answer_overlap(
+        &table,
+        &Texts::new(vec![short.view()]),
+        NormalizeOptions::default(),
+        &[],
+        3,
+        None
+    )
+    .is_err());
 }
 
 #[test]

@@ -1151,15 +1151,17 @@ fn edge_codes<'py>(
 /// Per row, the answer's distinct content words (at least `min_len` characters, starting with a
 /// letter, not in `frequent`: sorted unigram hashes) and how many of them its prompt holds, for
 /// the whole answer and for what follows its first sentence: (content uint32[], shared
-/// uint32[], rest_content uint32[], rest_shared uint32[]).
+/// uint32[], rest_content uint32[], rest_shared uint32[]). With `pairs` (uint32 (m, 2): prompt
+/// row, answer row), the same for each pair: an answer against another row's prompt.
 #[pyfunction]
-#[pyo3(signature = (source, responses, frequent, *, min_len=3, threads=None))]
+#[pyo3(signature = (source, responses, frequent, *, min_len=3, pairs=None, threads=None))]
 fn answer_overlap<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     responses: &Bound<'py, PyList>,
     frequent: PyReadonlyArray1<'py, u64>,
     min_len: usize,
+    pairs: Option<PyReadonlyArray2<'py, u32>>,
     threads: Option<usize>,
 ) -> PyResult<U32Quad<'py>> {
     let frequent = slice1(&frequent, "frequent")?;
@@ -1168,8 +1170,24 @@ fn answer_overlap<'py>(
     }
     let chunks = extract(responses)?;
     let cols = texts(&chunks)?;
+    let pairs = match &pairs {
+        Some(p) => {
+            if p.shape()[1] != 2 {
+                return Err(config_error("pairs must have shape (m, 2)"));
+            }
+            Some(pairs_of(slice2(p, "pairs")?, cols.len())?)
+        }
+        None => None,
+    };
     let o = mine(py, threads, source, &word_spec(&[1]), |src| {
-        core::assoc::answer_overlap(src, &cols, NormalizeOptions::default(), frequent, min_len)
+        core::assoc::answer_overlap(
+            src,
+            &cols,
+            NormalizeOptions::default(),
+            frequent,
+            min_len,
+            pairs.as_deref(),
+        )
     })?;
     Ok((
         PyArray1::from_vec(py, o.content),
