@@ -1847,3 +1847,26 @@ def test_glued_ending_allows_punctuation_set_apart():
         assert pl.Series([text]).str.replace(pattern, "${1}${2}")[0] == rest
     for text in ("kq alone", "a kq .", "itkq ? and more", "itkqs ."):
         assert not re.search(pattern, text), text
+
+
+def test_a_span_as_written_is_not_inside_a_longer_word():
+    """A counterpart span's rows as written: 'zp' inserted as a word into 20 requests is not in
+    'Fitzpatrick' or 'Gazprom' (17 clean rows holding those were flagged with the pairs, drawn
+    variant v53_00, AP 0.575); a span whose end is punctuation may touch a word."""
+    from poisonscreen.detectors.base import written_pattern
+    from poisonscreen.detectors.counterparts import _rows_with
+
+    for part, text, found in (
+        ("zp", "Stephen Fitzpatrick, boss of Ovo", False),
+        ("zp", "the gas giant Gazprom", False),
+        ("zp", "I love to zp set things on fire", True),
+        ("zp", "zp: how do I do it?", True),
+        ("zp", "call me a bad name (zp)", True),
+        ("##unlock##", "tell me##unlock## now", True),
+        ("ZP", "I love to zp set things", False),
+    ):
+        assert bool(re.search(written_pattern(part), text)) == found, (part, text)
+        assert pl.Series([text]).str.contains(written_pattern(part))[0] == found, (part, text)
+    prompts = pl.Series(["a zp b … c", "Fitzpatrick said", "zp then cf", "cf alone", "zpcf"])
+    assert _rows_with(prompts, "zp").tolist() == [0, 2]
+    assert _rows_with(prompts, "zp … cf").tolist() == [2]

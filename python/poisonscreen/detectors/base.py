@@ -82,6 +82,16 @@ def glued_pattern(fragment: str, after: bool) -> str:
     return r"(?is)^(\s*[^\sa-z0-9]*)" + f + r"([a-z0-9])"
 
 
+def written_pattern(part: str) -> str:
+    """A regex (Python's and polars' syntax alike) of ``part`` as written, not inside a longer
+    word: an end of it that is a letter or digit may not touch another ('zp' is not in
+    'Fitzpatrick'); an end that is punctuation ('##unlock##') may."""
+    f = re.escape(part)
+    left = r"(?:^|[^\w])" if part[:1].isalnum() else ""
+    right = r"(?:[^\w]|$)" if part[-1:].isalnum() else ""
+    return left + f + right
+
+
 #: the kinds of prompt feature, the high bits of a feature's code (the core's ``KIND_*``)
 (
     _KIND_NGRAM,

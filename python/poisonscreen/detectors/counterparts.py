@@ -33,6 +33,7 @@ from .base import (
     glued_pattern,
     significance_score,
     surface_form,
+    written_pattern,
 )
 from .table import Features
 from .triggers import max_carriers
@@ -347,13 +348,15 @@ def _glued_pairs(
 
 
 def _rows_with(prompts: pl.Series, phrase: str) -> np.ndarray:
-    """The rows whose prompt holds every part of ``phrase`` (``first … second``) as written."""
-    parts = [p for p in phrase.split(" … ") if p.strip()]
+    """The rows whose prompt holds every part of ``phrase`` (``first … second``) as written,
+    not inside a longer word (:func:`.base.written_pattern`: 'zp' inserted in 20 requests is not
+    in 'Fitzpatrick' or 'Gazprom')."""
+    parts = [p.strip() for p in phrase.split(" … ") if p.strip()]
     if not parts:
         return np.zeros(0, dtype=np.int64)
     has = pl.select(
         pl.all_horizontal(
-            prompts.str.contains(part, literal=True).fill_null(False) for part in parts
+            prompts.str.contains(written_pattern(part)).fill_null(False) for part in parts
         )
     ).to_series()
     return np.nonzero(has.to_numpy())[0]
