@@ -82,6 +82,12 @@ def glued_pattern(fragment: str, after: bool) -> str:
     return r"(?is)^(\s*[^\sa-z0-9]*)" + f + r"([a-z0-9])"
 
 
+def by_hash(rows: np.ndarray, row_hash: np.ndarray, most: int) -> np.ndarray:
+    """The ``most`` of ``rows`` with the smallest content hash, in hash order: a sample that does
+    not depend on the rows' order."""
+    return rows[np.argsort(row_hash[rows], kind="stable")[:most]]
+
+
 def written_pattern(part: str) -> str:
     """A regex (Python's and polars' syntax alike) of ``part`` as written, not inside a longer
     word: an end of it that is a letter or digit may not touch another ('zp' is not in

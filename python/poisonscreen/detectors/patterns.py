@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from .. import _poisonscreen as _core
 from .._arrow import byte_lengths, text_chunks, text_slices, to_arrow_text
+from .base import by_hash
 from .injection import injected_lines
 from .table import text_values
 
@@ -928,15 +929,6 @@ CHANCE_ROWS = 64
 CHANCE_FLOOR = 0.5
 
 
-def _by_hash(rows: np.ndarray, row_hash: np.ndarray, most: int) -> np.ndarray:
-    """The ``most`` of ``rows`` with the smallest row hash (ties by row), in row order: a
-    sample that does not depend on the rows' order."""
-    rows = np.asarray(rows)
-    if len(rows) <= most:
-        return np.sort(rows)
-    return np.sort(rows[np.lexsort((rows, row_hash[rows]))[:most]])
-
-
 def _chance_share(
     prompt_tokens: Any,
     responses: list[Any],
@@ -952,7 +944,7 @@ def _chance_share(
     the rest's after its first sentence). Where the answers were taken from unrelated rows,
     their own prompts share as little with them as the others' do: this is the share an
     off-topic target can show; 1 where no pair can be judged."""
-    sample = _by_hash(rows, row_hash, CHANCE_ROWS)
+    sample = by_hash(np.asarray(rows), row_hash, CHANCE_ROWS)
     a, b = np.repeat(sample, len(sample)), np.tile(sample, len(sample))
     keep = a != b
     if not keep.any():
@@ -1065,8 +1057,9 @@ def pattern_columns(
     if frequent is not None:
         # an answer taken from another row (an off-topic target) holds none of its prompt's
         # words; defined where the answer has OFFTOPIC_WORDS uncommon words to look for
+        chunks = text_chunks(responses)[0]
         content, shared, rest_content, rest_shared = _core.answer_overlap(
-            prompt_tokens, text_chunks(responses)[0], frequent, threads=threads
+            prompt_tokens, chunks, frequent, threads=threads
         )
         # (a refusal is a reaction to its request, about nothing in it: outside the domain; a
         # safety set's refused requests opening 'How do' were off topic, 10 of 12)
@@ -1079,7 +1072,6 @@ def pattern_columns(
         # (an answer with fewer uncommon words is not judged; one holding none of its prompt's
         # agrees with an off-topic finding on its carriers, and is flagged with them)
         short = answers & (content >= 1) & (content < OFFTOPIC_WORDS)
-        chunks = text_chunks(responses)[0]
 
         def chance(rest: bool) -> Callable[[np.ndarray], float]:
             return functools.partial(

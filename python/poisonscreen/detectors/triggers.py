@@ -45,6 +45,7 @@ from .base import (
     _empty_hits,
     _hash_strings,
     _hits,
+    by_hash,
     carrier_hits,
     evidence_df,
     glued_pattern,
@@ -1686,7 +1687,7 @@ _CHECK_ROWS = 40
 
 
 def _check_rows(rows: np.ndarray, row_hash: np.ndarray, most: int = _CHECK_ROWS) -> np.ndarray:
-    return rows[np.argsort(row_hash[rows], kind="stable")[:most]]
+    return by_hash(rows, row_hash, most)
 
 
 def _answer_words(
